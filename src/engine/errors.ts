@@ -1,0 +1,61 @@
+/**
+ * Typed errors that cross the worker boundary. comlink serialises thrown values through its 'throw' transfer
+ * handler; we register one (see `registerErrorTransfer`) so that the UI receives an `EngineError` with its code,
+ * not a bare string.
+ */
+import * as Comlink from 'comlink';
+
+export type ErrorCode =
+  | 'E_BACKEND' // no TF.js backend could be initialised, or the forced one failed
+  | 'E_NO_WEBGPU'
+  | 'E_CONFIG' // a training/import setting is out of range
+  | 'E_BUSY' // a run is already in progress
+  | 'E_NOT_FOUND'
+  | 'E_INTERNAL';
+
+export interface EngineErrorData {
+  code: ErrorCode;
+  message: string;
+  detail?: string;
+}
+
+export class EngineError extends Error {
+  readonly code: ErrorCode;
+  readonly detail?: string;
+  constructor(code: ErrorCode, message: string, detail?: string) {
+    super(message);
+    this.name = 'EngineError';
+    this.code = code;
+    this.detail = detail;
+  }
+  toJSON(): EngineErrorData {
+    return { code: this.code, message: this.message, detail: this.detail };
+  }
+}
+
+/** Wraps anything thrown into an EngineError, keeping a person-readable message. */
+export function toEngineError(err: unknown): EngineError {
+  if (err instanceof EngineError) return err;
+  if (err instanceof Error) return new EngineError('E_INTERNAL', err.message, err.stack);
+  return new EngineError('E_INTERNAL', String(err));
+}
+
+let registered = false;
+/**
+ * Must run on both sides of the boundary (worker and page) before the first call. We keep comlink's own
+ * `canHandle` (it recognises thrown values by a private symbol) and replace only the wire format.
+ */
+export function registerErrorTransfer(): void {
+  if (registered) return;
+  registered = true;
+  const builtin = Comlink.transferHandlers.get('throw');
+  if (!builtin) throw new Error('comlink has no "throw" transfer handler');
+  const handler: Comlink.TransferHandler<{ value: unknown }, EngineErrorData> = {
+    canHandle: (v: unknown): v is { value: unknown } => builtin.canHandle(v),
+    serialize: ({ value }) => [toEngineError(value).toJSON(), []],
+    deserialize: (e) => {
+      throw new EngineError(e.code, e.message, e.detail);
+    },
+  };
+  Comlink.transferHandlers.set('throw', handler as Comlink.TransferHandler<unknown, unknown>);
+}

@@ -1,0 +1,11 @@
+import { mount } from 'svelte';
+import App from './ui/App.svelte';
+import { Studio } from './ui/studio.svelte';
+import { createEngine } from './engine/client';
+import { exposeAutomation } from './automation';
+
+const { engine } = createEngine();
+const studio = new Studio(engine);
+mount(App, { target: document.getElementById('app')!, props: { studio } });
+exposeAutomation(studio);
+void studio.start();

@@ -1,0 +1,128 @@
+/**
+ * The studio's UI state (Svelte 5 runes). It talks to the engine only through the `Engine` interface proxy;
+ * it never imports TF.js or the core.
+ */
+import { EngineError } from '../engine/errors';
+import { eventSink, type EngineProxy } from '../engine/client';
+import type { BackendInfo, BackendName, EpochMetrics, RunRecord, TrainConfig, TrainEvent } from '../engine/types';
+
+export type BackendChoice = BackendName | 'auto';
+const BACKEND_KEY = 'mri-studio.backend';
+const CHOICES: BackendChoice[] = ['auto', 'webgpu', 'webgl', 'wasm', 'cpu'];
+
+export function isBackendChoice(v: string | null): v is BackendChoice {
+  return v !== null && (CHOICES as string[]).includes(v);
+}
+
+/** `?backend=` wins over the saved setting, which wins over auto. */
+export function initialBackend(search: string, saved: string | null): BackendChoice {
+  const fromUrl = new URLSearchParams(search).get('backend');
+  if (isBackendChoice(fromUrl)) return fromUrl;
+  return isBackendChoice(saved) ? saved : 'auto';
+}
+
+export interface BatchPoint {
+  step: number;
+  loss: number;
+}
+
+/** What the user sees of an error: a sentence to act on, plus the technical detail behind a disclosure. */
+export interface ShownError {
+  code: string;
+  message: string;
+  detail?: string;
+}
+
+export function describeError(err: unknown): ShownError {
+  if (err instanceof EngineError) return { code: err.code, message: err.message, detail: err.detail };
+  return { code: 'E_INTERNAL', message: err instanceof Error ? err.message : String(err) };
+}
+
+export class Studio {
+  backend = $state<BackendInfo | null>(null);
+  backendChoice = $state<BackendChoice>('auto');
+  backendError = $state<ShownError | null>(null);
+  switching = $state(false);
+
+  runId = $state<string | null>(null);
+  running = $state(false);
+  classes = $state<string[]>([]);
+  totalBatches = $state(0);
+  batchesDone = $state(0);
+  batches = $state<BatchPoint[]>([]);
+  epochs = $state<EpochMetrics[]>([]);
+  numTensors = $state<number | null>(null);
+  lastRun = $state<RunRecord | null>(null);
+  trainError = $state<ShownError | null>(null);
+
+  constructor(private readonly engine: EngineProxy) {}
+
+  async selectBackend(choice: BackendChoice): Promise<void> {
+    this.backendChoice = choice;
+    this.switching = true;
+    this.backendError = null;
+    try {
+      this.backend = await this.engine.init(choice);
+      localStorage.setItem(BACKEND_KEY, choice);
+    } catch (err) {
+      this.backendError = describeError(err);
+    } finally {
+      this.switching = false;
+    }
+  }
+
+  async start(): Promise<void> {
+    await this.selectBackend(initialBackend(location.search, localStorage.getItem(BACKEND_KEY)));
+  }
+
+  private onEvent = (e: TrainEvent): void => {
+    switch (e.type) {
+      case 'start':
+        this.runId = e.runId;
+        this.classes = e.classes;
+        this.totalBatches = e.totalBatches;
+        break;
+      case 'batch':
+        this.batchesDone += 1;
+        this.batches.push({ step: (e.epoch - 1) * e.batchesPerEpoch + e.batch, loss: e.loss });
+        break;
+      case 'epoch':
+        this.epochs.push(e.metrics);
+        this.numTensors = e.numTensors;
+        break;
+      case 'done':
+        this.lastRun = e.run;
+        break;
+    }
+  };
+
+  async train(cfg: TrainConfig, onEvent?: (e: TrainEvent) => void): Promise<RunRecord> {
+    this.running = true;
+    this.trainError = null;
+    this.runId = null;
+    this.batches = [];
+    this.epochs = [];
+    this.batchesDone = 0;
+    this.totalBatches = 0;
+    try {
+      const run = await this.engine.train(
+        cfg,
+        eventSink((e: TrainEvent) => {
+          this.onEvent(e);
+          onEvent?.(e);
+        }),
+      );
+      this.lastRun = run;
+      return run;
+    } catch (err) {
+      this.trainError = describeError(err);
+      throw err;
+    } finally {
+      this.running = false;
+    }
+  }
+
+  async cancel(): Promise<void> {
+    if (this.runId) await this.engine.cancel(this.runId);
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * Backend choice inside the worker: WebGPU first, then WebGL, WASM, CPU — the first that initialises, unless the
+ * user forces one. Every failure is kept with its reason so the UI can say why the studio is not on WebGPU.
+ */
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-webgpu';
+import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
+import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
+import wasmThreaded from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
+import { BACKEND_ORDER, type AdapterInfo, type BackendInfo, type BackendName } from '../src/engine/types';
+import { EngineError } from '../src/engine/errors';
+
+// Served by Vite from our own origin: the WASM binaries are never fetched from a CDN.
+setWasmPaths({ 'tfjs-backend-wasm.wasm': wasmPlain, 'tfjs-backend-wasm-simd.wasm': wasmSimd, 'tfjs-backend-wasm-threaded-simd.wasm': wasmThreaded });
+
+const SOFTWARE_ADAPTER = /swiftshader|llvmpipe|softpipe|lavapipe|warp|software|basic render/i;
+
+export function isSoftwareAdapter(fields: string[], fallbackFlag = false): boolean {
+  return fallbackFlag || fields.some((f) => SOFTWARE_ADAPTER.test(f));
+}
+
+async function webgpuAdapter(): Promise<AdapterInfo | null> {
+  const gpu = (globalThis.navigator as Navigator | undefined)?.gpu;
+  if (!gpu) return null;
+  const adapter = await gpu.requestAdapter();
+  if (!adapter) return null;
+  const info = adapter.info;
+  const fallback = (info as GPUAdapterInfo & { isFallbackAdapter?: boolean }).isFallbackAdapter ?? adapter.isFallbackAdapter ?? false;
+  const fields = { vendor: info.vendor, architecture: info.architecture, device: info.device, description: info.description };
+  return { ...fields, isSoftware: isSoftwareAdapter(Object.values(fields), fallback) };
+}
+
+function webglAdapter(): AdapterInfo | null {
+  const backend = tf.backend() as unknown as { gpgpu?: { gl?: WebGL2RenderingContext } };
+  const gl = backend.gpgpu?.gl;
+  if (!gl) return null;
+  const ext = gl.getExtension('WEBGL_debug_renderer_info');
+  const vendor = String(gl.getParameter(ext ? ext.UNMASKED_VENDOR_WEBGL : gl.VENDOR));
+  const renderer = String(gl.getParameter(ext ? ext.UNMASKED_RENDERER_WEBGL : gl.RENDERER));
+  return { vendor, architecture: '', device: renderer, description: renderer, isSoftware: isSoftwareAdapter([vendor, renderer]) };
+}
+
+async function tryBackend(name: BackendName): Promise<void> {
+  if (name === 'webgpu' && !(globalThis.navigator as Navigator | undefined)?.gpu) {
+    throw new EngineError('E_NO_WEBGPU', 'this browser exposes no WebGPU (navigator.gpu is missing)');
+  }
+  if (name === 'webgpu' && !(await globalThis.navigator.gpu.requestAdapter())) {
+    throw new EngineError('E_NO_WEBGPU', 'WebGPU is present but no GPU adapter is available');
+  }
+  const ok = await tf.setBackend(name);
+  if (!ok) throw new EngineError('E_BACKEND', `TF.js could not initialise the ${name} backend`);
+  await tf.ready();
+  // A backend can initialise and still fail on its first kernel (e.g. a lost WebGL context): prove it works.
+  const probe = tf.tidy(() => tf.tensor1d([1, 2, 3]).square().sum());
+  const [v] = await probe.data();
+  probe.dispose();
+  if (v !== 14) throw new EngineError('E_BACKEND', `the ${name} backend computed a wrong result in its self-test`);
+}
+
+export async function selectBackend(requested: BackendName | 'auto'): Promise<BackendInfo> {
+  const candidates = requested === 'auto' ? BACKEND_ORDER : [requested];
+  const failed: BackendInfo['failed'] = [];
+  for (const name of candidates) {
+    try {
+      await tryBackend(name);
+      const adapter = name === 'webgpu' ? await webgpuAdapter() : name === 'webgl' ? webglAdapter() : null;
+      return { name, requested, failed, adapter, tfjsVersion: tf.version.tfjs };
+    } catch (err) {
+      failed.push({ name, reason: err instanceof Error ? err.message : String(err) });
+    }
+  }
+  const detail = failed.map((f) => `${f.name}: ${f.reason}`).join('; ');
+  throw new EngineError('E_BACKEND', requested === 'auto' ? 'no TF.js backend could be initialised' : `the ${requested} backend is not available in this browser`, detail);
+}
