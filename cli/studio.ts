@@ -4,21 +4,25 @@
  *
  *   npm run studio -- train --demo --epochs N [--backend webgpu|webgl|wasm|cpu] [--seed N] --out FILE.json
  */
-import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import type {} from '../src/engine/automation';
 import type { RunRecord, TrainConfig, TrainEvent, BackendInfo } from '../src/engine/types';
+import type { Page } from 'playwright';
 import { launchStudioBrowser } from './browser';
 import { serveStatic } from './serve';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const BACKENDS = ['webgpu', 'webgl', 'wasm', 'cpu'] as const;
 
-const USAGE = `usage: npm run studio -- train --demo --epochs N [--backend webgpu|webgl|wasm|cpu] [--seed N] --out FILE.json
-  options: --image-size N (32)  --per-class N (60)  --batch-size N (8)  --lr X (0.003)
-           --browser PATH (${'/usr/bin/chromium'})  --profile DIR (~/.local/share/mri-studio/profile)  --port N (5199)  --verbose`;
+const USAGE = `usage: npm run studio -- <command> [options]
+  train --demo --epochs N [--backend webgpu|webgl|wasm|cpu] [--seed N] --out FILE.json
+        [--image-size N (32)] [--per-class N (60)] [--batch-size N (8)] [--lr X (0.003)]
+  runs  [--out FILE.json]          list the runs kept in the profile
+  common: --browser PATH (/usr/bin/chromium)  --profile DIR (~/.local/share/mri-studio/profile)  --port N (5199)  --verbose`;
 
 /** A failure the user can fix: printed as one line, exit code 2. */
 class UsageError extends Error {}
@@ -35,71 +39,98 @@ function defaultProfile(): string {
   return join(dataHome, 'mri-studio', 'profile');
 }
 
-export interface TrainArgs {
-  cfg: TrainConfig;
+const COMMON_OPTIONS = {
+  backend: { type: 'string' },
+  browser: { type: 'string' },
+  profile: { type: 'string' },
+  port: { type: 'string' },
+  out: { type: 'string' },
+  verbose: { type: 'boolean' },
+} as const;
+
+const TRAIN_OPTIONS = {
+  ...COMMON_OPTIONS,
+  demo: { type: 'boolean' },
+  epochs: { type: 'string' },
+  seed: { type: 'string' },
+  'image-size': { type: 'string' },
+  'per-class': { type: 'string' },
+  'batch-size': { type: 'string' },
+  lr: { type: 'string' },
+} as const;
+
+type Values<O> = { [K in keyof O]?: O[K] extends { type: 'boolean' } ? boolean : string };
+
+function parse<O extends Record<string, { type: 'string' | 'boolean' }>>(argv: string[], options: O): Values<O> {
+  try {
+    return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values as Values<O>;
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+export interface SessionArgs {
   backend: (typeof BACKENDS)[number] | 'auto';
-  out: string;
+  out?: string;
   browser?: string;
   profile: string;
   port: number;
   verbose: boolean;
 }
 
-export function parseTrainArgs(argv: string[]): TrainArgs {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      options: {
-        demo: { type: 'boolean' },
-        epochs: { type: 'string' },
-        backend: { type: 'string' },
-        seed: { type: 'string' },
-        out: { type: 'string' },
-        'image-size': { type: 'string' },
-        'per-class': { type: 'string' },
-        'batch-size': { type: 'string' },
-        lr: { type: 'string' },
-        browser: { type: 'string' },
-        profile: { type: 'string' },
-        port: { type: 'string' },
-        verbose: { type: 'boolean' },
-      },
-      strict: true,
-    }).values;
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  if (!parsed.demo) throw new UsageError('train needs a dataset: pass --demo');
-  if (!parsed.out) throw new UsageError('train needs --out FILE.json');
-  const backend = parsed.backend ?? 'auto';
+export interface TrainArgs extends SessionArgs {
+  cfg: TrainConfig;
+  out: string;
+}
+
+function sessionArgs(v: Values<typeof COMMON_OPTIONS>): SessionArgs {
+  const backend = v.backend ?? 'auto';
   if (backend !== 'auto' && !(BACKENDS as readonly string[]).includes(backend)) throw new UsageError(`--backend must be one of ${BACKENDS.join(', ')} (got "${backend}")`);
-  const lr = parsed.lr === undefined ? 0.003 : Number(parsed.lr);
-  if (!(lr > 0 && lr < 10)) throw new UsageError(`--lr must be a positive number below 10 (got "${parsed.lr}")`);
-  const seed = int('seed', parsed.seed, 42, 0, 2 ** 31 - 1);
   return {
+    backend: backend as SessionArgs['backend'],
+    out: v.out === undefined ? undefined : resolve(v.out),
+    browser: v.browser,
+    profile: resolve(v.profile ?? defaultProfile()),
+    port: int('port', v.port, 5199, 0, 65535),
+    verbose: v.verbose ?? false,
+  };
+}
+
+export function parseTrainArgs(argv: string[]): TrainArgs {
+  const v = parse(argv, TRAIN_OPTIONS);
+  if (!v.demo) throw new UsageError('train needs a dataset: pass --demo');
+  if (!v.out) throw new UsageError('train needs --out FILE.json');
+  const lr = v.lr === undefined ? 0.003 : Number(v.lr);
+  if (!(lr > 0 && lr < 10)) throw new UsageError(`--lr must be a positive number below 10 (got "${v.lr}")`);
+  const seed = int('seed', v.seed, 42, 0, 2 ** 31 - 1);
+  return {
+    ...sessionArgs(v),
+    out: resolve(v.out),
     cfg: {
-      dataset: { kind: 'demo', seed, imageSize: int('image-size', parsed['image-size'], 32, 8, 512), perClass: int('per-class', parsed['per-class'], 60, 3, 100000) },
+      dataset: { kind: 'demo', seed, imageSize: int('image-size', v['image-size'], 32, 8, 512), perClass: int('per-class', v['per-class'], 60, 3, 100000) },
       model: 'simple_cnn',
-      epochs: int('epochs', parsed.epochs, 5, 1, 10000),
-      batchSize: int('batch-size', parsed['batch-size'], 8, 1, 4096),
+      epochs: int('epochs', v.epochs, 5, 1, 10000),
+      batchSize: int('batch-size', v['batch-size'], 8, 1, 4096),
       learningRate: lr,
       seed,
       split: { train: 0.7, val: 0.15, test: 0.15 },
     },
-    backend: backend as TrainArgs['backend'],
-    out: resolve(parsed.out),
-    browser: parsed.browser,
-    profile: resolve(parsed.profile ?? defaultProfile()),
-    port: int('port', parsed.port, 5199, 0, 65535),
-    verbose: parsed.verbose ?? false,
   };
 }
 
+function newestMtime(path: string): number {
+  const st = statSync(path);
+  if (!st.isDirectory()) return st.mtimeMs;
+  return Math.max(st.mtimeMs, ...readdirSync(path).map((name) => newestMtime(join(path, name))));
+}
+
+/** Builds the app when dist/ is missing or older than its sources, so the CLI never drives a stale studio. */
 async function ensureBuilt(): Promise<string> {
   const dist = join(ROOT, 'dist');
-  if (!existsSync(join(dist, 'index.html'))) {
-    console.error('studio: building the app (first run)…');
+  const built = join(dist, 'index.html');
+  const sources = ['src', 'workers', 'public', 'index.html', 'vite.config.ts'].map((p) => join(ROOT, p)).filter(existsSync);
+  if (!existsSync(built) || Math.max(...sources.map(newestMtime)) > statSync(built).mtimeMs) {
+    console.error('studio: building the app…');
     const { build } = await import('vite');
     await build({ root: ROOT, logLevel: 'warn' });
   }
@@ -121,34 +152,52 @@ function progressLine(e: TrainEvent, epochs: number): string | null {
   }
 }
 
-export async function train(args: TrainArgs): Promise<RunRecord> {
+interface SessionOptions extends SessionArgs {
+  onEvent?: (e: TrainEvent) => void;
+}
+
+/**
+ * Opens the built studio in Chromium on a persistent profile and waits for its engine. IndexedDB belongs to the
+ * page's origin, port included: the same --profile and --port see the same runs.
+ */
+async function withStudio<T>(opts: SessionOptions, work: (page: Page, backend: BackendInfo) => Promise<T>): Promise<T> {
   const dist = await ensureBuilt();
-  const server = await serveStatic(dist, args.port);
-  mkdirSync(args.profile, { recursive: true });
-  const browser = await launchStudioBrowser({ browser: args.browser, profile: args.profile });
+  const server = await serveStatic(dist, opts.port);
+  mkdirSync(opts.profile, { recursive: true });
   try {
-    const page = await browser.context.newPage();
-    let pageError: string | null = null;
-    page.on('pageerror', (err) => {
-      pageError = err.message;
-      if (args.verbose) console.error(`page error: ${err.message}`);
-    });
-    if (args.verbose) page.on('console', (m) => console.error(`page: ${m.text()}`));
-    await page.exposeFunction('onStudioEvent', (e: TrainEvent) => {
-      const line = progressLine(e, args.cfg.epochs);
-      if (line) console.log(line);
-    });
-    await page.goto(`${server.url}?backend=${args.backend}`);
-    await page.waitForFunction(() => window.studio !== undefined, undefined, { timeout: 60_000 }).catch(() => {
-      throw new Error(`the studio page did not start${pageError ? `: ${pageError}` : ''}`);
-    });
-    const backend: BackendInfo = await page.evaluate(() => window.studio!.ready());
-    if (args.backend !== 'auto' && backend.name !== args.backend) throw new Error(`backend ${args.backend} is not available`);
-    return await page.evaluate((cfg) => window.studio!.train(cfg), args.cfg);
+    const browser = await launchStudioBrowser({ browser: opts.browser, profile: opts.profile });
+    try {
+      const page = await browser.context.newPage();
+      let pageError: string | null = null;
+      page.on('pageerror', (err) => {
+        pageError = err.message;
+        if (opts.verbose) console.error(`page error: ${err.message}`);
+      });
+      if (opts.verbose) page.on('console', (m) => console.error(`page: ${m.text()}`));
+      if (opts.onEvent) await page.exposeFunction('onStudioEvent', opts.onEvent);
+      await page.goto(`${server.url}?backend=${opts.backend}`);
+      await page.waitForFunction(() => window.studio !== undefined, undefined, { timeout: 60_000 }).catch(() => {
+        throw new Error(`the studio page did not start${pageError ? `: ${pageError}` : ''}`);
+      });
+      const backend = await page.evaluate(() => window.studio!.ready());
+      return await work(page, backend);
+    } finally {
+      await browser.close();
+    }
   } finally {
-    await browser.close();
     await server.close();
   }
+}
+
+export function train(args: TrainArgs): Promise<RunRecord> {
+  const onEvent = (e: TrainEvent) => {
+    const line = progressLine(e, args.cfg.epochs);
+    if (line) console.log(line);
+  };
+  return withStudio({ ...args, onEvent }, async (page, backend) => {
+    if (args.backend !== 'auto' && backend.name !== args.backend) throw new Error(`backend ${args.backend} is not available`);
+    return page.evaluate((cfg) => window.studio!.train(cfg), args.cfg);
+  });
 }
 
 /** The run as the CLI contract promises it (see README: "CLI"). */
@@ -173,6 +222,11 @@ function oneLine(err: unknown): string {
   return first.replace(/^page\.evaluate: (Error: )?/, '').replace(/^EngineError: /, '');
 }
 
+function writeJson(file: string, value: unknown): void {
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, JSON.stringify(value, null, 2) + '\n');
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (!command || command === '--help' || command === '-h') {
@@ -180,13 +234,22 @@ async function main(argv: string[]): Promise<number> {
     return command ? 0 : 2;
   }
   try {
-    if (command !== 'train') throw new UsageError(`unknown command "${command}"`);
-    const args = parseTrainArgs(rest);
-    const run = await train(args);
-    mkdirSync(dirname(args.out), { recursive: true });
-    writeFileSync(args.out, JSON.stringify(runSummary(run), null, 2) + '\n');
-    console.log(`best val accuracy ${run.best ? pct(run.best.valAccuracy) : 'n/a'} at epoch ${run.best?.epoch ?? '-'}; wrote ${args.out}`);
-    return run.status === 'completed' ? 0 : 1;
+    if (command === 'train') {
+      const args = parseTrainArgs(rest);
+      const run = await train(args);
+      writeJson(args.out, runSummary(run));
+      console.log(`${run.status}: best val accuracy ${run.best ? pct(run.best.valAccuracy) : 'n/a'} at epoch ${run.best?.epoch ?? '-'}; wrote ${args.out}`);
+      return run.status === 'completed' ? 0 : 1;
+    }
+    if (command === 'runs') {
+      const args = sessionArgs(parse(rest, COMMON_OPTIONS));
+      const runs = await withStudio(args, (page) => page.evaluate(() => window.studio!.runs()));
+      for (const r of runs) console.log(`${r.runId}  ${r.status.padEnd(9)}  ${r.backend.padEnd(6)}  ${r.model}  ${r.epochs.length} epochs  best ${r.best ? pct(r.best.valAccuracy) : '-'}`);
+      if (runs.length === 0) console.log(`no runs in profile ${args.profile} (port ${args.port})`);
+      if (args.out) writeJson(args.out, runs.map(runSummary));
+      return 0;
+    }
+    throw new UsageError(`unknown command "${command}"`);
   } catch (err) {
     console.error(`studio: ${oneLine(err)}`);
     if (err instanceof UsageError) console.error(USAGE);

@@ -1,35 +1,24 @@
-/**
- * The hook the headless CLI drives: the same `Studio` object the buttons use, so a CLI run goes through the same
- * worker and engine as a click. Events are forwarded to `window.onStudioEvent` when the driver has exposed one.
- */
-import type { BackendInfo, RunRecord, TrainConfig, TrainEvent } from './engine/types';
-import type { BackendChoice, Studio } from './ui/studio.svelte';
+import type { StudioAutomation } from './engine/automation';
+import type { EngineProxy } from './engine/client';
+import type { BackendInfo } from './engine/types';
+import type { Studio } from './ui/studio.svelte';
 
-export interface StudioAutomation {
-  ready(): Promise<BackendInfo>;
-  selectBackend(choice: BackendChoice): Promise<BackendInfo>;
-  train(cfg: TrainConfig): Promise<RunRecord>;
-}
-
-declare global {
-  interface Window {
-    studio?: StudioAutomation;
-    onStudioEvent?: (e: TrainEvent) => void;
-  }
-}
-
-export function exposeAutomation(studio: Studio): void {
+/** Installs `window.studio` (see src/engine/automation.ts) over the page's own Studio and engine. */
+export function exposeAutomation(studio: Studio, engine: EngineProxy): void {
   const settled = async (): Promise<BackendInfo> => {
     while (!studio.backend && !studio.backendError) await new Promise((r) => setTimeout(r, 50));
     if (studio.backendError) throw new Error(`${studio.backendError.code}: ${studio.backendError.message}${studio.backendError.detail ? ` (${studio.backendError.detail})` : ''}`);
+    // A plain copy: the rune state is a proxy, which cannot be sent to the driver.
     return JSON.parse(JSON.stringify(studio.backend)) as BackendInfo;
   };
-  window.studio = {
+  const automation: StudioAutomation = {
     ready: settled,
     async selectBackend(choice) {
       await studio.selectBackend(choice);
       return settled();
     },
     train: (cfg) => studio.train(cfg, (e) => window.onStudioEvent?.(e)),
+    runs: () => engine.runs(),
   };
+  window.studio = automation;
 }

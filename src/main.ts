@@ -7,5 +7,5 @@ import { exposeAutomation } from './automation';
 const { engine } = createEngine();
 const studio = new Studio(engine);
 mount(App, { target: document.getElementById('app')!, props: { studio } });
-exposeAutomation(studio);
+exposeAutomation(studio, engine);
 void studio.start();

@@ -52,9 +52,18 @@ export class StudioEngine implements Engine {
   async train(cfg: TrainConfig, onEvent: (e: TrainEvent) => void): Promise<RunRecord> {
     if (this.active) throw new EngineError('E_BUSY', `run ${this.active.runId} is still training; cancel it or wait for it to finish`);
     checkConfig(cfg);
-    const backend = await this.backend();
+    // Claimed before the first await, so a second call made meanwhile is refused.
+    const control = { runId: newRunId(), stop: false };
+    this.active = control;
+    let backend: BackendInfo;
+    try {
+      backend = await this.backend();
+    } catch (err) {
+      this.active = null;
+      throw err;
+    }
     const run: RunRecord = {
-      runId: newRunId(),
+      runId: control.runId,
       status: 'running',
       startedAt: new Date().toISOString(),
       endedAt: null,
@@ -67,12 +76,12 @@ export class StudioEngine implements Engine {
       epochs: [],
       best: null,
     };
-    const control = { runId: run.runId, stop: false };
-    this.active = control;
-    const db = await this.database();
+    let db: StudioDB | null = null;
     let model: tf.LayersModel | null = null;
     let optimizer: tf.Optimizer | null = null;
     try {
+      db = await this.database();
+      const store = db;
       const data = (() => {
         try {
           return generateDemoDataset(cfg.dataset);
@@ -83,7 +92,7 @@ export class StudioEngine implements Engine {
       const split = stratifiedSplit(data.keys.map((key, i) => ({ key, label: data.labels[i] })), cfg.split, cfg.seed);
       run.classes = data.classes;
       run.split = { train: split.train.length, val: split.val.length, test: split.test.length };
-      await saveRun(db, run);
+      await saveRun(store, run);
       const batchesPerEpoch = Math.ceil(split.train.length / cfg.batchSize);
       onEvent({ type: 'start', runId: run.runId, classes: run.classes, split: run.split, totalBatches: batchesPerEpoch * cfg.epochs, backend });
 
@@ -104,7 +113,7 @@ export class StudioEngine implements Engine {
           onEpoch: async (metrics) => {
             run.epochs.push(metrics);
             if (!run.best || metrics.valAccuracy > run.best.valAccuracy) run.best = { epoch: metrics.epoch, valAccuracy: metrics.valAccuracy };
-            await saveRun(db, run);
+            await saveRun(store, run);
             onEvent({ type: 'epoch', metrics, numTensors: tf.memory().numTensors });
           },
           shouldStop: () => control.stop,
@@ -121,7 +130,7 @@ export class StudioEngine implements Engine {
       model?.dispose();
       optimizer?.dispose();
       this.active = null;
-      await saveRun(db, run);
+      if (db) await saveRun(db, run);
     }
     onEvent({ type: 'done', run });
     return run;

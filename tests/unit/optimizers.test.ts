@@ -92,12 +92,14 @@ describe('AdamWOptimizer', () => {
     for (const gv of GRADS) {
       const g = tf.tensor1d(gv);
       adamw.applyGradients({ [a.name]: g });
-      adam.applyGradients({ [b.name]: g });
+      adam.applyGradients({ [b.name]: g } as unknown as Parameters<typeof adam.applyGradients>[0]);
       g.dispose();
     }
     // 1e-5: TF.js's Adam keeps β^t in float32 and loses digits in 1 − β2^t; ours computes it in float64.
     expectClose(a.dataSync(), Array.from(b.dataSync()), 1e-5);
-    tf.dispose([a, b, adamw, adam]);
+    tf.dispose([a, b]);
+    adamw.dispose();
+    adam.dispose();
   });
 
   it('keeps moments per variable name, whatever the order or subset of gradients', () => {
@@ -113,7 +115,8 @@ describe('AdamWOptimizer', () => {
     for (const s of steps) opt.applyGradients(s);
     steps.forEach((s) => tf.dispose(s));
     expectClose([a.dataSync()[0], b.dataSync()[0]], EXPECTED[2]);
-    tf.dispose([a, b, opt]);
+    tf.dispose([a, b]);
+    opt.dispose();
   });
 
   it('allocates no tensors per step once its moments exist', () => {
@@ -151,7 +154,8 @@ describe('AdamWOptimizer', () => {
     const g = tf.tensor1d(GRADS[2]);
     restored.applyGradients({ [a.name]: g });
     expectClose(a.dataSync(), EXPECTED[2]);
-    tf.dispose([a, g, restored]);
+    tf.dispose([a, g]);
+    restored.dispose();
   });
 
   it('round-trips its config through the serialization registry', () => {
@@ -172,11 +176,13 @@ describe('CheckpointableAdamax', () => {
     for (const gv of GRADS) {
       const g = tf.tensor1d(gv);
       ours.applyGradients({ [a.name]: g });
-      theirs.applyGradients({ [b.name]: g });
+      theirs.applyGradients({ [b.name]: g } as unknown as Parameters<typeof theirs.applyGradients>[0]);
       g.dispose();
       expectClose(a.dataSync(), Array.from(b.dataSync()));
     }
-    tf.dispose([a, b, ours, theirs]);
+    tf.dispose([a, b]);
+    ours.dispose();
+    theirs.dispose();
   });
 
   it('saves and restores its state, which tf.train.adamax cannot', async () => {
@@ -201,7 +207,9 @@ describe('CheckpointableAdamax', () => {
     uninterrupted.applyGradients({ [ref.name]: gs[2] });
     expectClose(w.dataSync(), Array.from(ref.dataSync()));
     await expect(tf.train.adamax(LR).getWeights()).rejects.toThrow();
-    tf.dispose([w, ref, ...gs, restored, uninterrupted]);
+    tf.dispose([w, ref, ...gs]);
+    restored.dispose();
+    uninterrupted.dispose();
   });
 
   it('rejects state with a missing slot', async () => {
@@ -209,7 +217,8 @@ describe('CheckpointableAdamax', () => {
     const iter = tf.scalar(1, 'int32');
     const m = tf.zeros([2]);
     await expect(opt.setWeights([{ name: 'iter', tensor: iter }, { name: 'w/m', tensor: m }])).rejects.toThrow(/lacks u/);
-    tf.dispose([iter, m, opt]);
+    tf.dispose([iter, m]);
+    opt.dispose();
   });
 });
 
@@ -238,7 +247,8 @@ describe('createOptimizer and setLearningRate', () => {
     setLearningRate(opt, 0);
     opt.applyGradients({ [w.name]: g });
     expectClose(w.dataSync(), after);
-    tf.dispose([w, g, opt]);
+    tf.dispose([w, g]);
+    opt.dispose();
   });
 
   it('refuses weight decay for an optimiser that has none', () => {

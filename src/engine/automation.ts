@@ -1,0 +1,20 @@
+/**
+ * What the page exposes to a headless driver (the CLI, tests, benchmarks): `window.studio`. It is the same `Studio`
+ * object the buttons use, so an automated run goes through the same worker and engine as a click.
+ */
+import type { BackendInfo, BackendName, RunRecord, TrainConfig, TrainEvent } from './types';
+
+export interface StudioAutomation {
+  ready(): Promise<BackendInfo>;
+  selectBackend(choice: BackendName | 'auto'): Promise<BackendInfo>;
+  train(cfg: TrainConfig): Promise<RunRecord>;
+  runs(): Promise<RunRecord[]>;
+}
+
+declare global {
+  interface Window {
+    studio?: StudioAutomation;
+    /** Exposed by the driver (Playwright's exposeFunction) to receive progress events. */
+    onStudioEvent?: (e: TrainEvent) => void;
+  }
+}

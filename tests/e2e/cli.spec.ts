@@ -1,0 +1,50 @@
+import { expect, test } from '@playwright/test';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+// The CLI drives the built studio in its own Chromium; it needs no page from the test runner.
+const studio = (...args: string[]) => {
+  const r = spawnSync('npx', ['tsx', 'cli/studio.ts', ...args], { encoding: 'utf8', timeout: 8 * 60_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr.split('\n').filter((l) => l && !l.startsWith('npm warn')) };
+};
+
+test('train --demo writes the run contract, and the run survives in the profile', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'studio-cli-'));
+  const out = join(dir, 'run.json');
+  // A fixed port: IndexedDB belongs to the origin, so the second invocation must use the same one.
+  const common = ['--profile', join(dir, 'profile'), '--port', '5291'];
+  const r = studio('train', '--demo', '--epochs', '1', '--image-size', '16', '--per-class', '20', '--seed', '3', '--out', out, ...common);
+  expect(r.code, r.stderr.join('\n')).toBe(0);
+  expect(r.stdout).toMatch(/epoch 1\/1: train loss [\d.]+ acc [\d.]+% · val loss [\d.]+ acc [\d.]+%/);
+
+  const run = JSON.parse(readFileSync(out, 'utf8'));
+  expect(Object.keys(run)).toEqual(expect.arrayContaining(['runId', 'backend', 'adapter', 'model', 'classes', 'split', 'epochs', 'best']));
+  expect(run.backend).toBe('webgpu');
+  expect(run.adapter).toMatchObject({ vendor: expect.any(String), architecture: expect.any(String), isSoftware: true });
+  expect(run.model).toBe('simple_cnn');
+  expect(run.classes).toEqual(['glioma', 'meningioma', 'pituitary']);
+  expect(run.split).toEqual({ train: 42, val: 9, test: 9 });
+  expect(run.epochs).toHaveLength(1);
+  expect(Object.keys(run.epochs[0]).sort()).toEqual(['epoch', 'imagesPerSecond', 'seconds', 'trainAccuracy', 'trainLoss', 'valAccuracy', 'valLoss'].sort());
+  expect(run.best).toEqual({ epoch: 1, valAccuracy: run.epochs[0].valAccuracy });
+
+  const listed = studio('runs', ...common);
+  expect(listed.code, listed.stderr.join('\n')).toBe(0);
+  expect(listed.stdout).toContain(run.runId);
+});
+
+test('bad arguments exit non-zero with a one-line reason', () => {
+  for (const [args, reason] of [
+    [['train', '--demo', '--epochs', '0', '--out', '/tmp/x.json'], /^studio: --epochs must be a whole number from 1 to 10000 \(got "0"\)$/],
+    [['train', '--demo', '--backend', 'tpu', '--out', '/tmp/x.json'], /^studio: --backend must be one of webgpu, webgl, wasm, cpu \(got "tpu"\)$/],
+    [['train', '--epochs', '1', '--out', '/tmp/x.json'], /^studio: train needs a dataset: pass --demo$/],
+    [['train', '--demo', '--out', '/tmp/x.json', '--browser', '/nonexistent/chrome'], /^studio: no browser at \/nonexistent\/chrome/],
+    [['fly'], /^studio: unknown command "fly"$/],
+  ] as const) {
+    const r = studio(...args);
+    expect(r.code, args.join(' ')).not.toBe(0);
+    expect(r.stderr[0], args.join(' ')).toMatch(reason);
+  }
+});

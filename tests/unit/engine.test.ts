@@ -1,0 +1,73 @@
+import 'fake-indexeddb/auto';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { StudioEngine } from '../../workers/engine';
+import { EngineError } from '../../src/engine/errors';
+import type { TrainConfig, TrainEvent } from '../../src/engine/types';
+
+// The real engine class, as the worker exposes it, on TF.js's CPU backend and fake-indexeddb.
+const cfg = (over: Partial<TrainConfig> = {}): TrainConfig => ({
+  dataset: { kind: 'demo', seed: 1, imageSize: 8, perClass: 10 },
+  model: 'simple_cnn',
+  epochs: 3,
+  batchSize: 8,
+  learningRate: 0.003,
+  seed: 1,
+  split: { train: 0.7, val: 0.15, test: 0.15 },
+  ...over,
+});
+
+describe('engine progress protocol', () => {
+  const engine = new StudioEngine();
+  beforeAll(async () => {
+    const info = await engine.init('cpu');
+    expect(info.name).toBe('cpu');
+  });
+
+  it('streams start, per-batch and per-epoch events, then done, and records the run', async () => {
+    const events: TrainEvent[] = [];
+    const run = await engine.train(cfg(), (e) => events.push(e));
+    expect(events[0]).toMatchObject({ type: 'start', runId: run.runId, classes: ['glioma', 'meningioma', 'pituitary'], split: { train: 18, val: 6, test: 6 } });
+    expect(events.at(-1)).toEqual({ type: 'done', run });
+    const batches = events.filter((e) => e.type === 'batch');
+    expect(batches).toHaveLength(3 * 3); // ceil(18 / 8) batches × 3 epochs
+    expect(batches.every((e) => Number.isFinite(e.loss) && e.batchesPerEpoch === 3)).toBe(true);
+    const epochs = events.filter((e) => e.type === 'epoch');
+    expect(epochs.map((e) => e.metrics.epoch)).toEqual([1, 2, 3]);
+    // Each epoch's events come after its batches.
+    const order = events.map((e) => (e.type === 'batch' ? `b${e.epoch}` : e.type === 'epoch' ? `e${e.metrics.epoch}` : e.type));
+    expect(order.join(' ')).toBe('start b1 b1 b1 e1 b2 b2 b2 e2 b3 b3 b3 e3 done');
+    // No tensor leaks from one epoch to the next.
+    expect(new Set(epochs.map((e) => e.numTensors)).size).toBe(1);
+    expect(run.status).toBe('completed');
+    expect(run.epochs).toHaveLength(3);
+    expect(run.best?.valAccuracy).toBe(Math.max(...run.epochs.map((m) => m.valAccuracy)));
+    expect((await engine.runs()).map((r) => r.runId)).toContain(run.runId);
+  });
+
+  it('cancels within one batch', async () => {
+    const events: TrainEvent[] = [];
+    let runId = '';
+    const done = engine.train(cfg({ epochs: 50 }), (e) => {
+      events.push(e);
+      if (e.type === 'start') runId = e.runId;
+      if (e.type === 'batch' && e.epoch === 1 && e.batch === 1) void engine.cancel(runId);
+    });
+    const run = await done;
+    expect(run.status).toBe('cancelled');
+    expect(events.filter((e) => e.type === 'batch').length).toBeLessThanOrEqual(4);
+    expect(run.epochs).toHaveLength(0);
+  });
+
+  it('refuses bad settings with a typed error, and a second run while one trains', async () => {
+    await expect(engine.train(cfg({ epochs: 0 }), () => {})).rejects.toMatchObject({ code: 'E_CONFIG', message: expect.stringMatching(/epochs/) });
+    await expect(engine.train(cfg({ split: { train: 0.5, val: 0.2, test: 0.2 } }), () => {})).rejects.toBeInstanceOf(EngineError);
+    const first = engine.train(cfg({ epochs: 1 }), () => {});
+    await expect(engine.train(cfg(), () => {})).rejects.toMatchObject({ code: 'E_BUSY' });
+    await first;
+  });
+
+  it('names the backend that is not available', async () => {
+    const other = new StudioEngine();
+    await expect(other.init('webgpu')).rejects.toMatchObject({ code: 'E_BACKEND', detail: expect.stringMatching(/webgpu/) });
+  });
+});
