@@ -10,7 +10,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type {} from '../src/engine/automation';
-import type { RunRecord, TrainConfig, TrainEvent, BackendInfo } from '../src/engine/types';
+import type { BackendInfo, DatasetSummary, ImportEvent, ImportOptions, RunRecord, SplitFractions, TrainConfig, TrainEvent } from '../src/engine/types';
 import type { Page } from 'playwright';
 import { launchStudioBrowser } from './browser';
 import { serveStatic } from './serve';
@@ -19,8 +19,11 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const BACKENDS = ['webgpu', 'webgl', 'wasm', 'cpu'] as const;
 
 const USAGE = `usage: npm run studio -- <command> [options]
-  train --demo --epochs N [--backend webgpu|webgl|wasm|cpu] [--seed N] --out FILE.json
-        [--image-size N (32)] [--per-class N (60)] [--batch-size N (8)] [--lr X (0.003)]
+  train (--demo | --data DIR) --epochs N [--backend webgpu|webgl|wasm|cpu] [--seed N] --out FILE.json
+        [--batch-size N (8)] [--lr X (0.003)]
+        demo:   [--image-size N (32)] [--per-class N (60)]
+        folder: [--classes a,b,c] [--split 70/15/15] [--group-pattern REGEX] [--dedupe keep-together|drop|off]
+                [--image-size N (64)] [--channels 1|3]
   runs  [--out FILE.json]          list the runs kept in the profile
   common: --browser PATH (/usr/bin/chromium)  --profile DIR (~/.local/share/mri-studio/profile)  --port N (5199)  --verbose`;
 
@@ -51,6 +54,12 @@ const COMMON_OPTIONS = {
 const TRAIN_OPTIONS = {
   ...COMMON_OPTIONS,
   demo: { type: 'boolean' },
+  data: { type: 'string' },
+  classes: { type: 'string' },
+  split: { type: 'string' },
+  'group-pattern': { type: 'string' },
+  dedupe: { type: 'string' },
+  channels: { type: 'string' },
   epochs: { type: 'string' },
   seed: { type: 'string' },
   'image-size': { type: 'string' },
@@ -81,6 +90,19 @@ export interface SessionArgs {
 export interface TrainArgs extends SessionArgs {
   cfg: TrainConfig;
   out: string;
+  /** A folder to import through the page's folder input before training (cfg.dataset then names it). */
+  folder?: { dir: string; options: ImportOptions };
+}
+
+const DEDUPE = ['keep-together', 'drop', 'off'] as const;
+
+function parseSplit(v: string | undefined): SplitFractions {
+  if (v === undefined) return { train: 0.7, val: 0.15, test: 0.15 };
+  const parts = v.split('/').map(Number);
+  if (parts.length !== 3 || parts.some((p) => !Number.isFinite(p) || p < 0) || parts.reduce((a, b) => a + b, 0) !== 100 || parts[0] === 0 || parts[1] === 0) {
+    throw new UsageError(`--split must be three percentages TRAIN/VAL/TEST adding up to 100, with TRAIN and VAL above 0 (got "${v}")`);
+  }
+  return { train: parts[0] / 100, val: parts[1] / 100, test: parts[2] / 100 };
 }
 
 function sessionArgs(v: Values<typeof COMMON_OPTIONS>): SessionArgs {
@@ -98,22 +120,51 @@ function sessionArgs(v: Values<typeof COMMON_OPTIONS>): SessionArgs {
 
 export function parseTrainArgs(argv: string[]): TrainArgs {
   const v = parse(argv, TRAIN_OPTIONS);
-  if (!v.demo) throw new UsageError('train needs a dataset: pass --demo');
+  if (!v.demo && !v.data) throw new UsageError('train needs a dataset: pass --demo or --data DIR');
+  if (v.demo && v.data) throw new UsageError('pass either --demo or --data DIR, not both');
   if (!v.out) throw new UsageError('train needs --out FILE.json');
   const lr = v.lr === undefined ? 0.003 : Number(v.lr);
   if (!(lr > 0 && lr < 10)) throw new UsageError(`--lr must be a positive number below 10 (got "${v.lr}")`);
   const seed = int('seed', v.seed, 42, 0, 2 ** 31 - 1);
+  const common = {
+    model: 'simple_cnn' as const,
+    epochs: int('epochs', v.epochs, 5, 1, 10000),
+    batchSize: int('batch-size', v['batch-size'], 8, 1, 4096),
+    learningRate: lr,
+    seed,
+  };
+  if (v.demo) {
+    for (const flag of ['classes', 'group-pattern', 'dedupe', 'channels'] as const) if (v[flag] !== undefined) throw new UsageError(`--${flag} applies to --data, not --demo`);
+    return {
+      ...sessionArgs(v),
+      out: resolve(v.out),
+      cfg: { ...common, dataset: { kind: 'demo', seed, imageSize: int('image-size', v['image-size'], 32, 8, 512), perClass: int('per-class', v['per-class'], 60, 3, 100000), split: parseSplit(v.split) } },
+    };
+  }
+  if (v['per-class'] !== undefined) throw new UsageError('--per-class applies to --demo, not --data');
+  const dir = resolve(v.data!);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`--data ${v.data}: no such folder`);
+  const dedupe = v.dedupe ?? 'keep-together';
+  if (!(DEDUPE as readonly string[]).includes(dedupe)) throw new UsageError(`--dedupe must be one of ${DEDUPE.join(', ')} (got "${dedupe}")`);
+  const channels = int('channels', v.channels, 3, 1, 3);
+  if (channels === 2) throw new UsageError('--channels must be 1 or 3 (got "2")');
+  const classes = v.classes?.split(',').map((c) => c.trim()).filter(Boolean);
   return {
     ...sessionArgs(v),
     out: resolve(v.out),
-    cfg: {
-      dataset: { kind: 'demo', seed, imageSize: int('image-size', v['image-size'], 32, 8, 512), perClass: int('per-class', v['per-class'], 60, 3, 100000) },
-      model: 'simple_cnn',
-      epochs: int('epochs', v.epochs, 5, 1, 10000),
-      batchSize: int('batch-size', v['batch-size'], 8, 1, 4096),
-      learningRate: lr,
-      seed,
-      split: { train: 0.7, val: 0.15, test: 0.15 },
+    // The fingerprint is known only after the import; train() fills it in.
+    cfg: { ...common, dataset: { kind: 'folder', fingerprint: '' } },
+    folder: {
+      dir,
+      options: {
+        imageSize: int('image-size', v['image-size'], 64, 8, 1024),
+        channels: channels as 1 | 3,
+        classes,
+        split: parseSplit(v.split),
+        seed,
+        groupPattern: v['group-pattern'],
+        dedupe: dedupe as ImportOptions['dedupe'],
+      },
     },
   };
 }
@@ -139,8 +190,23 @@ async function ensureBuilt(): Promise<string> {
 
 const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
 
-function progressLine(e: TrainEvent, epochs: number): string | null {
+function importLine(d: DatasetSummary): string {
+  const counts = d.classes.map((c) => `${c} ${d.counts.train[c]}/${d.counts.val[c]}/${d.counts.test[c]}`).join(', ');
+  return `imported ${d.images} images in ${d.seconds.toFixed(1)} s (${d.imagesPerSecond.toFixed(0)} images/s); train/val/test: ${counts}; skipped ${d.skipped.length}; duplicates: ${d.duplicates.exactGroups.length} exact groups, ${d.duplicates.nearGroups.length} near groups, ${d.duplicates.crossSplit.length} across splits`;
+}
+
+let lastImportDecile = -1;
+
+function progressLine(e: TrainEvent | ImportEvent, epochs: number): string | null {
   switch (e.type) {
+    case 'scanned':
+      return `importing ${e.files} images of ${e.classes.join(', ')} (${e.skipped} files skipped)`;
+    case 'progress': {
+      const decile = Math.floor((e.done / e.total) * 10);
+      if (decile === lastImportDecile) return null;
+      lastImportDecile = decile;
+      return `  ${e.done}/${e.total} decoded · ${e.imagesPerSecond.toFixed(0)} images/s · ETA ${Math.ceil(e.etaSeconds)} s`;
+    }
     case 'start':
       return `run ${e.runId} on ${e.backend.name}${e.backend.adapter ? ` (${e.backend.adapter.vendor} ${e.backend.adapter.architecture}${e.backend.adapter.isSoftware ? ', software adapter' : ''})` : ''}: classes ${e.classes.join(', ')}; split ${e.split.train}/${e.split.val}/${e.split.test}`;
     case 'epoch': {
@@ -153,7 +219,7 @@ function progressLine(e: TrainEvent, epochs: number): string | null {
 }
 
 interface SessionOptions extends SessionArgs {
-  onEvent?: (e: TrainEvent) => void;
+  onEvent?: (e: TrainEvent | ImportEvent) => void;
 }
 
 /**
@@ -190,13 +256,21 @@ async function withStudio<T>(opts: SessionOptions, work: (page: Page, backend: B
 }
 
 export function train(args: TrainArgs): Promise<RunRecord> {
-  const onEvent = (e: TrainEvent) => {
+  const onEvent = (e: TrainEvent | ImportEvent) => {
     const line = progressLine(e, args.cfg.epochs);
     if (line) console.log(line);
   };
   return withStudio({ ...args, onEvent }, async (page, backend) => {
     if (args.backend !== 'auto' && backend.name !== args.backend) throw new Error(`backend ${args.backend} is not available`);
-    return page.evaluate((cfg) => window.studio!.train(cfg), args.cfg);
+    let cfg = args.cfg;
+    if (args.folder) {
+      // The same path as a user's folder pick: the page's <input webkitdirectory> receives the folder.
+      await page.setInputFiles('[data-testid="folder-input"]', args.folder.dir);
+      const dataset = await page.evaluate((opts) => window.studio!.importFolder(opts), args.folder.options);
+      console.log(importLine(dataset));
+      cfg = { ...cfg, dataset: { kind: 'folder', fingerprint: dataset.fingerprint } };
+    }
+    return page.evaluate((c) => window.studio!.train(c), cfg);
   });
 }
 
@@ -212,6 +286,7 @@ export function runSummary(run: RunRecord) {
     split: run.split,
     epochs: run.epochs,
     best: run.best,
+    ...(run.dataset ? { dataset: run.dataset } : {}),
   };
 }
 

@@ -1,6 +1,6 @@
 import type { StudioAutomation } from './engine/automation';
 import type { EngineProxy } from './engine/client';
-import type { BackendInfo } from './engine/types';
+import type { BackendInfo, DatasetSummary } from './engine/types';
 import type { Studio } from './ui/studio.svelte';
 
 /** Installs `window.studio` (see src/engine/automation.ts) over the page's own Studio and engine. */
@@ -19,6 +19,13 @@ export function exposeAutomation(studio: Studio, engine: EngineProxy): void {
     },
     train: (cfg) => studio.train(cfg, (e) => window.onStudioEvent?.(e)),
     runs: () => engine.runs(),
+    async importFolder(opts) {
+      if (!studio.lastScan) throw new Error('E_DATASET: no folder was given to the page');
+      const scan = await studio.lastScan;
+      if (!scan) throw new Error(`${studio.scanError?.code}: ${studio.scanError?.message}`);
+      const summary = await studio.importDataset(opts, (e) => window.onStudioEvent?.(e));
+      return JSON.parse(JSON.stringify(summary)) as DatasetSummary;
+    },
   };
   window.studio = automation;
 }

@@ -1,27 +1,60 @@
-/** The engine behind the `Engine` interface: runs in a dedicated worker and owns every tensor. */
+/** The engine behind the `Engine` interface: runs in a dedicated worker and owns every tensor and every image. */
 import * as tf from '@tensorflow/tfjs';
 import { generateDemoDataset } from '../src/core/dataset/demo';
-import { stratifiedSplit, validateFractions } from '../src/core/dataset/split';
-import { channelStats } from '../src/core/dataset/stats';
+import { ImportCancelled, importDataset, scanFolder, splitId, type FolderSource, type ImageDecoder, type ImportedDataset, type ImportOptions } from '../src/core/dataset/importer';
+import { DatasetError } from '../src/core/dataset/layout';
+import { GroupPatternError, manifestToCsv, manifestToJson, stratifiedSplit, validateFractions, type SplitIndices } from '../src/core/dataset/split';
+import { channelStats, IMAGENET_STATS, verifyStats, type ChannelStats } from '../src/core/dataset/stats';
 import { buildSimpleCnn } from '../src/core/models/simple_cnn';
-import { listRuns, openStudioDB, saveRun, type StudioDB } from '../src/core/store/db';
-import { trainClassifier } from '../src/core/train/trainer';
+import { deriveSeed, mulberry32, shuffle } from '../src/core/random';
+import { getStats, lastFolder, listRuns, openStudioDB, rememberFolder, saveRun, saveStats, type StudioDB } from '../src/core/store/db';
+import { trainClassifier, type TensorDataset } from '../src/core/train/trainer';
 import type { RunRecord, TrainConfig } from '../src/core/train/types';
 import { EngineError } from '../src/engine/errors';
-import type { BackendInfo, BackendName, Engine, TrainEvent } from '../src/engine/types';
+import type { BackendInfo, BackendName, DatasetSummary, Engine, FolderInput, FolderScan, ImportEvent, StatsVerification, Thumbnail, TrainEvent } from '../src/engine/types';
 import { selectBackend } from './backend';
+import { folderSource } from './folder';
+
+const bad = (what: string): never => {
+  throw new EngineError('E_CONFIG', what);
+};
+
+function checkFractions(f: ImportOptions['split']): void {
+  const problem = validateFractions(f);
+  if (problem) bad(problem);
+  if (f.val <= 0) bad('the validation fraction must be above 0: the studio picks the best epoch on validation');
+}
 
 function checkConfig(cfg: TrainConfig): void {
-  const bad = (what: string) => {
-    throw new EngineError('E_CONFIG', what);
-  };
   if (!Number.isInteger(cfg.epochs) || cfg.epochs < 1 || cfg.epochs > 10000) bad(`epochs must be a whole number from 1 to 10000 (got ${cfg.epochs})`);
   if (!Number.isInteger(cfg.batchSize) || cfg.batchSize < 1 || cfg.batchSize > 4096) bad(`batch size must be a whole number from 1 to 4096 (got ${cfg.batchSize})`);
   if (!(cfg.learningRate > 0 && cfg.learningRate < 10)) bad(`learning rate must be a positive number below 10 (got ${cfg.learningRate})`);
   if (!Number.isInteger(cfg.seed)) bad(`seed must be a whole number (got ${cfg.seed})`);
-  const split = validateFractions(cfg.split);
-  if (split) bad(split);
-  if (cfg.split.val <= 0) bad('the validation fraction must be above 0: the studio picks the best epoch on validation');
+  if (cfg.dataset.kind === 'demo') checkFractions(cfg.dataset.split);
+}
+
+function checkImport(opts: ImportOptions): void {
+  if (!Number.isInteger(opts.imageSize) || opts.imageSize < 8 || opts.imageSize > 1024) bad(`image size must be a whole number from 8 to 1024 (got ${opts.imageSize})`);
+  if (opts.channels !== 1 && opts.channels !== 3) bad(`channels must be 1 or 3 (got ${opts.channels})`);
+  if (!Number.isInteger(opts.seed)) bad(`seed must be a whole number (got ${opts.seed})`);
+  checkFractions(opts.split);
+}
+
+/** Core errors a person can fix become E_CONFIG/E_DATASET with the core's own words. */
+function asEngineError(err: unknown): unknown {
+  if (err instanceof DatasetError || err instanceof GroupPatternError) return new EngineError('E_DATASET', err.message);
+  if (err instanceof RangeError) return new EngineError('E_CONFIG', err.message);
+  if (err instanceof ImportCancelled) return new EngineError('E_CANCELLED', 'the import was cancelled; nothing was changed');
+  return err;
+}
+
+const SAMPLES_PER_CLASS = 8;
+
+function samplesPerClass(data: ImportedDataset, seed: number): Record<string, string[]> {
+  const byClass = data.classes.map((): string[] => []);
+  data.keys.forEach((k, i) => byClass[data.labels[i]].push(k));
+  const rand = mulberry32(deriveSeed(seed, 'samples'));
+  return Object.fromEntries(data.classes.map((c, j) => [c, shuffle(byClass[j], rand).slice(0, SAMPLES_PER_CLASS)]));
 }
 
 const newRunId = () => `run-${new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14)}-${Math.random().toString(36).slice(2, 8)}`;
@@ -29,10 +62,25 @@ const newRunId = () => `run-${new Date().toISOString().replace(/[-:.TZ]/g, '').s
 /** Lets the worker's event loop deliver messages (a cancel) between batches. */
 const yieldToHost = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
+interface Prepared {
+  data: TensorDataset;
+  classes: string[];
+  split: SplitIndices;
+  normalization: ChannelStats;
+  dataset?: RunRecord['dataset'];
+}
+
 export class StudioEngine implements Engine {
   private info: BackendInfo | null = null;
   private db: Promise<StudioDB> | null = null;
   private active: { runId: string; stop: boolean } | null = null;
+  private scanned: { name: string; source: FolderSource } | null = null;
+  private importing: { stop: boolean } | null = null;
+  /** The one imported dataset held in memory (a new import replaces it: decoded images are large). */
+  private dataset: { summary: DatasetSummary; data: ImportedDataset } | null = null;
+
+  /** @param decode the image decoder; the worker passes the browser's, Node tests a fake. */
+  constructor(private readonly decode?: ImageDecoder) {}
 
   private database(): Promise<StudioDB> {
     this.db ??= openStudioDB();
@@ -47,6 +95,174 @@ export class StudioEngine implements Engine {
 
   async backend(): Promise<BackendInfo> {
     return this.info ?? this.init('auto');
+  }
+
+  async scanFolder(input: FolderInput): Promise<FolderScan> {
+    const { name, source } = await folderSource(input);
+    const layout = scanFolder(source);
+    if (layout.files.length === 0) {
+      throw new EngineError('E_DATASET', `no images found in "${name}": expected one sub-folder per class (e.g. ${name}/glioma/*.jpg) or Training/ and Testing/ folders of class sub-folders`, `${layout.skipped.length} files skipped`);
+    }
+    this.scanned = { name, source };
+    if (input.kind === 'handle') await rememberFolder(await this.database(), name, input.handle);
+    const count = new Map<string, number>();
+    for (const f of layout.files) count.set(f.className, (count.get(f.className) ?? 0) + 1);
+    return {
+      name,
+      layout: layout.kind,
+      classes: layout.classes.map((c) => ({ name: c, count: count.get(c) ?? 0 })),
+      emptyClasses: layout.emptyClasses,
+      files: layout.files.length,
+      skipped: layout.skipped,
+    };
+  }
+
+  async importDataset(opts: ImportOptions, onEvent: (e: ImportEvent) => void): Promise<DatasetSummary> {
+    if (!this.scanned) throw new EngineError('E_NOT_FOUND', 'pick a folder first');
+    if (!this.decode) throw new EngineError('E_INTERNAL', 'this engine has no image decoder');
+    if (this.importing) throw new EngineError('E_BUSY', 'an import is already running');
+    checkImport(opts);
+    const control = { stop: false };
+    this.importing = control;
+    const started = performance.now();
+    try {
+      const data = await importDataset(this.scanned.source, opts, this.decode, onEvent, () => control.stop);
+      const seconds = (performance.now() - started) / 1000;
+      const summary: DatasetSummary = {
+        name: this.scanned.name,
+        fingerprint: data.fingerprint,
+        splitId: splitId(data),
+        layout: data.layout,
+        classes: data.classes,
+        emptyClasses: data.emptyClasses,
+        imageSize: data.imageSize,
+        channels: data.channels,
+        images: data.keys.length,
+        counts: data.counts,
+        samples: samplesPerClass(data, opts.seed),
+        skipped: data.skipped,
+        duplicates: data.duplicates,
+        normalization: data.normalization,
+        imagenet: IMAGENET_STATS,
+        bytesHeld: data.images.buffer.byteLength,
+        bytesPerPixelChannel: data.images.buffer.byteLength / Math.max(1, data.images.byteLength),
+        seconds,
+        imagesPerSecond: (data.keys.length + data.skipped.length) / seconds,
+      };
+      // Only now, with the import complete, is the previous dataset replaced: a failed import loses nothing.
+      this.dataset = { summary, data };
+      const db = await this.database();
+      await saveStats(db, { splitId: summary.splitId, fingerprint: data.fingerprint, ...data.normalization, computedAt: new Date().toISOString() });
+      return summary;
+    } catch (err) {
+      throw asEngineError(err);
+    } finally {
+      this.importing = null;
+    }
+  }
+
+  async cancelImport(): Promise<void> {
+    if (this.importing) this.importing.stop = true;
+  }
+
+  private imported(): { summary: DatasetSummary; data: ImportedDataset } {
+    if (!this.dataset) throw new EngineError('E_NOT_FOUND', 'no dataset is imported in this session: import a folder first');
+    return this.dataset;
+  }
+
+  async thumbnails(keys: string[], size: number): Promise<Thumbnail[]> {
+    const { data } = this.imported();
+    const index = new Map(data.keys.map((k, i) => [k, i]));
+    const s = data.imageSize;
+    const c = data.channels;
+    const out: Thumbnail[] = [];
+    for (const key of keys.slice(0, 200)) {
+      const i = index.get(key);
+      if (i === undefined) continue;
+      const rgba = new Uint8ClampedArray(size * size * 4);
+      // Nearest-neighbour: thumbnails only need to be recognisable, and this stays cheap for a gallery.
+      for (let y = 0; y < size; y++) {
+        const sy = Math.floor(((y + 0.5) * s) / size);
+        for (let x = 0; x < size; x++) {
+          const sx = Math.floor(((x + 0.5) * s) / size);
+          const src = ((i * s + sy) * s + sx) * c;
+          const dst = (y * size + x) * 4;
+          rgba[dst] = data.images[src];
+          rgba[dst + 1] = data.images[src + (c === 3 ? 1 : 0)];
+          rgba[dst + 2] = data.images[src + (c === 3 ? 2 : 0)];
+          rgba[dst + 3] = 255;
+        }
+      }
+      out.push({ key, size, rgba });
+    }
+    return out;
+  }
+
+  async exportManifest(format: 'csv' | 'json'): Promise<string> {
+    const { data } = this.imported();
+    return format === 'csv' ? manifestToCsv(data.manifest) : manifestToJson(data.manifest);
+  }
+
+  private recompute(): ChannelStats {
+    const { data } = this.imported();
+    return channelStats(data.images, data.imageSize * data.imageSize, data.channels, data.split.train);
+  }
+
+  async verifyStats(): Promise<StatsVerification> {
+    const { summary } = this.imported();
+    const stored = await getStats(await this.database(), summary.splitId);
+    if (!stored) throw new EngineError('E_NOT_FOUND', 'no stored statistics for this split; recompute them');
+    const recomputed = this.recompute();
+    const storedStats = { mean: stored.mean, std: stored.std };
+    return { ...verifyStats(storedStats, recomputed), stored: storedStats, recomputed };
+  }
+
+  async recomputeStats(): Promise<ChannelStats> {
+    const { summary, data } = this.imported();
+    const stats = this.recompute();
+    await saveStats(await this.database(), { splitId: summary.splitId, fingerprint: data.fingerprint, ...stats, computedAt: new Date().toISOString() });
+    summary.normalization = stats;
+    return stats;
+  }
+
+  async rememberedFolder(): Promise<FileSystemDirectoryHandle | null> {
+    return (await lastFolder(await this.database())) as FileSystemDirectoryHandle | null;
+  }
+
+  private async prepare(cfg: TrainConfig): Promise<Prepared> {
+    if (cfg.dataset.kind === 'demo') {
+      let demo;
+      try {
+        demo = generateDemoDataset(cfg.dataset);
+      } catch (err) {
+        throw new EngineError('E_CONFIG', err instanceof Error ? err.message : String(err));
+      }
+      const split = stratifiedSplit(demo.keys.map((key, i) => ({ key, label: demo.labels[i] })), cfg.dataset.split, cfg.seed);
+      return {
+        data: { images: demo.images, labels: demo.labels, imageSize: demo.imageSize, channels: demo.channels, numClasses: demo.classes.length },
+        classes: demo.classes,
+        split,
+        normalization: channelStats(demo.images, demo.imageSize * demo.imageSize, demo.channels, split.train),
+      };
+    }
+    const { summary, data } = this.imported();
+    if (summary.fingerprint !== cfg.dataset.fingerprint) throw new EngineError('E_NOT_FOUND', `dataset ${cfg.dataset.fingerprint.slice(0, 12)}… is not the one imported in this session; import its folder again`);
+    // Training uses the statistics stored for this split (the ones the user can see and verify).
+    const stored = await getStats(await this.database(), summary.splitId);
+    return {
+      data: { images: data.images, labels: data.labels, imageSize: data.imageSize, channels: data.channels, numClasses: data.classes.length },
+      classes: data.classes,
+      split: data.split,
+      normalization: stored ? { mean: stored.mean, std: stored.std } : data.normalization,
+      dataset: {
+        fingerprint: data.fingerprint,
+        classes: data.classes,
+        counts: data.counts,
+        skipped: data.skipped,
+        duplicates: { exactGroups: data.duplicates.exactGroups, nearGroups: data.duplicates.nearGroups, crossSplit: data.duplicates.crossSplit },
+        normalization: stored ? { mean: stored.mean, std: stored.std } : data.normalization,
+      },
+    };
   }
 
   async train(cfg: TrainConfig, onEvent: (e: TrainEvent) => void): Promise<RunRecord> {
@@ -82,49 +298,37 @@ export class StudioEngine implements Engine {
     try {
       db = await this.database();
       const store = db;
-      const data = (() => {
-        try {
-          return generateDemoDataset(cfg.dataset);
-        } catch (err) {
-          throw new EngineError('E_CONFIG', err instanceof Error ? err.message : String(err));
-        }
-      })();
-      const split = stratifiedSplit(data.keys.map((key, i) => ({ key, label: data.labels[i] })), cfg.split, cfg.seed);
-      run.classes = data.classes;
+      const prepared = await this.prepare(cfg);
+      const { data, split } = prepared;
+      run.classes = prepared.classes;
       run.split = { train: split.train.length, val: split.val.length, test: split.test.length };
+      if (prepared.dataset) run.dataset = prepared.dataset;
       await saveRun(store, run);
       const batchesPerEpoch = Math.ceil(split.train.length / cfg.batchSize);
       onEvent({ type: 'start', runId: run.runId, classes: run.classes, split: run.split, totalBatches: batchesPerEpoch * cfg.epochs, backend });
 
-      const size = data.imageSize;
-      model = buildSimpleCnn({ imageSize: size, channels: data.channels, numClasses: data.classes.length, seed: cfg.seed });
+      model = buildSimpleCnn({ imageSize: data.imageSize, channels: data.channels, numClasses: data.numClasses, seed: cfg.seed });
       optimizer = tf.train.adam(cfg.learningRate);
-      const result = await trainClassifier(
-        model,
-        optimizer,
-        { images: data.images, labels: data.labels, imageSize: size, channels: data.channels, numClasses: data.classes.length },
-        split,
-        {
-          epochs: cfg.epochs,
-          batchSize: cfg.batchSize,
-          seed: cfg.seed,
-          normalization: channelStats(data.images, size * size, data.channels, split.train),
-          onBatch: (e) => onEvent({ type: 'batch', ...e }),
-          onEpoch: async (metrics) => {
-            run.epochs.push(metrics);
-            if (!run.best || metrics.valAccuracy > run.best.valAccuracy) run.best = { epoch: metrics.epoch, valAccuracy: metrics.valAccuracy };
-            await saveRun(store, run);
-            onEvent({ type: 'epoch', metrics, numTensors: tf.memory().numTensors });
-          },
-          shouldStop: () => control.stop,
-          yieldToHost,
+      const result = await trainClassifier(model, optimizer, data, split, {
+        epochs: cfg.epochs,
+        batchSize: cfg.batchSize,
+        seed: cfg.seed,
+        normalization: prepared.normalization,
+        onBatch: (e) => onEvent({ type: 'batch', ...e }),
+        onEpoch: async (metrics) => {
+          run.epochs.push(metrics);
+          if (!run.best || metrics.valAccuracy > run.best.valAccuracy) run.best = { epoch: metrics.epoch, valAccuracy: metrics.valAccuracy };
+          await saveRun(store, run);
+          onEvent({ type: 'epoch', metrics, numTensors: tf.memory().numTensors });
         },
-      );
+        shouldStop: () => control.stop,
+        yieldToHost,
+      });
       run.status = result.stopped ? 'cancelled' : 'completed';
     } catch (err) {
       run.status = 'failed';
       run.error = err instanceof Error ? err.message : String(err);
-      throw err;
+      throw asEngineError(err);
     } finally {
       run.endedAt = new Date().toISOString();
       model?.dispose();

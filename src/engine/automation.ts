@@ -2,12 +2,14 @@
  * What the page exposes to a headless driver (the CLI, tests, benchmarks): `window.studio`. It is the same `Studio`
  * object the buttons use, so an automated run goes through the same worker and engine as a click.
  */
-import type { BackendInfo, BackendName, RunRecord, TrainConfig, TrainEvent } from './types';
+import type { BackendInfo, BackendName, DatasetSummary, ImportEvent, ImportOptions, RunRecord, TrainConfig, TrainEvent } from './types';
 
 export interface StudioAutomation {
   ready(): Promise<BackendInfo>;
   selectBackend(choice: BackendName | 'auto'): Promise<BackendInfo>;
   train(cfg: TrainConfig): Promise<RunRecord>;
+  /** Imports the folder last handed to the page's folder input (the driver sets its files first). */
+  importFolder(opts: ImportOptions): Promise<DatasetSummary>;
   runs(): Promise<RunRecord[]>;
 }
 
@@ -15,6 +17,6 @@ declare global {
   interface Window {
     studio?: StudioAutomation;
     /** Exposed by the driver (Playwright's exposeFunction) to receive progress events. */
-    onStudioEvent?: (e: TrainEvent) => void;
+    onStudioEvent?: (e: TrainEvent | ImportEvent) => void;
   }
 }

@@ -11,6 +11,8 @@ export type ErrorCode =
   | 'E_CONFIG' // a training/import setting is out of range
   | 'E_BUSY' // a run is already in progress
   | 'E_NOT_FOUND'
+  | 'E_DATASET' // the picked folder or its files cannot make a dataset (one class, no images, bad pattern)
+  | 'E_CANCELLED'
   | 'E_INTERNAL';
 
 export interface EngineErrorData {

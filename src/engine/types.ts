@@ -3,10 +3,16 @@
  * Web Worker. Only plain data and comlink-proxied callbacks cross it; the main thread never holds a tensor.
  */
 
+import type { DuplicateSummary, ImportEvent, ImportOptions, SplitCountsByClass } from '../core/dataset/importer';
+import type { SkippedFile } from '../core/dataset/layout';
+import type { ChannelStats, StatsCheck } from '../core/dataset/stats';
 import type { AdapterInfo, BackendName, EpochMetrics, RunRecord, SplitCounts, TrainConfig } from '../core/train/types';
 
-export type { AdapterInfo, BackendName, DatasetConfig, DemoDatasetConfig, EpochMetrics, RunRecord, RunStatus, SplitCounts, TrainConfig } from '../core/train/types';
-export type { SplitFractions } from '../core/dataset/split';
+export type { AdapterInfo, BackendName, DatasetConfig, DemoDatasetConfig, EpochMetrics, FolderDatasetConfig, RunRecord, RunStatus, SplitCounts, TrainConfig } from '../core/train/types';
+export type { SplitFractions, SplitName } from '../core/dataset/split';
+export type { DedupeMode, DuplicateSummary, ImportEvent, ImportOptions, SplitCountsByClass } from '../core/dataset/importer';
+export type { SkippedFile } from '../core/dataset/layout';
+export type { ChannelStats, StatsCheck } from '../core/dataset/stats';
 
 export const BACKEND_ORDER: readonly BackendName[] = ['webgpu', 'webgl', 'wasm', 'cpu'];
 
@@ -26,6 +32,58 @@ export type TrainEvent =
   | { type: 'epoch'; metrics: EpochMetrics; numTensors: number }
   | { type: 'done'; run: RunRecord };
 
+/** A folder the user picked: a File System Access handle (read in the worker), or the files an input/drop gave. */
+export type FolderInput =
+  | { kind: 'handle'; handle: FileSystemDirectoryHandle }
+  | { kind: 'files'; name: string; files: File[]; /** relative paths, parallel to files */ paths: string[] };
+
+/** What a folder holds, before anything is decoded. */
+export interface FolderScan {
+  name: string;
+  layout: 'flat' | 'presplit';
+  classes: { name: string; count: number }[];
+  emptyClasses: string[];
+  files: number;
+  skipped: SkippedFile[];
+}
+
+export interface DatasetSummary {
+  name: string;
+  fingerprint: string;
+  /** Key of this split's statistics in storage: fingerprint plus everything that decides the split. */
+  splitId: string;
+  layout: 'flat' | 'presplit';
+  classes: string[];
+  emptyClasses: string[];
+  imageSize: number;
+  channels: 1 | 3;
+  images: number;
+  counts: SplitCountsByClass;
+  /** A few image keys per class, seeded, for previews. */
+  samples: Record<string, string[]>;
+  skipped: SkippedFile[];
+  duplicates: DuplicateSummary;
+  normalization: ChannelStats;
+  imagenet: ChannelStats;
+  /** Bytes of decoded pixels the engine holds, and per pixel-channel (1.0 means plain uint8, no overhead). */
+  bytesHeld: number;
+  bytesPerPixelChannel: number;
+  seconds: number;
+  imagesPerSecond: number;
+}
+
+export interface Thumbnail {
+  key: string;
+  size: number;
+  /** RGBA, ready for ImageData. */
+  rgba: Uint8ClampedArray;
+}
+
+export interface StatsVerification extends StatsCheck {
+  stored: ChannelStats;
+  recomputed: ChannelStats;
+}
+
 export interface Engine {
   /** Initialise (or re-initialise) TF.js on the requested backend; 'auto' tries BACKEND_ORDER. */
   init(backend: BackendName | 'auto'): Promise<BackendInfo>;
@@ -34,4 +92,19 @@ export interface Engine {
   /** Stops the run after the batch in flight; the promise from `train` resolves with status 'cancelled'. */
   cancel(runId: string): Promise<void>;
   runs(): Promise<RunRecord[]>;
+
+  /** Lists a folder and detects its layout and classes; remembers a handle so a returning user can re-grant it. */
+  scanFolder(input: FolderInput): Promise<FolderScan>;
+  /** Decodes the last scanned folder at the model's input size, splits it and computes its statistics. */
+  importDataset(opts: ImportOptions, onEvent: (e: ImportEvent) => void): Promise<DatasetSummary>;
+  cancelImport(): Promise<void>;
+  /** Small previews of imported images (the UI never holds every image). */
+  thumbnails(keys: string[], size: number): Promise<Thumbnail[]>;
+  /** The split manifest (file → split) of the imported dataset. */
+  exportManifest(format: 'csv' | 'json'): Promise<string>;
+  /** Recomputes the training split's statistics and compares them with the stored ones. */
+  verifyStats(): Promise<StatsVerification>;
+  recomputeStats(): Promise<ChannelStats>;
+  /** The folder handle picked last time, if the browser kept one (permission must be re-granted from the page). */
+  rememberedFolder(): Promise<FileSystemDirectoryHandle | null>;
 }

@@ -4,7 +4,7 @@
  */
 import { EngineError } from '../engine/errors';
 import { eventSink, type EngineProxy } from '../engine/client';
-import type { BackendInfo, BackendName, EpochMetrics, RunRecord, TrainConfig, TrainEvent } from '../engine/types';
+import type { BackendInfo, BackendName, DatasetSummary, EpochMetrics, FolderInput, FolderScan, ImportEvent, ImportOptions, RunRecord, TrainConfig, TrainEvent } from '../engine/types';
 
 export type BackendChoice = BackendName | 'auto';
 const BACKEND_KEY = 'mri-studio.backend';
@@ -55,7 +55,75 @@ export class Studio {
   lastRun = $state<RunRecord | null>(null);
   trainError = $state<ShownError | null>(null);
 
-  constructor(private readonly engine: EngineProxy) {}
+  scan = $state<FolderScan | null>(null);
+  scanning = $state(false);
+  scanError = $state<ShownError | null>(null);
+  importing = $state(false);
+  importProgress = $state<{ done: number; total: number; imagesPerSecond: number; etaSeconds: number } | null>(null);
+  importError = $state<ShownError | null>(null);
+  dataset = $state<DatasetSummary | null>(null);
+  rememberedFolder = $state<FileSystemDirectoryHandle | null>(null);
+
+  constructor(readonly engine: EngineProxy) {}
+
+  /** The scan in flight or last finished (null result: it failed, see scanError); automation waits on it. */
+  lastScan: Promise<FolderScan | null> | null = null;
+
+  /** Scans a picked folder. A failed scan keeps the previous folder and dataset as they were. */
+  scanFolder(input: FolderInput): Promise<FolderScan | null> {
+    this.lastScan = this.runScan(input);
+    return this.lastScan;
+  }
+
+  private async runScan(input: FolderInput): Promise<FolderScan | null> {
+    this.scanning = true;
+    this.scanError = null;
+    try {
+      this.scan = await this.engine.scanFolder(input);
+      return this.scan;
+    } catch (err) {
+      this.scanError = describeError(err);
+      return null;
+    } finally {
+      this.scanning = false;
+    }
+  }
+
+  /** Files from `<input webkitdirectory>` or a drop: their relative paths say which class folder each is in. */
+  scanFiles(files: File[], paths: string[] = files.map((f) => f.webkitRelativePath || f.name)): Promise<FolderScan | null> {
+    const name = paths[0]?.split('/')[0] ?? 'folder';
+    return this.scanFolder({ kind: 'files', name, files, paths });
+  }
+
+  async importDataset(opts: ImportOptions, onEvent?: (e: ImportEvent) => void): Promise<DatasetSummary> {
+    this.importing = true;
+    this.importError = null;
+    this.importProgress = null;
+    try {
+      const summary = await this.engine.importDataset(
+        opts,
+        eventSink((e: ImportEvent) => {
+          if (e.type === 'progress') this.importProgress = { done: e.done, total: e.total, imagesPerSecond: e.imagesPerSecond, etaSeconds: e.etaSeconds };
+          onEvent?.(e);
+        }),
+      );
+      this.dataset = summary;
+      return summary;
+    } catch (err) {
+      this.importError = describeError(err);
+      throw err;
+    } finally {
+      this.importing = false;
+    }
+  }
+
+  cancelImport(): Promise<void> {
+    return this.engine.cancelImport();
+  }
+
+  async loadRememberedFolder(): Promise<void> {
+    this.rememberedFolder = await this.engine.rememberedFolder().catch(() => null);
+  }
 
   async selectBackend(choice: BackendChoice): Promise<void> {
     this.backendChoice = choice;
@@ -73,6 +141,7 @@ export class Studio {
 
   async start(): Promise<void> {
     await this.selectBackend(initialBackend(location.search, localStorage.getItem(BACKEND_KEY)));
+    await this.loadRememberedFolder();
   }
 
   private onEvent = (e: TrainEvent): void => {

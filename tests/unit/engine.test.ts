@@ -6,13 +6,12 @@ import type { TrainConfig, TrainEvent } from '../../src/engine/types';
 
 // The real engine class, as the worker exposes it, on TF.js's CPU backend and fake-indexeddb.
 const cfg = (over: Partial<TrainConfig> = {}): TrainConfig => ({
-  dataset: { kind: 'demo', seed: 1, imageSize: 8, perClass: 10 },
+  dataset: { kind: 'demo', seed: 1, imageSize: 8, perClass: 10, split: { train: 0.7, val: 0.15, test: 0.15 } },
   model: 'simple_cnn',
   epochs: 3,
   batchSize: 8,
   learningRate: 0.003,
   seed: 1,
-  split: { train: 0.7, val: 0.15, test: 0.15 },
   ...over,
 });
 
@@ -60,7 +59,7 @@ describe('engine progress protocol', () => {
 
   it('refuses bad settings with a typed error, and a second run while one trains', async () => {
     await expect(engine.train(cfg({ epochs: 0 }), () => {})).rejects.toMatchObject({ code: 'E_CONFIG', message: expect.stringMatching(/epochs/) });
-    await expect(engine.train(cfg({ split: { train: 0.5, val: 0.2, test: 0.2 } }), () => {})).rejects.toBeInstanceOf(EngineError);
+    await expect(engine.train(cfg({ dataset: { kind: 'demo', seed: 1, imageSize: 8, perClass: 10, split: { train: 0.5, val: 0.2, test: 0.2 } } }), () => {})).rejects.toBeInstanceOf(EngineError);
     const first = engine.train(cfg({ epochs: 1 }), () => {});
     await expect(engine.train(cfg(), () => {})).rejects.toMatchObject({ code: 'E_BUSY' });
     await first;

@@ -23,7 +23,7 @@ export interface LayoutFile {
   presetSplit?: SplitName;
 }
 
-export type SkipReason = 'hidden' | 'unsupported-type' | 'empty-file' | 'no-class' | 'too-deep' | 'outside-split-folders';
+export type SkipReason = 'hidden' | 'unsupported-type' | 'empty-file' | 'no-class' | 'too-deep' | 'outside-split-folders' | 'unreadable';
 
 export interface SkippedFile {
   path: string;

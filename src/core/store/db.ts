@@ -3,13 +3,24 @@
  * returning user's data survives every release. Works in the page, in the worker, and in Node (fake-indexeddb).
  */
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
+import type { ChannelStats } from '../dataset/stats';
 import type { RunRecord } from '../train/types';
 
+export interface StoredStats extends ChannelStats {
+  splitId: string;
+  fingerprint: string;
+  computedAt: string;
+}
+
 export const DB_NAME = 'mri-studio';
-export const DB_VERSION = 1;
+export const DB_VERSION = 2;
 
 export interface StudioSchema extends DBSchema {
   runs: { key: string; value: RunRecord; indexes: { startedAt: string } };
+  /** Normalisation statistics of a training split, keyed by splitId (dataset fingerprint + split settings). */
+  stats: { key: string; value: StoredStats };
+  /** The last picked folder handle (File System Access), so a returning user re-grants instead of picking again. */
+  folders: { key: string; value: { id: string; name: string; handle: unknown; savedAt: string } };
 }
 
 export type StudioDB = IDBPDatabase<StudioSchema>;
@@ -20,6 +31,10 @@ export function openStudioDB(name = DB_NAME): Promise<StudioDB> {
       if (oldVersion < 1) {
         const runs = db.createObjectStore('runs', { keyPath: 'runId' });
         runs.createIndex('startedAt', 'startedAt');
+      }
+      if (oldVersion < 2) {
+        db.createObjectStore('stats', { keyPath: 'splitId' });
+        db.createObjectStore('folders', { keyPath: 'id' });
       }
     },
   });
@@ -36,4 +51,22 @@ export async function listRuns(db: StudioDB): Promise<RunRecord[]> {
 
 export function getRun(db: StudioDB, runId: string): Promise<RunRecord | undefined> {
   return db.get('runs', runId);
+}
+
+export async function saveStats(db: StudioDB, stats: StoredStats): Promise<void> {
+  await db.put('stats', stats);
+}
+
+export function getStats(db: StudioDB, splitId: string): Promise<StoredStats | undefined> {
+  return db.get('stats', splitId);
+}
+
+const LAST_FOLDER = 'last';
+
+export async function rememberFolder(db: StudioDB, name: string, handle: unknown): Promise<void> {
+  await db.put('folders', { id: LAST_FOLDER, name, handle, savedAt: new Date().toISOString() });
+}
+
+export async function lastFolder(db: StudioDB): Promise<unknown | null> {
+  return (await db.get('folders', LAST_FOLDER))?.handle ?? null;
 }

@@ -1,4 +1,7 @@
-import type { SplitFractions } from '../dataset/split';
+import type { SplitCountsByClass } from '../dataset/importer';
+import type { SkippedFile } from '../dataset/layout';
+import type { SplitFractions, SplitName } from '../dataset/split';
+import type { ChannelStats } from '../dataset/stats';
 
 export type BackendName = 'webgpu' | 'webgl' | 'wasm' | 'cpu';
 
@@ -17,9 +20,16 @@ export interface DemoDatasetConfig {
   imageSize: number;
   /** Images per class. */
   perClass: number;
+  split: SplitFractions;
 }
 
-export type DatasetConfig = DemoDatasetConfig;
+/** A folder imported in this engine session (its split and statistics were fixed at import). */
+export interface FolderDatasetConfig {
+  kind: 'folder';
+  fingerprint: string;
+}
+
+export type DatasetConfig = DemoDatasetConfig | FolderDatasetConfig;
 
 export interface TrainConfig {
   dataset: DatasetConfig;
@@ -28,7 +38,6 @@ export interface TrainConfig {
   batchSize: number;
   learningRate: number;
   seed: number;
-  split: SplitFractions;
 }
 
 export interface EpochMetrics {
@@ -62,6 +71,17 @@ export interface RunRecord {
   split: SplitCounts;
   epochs: EpochMetrics[];
   best: { epoch: number; valAccuracy: number } | null;
+  /** For a folder dataset: what the run was trained on, as the import reported it. */
+  dataset?: RunDatasetInfo;
   /** Why a failed run failed, in words a person can act on. */
   error?: string;
+}
+
+export interface RunDatasetInfo {
+  fingerprint: string;
+  classes: string[];
+  counts: SplitCountsByClass;
+  skipped: SkippedFile[];
+  duplicates: { exactGroups: string[][]; nearGroups: string[][]; crossSplit: { kind: 'exact' | 'near'; members: string[]; splits: SplitName[] }[] };
+  normalization: ChannelStats;
 }

@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest';
+import { demoImage } from '../../src/core/dataset/demo';
+import { importDataset, splitId, type FolderSource, type ImageDecoder, type ImportOptions } from '../../src/core/dataset/importer';
+
+// Files whose bytes are raw 8×8 RGB pixels: the fake decoder hands them back, so the test exercises the importer's
+// bookkeeping (layout, failures, hashes, split, stats) without a browser. Real decoding is tested in Chromium.
+const SIZE = 8;
+const decode: ImageDecoder = async (blob) => {
+  const bytes = new Uint8Array(await blob.arrayBuffer());
+  if (bytes.length !== SIZE * SIZE * 3) throw Object.assign(new Error('not an image: the file starts with text'), { reason: 'not-an-image' });
+  return { pixels: bytes };
+};
+
+function folder(files: Record<string, Uint8Array | string>): FolderSource {
+  return {
+    entries: Object.entries(files).map(([path, v]) => ({ path, size: typeof v === 'string' ? v.length : v.length })),
+    read: async (path) => new Blob([files[path] as BlobPart]),
+  };
+}
+
+const opts = (over: Partial<ImportOptions> = {}): ImportOptions => ({ imageSize: SIZE, channels: 3, split: { train: 0.6, val: 0.2, test: 0.2 }, seed: 42, dedupe: 'off', ...over });
+
+function dataset(perClass: number, extra: Record<string, Uint8Array | string> = {}) {
+  const files: Record<string, Uint8Array | string> = {};
+  ['glioma', 'meningioma', 'pituitary'].forEach((c, k) => {
+    for (let i = 0; i < perClass; i++) files[`brain/${c}/img (${i}).png`] = demoImage(k, i, 1, SIZE);
+  });
+  return { ...files, ...extra };
+}
+
+describe('importDataset', () => {
+  it('decodes into one tightly packed uint8 buffer, lists what it skipped, and splits by class', async () => {
+    const events: string[] = [];
+    const d = await importDataset(folder(dataset(10, { 'brain/glioma/notes.jpg': 'hello', 'brain/.DS_Store': 'x' })), opts(), decode, (e) => events.push(e.type));
+    expect(d.classes).toEqual(['glioma', 'meningioma', 'pituitary']);
+    expect(d.keys).toHaveLength(30);
+    expect(d.images.byteLength).toBe(30 * SIZE * SIZE * 3);
+    expect(d.skipped.map((s) => [s.path, s.reason])).toEqual([
+      ['brain/.DS_Store', 'hidden'],
+      ['brain/glioma/notes.jpg', 'unreadable'],
+    ]);
+    expect(d.skipped[1].detail).toMatch(/not-an-image: not an image/);
+    expect(d.counts).toEqual({ train: { glioma: 6, meningioma: 6, pituitary: 6 }, val: { glioma: 2, meningioma: 2, pituitary: 2 }, test: { glioma: 2, meningioma: 2, pituitary: 2 } });
+    expect(events[0]).toBe('scanned');
+    expect(events.at(-1)).toBe('analysing');
+    // The image at key k really is that file's pixels.
+    const k = d.keys.indexOf('meningioma/img (3).png');
+    expect(Array.from(d.images.subarray(k * 192, (k + 1) * 192))).toEqual(Array.from(demoImage(1, 3, 1, SIZE)));
+    expect(d.normalization.mean).toHaveLength(3);
+  });
+
+  it('gives the same split, fingerprint and stats whatever order the files are listed in', async () => {
+    const files = dataset(8);
+    const a = await importDataset(folder(files), opts(), decode);
+    const reversed = Object.fromEntries(Object.entries(files).reverse());
+    const b = await importDataset(folder(reversed), opts(), decode);
+    expect(b.fingerprint).toBe(a.fingerprint);
+    expect(b.manifest).toEqual(a.manifest);
+    expect(b.normalization).toEqual(a.normalization);
+    expect(splitId(b)).toBe(splitId(a));
+  });
+
+  it('finds exact duplicates and keeps each group in one split, or drops the copies', async () => {
+    const files = dataset(10);
+    const copy = files['brain/glioma/img (0).png'];
+    Object.assign(files, { 'brain/glioma/copy a.png': copy, 'brain/glioma/copy b.png': copy });
+    const together = await importDataset(folder(files), opts({ dedupe: 'keep-together' }), decode);
+    expect(together.duplicates.exactGroups).toContainEqual(['glioma/copy a.png', 'glioma/copy b.png', 'glioma/img (0).png']);
+    expect(together.duplicates.crossSplit).toEqual([]);
+    const dropped = await importDataset(folder(files), opts({ dedupe: 'drop' }), decode);
+    expect(dropped.keys).toHaveLength(30);
+    expect(dropped.duplicates.dropped).toEqual([
+      { path: 'glioma/copy b.png', duplicateOf: 'glioma/copy a.png' },
+      { path: 'glioma/img (0).png', duplicateOf: 'glioma/copy a.png' },
+    ]);
+  });
+
+  it('keeps the chosen classes only and refuses fewer than two', async () => {
+    const d = await importDataset(folder(dataset(6)), opts({ classes: ['glioma', 'pituitary'] }), decode);
+    expect(d.classes).toEqual(['glioma', 'pituitary']);
+    expect(d.keys.every((k) => !k.startsWith('meningioma'))).toBe(true);
+    await expect(importDataset(folder(dataset(6)), opts({ classes: ['glioma'] }), decode)).rejects.toThrow(/at least two classes/);
+  });
+
+  it('puts every image of a group (from a filename pattern) in one split', async () => {
+    const files: Record<string, Uint8Array> = {};
+    ['a', 'b'].forEach((c, k) => {
+      for (let p = 0; p < 10; p++) for (let s = 0; s < 3; s++) files[`${c}/patient${p}_slice${s}.png`] = demoImage(k, p * 3 + s, 2, SIZE);
+    });
+    const d = await importDataset(folder(files), opts({ groupPattern: '(patient\\d+)_' }), decode);
+    const where = new Map<string, Set<string>>();
+    for (const e of d.manifest.entries) {
+      const g = `${e.className}/${e.group}`;
+      where.set(g, (where.get(g) ?? new Set()).add(e.split));
+    }
+    expect([...where.values()].every((s) => s.size === 1)).toBe(true);
+  });
+});

@@ -1,0 +1,25 @@
+import 'fake-indexeddb/auto';
+import { openDB } from 'idb';
+import { describe, expect, it } from 'vitest';
+import { getRun, getStats, openStudioDB, saveRun, saveStats } from '../../src/core/store/db';
+import type { RunRecord } from '../../src/core/train/types';
+
+describe('studio database', () => {
+  it('upgrades a version-1 database without losing its runs', async () => {
+    const name = 'upgrade-test';
+    const v1 = await openDB(name, 1, {
+      upgrade(db) {
+        db.createObjectStore('runs', { keyPath: 'runId' }).createIndex('startedAt', 'startedAt');
+      },
+    });
+    await v1.put('runs', { runId: 'r1', startedAt: '2026-01-01T00:00:00Z' });
+    v1.close();
+    const db = await openStudioDB(name);
+    expect((await getRun(db, 'r1'))?.runId).toBe('r1');
+    await saveStats(db, { splitId: 'fp:1', fingerprint: 'fp', mean: [0.1], std: [0.2], computedAt: 'now' });
+    expect(await getStats(db, 'fp:1')).toMatchObject({ mean: [0.1], std: [0.2] });
+    await saveRun(db, { runId: 'r2', startedAt: '2026-01-02T00:00:00Z' } as RunRecord);
+    expect((await db.getAll('runs')).length).toBe(2);
+    db.close();
+  });
+});
