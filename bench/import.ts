@@ -1,0 +1,62 @@
+/**
+ * Import benchmark: the studio's real import (scan, decode + resize in the worker, hashes, split, stats) of a real
+ * folder, against a bare decode of the same files (createImageBitmap, nothing else) in the same browser and run.
+ */
+import { join, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type {} from '../src/engine/automation';
+import { launchStudioBrowser } from '../cli/browser';
+import { serveStatic } from '../cli/serve';
+import type { BenchRow } from './run';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+export async function importBenchmark(dir: string, size: number): Promise<BenchRow[]> {
+  const server = await serveStatic(join(ROOT, 'dist'));
+  const browser = await launchStudioBrowser({});
+  try {
+    const page = await browser.context.newPage();
+    await page.goto(`${server.url}?backend=cpu`);
+    await page.waitForFunction(() => window.studio !== undefined);
+    await page.evaluate(() => window.studio!.ready());
+    const t0 = Date.now();
+    await page.setInputFiles('[data-testid="folder-input"]', dir);
+    const listSeconds = (Date.now() - t0) / 1000;
+
+    // Bare decode first (it also warms the OS file cache for the import, which would otherwise be penalised).
+    const bare = await page.evaluate(async () => {
+      const input = document.querySelector<HTMLInputElement>('[data-testid="folder-input"]')!;
+      const files = Array.from(input.files!).filter((f) => /\.(jpe?g|png|bmp|webp|gif)$/i.test(f.name));
+      const start = performance.now();
+      let next = 0;
+      // Inline lanes: tsx names const arrow functions with a helper that does not exist inside the page.
+      await Promise.all(
+        Array.from({ length: 6 }, async () => {
+          while (next < files.length) (await createImageBitmap(files[next++])).close();
+        }),
+      );
+      return { files: files.length, seconds: (performance.now() - start) / 1000 };
+    });
+
+    const summary = await page.evaluate(
+      (s) => window.studio!.importFolder({ imageSize: s, channels: 3, split: { train: 0.7, val: 0.15, test: 0.15 }, seed: 42, dedupe: 'keep-together' }),
+      size,
+    );
+    const ratio = summary.seconds / bare.seconds;
+    return [
+      { benchmark: 'import', metric: 'files', value: bare.files, unit: 'files', note: dir },
+      { benchmark: 'import', metric: 'folder listing (setInputFiles)', value: listSeconds.toFixed(1), unit: 's' },
+      { benchmark: 'import', metric: 'bare decode', value: bare.seconds.toFixed(2), unit: 's', note: `${(bare.files / bare.seconds).toFixed(0)} images/s, createImageBitmap only` },
+      { benchmark: 'import', metric: `studio import at ${size}px`, value: summary.seconds.toFixed(2), unit: 's', note: `${summary.imagesPerSecond.toFixed(0)} images/s` },
+      { benchmark: 'import', metric: 'import / bare decode', value: ratio.toFixed(2), unit: '×', note: 'goal ≤ 1.5' },
+      { benchmark: 'import', metric: 'bytes held per pixel-channel', value: summary.bytesPerPixelChannel.toFixed(3), unit: 'B', note: `${(summary.bytesHeld / 2 ** 20).toFixed(0)} MiB for ${summary.images} images; goal ≤ 1.1` },
+      { benchmark: 'import', metric: 'exact-duplicate groups', value: summary.duplicates.exactGroups.length, unit: 'groups' },
+      { benchmark: 'import', metric: 'near-duplicate groups', value: summary.duplicates.nearGroups.length, unit: 'groups', note: 'dHash, Hamming ≤ 5' },
+      { benchmark: 'import', metric: 'groups across splits (kept together)', value: summary.duplicates.crossSplit.length, unit: 'groups' },
+      { benchmark: 'import', metric: 'skipped files', value: summary.skipped.length, unit: 'files' },
+    ];
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+}
