@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { addBadInputs, phantomFolder } from '../fixtures/folders';
 
 // The CLI drives the built studio in its own Chromium; it needs no page from the test runner.
 const studio = (...args: string[]) => {
@@ -39,7 +40,7 @@ test('bad arguments exit non-zero with a one-line reason', () => {
   for (const [args, reason] of [
     [['train', '--demo', '--epochs', '0', '--out', '/tmp/x.json'], /^studio: --epochs must be a whole number from 1 to 10000 \(got "0"\)$/],
     [['train', '--demo', '--backend', 'tpu', '--out', '/tmp/x.json'], /^studio: --backend must be one of webgpu, webgl, wasm, cpu \(got "tpu"\)$/],
-    [['train', '--epochs', '1', '--out', '/tmp/x.json'], /^studio: train needs a dataset: pass --demo$/],
+    [['train', '--epochs', '1', '--out', '/tmp/x.json'], /^studio: train needs a dataset: pass --demo or --data DIR$/],
     [['train', '--demo', '--out', '/tmp/x.json', '--browser', '/nonexistent/chrome'], /^studio: no browser at \/nonexistent\/chrome/],
     [['fly'], /^studio: unknown command "fly"$/],
   ] as const) {
@@ -47,4 +48,32 @@ test('bad arguments exit non-zero with a one-line reason', () => {
     expect(r.code, args.join(' ')).not.toBe(0);
     expect(r.stderr[0], args.join(' ')).toMatch(reason);
   }
+});
+
+test('train --data imports a folder through the page, leaves a class out, and reports the dataset', async () => {
+  const root = phantomFolder(['glioma', 'meningioma', 'notumor', 'pituitary'], 10);
+  addBadInputs(root, 'glioma');
+  const out = join(mkdtempSync(join(tmpdir(), 'studio-cli-')), 'run.json');
+  const r = studio('train', '--data', root, '--classes', 'glioma,meningioma,pituitary', '--split', '60/20/20', '--image-size', '16', '--epochs', '1', '--dedupe', 'drop', '--out', out, '--port', '0');
+  expect(r.code, r.stderr.join('\n')).toBe(0);
+  expect(r.stdout).toMatch(/imported \d+ images/);
+  const run = JSON.parse(readFileSync(out, 'utf8'));
+  expect(run.classes).toEqual(['glioma', 'meningioma', 'pituitary']);
+  expect(Object.keys(run.dataset).sort()).toEqual(['classes', 'counts', 'duplicates', 'fingerprint', 'normalization', 'skipped']);
+  expect(run.dataset.fingerprint).toMatch(/^[0-9a-f]{64}$/);
+  expect(Object.keys(run.dataset.duplicates).sort()).toEqual(['crossSplit', 'exactGroups', 'nearGroups']);
+  expect(run.dataset.skipped.map((s: { path: string }) => s.path.split('/').pop())).toEqual(expect.arrayContaining(['corrupt.jpg', 'empty.jpg', 'text-as-jpg.jpg', '.DS_Store', 'Thumbs.db', 'notes.txt']));
+  expect(run.dataset.normalization.mean).toHaveLength(3);
+  expect(run.dataset.counts.train.notumor).toBeUndefined();
+  expect(run.split.train + run.split.val + run.split.test).toBe(Object.values(run.dataset.counts).reduce((n: number, c) => n + Object.values(c as Record<string, number>).reduce((a, b) => a + b, 0), 0));
+});
+
+test('train --data with fewer than two classes fails with a one-line reason', () => {
+  const root = phantomFolder(['glioma', 'meningioma'], 4);
+  const r = studio('train', '--data', root, '--classes', 'glioma', '--epochs', '1', '--out', '/tmp/x.json', '--port', '0');
+  expect(r.code).toBe(1);
+  expect(r.stderr).toEqual([expect.stringMatching(/^studio: .*at least two classes/)]);
+  const missing = studio('train', '--data', '/nonexistent/folder', '--epochs', '1', '--out', '/tmp/x.json');
+  expect(missing.code).toBe(2);
+  expect(missing.stderr[0]).toBe('studio: --data /nonexistent/folder: no such folder');
 });

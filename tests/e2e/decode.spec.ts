@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { expect, test, type Page } from '@playwright/test';
 import { createServer, type ViteDevServer } from 'vite';
 import type { DecodeResult } from './harness/decode-harness';
-import { largePng, withClaimedSize } from '../fixtures/make-large-png';
+import { largePng, withClaimedSize } from '../fixtures/png';
 
 // decodeImage runs in a real module Worker in Chromium, on a test-only page served by its own Vite dev server: the
 // built studio that the config's preview server serves has no page that exposes the worker's decode.

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { sniffImageType } from '../../workers/decode';
-import { largePng } from '../fixtures/make-large-png';
+import { largePng } from '../fixtures/png';
 
 const fixture = (name: string) => new Uint8Array(readFileSync(new URL(`../fixtures/bad-inputs/${name}`, import.meta.url)));
 
