@@ -1,6 +1,6 @@
 import type { StudioAutomation } from './engine/automation';
 import type { EngineProxy } from './engine/client';
-import type { BackendInfo, DatasetSummary } from './engine/types';
+import type { BackendInfo, DatasetSummary, FolderScan } from './engine/types';
 import type { Studio } from './ui/studio.svelte';
 
 /** Installs `window.studio` (see src/engine/automation.ts) over the page's own Studio and engine. */
@@ -19,6 +19,11 @@ export function exposeAutomation(studio: Studio, engine: EngineProxy): void {
     },
     train: (cfg) => studio.train(cfg, (e) => window.onStudioEvent?.(e)),
     runs: () => engine.runs(),
+    async scanFolder(input) {
+      const scan = await studio.scanFolder(input);
+      if (!scan) throw new Error(`${studio.scanError?.code}: ${studio.scanError?.message}`);
+      return JSON.parse(JSON.stringify(scan)) as FolderScan;
+    },
     async importFolder(opts) {
       if (!studio.lastScan) throw new Error('E_DATASET: no folder was given to the page');
       const scan = await studio.lastScan;

@@ -7,7 +7,7 @@ import { GroupPatternError, manifestToCsv, manifestToJson, stratifiedSplit, vali
 import { channelStats, IMAGENET_STATS, verifyStats, type ChannelStats } from '../src/core/dataset/stats';
 import { buildSimpleCnn } from '../src/core/models/simple_cnn';
 import { deriveSeed, mulberry32, shuffle } from '../src/core/random';
-import { getStats, lastFolder, listRuns, openStudioDB, rememberFolder, saveRun, saveStats, type StudioDB } from '../src/core/store/db';
+import { getStats, lastFolder, listRuns, openStudioDB, rememberFolder, saveRun, saveSplit, saveStats, type StudioDB } from '../src/core/store/db';
 import { trainClassifier, type TensorDataset } from '../src/core/train/trainer';
 import type { RunRecord, TrainConfig } from '../src/core/train/types';
 import { EngineError } from '../src/engine/errors';
@@ -152,7 +152,9 @@ export class StudioEngine implements Engine {
       // Only now, with the import complete, is the previous dataset replaced: a failed import loses nothing.
       this.dataset = { summary, data };
       const db = await this.database();
-      await saveStats(db, { splitId: summary.splitId, fingerprint: data.fingerprint, ...data.normalization, computedAt: new Date().toISOString() });
+      const savedAt = new Date().toISOString();
+      await saveStats(db, { splitId: summary.splitId, fingerprint: data.fingerprint, ...data.normalization, computedAt: savedAt });
+      await saveSplit(db, { splitId: summary.splitId, fingerprint: data.fingerprint, name: summary.name, manifest: data.manifest, savedAt });
       return summary;
     } catch (err) {
       throw asEngineError(err);

@@ -2,13 +2,15 @@
  * What the page exposes to a headless driver (the CLI, tests, benchmarks): `window.studio`. It is the same `Studio`
  * object the buttons use, so an automated run goes through the same worker and engine as a click.
  */
-import type { BackendInfo, BackendName, DatasetSummary, ImportEvent, ImportOptions, RunRecord, TrainConfig, TrainEvent } from './types';
+import type { BackendInfo, BackendName, DatasetSummary, FolderInput, FolderScan, ImportEvent, ImportOptions, RunRecord, TrainConfig, TrainEvent } from './types';
 
 export interface StudioAutomation {
   ready(): Promise<BackendInfo>;
   selectBackend(choice: BackendName | 'auto'): Promise<BackendInfo>;
   train(cfg: TrainConfig): Promise<RunRecord>;
-  /** Imports the folder last handed to the page's folder input (the driver sets its files first). */
+  /** Scans a folder given as a directory handle or files, as the folder picker would. */
+  scanFolder(input: FolderInput): Promise<FolderScan>;
+  /** Imports the folder last scanned, or last handed to the page's folder input (the driver sets its files first). */
   importFolder(opts: ImportOptions): Promise<DatasetSummary>;
   runs(): Promise<RunRecord[]>;
 }

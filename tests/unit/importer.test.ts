@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { demoImage } from '../../src/core/dataset/demo';
-import { importDataset, splitId, type FolderSource, type ImageDecoder, type ImportOptions } from '../../src/core/dataset/importer';
+import { ImportCancelled, importDataset, splitId, type FolderSource, type ImageDecoder, type ImportOptions } from '../../src/core/dataset/importer';
 
 // Files whose bytes are raw 8×8 RGB pixels: the fake decoder hands them back, so the test exercises the importer's
 // bookkeeping (layout, failures, hashes, split, stats) without a browser. Real decoding is tested in Chromium.
@@ -94,5 +94,16 @@ describe('importDataset', () => {
       where.set(g, (where.get(g) ?? new Set()).add(e.split));
     }
     expect([...where.values()].every((s) => s.size === 1)).toBe(true);
+  });
+
+  it('stops when cancelled and reports it as a cancellation', async () => {
+    let decoded = 0;
+    const counting: ImageDecoder = async (blob, size, channels) => {
+      decoded += 1;
+      return decode(blob, size, channels);
+    };
+    const files = dataset(20);
+    await expect(importDataset(folder(files), opts({ concurrency: 1 }), counting, () => {}, () => decoded >= 5)).rejects.toBeInstanceOf(ImportCancelled);
+    expect(decoded).toBeLessThan(60);
   });
 });

@@ -1,7 +1,7 @@
 import 'fake-indexeddb/auto';
 import { openDB } from 'idb';
 import { describe, expect, it } from 'vitest';
-import { getRun, getStats, openStudioDB, saveRun, saveStats } from '../../src/core/store/db';
+import { getRun, getSplit, getStats, openStudioDB, saveRun, saveSplit, saveStats } from '../../src/core/store/db';
 import type { RunRecord } from '../../src/core/train/types';
 
 describe('studio database', () => {
@@ -18,6 +18,9 @@ describe('studio database', () => {
     expect((await getRun(db, 'r1'))?.runId).toBe('r1');
     await saveStats(db, { splitId: 'fp:1', fingerprint: 'fp', mean: [0.1], std: [0.2], computedAt: 'now' });
     expect(await getStats(db, 'fp:1')).toMatchObject({ mean: [0.1], std: [0.2] });
+    const manifest = { seed: 42, fractions: { train: 0.7, val: 0.15, test: 0.15 }, entries: [{ path: 'a/1.png', className: 'a', split: 'train' as const }] };
+    await saveSplit(db, { splitId: 'fp:1', fingerprint: 'fp', name: 'data', manifest, savedAt: 'now' });
+    expect((await getSplit(db, 'fp:1'))?.manifest).toEqual(manifest);
     await saveRun(db, { runId: 'r2', startedAt: '2026-01-02T00:00:00Z' } as RunRecord);
     expect((await db.getAll('runs')).length).toBe(2);
     db.close();

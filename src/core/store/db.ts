@@ -3,6 +3,7 @@
  * returning user's data survives every release. Works in the page, in the worker, and in Node (fake-indexeddb).
  */
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
+import type { SplitManifest } from '../dataset/split';
 import type { ChannelStats } from '../dataset/stats';
 import type { RunRecord } from '../train/types';
 
@@ -15,10 +16,20 @@ export interface StoredStats extends ChannelStats {
 export const DB_NAME = 'mri-studio';
 export const DB_VERSION = 2;
 
+export interface StoredSplit {
+  splitId: string;
+  fingerprint: string;
+  name: string;
+  manifest: SplitManifest;
+  savedAt: string;
+}
+
 export interface StudioSchema extends DBSchema {
   runs: { key: string; value: RunRecord; indexes: { startedAt: string } };
   /** Normalisation statistics of a training split, keyed by splitId (dataset fingerprint + split settings). */
   stats: { key: string; value: StoredStats };
+  /** Split manifests (file → split) of imported datasets, keyed by splitId. */
+  splits: { key: string; value: StoredSplit };
   /** The last picked folder handle (File System Access), so a returning user re-grants instead of picking again. */
   folders: { key: string; value: { id: string; name: string; handle: unknown; savedAt: string } };
 }
@@ -34,6 +45,7 @@ export function openStudioDB(name = DB_NAME): Promise<StudioDB> {
       }
       if (oldVersion < 2) {
         db.createObjectStore('stats', { keyPath: 'splitId' });
+        db.createObjectStore('splits', { keyPath: 'splitId' });
         db.createObjectStore('folders', { keyPath: 'id' });
       }
     },
@@ -69,4 +81,12 @@ export async function rememberFolder(db: StudioDB, name: string, handle: unknown
 
 export async function lastFolder(db: StudioDB): Promise<unknown | null> {
   return (await db.get('folders', LAST_FOLDER))?.handle ?? null;
+}
+
+export async function saveSplit(db: StudioDB, split: StoredSplit): Promise<void> {
+  await db.put('splits', split);
+}
+
+export function getSplit(db: StudioDB, splitId: string): Promise<StoredSplit | undefined> {
+  return db.get('splits', splitId);
 }
