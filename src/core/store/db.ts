@@ -6,6 +6,7 @@ import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
 import type { SplitManifest } from '../dataset/split';
 import type { ChannelStats } from '../dataset/stats';
 import type { RunRecord } from '../train/types';
+import type { StoredCheckpoint, StoredChunk } from './checkpoints';
 
 export interface StoredStats extends ChannelStats {
   splitId: string;
@@ -14,7 +15,7 @@ export interface StoredStats extends ChannelStats {
 }
 
 export const DB_NAME = 'mri-studio';
-export const DB_VERSION = 2;
+export const DB_VERSION = 4;
 
 export interface StoredSplit {
   splitId: string;
@@ -32,6 +33,10 @@ export interface StudioSchema extends DBSchema {
   splits: { key: string; value: StoredSplit };
   /** The last picked folder handle (File System Access), so a returning user re-grants instead of picking again. */
   folders: { key: string; value: { id: string; name: string; handle: unknown; savedAt: string } };
+  /** Training checkpoints (see checkpoints.ts): the record, keyed by `${runId}/${kind}[/${epoch}]`. */
+  checkpoints: { key: string; value: StoredCheckpoint; indexes: { runId: string } };
+  /** Their tensor bytes, in chunks of at most 4 MB, keyed by [checkpoint id, chunk index]. */
+  checkpointChunks: { key: [string, number]; value: StoredChunk };
 }
 
 export type StudioDB = IDBPDatabase<StudioSchema>;
@@ -47,6 +52,10 @@ export function openStudioDB(name = DB_NAME): Promise<StudioDB> {
         db.createObjectStore('stats', { keyPath: 'splitId' });
         db.createObjectStore('splits', { keyPath: 'splitId' });
         db.createObjectStore('folders', { keyPath: 'id' });
+      }
+      if (oldVersion < 4) {
+        db.createObjectStore('checkpoints', { keyPath: 'id' }).createIndex('runId', 'runId');
+        db.createObjectStore('checkpointChunks', { keyPath: ['checkpointId', 'index'] });
       }
     },
   });

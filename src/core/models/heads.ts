@@ -1,0 +1,30 @@
+import * as tf from '@tensorflow/tfjs';
+
+/**
+ * `linear`: global average pooling → Dense(n), the transfer-learning head (a linear probe of the features).
+ * `medical`: global average pooling → Dropout 0.3 → Dense 128 ReLU → Dropout 0.25 → Dense n, the seed's
+ * "Medical CNN" head.
+ */
+export type HeadKind = 'linear' | 'medical';
+
+/** Names of the layers a head adds; none collides with a Keras backbone's layer names. */
+export const HEAD_LAYERS: Record<HeadKind, readonly string[]> = {
+  linear: ['head_pool', 'logits'],
+  medical: ['head_pool', 'head_dropout_1', 'head_dense', 'head_dropout_2', 'logits'],
+};
+
+/**
+ * Applies a new head to a backbone's feature map and returns its logits (the trainer applies the softmax in its
+ * cross-entropy). The initial weights are seeded; the dropout layers are not, because TF.js's dropout with a
+ * seed draws the same mask at every step.
+ */
+export function applyHead(features: tf.SymbolicTensor, kind: HeadKind, numClasses: number, seed: number): tf.SymbolicTensor {
+  if (!Number.isInteger(numClasses) || numClasses < 2) throw new RangeError(`a classifier needs at least 2 classes (got ${numClasses})`);
+  let x = tf.layers.globalAveragePooling2d({ name: 'head_pool' }).apply(features) as tf.SymbolicTensor;
+  if (kind === 'medical') {
+    x = tf.layers.dropout({ rate: 0.3, name: 'head_dropout_1' }).apply(x) as tf.SymbolicTensor;
+    x = tf.layers.dense({ units: 128, activation: 'relu', kernelInitializer: tf.initializers.heNormal({ seed: seed + 1 }), name: 'head_dense' }).apply(x) as tf.SymbolicTensor;
+    x = tf.layers.dropout({ rate: 0.25, name: 'head_dropout_2' }).apply(x) as tf.SymbolicTensor;
+  }
+  return tf.layers.dense({ units: numClasses, kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 3 }), name: 'logits' }).apply(x) as tf.SymbolicTensor;
+}

@@ -1,0 +1,105 @@
+import type { ChannelStats } from '../dataset/stats';
+import type { OptimizerName } from '../train/optimizers';
+
+export type ModelFamily = 'simple_cnn' | 'mobilenet_v1' | 'mobilenet_v2';
+
+/** Where a model's architecture and weights come from. */
+export type ModelSource =
+  | { kind: 'builtin' }
+  /** A TF.js layers model.json; `cutLayer` names the backbone's last layer when the file is a full classifier. */
+  | { kind: 'url'; url: string; cutLayer?: string };
+
+export interface ZooEntry {
+  /** Architecture, width and input size, e.g. `mobilenet_v2_0.35_224`; also the folder name under `public/models/`. */
+  id: string;
+  name: string;
+  family: ModelFamily;
+  /** The input size the weights were trained at; fully convolutional backbones can be rebuilt for another. */
+  inputSize: number;
+  channels: 3;
+  /** Parameters of the backbone without a classifier head (approximate for the ones not checked here). */
+  params: number;
+  source: ModelSource;
+  /**
+   * `[-1,1]`: x/127.5 − 1, what the ImageNet MobileNets were trained on (their BatchNorm statistics assume it);
+   * `dataset`: per-channel mean and std of the training split, for models trained from scratch.
+   */
+  preprocessing: { scaling: '[-1,1]' | 'dataset' };
+  defaults: { learningRate: number; batchSize: number; optimizer: OptimizerName };
+}
+
+const V1_BASE = 'https://storage.googleapis.com/tfjs-models/tfjs';
+const V2_BASE = 'https://storage.googleapis.com/teachable-machine-models';
+/** The last convolutional activation of MobileNet v1, where Teachable Machine and the TF.js tutorials cut it. */
+export const MOBILENET_V1_CUT = 'conv_pw_13_relu';
+
+/** The seed's transfer-learning recipe: AdamW, lr 1e-3, batch 32 (strategies may override; see strategies.ts). */
+const TRANSFER_DEFAULTS = { learningRate: 1e-3, batchSize: 32, optimizer: 'adamw' } as const;
+
+// Alphas are spelled as in the official URLs: the v1 bucket uses 0.50 and 1.0, Teachable Machine's v2 one
+// formats alpha with toFixed(2) (0.50, 1.00).
+const V1: readonly [alpha: string, params: number][] = [
+  ['0.25', 218_544],
+  ['0.50', 829_536],
+  ['0.75', 1_832_976],
+  ['1.0', 3_228_864],
+];
+const V2: readonly [alpha: string, params: number][] = [
+  ['0.35', 410_208],
+  ['0.50', 706_224],
+  ['0.75', 1_382_064],
+  ['1.00', 2_257_984],
+];
+const SIZE = 224;
+
+export const MODEL_ZOO: readonly ZooEntry[] = [
+  {
+    id: 'simple_cnn',
+    name: 'Simple CNN (from scratch)',
+    family: 'simple_cnn',
+    inputSize: 64,
+    channels: 3,
+    // At 64 px with 4 classes: its flatten head grows with the input size and the class count.
+    params: 14_452,
+    source: { kind: 'builtin' },
+    preprocessing: { scaling: 'dataset' },
+    defaults: TRANSFER_DEFAULTS,
+  },
+  ...V1.map(([alpha, params]): ZooEntry => ({
+    id: `mobilenet_v1_${alpha}_${SIZE}`,
+    name: `MobileNet v1 α ${alpha} (${SIZE})`,
+    family: 'mobilenet_v1',
+    inputSize: SIZE,
+    channels: 3,
+    params,
+    source: { kind: 'url', url: `${V1_BASE}/mobilenet_v1_${alpha}_${SIZE}/model.json`, cutLayer: MOBILENET_V1_CUT },
+    preprocessing: { scaling: '[-1,1]' },
+    defaults: TRANSFER_DEFAULTS,
+  })),
+  ...V2.map(([alpha, params]): ZooEntry => ({
+    id: `mobilenet_v2_${alpha}_${SIZE}`,
+    name: `MobileNet v2 α ${alpha} (${SIZE})`,
+    family: 'mobilenet_v2',
+    inputSize: SIZE,
+    channels: 3,
+    params,
+    source: { kind: 'url', url: `${V2_BASE}/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_${alpha}_${SIZE}_no_top/model.json` },
+    preprocessing: { scaling: '[-1,1]' },
+    defaults: TRANSFER_DEFAULTS,
+  })),
+];
+
+export function getZooEntry(id: string): ZooEntry {
+  const entry = MODEL_ZOO.find((e) => e.id === id);
+  if (!entry) throw new RangeError(`unknown model "${id}"; known: ${MODEL_ZOO.map((e) => e.id).join(', ')}`);
+  return entry;
+}
+
+/**
+ * The normalisation the trainer applies to uint8 images for this model: [-1, 1] is mean 0.5, std 0.5 in the
+ * 0..1 units of ChannelStats, so pretrained backbones go through the same batch code as the dataset-normalised CNN.
+ */
+export function normalizationFor(entry: ZooEntry, datasetStats: ChannelStats): ChannelStats {
+  if (entry.preprocessing.scaling === 'dataset') return datasetStats;
+  return { mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] };
+}

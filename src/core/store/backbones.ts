@@ -1,0 +1,75 @@
+import type * as tf from '@tensorflow/tfjs';
+import type { BackboneCache } from '../models/backbone';
+import type { StudioDB } from './db';
+
+export const BACKBONE_CHUNK_BYTES = 4 * 1024 * 1024;
+
+const chunksOf = (id: string) => IDBKeyRange.bound([id, 0], [id, Infinity]);
+
+/**
+ * Concatenates buffers into chunks of `size` bytes (the last one shorter). Not tf.io.CompositeArrayBuffer: in
+ * TF.js 4.22 its slice reads past the end when the last buffer is longer than the others (e.g. [1700, 2800] bytes).
+ */
+function rechunk(buffers: readonly ArrayBuffer[], size: number): ArrayBuffer[] {
+  const total = buffers.reduce((n, b) => n + b.byteLength, 0);
+  const out: ArrayBuffer[] = [];
+  let chunk = new Uint8Array(0);
+  let filled = 0;
+  for (const buffer of buffers) {
+    const bytes = new Uint8Array(buffer);
+    for (let read = 0; read < bytes.length; ) {
+      if (filled === chunk.length) {
+        chunk = new Uint8Array(Math.min(size, total - out.length * size));
+        out.push(chunk.buffer);
+        filled = 0;
+      }
+      const n = Math.min(chunk.length - filled, bytes.length - read);
+      chunk.set(bytes.subarray(read, read + n), filled);
+      filled += n;
+      read += n;
+    }
+  }
+  return out;
+}
+
+/** The IndexedDB backbone cache: topology and weight specs in `backbones`, weight bytes in `backboneChunks`. */
+export function idbBackboneCache(db: StudioDB, chunkBytes = BACKBONE_CHUNK_BYTES): BackboneCache {
+  if (!Number.isInteger(chunkBytes) || chunkBytes < 1) throw new RangeError(`chunk size must be a positive whole number (got ${chunkBytes})`);
+  return {
+    async get(id) {
+      const tx = db.transaction(['backbones', 'backboneChunks']);
+      const [meta, chunks] = await Promise.all([tx.objectStore('backbones').get(id), tx.objectStore('backboneChunks').getAll(chunksOf(id))]);
+      await tx.done;
+      if (!meta) return undefined;
+      const total = chunks.reduce((n, c) => n + c.byteLength, 0);
+      // A half-written or damaged entry is a miss, so the caller downloads again rather than loading bad weights.
+      if (chunks.length !== meta.chunkCount || total !== meta.byteLength) return undefined;
+      // Joined into one buffer, as tf.io.http returns, so no consumer depends on TF.js's multi-buffer path (see rechunk).
+      const [weightData = new ArrayBuffer(0)] = rechunk(chunks, Math.max(1, total));
+      const { modelTopology, weightSpecs, format, generatedBy, convertedBy } = meta;
+      return { modelTopology, weightSpecs, weightData, format, generatedBy, convertedBy };
+    },
+    async put(id, artifacts) {
+      const data = artifacts.weightData ?? [];
+      const chunks = rechunk(Array.isArray(data) ? data : [data], chunkBytes);
+      const byteLength = chunks.reduce((n, c) => n + c.byteLength, 0);
+      const tx = db.transaction(['backbones', 'backboneChunks'], 'readwrite');
+      const chunkStore = tx.objectStore('backboneChunks');
+      // One transaction: a reader sees the old entry or the new one, never a mix of their chunks.
+      await chunkStore.delete(chunksOf(id));
+      for (const [i, chunk] of chunks.entries()) await chunkStore.put(chunk, [id, i]);
+      await tx.objectStore('backbones').put({
+        id,
+        modelTopology: artifacts.modelTopology,
+        weightSpecs: artifacts.weightSpecs ?? [],
+        format: artifacts.format,
+        generatedBy: artifacts.generatedBy,
+        convertedBy: artifacts.convertedBy ?? undefined,
+        byteLength,
+        chunkCount: chunks.length,
+        savedAt: new Date().toISOString(),
+      });
+      await tx.done;
+    },
+  };
+}

@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest';
+import { strategyDefaults } from '../../src/core/models/strategies';
+import { getZooEntry, MODEL_ZOO, normalizationFor } from '../../src/core/models/zoo';
+
+describe('model zoo', () => {
+  it('lists the from-scratch CNN and every MobileNet width at 224, once each', () => {
+    expect(MODEL_ZOO.map((e) => e.id)).toEqual([
+      'simple_cnn',
+      'mobilenet_v1_0.25_224',
+      'mobilenet_v1_0.50_224',
+      'mobilenet_v1_0.75_224',
+      'mobilenet_v1_1.0_224',
+      'mobilenet_v2_0.35_224',
+      'mobilenet_v2_0.50_224',
+      'mobilenet_v2_0.75_224',
+      'mobilenet_v2_1.00_224',
+    ]);
+  });
+
+  it('names architecture, width and input size in each id, and matches it to the entry', () => {
+    for (const e of MODEL_ZOO.filter((m) => m.family !== 'simple_cnn')) {
+      const m = e.id.match(/^(mobilenet_v[12])_(\d\.\d{1,2})_(\d+)$/);
+      expect(m, e.id).not.toBeNull();
+      expect(m![1]).toBe(e.family);
+      expect(Number(m![3])).toBe(e.inputSize);
+      expect(e.channels).toBe(3);
+      expect(e.params).toBeGreaterThan(100_000);
+      expect(e.preprocessing.scaling).toBe('[-1,1]');
+      expect(e.name).toContain(m![2]);
+    }
+  });
+
+  it('points at the official locations: v1 cut at conv_pw_13_relu, v2 without top', () => {
+    expect(getZooEntry('mobilenet_v1_0.50_224').source).toEqual({
+      kind: 'url',
+      url: 'https://storage.googleapis.com/tfjs-models/tfjs/mobilenet_v1_0.50_224/model.json',
+      cutLayer: 'conv_pw_13_relu',
+    });
+    expect(getZooEntry('mobilenet_v2_1.00_224').source).toEqual({
+      kind: 'url',
+      url: 'https://storage.googleapis.com/teachable-machine-models/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.00_224_no_top/model.json',
+    });
+    expect(getZooEntry('simple_cnn')).toMatchObject({ source: { kind: 'builtin' }, preprocessing: { scaling: 'dataset' } });
+  });
+
+  it('has usable defaults, and the Xception-Medical recipe for fine-tuning', () => {
+    for (const e of MODEL_ZOO) {
+      expect(['adamw', 'adam', 'adamax', 'sgd']).toContain(e.defaults.optimizer);
+      expect(e.defaults.learningRate).toBeGreaterThan(0);
+      expect(Number.isInteger(e.defaults.batchSize)).toBe(true);
+    }
+    const v2 = getZooEntry('mobilenet_v2_0.35_224');
+    expect(strategyDefaults(v2, 'frozen')).toEqual({ learningRate: 1e-3, batchSize: 32, optimizer: 'adamw' });
+    expect(strategyDefaults(v2, 'finetune')).toEqual({ learningRate: 1e-3, batchSize: 32, optimizer: 'adamax' });
+  });
+
+  it('scales pretrained inputs to [-1, 1] and normalises the CNN by dataset statistics', () => {
+    const stats = { mean: [0.2, 0.2, 0.2], std: [0.1, 0.1, 0.1] };
+    expect(normalizationFor(getZooEntry('simple_cnn'), stats)).toBe(stats);
+    const { mean, std } = normalizationFor(getZooEntry('mobilenet_v1_0.25_224'), stats);
+    // The trainer computes (x/255 − mean)/std: 0 → −1 and 255 → 1.
+    expect((0 - mean[0]) / std[0]).toBe(-1);
+    expect((1 - mean[0]) / std[0]).toBe(1);
+  });
+
+  it('rejects an unknown id with the list of known ones', () => {
+    expect(() => getZooEntry('resnet50')).toThrow(/mobilenet_v2_0.35_224/);
+  });
+});
