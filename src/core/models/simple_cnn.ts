@@ -24,7 +24,8 @@ export function buildSimpleCnn({ imageSize, channels, numClasses, seed }: Simple
     x = tf.layers.maxPooling2d({ poolSize: 2, name: `pool${i + 1}` }).apply(x) as tf.SymbolicTensor;
   });
   x = tf.layers.flatten({ name: 'flatten' }).apply(x) as tf.SymbolicTensor;
-  x = tf.layers.dropout({ rate: 0.3, seed, name: 'dropout' }).apply(x) as tf.SymbolicTensor;
+  // Unseeded: a seeded TF.js dropout layer draws the same mask at every step, which is no dropout at all.
+  x = tf.layers.dropout({ rate: 0.3, name: 'dropout' }).apply(x) as tf.SymbolicTensor;
   const logits = tf.layers.dense({ units: numClasses, kernelInitializer: 'zeros', name: 'logits' }).apply(x) as tf.SymbolicTensor;
   return tf.model({ inputs: input, outputs: logits, name: 'simple_cnn' });
 }

@@ -1,6 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ChannelStats } from '../dataset/stats';
+import { augmentBatch, isAugmentIdentity, validateAugmentConfig, type AugmentConfig } from '../image/augment';
 import { deriveSeed, mulberry32, shuffle } from '../random';
+import type { BestCheckpoint, BestEpoch, EarlyStopping, EarlyStoppingState } from './callbacks';
+import { clipByGlobalNorm } from './gradients';
+import { softmaxCrossEntropyWithOptions, type CrossEntropyOptions } from './losses';
+import { getLearningRate, setLearningRate } from './optimizers';
+import type { LrScheduler, PlateauState } from './schedules';
 import type { EpochMetrics } from './types';
 
 /** Images held as uint8 on the CPU; batches are uploaded and normalised on the backend, one at a time. */
@@ -12,45 +18,163 @@ export interface TensorDataset {
   numClasses: number;
 }
 
+export interface Batch {
+  x: tf.Tensor;
+  /** One-hot float labels [b, numClasses]. */
+  y: tf.Tensor2D;
+}
+
+/** Where the loop gets its mini-batches from; it owns (and disposes) every batch it asks for. */
+export interface BatchSource {
+  readonly size: number;
+  readonly numClasses: number;
+  /**
+   * 'images': x is [b, h, w, c] float pixels in [0, 255], which the loop augments and preprocesses.
+   * 'features': x is already the model's input (e.g. cached backbone activations) and is used as it is.
+   */
+  readonly kind: 'images' | 'features';
+  batch(indices: readonly number[]): Batch;
+}
+
+function oneHot(labels: Int32Array, numClasses: number): tf.Tensor2D {
+  return tf.tidy(() => tf.oneHot(tf.tensor1d(labels, 'int32'), numClasses).toFloat() as tf.Tensor2D);
+}
+
+function gatherLabels(labels: Int32Array, indices: readonly number[]): Int32Array {
+  return Int32Array.from(indices, (i) => labels[i]);
+}
+
+/** The dataset's uint8 images, uploaded one batch at a time (as int32: TF.js has no uint8 tensors) and cast on the backend. */
+export function imageBatchSource(data: TensorDataset): BatchSource {
+  const { imageSize: s, channels: c } = data;
+  const stride = s * s * c;
+  return {
+    size: data.labels.length,
+    numClasses: data.numClasses,
+    kind: 'images',
+    batch(indices) {
+      const raw = new Int32Array(indices.length * stride);
+      indices.forEach((idx, k) => raw.set(data.images.subarray(idx * stride, (idx + 1) * stride), k * stride));
+      const x = tf.tidy(() => tf.tensor4d(raw, [indices.length, s, s, c], 'int32').toFloat());
+      return { x, y: oneHot(gatherLabels(data.labels, indices), data.numClasses) };
+    },
+  };
+}
+
+export interface FeatureDataset {
+  /**
+   * One row of features per image, [size, ...featureShape]. A tensor stays on the backend and batches are
+   * gathered there (no upload per batch); the caller keeps ownership and disposes it after training.
+   */
+  features: tf.Tensor | Float32Array;
+  featureShape: readonly number[];
+  labels: Int32Array;
+  numClasses: number;
+}
+
+/** Precomputed features (e.g. a frozen backbone's output), so later epochs run only the trainable part. */
+export function featureBatchSource(data: FeatureDataset): BatchSource {
+  const rowSize = data.featureShape.reduce((a, b) => a * b, 1);
+  const { features } = data;
+  if (features instanceof Float32Array ? features.length !== data.labels.length * rowSize : features.shape[0] !== data.labels.length) {
+    throw new RangeError('the features and the labels disagree on the number of images');
+  }
+  return {
+    size: data.labels.length,
+    numClasses: data.numClasses,
+    kind: 'features',
+    batch(indices) {
+      const shape = [indices.length, ...data.featureShape];
+      let x: tf.Tensor;
+      if (features instanceof Float32Array) {
+        const rows = new Float32Array(indices.length * rowSize);
+        indices.forEach((idx, k) => rows.set(features.subarray(idx * rowSize, (idx + 1) * rowSize), k * rowSize));
+        x = tf.tensor(rows, shape);
+      } else {
+        x = tf.tidy(() => tf.gather(features, tf.tensor1d([...indices], 'int32')));
+      }
+      return { x, y: oneHot(gatherLabels(data.labels, indices), data.numClasses) };
+    },
+  };
+}
+
+/** Maps a float pixel batch in [0, 255] to the model's input scale; called inside a tidy. */
+export type Preprocess = (x: tf.Tensor4D) => tf.Tensor;
+
+/** Per-channel standardisation with dataset statistics given on a [0, 1] scale (simple_cnn's input). */
+export function normalizeWith(stats: ChannelStats): Preprocess {
+  return (x) => tf.tidy(() => x.sub(tf.tensor1d(stats.mean.map((m) => m * 255))).div(tf.tensor1d(stats.std.map((d) => d * 255))));
+}
+
+/** [0, 255] → [−1, 1], the scaling the ImageNet MobileNets were trained with. */
+export const scaleToSymmetric: Preprocess = (x) => tf.tidy(() => x.div(127.5).sub(1));
+
+/** A batch normalised with dataset statistics (the pre-BatchSource API, kept for callers outside the loop). */
+export function makeBatch(data: TensorDataset, indices: readonly number[], norm: ChannelStats): { x: tf.Tensor4D; y: tf.Tensor2D } {
+  const { x, y } = imageBatchSource(data).batch(indices);
+  const normalized = normalizeWith(norm)(x as tf.Tensor4D) as tf.Tensor4D;
+  x.dispose();
+  return { x: normalized, y };
+}
+
+/** What a checkpoint stores, besides weights and optimiser state, to resume a run where it left off. */
+export interface TrainerState {
+  /** The last completed epoch (1-based); a resumed run starts at epoch + 1. */
+  epoch: number;
+  earlyStopping: EarlyStoppingState | null;
+  best: BestEpoch | null;
+  lrScheduler: PlateauState | null;
+}
+
+export type CheckpointKind = 'best' | 'periodic' | 'last';
+
 export interface TrainerOptions {
+  /** The last epoch to train (1-based, inclusive), also when resuming from `startEpoch`. */
   epochs: number;
   batchSize: number;
   seed: number;
-  normalization: ChannelStats;
+  /** Image sources only: the default preprocessing, per-channel standardisation with these statistics. */
+  normalization?: ChannelStats;
+  /** Image sources only: the model's input scaling; overrides `normalization`. */
+  preprocess?: Preprocess;
+  /** Image sources only (cached features were computed without it); drawn per (seed, epoch, batch). */
+  augment?: AugmentConfig;
+  /** Sets the optimiser's rate before every step and hears every validated epoch. */
+  lrScheduler?: LrScheduler;
+  /** Clips gradients to this global L2 norm (the studio's configs default to 1.0); no clipping when absent. */
+  clipNorm?: number;
+  classWeights?: readonly number[];
+  labelSmoothing?: number;
+  earlyStopping?: EarlyStopping;
+  /**
+   * Called after each validated epoch, awaited: 'last' every epoch (the resume point, so a reload loses at most
+   * one epoch), 'best' when `best` says so, 'periodic' every `best.everyEpochs`. `state` is what to store besides
+   * the weights so that a resumed run continues exactly.
+   */
+  checkpoint?: { best: BestCheckpoint; save: (kind: CheckpointKind, epoch: number, metrics: EpochMetrics, state: TrainerState) => Promise<void> };
+  /** 1-based; a resumed run passes its checkpoint's epoch + 1. */
+  startEpoch?: number;
   onBatch?: (e: { epoch: number; batch: number; batchesPerEpoch: number; loss: number }) => void;
   onEpoch?: (m: EpochMetrics) => void | Promise<void>;
   /** Polled between batches: once true, the run stops after the batch in flight. */
   shouldStop?: () => boolean;
   /** Lets the host's event loop run between batches (to receive a cancel message). */
   yieldToHost?: () => Promise<void>;
+  /** Awaited between batches; a paused host returns a promise that settles on resume (or on cancel). */
+  waitWhilePaused?: () => Promise<void>;
 }
 
 export interface TrainResult {
   epochs: EpochMetrics[];
   best: { epoch: number; valAccuracy: number } | null;
+  /** Cancelled through `shouldStop`. */
   stopped: boolean;
+  /** Ended by early stopping before `epochs`. */
+  earlyStopped: boolean;
 }
 
 /** Loss reads in flight before the loop waits for the oldest: keeps the GPU busy without letting it fall behind. */
 const MAX_PENDING_READS = 2;
-
-export function makeBatch(data: TensorDataset, indices: readonly number[], norm: ChannelStats): { x: tf.Tensor4D; y: tf.Tensor2D } {
-  const { imageSize: s, channels: c } = data;
-  const stride = s * s * c;
-  const raw = new Int32Array(indices.length * stride);
-  const labels = new Int32Array(indices.length);
-  indices.forEach((idx, k) => {
-    raw.set(data.images.subarray(idx * stride, (idx + 1) * stride), k * stride);
-    labels[k] = data.labels[idx];
-  });
-  return tf.tidy(() => {
-    const mean = tf.tensor1d(norm.mean.map((m) => m * 255));
-    const std = tf.tensor1d(norm.std.map((d) => d * 255));
-    const x = tf.tensor4d(raw, [indices.length, s, s, c], 'int32').toFloat().sub(mean).div(std) as tf.Tensor4D;
-    const y = tf.oneHot(tf.tensor1d(labels, 'int32'), data.numClasses).toFloat() as tf.Tensor2D;
-    return { x, y };
-  });
-}
 
 function batches(indices: readonly number[], size: number): number[][] {
   const out: number[][] = [];
@@ -58,14 +182,41 @@ function batches(indices: readonly number[], size: number): number[][] {
   return out;
 }
 
-/** Sum of the loss and count of correct predictions over a split, in inference mode, read back once. */
-async function evaluateSplit(model: tf.LayersModel, data: TensorDataset, indices: readonly number[], opts: TrainerOptions): Promise<{ loss: number; accuracy: number }> {
+function isBatchSource(data: TensorDataset | BatchSource): data is BatchSource {
+  return typeof (data as Partial<BatchSource>).batch === 'function';
+}
+
+/** The model's input for a batch: augmented (training only) and preprocessed images, or the features as they are. */
+type InputFn = (x: tf.Tensor, augmentSeed: number | null) => tf.Tensor;
+
+function inputFn(source: BatchSource, opts: TrainerOptions): InputFn {
+  if (source.kind === 'features') {
+    // Cached features were computed from un-augmented images; augmenting them is impossible, so asking is a bug.
+    if (opts.augment && !isAugmentIdentity(opts.augment)) throw new RangeError('augmentation needs image batches: cached features are computed without it');
+    return (x) => x.clone();
+  }
+  const preprocess = opts.preprocess ?? (opts.normalization && normalizeWith(opts.normalization));
+  if (!preprocess) throw new RangeError('image batches need `preprocess` or `normalization`');
+  const augment = opts.augment && !isAugmentIdentity(opts.augment) ? opts.augment : null;
+  if (augment) validateAugmentConfig(augment);
+  return (x, augmentSeed) =>
+    tf.tidy(() => {
+      const images = x as tf.Tensor4D;
+      return preprocess(augment && augmentSeed !== null ? augmentBatch(images, augment, augmentSeed) : images);
+    });
+}
+
+/**
+ * Mean unweighted, unsmoothed cross-entropy and accuracy over a split, in inference mode, read back once. Class
+ * weights and smoothing shape the training objective only, so validation losses compare across configurations.
+ */
+async function evaluateSplit(model: tf.LayersModel, source: BatchSource, input: InputFn, indices: readonly number[], batchSize: number): Promise<{ loss: number; accuracy: number }> {
   let lossSum = tf.scalar(0);
   let correct = tf.scalar(0);
-  for (const b of batches(indices, opts.batchSize)) {
-    const { x, y } = makeBatch(data, b, opts.normalization);
+  for (const b of batches(indices, batchSize)) {
+    const { x, y } = source.batch(b);
     const [nextLoss, nextCorrect] = tf.tidy(() => {
-      const logits = model.predict(x) as tf.Tensor2D;
+      const logits = model.predict(input(x, null)) as tf.Tensor2D;
       const loss = tf.losses.softmaxCrossEntropy(y, logits, undefined, undefined, tf.Reduction.SUM);
       const hits = logits.argMax(1).equal(y.argMax(1)).sum();
       return [lossSum.add(loss), correct.add(hits)];
@@ -80,16 +231,48 @@ async function evaluateSplit(model: tf.LayersModel, data: TensorDataset, indices
 }
 
 /**
- * The training loop: shuffled mini-batches, softmax cross-entropy on logits, per-batch loss read back
- * asynchronously (never a blocking read per step), per-epoch train/val loss and accuracy.
+ * One optimiser step: gradients of the loss with respect to the model's trainable weights, optionally clipped by
+ * global norm, then applied. Returns the loss and the logits (for accuracy), both the caller's to dispose.
  */
-export async function trainClassifier(model: tf.LayersModel, optimizer: tf.Optimizer, data: TensorDataset, split: { train: number[]; val: number[] }, opts: TrainerOptions): Promise<TrainResult> {
+function trainStep(model: tf.LayersModel, optimizer: tf.Optimizer, x: tf.Tensor, y: tf.Tensor2D, lossOpts: CrossEntropyOptions, clipNorm: number | undefined): { loss: tf.Scalar; logits: tf.Tensor2D } {
+  // Only this model's weights: with no list, TF.js differentiates every trainable variable alive in the engine.
+  const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  let logits: tf.Tensor2D | null = null;
+  const { value: loss, grads } = optimizer.computeGradients(() => {
+    const out = model.apply(x, { training: true }) as tf.Tensor2D;
+    logits = tf.keep(out);
+    return softmaxCrossEntropyWithOptions(y, out, lossOpts);
+  }, variables);
+  if (clipNorm === undefined) {
+    optimizer.applyGradients(grads);
+  } else {
+    const clipped = clipByGlobalNorm(grads, clipNorm);
+    optimizer.applyGradients(clipped.grads);
+    tf.dispose([clipped.norm, ...Object.values(clipped.grads)]);
+  }
+  tf.dispose(Object.values(grads));
+  return { loss, logits: logits as unknown as tf.Tensor2D };
+}
+
+/**
+ * The training loop: shuffled mini-batches, softmax cross-entropy on logits, per-batch loss read back
+ * asynchronously (never a blocking read per step), per-epoch train/val loss and accuracy, then the epoch's
+ * callbacks (schedule, early stopping, checkpoints). Accepts the dataset's uint8 images or any BatchSource.
+ */
+export async function trainClassifier(model: tf.LayersModel, optimizer: tf.Optimizer, data: TensorDataset | BatchSource, split: { train: number[]; val: number[] }, opts: TrainerOptions): Promise<TrainResult> {
   if (split.train.length === 0) throw new RangeError('the training split is empty');
   if (split.val.length === 0) throw new RangeError('the validation split is empty: add images or raise the validation fraction');
+  const startEpoch = opts.startEpoch ?? 1;
+  if (!(Number.isInteger(startEpoch) && startEpoch >= 1)) throw new RangeError('the start epoch must be a whole number from 1');
+  if (opts.clipNorm !== undefined && !(opts.clipNorm > 0)) throw new RangeError('the clipping norm must be positive');
+  const source = isBatchSource(data) ? data : imageBatchSource(data);
+  const input = inputFn(source, opts);
+  const lossOpts: CrossEntropyOptions = { labelSmoothing: opts.labelSmoothing, classWeights: opts.classWeights };
   const epochs: EpochMetrics[] = [];
-  let best: TrainResult['best'] = null;
+  const prior = opts.checkpoint?.best.best;
+  let best: TrainResult['best'] = prior ? { epoch: prior.epoch, valAccuracy: prior.valAccuracy } : null;
   const batchesPerEpoch = Math.ceil(split.train.length / opts.batchSize);
-  for (let epoch = 1; epoch <= opts.epochs; epoch++) {
+  for (let epoch = startEpoch; epoch <= opts.epochs; epoch++) {
     const started = performance.now();
     const order = shuffle([...split.train], mulberry32(deriveSeed(opts.seed, 'epoch', epoch)));
     let lossSum = tf.scalar(0);
@@ -99,16 +282,13 @@ export async function trainClassifier(model: tf.LayersModel, optimizer: tf.Optim
     const list = batches(order, opts.batchSize);
     for (let bi = 0; bi < list.length; bi++) {
       if (opts.shouldStop?.()) break;
-      const { x, y } = makeBatch(data, list[bi], opts.normalization);
-      let logits: tf.Tensor | null = null;
-      const loss = optimizer.minimize(() => {
-        const out = model.apply(x, { training: true }) as tf.Tensor2D;
-        logits = tf.keep(out);
-        return tf.losses.softmaxCrossEntropy(y, out) as tf.Scalar;
-      }, true) as tf.Scalar;
-      const step = logits as unknown as tf.Tensor2D;
-      const [nextLoss, nextCorrect] = tf.tidy(() => [lossSum.add(loss.mul(list[bi].length)), correct.add(step.argMax(1).equal(y.argMax(1)).sum())]);
-      tf.dispose([x, y, step, lossSum, correct]);
+      if (opts.lrScheduler) setLearningRate(optimizer, opts.lrScheduler.lrAt(epoch - 1, bi));
+      const batch = source.batch(list[bi]);
+      const x = input(batch.x, deriveSeed(opts.seed, 'augment', epoch, bi));
+      batch.x.dispose();
+      const { loss, logits } = trainStep(model, optimizer, x, batch.y, lossOpts, opts.clipNorm);
+      const [nextLoss, nextCorrect] = tf.tidy(() => [lossSum.add(loss.mul(list[bi].length)), correct.add(logits.argMax(1).equal(batch.y.argMax(1)).sum())]);
+      tf.dispose([x, batch.y, logits, lossSum, correct]);
       lossSum = nextLoss;
       correct = nextCorrect;
       seen += list[bi].length;
@@ -121,17 +301,18 @@ export async function trainClassifier(model: tf.LayersModel, optimizer: tf.Optim
       );
       if (pending.length > MAX_PENDING_READS) await pending.shift();
       await opts.yieldToHost?.();
+      await opts.waitWhilePaused?.();
     }
     await Promise.all(pending);
     if (seen < split.train.length) {
       // Cancelled mid-epoch: the partial epoch is dropped rather than validated, so cancel takes effect at once.
       tf.dispose([lossSum, correct]);
-      return { epochs, best, stopped: true };
+      return { epochs, best, stopped: true, earlyStopped: false };
     }
     const [l, c] = await Promise.all([lossSum.data(), correct.data()]);
     tf.dispose([lossSum, correct]);
     const trainSeconds = (performance.now() - started) / 1000;
-    const val = await evaluateSplit(model, data, split.val, opts);
+    const val = await evaluateSplit(model, source, input, split.val, opts.batchSize);
     const metrics: EpochMetrics = {
       epoch,
       trainLoss: l[0] / seen,
@@ -140,10 +321,23 @@ export async function trainClassifier(model: tf.LayersModel, optimizer: tf.Optim
       valAccuracy: val.accuracy,
       seconds: (performance.now() - started) / 1000,
       imagesPerSecond: seen / trainSeconds,
+      learningRate: getLearningRate(optimizer),
     };
     epochs.push(metrics);
     if (!best || metrics.valAccuracy > best.valAccuracy) best = { epoch, valAccuracy: metrics.valAccuracy };
+    // Callbacks hear the epoch before the checkpoint is written, so the stored state already includes it.
+    opts.lrScheduler?.endEpoch(metrics);
+    const stop = opts.earlyStopping?.update(metrics).stop ?? false;
+    if (opts.checkpoint) {
+      const { best: tracker, save } = opts.checkpoint;
+      const due = tracker.update(metrics);
+      const state: TrainerState = { epoch, earlyStopping: opts.earlyStopping?.state() ?? null, best: tracker.best, lrScheduler: opts.lrScheduler?.state() ?? null };
+      if (due.saveBest) await save('best', epoch, metrics, state);
+      if (due.savePeriodic) await save('periodic', epoch, metrics, state);
+      await save('last', epoch, metrics, state);
+    }
     await opts.onEpoch?.(metrics);
+    if (stop && epoch < opts.epochs) return { epochs, best, stopped: false, earlyStopped: true };
   }
-  return { epochs, best, stopped: false };
+  return { epochs, best, stopped: false, earlyStopped: false };
 }

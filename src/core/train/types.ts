@@ -48,6 +48,8 @@ export interface EpochMetrics {
   valAccuracy: number;
   seconds: number;
   imagesPerSecond: number;
+  /** The optimiser's rate at the epoch's last step (a schedule may change it every step). */
+  learningRate?: number;
 }
 
 export type RunStatus = 'running' | 'completed' | 'cancelled' | 'failed';
