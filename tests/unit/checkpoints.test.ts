@@ -5,7 +5,6 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { generateDemoDataset } from '../../src/core/dataset/demo';
 import { channelStats } from '../../src/core/dataset/stats';
 import { augmentDefault } from '../../src/core/image/augment';
-import { buildSimpleCnn } from '../../src/core/models/simple_cnn';
 import { captureCheckpoint, CHUNK_BYTES, checkpointToStore, deleteCheckpoints, listCheckpoints, loadCheckpoint, restoreCheckpoint, saveCheckpoint, type NamedArray } from '../../src/core/store/checkpoints';
 import { getRun, openStudioDB, saveRun, type StudioDB } from '../../src/core/store/db';
 import { BestCheckpoint, EarlyStopping } from '../../src/core/train/callbacks';
@@ -13,6 +12,7 @@ import { createOptimizer, type OptimizerName } from '../../src/core/train/optimi
 import { createLrScheduler, type LrScheduleConfig } from '../../src/core/train/schedules';
 import { trainClassifier, type TensorDataset, type TrainerOptions, type TrainerState } from '../../src/core/train/trainer';
 import type { EpochMetrics, RunRecord } from '../../src/core/train/types';
+import { tinyCnn } from '../fixtures/tiny-cnn';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -41,7 +41,7 @@ function options(state?: TrainerState): TrainerOptions {
 }
 
 function build(name: OptimizerName) {
-  return { model: buildSimpleCnn({ imageSize: 8, channels: 3, numClasses: 3, seed: 4 }), optimizer: createOptimizer({ name, learningRate: 0.01 }) };
+  return { model: tinyCnn(4), optimizer: createOptimizer({ name, learningRate: 0.01 }) };
 }
 
 async function weights(model: tf.LayersModel): Promise<number[]> {

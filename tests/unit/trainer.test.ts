@@ -8,6 +8,7 @@ import { BestCheckpoint, EarlyStopping } from '../../src/core/train/callbacks';
 import { AdamWOptimizer } from '../../src/core/train/optimizers';
 import { createLrScheduler } from '../../src/core/train/schedules';
 import { featureBatchSource, imageBatchSource, scaleToSymmetric, trainClassifier, type CheckpointKind, type TensorDataset, type TrainerOptions, type TrainerState } from '../../src/core/train/trainer';
+import { tinyCnn } from '../fixtures/tiny-cnn';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -156,9 +157,10 @@ describe('training loop options', () => {
   });
 
   it('still takes a TensorDataset directly, as the engine passes it', async () => {
-    const { model, optimizer } = setup();
+    const model = tinyCnn();
+    const optimizer = new AdamWOptimizer(0.003);
     const direct = await trainClassifier(model, optimizer, data, split, { ...base, epochs: 1 });
-    const other = setup();
+    const other = { model: tinyCnn(), optimizer: new AdamWOptimizer(0.003) };
     const viaSource = await trainClassifier(other.model, other.optimizer, imageBatchSource(data), split, { ...base, epochs: 1 });
     expect(viaSource.epochs[0].trainLoss).toBeCloseTo(direct.epochs[0].trainLoss, 6);
     await expect(trainClassifier(model, optimizer, data, split, { epochs: 1, batchSize: 5, seed: 1 })).rejects.toThrow(/preprocess/);

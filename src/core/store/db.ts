@@ -2,6 +2,7 @@
  * The studio's IndexedDB database. One versioned schema; each version's upgrade step is additive, so a
  * returning user's data survives every release. Works in the page, in the worker, and in Node (fake-indexeddb).
  */
+import type * as tf from '@tensorflow/tfjs';
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
 import type { SplitManifest } from '../dataset/split';
 import type { ChannelStats } from '../dataset/stats';
@@ -25,6 +26,19 @@ export interface StoredSplit {
   savedAt: string;
 }
 
+/** A cached backbone's model artifacts less its weight bytes, which are in `backboneChunks`. */
+export interface StoredBackbone {
+  id: string;
+  modelTopology: tf.io.ModelArtifacts['modelTopology'];
+  weightSpecs: tf.io.WeightsManifestEntry[];
+  format?: string;
+  generatedBy?: string;
+  convertedBy?: string;
+  byteLength: number;
+  chunkCount: number;
+  savedAt: string;
+}
+
 export interface StudioSchema extends DBSchema {
   runs: { key: string; value: RunRecord; indexes: { startedAt: string } };
   /** Normalisation statistics of a training split, keyed by splitId (dataset fingerprint + split settings). */
@@ -33,6 +47,10 @@ export interface StudioSchema extends DBSchema {
   splits: { key: string; value: StoredSplit };
   /** The last picked folder handle (File System Access), so a returning user re-grants instead of picking again. */
   folders: { key: string; value: { id: string; name: string; handle: unknown; savedAt: string } };
+  /** Downloaded pretrained backbones by model id (see backbones.ts). */
+  backbones: { key: string; value: StoredBackbone };
+  /** Their weight bytes in chunks of at most 4 MB, keyed by [model id, chunk index]. */
+  backboneChunks: { key: [string, number]; value: ArrayBuffer };
   /** Training checkpoints (see checkpoints.ts): the record, keyed by `${runId}/${kind}[/${epoch}]`. */
   checkpoints: { key: string; value: StoredCheckpoint; indexes: { runId: string } };
   /** Their tensor bytes, in chunks of at most 4 MB, keyed by [checkpoint id, chunk index]. */
@@ -52,6 +70,10 @@ export function openStudioDB(name = DB_NAME): Promise<StudioDB> {
         db.createObjectStore('stats', { keyPath: 'splitId' });
         db.createObjectStore('splits', { keyPath: 'splitId' });
         db.createObjectStore('folders', { keyPath: 'id' });
+      }
+      if (oldVersion < 3) {
+        db.createObjectStore('backbones', { keyPath: 'id' });
+        db.createObjectStore('backboneChunks');
       }
       if (oldVersion < 4) {
         db.createObjectStore('checkpoints', { keyPath: 'id' }).createIndex('runId', 'runId');
