@@ -5,15 +5,21 @@ import { ImportCancelled, importDataset, scanFolder, splitId, type FolderSource,
 import { DatasetError } from '../src/core/dataset/layout';
 import { GroupPatternError, manifestToCsv, manifestToJson, stratifiedSplit, validateFractions, type SplitIndices } from '../src/core/dataset/split';
 import { channelStats, IMAGENET_STATS, verifyStats, type ChannelStats } from '../src/core/dataset/stats';
-import { buildSimpleCnn } from '../src/core/models/simple_cnn';
+import { computeFeatures, splitAtFrozenBoundary } from '../src/core/models/features';
+import { getZooEntry, MODEL_ZOO, type ZooEntry } from '../src/core/models/zoo';
 import { deriveSeed, mulberry32, shuffle } from '../src/core/random';
 import { getStats, lastFolder, listRuns, openStudioDB, rememberFolder, saveRun, saveSplit, saveStats, type StudioDB } from '../src/core/store/db';
-import { trainClassifier, type TensorDataset } from '../src/core/train/trainer';
+import { isAugmentIdentity } from '../src/core/image/augment';
+import { checkpointToStore } from '../src/core/store/checkpoints';
+import { BestCheckpoint, EarlyStopping } from '../src/core/train/callbacks';
+import { createOptimizer } from '../src/core/train/optimizers';
+import { featureBatchSource, imageBatchSource, normalizeWith, trainClassifier, type TensorDataset, type TrainerOptions } from '../src/core/train/trainer';
 import type { RunRecord, TrainConfig } from '../src/core/train/types';
 import { EngineError } from '../src/engine/errors';
-import type { BackendInfo, BackendName, DatasetSummary, Engine, FolderInput, FolderScan, ImportEvent, StatsVerification, Thumbnail, TrainEvent } from '../src/engine/types';
+import type { BackendInfo, BackendName, DatasetSummary, Engine, ZooModel, FolderInput, FolderScan, ImportEvent, StatsVerification, Thumbnail, TrainEvent } from '../src/engine/types';
 import { selectBackend } from './backend';
 import { folderSource } from './folder';
+import { browserBackboneLoader, buildModel, resolveStrategy } from './models';
 
 const bad = (what: string): never => {
   throw new EngineError('E_CONFIG', what);
@@ -31,6 +37,14 @@ function checkConfig(cfg: TrainConfig): void {
   if (!(cfg.learningRate > 0 && cfg.learningRate < 10)) bad(`learning rate must be a positive number below 10 (got ${cfg.learningRate})`);
   if (!Number.isInteger(cfg.seed)) bad(`seed must be a whole number (got ${cfg.seed})`);
   if (cfg.dataset.kind === 'demo') checkFractions(cfg.dataset.split);
+}
+
+function zooEntry(id: string): ZooEntry {
+  try {
+    return getZooEntry(id);
+  } catch (err) {
+    throw new EngineError('E_CONFIG', (err as Error).message);
+  }
 }
 
 function checkImport(opts: ImportOptions): void {
@@ -270,6 +284,7 @@ export class StudioEngine implements Engine {
   async train(cfg: TrainConfig, onEvent: (e: TrainEvent) => void): Promise<RunRecord> {
     if (this.active) throw new EngineError('E_BUSY', `run ${this.active.runId} is still training; cancel it or wait for it to finish`);
     checkConfig(cfg);
+    const entry = zooEntry(cfg.model);
     // Claimed before the first await, so a second call made meanwhile is refused.
     const control = { runId: newRunId(), stop: false };
     this.active = control;
@@ -289,6 +304,9 @@ export class StudioEngine implements Engine {
       backend: backend.name,
       adapter: backend.adapter,
       model: cfg.model,
+      strategy: resolveStrategy(cfg, entry),
+      optimizer: cfg.optimizer ?? 'adam',
+      checkpoint: { best: null, last: null },
       classes: [],
       split: { train: 0, val: 0, test: 0 },
       epochs: [],
@@ -309,23 +327,72 @@ export class StudioEngine implements Engine {
       const batchesPerEpoch = Math.ceil(split.train.length / cfg.batchSize);
       onEvent({ type: 'start', runId: run.runId, classes: run.classes, split: run.split, totalBatches: batchesPerEpoch * cfg.epochs, backend });
 
-      model = buildSimpleCnn({ imageSize: data.imageSize, channels: data.channels, numClasses: data.numClasses, seed: cfg.seed });
-      optimizer = tf.train.adam(cfg.learningRate);
-      const result = await trainClassifier(model, optimizer, data, split, {
+      const built = await buildModel(cfg, data, prepared.normalization, browserBackboneLoader(store));
+      model = built.model;
+      run.optimizer = built.optimizer;
+      optimizer = createOptimizer({ name: built.optimizer, learningRate: cfg.learningRate });
+      const best = new BestCheckpoint({ everyEpochs: cfg.saveEveryEpochs ?? 0 });
+      const toStore = checkpointToStore(store, model, optimizer, { runId: run.runId, config: cfg, best });
+      const augment = cfg.augment && !isAugmentIdentity(cfg.augment) ? cfg.augment : undefined;
+      const es = cfg.earlyStopping === undefined ? {} : cfg.earlyStopping;
+      const options: TrainerOptions = {
         epochs: cfg.epochs,
         batchSize: cfg.batchSize,
         seed: cfg.seed,
-        normalization: prepared.normalization,
+        normalization: built.normalization,
+        augment,
+        clipNorm: cfg.clipNorm === 0 ? undefined : (cfg.clipNorm ?? 1),
+        earlyStopping: es === null ? undefined : new EarlyStopping(es),
+        checkpoint: {
+          best,
+          save: async (kind, epoch, metrics, state) => {
+            await toStore.save(kind, epoch, metrics, state);
+            if (kind === 'last') run.checkpoint.last = epoch;
+            if (kind === 'best') {
+              run.checkpoint.best = epoch;
+              run.best = { epoch, valAccuracy: metrics.valAccuracy };
+            }
+          },
+        },
         onBatch: (e) => onEvent({ type: 'batch', ...e }),
         onEpoch: async (metrics) => {
           run.epochs.push(metrics);
-          if (!run.best || metrics.valAccuracy > run.best.valAccuracy) run.best = { epoch: metrics.epoch, valAccuracy: metrics.valAccuracy };
           await saveRun(store, run);
           onEvent({ type: 'epoch', metrics, numTensors: tf.memory().numTensors });
         },
         shouldStop: () => control.stop,
         yieldToHost,
-      });
+      };
+      let result;
+      if (!augment && (built.strategy === 'frozen' || built.strategy === 'medical')) {
+        // The backbone never changes: run it once per image and train only the head on its cached features.
+        const frozenSplit = splitAtFrozenBoundary(model);
+        const started = performance.now();
+        const source = imageBatchSource(data);
+        const preprocess = normalizeWith(built.normalization);
+        const features = await computeFeatures(
+          frozenSplit.frozen,
+          {
+            count: data.labels.length,
+            batch: (start, end) =>
+              tf.tidy(() => {
+                const { x, y } = source.batch(Array.from({ length: end - start }, (_, k) => start + k));
+                y.dispose();
+                return preprocess(x as tf.Tensor4D) as tf.Tensor4D;
+              }),
+          },
+          { batchSize: cfg.batchSize, keep: 'backend' },
+        );
+        run.featureCache = { images: data.labels.length, seconds: (performance.now() - started) / 1000 };
+        try {
+          result = await trainClassifier(frozenSplit.trainable, optimizer, featureBatchSource({ features, featureShape: frozenSplit.featureShape, labels: data.labels, numClasses: data.numClasses }), split, { ...options, normalization: undefined });
+        } finally {
+          features.dispose();
+          frozenSplit.dispose();
+        }
+      } else {
+        result = await trainClassifier(model, optimizer, data, split, options);
+      }
       run.status = result.stopped ? 'cancelled' : 'completed';
     } catch (err) {
       run.status = 'failed';
@@ -344,6 +411,10 @@ export class StudioEngine implements Engine {
 
   async cancel(runId: string): Promise<void> {
     if (this.active?.runId === runId) this.active.stop = true;
+  }
+
+  async zoo(): Promise<ZooModel[]> {
+    return MODEL_ZOO.map((e) => ({ id: e.id, name: e.name, family: e.family, inputSize: e.inputSize, params: e.params, pretrained: e.source.kind === 'url', defaults: e.defaults }));
   }
 
   async runs(): Promise<RunRecord[]> {

@@ -13,6 +13,7 @@ export type ErrorCode =
   | 'E_NOT_FOUND'
   | 'E_DATASET' // the picked folder or its files cannot make a dataset (one class, no images, bad pattern)
   | 'E_CANCELLED'
+  | 'E_BACKBONE' // pretrained weights could not be loaded (offline, blocked, or a damaged file)
   | 'E_INTERNAL';
 
 export interface EngineErrorData {

@@ -6,9 +6,12 @@
 import type { DuplicateSummary, ImportEvent, ImportOptions, SplitCountsByClass } from '../core/dataset/importer';
 import type { SkippedFile } from '../core/dataset/layout';
 import type { ChannelStats, StatsCheck } from '../core/dataset/stats';
+import type { OptimizerName } from '../core/train/optimizers';
 import type { AdapterInfo, BackendName, EpochMetrics, RunRecord, SplitCounts, TrainConfig } from '../core/train/types';
 
-export type { AdapterInfo, BackendName, DatasetConfig, DemoDatasetConfig, EpochMetrics, FolderDatasetConfig, RunRecord, RunStatus, SplitCounts, TrainConfig } from '../core/train/types';
+export type { AdapterInfo, BackendName, DatasetConfig, DemoDatasetConfig, EpochMetrics, FolderDatasetConfig, RunRecord, RunStatus, SplitCounts, Strategy, TrainConfig } from '../core/train/types';
+export type { OptimizerName } from '../core/train/optimizers';
+export type { AugmentConfig } from '../core/image/augment';
 export type { SplitFractions, SplitName } from '../core/dataset/split';
 export type { DedupeMode, DuplicateSummary, ImportEvent, ImportOptions, SplitCountsByClass } from '../core/dataset/importer';
 export type { SkippedFile } from '../core/dataset/layout';
@@ -84,6 +87,17 @@ export interface StatsVerification extends StatsCheck {
   recomputed: ChannelStats;
 }
 
+/** A model the zoo offers, as the UI lists it. */
+export interface ZooModel {
+  id: string;
+  name: string;
+  family: string;
+  inputSize: number;
+  params: number;
+  pretrained: boolean;
+  defaults: { learningRate: number; batchSize: number; optimizer: OptimizerName };
+}
+
 export interface Engine {
   /** Initialise (or re-initialise) TF.js on the requested backend; 'auto' tries BACKEND_ORDER. */
   init(backend: BackendName | 'auto'): Promise<BackendInfo>;
@@ -92,6 +106,8 @@ export interface Engine {
   /** Stops the run after the batch in flight; the promise from `train` resolves with status 'cancelled'. */
   cancel(runId: string): Promise<void>;
   runs(): Promise<RunRecord[]>;
+  /** The model zoo: the built-in CNN and the pretrained backbones. */
+  zoo(): Promise<ZooModel[]>;
 
   /** Lists a folder and detects its layout and classes; remembers a handle so a returning user can re-grant it. */
   scanFolder(input: FolderInput): Promise<FolderScan>;

@@ -4,7 +4,7 @@
  */
 import { EngineError } from '../engine/errors';
 import { eventSink, type EngineProxy } from '../engine/client';
-import type { BackendInfo, BackendName, DatasetSummary, EpochMetrics, FolderInput, FolderScan, ImportEvent, ImportOptions, RunRecord, TrainConfig, TrainEvent } from '../engine/types';
+import type { BackendInfo, BackendName, ZooModel, DatasetSummary, EpochMetrics, FolderInput, FolderScan, ImportEvent, ImportOptions, RunRecord, TrainConfig, TrainEvent } from '../engine/types';
 
 export type BackendChoice = BackendName | 'auto';
 const BACKEND_KEY = 'mri-studio.backend';
@@ -63,6 +63,7 @@ export class Studio {
   importError = $state<ShownError | null>(null);
   dataset = $state<DatasetSummary | null>(null);
   rememberedFolder = $state<FileSystemDirectoryHandle | null>(null);
+  zoo = $state<ZooModel[]>([]);
 
   constructor(readonly engine: EngineProxy) {}
 
@@ -142,6 +143,7 @@ export class Studio {
   async start(): Promise<void> {
     await this.selectBackend(initialBackend(location.search, localStorage.getItem(BACKEND_KEY)));
     await this.loadRememberedFolder();
+    this.zoo = await this.engine.zoo();
   }
 
   private onEvent = (e: TrainEvent): void => {

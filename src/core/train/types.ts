@@ -1,6 +1,8 @@
 import type { SplitCountsByClass } from '../dataset/importer';
 import type { SkippedFile } from '../dataset/layout';
 import type { SplitFractions, SplitName } from '../dataset/split';
+import type { AugmentConfig } from '../image/augment';
+import type { OptimizerName } from './optimizers';
 import type { ChannelStats } from '../dataset/stats';
 
 export type BackendName = 'webgpu' | 'webgl' | 'wasm' | 'cpu';
@@ -31,13 +33,31 @@ export interface FolderDatasetConfig {
 
 export type DatasetConfig = DemoDatasetConfig | FolderDatasetConfig;
 
+/** `scratch` trains every weight from its initialisation (the built-in simple CNN); the others need a pretrained backbone. */
+export type Strategy = 'scratch' | 'frozen' | 'medical' | 'finetune';
+
 export interface TrainConfig {
   dataset: DatasetConfig;
-  model: 'simple_cnn';
+  /** A model zoo id: `simple_cnn`, `mobilenet_v2_0.35_224`, … */
+  model: string;
+  /** Defaults to `scratch` for the simple CNN and `frozen` for a pretrained backbone. */
+  strategy?: Strategy;
+  /** `finetune` only: how many of the backbone's last blocks train (all by default). */
+  trainableBlocks?: number | 'all';
+  /** Defaults to the model's (and strategy's) own: AdamW for transfer, Adamax for full fine-tuning, Adam for the CNN. */
+  optimizer?: OptimizerName;
   epochs: number;
   batchSize: number;
   learningRate: number;
   seed: number;
+  /** Off when absent: then a frozen backbone's features are computed once and cached for every epoch. */
+  augment?: AugmentConfig;
+  /** Gradient clipping by global norm; 1.0 by default, 0 turns it off. */
+  clipNorm?: number;
+  /** On by default with the seed's patience 15 and min_delta 0.0005 on validation accuracy; null turns it off. */
+  earlyStopping?: { patience: number; minDelta: number } | null;
+  /** Keep a checkpoint every N epochs besides the best and the last (0: none). */
+  saveEveryEpochs?: number;
 }
 
 export interface EpochMetrics {
@@ -69,6 +89,12 @@ export interface RunRecord {
   backend: BackendName;
   adapter: AdapterInfo | null;
   model: string;
+  strategy: Strategy;
+  optimizer: OptimizerName;
+  /** Where the best and last checkpoints are (IndexedDB `checkpoints`), by epoch. */
+  checkpoint: { best: number | null; last: number | null };
+  /** Set when a frozen backbone's features were computed once and cached (augmentation off). */
+  featureCache?: { images: number; seconds: number };
   classes: string[];
   split: SplitCounts;
   epochs: EpochMetrics[];

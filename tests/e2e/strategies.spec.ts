@@ -1,0 +1,40 @@
+import { expect, test } from '@playwright/test';
+import { existsSync, readFileSync } from 'node:fs';
+import { phantomFolder } from '../fixtures/folders';
+import { hasPretrained, sharedCopyOf } from '../fixtures/pretrained';
+
+const MODEL = 'mobilenet_v2_0.35_224';
+test.skip(!hasPretrained(MODEL), `pretrained strategies skipped: ../shared/pretrained/${MODEL} is absent (tests never download weights)`);
+
+test('each strategy trains a pretrained MobileNetV2 on WebGPU, with weights served locally for the official URL', async ({ page, context }) => {
+  const served: string[] = [];
+  await context.route('https://storage.googleapis.com/**', async (route) => {
+    const file = sharedCopyOf(route.request().url());
+    if (!file || !existsSync(file)) return route.fulfill({ status: 404 });
+    served.push(route.request().url());
+    await route.fulfill({ body: readFileSync(file), contentType: file.endsWith('.json') ? 'application/json' : 'application/octet-stream' });
+  });
+  await page.goto('/');
+  await expect(page.getByTestId('backend-name')).toHaveText('webgpu', { timeout: 60_000 });
+  await page.getByTestId('folder-input').setInputFiles(phantomFolder(['glioma', 'meningioma', 'pituitary'], 8));
+  await page.getByTestId('import-size').fill('32');
+  await page.getByTestId('import').click();
+  await expect(page.getByTestId('dataset-summary')).toBeVisible({ timeout: 60_000 });
+
+  await page.getByTestId('model').selectOption(MODEL);
+  await page.getByTestId('epochs').fill('1');
+  for (const strategy of ['frozen', 'medical', 'finetune']) {
+    await page.getByTestId('strategy').selectOption(strategy);
+    await page.getByTestId('train-demo').click();
+    await expect(page.getByTestId('run-status')).toHaveAttribute('data-status', 'training');
+    await expect(page.getByTestId('run-status')).toHaveAttribute('data-status', 'completed', { timeout: 5 * 60_000 });
+    await expect(page.getByTestId('epoch-row')).toHaveCount(1);
+    const run = await page.evaluate(async () => (await window.studio!.runs())[0]);
+    expect(run).toMatchObject({ status: 'completed', model: MODEL, strategy, backend: 'webgpu', checkpoint: { best: 1, last: 1 } });
+    expect(run.optimizer).toBe(strategy === 'finetune' ? 'adamax' : 'adamw');
+    // Augmentation is off, so a frozen backbone's features were computed once and cached.
+    expect(Boolean(run.featureCache)).toBe(strategy !== 'finetune');
+  }
+  // Downloaded once: later runs came from the IndexedDB cache.
+  expect(served.filter((u) => u.endsWith('model.json'))).toHaveLength(1);
+});

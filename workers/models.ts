@@ -1,0 +1,76 @@
+/** Builds the network a TrainConfig asks for, with pretrained weights loaded the browser's way. */
+import * as tf from '@tensorflow/tfjs';
+import type { ChannelStats } from '../src/core/dataset/stats';
+import { loadBackbone, withCache, type BackboneLoader } from '../src/core/models/backbone';
+import { buildSimpleCnn } from '../src/core/models/simple_cnn';
+import { buildClassifier, strategyDefaults } from '../src/core/models/strategies';
+import { getZooEntry, normalizationFor, type ZooEntry } from '../src/core/models/zoo';
+import { idbBackboneCache } from '../src/core/store/backbones';
+import type { StudioDB } from '../src/core/store/db';
+import type { OptimizerName } from '../src/core/train/optimizers';
+import type { Strategy, TrainConfig } from '../src/core/train/types';
+import { EngineError } from '../src/engine/errors';
+
+/**
+ * Weights come from, in order: the IndexedDB cache (downloaded once), a folder served with the app at
+ * `/models/<id>/` (offline installs, conferences, the CLI's --models-dir), then the model's official URL.
+ */
+export function browserBackboneLoader(db: StudioDB): BackboneLoader {
+  const fetchOnce: BackboneLoader = async (url, entry) => {
+    const local = new URL(`/models/${entry.id}/model.json`, self.location.origin).href;
+    const res = await fetch(local).catch(() => null);
+    // An app server answers unknown paths with its index page: only JSON means the folder is really there.
+    if (res?.ok && (res.headers.get('content-type') ?? '').includes('json')) return tf.io.http(local);
+    return tf.io.http(url);
+  };
+  return withCache(fetchOnce, idbBackboneCache(db));
+}
+
+export interface BuiltModel {
+  model: tf.LayersModel;
+  entry: ZooEntry;
+  strategy: Strategy;
+  optimizer: OptimizerName;
+  /** The per-channel normalisation the model's input expects (dataset statistics, or [-1, 1] for MobileNets). */
+  normalization: ChannelStats;
+}
+
+export function resolveStrategy(cfg: TrainConfig, entry: ZooEntry): Strategy {
+  const strategy = cfg.strategy ?? (entry.source.kind === 'builtin' ? 'scratch' : 'frozen');
+  if (entry.source.kind === 'builtin' && strategy !== 'scratch') throw new EngineError('E_CONFIG', `${entry.name} has no pretrained weights: it trains from scratch, not with the ${strategy} strategy`);
+  if (entry.source.kind !== 'builtin' && strategy === 'scratch') throw new EngineError('E_CONFIG', `${entry.name} is a pretrained backbone: choose frozen, medical or finetune`);
+  return strategy;
+}
+
+export async function buildModel(
+  cfg: TrainConfig,
+  data: { imageSize: number; channels: number; numClasses: number },
+  datasetStats: ChannelStats,
+  load: BackboneLoader,
+): Promise<BuiltModel> {
+  let entry: ZooEntry;
+  try {
+    entry = getZooEntry(cfg.model);
+  } catch (err) {
+    throw new EngineError('E_CONFIG', (err as Error).message);
+  }
+  const strategy = resolveStrategy(cfg, entry);
+  if (strategy === 'scratch') {
+    const model = buildSimpleCnn({ imageSize: data.imageSize, channels: data.channels, numClasses: data.numClasses, seed: cfg.seed });
+    return { model, entry, strategy, optimizer: cfg.optimizer ?? 'adam', normalization: datasetStats };
+  }
+  if (data.channels !== entry.channels) throw new EngineError('E_CONFIG', `${entry.name} takes ${entry.channels}-channel images; import the dataset as RGB (not single-channel)`);
+  let backbone;
+  try {
+    backbone = await loadBackbone(entry, { load }, { inputSize: data.imageSize });
+  } catch (err) {
+    const msg = (err as Error).message;
+    throw new EngineError(msg.includes('input size') ? 'E_CONFIG' : 'E_BACKBONE', msg.includes('input size') ? msg : `could not load the pretrained weights of ${entry.name}: ${msg}`, entry.source.kind === 'url' ? entry.source.url : undefined);
+  }
+  try {
+    const classifier = buildClassifier(backbone, { strategy, numClasses: data.numClasses, seed: cfg.seed, ...(strategy === 'finetune' ? { trainableBlocks: cfg.trainableBlocks ?? 'all' } : {}) });
+    return { model: classifier.model, entry, strategy, optimizer: cfg.optimizer ?? strategyDefaults(entry, strategy).optimizer, normalization: normalizationFor(entry, datasetStats) };
+  } finally {
+    backbone.model.dispose();
+  }
+}
