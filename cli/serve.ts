@@ -23,17 +23,28 @@ export interface StaticServer {
   close(): Promise<void>;
 }
 
-export function serveStatic(root: string, port = 0, host = '127.0.0.1'): Promise<StaticServer> {
+/**
+ * @param mounts URL prefix → folder served under it instead of `root` (e.g. `/models/` → the CLI's --models-dir).
+ *   A missing file under a mount is a 404, never the app's index page.
+ */
+export function serveStatic(root: string, port = 0, host = '127.0.0.1', mounts: Record<string, string> = {}): Promise<StaticServer> {
   const base = resolve(root);
   if (!existsSync(join(base, 'index.html'))) throw new Error(`no built studio in ${base} (run "npm run build" first)`);
   const server: Server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
-    let file = normalize(join(base, path));
-    if (file !== base && !file.startsWith(base + sep)) {
+    const mount = Object.keys(mounts).find((prefix) => path.startsWith(prefix));
+    const dir = mount ? resolve(mounts[mount]) : base;
+    let file = normalize(join(dir, mount ? path.slice(mount.length) : path));
+    if (file !== dir && !file.startsWith(dir + sep)) {
       res.writeHead(403).end();
       return;
     }
-    if (!existsSync(file) || statSync(file).isDirectory()) file = join(base, 'index.html');
+    const missing = !existsSync(file) || statSync(file).isDirectory();
+    if (missing && mount) {
+      res.writeHead(404).end();
+      return;
+    }
+    if (missing) file = join(base, 'index.html');
     res.writeHead(200, { 'Content-Type': MIME[extname(file)] ?? 'application/octet-stream', 'Cache-Control': 'no-cache' });
     createReadStream(file).pipe(res);
   });

@@ -20,7 +20,9 @@ const BACKENDS = ['webgpu', 'webgl', 'wasm', 'cpu'] as const;
 
 const USAGE = `usage: npm run studio -- <command> [options]
   train (--demo | --data DIR) --epochs N [--backend webgpu|webgl|wasm|cpu] [--seed N] --out FILE.json
-        [--batch-size N (8)] [--lr X (0.003)]
+        [--model ID (simple_cnn)] [--strategy frozen|medical|finetune] [--trainable-blocks N]
+        [--optimizer adamw|adam|adamax|sgd] [--augment on|off (off)] [--lr X] [--batch-size N] (model defaults)
+        [--patience N (15) | --no-early-stopping] [--save-every N (0)] [--models-dir DIR]
         demo:   [--image-size N (32)] [--per-class N (60)]
         folder: [--classes a,b,c] [--split 70/15/15] [--group-pattern REGEX] [--dedupe keep-together|drop|off]
                 [--image-size N (64)] [--channels 1|3]
@@ -66,6 +68,15 @@ const TRAIN_OPTIONS = {
   'per-class': { type: 'string' },
   'batch-size': { type: 'string' },
   lr: { type: 'string' },
+  model: { type: 'string' },
+  strategy: { type: 'string' },
+  'trainable-blocks': { type: 'string' },
+  optimizer: { type: 'string' },
+  augment: { type: 'string' },
+  patience: { type: 'string' },
+  'no-early-stopping': { type: 'boolean' },
+  'save-every': { type: 'string' },
+  'models-dir': { type: 'string' },
 } as const;
 
 type Values<O> = { [K in keyof O]?: O[K] extends { type: 'boolean' } ? boolean : string };
@@ -88,13 +99,23 @@ export interface SessionArgs {
 }
 
 export interface TrainArgs extends SessionArgs {
+  /** learningRate and batchSize are NaN when not given: the model's defaults fill them in the page. */
   cfg: TrainConfig;
   out: string;
+  modelsDir?: string;
   /** A folder to import through the page's folder input before training (cfg.dataset then names it). */
   folder?: { dir: string; options: ImportOptions };
 }
 
 const DEDUPE = ['keep-together', 'drop', 'off'] as const;
+const STRATEGIES = ['frozen', 'medical', 'finetune'] as const;
+const OPTIMIZERS = ['adamw', 'adam', 'adamax', 'sgd'] as const;
+
+function oneOf<T extends string>(name: string, v: string | undefined, allowed: readonly T[]): T | undefined {
+  if (v === undefined) return undefined;
+  if (!(allowed as readonly string[]).includes(v)) throw new UsageError(`--${name} must be one of ${allowed.join(', ')} (got "${v}")`);
+  return v as T;
+}
 
 function parseSplit(v: string | undefined): SplitFractions {
   if (v === undefined) return { train: 0.7, val: 0.15, test: 0.15 };
@@ -123,21 +144,33 @@ export function parseTrainArgs(argv: string[]): TrainArgs {
   if (!v.demo && !v.data) throw new UsageError('train needs a dataset: pass --demo or --data DIR');
   if (v.demo && v.data) throw new UsageError('pass either --demo or --data DIR, not both');
   if (!v.out) throw new UsageError('train needs --out FILE.json');
-  const lr = v.lr === undefined ? 0.003 : Number(v.lr);
-  if (!(lr > 0 && lr < 10)) throw new UsageError(`--lr must be a positive number below 10 (got "${v.lr}")`);
+  const lr = v.lr === undefined ? Number.NaN : Number(v.lr);
+  if (v.lr !== undefined && !(lr > 0 && lr < 10)) throw new UsageError(`--lr must be a positive number below 10 (got "${v.lr}")`);
   const seed = int('seed', v.seed, 42, 0, 2 ** 31 - 1);
+  const augment = oneOf('augment', v.augment, ['on', 'off'] as const);
+  if (v['no-early-stopping'] && v.patience !== undefined) throw new UsageError('pass --patience or --no-early-stopping, not both');
+  const blocks = v['trainable-blocks'];
   const common = {
-    model: 'simple_cnn' as const,
+    model: v.model ?? 'simple_cnn',
+    ...(v.strategy === undefined ? {} : { strategy: oneOf('strategy', v.strategy, STRATEGIES) }),
+    ...(blocks === undefined ? {} : { trainableBlocks: blocks === 'all' ? ('all' as const) : int('trainable-blocks', blocks, 0, 0, 1000) }),
+    ...(v.optimizer === undefined ? {} : { optimizer: oneOf('optimizer', v.optimizer, OPTIMIZERS) }),
+    ...(augment === 'on' ? { augment: { flip: true, rotationDeg: 15, brightness: 0.2, contrast: 0.2, randomResizedCrop: false } } : {}),
+    earlyStopping: v['no-early-stopping'] ? null : { patience: int('patience', v.patience, 15, 1, 10000), minDelta: 0.0005 },
+    saveEveryEpochs: int('save-every', v['save-every'], 0, 0, 10000),
     epochs: int('epochs', v.epochs, 5, 1, 10000),
-    batchSize: int('batch-size', v['batch-size'], 8, 1, 4096),
+    batchSize: v['batch-size'] === undefined ? Number.NaN : int('batch-size', v['batch-size'], 8, 1, 4096),
     learningRate: lr,
     seed,
   };
+  const modelsDir = v['models-dir'] === undefined ? undefined : resolve(v['models-dir']);
+  if (modelsDir && !existsSync(modelsDir)) throw new UsageError(`--models-dir ${v['models-dir']}: no such folder`);
   if (v.demo) {
     for (const flag of ['classes', 'group-pattern', 'dedupe', 'channels'] as const) if (v[flag] !== undefined) throw new UsageError(`--${flag} applies to --data, not --demo`);
     return {
       ...sessionArgs(v),
       out: resolve(v.out),
+      modelsDir,
       cfg: { ...common, dataset: { kind: 'demo', seed, imageSize: int('image-size', v['image-size'], 32, 8, 512), perClass: int('per-class', v['per-class'], 60, 3, 100000), split: parseSplit(v.split) } },
     };
   }
@@ -152,6 +185,7 @@ export function parseTrainArgs(argv: string[]): TrainArgs {
   return {
     ...sessionArgs(v),
     out: resolve(v.out),
+    modelsDir,
     // The fingerprint is known only after the import; train() fills it in.
     cfg: { ...common, dataset: { kind: 'folder', fingerprint: '' } },
     folder: {
@@ -219,6 +253,7 @@ function progressLine(e: TrainEvent | ImportEvent, epochs: number): string | nul
 }
 
 interface SessionOptions extends SessionArgs {
+  modelsDir?: string;
   onEvent?: (e: TrainEvent | ImportEvent) => void;
 }
 
@@ -228,7 +263,8 @@ interface SessionOptions extends SessionArgs {
  */
 async function withStudio<T>(opts: SessionOptions, work: (page: Page, backend: BackendInfo) => Promise<T>): Promise<T> {
   const dist = await ensureBuilt();
-  const server = await serveStatic(dist, opts.port);
+  // --models-dir stands in for the app's public/models/: the worker looks there before any official URL.
+  const server = await serveStatic(dist, opts.port, '127.0.0.1', opts.modelsDir ? { '/models/': opts.modelsDir } : {});
   mkdirSync(opts.profile, { recursive: true });
   try {
     const browser = await launchStudioBrowser({ browser: opts.browser, profile: opts.profile });
@@ -262,7 +298,13 @@ export function train(args: TrainArgs): Promise<RunRecord> {
   };
   return withStudio({ ...args, onEvent }, async (page, backend) => {
     if (args.backend !== 'auto' && backend.name !== args.backend) throw new Error(`backend ${args.backend} is not available`);
-    let cfg = args.cfg;
+    const model = (await page.evaluate(() => window.studio!.zoo())).find((m) => m.id === args.cfg.model);
+    if (!model) throw new UsageError(`--model ${args.cfg.model} is not in the zoo; choose one of ${(await page.evaluate(() => window.studio!.zoo())).map((m) => m.id).join(", ")}`);
+    let cfg: TrainConfig = {
+      ...args.cfg,
+      learningRate: Number.isNaN(args.cfg.learningRate) ? model.defaults.learningRate : args.cfg.learningRate,
+      batchSize: Number.isNaN(args.cfg.batchSize) ? model.defaults.batchSize : args.cfg.batchSize,
+    };
     if (args.folder) {
       // The same path as a user's folder pick: the page's <input webkitdirectory> receives the folder.
       await page.setInputFiles('[data-testid="folder-input"]', args.folder.dir);
@@ -282,6 +324,9 @@ export function runSummary(run: RunRecord) {
     backend: run.backend,
     adapter: run.adapter,
     model: run.model,
+    strategy: run.strategy,
+    optimizer: run.optimizer,
+    checkpoint: run.checkpoint,
     classes: run.classes,
     split: run.split,
     epochs: run.epochs,

@@ -19,6 +19,7 @@ export function exposeAutomation(studio: Studio, engine: EngineProxy): void {
     },
     train: (cfg) => studio.train(cfg, (e) => window.onStudioEvent?.(e)),
     runs: () => engine.runs(),
+    zoo: () => engine.zoo(),
     async scanFolder(input) {
       const scan = await studio.scanFolder(input);
       if (!scan) throw new Error(`${studio.scanError?.code}: ${studio.scanError?.message}`);

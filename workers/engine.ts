@@ -383,6 +383,10 @@ export class StudioEngine implements Engine {
           },
           { batchSize: cfg.batchSize, keep: 'backend' },
         );
+        // The backend runs asynchronously: wait until the features really exist, so the time is the backbone's.
+        const probe = tf.tidy(() => features.sum());
+        await probe.data();
+        probe.dispose();
         run.featureCache = { images: data.labels.length, seconds: (performance.now() - started) / 1000 };
         try {
           result = await trainClassifier(frozenSplit.trainable, optimizer, featureBatchSource({ features, featureShape: frozenSplit.featureShape, labels: data.labels, numClasses: data.numClasses }), split, { ...options, normalization: undefined });

@@ -2,7 +2,7 @@
  * What the page exposes to a headless driver (the CLI, tests, benchmarks): `window.studio`. It is the same `Studio`
  * object the buttons use, so an automated run goes through the same worker and engine as a click.
  */
-import type { BackendInfo, BackendName, DatasetSummary, FolderInput, FolderScan, ImportEvent, ImportOptions, RunRecord, TrainConfig, TrainEvent } from './types';
+import type { BackendInfo, BackendName, DatasetSummary, FolderInput, FolderScan, ImportEvent, ZooModel, ImportOptions, RunRecord, TrainConfig, TrainEvent } from './types';
 
 export interface StudioAutomation {
   ready(): Promise<BackendInfo>;
@@ -13,6 +13,7 @@ export interface StudioAutomation {
   /** Imports the folder last scanned, or last handed to the page's folder input (the driver sets its files first). */
   importFolder(opts: ImportOptions): Promise<DatasetSummary>;
   runs(): Promise<RunRecord[]>;
+  zoo(): Promise<ZooModel[]>;
 }
 
 declare global {
