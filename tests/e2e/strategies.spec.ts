@@ -1,7 +1,10 @@
 import { expect, test } from '@playwright/test';
-import { existsSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { phantomFolder } from '../fixtures/folders';
-import { hasPretrained, sharedCopyOf } from '../fixtures/pretrained';
+import { hasPretrained, PRETRAINED_DIR, sharedCopyOf } from '../fixtures/pretrained';
 
 const MODEL = 'mobilenet_v2_0.35_224';
 test.skip(!hasPretrained(MODEL), `pretrained strategies skipped: ../shared/pretrained/${MODEL} is absent (tests never download weights)`);
@@ -37,4 +40,13 @@ test('each strategy trains a pretrained MobileNetV2 on WebGPU, with weights serv
   }
   // Downloaded once: later runs came from the IndexedDB cache.
   expect(served.filter((u) => u.endsWith('model.json'))).toHaveLength(1);
+});
+
+test('the CLI trains a pretrained backbone from --models-dir and reports strategy, optimiser and checkpoint', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'studio-cli-'));
+  const out = join(dir, 'run.json');
+  const r = spawnSync('npx', ['tsx', 'cli/studio.ts', 'train', '--data', phantomFolder(['a', 'b'], 8), '--image-size', '32', '--model', MODEL, '--strategy', 'medical', '--epochs', '1', '--models-dir', PRETRAINED_DIR, '--out', out, '--port', '0', '--profile', join(dir, 'profile')], { encoding: 'utf8', timeout: 5 * 60_000 });
+  expect(r.status, r.stderr).toBe(0);
+  const run = JSON.parse(readFileSync(out, 'utf8'));
+  expect(run).toMatchObject({ model: MODEL, strategy: 'medical', optimizer: 'adamw', checkpoint: { best: 1, last: 1 } });
 });
