@@ -22,8 +22,11 @@ export interface DecodedPixels {
   pixels: Uint8Array;
 }
 
-/** Throws an error with a `reason` and a person-readable message when a file is not a usable image. */
-export type ImageDecoder = (file: Blob, size: number, channels: 1 | 3) => Promise<DecodedPixels>;
+/**
+ * Throws an error with a `reason` and a person-readable message when a file is not a usable image. `bytes`, when
+ * given, are the file's whole contents, already read for hashing: a decoder can sniff them instead of reading again.
+ */
+export type ImageDecoder = (file: Blob, size: number, channels: 1 | 3, bytes?: Uint8Array) => Promise<DecodedPixels>;
 
 export type DedupeMode = 'keep-together' | 'drop' | 'off';
 
@@ -139,7 +142,10 @@ export async function importDataset(
       try {
         const blob = await source.read(f.path);
         sizes[i] = blob.size;
-        const [hash, decoded] = await Promise.all([blob.arrayBuffer().then((b) => sha256Hex(new Uint8Array(b))), decode(blob, size, channels)]);
+        // One read serves the hash and the decoder's sniffing: each read of a browser File is a round trip to
+        // another process, and for a small JPEG a slow part of the import.
+        const bytes = new Uint8Array(await blob.arrayBuffer());
+        const [hash, decoded] = await Promise.all([sha256Hex(bytes), decode(blob, size, channels, bytes)]);
         hashes[i] = hash;
         images.set(decoded.pixels, i * stride);
         phashes[i] = dHash(decoded.pixels, size, size, channels);
