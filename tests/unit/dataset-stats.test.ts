@@ -31,3 +31,15 @@ describe('verifyStats', () => {
     expect(IMAGENET_STATS).toEqual({ mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] });
   });
 });
+
+describe('statistics from per-image sums', () => {
+  it('are exact integers, so the order images are added in cannot change a bit', async () => {
+    const { imageChannelSums, statsFromSums, channelStats } = await import('../../src/core/dataset/stats');
+    const images = Uint8Array.from({ length: 5 * 4 * 3 }, (_, i) => (i * 37) % 256);
+    const sums = [0, 1, 2, 3, 4].map((i) => imageChannelSums(images, 3, i * 12, 12));
+    const forward = statsFromSums(sums, [0, 1, 2, 3, 4], 4, 3);
+    expect(statsFromSums(sums, [4, 2, 0, 3, 1], 4, 3)).toEqual(forward);
+    expect(channelStats(images, 4, 3, [0, 1, 2, 3, 4])).toEqual(forward);
+    expect(imageChannelSums(Uint8Array.of(1, 2, 3, 4, 5, 6), 3)).toEqual(Float64Array.of(5, 7, 9, 17, 29, 45));
+  });
+});

@@ -23,8 +23,14 @@ export interface PerceptualHash {
   lo: number;
 }
 
+type AreaWeights = { from: Int32Array; cell: Int32Array; weight: Float64Array };
+const areaWeightCache = new Map<string, AreaWeights>();
+
 /** Source-to-cell overlaps for an area-averaging resize along one axis: cell[k] += weight[k] * source[from[k]]. */
-function areaWeights(srcLen: number, cells: number): { from: Int32Array; cell: Int32Array; weight: Float64Array } {
+function areaWeights(srcLen: number, cells: number): AreaWeights {
+  const key = `${srcLen}:${cells}`;
+  const cached = areaWeightCache.get(key);
+  if (cached) return cached;
   const from: number[] = [];
   const cell: number[] = [];
   const weight: number[] = [];
@@ -41,7 +47,10 @@ function areaWeights(srcLen: number, cells: number): { from: Int32Array; cell: I
       weight.push(overlap / scale);
     }
   }
-  return { from: Int32Array.from(from), cell: Int32Array.from(cell), weight: Float64Array.from(weight) };
+  // Every image of an import has the same size: build the table once.
+  const weights = { from: Int32Array.from(from), cell: Int32Array.from(cell), weight: Float64Array.from(weight) };
+  areaWeightCache.set(key, weights);
+  return weights;
 }
 
 /**

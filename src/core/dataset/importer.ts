@@ -8,7 +8,7 @@ import { dHash, dropDuplicates, duplicateReport, duplicateSplitGroups, findDupli
 import { datasetFingerprint } from './fingerprint';
 import { detectLayout, selectClasses, type DatasetLayout, type PathEntry, type SkippedFile } from './layout';
 import { buildSplitManifest, combineGroups, compileGroupPattern, groupedSplit, groupFromPattern, splitOfEach, type SplitFractions, type SplitIndices, type SplitManifest, type SplitName } from './split';
-import { channelStats, type ChannelStats } from './stats';
+import { imageChannelSums, statsFromSums, type ChannelStats } from './stats';
 
 export interface FolderSource {
   /** Every file under the picked folder, paths relative to it. */
@@ -129,6 +129,7 @@ export async function importDataset(
   const hashes: string[] = new Array(files.length);
   const phashes: PerceptualHash[] = new Array(files.length);
   const sizes: number[] = new Array(files.length);
+  const pixelSums: Float64Array[] = new Array(files.length);
   const skipped: SkippedFile[] = [...layout.skipped];
 
   const started = performance.now();
@@ -149,6 +150,8 @@ export async function importDataset(
         hashes[i] = hash;
         images.set(decoded.pixels, i * stride);
         phashes[i] = dHash(decoded.pixels, size, size, channels);
+        // Summed now, while the pixels are in cache and the browser decodes other files: no second pass over all images.
+        pixelSums[i] = imageChannelSums(decoded.pixels, channels);
         ok[i] = true;
       } catch (err) {
         const reason = (err as { reason?: string }).reason;
@@ -239,7 +242,7 @@ export async function importDataset(
       dropped,
       keptTogether: opts.dedupe === 'keep-together' ? groups.clusters.length : 0,
     },
-    normalization: channelStats(finalImages, size * size, channels, split.train),
+    normalization: statsFromSums(keep.map((i) => pixelSums[i]), split.train, size * size, channels),
     options: opts,
   };
 }

@@ -5,26 +5,44 @@ export interface ChannelStats {
   std: number[];
 }
 
-export function channelStats(images: Uint8Array, pixelsPerImage: number, channels: number, indices: readonly number[]): ChannelStats {
-  const sum = new Float64Array(channels);
-  const sumSq = new Float64Array(channels);
-  const stride = pixelsPerImage * channels;
-  for (const i of indices) {
-    const base = i * stride;
-    for (let p = 0; p < stride; p += channels) {
-      for (let c = 0; c < channels; c++) {
-        const v = images[base + p + c] / 255;
-        sum[c] += v;
-        sumSq[c] += v * v;
-      }
+/**
+ * Per-channel sums of one uint8 image's values and squared values, as integers (exact in a float64 up to 2^53, far
+ * above any image), so that statistics assembled from them do not depend on the order images are added in.
+ * Layout: [sum c0, sum c1, …, sumSq c0, sumSq c1, …].
+ */
+export function imageChannelSums(pixels: Uint8Array, channels: number, offset = 0, length = pixels.length - offset): Float64Array {
+  const out = new Float64Array(2 * channels);
+  for (let c = 0; c < channels; c++) {
+    let sum = 0;
+    let sumSq = 0;
+    for (let p = offset + c, end = offset + length; p < end; p += channels) {
+      const v = pixels[p];
+      sum += v;
+      sumSq += v * v;
     }
+    out[c] = sum;
+    out[channels + c] = sumSq;
   }
+  return out;
+}
+
+/** Mean and std (0..1 units) of the images whose per-image sums are given, over the listed indices. */
+export function statsFromSums(sums: readonly Float64Array[], indices: readonly number[], pixelsPerImage: number, channels: number): ChannelStats {
   const n = indices.length * pixelsPerImage;
   if (n === 0) throw new RangeError('cannot compute normalisation statistics over an empty split');
-  const mean = Array.from(sum, (s) => s / n);
+  const total = new Float64Array(2 * channels);
+  for (const i of indices) for (let k = 0; k < total.length; k++) total[k] += sums[i][k];
+  const mean = Array.from({ length: channels }, (_, c) => total[c] / n / 255);
   // Guard against a constant channel: a zero std would turn every normalised pixel into NaN.
-  const std = Array.from(sumSq, (s, c) => Math.max(Math.sqrt(Math.max(s / n - mean[c] * mean[c], 0)), 1e-6));
+  const std = Array.from({ length: channels }, (_, c) => Math.max(Math.sqrt(Math.max(total[channels + c] / n / 65025 - mean[c] * mean[c], 0)), 1e-6));
   return { mean, std };
+}
+
+export function channelStats(images: Uint8Array, pixelsPerImage: number, channels: number, indices: readonly number[]): ChannelStats {
+  const stride = pixelsPerImage * channels;
+  const sums: Float64Array[] = [];
+  for (const i of indices) sums[i] = imageChannelSums(images, channels, i * stride, stride);
+  return statsFromSums(sums, indices, pixelsPerImage, channels);
 }
 
 /** ImageNet's per-channel statistics (RGB, 0..1), shown beside the dataset's own for comparison. */
