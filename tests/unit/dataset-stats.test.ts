@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { channelStats, IMAGENET_STATS, verifyStats } from '../../src/core/dataset/stats';
+import { channelStats, IMAGENET_STATS, imageChannelSums, statsFromSums, verifyStats } from '../../src/core/dataset/stats';
 
 describe('verifyStats', () => {
   const images = new Uint8Array([0, 128, 255, 64, 128, 0, 255, 128, 255, 32, 128, 0]);
@@ -33,8 +33,7 @@ describe('verifyStats', () => {
 });
 
 describe('statistics from per-image sums', () => {
-  it('are exact integers, so the order images are added in cannot change a bit', async () => {
-    const { imageChannelSums, statsFromSums, channelStats } = await import('../../src/core/dataset/stats');
+  it('are exact integers, so the order images are added in cannot change a bit', () => {
     const images = Uint8Array.from({ length: 5 * 4 * 3 }, (_, i) => (i * 37) % 256);
     const sums = [0, 1, 2, 3, 4].map((i) => imageChannelSums(images, 3, i * 12, 12));
     const forward = statsFromSums(sums, [0, 1, 2, 3, 4], 4, 3);
