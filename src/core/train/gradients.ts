@@ -9,7 +9,9 @@ export function clipByGlobalNorm(grads: tf.NamedTensorMap, maxNorm = 1): { grads
   if (!(maxNorm > 0)) throw new RangeError('the clipping norm must be positive');
   return tf.tidy(() => {
     const tensors = Object.values(grads);
-    const norm = tf.sqrt(tensors.length === 0 ? tf.scalar(0) : tf.addN(tensors.map((g) => g.square().sum()))) as tf.Scalar;
+    // A chain of adds, not tf.addN: TF.js 4.22's WebGPU AddN returns NaN for this many inputs (seen with the 14
+    // gradients of simple_cnn), while pairwise adds work on every backend.
+    const norm = tf.sqrt(tensors.reduce<tf.Tensor>((acc, g) => acc.add(g.square().sum()), tf.scalar(0))) as tf.Scalar;
     const scale = tf.div(maxNorm, tf.maximum(norm, maxNorm));
     const clipped: tf.NamedTensorMap = {};
     for (const [name, g] of Object.entries(grads)) clipped[name] = g.mul(scale);
