@@ -28,7 +28,7 @@ test('train --demo writes the run contract, and the run survives in the profile'
   expect(run.classes).toEqual(['glioma', 'meningioma', 'pituitary']);
   expect(run.split).toEqual({ train: 42, val: 9, test: 9 });
   expect(run.epochs).toHaveLength(1);
-  expect(Object.keys(run.epochs[0]).sort()).toEqual(['epoch', 'imagesPerSecond', 'seconds', 'trainAccuracy', 'trainLoss', 'valAccuracy', 'valLoss'].sort());
+  expect(Object.keys(run.epochs[0]).sort()).toEqual(['epoch', 'imagesPerSecond', 'learningRate', 'seconds', 'trainAccuracy', 'trainLoss', 'valAccuracy', 'valLoss'].sort());
   expect(run.best).toEqual({ epoch: 1, valAccuracy: run.epochs[0].valAccuracy });
 
   const listed = studio('runs', ...common);
