@@ -1,7 +1,7 @@
 /** The engine behind the `Engine` interface: runs in a dedicated worker and owns every tensor and every image. */
 import * as tf from '@tensorflow/tfjs';
 import { generateDemoDataset } from '../src/core/dataset/demo';
-import { ImportCancelled, importDataset, scanFolder, splitId, type FolderSource, type ImageDecoder, type ImportedDataset, type ImportOptions } from '../src/core/dataset/importer';
+import { ImportCancelled, importDataset, scanFolder, splitId, type FolderSource, type ImageAnalyzer, type ImportedDataset, type ImportOptions } from '../src/core/dataset/importer';
 import { DatasetError } from '../src/core/dataset/layout';
 import { GroupPatternError, manifestToCsv, manifestToJson, stratifiedSplit, validateFractions, type SplitIndices } from '../src/core/dataset/split';
 import { channelStats, IMAGENET_STATS, verifyStats, type ChannelStats } from '../src/core/dataset/stats';
@@ -93,8 +93,8 @@ export class StudioEngine implements Engine {
   /** The one imported dataset held in memory (a new import replaces it: decoded images are large). */
   private dataset: { summary: DatasetSummary; data: ImportedDataset } | null = null;
 
-  /** @param decode the image decoder; the worker passes the browser's, Node tests a fake. */
-  constructor(private readonly decode?: ImageDecoder) {}
+  /** @param analyze per-file import work (decode, hashes, sums); the worker passes a pool of browser decoders. */
+  constructor(private readonly analyze?: ImageAnalyzer) {}
 
   private database(): Promise<StudioDB> {
     this.db ??= openStudioDB();
@@ -133,14 +133,14 @@ export class StudioEngine implements Engine {
 
   async importDataset(opts: ImportOptions, onEvent: (e: ImportEvent) => void): Promise<DatasetSummary> {
     if (!this.scanned) throw new EngineError('E_NOT_FOUND', 'pick a folder first');
-    if (!this.decode) throw new EngineError('E_INTERNAL', 'this engine has no image decoder');
+    if (!this.analyze) throw new EngineError('E_INTERNAL', 'this engine has no image decoder');
     if (this.importing) throw new EngineError('E_BUSY', 'an import is already running');
     checkImport(opts);
     const control = { stop: false };
     this.importing = control;
     const started = performance.now();
     try {
-      const data = await importDataset(this.scanned.source, opts, this.decode, onEvent, () => control.stop);
+      const data = await importDataset(this.scanned.source, opts, this.analyze, onEvent, () => control.stop);
       const seconds = (performance.now() - started) / 1000;
       const summary: DatasetSummary = {
         name: this.scanned.name,

@@ -1,8 +1,8 @@
 /// <reference lib="webworker" />
 import * as Comlink from 'comlink';
 import { registerErrorTransfer } from '../src/engine/errors';
-import { decodeImage } from './decode';
+import { analyzerPool } from './analyze-pool';
 import { StudioEngine } from './engine';
 
 registerErrorTransfer();
-Comlink.expose(new StudioEngine(decodeImage));
+Comlink.expose(new StudioEngine(analyzerPool()));

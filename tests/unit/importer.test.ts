@@ -1,15 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { demoImage } from '../../src/core/dataset/demo';
-import { ImportCancelled, importDataset, splitId, type FolderSource, type ImageDecoder, type ImportOptions } from '../../src/core/dataset/importer';
+import { analyzeWith, ImportCancelled, importDataset, splitId, type FolderSource, type ImageDecoder, type ImportOptions } from '../../src/core/dataset/importer';
 
 // Files whose bytes are raw 8×8 RGB pixels: the fake decoder hands them back, so the test exercises the importer's
 // bookkeeping (layout, failures, hashes, split, stats) without a browser. Real decoding is tested in Chromium.
 const SIZE = 8;
-const decode: ImageDecoder = async (blob) => {
+const fakeDecode: ImageDecoder = async (blob) => {
   const bytes = new Uint8Array(await blob.arrayBuffer());
   if (bytes.length !== SIZE * SIZE * 3) throw Object.assign(new Error('not an image: the file starts with text'), { reason: 'not-an-image' });
   return { pixels: bytes };
 };
+const decode = analyzeWith(fakeDecode);
 
 function folder(files: Record<string, Uint8Array | string>): FolderSource {
   return {
@@ -98,10 +99,10 @@ describe('importDataset', () => {
 
   it('stops when cancelled and reports it as a cancellation', async () => {
     let decoded = 0;
-    const counting: ImageDecoder = async (blob, size, channels) => {
+    const counting = analyzeWith(async (blob, size, channels) => {
       decoded += 1;
-      return decode(blob, size, channels);
-    };
+      return fakeDecode(blob, size, channels);
+    });
     const files = dataset(20);
     await expect(importDataset(folder(files), opts({ concurrency: 1 }), counting, () => {}, () => decoded >= 5)).rejects.toBeInstanceOf(ImportCancelled);
     expect(decoded).toBeLessThan(60);

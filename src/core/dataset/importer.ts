@@ -24,9 +24,31 @@ export interface DecodedPixels {
 
 /**
  * Throws an error with a `reason` and a person-readable message when a file is not a usable image. `bytes`, when
- * given, are the file's whole contents, already read for hashing: a decoder can sniff them instead of reading again.
+ * given, are the whole file, already read (the decoder may sniff them instead of reading the file again).
  */
 export type ImageDecoder = (file: Blob, size: number, channels: 1 | 3, bytes?: Uint8Array) => Promise<DecodedPixels>;
+
+/** Everything the import needs from one file, computed where the pixels are (possibly in another worker). */
+export interface AnalyzedImage {
+  pixels: Uint8Array;
+  contentHash: string;
+  phash: PerceptualHash;
+  /** Per-channel sums of values and squares (see imageChannelSums). */
+  sums: Float64Array;
+}
+
+export type ImageAnalyzer = (file: Blob, size: number, channels: 1 | 3) => Promise<AnalyzedImage>;
+
+/** The per-file work of an import on one thread: one read serves the content hash and the decoder. */
+export function analyzeWith(decode: ImageDecoder): ImageAnalyzer {
+  return async (file, size, channels) => {
+    // Each read of a browser File is a round trip to another process: read once, hash and sniff the same bytes.
+    const bytes = new Uint8Array(await file.arrayBuffer());
+    const [contentHash, decoded] = await Promise.all([sha256Hex(bytes), decode(file, size, channels, bytes)]);
+    const { pixels } = decoded;
+    return { pixels, contentHash, phash: dHash(pixels, size, size, channels), sums: imageChannelSums(pixels, channels) };
+  };
+}
 
 export type DedupeMode = 'keep-together' | 'drop' | 'off';
 
@@ -112,7 +134,7 @@ function countBySplit(classes: string[], labels: Int32Array, split: SplitIndices
 export async function importDataset(
   source: FolderSource,
   opts: ImportOptions,
-  decode: ImageDecoder,
+  analyze: ImageAnalyzer,
   onEvent: (e: ImportEvent) => void = () => {},
   shouldStop: () => boolean = () => false,
 ): Promise<ImportedDataset> {
@@ -143,15 +165,12 @@ export async function importDataset(
       try {
         const blob = await source.read(f.path);
         sizes[i] = blob.size;
-        // One read serves the hash and the decoder's sniffing: each read of a browser File is a round trip to
-        // another process, and for a small JPEG a slow part of the import.
-        const bytes = new Uint8Array(await blob.arrayBuffer());
-        const [hash, decoded] = await Promise.all([sha256Hex(bytes), decode(blob, size, channels, bytes)]);
-        hashes[i] = hash;
-        images.set(decoded.pixels, i * stride);
-        phashes[i] = dHash(decoded.pixels, size, size, channels);
-        // Summed now, while the pixels are in cache and the browser decodes other files: no second pass over all images.
-        pixelSums[i] = imageChannelSums(decoded.pixels, channels);
+        const a = await analyze(blob, size, channels);
+        hashes[i] = a.contentHash;
+        images.set(a.pixels, i * stride);
+        phashes[i] = a.phash;
+        // Summed per image while decoding: statistics need no second pass over every pixel.
+        pixelSums[i] = a.sums;
         ok[i] = true;
       } catch (err) {
         const reason = (err as { reason?: string }).reason;
