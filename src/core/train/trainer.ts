@@ -109,14 +109,6 @@ export function normalizeWith(stats: ChannelStats): Preprocess {
 /** [0, 255] → [−1, 1], the scaling the ImageNet MobileNets were trained with. */
 export const scaleToSymmetric: Preprocess = (x) => tf.tidy(() => x.div(127.5).sub(1));
 
-/** A batch normalised with dataset statistics (the pre-BatchSource API, kept for callers outside the loop). */
-export function makeBatch(data: TensorDataset, indices: readonly number[], norm: ChannelStats): { x: tf.Tensor4D; y: tf.Tensor2D } {
-  const { x, y } = imageBatchSource(data).batch(indices);
-  const normalized = normalizeWith(norm)(x as tf.Tensor4D) as tf.Tensor4D;
-  x.dispose();
-  return { x: normalized, y };
-}
-
 /** What a checkpoint stores, besides weights and optimiser state, to resume a run where it left off. */
 export interface TrainerState {
   /** The last completed epoch (1-based); a resumed run starts at epoch + 1. */
