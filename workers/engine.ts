@@ -8,9 +8,9 @@ import { channelStats, IMAGENET_STATS, verifyStats, type ChannelStats } from '..
 import { computeFeatures, splitAtFrozenBoundary } from '../src/core/models/features';
 import { getZooEntry, MODEL_ZOO, type ZooEntry } from '../src/core/models/zoo';
 import { deriveSeed, mulberry32, shuffle } from '../src/core/random';
-import { getStats, lastFolder, listRuns, openStudioDB, rememberFolder, saveRun, saveSplit, saveStats, type StudioDB } from '../src/core/store/db';
+import { getRun, getStats, lastFolder, listRuns, openStudioDB, rememberFolder, saveRun, saveSplit, saveStats, type StudioDB } from '../src/core/store/db';
 import { isAugmentIdentity } from '../src/core/image/augment';
-import { checkpointToStore } from '../src/core/store/checkpoints';
+import { checkpointToStore, loadCheckpoint, restoreCheckpoint, type Checkpoint } from '../src/core/store/checkpoints';
 import { BestCheckpoint, EarlyStopping } from '../src/core/train/callbacks';
 import { createOptimizer } from '../src/core/train/optimizers';
 import { featureBatchSource, imageBatchSource, normalizeWith, trainClassifier, type TensorDataset, type TrainerOptions } from '../src/core/train/trainer';
@@ -282,36 +282,65 @@ export class StudioEngine implements Engine {
   }
 
   async train(cfg: TrainConfig, onEvent: (e: TrainEvent) => void): Promise<RunRecord> {
-    if (this.active) throw new EngineError('E_BUSY', `run ${this.active.runId} is still training; cancel it or wait for it to finish`);
     checkConfig(cfg);
     const entry = zooEntry(cfg.model);
+    const runId = newRunId();
+    return this.execute(runId, onEvent, async (backend) => ({
+      run: {
+        runId,
+        status: 'running',
+        startedAt: new Date().toISOString(),
+        endedAt: null,
+        config: cfg,
+        backend: backend.name,
+        adapter: backend.adapter,
+        model: cfg.model,
+        strategy: resolveStrategy(cfg, entry),
+        optimizer: cfg.optimizer ?? 'adam',
+        checkpoint: { best: null, last: null },
+        classes: [],
+        split: { train: 0, val: 0, test: 0 },
+        epochs: [],
+        best: null,
+      },
+      checkpoint: null,
+    }));
+  }
+
+  async resume(runId: string, onEvent: (e: TrainEvent) => void): Promise<RunRecord> {
+    return this.execute(runId, onEvent, async (backend) => {
+      const db = await this.database();
+      const run = await getRun(db, runId);
+      if (!run) throw new EngineError('E_NOT_FOUND', `there is no run ${runId}`);
+      if (run.status === 'completed') throw new EngineError('E_CONFIG', `run ${runId} has completed; there is nothing to resume`);
+      const checkpoint = run.checkpoint?.last ? await loadCheckpoint(db, runId, 'last') : undefined;
+      if (!checkpoint) throw new EngineError('E_NOT_FOUND', `run ${runId} stopped before its first epoch ended, so it has no checkpoint to resume from; start it again`);
+      // Epochs after the checkpoint (none, as 'last' is written every epoch) would be redone, so they are dropped.
+      const epochs = run.epochs.filter((m) => m.epoch <= checkpoint.epoch);
+      return {
+        run: { ...run, status: 'running', endedAt: null, error: undefined, backend: backend.name, adapter: backend.adapter, epochs, resumes: [...(run.resumes ?? []), { at: new Date().toISOString(), fromEpoch: checkpoint.epoch }] },
+        checkpoint,
+      };
+    });
+  }
+
+  /** Runs (or continues) a run; `open` builds its record, and the checkpoint to continue from, once the run is claimed. */
+  private async execute(runId: string, onEvent: (e: TrainEvent) => void, open: (backend: BackendInfo) => Promise<{ run: RunRecord; checkpoint: Checkpoint | null }>): Promise<RunRecord> {
+    if (this.active) throw new EngineError('E_BUSY', `run ${this.active.runId} is still training; cancel it or wait for it to finish`);
     // Claimed before the first await, so a second call made meanwhile is refused.
-    const control = { runId: newRunId(), stop: false };
+    const control = { runId, stop: false };
     this.active = control;
+    let run: RunRecord;
+    let resumeFrom: Checkpoint | null;
     let backend: BackendInfo;
     try {
       backend = await this.backend();
+      ({ run, checkpoint: resumeFrom } = await open(backend));
     } catch (err) {
       this.active = null;
       throw err;
     }
-    const run: RunRecord = {
-      runId: control.runId,
-      status: 'running',
-      startedAt: new Date().toISOString(),
-      endedAt: null,
-      config: cfg,
-      backend: backend.name,
-      adapter: backend.adapter,
-      model: cfg.model,
-      strategy: resolveStrategy(cfg, entry),
-      optimizer: cfg.optimizer ?? 'adam',
-      checkpoint: { best: null, last: null },
-      classes: [],
-      split: { train: 0, val: 0, test: 0 },
-      epochs: [],
-      best: null,
-    };
+    const cfg = run.config;
     let db: StudioDB | null = null;
     let model: tf.LayersModel | null = null;
     let optimizer: tf.Optimizer | null = null;
@@ -325,13 +354,14 @@ export class StudioEngine implements Engine {
       if (prepared.dataset) run.dataset = prepared.dataset;
       await saveRun(store, run);
       const batchesPerEpoch = Math.ceil(split.train.length / cfg.batchSize);
-      onEvent({ type: 'start', runId: run.runId, classes: run.classes, split: run.split, totalBatches: batchesPerEpoch * cfg.epochs, backend });
+      onEvent({ type: 'start', runId: run.runId, classes: run.classes, split: run.split, totalBatches: batchesPerEpoch * (cfg.epochs - (resumeFrom?.epoch ?? 0)), backend, resumedFrom: resumeFrom?.epoch ?? null });
 
       const built = await buildModel(cfg, data, prepared.normalization, browserBackboneLoader(store));
       model = built.model;
       run.optimizer = built.optimizer;
       optimizer = createOptimizer({ name: built.optimizer, learningRate: cfg.learningRate });
-      const best = new BestCheckpoint({ everyEpochs: cfg.saveEveryEpochs ?? 0 });
+      const resumed = resumeFrom ? await restoreCheckpoint(model, optimizer, resumeFrom) : null;
+      const best = new BestCheckpoint({ everyEpochs: cfg.saveEveryEpochs ?? 0 }, resumed?.best ?? null);
       const toStore = checkpointToStore(store, model, optimizer, { runId: run.runId, config: cfg, best });
       const augment = cfg.augment && !isAugmentIdentity(cfg.augment) ? cfg.augment : undefined;
       const es = cfg.earlyStopping === undefined ? {} : cfg.earlyStopping;
@@ -342,7 +372,8 @@ export class StudioEngine implements Engine {
         normalization: built.normalization,
         augment,
         clipNorm: cfg.clipNorm === 0 ? undefined : (cfg.clipNorm ?? 1),
-        earlyStopping: es === null ? undefined : new EarlyStopping(es),
+        earlyStopping: es === null ? undefined : new EarlyStopping(es, resumed?.earlyStopping ?? undefined),
+        startEpoch: resumed ? resumed.epoch + 1 : 1,
         checkpoint: {
           best,
           save: async (kind, epoch, metrics, state) => {

@@ -30,7 +30,7 @@ export interface BackendInfo {
 }
 
 export type TrainEvent =
-  | { type: 'start'; runId: string; classes: string[]; split: SplitCounts; totalBatches: number; backend: BackendInfo }
+  | { type: 'start'; runId: string; classes: string[]; split: SplitCounts; totalBatches: number; backend: BackendInfo; /** The checkpoint epoch a resumed run continues from. */ resumedFrom: number | null }
   | { type: 'batch'; epoch: number; batch: number; batchesPerEpoch: number; loss: number }
   | { type: 'epoch'; metrics: EpochMetrics; numTensors: number }
   | { type: 'done'; run: RunRecord };
@@ -103,6 +103,8 @@ export interface Engine {
   init(backend: BackendName | 'auto'): Promise<BackendInfo>;
   backend(): Promise<BackendInfo>;
   train(cfg: TrainConfig, onEvent: (e: TrainEvent) => void): Promise<RunRecord>;
+  /** Continues a run that was interrupted (page reload, crash) or cancelled, from its last checkpoint. */
+  resume(runId: string, onEvent: (e: TrainEvent) => void): Promise<RunRecord>;
   /** Stops the run after the batch in flight; the promise from `train` resolves with status 'cancelled'. */
   cancel(runId: string): Promise<void>;
   runs(): Promise<RunRecord[]>;

@@ -38,6 +38,12 @@ export function describeError(err: unknown): ShownError {
   return { code: 'E_INTERNAL', message: err instanceof Error ? err.message : String(err) };
 }
 
+/** The run, when it stopped early (interrupted or cancelled) with a checkpoint to continue from. */
+export function resumableRun(run: RunRecord): RunRecord | null {
+  const stoppedEarly = (run.status === 'running' || run.status === 'cancelled') && (run.checkpoint?.last ?? 0) > 0;
+  return stoppedEarly && run.checkpoint.last! < run.config.epochs ? run : null;
+}
+
 export class Studio {
   backend = $state<BackendInfo | null>(null);
   backendChoice = $state<BackendChoice>('auto');
@@ -64,6 +70,8 @@ export class Studio {
   dataset = $state<DatasetSummary | null>(null);
   rememberedFolder = $state<FileSystemDirectoryHandle | null>(null);
   zoo = $state<ZooModel[]>([]);
+  /** A run that stopped before its last epoch and has a checkpoint to continue from. */
+  resumable = $state<RunRecord | null>(null);
 
   constructor(readonly engine: EngineProxy) {}
 
@@ -144,6 +152,9 @@ export class Studio {
     await this.selectBackend(initialBackend(location.search, localStorage.getItem(BACKEND_KEY)));
     await this.loadRememberedFolder();
     this.zoo = await this.engine.zoo();
+    // A run still marked 'running' when the page opens was cut off by a reload or a crash.
+    const [latest] = await this.engine.runs();
+    if (latest) this.resumable = resumableRun(latest);
   }
 
   private onEvent = (e: TrainEvent): void => {
@@ -167,23 +178,34 @@ export class Studio {
     }
   };
 
-  async train(cfg: TrainConfig, onEvent?: (e: TrainEvent) => void): Promise<RunRecord> {
+  train(cfg: TrainConfig, onEvent?: (e: TrainEvent) => void): Promise<RunRecord> {
+    return this.follow((sink) => this.engine.train(cfg, sink), [], onEvent);
+  }
+
+  /** Continues an interrupted or cancelled run from its last checkpoint; its earlier epochs stay on the chart. */
+  resume(run: RunRecord, onEvent?: (e: TrainEvent) => void): Promise<RunRecord> {
+    const kept = run.epochs.filter((m) => m.epoch <= (run.checkpoint.last ?? 0));
+    return this.follow((sink) => this.engine.resume(run.runId, sink), kept, onEvent);
+  }
+
+  private async follow(start: (sink: (e: TrainEvent) => void) => Promise<RunRecord>, epochs: EpochMetrics[], onEvent?: (e: TrainEvent) => void): Promise<RunRecord> {
     this.running = true;
     this.trainError = null;
+    this.resumable = null;
     this.runId = null;
     this.batches = [];
-    this.epochs = [];
+    this.epochs = [...epochs];
     this.batchesDone = 0;
     this.totalBatches = 0;
     try {
-      const run = await this.engine.train(
-        cfg,
+      const run = await start(
         eventSink((e: TrainEvent) => {
           this.onEvent(e);
           onEvent?.(e);
         }),
       );
       this.lastRun = run;
+      this.resumable = resumableRun(run);
       return run;
     } catch (err) {
       this.trainError = describeError(err);

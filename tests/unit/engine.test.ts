@@ -57,6 +57,23 @@ describe('engine progress protocol', () => {
     expect(run.epochs).toHaveLength(0);
   });
 
+  it('resumes a cancelled run from its last checkpoint, keeping the epochs before it', async () => {
+    let runId = '';
+    const first = await engine.train(cfg({ epochs: 3, earlyStopping: null }), (e) => {
+      if (e.type === 'start') runId = e.runId;
+      if (e.type === 'batch' && e.epoch === 2) void engine.cancel(runId);
+    });
+    expect(first.status).toBe('cancelled');
+    expect(first.epochs.map((m) => m.epoch)).toEqual([1]);
+    expect(first.checkpoint.last).toBe(1);
+    const events: TrainEvent[] = [];
+    const resumed = await engine.resume(runId, (e) => events.push(e));
+    expect(events[0]).toMatchObject({ type: 'start', runId, resumedFrom: 1 });
+    expect(resumed).toMatchObject({ runId, status: 'completed', checkpoint: { last: 3 }, resumes: [{ fromEpoch: 1 }] });
+    expect(resumed.epochs.map((m) => m.epoch)).toEqual([1, 2, 3]);
+    await expect(engine.resume(runId, () => {})).rejects.toMatchObject({ code: 'E_CONFIG', message: expect.stringMatching(/completed/) });
+  });
+
   it('refuses bad settings with a typed error, and a second run while one trains', async () => {
     await expect(engine.train(cfg({ epochs: 0 }), () => {})).rejects.toMatchObject({ code: 'E_CONFIG', message: expect.stringMatching(/epochs/) });
     await expect(engine.train(cfg({ dataset: { kind: 'demo', seed: 1, imageSize: 8, perClass: 10, split: { train: 0.5, val: 0.2, test: 0.2 } } }), () => {})).rejects.toBeInstanceOf(EngineError);

@@ -93,6 +93,8 @@ export interface RunRecord {
   optimizer: OptimizerName;
   /** Where the best and last checkpoints are (IndexedDB `checkpoints`), by epoch. */
   checkpoint: { best: number | null; last: number | null };
+  /** Each time the run was continued from its last checkpoint (after a reload, a crash or a cancel). */
+  resumes?: { at: string; fromEpoch: number }[];
   /** Set when a frozen backbone's features were computed once and cached (augmentation off). */
   featureCache?: { images: number; seconds: number };
   classes: string[];

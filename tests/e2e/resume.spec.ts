@@ -1,0 +1,27 @@
+import { expect, test } from '@playwright/test';
+
+test('after a page reload mid-run, the run resumes from its last checkpoint and loses at most one epoch', async ({ page }) => {
+  await page.goto('/');
+  await expect(page.getByTestId('backend-name')).toHaveText('webgpu', { timeout: 60_000 });
+  await page.getByTestId('epochs').fill('4');
+  await page.getByTestId('image-size').fill('16');
+  await page.getByTestId('train-demo').click();
+  await expect(page.getByTestId('epoch-row')).toHaveCount(2, { timeout: 5 * 60_000 });
+  // The worker dies with the page, in the middle of epoch 3.
+  await page.reload();
+
+  const banner = page.getByTestId('resumable');
+  await expect(banner).toContainText('when the page closed', { timeout: 60_000 });
+  const before = await page.evaluate(async () => (await window.studio!.runs())[0]);
+  expect(before.status).toBe('running');
+  expect(before.checkpoint.last).toBeGreaterThanOrEqual(1); // at most one finished epoch lost
+  await page.getByTestId('resume-run').click();
+  await expect(page.getByTestId('run-status')).toHaveAttribute('data-status', 'completed', { timeout: 5 * 60_000 });
+  await expect(page.getByTestId('epoch-row')).toHaveCount(4);
+
+  const after = await page.evaluate(async () => (await window.studio!.runs())[0]);
+  expect(after.runId).toBe(before.runId);
+  expect(after.epochs.map((m) => m.epoch)).toEqual([1, 2, 3, 4]);
+  expect(after.resumes).toEqual([{ at: expect.any(String), fromEpoch: before.checkpoint.last }]);
+  await expect(page.getByTestId('resumable')).toHaveCount(0);
+});
