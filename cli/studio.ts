@@ -26,6 +26,7 @@ const USAGE = `usage: npm run studio -- <command> [options]
         demo:   [--image-size N (32)] [--per-class N (60)]
         folder: [--classes a,b,c] [--split 70/15/15] [--group-pattern REGEX] [--dedupe keep-together|drop|off]
                 [--image-size N (64)] [--channels 1|3]
+  resume --run ID [--out FILE.json]  continue a stopped run from its last checkpoint (same --profile and --port)
   runs  [--out FILE.json]          list the runs kept in the profile
   common: --browser PATH (/usr/bin/chromium)  --profile DIR (~/.local/share/mri-studio/profile)  --port N (5199)  --verbose`;
 
@@ -229,6 +230,12 @@ function importLine(d: DatasetSummary): string {
   return `imported ${d.images} images in ${d.seconds.toFixed(1)} s (${d.imagesPerSecond.toFixed(0)} images/s); train/val/test: ${counts}; skipped ${d.skipped.length}; duplicates: ${d.duplicates.exactGroups.length} exact groups, ${d.duplicates.nearGroups.length} near groups, ${d.duplicates.crossSplit.length} across splits`;
 }
 
+/** @param epochs the run's epoch count, NaN when unknown (a resumed run). */
+function printProgress(e: TrainEvent | ImportEvent, epochs: number): void {
+  const line = progressLine(e, epochs);
+  if (line) console.log(line);
+}
+
 let lastImportDecile = -1;
 
 function progressLine(e: TrainEvent | ImportEvent, epochs: number): string | null {
@@ -242,10 +249,10 @@ function progressLine(e: TrainEvent | ImportEvent, epochs: number): string | nul
       return `  ${e.done}/${e.total} decoded · ${e.imagesPerSecond.toFixed(0)} images/s · ETA ${Math.ceil(e.etaSeconds)} s`;
     }
     case 'start':
-      return `run ${e.runId} on ${e.backend.name}${e.backend.adapter ? ` (${e.backend.adapter.vendor} ${e.backend.adapter.architecture}${e.backend.adapter.isSoftware ? ', software adapter' : ''})` : ''}: classes ${e.classes.join(', ')}; split ${e.split.train}/${e.split.val}/${e.split.test}`;
+      return `run ${e.runId} on ${e.backend.name}${e.backend.adapter ? ` (${e.backend.adapter.vendor} ${e.backend.adapter.architecture}${e.backend.adapter.isSoftware ? ', software adapter' : ''})` : ''}: classes ${e.classes.join(', ')}; split ${e.split.train}/${e.split.val}/${e.split.test}${e.resumedFrom ? `; resumed after epoch ${e.resumedFrom}` : ''}`;
     case 'epoch': {
       const m = e.metrics;
-      return `epoch ${m.epoch}/${epochs}: train loss ${m.trainLoss.toFixed(4)} acc ${pct(m.trainAccuracy)} · val loss ${m.valLoss.toFixed(4)} acc ${pct(m.valAccuracy)} · ${m.seconds.toFixed(1)} s, ${m.imagesPerSecond.toFixed(1)} img/s · tensors ${e.numTensors}`;
+      return `epoch ${m.epoch}${Number.isNaN(epochs) ? '' : `/${epochs}`}: train loss ${m.trainLoss.toFixed(4)} acc ${pct(m.trainAccuracy)} · val loss ${m.valLoss.toFixed(4)} acc ${pct(m.valAccuracy)} · ${m.seconds.toFixed(1)} s, ${m.imagesPerSecond.toFixed(1)} img/s · tensors ${e.numTensors}`;
     }
     default:
       return null;
@@ -292,11 +299,7 @@ async function withStudio<T>(opts: SessionOptions, work: (page: Page, backend: B
 }
 
 export function train(args: TrainArgs): Promise<RunRecord> {
-  const onEvent = (e: TrainEvent | ImportEvent) => {
-    const line = progressLine(e, args.cfg.epochs);
-    if (line) console.log(line);
-  };
-  return withStudio({ ...args, onEvent }, async (page, backend) => {
+  return withStudio({ ...args, onEvent: (e) => printProgress(e, args.cfg.epochs) }, async (page, backend) => {
     if (args.backend !== 'auto' && backend.name !== args.backend) throw new Error(`backend ${args.backend} is not available`);
     const model = (await page.evaluate(() => window.studio!.zoo())).find((m) => m.id === args.cfg.model);
     if (!model) throw new UsageError(`--model ${args.cfg.model} is not in the zoo; choose one of ${(await page.evaluate(() => window.studio!.zoo())).map((m) => m.id).join(", ")}`);
@@ -359,6 +362,15 @@ async function main(argv: string[]): Promise<number> {
       const run = await train(args);
       writeJson(args.out, runSummary(run));
       console.log(`${run.status}: best val accuracy ${run.best ? pct(run.best.valAccuracy) : 'n/a'} at epoch ${run.best?.epoch ?? '-'}; wrote ${args.out}`);
+      return run.status === 'completed' ? 0 : 1;
+    }
+    if (command === 'resume') {
+      const v = parse(rest, { ...COMMON_OPTIONS, run: { type: 'string' } });
+      if (!v.run) throw new UsageError('resume needs --run ID (see "runs")');
+      const args = sessionArgs(v);
+      const run = await withStudio({ ...args, onEvent: (e) => printProgress(e, Number.NaN) }, (page) => page.evaluate((id) => window.studio!.resume(id), v.run!));
+      if (args.out) writeJson(args.out, runSummary(run));
+      console.log(`${run.status}: best val accuracy ${run.best ? pct(run.best.valAccuracy) : 'n/a'} at epoch ${run.best?.epoch ?? '-'}`);
       return run.status === 'completed' ? 0 : 1;
     }
     if (command === 'runs') {

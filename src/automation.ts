@@ -18,6 +18,11 @@ export function exposeAutomation(studio: Studio, engine: EngineProxy): void {
       return settled();
     },
     train: (cfg) => studio.train(cfg, (e) => window.onStudioEvent?.(e)),
+    async resume(runId) {
+      const run = (await engine.runs()).find((r) => r.runId === runId);
+      if (!run) throw new Error(`E_NOT_FOUND: there is no run ${runId} in this profile`);
+      return studio.resume(run, (e) => window.onStudioEvent?.(e));
+    },
     runs: () => engine.runs(),
     zoo: () => engine.zoo(),
     async scanFolder(input) {

@@ -8,6 +8,8 @@ export interface StudioAutomation {
   ready(): Promise<BackendInfo>;
   selectBackend(choice: BackendName | 'auto'): Promise<BackendInfo>;
   train(cfg: TrainConfig): Promise<RunRecord>;
+  /** Continues a stopped run from its last checkpoint (see Engine.resume). */
+  resume(runId: string): Promise<RunRecord>;
   /** Scans a folder given as a directory handle or files, as the folder picker would. */
   scanFolder(input: FolderInput): Promise<FolderScan>;
   /** Imports the folder last scanned, or last handed to the page's folder input (the driver sets its files first). */

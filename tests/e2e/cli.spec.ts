@@ -34,6 +34,11 @@ test('train --demo writes the run contract, and the run survives in the profile'
   const listed = studio('runs', ...common);
   expect(listed.code, listed.stderr.join('\n')).toBe(0);
   expect(listed.stdout).toContain(run.runId);
+
+  // A completed run has nothing to resume: a one-line reason, not a crash.
+  const resumed = studio('resume', '--run', run.runId, ...common);
+  expect(resumed.code).toBe(1);
+  expect(resumed.stderr).toEqual([expect.stringMatching(/^studio: .*has completed; there is nothing to resume$/)]);
 });
 
 test('bad arguments exit non-zero with a one-line reason', () => {
@@ -43,6 +48,7 @@ test('bad arguments exit non-zero with a one-line reason', () => {
     [['train', '--epochs', '1', '--out', '/tmp/x.json'], /^studio: train needs a dataset: pass --demo or --data DIR$/],
     [['train', '--demo', '--out', '/tmp/x.json', '--browser', '/nonexistent/chrome'], /^studio: no browser at \/nonexistent\/chrome/],
     [['fly'], /^studio: unknown command "fly"$/],
+    [['resume'], /^studio: resume needs --run ID/],
   ] as const) {
     const r = studio(...args);
     expect(r.code, args.join(' ')).not.toBe(0);
