@@ -28,10 +28,8 @@ export interface TensorEntry {
   byteLength: number;
 }
 
-/** The checkpoint's record: everything but the tensor bytes, which live in `checkpointChunks`. */
-export interface StoredCheckpoint {
-  /** `${runId}/${kind}`, plus `/${epoch}` for periodic ones, so best and last are overwritten in place. */
-  id: string;
+/** What every form of a checkpoint carries besides its tensors. */
+interface CheckpointMeta {
   runId: string;
   kind: CheckpointKind;
   epoch: number;
@@ -41,6 +39,12 @@ export interface StoredCheckpoint {
   config: unknown;
   trainer: TrainerState;
   optimizerClass: string;
+}
+
+/** The checkpoint's record: everything but the tensor bytes, which live in `checkpointChunks`. */
+export interface StoredCheckpoint extends CheckpointMeta {
+  /** `${runId}/${kind}`, plus `/${epoch}` for periodic ones, so best and last are overwritten in place. */
+  id: string;
   weights: TensorEntry[];
   optimizer: TensorEntry[];
   byteLength: number;
@@ -61,15 +65,7 @@ export interface NamedArray {
 }
 
 /** A checkpoint in memory: plain arrays, no tensors, so holding one leaks nothing on the backend. */
-export interface Checkpoint {
-  runId: string;
-  kind: CheckpointKind;
-  epoch: number;
-  savedAt: string;
-  metrics: EpochMetrics;
-  config: unknown;
-  trainer: TrainerState;
-  optimizerClass: string;
+export interface Checkpoint extends CheckpointMeta {
   weights: NamedArray[];
   optimizer: NamedArray[];
 }
@@ -107,14 +103,7 @@ function renameState(name: string, rename: Map<string, string>): string {
   return owner === undefined ? name : `${owner}${name.slice(cut)}`;
 }
 
-export interface CaptureMeta {
-  runId: string;
-  kind: CheckpointKind;
-  epoch: number;
-  metrics: EpochMetrics;
-  config: unknown;
-  trainer: TrainerState;
-}
+export type CaptureMeta = Omit<CheckpointMeta, 'savedAt' | 'optimizerClass'>;
 
 /** Reads the model's weights and the optimiser's state back from the backend (async reads, no blocking). */
 export async function captureCheckpoint(model: tf.LayersModel, optimizer: tf.Optimizer, meta: CaptureMeta): Promise<Checkpoint> {
