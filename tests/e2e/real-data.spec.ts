@@ -5,7 +5,10 @@ import { fileURLToPath } from 'node:url';
 
 // The real MRI folder ships beside the checkout as ../shared (not in a user's fresh clone): skip, and say so, without it.
 const MRI = resolve(dirname(fileURLToPath(import.meta.url)), '../../../shared/datasets/brain-mri-224/Training');
-test.skip(!existsSync(MRI), `real-data import skipped: ${MRI} is absent (it ships beside the checkout as ../shared)`);
+const skipWhy = `real-data import skipped: ${MRI} is absent (it ships beside the checkout as ../shared)`;
+// Said on the console too: the list reporter shows a skipped test without its reason.
+if (!existsSync(MRI)) console.log(skipWhy);
+test.skip(!existsSync(MRI), skipWhy);
 
 test('the real brain-MRI folder imports with its duplicates found and kept out of cross-split leakage', async ({ page }) => {
   await page.goto('/?backend=cpu');
