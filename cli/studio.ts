@@ -23,6 +23,7 @@ const USAGE = `usage: npm run studio -- <command> [options]
         [--model ID (simple_cnn)] [--strategy frozen|medical|finetune] [--trainable-blocks N]
         [--optimizer adamw|adam|adamax|sgd] [--augment on|off (off)] [--lr X] [--batch-size N] (model defaults)
         [--patience N (15) | --no-early-stopping] [--save-every N (0)] [--models-dir DIR]
+        [--class-weights auto|off (auto: inverse frequency when imbalanced)] [--label-smoothing X (0)]
         demo:   [--image-size N (32)] [--per-class N (60)]
         folder: [--classes a,b,c] [--split 70/15/15] [--group-pattern REGEX] [--dedupe keep-together|drop|off]
                 [--image-size N (64)] [--channels 1|3]
@@ -78,6 +79,8 @@ const TRAIN_OPTIONS = {
   'no-early-stopping': { type: 'boolean' },
   'save-every': { type: 'string' },
   'models-dir': { type: 'string' },
+  'class-weights': { type: 'string' },
+  'label-smoothing': { type: 'string' },
 } as const;
 
 type Values<O> = { [K in keyof O]?: O[K] extends { type: 'boolean' } ? boolean : string };
@@ -157,6 +160,8 @@ export function parseTrainArgs(argv: string[]): TrainArgs {
     ...(blocks === undefined ? {} : { trainableBlocks: blocks === 'all' ? ('all' as const) : int('trainable-blocks', blocks, 0, 0, 1000) }),
     ...(v.optimizer === undefined ? {} : { optimizer: oneOf('optimizer', v.optimizer, OPTIMIZERS) }),
     ...(augment === 'on' ? { augment: { flip: true, rotationDeg: 15, brightness: 0.2, contrast: 0.2, randomResizedCrop: false } } : {}),
+    ...(v['class-weights'] === undefined ? {} : { classWeights: oneOf('class-weights', v['class-weights'], ['auto', 'off'] as const) }),
+    ...(v['label-smoothing'] === undefined ? {} : { labelSmoothing: Number(v['label-smoothing']) }),
     earlyStopping: v['no-early-stopping'] ? null : { patience: int('patience', v.patience, 15, 1, 10000), minDelta: 0.0005 },
     saveEveryEpochs: int('save-every', v['save-every'], 0, 0, 10000),
     epochs: int('epochs', v.epochs, 5, 1, 10000),
@@ -330,6 +335,7 @@ export function runSummary(run: RunRecord) {
     strategy: run.strategy,
     optimizer: run.optimizer,
     checkpoint: run.checkpoint,
+    ...(run.classWeights ? { classWeights: run.classWeights } : {}),
     classes: run.classes,
     split: run.split,
     epochs: run.epochs,

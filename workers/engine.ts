@@ -12,6 +12,7 @@ import { getRun, getStats, lastFolder, listRuns, openStudioDB, rememberFolder, s
 import { isAugmentIdentity } from '../src/core/image/augment';
 import { checkpointToStore, loadCheckpoint, restoreCheckpoint, type Checkpoint } from '../src/core/store/checkpoints';
 import { BestCheckpoint, EarlyStopping } from '../src/core/train/callbacks';
+import { inverseFrequencyClassWeights, isImbalanced } from '../src/core/train/losses';
 import { createOptimizer } from '../src/core/train/optimizers';
 import { featureBatchSource, imageBatchSource, normalizeWith, trainClassifier, type TensorDataset, type TrainerOptions } from '../src/core/train/trainer';
 import type { RunRecord, TrainConfig } from '../src/core/train/types';
@@ -36,6 +37,7 @@ function checkConfig(cfg: TrainConfig): void {
   if (!Number.isInteger(cfg.batchSize) || cfg.batchSize < 1 || cfg.batchSize > 4096) bad(`batch size must be a whole number from 1 to 4096 (got ${cfg.batchSize})`);
   if (!(cfg.learningRate > 0 && cfg.learningRate < 10)) bad(`learning rate must be a positive number below 10 (got ${cfg.learningRate})`);
   if (!Number.isInteger(cfg.seed)) bad(`seed must be a whole number (got ${cfg.seed})`);
+  if (cfg.labelSmoothing !== undefined && !(cfg.labelSmoothing >= 0 && cfg.labelSmoothing < 1)) bad(`label smoothing must be in [0, 1) (got ${cfg.labelSmoothing})`);
   if (cfg.dataset.kind === 'demo') checkFractions(cfg.dataset.split);
 }
 
@@ -356,6 +358,9 @@ export class StudioEngine implements Engine {
       const batchesPerEpoch = Math.ceil(split.train.length / cfg.batchSize);
       onEvent({ type: 'start', runId: run.runId, classes: run.classes, split: run.split, totalBatches: batchesPerEpoch * (cfg.epochs - (resumeFrom?.epoch ?? 0)), backend, resumedFrom: resumeFrom?.epoch ?? null });
 
+      const trainCounts = Array.from({ length: data.numClasses }, (_, k) => split.train.filter((i) => data.labels[i] === k).length);
+      // The seed balanced classes by default; weights are recorded so a resumed run (and the report) uses the same.
+      if ((cfg.classWeights ?? 'auto') === 'auto' && isImbalanced(trainCounts)) run.classWeights = inverseFrequencyClassWeights(trainCounts);
       const built = await buildModel(cfg, data, prepared.normalization, browserBackboneLoader(store));
       model = built.model;
       run.optimizer = built.optimizer;
@@ -372,6 +377,8 @@ export class StudioEngine implements Engine {
         normalization: built.normalization,
         augment,
         clipNorm: cfg.clipNorm === 0 ? undefined : (cfg.clipNorm ?? 1),
+        classWeights: run.classWeights,
+        labelSmoothing: cfg.labelSmoothing,
         earlyStopping: es === null ? undefined : new EarlyStopping(es, resumed?.earlyStopping ?? undefined),
         startEpoch: resumed ? resumed.epoch + 1 : 1,
         checkpoint: {

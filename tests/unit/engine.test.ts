@@ -1,6 +1,8 @@
 import 'fake-indexeddb/auto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { StudioEngine } from '../../workers/engine';
+import { demoImage } from '../../src/core/dataset/demo';
+import { analyzeWith } from '../../src/core/dataset/importer';
 import { EngineError } from '../../src/engine/errors';
 import type { TrainConfig, TrainEvent } from '../../src/engine/types';
 
@@ -80,6 +82,26 @@ describe('engine progress protocol', () => {
     const first = engine.train(cfg({ epochs: 1 }), () => {});
     await expect(engine.train(cfg(), () => {})).rejects.toMatchObject({ code: 'E_BUSY' });
     await first;
+  });
+
+  it('weights classes by inverse frequency when the folder is imbalanced', async () => {
+    const size = 8;
+    const withFolder = new StudioEngine(analyzeWith(async (blob) => ({ pixels: new Uint8Array(await blob.arrayBuffer()) })));
+    await withFolder.init('cpu');
+    const paths: string[] = [];
+    const files: File[] = [];
+    ['a', 'b'].forEach((c, k) => {
+      for (let i = 0; i < (k === 0 ? 30 : 10); i++) {
+        paths.push(`data/${c}/${i}.png`);
+        files.push(new File([demoImage(k, i, 5, size) as Uint8Array<ArrayBuffer>], `${i}.png`));
+      }
+    });
+    await withFolder.scanFolder({ kind: 'files', name: 'data', files, paths });
+    const summary = await withFolder.importDataset({ imageSize: size, channels: 3, split: { train: 0.6, val: 0.2, test: 0.2 }, seed: 1, dedupe: 'off' }, () => {});
+    const run = await withFolder.train(cfg({ dataset: { kind: 'folder', fingerprint: summary.fingerprint }, epochs: 1 }), () => {});
+    // 18 and 6 training images: N / (C · n) = 24/36 and 24/12.
+    expect(run.classWeights?.map((w) => w.toFixed(4))).toEqual([(24 / 36).toFixed(4), '2.0000']);
+    await expect(withFolder.train(cfg({ labelSmoothing: 1.5 }), () => {})).rejects.toMatchObject({ code: 'E_CONFIG', message: expect.stringMatching(/label smoothing/) });
   });
 
   it('names the backend that is not available', async () => {

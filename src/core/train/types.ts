@@ -52,6 +52,10 @@ export interface TrainConfig {
   seed: number;
   /** Off when absent: then a frozen backbone's features are computed once and cached for every epoch. */
   augment?: AugmentConfig;
+  /** `auto` (default): inverse-frequency weights when the training split is imbalanced (largest > 1.5 × smallest). */
+  classWeights?: 'auto' | 'off';
+  /** Cross-entropy label smoothing ε (0 by default). */
+  labelSmoothing?: number;
   /** Gradient clipping by global norm; 1.0 by default, 0 turns it off. */
   clipNorm?: number;
   /** On by default with the seed's patience 15 and min_delta 0.0005 on validation accuracy; null turns it off. */
@@ -93,6 +97,8 @@ export interface RunRecord {
   optimizer: OptimizerName;
   /** Where the best and last checkpoints are (IndexedDB `checkpoints`), by epoch. */
   checkpoint: { best: number | null; last: number | null };
+  /** The class weights the loss used (absent: unweighted). */
+  classWeights?: number[];
   /** Each time the run was continued from its last checkpoint (after a reload, a crash or a cancel). */
   resumes?: { at: string; fromEpoch: number }[];
   /** Set when a frozen backbone's features were computed once and cached (augmentation off). */
