@@ -159,7 +159,7 @@ export function parseTrainArgs(argv: string[]): TrainArgs {
     ...(v.strategy === undefined ? {} : { strategy: oneOf('strategy', v.strategy, STRATEGIES) }),
     ...(blocks === undefined ? {} : { trainableBlocks: blocks === 'all' ? ('all' as const) : int('trainable-blocks', blocks, 0, 0, 1000) }),
     ...(v.optimizer === undefined ? {} : { optimizer: oneOf('optimizer', v.optimizer, OPTIMIZERS) }),
-    ...(augment === 'on' ? { augment: { flip: true, rotationDeg: 15, brightness: 0.2, contrast: 0.2, randomResizedCrop: false } } : {}),
+    ...(augment === 'on' ? { augment: 'default' as const } : {}),
     ...(v['class-weights'] === undefined ? {} : { classWeights: oneOf('class-weights', v['class-weights'], ['auto', 'off'] as const) }),
     ...(v['label-smoothing'] === undefined ? {} : { labelSmoothing: Number(v['label-smoothing']) }),
     earlyStopping: v['no-early-stopping'] ? null : { patience: int('patience', v.patience, 15, 1, 10000), minDelta: 0.0005 },

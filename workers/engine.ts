@@ -9,7 +9,7 @@ import { computeFeatures, splitAtFrozenBoundary } from '../src/core/models/featu
 import { getZooEntry, MODEL_ZOO, type ZooEntry } from '../src/core/models/zoo';
 import { deriveSeed, mulberry32, shuffle } from '../src/core/random';
 import { getRun, getStats, lastFolder, listRuns, openStudioDB, rememberFolder, saveRun, saveSplit, saveStats, type StudioDB } from '../src/core/store/db';
-import { isAugmentIdentity } from '../src/core/image/augment';
+import { augmentDefault, isAugmentIdentity } from '../src/core/image/augment';
 import { checkpointToStore, loadCheckpoint, restoreCheckpoint, type Checkpoint } from '../src/core/store/checkpoints';
 import { BestCheckpoint, EarlyStopping } from '../src/core/train/callbacks';
 import { inverseFrequencyClassWeights, isImbalanced } from '../src/core/train/losses';
@@ -368,7 +368,8 @@ export class StudioEngine implements Engine {
       const resumed = resumeFrom ? await restoreCheckpoint(model, optimizer, resumeFrom) : null;
       const best = new BestCheckpoint({ everyEpochs: cfg.saveEveryEpochs ?? 0 }, resumed?.best ?? null);
       const toStore = checkpointToStore(store, model, optimizer, { runId: run.runId, config: cfg, best });
-      const augment = cfg.augment && !isAugmentIdentity(cfg.augment) ? cfg.augment : undefined;
+      const requested = cfg.augment === 'default' ? augmentDefault : cfg.augment;
+      const augment = requested && !isAugmentIdentity(requested) ? requested : undefined;
       const es = cfg.earlyStopping === undefined ? {} : cfg.earlyStopping;
       const options: TrainerOptions = {
         epochs: cfg.epochs,

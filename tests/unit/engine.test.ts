@@ -104,6 +104,16 @@ describe('engine progress protocol', () => {
     await expect(withFolder.train(cfg({ labelSmoothing: 1.5 }), () => {})).rejects.toMatchObject({ code: 'E_CONFIG', message: expect.stringMatching(/label smoothing/) });
   });
 
+  it("trains with the studio's default augmentation, keeping the tensor count flat", async () => {
+    const epochs: number[] = [];
+    const run = await engine.train(cfg({ augment: 'default', epochs: 2 }), (e) => {
+      if (e.type === 'epoch') epochs.push(e.numTensors);
+    });
+    expect(run.status).toBe('completed');
+    expect(run.epochs.every((m) => Number.isFinite(m.trainLoss))).toBe(true);
+    expect(epochs[1]).toBe(epochs[0]);
+  });
+
   it('names the backend that is not available', async () => {
     const other = new StudioEngine();
     await expect(other.init('webgpu')).rejects.toMatchObject({ code: 'E_BACKEND', detail: expect.stringMatching(/webgpu/) });

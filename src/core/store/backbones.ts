@@ -1,4 +1,3 @@
-import type * as tf from '@tensorflow/tfjs';
 import type { BackboneCache } from '../models/backbone';
 import type { StudioDB } from './db';
 

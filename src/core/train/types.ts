@@ -51,7 +51,8 @@ export interface TrainConfig {
   learningRate: number;
   seed: number;
   /** Off when absent: then a frozen backbone's features are computed once and cached for every epoch. */
-  augment?: AugmentConfig;
+  /** `default`: the studio's standard set (augmentDefault), so callers need not copy its numbers. */
+  augment?: AugmentConfig | 'default';
   /** `auto` (default): inverse-frequency weights when the training split is imbalanced (largest > 1.5 × smallest). */
   classWeights?: 'auto' | 'off';
   /** Cross-entropy label smoothing ε (0 by default). */
