@@ -3,6 +3,7 @@ import type { SkippedFile } from '../dataset/layout';
 import type { SplitFractions, SplitName } from '../dataset/split';
 import type { AugmentConfig } from '../image/augment';
 import type { OptimizerName } from './optimizers';
+import type { LrScheduleConfig } from './schedules';
 import type { ChannelStats } from '../dataset/stats';
 
 export type BackendName = 'webgpu' | 'webgl' | 'wasm' | 'cpu';
@@ -46,9 +47,13 @@ export interface TrainConfig {
   trainableBlocks?: number | 'all';
   /** Defaults to the model's (and strategy's) own: AdamW for transfer, Adamax for full fine-tuning, Adam for the CNN. */
   optimizer?: OptimizerName;
+  /** `finetune` only: "linear probe, then fine-tune": the head alone for this many epochs, then `trainableBlocks` at a tenth of the rate (0 by default). */
+  probeEpochs?: number;
   epochs: number;
   batchSize: number;
   learningRate: number;
+  /** Constant when absent. */
+  lrSchedule?: LrScheduleConfig;
   seed: number;
   /** Off when absent: then a frozen backbone's features are computed once and cached for every epoch. */
   /** `default`: the studio's standard set (augmentDefault), so callers need not copy its numbers. */
