@@ -32,6 +32,8 @@ export interface ModelMetadata {
   preprocessing: ChannelStats & { scaling: '[-1,1]' | 'dataset'; bakedIn: boolean };
   /** `logits`: apply a softmax for probabilities; `probabilities`: already applied. */
   output: 'logits' | 'probabilities';
+  /** Validation accuracy of the exported model and the number of images it was measured on (set by the registry). */
+  validation?: { accuracy: number; n: number };
   /** Library versions that produced the files (tfjs, studio, opset, …). */
   libraries: Record<string, string>;
   exportedAt: string;
@@ -54,6 +56,8 @@ export function parseMetadata(value: unknown): ModelMetadata {
   const okStats = (xs: unknown) => Array.isArray(xs) && xs.length === m!.channels && xs.every((x) => typeof x === 'number' && Number.isFinite(x));
   if (!p || !okStats(p.mean) || !okStats(p.std) || p.std.some((s) => s <= 0)) fail(`"preprocessing" needs ${m!.channels} finite means and ${m!.channels} positive stds`);
   if (m!.output !== 'logits' && m!.output !== 'probabilities') fail('"output" must be "logits" or "probabilities"');
+  const v = m!.validation;
+  if (v !== undefined && !(v && v.accuracy >= 0 && v.accuracy <= 1 && Number.isInteger(v.n) && v.n > 0)) fail('"validation" must be { accuracy: 0..1, n: images }');
   return m as ModelMetadata;
 }
 
