@@ -10,10 +10,10 @@ import { loadBackbone } from '../../src/core/models/backbone';
 import { buildSimpleCnn } from '../../src/core/models/simple_cnn';
 import { buildClassifier, type StrategyName } from '../../src/core/models/strategies';
 import { getZooEntry, MODEL_ZOO, normalizationFor } from '../../src/core/models/zoo';
-import { maxAbsDifference, randomizeWeights, randomPixels, studioProbabilities } from '../fixtures/export';
+import { maxAbsDifference, PARITY_TOLERANCE } from '../../src/core/export/parity';
+import { probabilitiesOf, randomizeWeights, randomPixels } from '../fixtures/export';
 import { hasPretrained, PRETRAINED_DIR, pretrainedLoader } from '../fixtures/pretrained';
 
-const TOLERANCE = 1e-4;
 const DATASET_STATS: ChannelStats = { mean: [0.21, 0.19, 0.2], std: [0.18, 0.17, 0.19] };
 const LABELS = ['glioma', 'meningioma', 'notumor', 'pituitary'];
 
@@ -46,7 +46,7 @@ async function parity(model: tf.LayersModel, m: ModelMetadata, seed = 3, count =
   expect(tf.memory().numTensors).toBe(before);
   const pixels = randomPixels(count, m.inputSize, m.channels, seed);
   try {
-    const expected = studioProbabilities(model, pixels, m.preprocessing, m.output);
+    const expected = probabilitiesOf(model, pixels, m);
     const got = await onnxProbabilities(bytes, pixels);
     expect(got.length).toBe(count * m.labels.length);
     // The probabilities must not be (near) uniform, or the comparison would prove little.
@@ -63,7 +63,7 @@ describe('ONNX export of the simple CNN', () => {
     randomizeWeights(model, 5);
     const diff = await parity(model, meta(model));
     console.log(`simple_cnn 32px RGB: max |p_onnx − p_tfjs| = ${diff.toExponential(2)}`);
-    expect(diff).toBeLessThanOrEqual(TOLERANCE);
+    expect(diff).toBeLessThanOrEqual(PARITY_TOLERANCE);
     model.dispose();
   });
 
@@ -71,7 +71,7 @@ describe('ONNX export of the simple CNN', () => {
     const model = buildSimpleCnn({ imageSize: 24, channels: 1, numClasses: 3, seed: 2 });
     randomizeWeights(model, 9);
     const diff = await parity(model, meta(model, { normalization: { mean: [0.3], std: [0.25] } }));
-    expect(diff).toBeLessThanOrEqual(TOLERANCE);
+    expect(diff).toBeLessThanOrEqual(PARITY_TOLERANCE);
     model.dispose();
   });
 
@@ -140,7 +140,7 @@ describe('ONNX export of every supported layer', () => {
     randomizeWeights(model, 21);
     const diff = await parity(model, meta(model, { output: 'probabilities' }), 4, 6);
     console.log(`kitchen-sink model: max |p_onnx − p_tfjs| = ${diff.toExponential(2)}`);
-    expect(diff).toBeLessThanOrEqual(TOLERANCE);
+    expect(diff).toBeLessThanOrEqual(PARITY_TOLERANCE);
     model.dispose();
   });
 
@@ -199,7 +199,7 @@ describe.skipIf(available.length === 0)('ONNX export of MobileNet classifiers (p
     const m = describeModel({ modelId: id, strategy, labels: LABELS, inputSize: size, channels: 3, normalization, scaling: entry.preprocessing.scaling, libraries: {} });
     const diff = await parity(classifier.model, m, 5, 3);
     console.log(`${id} ${strategy} ${size}px: max |p_onnx − p_tfjs| = ${diff.toExponential(2)}`);
-    expect(diff).toBeLessThanOrEqual(TOLERANCE);
+    expect(diff).toBeLessThanOrEqual(PARITY_TOLERANCE);
     classifier.model.dispose();
   });
 });

@@ -8,7 +8,7 @@ import { loadBackbone } from '../../src/core/models/backbone';
 import { buildSimpleCnn } from '../../src/core/models/simple_cnn';
 import { buildClassifier } from '../../src/core/models/strategies';
 import { getZooEntry, normalizationFor } from '../../src/core/models/zoo';
-import { randomizeWeights, randomPixels, studioProbabilities } from '../fixtures/export';
+import { probabilitiesOf, randomizeWeights, randomPixels } from '../fixtures/export';
 import { hasPretrained, PRETRAINED_DIR, pretrainedLoader } from '../fixtures/pretrained';
 
 const STATS: ChannelStats = { mean: [0.2, 0.21, 0.19], std: [0.17, 0.18, 0.2] };
@@ -27,8 +27,8 @@ async function roundTrip(model: tf.LayersModel, meta: ModelMetadata): Promise<vo
   const imported = await importTfjs(files);
   expect(imported.metadata).toEqual(meta);
   const pixels = randomPixels(5, meta.inputSize, meta.channels, 8);
-  const before = studioProbabilities(model, pixels, meta.preprocessing);
-  const after = studioProbabilities(imported.model, pixels, imported.metadata.preprocessing);
+  const before = probabilitiesOf(model, pixels, meta);
+  const after = probabilitiesOf(imported.model, pixels, imported.metadata);
   expect(Array.from(after)).toEqual(Array.from(before));
   pixels.dispose();
   imported.model.dispose();

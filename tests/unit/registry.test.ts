@@ -10,7 +10,7 @@ import { aliasForStage, deleteModelVersion, listModels, loadModelFiles, parseTag
 import { compareSemver, parseSemver, semverProblem } from '../../src/core/registry/semver';
 import { DB_VERSION, getRun, openStudioDB, type StudioDB } from '../../src/core/store/db';
 import type { RunRecord } from '../../src/core/train/types';
-import { randomizeWeights, randomPixels, studioProbabilities } from '../fixtures/export';
+import { probabilitiesOf, randomizeWeights, randomPixels } from '../fixtures/export';
 
 const LABELS = ['glioma', 'meningioma', 'notumor', 'pituitary'];
 const STATS = { mean: [0.2, 0.2, 0.2], std: [0.2, 0.2, 0.2] };
@@ -96,7 +96,7 @@ describe('model registry', () => {
 
     const imported = await importTfjs(await loadModelFiles(db, v.id));
     const pixels = randomPixels(3, 16, 3, 2);
-    expect(Array.from(studioProbabilities(imported.model, pixels, imported.metadata.preprocessing))).toEqual(Array.from(studioProbabilities(model, pixels, STATS)));
+    expect(Array.from(probabilitiesOf(imported.model, pixels, imported.metadata))).toEqual(Array.from(probabilitiesOf(model, pixels, metadata)));
     pixels.dispose();
     imported.model.dispose();
   });

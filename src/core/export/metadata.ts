@@ -73,6 +73,7 @@ export interface DescribeModel {
   name?: string;
   version?: string;
   runId?: string;
+  validation?: { accuracy: number; n: number };
   libraries: Record<string, string>;
 }
 
@@ -86,6 +87,7 @@ export function describeModel(d: DescribeModel): ModelMetadata {
     ...(d.name === undefined ? {} : { name: d.name }),
     ...(d.version === undefined ? {} : { version: d.version }),
     ...(d.runId === undefined ? {} : { runId: d.runId }),
+    ...(d.validation === undefined ? {} : { validation: { ...d.validation } }),
     labels: [...d.labels],
     inputSize: d.inputSize,
     channels: d.channels,
