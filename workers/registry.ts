@@ -9,6 +9,7 @@ import { exportOnnx, ONNX_INPUT, ONNX_OUTPUT, UnsupportedLayerError } from '../s
 import { maxAbsDifference, PARITY_TOLERANCE, studioProbabilities } from '../src/core/export/parity';
 import { exportTfjs, importTfjs, unzipFiles, zipFiles, type ModelFiles } from '../src/core/export/tfjs';
 import { getZooEntry } from '../src/core/models/zoo';
+import { mulberry32 } from '../src/core/random';
 import { listModels, loadModelFiles, registerModel, RegistryError, resolveModel, type ModelVersion, type RegisterOptions } from '../src/core/registry/registry';
 import { loadCheckpoint, restoreCheckpoint } from '../src/core/store/checkpoints';
 import { getRun, type StudioDB } from '../src/core/store/db';
@@ -146,10 +147,14 @@ export class RegistryService {
     const { inputSize: size, channels } = meta;
     const sample = this.samples(size, channels, wanted);
     const count = sample?.count ?? wanted;
-    const pixels = tf.tidy(() => (sample ? tf.tensor4d(sample.pixels, [count, size, size, channels], 'int32').toFloat() : tf.randomUniform([count, size, size, channels], 0, 256, 'float32', 42).floor()) as tf.Tensor4D);
+    // Pixels are made on the CPU and read by both runtimes from this one array: reading them back from the backend
+    // is not reliable (TF.js's WebGPU backend returns an int32→float32 cast's data as an Int32Array).
+    const random = mulberry32(42);
+    const input = sample ? Float32Array.from(sample.pixels) : Float32Array.from({ length: count * size * size * channels }, () => Math.floor(random() * 256));
+    const pixels = tf.tensor4d(input, [count, size, size, channels], 'float32');
     const expected = studioProbabilities(model, pixels, meta);
     try {
-      const [input, want] = await Promise.all([pixels.data() as Promise<Float32Array>, expected.data() as Promise<Float32Array>]);
+      const want = (await expected.data()) as Float32Array;
       const ort = await import('./onnx-runtime');
       const got = await ort.runOnnx(bytes, ONNX_INPUT, ONNX_OUTPUT, input, [count, size, size, channels]);
       const maxDifference = maxAbsDifference(want, got);

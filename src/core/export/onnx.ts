@@ -8,11 +8,14 @@
  * and ends in a softmax, so its output is class probabilities. The same facts are written in metadata_props.
  */
 import * as tf from '@tensorflow/tfjs';
-import { onnx } from 'onnx-proto';
+// A CommonJS package: its default export is the whole module in Vite, vitest and Node alike; named exports are not.
+import onnxProto from 'onnx-proto';
+import type { onnx } from 'onnx-proto';
 import type { ModelMetadata } from './metadata';
 
 /** Opset 17 (ONNX 1.12): the one every maintained runtime reads; the graph needs nothing newer. */
 export const ONNX_OPSET = 17;
+const { ModelProto, AttributeProto, TensorProto } = onnxProto.onnx;
 /** The IR version that goes with opset 17. */
 const IR_VERSION = 8;
 export const ONNX_INPUT = 'image';
@@ -29,8 +32,8 @@ export class UnsupportedLayerError extends Error {
   }
 }
 
-const { AttributeType } = onnx.AttributeProto;
-const { DataType } = onnx.TensorProto;
+const { AttributeType } = AttributeProto;
+const { DataType } = TensorProto;
 
 type Layer = tf.layers.Layer;
 type Config = tf.serialization.ConfigDict;
@@ -307,7 +310,7 @@ export async function exportOnnx(model: tf.LayersModel, meta: ModelMetadata): Pr
   };
   const dim = (d: number | null) => (d == null ? { dimParam: 'batch' } : { dimValue: d });
   const tensorType = (shape: (number | null)[]): onnx.ITypeProto => ({ tensorType: { elemType: DataType.FLOAT, shape: { dim: shape.map(dim) } } });
-  const proto = onnx.ModelProto.create({
+  const proto = ModelProto.create({
     irVersion: IR_VERSION,
     opsetImport: [{ domain: '', version: ONNX_OPSET }],
     producerName: 'mri-studio',
@@ -322,7 +325,7 @@ export async function exportOnnx(model: tf.LayersModel, meta: ModelMetadata): Pr
     },
     metadataProps: metadataProps(written),
   });
-  return { bytes: onnx.ModelProto.encode(proto).finish(), metadata: written };
+  return { bytes: ModelProto.encode(proto).finish(), metadata: written };
 }
 
 /** The metadata as flat key/value pairs (what ONNX tools show), plus the whole record as JSON under `mri_studio`. */
@@ -348,7 +351,7 @@ function metadataProps(m: ModelMetadata): onnx.IStringStringEntryProto[] {
 
 /** The metadata record an exported ONNX file carries (e.g. to show it, or to check a file before use). */
 export function readOnnxMetadata(bytes: Uint8Array): ModelMetadata | null {
-  const props = onnx.ModelProto.decode(bytes).metadataProps;
+  const props = ModelProto.decode(bytes).metadataProps;
   const json = props.find((p) => p.key === 'mri_studio')?.value;
   return json ? (JSON.parse(json) as ModelMetadata) : null;
 }
