@@ -38,7 +38,7 @@ const fromBase64 = (b64: string) => Uint8Array.from(atob(b64), (c) => c.charCode
 window.exportHarness = {
   init: (backend) => engine.init(backend),
   async importFolder(opts) {
-    const files = [...((document.getElementById('folder') as HTMLInputElement).files ?? [])];
+    const files = Array.from((document.getElementById('folder') as HTMLInputElement).files ?? []);
     const paths = files.map((f) => f.webkitRelativePath || f.name);
     await engine.scanFolder({ kind: 'files', name: paths[0]?.split('/')[0] ?? 'folder', files, paths });
     return engine.importDataset(opts, Comlink.proxy(() => undefined));
