@@ -43,13 +43,16 @@ describe('engine: register, export and import models', () => {
 
   it('records what the model takes, and registers the best checkpoint, which exports to TF.js files that reproduce its validation accuracy', async () => {
     expect(run.input).toEqual({ imageSize: 12, channels: 3, normalization: expect.objectContaining({ mean: expect.any(Array), std: expect.any(Array) }) });
+    const held = tf.memory().numTensors;
     const version = await engine.register({ runId: run.runId, name: 'demo-model', version: '1.0.0', aliases: ['champion'], tags: ['data=demo'], overrideReason: 'demo data, smoke test' });
+    expect(tf.memory().numTensors).toBe(held);
     expect(version).toMatchObject({ id: 'demo-model@1.0.0', runId: run.runId, epoch: run.best!.epoch, labels: run.classes, inputSize: 12, aliases: ['champion'] });
     expect(version.gate.passed).toBe(run.best!.valAccuracy >= 0.85);
     expect(version.card).toContain(`\`${run.runId}\`, best epoch ${run.best!.epoch}`);
     expect((await engine.models()).map((v) => v.id)).toEqual(['demo-model@1.0.0']);
 
     const exported = await engine.exportModel('demo-model@champion', 'tfjs');
+    expect(tf.memory().numTensors).toBe(held);
     expect(exported.files.map((f) => f.name).sort()).toEqual(['MODEL_CARD.md', 'group1-shard1of1.bin', 'metadata.json', 'model.json']);
     const { model, metadata } = await importTfjs(Object.fromEntries(exported.files.map((f) => [f.name, f.bytes])));
     expect(metadata).toMatchObject({ name: 'demo-model', version: '1.0.0', runId: run.runId, labels: run.classes, preprocessing: run.input!.normalization });

@@ -189,6 +189,8 @@ describe.skipIf(available.length === 0)('ONNX export of MobileNet classifiers (p
     [id, 'medical', 33],
     [id, 'finetune', 32],
   ]);
+  // And once at the size the weights were trained at, the size a user's export has.
+  if (available.includes('mobilenet_v2_0.35_224')) cases.push(['mobilenet_v2_0.35_224', 'medical', 224]);
 
   it.each(cases)('%s %s at %i px matches TF.js within 1e-4', async (id, strategy, size) => {
     const entry = getZooEntry(id);
