@@ -71,7 +71,7 @@ export function modelCard({ version: v, metadata: m, run, evaluation, verdict }:
   section(
     'Intended use',
     `Classifies ${m.channels === 3 ? 'RGB' : 'greyscale'} images, resized to ${m.inputSize}×${m.inputSize} px, into ${m.labels.length} classes: ${m.labels.join(', ')}. Input: pixel values 0..255; the network sees (x/255 − mean) / std with mean ${JSON.stringify(m.preprocessing.mean.map((x) => +x.toFixed(4)))} and std ${JSON.stringify(m.preprocessing.std.map((x) => +x.toFixed(4)))} (${m.preprocessing.scaling === 'dataset' ? "the training split's statistics" : 'the [-1, 1] scaling of the ImageNet backbone'}).`,
-    'For research, teaching and triage experiments on images like the training data. It is not a medical device: it has not been cleared for diagnosis, and its output must not replace a clinician’s reading.',
+    'For research and teaching on images like the training data. It is not a medical device: it has not been cleared for diagnosis, and its output must not replace a clinician’s reading.',
   );
 
   if (run?.dataset) {
@@ -98,7 +98,7 @@ export function modelCard({ version: v, metadata: m, run, evaluation, verdict }:
         : `**Leakage: ${cross.length} duplicate group(s) span two splits** (${cross.filter((g) => g.kind === 'exact').length} exact, ${cross.filter((g) => g.kind === 'near').length} near), so validation and test figures may be optimistic.`;
     section(
       'Split protocol and leakage status',
-      `Stratified, seeded split into ${run.split.train} training / ${run.split.val} validation / ${run.split.test} test images${split ? ` (fractions ${split.train}/${split.val}/${split.test}, seed ${run.config.seed})` : ', fixed when the folder was imported (duplicate groups kept within one split unless the import said otherwise)'}. The best epoch was chosen on validation accuracy; the test split was not used for training or model selection.`,
+      `Stratified, seeded split into ${run.split.train} training / ${run.split.val} validation / ${run.split.test} test images${split ? ` (fractions ${split.train}/${split.val}/${split.test}, seed ${run.config.seed})` : ', fixed when the folder was imported'}. The best epoch was chosen on validation accuracy; the test split was not used for training or model selection.`,
       leakage,
     );
 
