@@ -17,10 +17,11 @@ import { createOptimizer } from '../src/core/train/optimizers';
 import { featureBatchSource, imageBatchSource, normalizeWith, trainClassifier, type TensorDataset, type TrainerOptions } from '../src/core/train/trainer';
 import type { RunRecord, TrainConfig } from '../src/core/train/types';
 import { EngineError } from '../src/engine/errors';
-import type { BackendInfo, BackendName, DatasetSummary, Engine, ZooModel, FolderInput, FolderScan, ImportEvent, StatsVerification, Thumbnail, TrainEvent } from '../src/engine/types';
+import type { BackendInfo, BackendName, DatasetSummary, Engine, ExportedFile, ModelExport, ModelVersion, RegisterModelRequest, ZooModel, FolderInput, FolderScan, ImportEvent, StatsVerification, Thumbnail, TrainEvent } from '../src/engine/types';
 import { selectBackend } from './backend';
 import { folderSource } from './folder';
 import { browserBackboneLoader, buildModel, resolveStrategy } from './models';
+import { RegistryService } from './registry';
 
 const bad = (what: string): never => {
   throw new EngineError('E_CONFIG', what);
@@ -94,6 +95,11 @@ export class StudioEngine implements Engine {
   private importing: { stop: boolean } | null = null;
   /** The one imported dataset held in memory (a new import replaces it: decoded images are large). */
   private dataset: { summary: DatasetSummary; data: ImportedDataset } | null = null;
+
+  private readonly registry = new RegistryService(
+    () => this.database(),
+    (size, channels, count) => this.sampleImages(size, channels, count),
+  );
 
   /** @param analyze per-file import work (decode, hashes, sums); the worker passes a pool of browser decoders. */
   constructor(private readonly analyze?: ImageAnalyzer) {}
@@ -364,6 +370,7 @@ export class StudioEngine implements Engine {
       const built = await buildModel(cfg, data, prepared.normalization, browserBackboneLoader(store));
       model = built.model;
       run.optimizer = built.optimizer;
+      run.input = { imageSize: data.imageSize, channels: data.channels as 1 | 3, normalization: built.normalization };
       optimizer = createOptimizer({ name: built.optimizer, learningRate: cfg.learningRate });
       const resumed = resumeFrom ? await restoreCheckpoint(model, optimizer, resumeFrom) : null;
       const best = new BestCheckpoint({ everyEpochs: cfg.saveEveryEpochs ?? 0 }, resumed?.best ?? null);
@@ -462,5 +469,33 @@ export class StudioEngine implements Engine {
 
   async runs(): Promise<RunRecord[]> {
     return listRuns(await this.database());
+  }
+
+  register(req: RegisterModelRequest): Promise<ModelVersion> {
+    return this.registry.register(req);
+  }
+
+  models(): Promise<ModelVersion[]> {
+    return this.registry.models();
+  }
+
+  exportModel(ref: string, format: 'tfjs' | 'onnx', opts?: { zip?: boolean; parityImages?: number }): Promise<ModelExport> {
+    return this.registry.exportModel(ref, format, opts);
+  }
+
+  importModel(files: ExportedFile[], req: Omit<RegisterModelRequest, 'runId'>): Promise<ModelVersion> {
+    return this.registry.importModel(files, req);
+  }
+
+  /** The imported dataset's test images, then validation ones, for an export's parity check (when sizes match). */
+  private sampleImages(size: number, channels: number, count: number): { pixels: Uint8Array; count: number } | null {
+    const data = this.dataset?.data;
+    if (!data || data.imageSize !== size || data.channels !== channels) return null;
+    const picked = [...data.split.test, ...data.split.val].slice(0, count);
+    if (picked.length === 0) return null;
+    const stride = size * size * channels;
+    const pixels = new Uint8Array(picked.length * stride);
+    picked.forEach((i, k) => pixels.set(data.images.subarray(i * stride, (i + 1) * stride), k * stride));
+    return { pixels, count: picked.length };
   }
 }

@@ -8,6 +8,7 @@ import type { SkippedFile } from '../core/dataset/layout';
 import type { ChannelStats, StatsCheck } from '../core/dataset/stats';
 import type { OptimizerName } from '../core/train/optimizers';
 import type { AdapterInfo, BackendName, EpochMetrics, RunRecord, SplitCounts, TrainConfig } from '../core/train/types';
+import type { ModelVersion } from '../core/registry/registry';
 
 export type { AdapterInfo, BackendName, DatasetConfig, DemoDatasetConfig, EpochMetrics, FolderDatasetConfig, RunRecord, RunStatus, SplitCounts, Strategy, TrainConfig } from '../core/train/types';
 export type { OptimizerName } from '../core/train/optimizers';
@@ -16,6 +17,8 @@ export type { SplitFractions, SplitName } from '../core/dataset/split';
 export type { DedupeMode, DuplicateSummary, ImportEvent, ImportOptions, SplitCountsByClass } from '../core/dataset/importer';
 export type { SkippedFile } from '../core/dataset/layout';
 export type { ChannelStats, StatsCheck } from '../core/dataset/stats';
+export type { ModelVersion } from '../core/registry/registry';
+export type { ModelMetadata } from '../core/export/metadata';
 
 export const BACKEND_ORDER: readonly BackendName[] = ['webgpu', 'webgl', 'wasm', 'cpu'];
 
@@ -98,6 +101,47 @@ export interface ZooModel {
   defaults: { learningRate: number; batchSize: number; optimizer: OptimizerName };
 }
 
+/** Registers a run's best checkpoint (see src/core/registry/registry.ts for the rules and the gate). */
+export interface RegisterModelRequest {
+  runId: string;
+  name: string;
+  /** Semantic version, e.g. 1.0.0. */
+  version: string;
+  description?: string;
+  /** `key=value` strings. */
+  tags?: string[];
+  /** E.g. `champion`, `candidate`; moved from the version of the same name that held them. */
+  aliases?: string[];
+  /** Registers below the accuracy threshold; recorded on the version and in its card. */
+  overrideReason?: string;
+  /** Validation accuracy required, 0..1 (0.85 by default). */
+  threshold?: number;
+}
+
+export interface ExportedFile {
+  name: string;
+  bytes: Uint8Array;
+}
+
+/** The ONNX file run in onnxruntime-web on sample images, against the studio's own probabilities. */
+export interface OnnxParity {
+  images: number;
+  /** `dataset`: images of the imported dataset (test split first); `synthetic`: seeded random pixels, when none fit. */
+  source: 'dataset' | 'synthetic';
+  maxDifference: number;
+  tolerance: number;
+  passed: boolean;
+  runtime: string;
+}
+
+export interface ModelExport {
+  id: string;
+  format: 'tfjs' | 'onnx';
+  /** The model's files plus MODEL_CARD.md, or one zip of them. */
+  files: ExportedFile[];
+  parity?: OnnxParity;
+}
+
 export interface Engine {
   /** Initialise (or re-initialise) TF.js on the requested backend; 'auto' tries BACKEND_ORDER. */
   init(backend: BackendName | 'auto'): Promise<BackendInfo>;
@@ -125,4 +169,13 @@ export interface Engine {
   recomputeStats(): Promise<ChannelStats>;
   /** The folder handle picked last time, if the browser kept one (permission must be re-granted from the page). */
   rememberedFolder(): Promise<FileSystemDirectoryHandle | null>;
+
+  /** Registers a completed run's best model as NAME@VERSION (gate, aliases, model card). */
+  register(req: RegisterModelRequest): Promise<ModelVersion>;
+  /** Every registered version, by name, newest first. */
+  models(): Promise<ModelVersion[]>;
+  /** NAME@VERSION, NAME@ALIAS or NAME as TF.js files or an ONNX file (with its parity check), optionally zipped. */
+  exportModel(ref: string, format: 'tfjs' | 'onnx', opts?: { zip?: boolean; parityImages?: number }): Promise<ModelExport>;
+  /** Registers a model from TF.js files written by exportModel (a picked folder or an unzipped download). */
+  importModel(files: ExportedFile[], req: Omit<RegisterModelRequest, 'runId'>): Promise<ModelVersion>;
 }

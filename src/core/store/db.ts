@@ -5,6 +5,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
 import type { SplitManifest } from '../dataset/split';
+import type { ModelVersion, StoredModelFile } from '../registry/registry';
 import type { ChannelStats } from '../dataset/stats';
 import type { RunRecord } from '../train/types';
 import type { StoredCheckpoint, StoredChunk } from './checkpoints';
@@ -16,7 +17,7 @@ export interface StoredStats extends ChannelStats {
 }
 
 export const DB_NAME = 'mri-studio';
-export const DB_VERSION = 4;
+export const DB_VERSION = 5;
 
 export interface StoredSplit {
   splitId: string;
@@ -55,6 +56,10 @@ export interface StudioSchema extends DBSchema {
   checkpoints: { key: string; value: StoredCheckpoint; indexes: { runId: string } };
   /** Their tensor bytes, in chunks of at most 4 MB, keyed by [checkpoint id, chunk index]. */
   checkpointChunks: { key: [string, number]; value: StoredChunk };
+  /** Registered model versions (see registry/registry.ts), keyed by `name@version`. */
+  models: { key: string; value: ModelVersion; indexes: { name: string } };
+  /** Their exported TF.js files (model.json, weight shards of at most 4 MB, metadata.json), keyed by [id, path]. */
+  modelFiles: { key: [string, string]; value: StoredModelFile };
 }
 
 export type StudioDB = IDBPDatabase<StudioSchema>;
@@ -78,6 +83,10 @@ export function openStudioDB(name = DB_NAME): Promise<StudioDB> {
       if (oldVersion < 4) {
         db.createObjectStore('checkpoints', { keyPath: 'id' }).createIndex('runId', 'runId');
         db.createObjectStore('checkpointChunks', { keyPath: ['checkpointId', 'index'] });
+      }
+      if (oldVersion < 5) {
+        db.createObjectStore('models', { keyPath: 'id' }).createIndex('name', 'name');
+        db.createObjectStore('modelFiles', { keyPath: ['versionId', 'path'] });
       }
     },
   });

@@ -113,6 +113,8 @@ export interface RunRecord {
   split: SplitCounts;
   epochs: EpochMetrics[];
   best: { epoch: number; valAccuracy: number } | null;
+  /** What the model takes: image size, channels and the normalisation its graph expects (set once it is built). */
+  input?: { imageSize: number; channels: 1 | 3; normalization: ChannelStats };
   /** For a folder dataset: what the run was trained on, as the import reported it. */
   dataset?: RunDatasetInfo;
   /** Why a failed run failed, in words a person can act on. */

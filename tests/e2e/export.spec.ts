@@ -1,0 +1,79 @@
+import * as tf from '@tensorflow/tfjs';
+import { expect, test } from '@playwright/test';
+import * as ort from 'onnxruntime-node';
+import { fileURLToPath } from 'node:url';
+import { createServer, type ViteDevServer } from 'vite';
+import { ONNX_INPUT, ONNX_OUTPUT, readOnnxMetadata } from '../../src/core/export/onnx';
+import { maxAbsDifference, PARITY_TOLERANCE } from '../../src/core/export/parity';
+import { importTfjs, unzipFiles } from '../../src/core/export/tfjs';
+import { probabilitiesOf, randomPixels } from '../fixtures/export';
+import { phantomFolder } from '../fixtures/folders';
+import type { HarnessExport } from './harness/export-harness';
+
+// The engine worker in Chromium (WebGPU on SwiftShader) on a test-only page served by its own Vite dev server:
+// the built studio has no registry UI yet, and window.studio does not reach the registry (see the harness).
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+let server: ViteDevServer;
+let harnessUrl: string;
+
+test.beforeAll(async () => {
+  server = await createServer({ root: ROOT, configFile: false, logLevel: 'warn', server: { port: 0, host: '127.0.0.1' }, worker: { format: 'es' } });
+  await server.listen();
+  const address = server.httpServer?.address();
+  if (!address || typeof address === 'string') throw new Error('the Vite dev server has no TCP address');
+  harnessUrl = `http://127.0.0.1:${address.port}/tests/e2e/harness/export-harness.html`;
+});
+
+test.afterAll(async () => {
+  await server?.close();
+});
+
+const bytesOf = (exported: HarnessExport, name: string) => {
+  const file = exported.files.find((f) => f.name === name);
+  if (!file) throw new Error(`the export has no ${name}: ${exported.files.map((f) => f.name).join(', ')}`);
+  return new Uint8Array(Buffer.from(file.base64, 'base64'));
+};
+
+test('a model trained on a folder is registered as brain-mri@1.0.0 (champion); its ONNX file, written in the browser, passes parity in onnxruntime-web, and both downloads give the same probabilities in other runtimes', async ({ page }) => {
+  const root = phantomFolder(['glioma', 'meningioma', 'pituitary'], 10);
+  await page.goto(harnessUrl);
+  await page.waitForFunction(() => window.exportHarness !== undefined);
+  expect((await page.evaluate(() => window.exportHarness.init('auto'))).name).toBe('webgpu');
+  await page.locator('#folder').setInputFiles(root);
+  const summary = await page.evaluate(() => window.exportHarness.importFolder({ imageSize: 32, channels: 3, split: { train: 0.6, val: 0.2, test: 0.2 }, seed: 42, dedupe: 'keep-together' }));
+  const run = await page.evaluate((fingerprint) => window.exportHarness.train({ dataset: { kind: 'folder', fingerprint }, model: 'simple_cnn', epochs: 2, batchSize: 8, learningRate: 0.003, seed: 1 }), summary.fingerprint);
+  expect(run.status).toBe('completed');
+
+  // Two epochs on phantoms need not reach 85 %: the override reason is recorded when the gate would refuse.
+  const version = await page.evaluate((runId) => window.exportHarness.register({ runId, name: 'brain-mri', version: '1.0.0', aliases: ['champion'], tags: ['data=phantoms'], overrideReason: 'e2e: two epochs on phantoms' }), run.runId);
+  expect(version).toMatchObject({ id: 'brain-mri@1.0.0', aliases: ['champion'], runId: run.runId, labels: ['glioma', 'meningioma', 'pituitary'] });
+  expect(version.card).toContain('## Split protocol and leakage status');
+
+  const onnxExport = await page.evaluate(() => window.exportHarness.exportModel('brain-mri@champion', 'onnx'));
+  console.log(`in-browser ONNX parity: ${JSON.stringify(onnxExport.parity)}`);
+  expect(onnxExport.parity).toMatchObject({ source: 'dataset', passed: true, tolerance: PARITY_TOLERANCE });
+  expect(onnxExport.parity!.images).toBeGreaterThan(0);
+  expect(onnxExport.parity!.maxDifference).toBeLessThanOrEqual(PARITY_TOLERANCE);
+  const onnxBytes = bytesOf(onnxExport, 'model.onnx');
+  expect(readOnnxMetadata(onnxBytes)).toMatchObject({ name: 'brain-mri', version: '1.0.0', labels: version.labels, inputSize: 32 });
+
+  // Other runtimes: the TF.js download in Node's TF.js, the ONNX one in onnxruntime-node, on the same pixels.
+  const tfjsExport = await page.evaluate(() => window.exportHarness.exportModel('brain-mri@champion', 'tfjs', { zip: true }));
+  expect(tfjsExport.files.map((f) => f.name)).toEqual(['brain-mri-1.0.0-tfjs.zip']);
+  await tf.setBackend('cpu');
+  const { model, metadata } = await importTfjs(unzipFiles(bytesOf(tfjsExport, 'brain-mri-1.0.0-tfjs.zip')));
+  const pixels = randomPixels(6, 32, 3, 9);
+  const session = await ort.InferenceSession.create(onnxBytes);
+  const out = await session.run({ [ONNX_INPUT]: new ort.Tensor('float32', pixels.dataSync() as Float32Array, pixels.shape) });
+  const difference = maxAbsDifference(probabilitiesOf(model, pixels, metadata), out[ONNX_OUTPUT].data as Float32Array);
+  console.log(`TF.js download (TF.js in Node, cpu backend) vs ONNX download (onnxruntime-node): max |Δp| = ${difference.toExponential(2)}`);
+  expect(difference).toBeLessThanOrEqual(PARITY_TOLERANCE);
+  await session.release();
+  tf.dispose([pixels]);
+  model.dispose();
+
+  // The downloaded zip goes back into the registry as a new version.
+  const reimported = await page.evaluate((files) => window.exportHarness.importModel(files, { name: 'brain-mri', version: '1.0.1', aliases: ['candidate'], overrideReason: 'e2e: re-import' }), tfjsExport.files);
+  expect(reimported).toMatchObject({ id: 'brain-mri@1.0.1', runId: run.runId });
+  expect((await page.evaluate(() => window.exportHarness.models())).map((v) => `${v.id}:${v.aliases.join(',')}`)).toEqual(['brain-mri@1.0.1:candidate', 'brain-mri@1.0.0:champion']);
+});

@@ -1,0 +1,166 @@
+/**
+ * The engine's registry and export work: rebuilds a run's best checkpoint, registers it (core/registry), and
+ * writes TF.js or ONNX files from a registered version, with the ONNX parity check in onnxruntime-web.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { strToU8 } from 'fflate';
+import { describeModel, type ModelMetadata } from '../src/core/export/metadata';
+import { exportOnnx, ONNX_INPUT, ONNX_OUTPUT, UnsupportedLayerError } from '../src/core/export/onnx';
+import { maxAbsDifference, PARITY_TOLERANCE, studioProbabilities } from '../src/core/export/parity';
+import { exportTfjs, importTfjs, unzipFiles, zipFiles, type ModelFiles } from '../src/core/export/tfjs';
+import { getZooEntry } from '../src/core/models/zoo';
+import { mulberry32 } from '../src/core/random';
+import { listModels, loadModelFiles, registerModel, RegistryError, resolveModel, type ModelVersion, type RegisterOptions } from '../src/core/registry/registry';
+import { loadCheckpoint, restoreCheckpoint } from '../src/core/store/checkpoints';
+import { getRun, type StudioDB } from '../src/core/store/db';
+import { createOptimizer } from '../src/core/train/optimizers';
+import { EngineError } from '../src/engine/errors';
+import type { ExportedFile, ModelExport, OnnxParity, RegisterModelRequest } from '../src/engine/types';
+import { version as studioVersion } from '../package.json';
+import { browserBackboneLoader, buildModel } from './models';
+
+/** Up to `count` images of the imported dataset at this size and channel count (uint8 NHWC), or null if none fit. */
+export type SampleImages = (imageSize: number, channels: number, count: number) => { pixels: Uint8Array; count: number } | null;
+
+const PARITY_IMAGES = 8;
+
+function asEngineError(err: unknown): unknown {
+  if (!(err instanceof RegistryError)) return err;
+  // The registry's own code travels in `detail`, so the UI and the CLI can tell a gate refusal from a bad name.
+  const code = err.code === 'E_NOT_FOUND' ? 'E_NOT_FOUND' : 'E_CONFIG';
+  return new EngineError(code, err.message, err.code);
+}
+
+const libraries = (): Record<string, string> => ({ studio: studioVersion, tfjs: tf.version.tfjs, backend: tf.getBackend() });
+
+function storageEstimate(): RegisterOptions['estimate'] {
+  const storage = (globalThis.navigator as Navigator | undefined)?.storage;
+  return storage?.estimate ? () => storage.estimate() : undefined;
+}
+
+export class RegistryService {
+  constructor(
+    private readonly database: () => Promise<StudioDB>,
+    private readonly samples: SampleImages,
+  ) {}
+
+  async register(req: RegisterModelRequest): Promise<ModelVersion> {
+    const db = await this.database();
+    const run = await getRun(db, req.runId);
+    if (!run) throw new EngineError('E_NOT_FOUND', `there is no run ${req.runId}`);
+    if (!run.input) throw new EngineError('E_CONFIG', `run ${run.runId} was trained before the studio recorded its model input, so it cannot be rebuilt for registration; train it again`);
+    if (run.status !== 'completed' || !run.best) throw new EngineError('E_CONFIG', `run ${run.runId} is ${run.status}${run.best ? '' : ' with no best epoch'}; only a completed run's best model can be registered`, 'E_RUN');
+    const checkpoint = await loadCheckpoint(db, run.runId, 'best');
+    if (!checkpoint) throw new EngineError('E_NOT_FOUND', `run ${run.runId} has no best checkpoint in storage (was it deleted?)`);
+    const { imageSize, channels, normalization } = run.input;
+    const built = await buildModel(run.config, { imageSize, channels, numClasses: run.classes.length }, normalization, browserBackboneLoader(db));
+    try {
+      // restoreCheckpoint puts back weights and optimiser state together; the optimiser is only its vehicle here.
+      const optimizer = createOptimizer({ name: run.optimizer, learningRate: run.config.learningRate });
+      try {
+        await restoreCheckpoint(built.model, optimizer, checkpoint);
+      } finally {
+        optimizer.dispose();
+      }
+      const metadata = describeModel({
+        modelId: run.model,
+        strategy: run.strategy,
+        labels: run.classes,
+        inputSize: imageSize,
+        channels,
+        normalization,
+        scaling: getZooEntry(run.model).preprocessing.scaling,
+        name: req.name,
+        version: req.version,
+        runId: run.runId,
+        validation: { accuracy: run.best.valAccuracy, n: run.split.val },
+        libraries: libraries(),
+      });
+      const files = await exportTfjs(built.model, metadata);
+      return await registerModel(db, { files, metadata, run }, req, { estimate: storageEstimate() });
+    } catch (err) {
+      throw asEngineError(err);
+    } finally {
+      built.model.dispose();
+    }
+  }
+
+  async importModel(given: ExportedFile[], req: Omit<RegisterModelRequest, 'runId'>): Promise<ModelVersion> {
+    const files: ModelFiles = given.length === 1 && given[0].name.toLowerCase().endsWith('.zip') ? unzipFiles(given[0].bytes) : Object.fromEntries(given.map((f) => [f.name.split('/').pop()!, f.bytes]));
+    let imported;
+    try {
+      // Loading proves the files make a model that fits its metadata before anything is stored.
+      imported = await importTfjs(files);
+    } catch (err) {
+      throw new EngineError('E_CONFIG', `these files are not a studio model: ${(err as Error).message}`);
+    }
+    imported.model.dispose();
+    const metadata: ModelMetadata = { ...imported.metadata, name: req.name, version: req.version };
+    const kept: ModelFiles = { ...files, 'metadata.json': strToU8(JSON.stringify(metadata, null, 2)) };
+    delete kept['MODEL_CARD.md'];
+    try {
+      return await registerModel(await this.database(), { files: kept, metadata }, req, { estimate: storageEstimate() });
+    } catch (err) {
+      throw asEngineError(err);
+    }
+  }
+
+  async models(): Promise<ModelVersion[]> {
+    return listModels(await this.database());
+  }
+
+  async exportModel(ref: string, format: 'tfjs' | 'onnx', opts: { zip?: boolean; parityImages?: number } = {}): Promise<ModelExport> {
+    if (format !== 'tfjs' && format !== 'onnx') throw new EngineError('E_CONFIG', `export format must be tfjs or onnx (got ${String(format)})`);
+    const db = await this.database();
+    let version: ModelVersion;
+    let files: ModelFiles;
+    try {
+      version = await resolveModel(db, ref);
+      files = await loadModelFiles(db, version.id);
+    } catch (err) {
+      throw asEngineError(err);
+    }
+    const card = strToU8(version.card);
+    let out: ModelFiles;
+    let parity: OnnxParity | undefined;
+    if (format === 'tfjs') {
+      out = { ...files, 'MODEL_CARD.md': card };
+    } else {
+      const { model, metadata } = await importTfjs(files);
+      try {
+        const onnx = await exportOnnx(model, metadata);
+        parity = await this.parity(model, metadata, onnx.bytes, opts.parityImages ?? PARITY_IMAGES);
+        out = { 'model.onnx': onnx.bytes, 'metadata.json': strToU8(JSON.stringify(onnx.metadata, null, 2)), 'MODEL_CARD.md': card };
+      } catch (err) {
+        throw err instanceof UnsupportedLayerError ? new EngineError('E_CONFIG', err.message) : err;
+      } finally {
+        model.dispose();
+      }
+    }
+    const base = `${version.name}-${version.version}-${format}`;
+    const list = opts.zip ? [{ name: `${base}.zip`, bytes: zipFiles(out) }] : Object.entries(out).map(([name, bytes]) => ({ name, bytes }));
+    return { id: version.id, format, files: list, ...(parity ? { parity } : {}) };
+  }
+
+  /** The exported file in onnxruntime-web against the studio's probabilities, on the user's images when they fit. */
+  private async parity(model: tf.LayersModel, meta: ModelMetadata, bytes: Uint8Array, wanted: number): Promise<OnnxParity> {
+    const { inputSize: size, channels } = meta;
+    const sample = this.samples(size, channels, wanted);
+    const count = sample?.count ?? wanted;
+    // Pixels are made on the CPU and read by both runtimes from this one array: reading them back from the backend
+    // is not reliable (TF.js's WebGPU backend returns an int32→float32 cast's data as an Int32Array).
+    const random = mulberry32(42);
+    const input = sample ? Float32Array.from(sample.pixels) : Float32Array.from({ length: count * size * size * channels }, () => Math.floor(random() * 256));
+    const pixels = tf.tensor4d(input, [count, size, size, channels], 'float32');
+    const expected = studioProbabilities(model, pixels, meta);
+    try {
+      const want = (await expected.data()) as Float32Array;
+      const ort = await import('./onnx-runtime');
+      const got = await ort.runOnnx(bytes, ONNX_INPUT, ONNX_OUTPUT, input, [count, size, size, channels]);
+      const maxDifference = maxAbsDifference(want, got);
+      return { images: count, source: sample ? 'dataset' : 'synthetic', maxDifference, tolerance: PARITY_TOLERANCE, passed: maxDifference <= PARITY_TOLERANCE, runtime: ort.runtimeName };
+    } finally {
+      tf.dispose([pixels, expected]);
+    }
+  }
+}
