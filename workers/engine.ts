@@ -8,7 +8,7 @@ import { channelStats, IMAGENET_STATS, verifyStats, type ChannelStats } from '..
 import { computeFeatures, splitAtFrozenBoundary } from '../src/core/models/features';
 import { getZooEntry, MODEL_ZOO, type ZooEntry } from '../src/core/models/zoo';
 import { deriveSeed, mulberry32, shuffle } from '../src/core/random';
-import { getRun, getStats, lastFolder, listRuns, openStudioDB, rememberFolder, saveRun, saveSplit, saveStats, type StudioDB } from '../src/core/store/db';
+import { getEvaluation, getRun, getStats, lastFolder, listRuns, openStudioDB, rememberFolder, saveRun, saveSplit, saveStats, type StudioDB } from '../src/core/store/db';
 import { augmentDefault, isAugmentIdentity } from '../src/core/image/augment';
 import { checkpointToStore, loadCheckpoint, restoreCheckpoint, type Checkpoint } from '../src/core/store/checkpoints';
 import { BestCheckpoint, EarlyStopping } from '../src/core/train/callbacks';
@@ -17,9 +17,10 @@ import { createOptimizer } from '../src/core/train/optimizers';
 import { featureBatchSource, imageBatchSource, normalizeWith, trainClassifier, type TensorDataset, type TrainerOptions } from '../src/core/train/trainer';
 import type { RunRecord, TrainConfig } from '../src/core/train/types';
 import { EngineError } from '../src/engine/errors';
-import type { BackendInfo, BackendName, DatasetSummary, Engine, ZooModel, FolderInput, FolderScan, ImportEvent, StatsVerification, Thumbnail, TrainEvent } from '../src/engine/types';
+import type { BackendInfo, BackendName, DatasetSummary, Engine, EvaluateEvent, EvaluateRequest, EvaluationRecord, ZooModel, FolderInput, FolderScan, ImportEvent, StatsVerification, Thumbnail, TrainEvent } from '../src/engine/types';
 import { selectBackend } from './backend';
 import { folderSource } from './folder';
+import { evaluateRun } from './evaluate';
 import { browserBackboneLoader, buildModel, resolveStrategy } from './models';
 
 const bad = (what: string): never => {
@@ -80,6 +81,8 @@ const yieldToHost = () => new Promise<void>((resolve) => setTimeout(resolve, 0))
 
 interface Prepared {
   data: TensorDataset;
+  /** Image keys (paths, demo ids), parallel to data.labels. */
+  keys: readonly string[];
   classes: string[];
   split: SplitIndices;
   normalization: ChannelStats;
@@ -258,6 +261,7 @@ export class StudioEngine implements Engine {
       const split = stratifiedSplit(demo.keys.map((key, i) => ({ key, label: demo.labels[i] })), cfg.dataset.split, cfg.seed);
       return {
         data: { images: demo.images, labels: demo.labels, imageSize: demo.imageSize, channels: demo.channels, numClasses: demo.classes.length },
+        keys: demo.keys,
         classes: demo.classes,
         split,
         normalization: channelStats(demo.images, demo.imageSize * demo.imageSize, demo.channels, split.train),
@@ -269,6 +273,7 @@ export class StudioEngine implements Engine {
     const stored = await getStats(await this.database(), summary.splitId);
     return {
       data: { images: data.images, labels: data.labels, imageSize: data.imageSize, channels: data.channels, numClasses: data.classes.length },
+      keys: data.keys,
       classes: data.classes,
       split: data.split,
       normalization: stored ? { mean: stored.mean, std: stored.std } : data.normalization,
@@ -279,6 +284,9 @@ export class StudioEngine implements Engine {
         skipped: data.skipped,
         duplicates: { exactGroups: data.duplicates.exactGroups, nearGroups: data.duplicates.nearGroups, crossSplit: data.duplicates.crossSplit },
         normalization: stored ? { mean: stored.mean, std: stored.std } : data.normalization,
+        name: summary.name,
+        splitId: summary.splitId,
+        importOptions: data.options,
       },
     };
   }
@@ -454,6 +462,25 @@ export class StudioEngine implements Engine {
 
   async cancel(runId: string): Promise<void> {
     if (this.active?.runId === runId) this.active.stop = true;
+  }
+
+  async evaluate(req: EvaluateRequest, onEvent: (e: EvaluateEvent) => void): Promise<EvaluationRecord> {
+    if (this.active) throw new EngineError('E_BUSY', `run ${this.active.runId} is training or being evaluated; wait for it to finish`);
+    // Claims the engine like a run does, so training and evaluation never share the backend, and cancel() stops it.
+    const control = { runId: req.runId, stop: false };
+    this.active = control;
+    try {
+      const host = { db: await this.database(), backend: await this.backend(), prepare: (cfg: TrainConfig) => this.prepare(cfg), shouldStop: () => control.stop, yieldToHost };
+      return await evaluateRun(host, req, onEvent);
+    } catch (err) {
+      throw asEngineError(err);
+    } finally {
+      this.active = null;
+    }
+  }
+
+  async evaluation(runId: string): Promise<EvaluationRecord | null> {
+    return (await getEvaluation(await this.database(), runId)) ?? null;
   }
 
   async zoo(): Promise<ZooModel[]> {

@@ -6,6 +6,7 @@ import { bootstrapIntervals, latencySummary, type Interval, type LatencySummary 
 import { calibration, confidenceHistogram, fitTemperature, softmax, topClass, type Calibration, type ConfidenceHistogram } from './calibration';
 import { confusionMatrix, rowNormalize, type ConfusionMatrix } from './confusion';
 import { classificationReport, classMetrics, type ClassificationReport } from './report';
+import type { MedicalValidation } from './medical';
 import { rocOneVsRest, type OneVsRestRoc } from './roc';
 
 export interface EvaluationInput {
@@ -77,4 +78,29 @@ export function evaluate(input: EvaluationInput): EvaluationMetrics {
     throughput: input.throughput,
     bootstrap: { resamples, seed },
   };
+}
+
+/** One evaluated image: its true and predicted class and the model's probabilities (softmax at T = 1). */
+export interface EvaluatedImage {
+  key: string;
+  label: number;
+  predicted: number;
+  probs: number[];
+}
+
+/** An evaluation as stored with its run (IndexedDB `evaluations`) and returned to the UI and the CLI. */
+export interface EvaluationRecord {
+  runId: string;
+  evaluatedAt: string;
+  /** The checkpoint evaluated. */
+  checkpoint: { kind: 'best' | 'last'; epoch: number };
+  model: string;
+  backend: string;
+  /** What the figures come from. */
+  data: { kind: 'demo' | 'folder'; name: string; fingerprint: string | null; split: 'test'; images: number; temperatureFittedOn: number };
+  metrics: EvaluationMetrics;
+  medical: MedicalValidation;
+  /** How latency was measured, in words, for the report. */
+  latencyMethod: string;
+  predictions: EvaluatedImage[];
 }

@@ -6,6 +6,7 @@ import type * as tf from '@tensorflow/tfjs';
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
 import type { SplitManifest } from '../dataset/split';
 import type { ChannelStats } from '../dataset/stats';
+import type { EvaluationRecord } from '../metrics/evaluation';
 import type { RunRecord } from '../train/types';
 import type { StoredCheckpoint, StoredChunk } from './checkpoints';
 
@@ -16,7 +17,7 @@ export interface StoredStats extends ChannelStats {
 }
 
 export const DB_NAME = 'mri-studio';
-export const DB_VERSION = 4;
+export const DB_VERSION = 5;
 
 export interface StoredSplit {
   splitId: string;
@@ -55,6 +56,8 @@ export interface StudioSchema extends DBSchema {
   checkpoints: { key: string; value: StoredCheckpoint; indexes: { runId: string } };
   /** Their tensor bytes, in chunks of at most 4 MB, keyed by [checkpoint id, chunk index]. */
   checkpointChunks: { key: [string, number]; value: StoredChunk };
+  /** The latest evaluation of each run (metrics, medical validation, per-image predictions), keyed by runId. */
+  evaluations: { key: string; value: EvaluationRecord };
 }
 
 export type StudioDB = IDBPDatabase<StudioSchema>;
@@ -79,6 +82,7 @@ export function openStudioDB(name = DB_NAME): Promise<StudioDB> {
         db.createObjectStore('checkpoints', { keyPath: 'id' }).createIndex('runId', 'runId');
         db.createObjectStore('checkpointChunks', { keyPath: ['checkpointId', 'index'] });
       }
+      if (oldVersion < 5) db.createObjectStore('evaluations', { keyPath: 'runId' });
     },
   });
 }
@@ -120,4 +124,12 @@ export async function saveSplit(db: StudioDB, split: StoredSplit): Promise<void>
 
 export function getSplit(db: StudioDB, splitId: string): Promise<StoredSplit | undefined> {
   return db.get('splits', splitId);
+}
+
+export async function saveEvaluation(db: StudioDB, evaluation: EvaluationRecord): Promise<void> {
+  await db.put('evaluations', evaluation);
+}
+
+export function getEvaluation(db: StudioDB, runId: string): Promise<EvaluationRecord | undefined> {
+  return db.get('evaluations', runId);
 }
