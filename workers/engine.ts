@@ -17,10 +17,10 @@ import { createOptimizer } from '../src/core/train/optimizers';
 import { featureBatchSource, imageBatchSource, normalizeWith, trainClassifier, type TensorDataset, type TrainerOptions } from '../src/core/train/trainer';
 import type { RunRecord, TrainConfig } from '../src/core/train/types';
 import { EngineError } from '../src/engine/errors';
-import type { BackendInfo, BackendName, DatasetSummary, Engine, EvaluateEvent, EvaluateRequest, EvaluationRecord, ZooModel, FolderInput, FolderScan, ImportEvent, StatsVerification, Thumbnail, TrainEvent } from '../src/engine/types';
+import type { BackendInfo, BackendName, DatasetSummary, Engine, EvaluateEvent, EvaluateRequest, EvaluationRecord, ReportFile, ZooModel, FolderInput, FolderScan, ImportEvent, StatsVerification, Thumbnail, TrainEvent } from '../src/engine/types';
 import { selectBackend } from './backend';
 import { folderSource } from './folder';
-import { evaluateRun } from './evaluate';
+import { evaluateRun, evaluationFiles } from './evaluate';
 import { browserBackboneLoader, buildModel, resolveStrategy } from './models';
 
 const bad = (what: string): never => {
@@ -481,6 +481,12 @@ export class StudioEngine implements Engine {
 
   async evaluation(runId: string): Promise<EvaluationRecord | null> {
     return (await getEvaluation(await this.database(), runId)) ?? null;
+  }
+
+  async evaluationReport(runId: string): Promise<ReportFile[]> {
+    const ev = await this.evaluation(runId);
+    if (!ev) throw new EngineError('E_NOT_FOUND', `run ${runId} has not been evaluated yet`);
+    return evaluationFiles(ev);
   }
 
   async zoo(): Promise<ZooModel[]> {

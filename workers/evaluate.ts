@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { ChannelStats } from '../src/core/dataset/stats';
 import { softmax, topClass } from '../src/core/metrics/calibration';
 import { evaluate, type EvaluatedImage, type EvaluationRecord } from '../src/core/metrics/evaluation';
+import { evaluationMetricsJson, evaluationReportMarkdown, medicalValidationJson } from '../src/core/metrics/files';
 import { medicalValidation } from '../src/core/metrics/medical';
 import { deriveSeed, mulberry32, shuffle } from '../src/core/random';
 import { saveEvaluation, getRun, type StudioDB } from '../src/core/store/db';
@@ -15,7 +16,7 @@ import { createOptimizer } from '../src/core/train/optimizers';
 import { imageBatchSource, normalizeWith, type TensorDataset } from '../src/core/train/trainer';
 import type { RunRecord, TrainConfig } from '../src/core/train/types';
 import { EngineError } from '../src/engine/errors';
-import type { BackendInfo, EvaluateEvent, EvaluateRequest } from '../src/engine/types';
+import type { BackendInfo, EvaluateEvent, EvaluateRequest, ReportFile } from '../src/engine/types';
 import { browserBackboneLoader, buildModel } from './models';
 
 /** What the engine lends an evaluation: its database, backend and the dataset a run was trained on. */
@@ -152,4 +153,15 @@ function predictionsOf(indices: number[], labels: Int32Array, logits: Float32Arr
   const probs = softmax(logits, K);
   const { predicted } = topClass(probs, K);
   return indices.map((idx, j) => ({ key: keys[idx], label: labels[j], predicted: predicted[j], probs: Array.from(probs.subarray(j * K, (j + 1) * K)) }));
+}
+
+/** The report files of a stored evaluation (see src/core/metrics/files.ts), as the CLI writes them and the UI exports them. */
+export function evaluationFiles(ev: EvaluationRecord): ReportFile[] {
+  const data = `test split of ${ev.data.kind === 'demo' ? 'the demo phantoms' : `"${ev.data.name}"`}${ev.data.fingerprint ? ` (fingerprint ${ev.data.fingerprint.slice(0, 12)}…)` : ''}, checkpoint ${ev.checkpoint.kind} (epoch ${ev.checkpoint.epoch}); temperature fitted on ${ev.data.temperatureFittedOn} validation images`;
+  const json = (v: unknown) => JSON.stringify(v, null, 2) + '\n';
+  return [
+    { name: 'evaluation_metrics.json', text: json(evaluationMetricsJson(ev.metrics)) },
+    { name: 'medical_validation.json', text: json(medicalValidationJson(ev.medical)) },
+    { name: 'evaluation_report.md', text: evaluationReportMarkdown(ev.metrics, ev.medical, { runId: ev.runId, model: ev.model, data, backend: ev.backend, date: ev.evaluatedAt, latencyMethod: ev.latencyMethod }) },
+  ];
 }

@@ -56,6 +56,12 @@ export type EvaluateEvent =
   | { type: 'progress'; phase: 'validation' | 'test' | 'latency'; done: number; total: number }
   | { type: 'done'; evaluation: EvaluationRecord };
 
+/** One file of an evaluation report: `evaluation_metrics.json`, `medical_validation.json`, `evaluation_report.md`. */
+export interface ReportFile {
+  name: string;
+  text: string;
+}
+
 /** A folder the user picked: a File System Access handle (read in the worker), or the files an input/drop gave. */
 export type FolderInput =
   | { kind: 'handle'; handle: FileSystemDirectoryHandle }
@@ -136,6 +142,8 @@ export interface Engine {
   evaluate(req: EvaluateRequest, onEvent: (e: EvaluateEvent) => void): Promise<EvaluationRecord>;
   /** The run's latest stored evaluation. */
   evaluation(runId: string): Promise<EvaluationRecord | null>;
+  /** The report files of the run's stored evaluation (image file names appear in none of them). */
+  evaluationReport(runId: string): Promise<ReportFile[]>;
   /** The model zoo: the built-in CNN and the pretrained backbones. */
   zoo(): Promise<ZooModel[]>;
 

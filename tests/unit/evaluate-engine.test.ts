@@ -52,6 +52,12 @@ describe('engine.evaluate', () => {
     expect(JSON.parse(JSON.stringify(evaluationMetricsJson(ev.metrics)))).toEqual(evaluationMetricsJson(ev.metrics));
     expect(await engine.evaluation(run.runId)).toEqual(ev);
     expect(await engine.evaluation('run-none')).toBeNull();
+    const files = await engine.evaluationReport(run.runId);
+    expect(files.map((f) => f.name)).toEqual(['evaluation_metrics.json', 'medical_validation.json', 'evaluation_report.md']);
+    expect(JSON.parse(files[0].text)).toEqual(JSON.parse(JSON.stringify(evaluationMetricsJson(ev.metrics))));
+    expect(JSON.parse(files[1].text).verdict).toBe(ev.medical.verdict);
+    expect(files[2].text).toContain(`Run \`${run.runId}\``);
+    await expect(engine.evaluationReport('run-none')).rejects.toMatchObject({ code: 'E_NOT_FOUND' });
   });
 
   it('refuses an unknown run, and a folder run whose folder is not imported, with typed errors', async () => {

@@ -4,6 +4,7 @@
  * per-image predictions are not part of these files.
  */
 import type { Interval } from './bootstrap';
+import { TEMPERATURE_RANGE } from './calibration';
 import type { EvaluationMetrics } from './evaluation';
 import type { MedicalValidation } from './medical';
 import type { ClassMetrics } from './report';
@@ -59,6 +60,8 @@ export interface ReportContext {
   data: string;
   backend: string;
   date: string;
+  /** How per-image latency was measured, in words. */
+  latencyMethod?: string;
   /** Chart files written beside the report, linked from it. */
   charts?: { confusion?: string; perClass?: string; roc?: string; reliability?: string };
 }
@@ -70,7 +73,7 @@ const f3 = (x: number | null) => (x === null ? 'n/a' : x.toFixed(3));
 export function evaluationReportMarkdown(m: EvaluationMetrics, v: MedicalValidation, ctx: ReportContext): string {
   const out: string[] = ['# Evaluation report', ''];
   if (v.leakageWarning) out.push(`> **Warning — leakage:** ${v.leakageWarning}`, '');
-  out.push(`Run \`${ctx.runId}\` · model \`${ctx.model}\` · ${ctx.data} · ${m.report.total} images · backend ${ctx.backend} · ${ctx.date}`, '');
+  out.push(`Run \`${ctx.runId}\` · model \`${ctx.model}\` · backend ${ctx.backend} · ${ctx.date}`, '', `Evaluated on ${ctx.data}: ${m.report.total} images.`, '');
   out.push(`## Verdict: ${v.verdict}`, '', '| check | value | threshold | passed |', '| --- | --- | --- | --- |');
   for (const c of v.checks) {
     const value = c.kind === 'max' ? `${c.value.toFixed(1)}` : p(c.value);
@@ -81,8 +84,9 @@ export function evaluationReportMarkdown(m: EvaluationMetrics, v: MedicalValidat
   out.push(`- Accuracy: ${p(m.report.accuracy)}${ci(m.ci95.accuracy)}`);
   out.push(`- Macro F1: ${f3(m.report.macro.f1)}${m.ci95.macroF1 ? ` (95 % CI ${f3(m.ci95.macroF1.low)}–${f3(m.ci95.macroF1.high)})` : ''}`);
   out.push(`- Macro ROC AUC (one-vs-rest): ${f3(m.roc.macroAuc)}`);
-  out.push(`- ECE (${m.calibration.bins.length} bins): ${f3(m.calibration.ece)}${m.temperature !== null ? `; after temperature scaling (T = ${m.temperature.toFixed(3)}, fitted on validation): ${f3(m.calibrationAfterTemperature?.ece ?? null)}` : ''}`);
-  out.push(`- Latency per image: p50 ${m.latencyMs.p50.toFixed(2)} ms, p95 ${m.latencyMs.p95.toFixed(2)} ms; batched throughput ${m.throughput.toFixed(1)} images/s`);
+  const atBound = m.temperature !== null && TEMPERATURE_RANGE.some((b) => Math.abs(Math.log(m.temperature! / b)) < 1e-3);
+  out.push(`- ECE (${m.calibration.bins.length} bins): ${f3(m.calibration.ece)}${m.temperature !== null ? `; after temperature scaling (T = ${m.temperature.toFixed(3)}, fitted on validation${atBound ? ', at the end of its search range: the validation split is too small or too easy to fit it' : ''}): ${f3(m.calibrationAfterTemperature?.ece ?? null)}` : ''}`);
+  out.push(`- Latency per image: p50 ${m.latencyMs.p50.toFixed(2)} ms, p95 ${m.latencyMs.p95.toFixed(2)} ms${ctx.latencyMethod ? ` (${ctx.latencyMethod})` : ''}; batched throughput ${m.throughput.toFixed(1)} images/s`);
   out.push(`- Confidence intervals: percentile bootstrap, ${m.bootstrap.resamples} resamples, seed ${m.bootstrap.seed}`);
   out.push('', '## Per class', '', '| class | precision | recall (sensitivity) | specificity | F1 | ROC AUC | support |', '| --- | --- | --- | --- | --- | --- | --- |');
   m.classes.forEach((c, k) => {
