@@ -20,7 +20,8 @@ import { EngineError } from '../src/engine/errors';
 import type { BackendInfo, BackendName, DatasetSummary, Engine, EvaluateEvent, EvaluateRequest, EvaluationRecord, ReportFile, ZooModel, FolderInput, FolderScan, ImportEvent, StatsVerification, Thumbnail, TrainEvent } from '../src/engine/types';
 import { selectBackend } from './backend';
 import { folderSource } from './folder';
-import { evaluateRun, evaluationFiles } from './evaluate';
+import { evaluateRun, evaluationFiles, evaluationThumbnails } from './evaluate';
+import { thumbnailOf } from './thumbnail';
 import { browserBackboneLoader, buildModel, resolveStrategy } from './models';
 
 const bad = (what: string): never => {
@@ -194,27 +195,10 @@ export class StudioEngine implements Engine {
   async thumbnails(keys: string[], size: number): Promise<Thumbnail[]> {
     const { data } = this.imported();
     const index = new Map(data.keys.map((k, i) => [k, i]));
-    const s = data.imageSize;
-    const c = data.channels;
     const out: Thumbnail[] = [];
     for (const key of keys.slice(0, 200)) {
       const i = index.get(key);
-      if (i === undefined) continue;
-      const rgba = new Uint8ClampedArray(size * size * 4);
-      // Nearest-neighbour: thumbnails only need to be recognisable, and this stays cheap for a gallery.
-      for (let y = 0; y < size; y++) {
-        const sy = Math.floor(((y + 0.5) * s) / size);
-        for (let x = 0; x < size; x++) {
-          const sx = Math.floor(((x + 0.5) * s) / size);
-          const src = ((i * s + sy) * s + sx) * c;
-          const dst = (y * size + x) * 4;
-          rgba[dst] = data.images[src];
-          rgba[dst + 1] = data.images[src + (c === 3 ? 1 : 0)];
-          rgba[dst + 2] = data.images[src + (c === 3 ? 2 : 0)];
-          rgba[dst + 3] = 255;
-        }
-      }
-      out.push({ key, size, rgba });
+      if (i !== undefined) out.push(thumbnailOf(data.images, data.imageSize, data.channels, i, key, size));
     }
     return out;
   }
@@ -481,6 +465,10 @@ export class StudioEngine implements Engine {
 
   async evaluation(runId: string): Promise<EvaluationRecord | null> {
     return (await getEvaluation(await this.database(), runId)) ?? null;
+  }
+
+  async evaluationThumbnails(runId: string, keys: string[], size: number): Promise<Thumbnail[]> {
+    return evaluationThumbnails(await this.database(), (cfg) => this.prepare(cfg), runId, keys, size);
   }
 
   async evaluationReport(runId: string): Promise<ReportFile[]> {

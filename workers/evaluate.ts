@@ -16,7 +16,8 @@ import { createOptimizer } from '../src/core/train/optimizers';
 import { imageBatchSource, normalizeWith, type TensorDataset } from '../src/core/train/trainer';
 import type { RunRecord, TrainConfig } from '../src/core/train/types';
 import { EngineError } from '../src/engine/errors';
-import type { BackendInfo, EvaluateEvent, EvaluateRequest, ReportFile } from '../src/engine/types';
+import type { BackendInfo, EvaluateEvent, EvaluateRequest, ReportFile, Thumbnail } from '../src/engine/types';
+import { thumbnailOf } from './thumbnail';
 import { browserBackboneLoader, buildModel } from './models';
 
 /** What the engine lends an evaluation: its database, backend and the dataset a run was trained on. */
@@ -164,4 +165,21 @@ export function evaluationFiles(ev: EvaluationRecord): ReportFile[] {
     { name: 'medical_validation.json', text: json(medicalValidationJson(ev.medical)) },
     { name: 'evaluation_report.md', text: evaluationReportMarkdown(ev.metrics, ev.medical, { runId: ev.runId, model: ev.model, data, backend: ev.backend, date: ev.evaluatedAt, latencyMethod: ev.latencyMethod }) },
   ];
+}
+
+/**
+ * Thumbnails of a run's evaluated images (a confusion cell's gallery): the demo's are regenerated from the run's
+ * seed, a folder run's come from its imported folder. At most 200 per call, like `thumbnails`.
+ */
+export async function evaluationThumbnails(db: StudioDB, prepare: EvaluateHost['prepare'], runId: string, keys: string[], size: number): Promise<Thumbnail[]> {
+  const run = await getRun(db, runId);
+  if (!run) throw new EngineError('E_NOT_FOUND', `there is no run ${runId}`);
+  const prepared = await prepare(run.config);
+  checkSameSplit(run, prepared.dataset?.splitId);
+  const index = new Map(prepared.keys.map((k, i) => [k, i]));
+  const { images, imageSize, channels } = prepared.data;
+  return keys.slice(0, 200).flatMap((key) => {
+    const i = index.get(key);
+    return i === undefined ? [] : [thumbnailOf(images, imageSize, channels, i, key, size)];
+  });
 }

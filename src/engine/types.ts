@@ -142,6 +142,8 @@ export interface Engine {
   evaluate(req: EvaluateRequest, onEvent: (e: EvaluateEvent) => void): Promise<EvaluationRecord>;
   /** The run's latest stored evaluation. */
   evaluation(runId: string): Promise<EvaluationRecord | null>;
+  /** Thumbnails of images a run was evaluated on (keys from its predictions), for a confusion cell's gallery. */
+  evaluationThumbnails(runId: string, keys: string[], size: number): Promise<Thumbnail[]>;
   /** The report files of the run's stored evaluation (image file names appear in none of them). */
   evaluationReport(runId: string): Promise<ReportFile[]>;
   /** The model zoo: the built-in CNN and the pretrained backbones. */

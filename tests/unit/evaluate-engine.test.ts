@@ -58,6 +58,10 @@ describe('engine.evaluate', () => {
     expect(JSON.parse(files[1].text).verdict).toBe(ev.medical.verdict);
     expect(files[2].text).toContain(`Run \`${run.runId}\``);
     await expect(engine.evaluationReport('run-none')).rejects.toMatchObject({ code: 'E_NOT_FOUND' });
+    // A confusion cell's gallery: the demo images are regenerated from the run's own config.
+    const keys = ev.predictions.slice(0, 2).map((x) => x.key);
+    const thumbs = await engine.evaluationThumbnails(run.runId, keys, 4);
+    expect(thumbs.map((t) => [t.key, t.size, t.rgba.length])).toEqual(keys.map((k) => [k, 4, 4 * 4 * 4]));
   });
 
   it('refuses an unknown run, and a folder run whose folder is not imported, with typed errors', async () => {
