@@ -51,3 +51,37 @@ test('evaluate --run writes evaluation_metrics.json, medical_validation.json and
   expect(refused.code).toBe(2);
   expect(refused.stderr[0]).toMatch(/^studio: .* is not the dataset run .* was trained on \(fingerprint/);
 });
+
+test('in the studio: evaluate the demo run, then click a confusion cell for exactly its images', async ({ page }) => {
+  await page.goto('/');
+  await expect(page.getByTestId('backend-name')).toHaveText('webgpu', { timeout: 60_000 });
+  await page.getByTestId('epochs').fill('2');
+  await page.getByTestId('image-size').fill('16');
+  await page.getByTestId('per-class').fill('20');
+  await page.getByTestId('train-demo').click();
+  await expect(page.getByTestId('run-status')).toHaveAttribute('data-status', 'completed', { timeout: 8 * 60_000 });
+
+  await page.getByTestId('evaluate-run').click();
+  await expect(page.getByTestId('verdict')).toBeVisible({ timeout: 5 * 60_000 });
+  await expect(page.getByTestId('report-table').locator('tbody tr')).toHaveCount(3 + 2);
+  await expect(page.getByTestId('roc-chart').locator('canvas')).toHaveCount(1);
+  await expect(page.getByTestId('reliability-chart').locator('canvas')).toHaveCount(1);
+
+  const cells = page.getByTestId('confusion-cell');
+  await expect(cells).toHaveCount(9);
+  const counts = await cells.evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-count'))));
+  expect(counts.reduce((a, b) => a + b, 0)).toBe(9); // 15 % of 60 demo images
+  const busiest = counts.indexOf(Math.max(...counts));
+  await cells.nth(busiest).click();
+  const gallery = page.getByTestId('cell-gallery');
+  await expect(gallery).toHaveAttribute('data-count', String(counts[busiest]));
+  await expect(gallery.getByTestId('gallery-image')).toHaveCount(counts[busiest]);
+  await expect(gallery.getByTestId('thumb')).toHaveCount(counts[busiest]);
+  // Each image's key is a demo image of the cell's true class.
+  const trueClass = await cells.nth(busiest).getAttribute('data-true');
+  const keys = await gallery.getByTestId('thumb').evaluateAll((els) => els.map((e) => e.getAttribute('data-key')));
+  expect(keys.every((k) => k!.startsWith(`${trueClass}/`))).toBe(true);
+
+  await page.getByTestId('confusion-normalized').check();
+  await expect(cells.nth(busiest)).toHaveText(/%$/);
+});
