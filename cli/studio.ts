@@ -4,13 +4,13 @@
  *
  *   npm run studio -- train --demo --epochs N [--backend webgpu|webgl|wasm|cpu] [--seed N] --out FILE.json
  */
-import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type {} from '../src/engine/automation';
-import type { BackendInfo, DatasetSummary, ImportEvent, ImportOptions, RunRecord, SplitFractions, TrainConfig, TrainEvent } from '../src/engine/types';
+import type { BackendInfo, DatasetSummary, EvaluateEvent, EvaluateRequest, EvaluationRecord, ImportEvent, ImportOptions, RunRecord, SplitFractions, TrainConfig, TrainEvent } from '../src/engine/types';
 import type { Page } from 'playwright';
 import { launchStudioBrowser } from './browser';
 import { serveStatic } from './serve';
@@ -28,6 +28,9 @@ const USAGE = `usage: npm run studio -- <command> [options]
         folder: [--classes a,b,c] [--split 70/15/15] [--group-pattern REGEX] [--dedupe keep-together|drop|off]
                 [--image-size N (64)] [--channels 1|3]
   resume --run ID [--out FILE.json]  continue a stopped run from its last checkpoint (same --profile and --port)
+  evaluate --run ID [--data DIR] --out DIR [--checkpoint best|last] [--latency-samples N (100)]
+        [--min-sensitivity X (0.85)] [--min-accuracy X (0.85)] [--max-p95-ms N (100)] [--tumour-classes a,b]
+        the run's test split; a folder run needs --data DIR unless this profile trained it with --data
   runs  [--out FILE.json]          list the runs kept in the profile
   common: --browser PATH (/usr/bin/chromium)  --profile DIR (~/.local/share/mri-studio/profile)  --port N (5199)  --verbose`;
 
@@ -236,14 +239,16 @@ function importLine(d: DatasetSummary): string {
 }
 
 /** @param epochs the run's epoch count, NaN when unknown (a resumed run). */
-function printProgress(e: TrainEvent | ImportEvent, epochs: number): void {
+function printProgress(e: TrainEvent | ImportEvent | EvaluateEvent, epochs: number): void {
   const line = progressLine(e, epochs);
   if (line) console.log(line);
 }
 
 let lastImportDecile = -1;
 
-function progressLine(e: TrainEvent | ImportEvent, epochs: number): string | null {
+function progressLine(e: TrainEvent | ImportEvent | EvaluateEvent, epochs: number): string | null {
+  if ('checkpointEpoch' in e) return `evaluating run ${e.runId} (checkpoint of epoch ${e.checkpointEpoch}) on ${e.test} test images; temperature on ${e.val} validation images`;
+  if ('phase' in e) return e.done === e.total ? `  ${e.phase}: ${e.total} images` : null;
   switch (e.type) {
     case 'scanned':
       return `importing ${e.files} images of ${e.classes.join(', ')} (${e.skipped} files skipped)`;
@@ -266,7 +271,7 @@ function progressLine(e: TrainEvent | ImportEvent, epochs: number): string | nul
 
 interface SessionOptions extends SessionArgs {
   modelsDir?: string;
-  onEvent?: (e: TrainEvent | ImportEvent) => void;
+  onEvent?: (e: TrainEvent | ImportEvent | EvaluateEvent) => void;
 }
 
 /**
@@ -340,8 +345,96 @@ export function runSummary(run: RunRecord) {
     split: run.split,
     epochs: run.epochs,
     best: run.best,
-    ...(run.dataset ? { dataset: run.dataset } : {}),
+    ...(run.dataset ? { dataset: { fingerprint: run.dataset.fingerprint, classes: run.dataset.classes, counts: run.dataset.counts, skipped: run.dataset.skipped, duplicates: run.dataset.duplicates, normalization: run.dataset.normalization } } : {}),
   };
+}
+
+/** Where `train --data` found each run's folder, kept beside the profile's IndexedDB so `evaluate` can find it again. */
+function dataFoldersFile(profile: string): string {
+  return join(profile, 'mri-studio-data-folders.json');
+}
+
+function recordedDataFolder(profile: string, runId: string): string | undefined {
+  const file = dataFoldersFile(profile);
+  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>)[runId] : undefined;
+}
+
+function recordDataFolder(profile: string, runId: string, dir: string): void {
+  const file = dataFoldersFile(profile);
+  const known = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>) : {};
+  writeJson(file, { ...known, [runId]: dir });
+}
+
+export interface EvaluateArgs extends SessionArgs {
+  runId: string;
+  out: string;
+  data?: string;
+  request: Omit<EvaluateRequest, 'runId'>;
+}
+
+function fraction(name: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const x = Number(v);
+  if (!(x >= 0 && x <= 1)) throw new UsageError(`--${name} must be a fraction from 0 to 1 (got "${v}")`);
+  return x;
+}
+
+export function parseEvaluateArgs(argv: string[]): EvaluateArgs {
+  const v = parse(argv, {
+    ...COMMON_OPTIONS,
+    run: { type: 'string' },
+    data: { type: 'string' },
+    checkpoint: { type: 'string' },
+    'latency-samples': { type: 'string' },
+    'min-sensitivity': { type: 'string' },
+    'min-accuracy': { type: 'string' },
+    'max-p95-ms': { type: 'string' },
+    'tumour-classes': { type: 'string' },
+  });
+  if (!v.run) throw new UsageError('evaluate needs --run ID (see "runs")');
+  if (!v.out) throw new UsageError('evaluate needs --out DIR, the folder the report files go to');
+  const data = v.data === undefined ? undefined : resolve(v.data);
+  if (data && (!existsSync(data) || !statSync(data).isDirectory())) throw new UsageError(`--data ${v.data}: no such folder`);
+  const thresholds = {
+    ...(v['min-sensitivity'] === undefined ? {} : { minSensitivity: fraction('min-sensitivity', v['min-sensitivity']) }),
+    ...(v['min-accuracy'] === undefined ? {} : { minAccuracy: fraction('min-accuracy', v['min-accuracy']) }),
+    ...(v['max-p95-ms'] === undefined ? {} : { maxP95LatencyMs: int('max-p95-ms', v['max-p95-ms'], 100, 1, 600_000) }),
+    ...(v['tumour-classes'] === undefined ? {} : { tumourClasses: v['tumour-classes'].split(',').map((c) => c.trim()).filter(Boolean) }),
+  };
+  return {
+    ...sessionArgs(v),
+    runId: v.run,
+    out: resolve(v.out),
+    data,
+    request: {
+      checkpoint: oneOf('checkpoint', v.checkpoint, ['best', 'last'] as const),
+      latencySamples: int('latency-samples', v['latency-samples'], 100, 1, 100_000),
+      thresholds,
+    },
+  };
+}
+
+/** Evaluates a run in the page and returns its record and report files; a folder run's folder is imported first. */
+export function evaluateRun(args: EvaluateArgs): Promise<{ evaluation: EvaluationRecord; files: { name: string; text: string }[] }> {
+  return withStudio({ ...args, onEvent: (e) => printProgress(e, Number.NaN) }, async (page) => {
+    const run = (await page.evaluate(() => window.studio!.runs())).find((r) => r.runId === args.runId);
+    if (!run) throw new UsageError(`there is no run ${args.runId} in profile ${args.profile} on port ${args.port} (IndexedDB belongs to the port: use the one the run was trained with)`);
+    if (run.config.dataset.kind === 'folder') {
+      const dir = args.data ?? recordedDataFolder(args.profile, run.runId);
+      if (!dir) throw new UsageError(`run ${run.runId} was trained on a folder this profile has no path for: pass --data DIR, the folder it was trained on`);
+      if (!existsSync(dir)) throw new UsageError(`run ${run.runId} was trained on ${dir}, which is gone: pass --data DIR`);
+      const options = run.dataset?.importOptions;
+      if (!run.dataset || !options) throw new UsageError(`run ${run.runId} predates recorded import settings, so its split cannot be rebuilt; train it again`);
+      await page.setInputFiles('[data-testid="folder-input"]', dir);
+      const dataset = await page.evaluate((opts) => window.studio!.importFolder(opts), options);
+      if (dataset.fingerprint !== run.dataset.fingerprint) {
+        throw new UsageError(`${dir} is not the dataset run ${run.runId} was trained on (fingerprint ${dataset.fingerprint.slice(0, 12)}… instead of ${run.dataset.fingerprint.slice(0, 12)}…): files were added, removed or changed`);
+      }
+    }
+    const evaluation = await page.evaluate((req) => window.studio!.evaluate(req), { runId: run.runId, ...args.request });
+    const files = await page.evaluate((id) => window.studio!.evaluationReport(id), run.runId);
+    return { evaluation, files };
+  });
 }
 
 /** Playwright wraps errors thrown in the page as "page.evaluate: Error: CODE: message\n    at …": keep the message. */
@@ -366,6 +459,7 @@ async function main(argv: string[]): Promise<number> {
     if (command === 'train') {
       const args = parseTrainArgs(rest);
       const run = await train(args);
+      if (args.folder) recordDataFolder(args.profile, run.runId, args.folder.dir);
       writeJson(args.out, runSummary(run));
       console.log(`${run.status}: best val accuracy ${run.best ? pct(run.best.valAccuracy) : 'n/a'} at epoch ${run.best?.epoch ?? '-'}; wrote ${args.out}`);
       return run.status === 'completed' ? 0 : 1;
@@ -378,6 +472,17 @@ async function main(argv: string[]): Promise<number> {
       if (args.out) writeJson(args.out, runSummary(run));
       console.log(`${run.status}: best val accuracy ${run.best ? pct(run.best.valAccuracy) : 'n/a'} at epoch ${run.best?.epoch ?? '-'}`);
       return run.status === 'completed' ? 0 : 1;
+    }
+    if (command === 'evaluate') {
+      const args = parseEvaluateArgs(rest);
+      const { evaluation: ev, files } = await evaluateRun(args);
+      mkdirSync(args.out, { recursive: true });
+      for (const f of files) writeFileSync(join(args.out, f.name), f.text);
+      const m = ev.metrics;
+      console.log(`${ev.medical.verdict}: accuracy ${pct(m.report.accuracy)} (95% CI ${m.ci95.accuracy ? `${pct(m.ci95.accuracy.low)}–${pct(m.ci95.accuracy.high)}` : 'n/a'}), macro F1 ${m.report.macro.f1.toFixed(3)}, macro AUC ${m.roc.macroAuc?.toFixed(3) ?? 'n/a'}, ECE ${m.calibration.ece.toFixed(3)} → ${m.calibrationAfterTemperature?.ece.toFixed(3) ?? 'n/a'}, latency p50 ${m.latencyMs.p50.toFixed(1)} ms p95 ${m.latencyMs.p95.toFixed(1)} ms`);
+      if (ev.medical.leakageWarning) console.log(`warning: ${ev.medical.leakageWarning}`);
+      console.log(`wrote ${files.map((f) => f.name).join(', ')} to ${args.out}`);
+      return 0;
     }
     if (command === 'runs') {
       const args = sessionArgs(parse(rest, COMMON_OPTIONS));

@@ -24,6 +24,8 @@ export function exposeAutomation(studio: Studio, engine: EngineProxy): void {
       return studio.resume(run, (e) => window.onStudioEvent?.(e));
     },
     runs: () => engine.runs(),
+    evaluate: (req) => studio.evaluation.evaluate(req, (e) => window.onStudioEvent?.(e)),
+    evaluationReport: (runId) => engine.evaluationReport(runId),
     zoo: () => engine.zoo(),
     async scanFolder(input) {
       const scan = await studio.scanFolder(input);

@@ -8,7 +8,7 @@ import { channelStats, IMAGENET_STATS, verifyStats, type ChannelStats } from '..
 import { computeFeatures, splitAtFrozenBoundary } from '../src/core/models/features';
 import { getZooEntry, MODEL_ZOO, type ZooEntry } from '../src/core/models/zoo';
 import { deriveSeed, mulberry32, shuffle } from '../src/core/random';
-import { getRun, getStats, lastFolder, listRuns, openStudioDB, rememberFolder, saveRun, saveSplit, saveStats, type StudioDB } from '../src/core/store/db';
+import { getEvaluation, getRun, getStats, lastFolder, listRuns, openStudioDB, rememberFolder, saveRun, saveSplit, saveStats, type StudioDB } from '../src/core/store/db';
 import { augmentDefault, isAugmentIdentity } from '../src/core/image/augment';
 import { checkpointToStore, loadCheckpoint, restoreCheckpoint, type Checkpoint } from '../src/core/store/checkpoints';
 import { BestCheckpoint, EarlyStopping } from '../src/core/train/callbacks';
@@ -17,9 +17,11 @@ import { createOptimizer } from '../src/core/train/optimizers';
 import { featureBatchSource, imageBatchSource, normalizeWith, trainClassifier, type TensorDataset, type TrainerOptions } from '../src/core/train/trainer';
 import type { RunRecord, TrainConfig } from '../src/core/train/types';
 import { EngineError } from '../src/engine/errors';
-import type { BackendInfo, BackendName, DatasetSummary, Engine, ExportedFile, ModelExport, ModelVersion, RegisterModelRequest, ZooModel, FolderInput, FolderScan, ImportEvent, StatsVerification, Thumbnail, TrainEvent } from '../src/engine/types';
+import type { BackendInfo, BackendName, DatasetSummary, Engine, EvaluateEvent, EvaluateRequest, EvaluationRecord, ExportedFile, ModelExport, ModelVersion, RegisterModelRequest, ReportFile, ZooModel, FolderInput, FolderScan, ImportEvent, StatsVerification, Thumbnail, TrainEvent } from '../src/engine/types';
 import { selectBackend } from './backend';
 import { folderSource } from './folder';
+import { evaluateRun, evaluationFiles, evaluationThumbnails } from './evaluate';
+import { thumbnailOf } from './thumbnail';
 import { browserBackboneLoader, buildModel, resolveStrategy } from './models';
 import { RegistryService } from './registry';
 
@@ -81,6 +83,8 @@ const yieldToHost = () => new Promise<void>((resolve) => setTimeout(resolve, 0))
 
 interface Prepared {
   data: TensorDataset;
+  /** Image keys (paths, demo ids), parallel to data.labels. */
+  keys: readonly string[];
   classes: string[];
   split: SplitIndices;
   normalization: ChannelStats;
@@ -197,27 +201,10 @@ export class StudioEngine implements Engine {
   async thumbnails(keys: string[], size: number): Promise<Thumbnail[]> {
     const { data } = this.imported();
     const index = new Map(data.keys.map((k, i) => [k, i]));
-    const s = data.imageSize;
-    const c = data.channels;
     const out: Thumbnail[] = [];
     for (const key of keys.slice(0, 200)) {
       const i = index.get(key);
-      if (i === undefined) continue;
-      const rgba = new Uint8ClampedArray(size * size * 4);
-      // Nearest-neighbour: thumbnails only need to be recognisable, and this stays cheap for a gallery.
-      for (let y = 0; y < size; y++) {
-        const sy = Math.floor(((y + 0.5) * s) / size);
-        for (let x = 0; x < size; x++) {
-          const sx = Math.floor(((x + 0.5) * s) / size);
-          const src = ((i * s + sy) * s + sx) * c;
-          const dst = (y * size + x) * 4;
-          rgba[dst] = data.images[src];
-          rgba[dst + 1] = data.images[src + (c === 3 ? 1 : 0)];
-          rgba[dst + 2] = data.images[src + (c === 3 ? 2 : 0)];
-          rgba[dst + 3] = 255;
-        }
-      }
-      out.push({ key, size, rgba });
+      if (i !== undefined) out.push(thumbnailOf(data.images, data.imageSize, data.channels, i, key, size));
     }
     return out;
   }
@@ -264,6 +251,7 @@ export class StudioEngine implements Engine {
       const split = stratifiedSplit(demo.keys.map((key, i) => ({ key, label: demo.labels[i] })), cfg.dataset.split, cfg.seed);
       return {
         data: { images: demo.images, labels: demo.labels, imageSize: demo.imageSize, channels: demo.channels, numClasses: demo.classes.length },
+        keys: demo.keys,
         classes: demo.classes,
         split,
         normalization: channelStats(demo.images, demo.imageSize * demo.imageSize, demo.channels, split.train),
@@ -275,6 +263,7 @@ export class StudioEngine implements Engine {
     const stored = await getStats(await this.database(), summary.splitId);
     return {
       data: { images: data.images, labels: data.labels, imageSize: data.imageSize, channels: data.channels, numClasses: data.classes.length },
+      keys: data.keys,
       classes: data.classes,
       split: data.split,
       normalization: stored ? { mean: stored.mean, std: stored.std } : data.normalization,
@@ -285,6 +274,9 @@ export class StudioEngine implements Engine {
         skipped: data.skipped,
         duplicates: { exactGroups: data.duplicates.exactGroups, nearGroups: data.duplicates.nearGroups, crossSplit: data.duplicates.crossSplit },
         normalization: stored ? { mean: stored.mean, std: stored.std } : data.normalization,
+        name: summary.name,
+        splitId: summary.splitId,
+        importOptions: data.options,
       },
     };
   }
@@ -461,6 +453,35 @@ export class StudioEngine implements Engine {
 
   async cancel(runId: string): Promise<void> {
     if (this.active?.runId === runId) this.active.stop = true;
+  }
+
+  async evaluate(req: EvaluateRequest, onEvent: (e: EvaluateEvent) => void): Promise<EvaluationRecord> {
+    if (this.active) throw new EngineError('E_BUSY', `run ${this.active.runId} is training or being evaluated; wait for it to finish`);
+    // Claims the engine like a run does, so training and evaluation never share the backend, and cancel() stops it.
+    const control = { runId: req.runId, stop: false };
+    this.active = control;
+    try {
+      const host = { db: await this.database(), backend: await this.backend(), prepare: (cfg: TrainConfig) => this.prepare(cfg), shouldStop: () => control.stop, yieldToHost };
+      return await evaluateRun(host, req, onEvent);
+    } catch (err) {
+      throw asEngineError(err);
+    } finally {
+      this.active = null;
+    }
+  }
+
+  async evaluation(runId: string): Promise<EvaluationRecord | null> {
+    return (await getEvaluation(await this.database(), runId)) ?? null;
+  }
+
+  async evaluationThumbnails(runId: string, keys: string[], size: number): Promise<Thumbnail[]> {
+    return evaluationThumbnails(await this.database(), (cfg) => this.prepare(cfg), runId, keys, size);
+  }
+
+  async evaluationReport(runId: string): Promise<ReportFile[]> {
+    const ev = await this.evaluation(runId);
+    if (!ev) throw new EngineError('E_NOT_FOUND', `run ${runId} has not been evaluated yet`);
+    return evaluationFiles(ev);
   }
 
   async zoo(): Promise<ZooModel[]> {

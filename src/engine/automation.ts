@@ -2,7 +2,7 @@
  * What the page exposes to a headless driver (the CLI, tests, benchmarks): `window.studio`. It is the same `Studio`
  * object the buttons use, so an automated run goes through the same worker and engine as a click.
  */
-import type { BackendInfo, BackendName, DatasetSummary, FolderInput, FolderScan, ImportEvent, ZooModel, ImportOptions, RunRecord, TrainConfig, TrainEvent } from './types';
+import type { BackendInfo, BackendName, DatasetSummary, EvaluateEvent, EvaluateRequest, EvaluationRecord, FolderInput, ReportFile, FolderScan, ImportEvent, ZooModel, ImportOptions, RunRecord, TrainConfig, TrainEvent } from './types';
 
 export interface StudioAutomation {
   ready(): Promise<BackendInfo>;
@@ -15,6 +15,10 @@ export interface StudioAutomation {
   /** Imports the folder last scanned, or last handed to the page's folder input (the driver sets its files first). */
   importFolder(opts: ImportOptions): Promise<DatasetSummary>;
   runs(): Promise<RunRecord[]>;
+  /** Evaluates a run on its test split (see Engine.evaluate); a folder run needs its folder imported first. */
+  evaluate(req: EvaluateRequest): Promise<EvaluationRecord>;
+  /** The report files of a run's stored evaluation. */
+  evaluationReport(runId: string): Promise<ReportFile[]>;
   zoo(): Promise<ZooModel[]>;
 }
 
@@ -22,6 +26,6 @@ declare global {
   interface Window {
     studio?: StudioAutomation;
     /** Exposed by the driver (Playwright's exposeFunction) to receive progress events. */
-    onStudioEvent?: (e: TrainEvent | ImportEvent) => void;
+    onStudioEvent?: (e: TrainEvent | ImportEvent | EvaluateEvent) => void;
   }
 }

@@ -6,12 +6,16 @@
 import type { DuplicateSummary, ImportEvent, ImportOptions, SplitCountsByClass } from '../core/dataset/importer';
 import type { SkippedFile } from '../core/dataset/layout';
 import type { ChannelStats, StatsCheck } from '../core/dataset/stats';
+import type { EvaluationRecord } from '../core/metrics/evaluation';
+import type { MedicalThresholds } from '../core/metrics/medical';
 import type { OptimizerName } from '../core/train/optimizers';
 import type { AdapterInfo, BackendName, EpochMetrics, RunRecord, SplitCounts, TrainConfig } from '../core/train/types';
 import type { ModelVersion } from '../core/registry/registry';
 
 export type { AdapterInfo, BackendName, DatasetConfig, DemoDatasetConfig, EpochMetrics, FolderDatasetConfig, RunRecord, RunStatus, SplitCounts, Strategy, TrainConfig } from '../core/train/types';
 export type { OptimizerName } from '../core/train/optimizers';
+export type { EvaluatedImage, EvaluationMetrics, EvaluationRecord } from '../core/metrics/evaluation';
+export type { MedicalThresholds, MedicalValidation } from '../core/metrics/medical';
 export type { AugmentConfig } from '../core/image/augment';
 export type { SplitFractions, SplitName } from '../core/dataset/split';
 export type { DedupeMode, DuplicateSummary, ImportEvent, ImportOptions, SplitCountsByClass } from '../core/dataset/importer';
@@ -37,6 +41,29 @@ export type TrainEvent =
   | { type: 'batch'; epoch: number; batch: number; batchesPerEpoch: number; loss: number }
   | { type: 'epoch'; metrics: EpochMetrics; numTensors: number }
   | { type: 'done'; run: RunRecord };
+
+export interface EvaluateRequest {
+  runId: string;
+  /** 'best' by default: the epoch with the best validation accuracy. */
+  checkpoint?: 'best' | 'last';
+  /** Medical-validation thresholds; the defaults are sensitivity ≥ 85 % per tumour class, accuracy ≥ 85 %, p95 < 100 ms. */
+  thresholds?: Partial<MedicalThresholds>;
+  /** Inference batch size (the run's own by default). */
+  batchSize?: number;
+  /** Test images timed one at a time for the latency figures (100 by default). */
+  latencySamples?: number;
+}
+
+export type EvaluateEvent =
+  | { type: 'start'; runId: string; checkpointEpoch: number; test: number; val: number }
+  | { type: 'progress'; phase: 'validation' | 'test' | 'latency'; done: number; total: number }
+  | { type: 'done'; evaluation: EvaluationRecord };
+
+/** One file of an evaluation report: `evaluation_metrics.json`, `medical_validation.json`, `evaluation_report.md`. */
+export interface ReportFile {
+  name: string;
+  text: string;
+}
 
 /** A folder the user picked: a File System Access handle (read in the worker), or the files an input/drop gave. */
 export type FolderInput =
@@ -152,6 +179,17 @@ export interface Engine {
   /** Stops the run after the batch in flight; the promise from `train` resolves with status 'cancelled'. */
   cancel(runId: string): Promise<void>;
   runs(): Promise<RunRecord[]>;
+  /**
+   * Evaluates a run's checkpoint on the test split of its dataset (a folder run needs its folder imported with the
+   * run's settings); the validation split fits the temperature. Stored with the run; `cancel(runId)` stops it.
+   */
+  evaluate(req: EvaluateRequest, onEvent: (e: EvaluateEvent) => void): Promise<EvaluationRecord>;
+  /** The run's latest stored evaluation. */
+  evaluation(runId: string): Promise<EvaluationRecord | null>;
+  /** Thumbnails of images a run was evaluated on (keys from its predictions), for a confusion cell's gallery. */
+  evaluationThumbnails(runId: string, keys: string[], size: number): Promise<Thumbnail[]>;
+  /** The report files of the run's stored evaluation (image file names appear in none of them). */
+  evaluationReport(runId: string): Promise<ReportFile[]>;
   /** The model zoo: the built-in CNN and the pretrained backbones. */
   zoo(): Promise<ZooModel[]>;
 

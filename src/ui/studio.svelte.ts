@@ -4,6 +4,7 @@
  */
 import { EngineError } from '../engine/errors';
 import { eventSink, type EngineProxy } from '../engine/client';
+import { EvaluationState } from './evaluation.svelte';
 import type { BackendInfo, BackendName, ZooModel, DatasetSummary, EpochMetrics, FolderInput, FolderScan, ImportEvent, ImportOptions, RunRecord, TrainConfig, TrainEvent } from '../engine/types';
 
 export type BackendChoice = BackendName | 'auto';
@@ -73,7 +74,12 @@ export class Studio {
   /** A run that stopped before its last epoch and has a checkpoint to continue from. */
   resumable = $state<RunRecord | null>(null);
 
-  constructor(readonly engine: EngineProxy) {}
+  /** The evaluation panel's state (src/ui/evaluation.svelte.ts). */
+  readonly evaluation: EvaluationState;
+
+  constructor(readonly engine: EngineProxy) {
+    this.evaluation = new EvaluationState(engine);
+  }
 
   /** The scan in flight or last finished (null result: it failed, see scanError); automation waits on it. */
   lastScan: Promise<FolderScan | null> | null = null;

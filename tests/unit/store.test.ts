@@ -1,7 +1,8 @@
 import 'fake-indexeddb/auto';
 import { openDB } from 'idb';
 import { describe, expect, it } from 'vitest';
-import { getRun, getSplit, getStats, openStudioDB, saveRun, saveSplit, saveStats } from '../../src/core/store/db';
+import { getEvaluation, getRun, getSplit, getStats, openStudioDB, saveEvaluation, saveRun, saveSplit, saveStats } from '../../src/core/store/db';
+import type { EvaluationRecord } from '../../src/core/metrics/evaluation';
 import type { RunRecord } from '../../src/core/train/types';
 
 describe('studio database', () => {
@@ -23,6 +24,28 @@ describe('studio database', () => {
     expect((await getSplit(db, 'fp:1'))?.manifest).toEqual(manifest);
     await saveRun(db, { runId: 'r2', startedAt: '2026-01-02T00:00:00Z' } as RunRecord);
     expect((await db.getAll('runs')).length).toBe(2);
+    db.close();
+  });
+
+  it('adds the evaluations store to a version-4 database, keeping its runs and checkpoints', async () => {
+    const name = 'upgrade-v4-test';
+    const v4 = await openDB(name, 4, {
+      upgrade(db) {
+        db.createObjectStore('runs', { keyPath: 'runId' }).createIndex('startedAt', 'startedAt');
+        for (const [store, keyPath] of [['stats', 'splitId'], ['splits', 'splitId'], ['folders', 'id'], ['backbones', 'id']]) db.createObjectStore(store, { keyPath });
+        db.createObjectStore('backboneChunks');
+        db.createObjectStore('checkpoints', { keyPath: 'id' }).createIndex('runId', 'runId');
+        db.createObjectStore('checkpointChunks', { keyPath: ['checkpointId', 'index'] });
+      },
+    });
+    await v4.put('runs', { runId: 'r1', startedAt: '2026-01-01T00:00:00Z' });
+    await v4.put('checkpoints', { id: 'r1/best', runId: 'r1' });
+    v4.close();
+    const db = await openStudioDB(name);
+    expect((await getRun(db, 'r1'))?.runId).toBe('r1');
+    expect(await db.get('checkpoints', 'r1/best')).toEqual({ id: 'r1/best', runId: 'r1' });
+    await saveEvaluation(db, { runId: 'r1', evaluatedAt: 'now' } as EvaluationRecord);
+    expect(await getEvaluation(db, 'r1')).toMatchObject({ runId: 'r1' });
     db.close();
   });
 });

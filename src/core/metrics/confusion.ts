@@ -24,3 +24,14 @@ export function perClassRecall(m: ConfusionMatrix): number[] {
     return support === 0 ? 0 : row[k] / support;
   });
 }
+
+/**
+ * Each row divided by its total (scikit-learn's `confusion_matrix(normalize='true')`): cell [t][p] is the share of
+ * class t's examples predicted as p. A row with no examples stays all 0, as scikit-learn's nan_to_num makes it.
+ */
+export function rowNormalize(m: ConfusionMatrix): number[][] {
+  return m.map((row) => {
+    const total = row.reduce((a, b) => a + b, 0);
+    return row.map((v) => (total === 0 ? 0 : v / total));
+  });
+}

@@ -7,6 +7,7 @@ import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
 import type { SplitManifest } from '../dataset/split';
 import type { ModelVersion, StoredModelFile } from '../registry/registry';
 import type { ChannelStats } from '../dataset/stats';
+import type { EvaluationRecord } from '../metrics/evaluation';
 import type { RunRecord } from '../train/types';
 import type { StoredCheckpoint, StoredChunk } from './checkpoints';
 
@@ -60,6 +61,8 @@ export interface StudioSchema extends DBSchema {
   models: { key: string; value: ModelVersion; indexes: { name: string } };
   /** Their exported TF.js files (model.json, weight shards of at most 4 MB, metadata.json), keyed by [id, path]. */
   modelFiles: { key: [string, string]; value: StoredModelFile };
+  /** The latest evaluation of each run (metrics, medical validation, per-image predictions), keyed by runId. */
+  evaluations: { key: string; value: EvaluationRecord };
 }
 
 export type StudioDB = IDBPDatabase<StudioSchema>;
@@ -87,6 +90,7 @@ export function openStudioDB(name = DB_NAME): Promise<StudioDB> {
       if (oldVersion < 5) {
         db.createObjectStore('models', { keyPath: 'id' }).createIndex('name', 'name');
         db.createObjectStore('modelFiles', { keyPath: ['versionId', 'path'] });
+        db.createObjectStore('evaluations', { keyPath: 'runId' });
       }
     },
   });
@@ -129,4 +133,12 @@ export async function saveSplit(db: StudioDB, split: StoredSplit): Promise<void>
 
 export function getSplit(db: StudioDB, splitId: string): Promise<StoredSplit | undefined> {
   return db.get('splits', splitId);
+}
+
+export async function saveEvaluation(db: StudioDB, evaluation: EvaluationRecord): Promise<void> {
+  await db.put('evaluations', evaluation);
+}
+
+export function getEvaluation(db: StudioDB, runId: string): Promise<EvaluationRecord | undefined> {
+  return db.get('evaluations', runId);
 }

@@ -1,4 +1,4 @@
-import type { SplitCountsByClass } from '../dataset/importer';
+import type { ImportOptions, SplitCountsByClass } from '../dataset/importer';
 import type { SkippedFile } from '../dataset/layout';
 import type { SplitFractions, SplitName } from '../dataset/split';
 import type { AugmentConfig } from '../image/augment';
@@ -128,4 +128,8 @@ export interface RunDatasetInfo {
   skipped: SkippedFile[];
   duplicates: { exactGroups: string[][]; nearGroups: string[][]; crossSplit: { kind: 'exact' | 'near'; members: string[]; splits: SplitName[] }[] };
   normalization: ChannelStats;
+  /** The folder's name, the split's id and the import settings, so the same split can be rebuilt for evaluation. */
+  name?: string;
+  splitId?: string;
+  importOptions?: ImportOptions;
 }

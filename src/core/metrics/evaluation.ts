@@ -1,0 +1,106 @@
+/**
+ * One evaluation from a model's outputs: every figure the report shows, computed in core so the worker, the CLI's
+ * files and the tests share one implementation.
+ */
+import { bootstrapIntervals, latencySummary, type Interval, type LatencySummary } from './bootstrap';
+import { calibration, confidenceHistogram, fitTemperature, softmax, topClass, type Calibration, type ConfidenceHistogram } from './calibration';
+import { confusionMatrix, rowNormalize, type ConfusionMatrix } from './confusion';
+import { classificationReport, classMetrics, type ClassificationReport } from './report';
+import type { MedicalValidation } from './medical';
+import { rocOneVsRest, type OneVsRestRoc } from './roc';
+
+export interface EvaluationInput {
+  classes: string[];
+  /** True class of each test example. */
+  labels: ArrayLike<number>;
+  /** The model's logits for the test examples, row-major (`logits[i * K + k]`). */
+  logits: ArrayLike<number>;
+  /** Validation labels and logits to fit the temperature on; without them there is no temperature scaling. */
+  val?: { labels: ArrayLike<number>; logits: ArrayLike<number> };
+  /** Per-image inference time (ms). */
+  latencyMs: ArrayLike<number>;
+  /** Images per second through batched inference. */
+  throughput: number;
+  bootstrap?: { resamples?: number; seed?: number };
+}
+
+export interface EvaluationMetrics {
+  classes: string[];
+  report: ClassificationReport;
+  /** Rows true class, columns predicted. */
+  confusion: ConfusionMatrix;
+  confusionNormalized: number[][];
+  roc: OneVsRestRoc;
+  calibration: Calibration;
+  /** Fitted on the validation split; null without one. */
+  temperature: number | null;
+  calibrationAfterTemperature: Calibration | null;
+  ci95: { accuracy: Interval | null; macroF1: Interval | null; sensitivity: (Interval | null)[] };
+  confidence: ConfidenceHistogram;
+  latencyMs: LatencySummary;
+  throughput: number;
+  bootstrap: { resamples: number; seed: number };
+}
+
+export function evaluate(input: EvaluationInput): EvaluationMetrics {
+  const K = input.classes.length;
+  const n = input.labels.length;
+  if (n === 0) throw new RangeError('the evaluated split has no images');
+  const probs = softmax(input.logits, K);
+  const { predicted } = topClass(probs, K);
+  const confusion = confusionMatrix(input.labels, predicted, K);
+  const temperature = input.val && input.val.labels.length > 0 ? fitTemperature(input.val.labels, input.val.logits, K) : null;
+  const resamples = input.bootstrap?.resamples ?? 1000;
+  const seed = input.bootstrap?.seed ?? 42;
+  const perClass: Record<string, (m: ConfusionMatrix) => number | null> = {};
+  input.classes.forEach((_, k) => {
+    // A draw without the class says nothing about its sensitivity: it is left out rather than counted as 0.
+    perClass[`sensitivity${k}`] = (m) => (m[k].some((v) => v > 0) ? classMetrics(m, k, n).recall : null);
+  });
+  const ci: Record<string, Interval | null> = bootstrapIntervals(
+    n,
+    (ix) => confusionMatrix(Array.from(ix, (i) => input.labels[i]), Array.from(ix, (i) => predicted[i]), K),
+    { accuracy: (m) => classificationReport(m).accuracy, macroF1: (m) => classificationReport(m).macro.f1, ...perClass },
+    { resamples, seed },
+  );
+  return {
+    classes: input.classes,
+    report: classificationReport(confusion),
+    confusion,
+    confusionNormalized: rowNormalize(confusion),
+    roc: rocOneVsRest(input.labels, probs, K),
+    calibration: calibration(input.labels, probs, K),
+    temperature,
+    calibrationAfterTemperature: temperature === null ? null : calibration(input.labels, softmax(input.logits, K, temperature), K),
+    ci95: { accuracy: ci.accuracy, macroF1: ci.macroF1, sensitivity: input.classes.map((_, k) => ci[`sensitivity${k}`]) },
+    confidence: confidenceHistogram(input.labels, probs, K),
+    latencyMs: latencySummary(input.latencyMs),
+    throughput: input.throughput,
+    bootstrap: { resamples, seed },
+  };
+}
+
+/** One evaluated image: its true and predicted class and the model's probabilities (softmax at T = 1). */
+export interface EvaluatedImage {
+  key: string;
+  label: number;
+  predicted: number;
+  probs: number[];
+}
+
+/** An evaluation as stored with its run (IndexedDB `evaluations`) and returned to the UI and the CLI. */
+export interface EvaluationRecord {
+  runId: string;
+  evaluatedAt: string;
+  /** The checkpoint evaluated. */
+  checkpoint: { kind: 'best' | 'last'; epoch: number };
+  model: string;
+  backend: string;
+  /** What the figures come from. */
+  data: { kind: 'demo' | 'folder'; name: string; fingerprint: string | null; split: 'test'; images: number; temperatureFittedOn: number };
+  metrics: EvaluationMetrics;
+  medical: MedicalValidation;
+  /** How latency was measured, in words, for the report. */
+  latencyMethod: string;
+  predictions: EvaluatedImage[];
+}

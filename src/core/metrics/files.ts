@@ -1,0 +1,106 @@
+/**
+ * The report files of an evaluation, mirroring the seed's `results/`: `evaluation_metrics.json` (key names are a
+ * contract: see docs and the issue), `medical_validation.json` and `evaluation_report.md`. No image file names: the
+ * per-image predictions are not part of these files.
+ */
+import type { Interval } from './bootstrap';
+import { TEMPERATURE_RANGE } from './calibration';
+import type { EvaluationMetrics } from './evaluation';
+import type { MedicalValidation } from './medical';
+import type { ClassMetrics } from './report';
+
+const perClassJson = (c: ClassMetrics) => ({ precision: c.precision, recall: c.recall, specificity: c.specificity, f1: c.f1, support: c.support });
+const interval = (i: Interval | null) => (i ? [i.low, i.high] : null);
+const byClass = <T>(classes: string[], values: T[]) => Object.fromEntries(classes.map((c, k) => [c, values[k]]));
+
+export function evaluationMetricsJson(m: EvaluationMetrics) {
+  return {
+    classes: m.classes,
+    accuracy: m.report.accuracy,
+    per_class: byClass(m.classes, m.report.perClass.map(perClassJson)),
+    macro_avg: perClassJson(m.report.macro),
+    weighted_avg: perClassJson(m.report.weighted),
+    /** Rows true class, columns predicted, in the order of `classes`. */
+    confusion_matrix: m.confusion,
+    confusion_matrix_normalized: m.confusionNormalized,
+    roc_auc: { per_class: byClass(m.classes, m.roc.auc), macro: m.roc.macroAuc },
+    ece: m.calibration.ece,
+    ece_after_temperature: m.calibrationAfterTemperature?.ece ?? null,
+    temperature: m.temperature,
+    ci95: {
+      accuracy: interval(m.ci95.accuracy),
+      macro_f1: interval(m.ci95.macroF1),
+      sensitivity: byClass(m.classes, m.ci95.sensitivity.map(interval)),
+      resamples: m.bootstrap.resamples,
+      seed: m.bootstrap.seed,
+    },
+    latency_ms: { p50: m.latencyMs.p50, p95: m.latencyMs.p95, mean: m.latencyMs.mean },
+    throughput_images_per_s: m.throughput,
+    roc_curves: byClass(m.classes, m.roc.curves.map((c) => (c ? { fpr: c.fpr, tpr: c.tpr } : null))),
+    reliability: { before: m.calibration.bins, after: m.calibrationAfterTemperature?.bins ?? null },
+    confidence_histogram: m.confidence,
+  };
+}
+
+export function medicalValidationJson(v: MedicalValidation) {
+  return {
+    leakage_warning: v.leakageWarning,
+    verdict: v.verdict,
+    passed: v.passed,
+    thresholds: { min_sensitivity: v.thresholds.minSensitivity, min_accuracy: v.thresholds.minAccuracy, max_p95_latency_ms: v.thresholds.maxP95LatencyMs, tumour_classes: v.thresholds.tumourClasses },
+    checks: v.checks,
+    recommendations: v.recommendations,
+  };
+}
+
+export interface ReportContext {
+  runId: string;
+  model: string;
+  /** What was evaluated, e.g. "test split of brain-mri-224 (fingerprint 3f2a…)". */
+  data: string;
+  backend: string;
+  date: string;
+  /** How per-image latency was measured, in words. */
+  latencyMethod?: string;
+  /** Chart files written beside the report, linked from it. */
+  charts?: { confusion?: string; perClass?: string; roc?: string; reliability?: string };
+}
+
+const p = (x: number) => `${(x * 100).toFixed(1)} %`;
+const ci = (i: Interval | null) => (i ? ` (95 % CI ${p(i.low)}–${p(i.high)})` : '');
+const f3 = (x: number | null) => (x === null ? 'n/a' : x.toFixed(3));
+
+export function evaluationReportMarkdown(m: EvaluationMetrics, v: MedicalValidation, ctx: ReportContext): string {
+  const out: string[] = ['# Evaluation report', ''];
+  if (v.leakageWarning) out.push(`> **Warning — leakage:** ${v.leakageWarning}`, '');
+  out.push(`Run \`${ctx.runId}\` · model \`${ctx.model}\` · backend ${ctx.backend} · ${ctx.date}`, '', `Evaluated on ${ctx.data}: ${m.report.total} images.`, '');
+  out.push(`## Verdict: ${v.verdict}`, '', '| check | value | threshold | passed |', '| --- | --- | --- | --- |');
+  for (const c of v.checks) {
+    const value = c.kind === 'max' ? `${c.value.toFixed(1)}` : p(c.value);
+    const threshold = c.kind === 'max' ? `< ${c.threshold}` : `≥ ${p(c.threshold)}`;
+    out.push(`| ${c.name} | ${value} | ${threshold} | ${c.passed ? 'yes' : '**no**'} |`);
+  }
+  out.push('', '## Summary', '');
+  out.push(`- Accuracy: ${p(m.report.accuracy)}${ci(m.ci95.accuracy)}`);
+  out.push(`- Macro F1: ${f3(m.report.macro.f1)}${m.ci95.macroF1 ? ` (95 % CI ${f3(m.ci95.macroF1.low)}–${f3(m.ci95.macroF1.high)})` : ''}`);
+  out.push(`- Macro ROC AUC (one-vs-rest): ${f3(m.roc.macroAuc)}`);
+  const atBound = m.temperature !== null && TEMPERATURE_RANGE.some((b) => Math.abs(Math.log(m.temperature! / b)) < 1e-3);
+  out.push(`- ECE (${m.calibration.bins.length} bins): ${f3(m.calibration.ece)}${m.temperature !== null ? `; after temperature scaling (T = ${m.temperature.toFixed(3)}, fitted on validation${atBound ? ', at the end of its search range: the validation split is too small or too easy to fit it' : ''}): ${f3(m.calibrationAfterTemperature?.ece ?? null)}` : ''}`);
+  out.push(`- Latency per image: p50 ${m.latencyMs.p50.toFixed(2)} ms, p95 ${m.latencyMs.p95.toFixed(2)} ms${ctx.latencyMethod ? ` (${ctx.latencyMethod})` : ''}; batched throughput ${m.throughput.toFixed(1)} images/s`);
+  out.push(`- Confidence intervals: percentile bootstrap, ${m.bootstrap.resamples} resamples, seed ${m.bootstrap.seed}`);
+  out.push('', '## Per class', '', '| class | precision | recall (sensitivity) | specificity | F1 | ROC AUC | support |', '| --- | --- | --- | --- | --- | --- | --- |');
+  m.classes.forEach((c, k) => {
+    const r = m.report.perClass[k];
+    out.push(`| ${c} | ${f3(r.precision)} | ${f3(r.recall)}${ci(m.ci95.sensitivity[k])} | ${f3(r.specificity)} | ${f3(r.f1)} | ${f3(m.roc.auc[k])} | ${r.support} |`);
+  });
+  for (const [name, r] of [['macro avg', m.report.macro], ['weighted avg', m.report.weighted]] as const) {
+    out.push(`| *${name}* | ${f3(r.precision)} | ${f3(r.recall)} | ${f3(r.specificity)} | ${f3(r.f1)} | ${name === 'macro avg' ? f3(m.roc.macroAuc) : ''} | ${r.support} |`);
+  }
+  out.push('', '## Confusion matrix (rows true, columns predicted; count and share of the row)', '', `| true \\ predicted | ${m.classes.join(' | ')} |`, `| --- |${' --- |'.repeat(m.classes.length)}`);
+  m.confusion.forEach((row, t) => out.push(`| ${m.classes[t]} | ${row.map((v, q) => `${v} (${p(m.confusionNormalized[t][q])})`).join(' | ')} |`));
+  out.push('', '## Recommendations', '');
+  out.push(...(v.recommendations.length ? v.recommendations.map((r) => `- ${r}`) : ['- none: every check passed and no confusion, calibration or imbalance problem stands out.']));
+  const charts = Object.entries(ctx.charts ?? {}).filter(([, f]) => f);
+  if (charts.length) out.push('', '## Charts', '', ...charts.map(([name, f]) => `![${name}](${f})`));
+  return out.join('\n') + '\n';
+}
