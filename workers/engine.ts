@@ -17,7 +17,10 @@ import { createOptimizer } from '../src/core/train/optimizers';
 import { featureBatchSource, imageBatchSource, normalizeWith, trainClassifier, type TensorDataset, type TrainerOptions } from '../src/core/train/trainer';
 import type { RunRecord, TrainConfig } from '../src/core/train/types';
 import { EngineError } from '../src/engine/errors';
-import type { BackendInfo, BackendName, DatasetSummary, Engine, ZooModel, FolderInput, FolderScan, ImportEvent, StatsVerification, Thumbnail, TrainEvent } from '../src/engine/types';
+import type { AugmentPreview, AugmentPreviewRequest, BackboneImport, BackendInfo, BackendName, DatasetSummary, Engine, ZooModel, FolderInput, FolderScan, ImportEvent, StatsVerification, Thumbnail, TrainEvent } from '../src/engine/types';
+import { ConfigError, configFromSettings, configTemplates, checkSettings, parseConfigText, readConfig, settingsFromConfig, type ConfigTemplate, type StudioConfig, type StudioSettings } from '../src/core/config';
+import { importBackboneFolder } from './backbone-import';
+import { augmentPreviews, thumbnailOf } from './preview';
 import { selectBackend } from './backend';
 import { folderSource } from './folder';
 import { browserBackboneLoader, buildModel, resolveStrategy } from './models';
@@ -58,6 +61,7 @@ function checkImport(opts: ImportOptions): void {
 
 /** Core errors a person can fix become E_CONFIG/E_DATASET with the core's own words. */
 function asEngineError(err: unknown): unknown {
+  if (err instanceof ConfigError) return new EngineError('E_CONFIG', err.message, err.problems.join('\n'));
   if (err instanceof DatasetError || err instanceof GroupPatternError) return new EngineError('E_DATASET', err.message);
   if (err instanceof RangeError) return new EngineError('E_CONFIG', err.message);
   if (err instanceof ImportCancelled) return new EngineError('E_CANCELLED', 'the import was cancelled; nothing was changed');
@@ -191,27 +195,10 @@ export class StudioEngine implements Engine {
   async thumbnails(keys: string[], size: number): Promise<Thumbnail[]> {
     const { data } = this.imported();
     const index = new Map(data.keys.map((k, i) => [k, i]));
-    const s = data.imageSize;
-    const c = data.channels;
     const out: Thumbnail[] = [];
     for (const key of keys.slice(0, 200)) {
       const i = index.get(key);
-      if (i === undefined) continue;
-      const rgba = new Uint8ClampedArray(size * size * 4);
-      // Nearest-neighbour: thumbnails only need to be recognisable, and this stays cheap for a gallery.
-      for (let y = 0; y < size; y++) {
-        const sy = Math.floor(((y + 0.5) * s) / size);
-        for (let x = 0; x < size; x++) {
-          const sx = Math.floor(((x + 0.5) * s) / size);
-          const src = ((i * s + sy) * s + sx) * c;
-          const dst = (y * size + x) * 4;
-          rgba[dst] = data.images[src];
-          rgba[dst + 1] = data.images[src + (c === 3 ? 1 : 0)];
-          rgba[dst + 2] = data.images[src + (c === 3 ? 2 : 0)];
-          rgba[dst + 3] = 255;
-        }
-      }
-      out.push({ key, size, rgba });
+      if (i !== undefined) out.push(thumbnailOf(data.images, i, data.imageSize, data.channels, size, key));
     }
     return out;
   }
@@ -397,7 +384,7 @@ export class StudioEngine implements Engine {
         onEpoch: async (metrics) => {
           run.epochs.push(metrics);
           await saveRun(store, run);
-          onEvent({ type: 'epoch', metrics, numTensors: tf.memory().numTensors });
+          onEvent({ type: 'epoch', metrics, numTensors: tf.memory().numTensors, numBytes: tf.memory().numBytes });
         },
         shouldStop: () => control.stop,
         yieldToHost,
@@ -462,5 +449,38 @@ export class StudioEngine implements Engine {
 
   async runs(): Promise<RunRecord[]> {
     return listRuns(await this.database());
+  }
+
+  async configTemplates(): Promise<ConfigTemplate[]> {
+    return configTemplates();
+  }
+
+  async readConfig(file: string | object): Promise<StudioSettings> {
+    try {
+      return settingsFromConfig(typeof file === 'string' ? parseConfigText(file) : readConfig(file));
+    } catch (err) {
+      throw asEngineError(err);
+    }
+  }
+
+  async writeConfig(settings: StudioSettings): Promise<StudioConfig> {
+    try {
+      return configFromSettings(checkSettings(settings));
+    } catch (err) {
+      throw asEngineError(err);
+    }
+  }
+
+  async augmentPreview(req: AugmentPreviewRequest): Promise<AugmentPreview[]> {
+    const { data } = this.imported();
+    await this.backend();
+    return augmentPreviews(data, req).catch((err) => {
+      throw asEngineError(err);
+    });
+  }
+
+  async importBackbone(id: string, input: FolderInput): Promise<BackboneImport> {
+    await this.backend();
+    return importBackboneFolder(zooEntry(id), input, await this.database());
   }
 }
