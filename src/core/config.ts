@@ -443,7 +443,11 @@ export function parseConfigText(text: string): StudioConfig {
   try {
     value = JSON.parse(text);
   } catch (err) {
-    throw new ConfigError([`the file is not valid JSON: ${(err as Error).message}`]);
+    // JSON.parse says where by character offset; people read lines.
+    const message = (err as Error).message;
+    const at = /line \d+/.test(message) ? null : /position (\d+)/.exec(message);
+    const before = at ? text.slice(0, Number(at[1])).split('\n') : null;
+    throw new ConfigError([`the file is not valid JSON: ${message}${before ? ` (line ${before.length}, column ${before.at(-1)!.length + 1})` : ''}`]);
   }
   return readConfig(value);
 }

@@ -149,7 +149,7 @@ describe('config file', () => {
   });
 
   it('refuses a file that is not a config: no JSON, no object, no or another version', () => {
-    expect(() => parseConfigText('{"version": 1,')).toThrow(/^the file is not valid JSON: /);
+    expect(() => parseConfigText('{"version": 1,\n  "train": {\n    "epochs": 3,\n  }\n}')).toThrow(/^the file is not valid JSON: .*line 4,? column 3/);
     expect(problemsOf([1, 2])).toEqual(['a config must be a JSON object with "version": 1 (got a list)']);
     expect(problemsOf({ train: {} })).toEqual(['version is missing: this studio reads version 1']);
     expect(problemsOf({ version: 2 })).toEqual(['version 2 is not one this studio reads (it reads 1)']);
