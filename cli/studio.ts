@@ -177,7 +177,9 @@ export async function parseTrainArgs(argv: string[]): Promise<TrainArgs> {
   const fileStopping = file ? file.train.earlyStopping : { patience: 15, minDelta: 0.0005 };
   const { enabled: _, ...fileAugment } = file?.augment ?? { enabled: false };
   const common = {
-    ...(fileTrain ? { lrSchedule: fileTrain.lrSchedule, probeEpochs: fileTrain.probeEpochs } : {}),
+    // Absent unless the file sets them, as TrainConfig defines them (absent: constant rate, no probe).
+    ...(fileTrain && fileTrain.lrSchedule.kind !== 'constant' ? { lrSchedule: fileTrain.lrSchedule } : {}),
+    ...(fileTrain?.probeEpochs ? { probeEpochs: fileTrain.probeEpochs } : {}),
     ...(file ? { clipNorm: file.train.clipNorm } : {}),
     model,
     ...(v.strategy === undefined ? (fileTrain?.strategy ? { strategy: fileTrain.strategy } : {}) : { strategy: oneOf('strategy', v.strategy, STRATEGIES) }),
