@@ -10,7 +10,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type {} from '../src/engine/automation';
-import type { BackendInfo, DatasetSummary, EvaluateEvent, EvaluateRequest, EvaluationRecord, ImportEvent, ImportOptions, RunRecord, SplitFractions, TrainConfig, TrainEvent } from '../src/engine/types';
+import type { BackendInfo, DatasetSummary, EvaluateEvent, EvaluateRequest, EvaluationRecord, ImportEvent, ImportOptions, RunRecord, SplitFractions, StudioSettings, TrainConfig, TrainEvent } from '../src/engine/types';
 import type { Page } from 'playwright';
 import { launchStudioBrowser } from './browser';
 import { serveStatic } from './serve';
@@ -24,6 +24,7 @@ const USAGE = `usage: npm run studio -- <command> [options]
         [--optimizer adamw|adam|adamax|sgd] [--augment on|off (off)] [--lr X] [--batch-size N] (model defaults)
         [--patience N (15) | --no-early-stopping] [--save-every N (0)] [--models-dir DIR]
         [--class-weights auto|off (auto: inverse frequency when imbalanced)] [--label-smoothing X (0)]
+        [--config FILE.json]  settings from a config file (exported by the studio); flags given here override it
         demo:   [--image-size N (32)] [--per-class N (60)]
         folder: [--classes a,b,c] [--split 70/15/15] [--group-pattern REGEX] [--dedupe keep-together|drop|off]
                 [--image-size N (64)] [--channels 1|3]
@@ -84,6 +85,7 @@ const TRAIN_OPTIONS = {
   'models-dir': { type: 'string' },
   'class-weights': { type: 'string' },
   'label-smoothing': { type: 'string' },
+  config: { type: 'string' },
 } as const;
 
 type Values<O> = { [K in keyof O]?: O[K] extends { type: 'boolean' } ? boolean : string };
@@ -124,8 +126,8 @@ function oneOf<T extends string>(name: string, v: string | undefined, allowed: r
   return v as T;
 }
 
-function parseSplit(v: string | undefined): SplitFractions {
-  if (v === undefined) return { train: 0.7, val: 0.15, test: 0.15 };
+function parseSplit(v: string | undefined, fallback: SplitFractions = { train: 0.7, val: 0.15, test: 0.15 }): SplitFractions {
+  if (v === undefined) return fallback;
   const parts = v.split('/').map(Number);
   if (parts.length !== 3 || parts.some((p) => !Number.isFinite(p) || p < 0) || parts.reduce((a, b) => a + b, 0) !== 100 || parts[0] === 0 || parts[1] === 0) {
     throw new UsageError(`--split must be three percentages TRAIN/VAL/TEST adding up to 100, with TRAIN and VAL above 0 (got "${v}")`);
@@ -146,53 +148,80 @@ function sessionArgs(v: Values<typeof COMMON_OPTIONS>): SessionArgs {
   };
 }
 
-export function parseTrainArgs(argv: string[]): TrainArgs {
+/** --config FILE: the settings it holds, checked in full before any browser starts. */
+async function readConfigFile(file: string): Promise<StudioSettings> {
+  if (!existsSync(file) || !statSync(file).isFile()) throw new UsageError(`--config ${file}: no such file`);
+  // Loaded only with --config: the config module checks augmentation with augment.ts, which brings TF.js along.
+  const { ConfigError, parseConfigText, settingsFromConfig } = await import('../src/core/config');
+  try {
+    return settingsFromConfig(parseConfigText(readFileSync(file, 'utf8')));
+  } catch (err) {
+    if (err instanceof ConfigError) throw new UsageError(`--config ${file}: ${err.message}`);
+    throw err;
+  }
+}
+
+/** Flags win over the config file, which wins over the CLI's defaults. */
+export async function parseTrainArgs(argv: string[]): Promise<TrainArgs> {
   const v = parse(argv, TRAIN_OPTIONS);
   if (!v.demo && !v.data) throw new UsageError('train needs a dataset: pass --demo or --data DIR');
   if (v.demo && v.data) throw new UsageError('pass either --demo or --data DIR, not both');
   if (!v.out) throw new UsageError('train needs --out FILE.json');
-  const lr = v.lr === undefined ? Number.NaN : Number(v.lr);
+  const file = v.config === undefined ? null : await readConfigFile(v.config);
+  const model = v.model ?? file?.train.model ?? 'simple_cnn';
+  // A --model other than the file's takes its own defaults from the file's models table, not the file's lr and batch.
+  const fileTrain = file && model === file.train.model ? file.train : null;
+  const lr = v.lr === undefined ? (fileTrain?.learningRate ?? file?.models[model]?.learningRate ?? Number.NaN) : Number(v.lr);
   if (v.lr !== undefined && !(lr > 0 && lr < 10)) throw new UsageError(`--lr must be a positive number below 10 (got "${v.lr}")`);
-  const seed = int('seed', v.seed, 42, 0, 2 ** 31 - 1);
-  const augment = oneOf('augment', v.augment, ['on', 'off'] as const);
+  const seed = int('seed', v.seed, file?.train.seed ?? 42, 0, 2 ** 31 - 1);
+  const augment = oneOf('augment', v.augment, ['on', 'off'] as const) ?? (file?.augment.enabled ? 'on' : 'off');
   if (v['no-early-stopping'] && v.patience !== undefined) throw new UsageError('pass --patience or --no-early-stopping, not both');
   const blocks = v['trainable-blocks'];
+  const fileStopping = file ? file.train.earlyStopping : { patience: 15, minDelta: 0.0005 };
+  const { enabled: _, ...fileAugment } = file?.augment ?? { enabled: false };
   const common = {
-    model: v.model ?? 'simple_cnn',
-    ...(v.strategy === undefined ? {} : { strategy: oneOf('strategy', v.strategy, STRATEGIES) }),
-    ...(blocks === undefined ? {} : { trainableBlocks: blocks === 'all' ? ('all' as const) : int('trainable-blocks', blocks, 0, 0, 1000) }),
-    ...(v.optimizer === undefined ? {} : { optimizer: oneOf('optimizer', v.optimizer, OPTIMIZERS) }),
-    ...(augment === 'on' ? { augment: 'default' as const } : {}),
-    ...(v['class-weights'] === undefined ? {} : { classWeights: oneOf('class-weights', v['class-weights'], ['auto', 'off'] as const) }),
-    ...(v['label-smoothing'] === undefined ? {} : { labelSmoothing: Number(v['label-smoothing']) }),
-    earlyStopping: v['no-early-stopping'] ? null : { patience: int('patience', v.patience, 15, 1, 10000), minDelta: 0.0005 },
-    saveEveryEpochs: int('save-every', v['save-every'], 0, 0, 10000),
-    epochs: int('epochs', v.epochs, 5, 1, 10000),
-    batchSize: v['batch-size'] === undefined ? Number.NaN : int('batch-size', v['batch-size'], 8, 1, 4096),
+    // Absent unless the file sets them, as TrainConfig defines them (absent: constant rate, no probe).
+    ...(fileTrain && fileTrain.lrSchedule.kind !== 'constant' ? { lrSchedule: fileTrain.lrSchedule } : {}),
+    ...(fileTrain?.probeEpochs ? { probeEpochs: fileTrain.probeEpochs } : {}),
+    ...(file ? { clipNorm: file.train.clipNorm } : {}),
+    model,
+    ...(v.strategy === undefined ? (fileTrain?.strategy ? { strategy: fileTrain.strategy } : {}) : { strategy: oneOf('strategy', v.strategy, STRATEGIES) }),
+    ...(blocks === undefined ? (fileTrain ? { trainableBlocks: fileTrain.trainableBlocks } : {}) : { trainableBlocks: blocks === 'all' ? ('all' as const) : int('trainable-blocks', blocks, 0, 0, 1000) }),
+    ...(v.optimizer === undefined ? (fileTrain?.optimizer ? { optimizer: fileTrain.optimizer } : {}) : { optimizer: oneOf('optimizer', v.optimizer, OPTIMIZERS) }),
+    ...(augment === 'on' ? { augment: file ? (fileAugment as Exclude<TrainConfig['augment'], undefined>) : ('default' as const) } : {}),
+    ...(v['class-weights'] === undefined ? (file ? { classWeights: file.train.classWeights } : {}) : { classWeights: oneOf('class-weights', v['class-weights'], ['auto', 'off'] as const) }),
+    ...(v['label-smoothing'] === undefined ? (file ? { labelSmoothing: file.train.labelSmoothing } : {}) : { labelSmoothing: Number(v['label-smoothing']) }),
+    earlyStopping: v['no-early-stopping'] || (v.patience === undefined && fileStopping === null) ? null : { patience: int('patience', v.patience, fileStopping?.patience ?? 15, 1, 10000), minDelta: fileStopping?.minDelta ?? 0.0005 },
+    saveEveryEpochs: int('save-every', v['save-every'], file?.train.saveEveryEpochs ?? 0, 0, 10000),
+    epochs: int('epochs', v.epochs, file?.train.epochs ?? 5, 1, 10000),
+    batchSize: v['batch-size'] === undefined ? (fileTrain?.batchSize ?? file?.models[model]?.batchSize ?? Number.NaN) : int('batch-size', v['batch-size'], 8, 1, 4096),
     learningRate: lr,
     seed,
   };
+  const d = file?.dataset;
+  const session = { ...sessionArgs(v), ...(v.backend === undefined && file ? { backend: file.backend } : {}) };
   const modelsDir = v['models-dir'] === undefined ? undefined : resolve(v['models-dir']);
   if (modelsDir && !existsSync(modelsDir)) throw new UsageError(`--models-dir ${v['models-dir']}: no such folder`);
   if (v.demo) {
     for (const flag of ['classes', 'group-pattern', 'dedupe', 'channels'] as const) if (v[flag] !== undefined) throw new UsageError(`--${flag} applies to --data, not --demo`);
     return {
-      ...sessionArgs(v),
+      ...session,
       out: resolve(v.out),
       modelsDir,
-      cfg: { ...common, dataset: { kind: 'demo', seed, imageSize: int('image-size', v['image-size'], 32, 8, 512), perClass: int('per-class', v['per-class'], 60, 3, 100000), split: parseSplit(v.split) } },
+      cfg: { ...common, dataset: { kind: 'demo', seed: v.seed === undefined ? (d?.seed ?? seed) : seed, imageSize: int('image-size', v['image-size'], d?.imageSize ?? 32, 8, 512), perClass: int('per-class', v['per-class'], d?.perClass ?? 60, 3, 100000), split: parseSplit(v.split, d?.split) } },
     };
   }
   if (v['per-class'] !== undefined) throw new UsageError('--per-class applies to --demo, not --data');
   const dir = resolve(v.data!);
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`--data ${v.data}: no such folder`);
-  const dedupe = v.dedupe ?? 'keep-together';
+  const dedupe = v.dedupe ?? d?.dedupe ?? 'keep-together';
   if (!(DEDUPE as readonly string[]).includes(dedupe)) throw new UsageError(`--dedupe must be one of ${DEDUPE.join(', ')} (got "${dedupe}")`);
-  const channels = int('channels', v.channels, 3, 1, 3);
+  const channels = int('channels', v.channels, d?.channels ?? 3, 1, 3);
   if (channels === 2) throw new UsageError('--channels must be 1 or 3 (got "2")');
-  const classes = v.classes?.split(',').map((c) => c.trim()).filter(Boolean);
+  const classes = v.classes?.split(',').map((c) => c.trim()).filter(Boolean) ?? d?.classes ?? undefined;
+  const groupPattern = v['group-pattern'] ?? d?.groupPattern ?? undefined;
   return {
-    ...sessionArgs(v),
+    ...session,
     out: resolve(v.out),
     modelsDir,
     // The fingerprint is known only after the import; train() fills it in.
@@ -200,12 +229,12 @@ export function parseTrainArgs(argv: string[]): TrainArgs {
     folder: {
       dir,
       options: {
-        imageSize: int('image-size', v['image-size'], 64, 8, 1024),
+        imageSize: int('image-size', v['image-size'], d?.imageSize ?? 64, 8, 1024),
         channels: channels as 1 | 3,
         classes,
-        split: parseSplit(v.split),
-        seed,
-        groupPattern: v['group-pattern'],
+        split: parseSplit(v.split, d?.split),
+        seed: v.seed === undefined ? (d?.seed ?? seed) : seed,
+        groupPattern,
         dedupe: dedupe as ImportOptions['dedupe'],
       },
     },
@@ -457,7 +486,7 @@ async function main(argv: string[]): Promise<number> {
   }
   try {
     if (command === 'train') {
-      const args = parseTrainArgs(rest);
+      const args = await parseTrainArgs(rest);
       const run = await train(args);
       if (args.folder) recordDataFolder(args.profile, run.runId, args.folder.dir);
       writeJson(args.out, runSummary(run));

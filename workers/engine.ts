@@ -17,7 +17,10 @@ import { createOptimizer } from '../src/core/train/optimizers';
 import { featureBatchSource, imageBatchSource, normalizeWith, trainClassifier, type TensorDataset, type TrainerOptions } from '../src/core/train/trainer';
 import type { RunRecord, TrainConfig } from '../src/core/train/types';
 import { EngineError } from '../src/engine/errors';
-import type { BackendInfo, BackendName, DatasetSummary, Engine, EvaluateEvent, EvaluateRequest, EvaluationRecord, ExportedFile, ModelExport, ModelVersion, RegisterModelRequest, ReportFile, ZooModel, FolderInput, FolderScan, ImportEvent, StatsVerification, Thumbnail, TrainEvent } from '../src/engine/types';
+import type { AugmentPreview, AugmentPreviewRequest, BackboneImport, BackendInfo, BackendName, DatasetSummary, Engine, EvaluateEvent, EvaluateRequest, EvaluationRecord, ExportedFile, ModelExport, ModelVersion, RegisterModelRequest, ReportFile, ZooModel, FolderInput, FolderScan, ImportEvent, StatsVerification, Thumbnail, TrainEvent } from '../src/engine/types';
+import { ConfigError, configFromSettings, configTemplates, checkSettings, parseConfigText, readConfig, settingsFromConfig, type ConfigTemplate, type StudioConfig, type StudioSettings } from '../src/core/config';
+import { importBackboneFolder } from './backbone-import';
+import { augmentPreviews } from './preview';
 import { selectBackend } from './backend';
 import { folderSource } from './folder';
 import { evaluateRun, evaluationFiles, evaluationThumbnails } from './evaluate';
@@ -61,6 +64,7 @@ function checkImport(opts: ImportOptions): void {
 
 /** Core errors a person can fix become E_CONFIG/E_DATASET with the core's own words. */
 function asEngineError(err: unknown): unknown {
+  if (err instanceof ConfigError) return new EngineError('E_CONFIG', err.message, err.problems.join('\n'));
   if (err instanceof DatasetError || err instanceof GroupPatternError) return new EngineError('E_DATASET', err.message);
   if (err instanceof RangeError) return new EngineError('E_CONFIG', err.message);
   if (err instanceof ImportCancelled) return new EngineError('E_CANCELLED', 'the import was cancelled; nothing was changed');
@@ -396,7 +400,7 @@ export class StudioEngine implements Engine {
         onEpoch: async (metrics) => {
           run.epochs.push(metrics);
           await saveRun(store, run);
-          onEvent({ type: 'epoch', metrics, numTensors: tf.memory().numTensors });
+          onEvent({ type: 'epoch', metrics, numTensors: tf.memory().numTensors, numBytes: tf.memory().numBytes });
         },
         shouldStop: () => control.stop,
         yieldToHost,
@@ -518,5 +522,38 @@ export class StudioEngine implements Engine {
     const pixels = new Uint8Array(picked.length * stride);
     picked.forEach((i, k) => pixels.set(data.images.subarray(i * stride, (i + 1) * stride), k * stride));
     return { pixels, count: picked.length };
+  }
+
+  async configTemplates(): Promise<ConfigTemplate[]> {
+    return configTemplates();
+  }
+
+  async readConfig(file: string | object): Promise<StudioSettings> {
+    try {
+      return settingsFromConfig(typeof file === 'string' ? parseConfigText(file) : readConfig(file));
+    } catch (err) {
+      throw asEngineError(err);
+    }
+  }
+
+  async writeConfig(settings: StudioSettings): Promise<StudioConfig> {
+    try {
+      return configFromSettings(checkSettings(settings));
+    } catch (err) {
+      throw asEngineError(err);
+    }
+  }
+
+  async augmentPreview(req: AugmentPreviewRequest): Promise<AugmentPreview[]> {
+    const { data } = this.imported();
+    await this.backend();
+    return augmentPreviews(data, req).catch((err) => {
+      throw asEngineError(err);
+    });
+  }
+
+  async importBackbone(id: string, input: FolderInput): Promise<BackboneImport> {
+    await this.backend();
+    return importBackboneFolder(zooEntry(id), input, await this.database());
   }
 }

@@ -8,6 +8,8 @@ import type { SkippedFile } from '../core/dataset/layout';
 import type { ChannelStats, StatsCheck } from '../core/dataset/stats';
 import type { EvaluationRecord } from '../core/metrics/evaluation';
 import type { MedicalThresholds } from '../core/metrics/medical';
+import type { ConfigTemplate, StudioConfig, StudioSettings } from '../core/config';
+import type { AugmentConfig } from '../core/image/augment';
 import type { OptimizerName } from '../core/train/optimizers';
 import type { AdapterInfo, BackendName, EpochMetrics, RunRecord, SplitCounts, TrainConfig } from '../core/train/types';
 import type { ModelVersion } from '../core/registry/registry';
@@ -23,6 +25,8 @@ export type { SkippedFile } from '../core/dataset/layout';
 export type { ChannelStats, StatsCheck } from '../core/dataset/stats';
 export type { ModelVersion } from '../core/registry/registry';
 export type { ModelMetadata } from '../core/export/metadata';
+export type { ConfigTemplate, DatasetSettings, ModelDefaults, StudioConfig, StudioSettings } from '../core/config';
+export type { LrScheduleConfig } from '../core/train/schedules';
 
 export const BACKEND_ORDER: readonly BackendName[] = ['webgpu', 'webgl', 'wasm', 'cpu'];
 
@@ -39,7 +43,7 @@ export interface BackendInfo {
 export type TrainEvent =
   | { type: 'start'; runId: string; classes: string[]; split: SplitCounts; totalBatches: number; backend: BackendInfo; /** The checkpoint epoch a resumed run continues from. */ resumedFrom: number | null }
   | { type: 'batch'; epoch: number; batch: number; batchesPerEpoch: number; loss: number }
-  | { type: 'epoch'; metrics: EpochMetrics; numTensors: number }
+  | { type: 'epoch'; metrics: EpochMetrics; numTensors: number; /** tf.memory().numBytes: bytes the backend holds in tensors. */ numBytes: number }
   | { type: 'done'; run: RunRecord };
 
 export interface EvaluateRequest {
@@ -169,6 +173,36 @@ export interface ModelExport {
   parity?: OnnxParity;
 }
 
+export interface AugmentPreviewRequest {
+  /** How many training images (at most 12), drawn with `seed`. */
+  images: number;
+  /** Augmented variants of each (at most 8). */
+  variants: number;
+  augment: AugmentConfig;
+  seed: number;
+  /** Thumbnail side in pixels. */
+  size: number;
+}
+
+export interface AugmentPreview {
+  key: string;
+  original: Thumbnail;
+  variants: Thumbnail[];
+}
+
+/** A backbone folder that was checked and put in the backbone cache. */
+export interface BackboneImport {
+  id: string;
+  name: string;
+  /** The picked folder's name. */
+  folder: string;
+  params: number;
+  /** model.json and the weight files. */
+  files: number;
+  /** Bytes of weights. */
+  bytes: number;
+}
+
 export interface Engine {
   /** Initialise (or re-initialise) TF.js on the requested backend; 'auto' tries BACKEND_ORDER. */
   init(backend: BackendName | 'auto'): Promise<BackendInfo>;
@@ -216,4 +250,15 @@ export interface Engine {
   exportModel(ref: string, format: 'tfjs' | 'onnx', opts?: { zip?: boolean; parityImages?: number }): Promise<ModelExport>;
   /** Registers a model from TF.js files written by exportModel (a picked folder or an unzipped download). */
   importModel(files: ExportedFile[], req: Omit<RegisterModelRequest, 'runId'>): Promise<ModelVersion>;
+
+  /** The config file's templates, the studio's defaults first. */
+  configTemplates(): Promise<ConfigTemplate[]>;
+  /** A config file (its text, or parsed) as form settings; E_CONFIG names every bad field. */
+  readConfig(file: string | object): Promise<StudioSettings>;
+  /** The config file for the form's settings, checked as an import will check it. */
+  writeConfig(settings: StudioSettings): Promise<StudioConfig>;
+  /** A few imported training images with augmented variants, for the current settings and a seed. */
+  augmentPreview(req: AugmentPreviewRequest): Promise<AugmentPreview[]>;
+  /** Checks a folder holding model `id`'s model.json and weights and caches it, so training needs no download. */
+  importBackbone(id: string, input: FolderInput): Promise<BackboneImport>;
 }

@@ -5,7 +5,7 @@
 import { EngineError } from '../engine/errors';
 import { eventSink, type EngineProxy } from '../engine/client';
 import { EvaluationState } from './evaluation.svelte';
-import type { BackendInfo, BackendName, ZooModel, DatasetSummary, EpochMetrics, FolderInput, FolderScan, ImportEvent, ImportOptions, RunRecord, TrainConfig, TrainEvent } from '../engine/types';
+import type { BackendInfo, BackendName, ConfigTemplate, ZooModel, DatasetSummary, EpochMetrics, FolderInput, FolderScan, ImportEvent, ImportOptions, RunRecord, StudioSettings, TrainConfig, TrainEvent } from '../engine/types';
 
 export type BackendChoice = BackendName | 'auto';
 const BACKEND_KEY = 'mri-studio.backend';
@@ -59,6 +59,11 @@ export class Studio {
   batches = $state<BatchPoint[]>([]);
   epochs = $state<EpochMetrics[]>([]);
   numTensors = $state<number | null>(null);
+  numBytes = $state<number | null>(null);
+  /** The backend the current (or last) run trains on, from its start event. */
+  runBackend = $state<BackendInfo | null>(null);
+  /** performance.now() at the run's start event: the ETA's clock. */
+  runStartedAt = $state<number | null>(null);
   lastRun = $state<RunRecord | null>(null);
   trainError = $state<ShownError | null>(null);
 
@@ -73,6 +78,12 @@ export class Studio {
   zoo = $state<ZooModel[]>([]);
   /** A run that stopped before its last epoch and has a checkpoint to continue from. */
   resumable = $state<RunRecord | null>(null);
+  /** Config templates (studio defaults first), from the engine. */
+  templates = $state<ConfigTemplate[]>([]);
+  /** The last config applied (imported or a template); the train and dataset forms take their fields from it. */
+  appliedConfig = $state<{ settings: StudioSettings; source: string } | null>(null);
+  /** The dataset form's current import options (published by it, so a config export can include them). */
+  importDraft = $state<ImportOptions | null>(null);
 
   /** The evaluation panel's state (src/ui/evaluation.svelte.ts). */
   readonly evaluation: EvaluationState;
@@ -158,6 +169,7 @@ export class Studio {
     await this.selectBackend(initialBackend(location.search, localStorage.getItem(BACKEND_KEY)));
     await this.loadRememberedFolder();
     this.zoo = await this.engine.zoo();
+    this.templates = await this.engine.configTemplates();
     // A run still marked 'running' when the page opens was cut off by a reload or a crash.
     const [latest] = await this.engine.runs();
     if (latest) this.resumable = resumableRun(latest);
@@ -169,6 +181,8 @@ export class Studio {
         this.runId = e.runId;
         this.classes = e.classes;
         this.totalBatches = e.totalBatches;
+        this.runBackend = e.backend;
+        this.runStartedAt = performance.now();
         break;
       case 'batch':
         this.batchesDone += 1;
@@ -177,6 +191,7 @@ export class Studio {
       case 'epoch':
         this.epochs.push(e.metrics);
         this.numTensors = e.numTensors;
+        this.numBytes = e.numBytes;
         break;
       case 'done':
         this.lastRun = e.run;
@@ -219,6 +234,12 @@ export class Studio {
     } finally {
       this.running = false;
     }
+  }
+
+  /** Sets the forms from a config; a file's backend preference is applied too (a template's is not: it is a recipe). */
+  applyConfig(settings: StudioSettings, source: string, withBackend: boolean): void {
+    this.appliedConfig = { settings, source };
+    if (withBackend && settings.backend !== this.backendChoice && !this.running) void this.selectBackend(settings.backend);
   }
 
   async cancel(): Promise<void> {

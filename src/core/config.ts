@@ -1,0 +1,578 @@
+/**
+ * The studio's settings as one JSON file, in the sections of the seed's `config.yaml`: `models` (per-model
+ * defaults), `dataset` (import and split), `transform` (augmentation, normalisation), `train` and `performance`.
+ * The UI (through the engine) and the CLI (`--config FILE`) read and write it with these functions, so a file
+ * exported from one trains the same in the other.
+ *
+ * Pure TypeScript: the CLI validates a file in Node before it opens a browser.
+ */
+import { validateFractions, compileGroupPattern, type SplitFractions } from './dataset/split';
+import type { DedupeMode, ImportOptions } from './dataset/importer';
+import { augmentDefault, validateAugmentConfig, type AugmentConfig } from './image/augment';
+import { MODEL_ZOO, getZooEntry } from './models/zoo';
+import type { OptimizerName } from './train/optimizers';
+import type { LrScheduleConfig, MonitoredMetric } from './train/schedules';
+import type { BackendName, DemoDatasetConfig, Strategy, TrainConfig } from './train/types';
+
+export const CONFIG_VERSION = 1;
+
+export interface ModelDefaults {
+  learningRate: number;
+  batchSize: number;
+  optimizer: OptimizerName;
+}
+
+/** The file, as written (every field present) and as read (every section and field optional, see readConfig). */
+export interface StudioConfig {
+  version: typeof CONFIG_VERSION;
+  /** Zoo id → the defaults a run of that model takes where `train` leaves lr, batch size or optimiser null. */
+  models: Record<string, ModelDefaults>;
+  dataset: {
+    split: SplitFractions;
+    /** Seeds the split (and the demo phantoms). */
+    seed: number;
+    imageSize: number;
+    channels: 1 | 3;
+    /** Classes to keep; null keeps every class folder. */
+    classes: string[] | null;
+    /** Regex whose first capture is a patient (group) id; null: no grouping. */
+    groupPattern: string | null;
+    dedupe: DedupeMode;
+    /** Demo phantoms per class (the built-in dataset). */
+    perClass: number;
+  };
+  transform: {
+    /** The parameters are kept when `enabled` is false, so turning augmentation back on restores them. */
+    augment: AugmentConfig & { enabled: boolean };
+    /** Each model's declared input scaling (dataset mean/std for the simple CNN, [-1, 1] for MobileNets). */
+    normalization: 'model';
+  };
+  train: {
+    model: string;
+    /** null: the model's own (scratch for the simple CNN, frozen for a backbone). */
+    strategy: Strategy | null;
+    trainableBlocks: number | 'all';
+    probeEpochs: number;
+    /** null: the model's (and strategy's) default. */
+    optimizer: OptimizerName | null;
+    learningRate: number | null;
+    lrSchedule: LrScheduleConfig;
+    epochs: number;
+    batchSize: number | null;
+    earlyStopping: { patience: number; minDelta: number } | null;
+    labelSmoothing: number;
+    classWeights: 'auto' | 'off';
+    clipNorm: number;
+    saveEveryEpochs: number;
+    /** Seeds initialisation, batch order and augmentation. */
+    seed: number;
+  };
+  performance: {
+    backend: BackendName | 'auto';
+  };
+}
+
+export type DatasetSettings = StudioConfig['dataset'];
+
+/** What the train form and the CLI hold: a TrainConfig without its dataset, the import options, the backend. */
+export interface StudioSettings {
+  models: Record<string, ModelDefaults>;
+  dataset: DatasetSettings;
+  augment: StudioConfig['transform']['augment'];
+  /** learningRate and batchSize resolved; strategy and optimizer absent where the model's default applies. */
+  train: Omit<TrainConfig, 'dataset' | 'augment'> & Required<Pick<TrainConfig, 'trainableBlocks' | 'probeEpochs' | 'lrSchedule' | 'labelSmoothing' | 'classWeights' | 'clipNorm' | 'saveEveryEpochs'>> & { earlyStopping: { patience: number; minDelta: number } | null };
+  backend: BackendName | 'auto';
+}
+
+/** A config file that cannot be used: every problem found, each naming its field. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(problems.length === 1 ? problems[0] : `${problems.length} problems: ${problems.join('; ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const OPTIMIZERS: readonly OptimizerName[] = ['adamw', 'adam', 'adamax', 'sgd'];
+const STRATEGIES: readonly Strategy[] = ['scratch', 'frozen', 'medical', 'finetune'];
+const BACKENDS: readonly (BackendName | 'auto')[] = ['auto', 'webgpu', 'webgl', 'wasm', 'cpu'];
+const DEDUPE: readonly DedupeMode[] = ['keep-together', 'drop', 'off'];
+const METRICS: readonly MonitoredMetric[] = ['valAccuracy', 'valLoss', 'trainAccuracy', 'trainLoss'];
+const MAX_SEED = 2 ** 31 - 1;
+
+const zooDefaults = (): Record<string, ModelDefaults> => Object.fromEntries(MODEL_ZOO.map((e) => [e.id, { ...e.defaults }]));
+
+/** The studio's defaults: what the UI starts with and what a file's missing fields mean. */
+export function defaultConfig(): StudioConfig {
+  return {
+    version: CONFIG_VERSION,
+    models: zooDefaults(),
+    dataset: { split: { train: 0.7, val: 0.15, test: 0.15 }, seed: 42, imageSize: 64, channels: 3, classes: null, groupPattern: null, dedupe: 'keep-together', perClass: 60 },
+    transform: { augment: { enabled: false, ...augmentDefault }, normalization: 'model' },
+    train: {
+      model: 'simple_cnn',
+      strategy: null,
+      trainableBlocks: 'all',
+      probeEpochs: 0,
+      optimizer: null,
+      learningRate: null,
+      lrSchedule: { kind: 'constant' },
+      epochs: 5,
+      batchSize: null,
+      // The seed's early stopping: patience 15, min_delta 0.0005 on validation accuracy.
+      earlyStopping: { patience: 15, minDelta: 0.0005 },
+      labelSmoothing: 0,
+      classWeights: 'auto',
+      clipNorm: 1,
+      saveEveryEpochs: 0,
+      seed: 42,
+    },
+    performance: { backend: 'auto' },
+  };
+}
+
+type Rec = Record<string, unknown>;
+
+const isRecord = (v: unknown): v is Rec => typeof v === 'object' && v !== null && !Array.isArray(v);
+const shown = (v: unknown) => (typeof v === 'string' ? JSON.stringify(v) : Array.isArray(v) ? 'a list' : v === null ? 'null' : typeof v === 'object' ? 'an object' : String(v));
+
+interface Range {
+  min?: number;
+  max?: number;
+  /** Bounds excluded: (min, …) and (…, max). */
+  above?: number;
+  below?: number;
+  integer?: boolean;
+}
+
+function describeRange(r: Range): string {
+  const kind = r.integer ? 'a whole number' : 'a number';
+  if (r.min !== undefined && r.max !== undefined) return `${kind} from ${r.min} to ${r.max}`;
+  const lo = r.min !== undefined ? `at least ${r.min}` : r.above !== undefined ? `above ${r.above}` : null;
+  const hi = r.max !== undefined ? `at most ${r.max}` : r.below !== undefined ? `below ${r.below}` : null;
+  return [kind, [lo, hi].filter(Boolean).join(' and ')].filter(Boolean).join(' ');
+}
+
+/** Reads one section: every field optional (the default fills it), unknown keys and bad values noted by path. */
+class Reader {
+  readonly problems: string[] = [];
+
+  note(path: string, problem: string): void {
+    this.problems.push(`${path} ${problem}`);
+  }
+
+  /** The object at `o[key]`, or {} when absent; complains about a non-object and about keys not in `known`. */
+  section(o: Rec, key: string, path: string, known: readonly string[]): Rec {
+    const v = o[key];
+    if (v === undefined) return {};
+    if (!isRecord(v)) {
+      this.note(path, `must be an object of settings (got ${shown(v)})`);
+      return {};
+    }
+    this.unknownKeys(v, path, known);
+    return v;
+  }
+
+  unknownKeys(o: Rec, path: string, known: readonly string[]): void {
+    for (const k of Object.keys(o)) if (!known.includes(k)) this.note(`${path}.${k}`, `is not a setting here; known: ${known.join(', ')}`);
+  }
+
+  number(o: Rec, key: string, path: string, fallback: number, range: Range): number {
+    const v = o[key];
+    if (v === undefined) return fallback;
+    const ok =
+      typeof v === 'number' &&
+      Number.isFinite(v) &&
+      (!range.integer || Number.isInteger(v)) &&
+      (range.min === undefined || v >= range.min) &&
+      (range.max === undefined || v <= range.max) &&
+      (range.above === undefined || v > range.above) &&
+      (range.below === undefined || v < range.below);
+    if (!ok) {
+      this.note(`${path}.${key}`, `must be ${describeRange(range)} (got ${shown(v)})`);
+      return fallback;
+    }
+    return v;
+  }
+
+  /** Like number, but null (or absent, when the fallback is null) stands for "the model's default". */
+  nullableNumber(o: Rec, key: string, path: string, fallback: number | null, range: Range): number | null {
+    return o[key] === null ? null : this.number(o, key, path, fallback as number, range);
+  }
+
+  oneOf<T>(o: Rec, key: string, path: string, fallback: T, allowed: readonly T[]): T {
+    const v = o[key];
+    if (v === undefined) return fallback;
+    if (!allowed.includes(v as T)) {
+      this.note(`${path}.${key}`, `must be one of ${allowed.map((a) => JSON.stringify(a)).join(', ')} (got ${shown(v)})`);
+      return fallback;
+    }
+    return v as T;
+  }
+
+  boolean(o: Rec, key: string, path: string, fallback: boolean): boolean {
+    const v = o[key];
+    if (v === undefined) return fallback;
+    if (typeof v !== 'boolean') {
+      this.note(`${path}.${key}`, `must be true or false (got ${shown(v)})`);
+      return fallback;
+    }
+    return v;
+  }
+}
+
+function readModels(r: Reader, root: Rec, fallback: Record<string, ModelDefaults>): Record<string, ModelDefaults> {
+  const o = root.models;
+  const models = structuredClone(fallback);
+  if (o === undefined) return models;
+  if (!isRecord(o)) {
+    r.note('models', `must be an object of model ids (got ${shown(o)})`);
+    return models;
+  }
+  for (const [id, v] of Object.entries(o)) {
+    const path = `models.${id}`;
+    if (!models[id]) {
+      r.note(path, `is not a model of the studio; known: ${Object.keys(models).join(', ')}`);
+      continue;
+    }
+    if (!isRecord(v)) {
+      r.note(path, `must be an object with learningRate, batchSize and optimizer (got ${shown(v)})`);
+      continue;
+    }
+    r.unknownKeys(v, path, ['learningRate', 'batchSize', 'optimizer']);
+    const d = models[id];
+    models[id] = {
+      learningRate: r.number(v, 'learningRate', path, d.learningRate, { above: 0, below: 10 }),
+      batchSize: r.number(v, 'batchSize', path, d.batchSize, { min: 1, max: 4096, integer: true }),
+      optimizer: r.oneOf(v, 'optimizer', path, d.optimizer, OPTIMIZERS),
+    };
+  }
+  return models;
+}
+
+function readDataset(r: Reader, root: Rec, d: DatasetSettings): DatasetSettings {
+  const path = 'dataset';
+  const o = r.section(root, 'dataset', path, ['split', 'seed', 'imageSize', 'channels', 'classes', 'groupPattern', 'dedupe', 'perClass']);
+  const s = r.section(o, 'split', `${path}.split`, ['train', 'val', 'test']);
+  const split = {
+    train: r.number(s, 'train', `${path}.split`, d.split.train, { min: 0, max: 1 }),
+    val: r.number(s, 'val', `${path}.split`, d.split.val, { min: 0, max: 1 }),
+    test: r.number(s, 'test', `${path}.split`, d.split.test, { min: 0, max: 1 }),
+  };
+  const splitProblem = validateFractions(split) ?? (split.val > 0 ? null : 'the validation fraction must be above 0: the studio picks the best epoch on validation');
+  if (splitProblem) r.note(`${path}.split:`, splitProblem);
+
+  let classes = d.classes;
+  if (o.classes === null) classes = null;
+  else if (o.classes !== undefined) {
+    const c = o.classes;
+    if (!Array.isArray(c) || c.some((x) => typeof x !== 'string' || x.trim() === '')) r.note(`${path}.classes`, `must be a list of class folder names, or null for every class (got ${shown(c)})`);
+    else if (new Set(c).size < 2 || new Set(c).size !== c.length) r.note(`${path}.classes`, `must name at least two different classes, each once (got ${c.length === 0 ? 'an empty list' : c.join(', ')})`);
+    else classes = [...(c as string[])];
+  }
+
+  let groupPattern = d.groupPattern;
+  if (o.groupPattern === null || o.groupPattern === '') groupPattern = null;
+  else if (o.groupPattern !== undefined) {
+    if (typeof o.groupPattern !== 'string') r.note(`${path}.groupPattern`, `must be a regular expression as text, or null (got ${shown(o.groupPattern)})`);
+    else {
+      try {
+        compileGroupPattern(o.groupPattern);
+        groupPattern = o.groupPattern;
+      } catch (err) {
+        r.note(`${path}.groupPattern:`, (err as Error).message);
+      }
+    }
+  }
+  return {
+    split,
+    seed: r.number(o, 'seed', path, d.seed, { min: 0, max: MAX_SEED, integer: true }),
+    imageSize: r.number(o, 'imageSize', path, d.imageSize, { min: 8, max: 1024, integer: true }),
+    channels: r.oneOf(o, 'channels', path, d.channels, [1, 3] as const),
+    classes,
+    groupPattern,
+    dedupe: r.oneOf(o, 'dedupe', path, d.dedupe, DEDUPE),
+    perClass: r.number(o, 'perClass', path, d.perClass, { min: 3, max: 100_000, integer: true }),
+  };
+}
+
+function readTransform(r: Reader, root: Rec, d: StudioConfig['transform']): StudioConfig['transform'] {
+  const path = 'transform';
+  const o = r.section(root, 'transform', path, ['augment', 'normalization']);
+  const a = r.section(o, 'augment', `${path}.augment`, ['enabled', 'flip', 'rotationDeg', 'brightness', 'contrast', 'randomResizedCrop']);
+  const ap = `${path}.augment`;
+  let crop = d.augment.randomResizedCrop;
+  const c = a.randomResizedCrop;
+  if (typeof c === 'boolean') crop = c;
+  else if (isRecord(c)) {
+    r.unknownKeys(c, `${ap}.randomResizedCrop`, ['scale']);
+    const scale = c.scale;
+    if (Array.isArray(scale) && scale.length === 2 && scale.every((x) => typeof x === 'number' && Number.isFinite(x))) crop = { scale: [scale[0], scale[1]] };
+    else r.note(`${ap}.randomResizedCrop.scale`, `must be two numbers [min, max], the fraction of the image's area kept (got ${shown(scale)})`);
+  } else if (c !== undefined) r.note(`${ap}.randomResizedCrop`, `must be true, false or { "scale": [min, max] } (got ${shown(c)})`);
+  const augment = {
+    enabled: r.boolean(a, 'enabled', ap, d.augment.enabled),
+    flip: r.boolean(a, 'flip', ap, d.augment.flip),
+    rotationDeg: r.number(a, 'rotationDeg', ap, d.augment.rotationDeg, {}),
+    brightness: r.number(a, 'brightness', ap, d.augment.brightness, {}),
+    contrast: r.number(a, 'contrast', ap, d.augment.contrast, {}),
+    randomResizedCrop: crop,
+  };
+  // The ranges are augment.ts's own, so the file and the trainer cannot disagree about them.
+  try {
+    validateAugmentConfig(augment);
+  } catch (err) {
+    r.note(`${ap}:`, (err as Error).message);
+  }
+  const normalization = r.oneOf(o, 'normalization', path, d.normalization, ['model'] as const);
+  return { augment, normalization };
+}
+
+function readSchedule(r: Reader, o: Rec, path: string, fallback: LrScheduleConfig): LrScheduleConfig {
+  const v = o.lrSchedule;
+  const p = `${path}.lrSchedule`;
+  if (v === undefined) return fallback;
+  if (!isRecord(v)) {
+    r.note(p, `must be an object with a "kind" (got ${shown(v)})`);
+    return fallback;
+  }
+  const kind = r.oneOf(v, 'kind', p, undefined, ['constant', 'step', 'cosine', 'plateau'] as const);
+  switch (kind) {
+    case undefined:
+      if (v.kind === undefined) r.note(`${p}.kind`, 'is missing: one of "constant", "step", "cosine", "plateau"');
+      return fallback;
+    case 'constant':
+      r.unknownKeys(v, p, ['kind']);
+      return { kind };
+    case 'step':
+      r.unknownKeys(v, p, ['kind', 'everyEpochs', 'gamma']);
+      return { kind, everyEpochs: r.number(v, 'everyEpochs', p, 10, { min: 1, max: 10000, integer: true }), gamma: r.number(v, 'gamma', p, 0.1, { above: 0, max: 1 }) };
+    case 'cosine': {
+      r.unknownKeys(v, p, ['kind', 'warmup', 'unit', 'minLr']);
+      const minLr = v.minLr === undefined ? undefined : r.number(v, 'minLr', p, 0, { min: 0, below: 10 });
+      return { kind, warmup: r.number(v, 'warmup', p, 0, { min: 0, integer: true }), unit: r.oneOf(v, 'unit', p, 'epoch', ['epoch', 'step'] as const), ...(minLr === undefined ? {} : { minLr }) };
+    }
+    case 'plateau': {
+      r.unknownKeys(v, p, ['kind', 'monitor', 'mode', 'patience', 'factor', 'minLr', 'minDelta']);
+      const out: Extract<LrScheduleConfig, { kind: 'plateau' }> = { kind };
+      if (v.monitor !== undefined) out.monitor = r.oneOf(v, 'monitor', p, 'valLoss', METRICS);
+      if (v.mode !== undefined) out.mode = r.oneOf(v, 'mode', p, 'min', ['min', 'max'] as const);
+      if (v.patience !== undefined) out.patience = r.number(v, 'patience', p, 5, { min: 1, max: 10000, integer: true });
+      if (v.factor !== undefined) out.factor = r.number(v, 'factor', p, 0.1, { above: 0, below: 1 });
+      if (v.minLr !== undefined) out.minLr = r.number(v, 'minLr', p, 0, { min: 0, below: 10 });
+      if (v.minDelta !== undefined) out.minDelta = r.number(v, 'minDelta', p, 0, { min: 0 });
+      return out;
+    }
+  }
+}
+
+const TRAIN_KEYS = ['model', 'strategy', 'trainableBlocks', 'probeEpochs', 'optimizer', 'learningRate', 'lrSchedule', 'epochs', 'batchSize', 'earlyStopping', 'labelSmoothing', 'classWeights', 'clipNorm', 'saveEveryEpochs', 'seed'] as const;
+
+function readTrain(r: Reader, root: Rec, d: StudioConfig['train']): StudioConfig['train'] {
+  const path = 'train';
+  const o = r.section(root, 'train', path, TRAIN_KEYS);
+  let model = d.model;
+  if (o.model !== undefined) {
+    if (typeof o.model === 'string' && MODEL_ZOO.some((e) => e.id === o.model)) model = o.model;
+    else r.note(`${path}.model`, `must be a model of the studio (got ${shown(o.model)}); known: ${MODEL_ZOO.map((e) => e.id).join(', ')}`);
+  }
+  const strategy = o.strategy === null ? null : r.oneOf(o, 'strategy', path, d.strategy, STRATEGIES);
+  const pretrained = getZooEntry(model).source.kind !== 'builtin';
+  if (strategy === 'scratch' && pretrained) r.note(`${path}.strategy`, `"scratch" is for the simple CNN; ${model} is a pretrained backbone: choose frozen, medical or finetune`);
+  if (strategy !== null && strategy !== 'scratch' && !pretrained) r.note(`${path}.strategy`, `"${strategy}" needs a pretrained backbone; ${model} trains from scratch`);
+
+  let trainableBlocks = d.trainableBlocks;
+  const tb = o.trainableBlocks;
+  if (tb === 'all' || (Number.isInteger(tb) && (tb as number) >= 0 && (tb as number) <= 1000)) trainableBlocks = tb as number | 'all';
+  else if (tb !== undefined) r.note(`${path}.trainableBlocks`, `must be "all" or a whole number of blocks from 0 to 1000 (got ${shown(tb)})`);
+
+  let earlyStopping = d.earlyStopping;
+  if (o.earlyStopping === null) earlyStopping = null;
+  else if (o.earlyStopping !== undefined) {
+    const e = r.section(o, 'earlyStopping', `${path}.earlyStopping`, ['patience', 'minDelta']);
+    const base = d.earlyStopping ?? defaultConfig().train.earlyStopping!;
+    earlyStopping = {
+      patience: r.number(e, 'patience', `${path}.earlyStopping`, base.patience, { min: 1, max: 10000, integer: true }),
+      minDelta: r.number(e, 'minDelta', `${path}.earlyStopping`, base.minDelta, { min: 0, below: 1 }),
+    };
+  }
+  const epochs = r.number(o, 'epochs', path, d.epochs, { min: 1, max: 10000, integer: true });
+  const probeEpochs = r.number(o, 'probeEpochs', path, d.probeEpochs, { min: 0, max: 10000, integer: true });
+  if (probeEpochs > epochs) r.note(`${path}.probeEpochs`, `must not exceed train.epochs (${probeEpochs} > ${epochs})`);
+  return {
+    model,
+    strategy,
+    trainableBlocks,
+    probeEpochs,
+    optimizer: o.optimizer === null ? null : r.oneOf(o, 'optimizer', path, d.optimizer, OPTIMIZERS),
+    learningRate: r.nullableNumber(o, 'learningRate', path, d.learningRate, { above: 0, below: 10 }),
+    lrSchedule: readSchedule(r, o, path, d.lrSchedule),
+    epochs,
+    batchSize: r.nullableNumber(o, 'batchSize', path, d.batchSize, { min: 1, max: 4096, integer: true }),
+    earlyStopping,
+    labelSmoothing: r.number(o, 'labelSmoothing', path, d.labelSmoothing, { min: 0, below: 1 }),
+    classWeights: r.oneOf(o, 'classWeights', path, d.classWeights, ['auto', 'off'] as const),
+    clipNorm: r.number(o, 'clipNorm', path, d.clipNorm, { min: 0 }),
+    saveEveryEpochs: r.number(o, 'saveEveryEpochs', path, d.saveEveryEpochs, { min: 0, max: 10000, integer: true }),
+    seed: r.number(o, 'seed', path, d.seed, { min: 0, max: MAX_SEED, integer: true }),
+  };
+}
+
+/**
+ * Checks a parsed file against the schema and fills what it leaves out from `base` (the studio's defaults). Throws
+ * ConfigError listing every unknown key, wrong type and out-of-range value, each by its path (`train.epochs`).
+ */
+export function readConfig(value: unknown, base: StudioConfig = defaultConfig()): StudioConfig {
+  if (!isRecord(value)) throw new ConfigError([`a config must be a JSON object with "version": ${CONFIG_VERSION} (got ${shown(value)})`]);
+  const r = new Reader();
+  r.unknownKeys(value, 'config', ['version', 'models', 'dataset', 'transform', 'train', 'performance']);
+  if (value.version === undefined) r.note('version', `is missing: this studio reads version ${CONFIG_VERSION}`);
+  else if (value.version !== CONFIG_VERSION) r.note('version', `${shown(value.version)} is not one this studio reads (it reads ${CONFIG_VERSION})`);
+  const models = readModels(r, value, base.models);
+  const dataset = readDataset(r, value, base.dataset);
+  const transform = readTransform(r, value, base.transform);
+  const train = readTrain(r, value, base.train);
+  const perf = r.section(value, 'performance', 'performance', ['backend']);
+  const performance = { backend: r.oneOf(perf, 'backend', 'performance', base.performance.backend, BACKENDS) };
+  if (r.problems.length) throw new ConfigError(r.problems);
+  return { version: CONFIG_VERSION, models, dataset, transform, train, performance };
+}
+
+/** readConfig over JSON text; a syntax error is reported as one problem, with where it is. */
+export function parseConfigText(text: string): StudioConfig {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    // JSON.parse says where by character offset; people read lines.
+    const message = (err as Error).message;
+    const at = /line \d+/.test(message) ? null : /position (\d+)/.exec(message);
+    const before = at ? text.slice(0, Number(at[1])).split('\n') : null;
+    throw new ConfigError([`the file is not valid JSON: ${message}${before ? ` (line ${before.length}, column ${before.at(-1)!.length + 1})` : ''}`]);
+  }
+  return readConfig(value);
+}
+
+/**
+ * The settings a config means. Null lr, batch size and optimiser take the `models` table's values; an optimiser is
+ * left to the engine (which picks by strategy, e.g. Adamax to fine-tune) unless the table changed the zoo's.
+ */
+export function settingsFromConfig(c: StudioConfig): StudioSettings {
+  const { train: t } = c;
+  const defaults = c.models[t.model] ?? getZooEntry(t.model).defaults;
+  const optimizer = t.optimizer ?? (defaults.optimizer !== getZooEntry(t.model).defaults.optimizer ? defaults.optimizer : undefined);
+  return {
+    models: structuredClone(c.models),
+    dataset: structuredClone(c.dataset),
+    augment: structuredClone(c.transform.augment),
+    train: {
+      model: t.model,
+      ...(t.strategy === null ? {} : { strategy: t.strategy }),
+      trainableBlocks: t.trainableBlocks,
+      probeEpochs: t.probeEpochs,
+      ...(optimizer === undefined ? {} : { optimizer }),
+      epochs: t.epochs,
+      batchSize: t.batchSize ?? defaults.batchSize,
+      learningRate: t.learningRate ?? defaults.learningRate,
+      lrSchedule: structuredClone(t.lrSchedule),
+      seed: t.seed,
+      classWeights: t.classWeights,
+      labelSmoothing: t.labelSmoothing,
+      clipNorm: t.clipNorm,
+      earlyStopping: t.earlyStopping && { ...t.earlyStopping },
+      saveEveryEpochs: t.saveEveryEpochs,
+    },
+    backend: c.performance.backend,
+  };
+}
+
+/** The file for a set of settings (export); settingsFromConfig(configFromSettings(s)) gives `s` back. */
+export function configFromSettings(s: StudioSettings): StudioConfig {
+  const t = s.train;
+  return {
+    version: CONFIG_VERSION,
+    models: structuredClone(s.models),
+    dataset: structuredClone(s.dataset),
+    transform: { augment: structuredClone(s.augment), normalization: 'model' },
+    train: {
+      model: t.model,
+      strategy: t.strategy ?? null,
+      trainableBlocks: t.trainableBlocks,
+      probeEpochs: t.probeEpochs,
+      optimizer: t.optimizer ?? null,
+      learningRate: t.learningRate,
+      lrSchedule: structuredClone(t.lrSchedule),
+      epochs: t.epochs,
+      batchSize: t.batchSize,
+      earlyStopping: t.earlyStopping && { ...t.earlyStopping },
+      labelSmoothing: t.labelSmoothing,
+      classWeights: t.classWeights,
+      clipNorm: t.clipNorm,
+      saveEveryEpochs: t.saveEveryEpochs,
+      seed: t.seed,
+    },
+    performance: { backend: s.backend },
+  };
+}
+
+/** Checks settings that came from a form (not a file) the same way, so an export always re-imports. */
+export function checkSettings(s: StudioSettings): StudioSettings {
+  return settingsFromConfig(readConfig(configFromSettings(s)));
+}
+
+/** The import options a folder is imported with under these settings. */
+export function importOptionsOf(d: DatasetSettings): ImportOptions {
+  return { imageSize: d.imageSize, channels: d.channels, ...(d.classes ? { classes: [...d.classes] } : {}), split: { ...d.split }, seed: d.seed, ...(d.groupPattern ? { groupPattern: d.groupPattern } : {}), dedupe: d.dedupe };
+}
+
+/** The built-in demo dataset under these settings (its images are RGB whatever `channels` says). */
+export function demoDatasetOf(d: DatasetSettings): DemoDatasetConfig {
+  return { kind: 'demo', seed: d.seed, imageSize: d.imageSize, perClass: d.perClass, split: { ...d.split } };
+}
+
+/** The TrainConfig these settings give on a dataset: augmentation only when enabled. */
+export function trainConfigOf(s: StudioSettings, dataset: TrainConfig['dataset']): TrainConfig {
+  const { enabled, ...augment } = s.augment;
+  return { ...structuredClone(s.train), dataset, ...(enabled ? { augment } : {}) };
+}
+
+export interface ConfigTemplate {
+  id: 'defaults' | 'small-dataset' | 'large-dataset' | 'multi-class';
+  name: string;
+  /** When to pick it, in a sentence. */
+  description: string;
+  config: StudioConfig;
+}
+
+const TRANSFER_MODEL = 'mobilenet_v2_0.35_224';
+
+/**
+ * The seed's three recipes, plus the studio's defaults. Each is a complete file (readConfig accepts it as is);
+ * batch sizes and rates stay those of the models table unless the recipe is about them.
+ */
+export function configTemplates(): ConfigTemplate[] {
+  const base = defaultConfig();
+  const small = defaultConfig();
+  // Few hundred images: keep the pretrained features (the Medical CNN head), augment hard, wait long for progress,
+  // and cut the rate when validation loss stalls rather than on a fixed timetable.
+  small.train = { ...small.train, model: TRANSFER_MODEL, strategy: 'medical', epochs: 60, batchSize: 16, lrSchedule: { kind: 'plateau', monitor: 'valLoss', patience: 5, factor: 0.5 }, earlyStopping: { patience: 15, minDelta: 0.0005 } };
+  small.dataset = { ...small.dataset, imageSize: 224 };
+  small.transform = { ...small.transform, augment: { ...augmentDefault, enabled: true, randomResizedCrop: true } };
+  const large = defaultConfig();
+  // Thousands of images: enough data to move every weight. A short linear probe first, so the new head does not
+  // send large random gradients into the pretrained features; bigger batches; cosine decay after a warm-up epoch.
+  large.train = { ...large.train, model: TRANSFER_MODEL, strategy: 'finetune', trainableBlocks: 'all', probeEpochs: 2, optimizer: 'adamax', epochs: 30, batchSize: 64, lrSchedule: { kind: 'cosine', warmup: 1, unit: 'epoch' }, earlyStopping: { patience: 8, minDelta: 0.0005 } };
+  large.dataset = { ...large.dataset, imageSize: 224, split: { train: 0.8, val: 0.1, test: 0.1 } };
+  large.transform = { ...large.transform, augment: { ...augmentDefault, enabled: true } };
+  const multi = defaultConfig();
+  // Many classes of uneven size: weights against imbalance, and label smoothing, which keeps the model from being
+  // certain between look-alike classes (the seed's 0.1).
+  multi.train = { ...multi.train, model: TRANSFER_MODEL, strategy: 'medical', epochs: 40, classWeights: 'auto', labelSmoothing: 0.1, lrSchedule: { kind: 'cosine', warmup: 2, unit: 'epoch' } };
+  multi.dataset = { ...multi.dataset, imageSize: 224 };
+  multi.transform = { ...multi.transform, augment: { ...augmentDefault, enabled: true } };
+  return [
+    { id: 'defaults', name: 'Studio defaults', description: 'The simple CNN from scratch, no augmentation: a quick first run.', config: base },
+    { id: 'small-dataset', name: 'Small dataset', description: 'A few hundred images: frozen MobileNetV2 with the Medical CNN head, strong augmentation, patient early stopping.', config: small },
+    { id: 'large-dataset', name: 'Large dataset', description: 'Thousands of images: fine-tune the whole MobileNetV2 after a 2-epoch probe, batch 64, cosine schedule.', config: large },
+    { id: 'multi-class', name: 'Multi-class', description: 'Several uneven classes: class weights, label smoothing 0.1, cosine schedule.', config: multi },
+  ];
+}
