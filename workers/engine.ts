@@ -17,7 +17,8 @@ import { createOptimizer } from '../src/core/train/optimizers';
 import { featureBatchSource, imageBatchSource, normalizeWith, trainClassifier, type TensorDataset, type TrainerOptions } from '../src/core/train/trainer';
 import type { RunRecord, TrainConfig } from '../src/core/train/types';
 import { EngineError } from '../src/engine/errors';
-import type { BackendInfo, BackendName, DatasetSummary, Engine, ZooModel, FolderInput, FolderScan, ImportEvent, StatsVerification, Thumbnail, TrainEvent } from '../src/engine/types';
+import type { BackendInfo, BackendName, DatasetSummary, Engine, ZooModel, FolderInput, FolderScan, ImportEvent, NetworkRequest, StatsVerification, Thumbnail, TrainEvent } from '../src/engine/types';
+import { resourceRequests } from '../src/engine/network';
 import { selectBackend } from './backend';
 import { folderSource } from './folder';
 import { browserBackboneLoader, buildModel, resolveStrategy } from './models';
@@ -462,5 +463,9 @@ export class StudioEngine implements Engine {
 
   async runs(): Promise<RunRecord[]> {
     return listRuns(await this.database());
+  }
+
+  async network(): Promise<NetworkRequest[]> {
+    return resourceRequests(performance, 'engine');
   }
 }

@@ -17,6 +17,10 @@ export type { DedupeMode, DuplicateSummary, ImportEvent, ImportOptions, SplitCou
 export type { SkippedFile } from '../core/dataset/layout';
 export type { ChannelStats, StatsCheck } from '../core/dataset/stats';
 
+import type { NetworkRequest } from './network';
+
+export type { NetworkRequest, NetworkSummary, HostTraffic } from './network';
+
 export const BACKEND_ORDER: readonly BackendName[] = ['webgpu', 'webgl', 'wasm', 'cpu'];
 
 export interface BackendInfo {
@@ -125,4 +129,6 @@ export interface Engine {
   recomputeStats(): Promise<ChannelStats>;
   /** The folder handle picked last time, if the browser kept one (permission must be re-granted from the page). */
   rememberedFolder(): Promise<FileSystemDirectoryHandle | null>;
+  /** Every request the engine worker has made this session (pretrained weights, its own scripts), as the browser recorded them. */
+  network(): Promise<NetworkRequest[]>;
 }

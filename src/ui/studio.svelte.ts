@@ -4,6 +4,8 @@
  */
 import { EngineError } from '../engine/errors';
 import { eventSink, type EngineProxy } from '../engine/client';
+import { RESOURCE_BUFFER, resourceRequests, summarizeNetwork } from '../engine/network';
+import type { NetworkSummary } from '../engine/network';
 import type { BackendInfo, BackendName, ZooModel, DatasetSummary, EpochMetrics, FolderInput, FolderScan, ImportEvent, ImportOptions, RunRecord, TrainConfig, TrainEvent } from '../engine/types';
 
 export type BackendChoice = BackendName | 'auto';
@@ -72,6 +74,8 @@ export class Studio {
   zoo = $state<ZooModel[]>([]);
   /** A run that stopped before its last epoch and has a checkpoint to continue from. */
   resumable = $state<RunRecord | null>(null);
+  /** Every request the page and the engine made this session, by origin (see src/engine/network.ts). */
+  network = $state<NetworkSummary | null>(null);
 
   constructor(readonly engine: EngineProxy) {}
 
@@ -148,7 +152,16 @@ export class Studio {
     }
   }
 
+  /** Re-reads the browser's record of requests; cheap, so the header can poll it. */
+  async refreshNetwork(): Promise<void> {
+    const engine = await this.engine.network().catch(() => []);
+    this.network = summarizeNetwork([...resourceRequests(performance, 'page'), ...engine], location.origin);
+  }
+
   async start(): Promise<void> {
+    performance.setResourceTimingBufferSize(RESOURCE_BUFFER);
+    void this.refreshNetwork();
+    setInterval(() => void this.refreshNetwork(), 2000);
     await this.selectBackend(initialBackend(location.search, localStorage.getItem(BACKEND_KEY)));
     await this.loadRememberedFolder();
     this.zoo = await this.engine.zoo();
