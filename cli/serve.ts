@@ -57,7 +57,12 @@ export function serveStatic(root: string, port = 0, host = '127.0.0.1', mounts: 
     server.listen(port, host, () => {
       const addr = server.address();
       const actual = typeof addr === 'object' && addr ? addr.port : port;
-      resolvePromise({ url: `http://${host}:${actual}/`, close: () => new Promise((r) => server.close(() => r())) });
+      // Keep-alive connections would hold close() open (and a page would keep reaching a "closed" server).
+      const close = () => new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      });
+      resolvePromise({ url: `http://${host}:${actual}/`, close });
     });
   });
 }

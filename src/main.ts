@@ -9,3 +9,5 @@ const studio = new Studio(engine);
 mount(App, { target: document.getElementById('app')!, props: { studio } });
 exposeAutomation(studio, engine);
 void studio.start();
+// The built studio caches itself for offline use (public/sw.js); the dev server does not, so edits show at once.
+if (import.meta.env.PROD && 'serviceWorker' in navigator) void navigator.serviceWorker.register(new URL('sw.js', document.baseURI)).then(() => studio.watchOffline());

@@ -76,6 +76,8 @@ export class Studio {
   resumable = $state<RunRecord | null>(null);
   /** Every request the page and the engine made this session, by origin (see src/engine/network.ts). */
   network = $state<NetworkSummary | null>(null);
+  /** Every file of the build is in the service worker's cache: the studio will load with the network off. */
+  offlineReady = $state(false);
 
   constructor(readonly engine: EngineProxy) {}
 
@@ -156,6 +158,15 @@ export class Studio {
   async refreshNetwork(): Promise<void> {
     const engine = await this.engine.network().catch(() => []);
     this.network = summarizeNetwork([...resourceRequests(performance, 'page'), ...engine], location.origin);
+  }
+
+  /** Checks the service worker's cache against the build's file list (see public/sw.js) once the worker is active. */
+  async watchOffline(): Promise<void> {
+    const reg = await navigator.serviceWorker.ready;
+    const { files } = (await (await fetch(new URL('precache.json', reg.scope))).json()) as { files: string[] };
+    const cache = await caches.open('mri-studio-app');
+    const held = await Promise.all(files.map((f) => cache.match(new URL(f, reg.scope).href)));
+    this.offlineReady = held.every(Boolean);
   }
 
   async start(): Promise<void> {
