@@ -239,6 +239,18 @@ export class Studio {
     }
   }
 
+  /** Clears the last run from view (conference mode, between visitors); the run itself stays stored. */
+  clearRunView(): void {
+    this.lastRun = null;
+    this.runId = null;
+    this.trainError = null;
+    this.batches = [];
+    this.epochs = [];
+    this.batchesDone = 0;
+    this.totalBatches = 0;
+    this.numTensors = null;
+  }
+
   async cancel(): Promise<void> {
     if (this.runId) await this.engine.cancel(this.runId);
   }
