@@ -8,9 +8,11 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { importBenchmark } from './import';
+import { isolationBenchmark } from './isolation';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const SHARED_MRI = resolve(ROOT, '../shared/datasets/brain-mri-224/Training');
+const SHARED_PRETRAINED = resolve(ROOT, '../shared/pretrained');
 
 export interface BenchRow {
   benchmark: string;
@@ -25,6 +27,10 @@ const rows: BenchRow[] = [];
 if (!values.only || values.only === 'import') {
   if (existsSync(SHARED_MRI)) rows.push(...(await importBenchmark(SHARED_MRI, Number(values.size ?? 224))));
   else console.log(`import: skipped, ${SHARED_MRI} is absent (it ships beside the checkout as ../shared)`);
+}
+if (!values.only || values.only === 'isolation') {
+  if (existsSync(SHARED_MRI) && existsSync(join(SHARED_PRETRAINED, 'mobilenet_v2_0.35_224'))) rows.push(...(await isolationBenchmark(SHARED_MRI, SHARED_PRETRAINED)));
+  else console.log('isolation: skipped, ../shared (MRI images and pretrained MobileNetV2-0.35) is absent');
 }
 
 const width = (k: keyof BenchRow) => Math.max(k.length, ...rows.map((r) => String(r[k] ?? '').length));

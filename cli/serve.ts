@@ -5,6 +5,7 @@
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { extname, join, normalize, resolve, sep } from 'node:path';
+import { studioHeaders } from './security';
 
 const MIME: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -27,8 +28,9 @@ export interface StaticServer {
  * @param mounts URL prefix → folder served under it instead of `root` (e.g. `/models/` → the CLI's --models-dir).
  *   A missing file under a mount is a 404, never the app's index page.
  */
-export function serveStatic(root: string, port = 0, host = '127.0.0.1', mounts: Record<string, string> = {}): Promise<StaticServer> {
+export function serveStatic(root: string, port = 0, host = '127.0.0.1', mounts: Record<string, string> = {}, security: { isolated?: boolean } = {}): Promise<StaticServer> {
   const base = resolve(root);
+  const headers = studioHeaders(security);
   if (!existsSync(join(base, 'index.html'))) throw new Error(`no built studio in ${base} (run "npm run build" first)`);
   const server: Server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
@@ -45,7 +47,7 @@ export function serveStatic(root: string, port = 0, host = '127.0.0.1', mounts: 
       return;
     }
     if (missing) file = join(base, 'index.html');
-    res.writeHead(200, { 'Content-Type': MIME[extname(file)] ?? 'application/octet-stream', 'Cache-Control': 'no-cache' });
+    res.writeHead(200, { ...headers, 'Content-Type': MIME[extname(file)] ?? 'application/octet-stream', 'Cache-Control': 'no-cache' });
     createReadStream(file).pipe(res);
   });
   return new Promise((resolvePromise, reject) => {
@@ -55,7 +57,12 @@ export function serveStatic(root: string, port = 0, host = '127.0.0.1', mounts: 
     server.listen(port, host, () => {
       const addr = server.address();
       const actual = typeof addr === 'object' && addr ? addr.port : port;
-      resolvePromise({ url: `http://${host}:${actual}/`, close: () => new Promise((r) => server.close(() => r())) });
+      // Keep-alive connections would hold close() open (and a page would keep reaching a "closed" server).
+      const close = () => new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      });
+      resolvePromise({ url: `http://${host}:${actual}/`, close });
     });
   });
 }

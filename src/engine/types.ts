@@ -28,6 +28,10 @@ export type { ModelMetadata } from '../core/export/metadata';
 export type { ConfigTemplate, DatasetSettings, ModelDefaults, StudioConfig, StudioSettings } from '../core/config';
 export type { LrScheduleConfig } from '../core/train/schedules';
 
+import type { NetworkRequest } from './network';
+
+export type { NetworkRequest, NetworkSummary, HostTraffic } from './network';
+
 export const BACKEND_ORDER: readonly BackendName[] = ['webgpu', 'webgl', 'wasm', 'cpu'];
 
 export interface BackendInfo {
@@ -261,4 +265,6 @@ export interface Engine {
   augmentPreview(req: AugmentPreviewRequest): Promise<AugmentPreview[]>;
   /** Checks a folder holding model `id`'s model.json and weights and caches it, so training needs no download. */
   importBackbone(id: string, input: FolderInput): Promise<BackboneImport>;
+  /** Every request the engine worker has made this session (pretrained weights, its own scripts), as the browser recorded them. */
+  network(): Promise<NetworkRequest[]>;
 }

@@ -6,6 +6,8 @@ import { EngineError } from '../engine/errors';
 import { eventSink, type EngineProxy } from '../engine/client';
 import { EvaluationState } from './evaluation.svelte';
 import type { BackendInfo, BackendName, ConfigTemplate, ZooModel, DatasetSummary, EpochMetrics, FolderInput, FolderScan, ImportEvent, ImportOptions, RunRecord, StudioSettings, TrainConfig, TrainEvent } from '../engine/types';
+import { RESOURCE_BUFFER, resourceRequests, summarizeNetwork } from '../engine/network';
+import type { NetworkSummary } from '../engine/network';
 
 export type BackendChoice = BackendName | 'auto';
 const BACKEND_KEY = 'mri-studio.backend';
@@ -84,6 +86,10 @@ export class Studio {
   appliedConfig = $state<{ settings: StudioSettings; source: string } | null>(null);
   /** The dataset form's current import options (published by it, so a config export can include them). */
   importDraft = $state<ImportOptions | null>(null);
+  /** Every request the page and the engine made this session, by origin (see src/engine/network.ts). */
+  network = $state<NetworkSummary | null>(null);
+  /** Every file of the build is in the service worker's cache: the studio will load with the network off. */
+  offlineReady = $state(false);
 
   /** The evaluation panel's state (src/ui/evaluation.svelte.ts). */
   readonly evaluation: EvaluationState;
@@ -165,7 +171,25 @@ export class Studio {
     }
   }
 
+  /** Re-reads the browser's record of requests; cheap, so the header can poll it. */
+  async refreshNetwork(): Promise<void> {
+    const engine = await this.engine.network().catch(() => []);
+    this.network = summarizeNetwork([...resourceRequests(performance, 'page'), ...engine], location.origin);
+  }
+
+  /** Checks the service worker's cache against the build's file list (see public/sw.js) once the worker is active. */
+  async watchOffline(): Promise<void> {
+    const reg = await navigator.serviceWorker.ready;
+    const { files } = (await (await fetch(new URL('precache.json', reg.scope))).json()) as { files: string[] };
+    const cache = await caches.open('mri-studio-app');
+    const held = await Promise.all(files.map((f) => cache.match(new URL(f, reg.scope).href)));
+    this.offlineReady = held.every(Boolean);
+  }
+
   async start(): Promise<void> {
+    performance.setResourceTimingBufferSize(RESOURCE_BUFFER);
+    void this.refreshNetwork();
+    setInterval(() => void this.refreshNetwork(), 2000);
     await this.selectBackend(initialBackend(location.search, localStorage.getItem(BACKEND_KEY)));
     await this.loadRememberedFolder();
     this.zoo = await this.engine.zoo();
@@ -240,6 +264,18 @@ export class Studio {
   applyConfig(settings: StudioSettings, source: string, withBackend: boolean): void {
     this.appliedConfig = { settings, source };
     if (withBackend && settings.backend !== this.backendChoice && !this.running) void this.selectBackend(settings.backend);
+  }
+
+  /** Clears the last run from view (conference mode, between visitors); the run itself stays stored. */
+  clearRunView(): void {
+    this.lastRun = null;
+    this.runId = null;
+    this.trainError = null;
+    this.batches = [];
+    this.epochs = [];
+    this.batchesDone = 0;
+    this.totalBatches = 0;
+    this.numTensors = null;
   }
 
   async cancel(): Promise<void> {

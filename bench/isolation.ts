@@ -1,0 +1,61 @@
+/**
+ * Cross-origin isolation benchmark: the same frozen-backbone feature pass (MobileNetV2-0.35 at 224 px on the WASM
+ * backend, real MRI images) with the studio served with and without COOP/COEP. Isolation gives the page
+ * SharedArrayBuffer, which the WASM backend needs to run on several threads.
+ */
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type {} from '../src/engine/automation';
+import { launchStudioBrowser } from '../cli/browser';
+import { serveStatic } from '../cli/serve';
+import type { BenchRow } from './run';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const MODEL = 'mobilenet_v2_0.35_224';
+
+/** The first `perClass` files of each class folder, copied so the browser is handed a small real folder. */
+function subset(dir: string, perClass: number): string {
+  const out = mkdtempSync(join(tmpdir(), 'studio-bench-'));
+  for (const cls of readdirSync(dir)) {
+    mkdirSync(join(out, cls));
+    for (const f of readdirSync(join(dir, cls)).sort().slice(0, perClass)) copyFileSync(join(dir, cls, f), join(out, cls, f));
+  }
+  return out;
+}
+
+async function featurePass(isolated: boolean, folder: string, modelsDir: string): Promise<{ seconds: number; images: number; isolated: boolean }> {
+  const server = await serveStatic(join(ROOT, 'dist'), 0, '127.0.0.1', { '/models/': modelsDir }, { isolated });
+  const browser = await launchStudioBrowser({});
+  try {
+    const page = await browser.context.newPage();
+    await page.goto(`${server.url}?backend=wasm`);
+    await page.waitForFunction(() => window.studio !== undefined);
+    await page.evaluate(() => window.studio!.ready());
+    await page.setInputFiles('[data-testid="folder-input"]', folder);
+    const summary = await page.evaluate(() => window.studio!.importFolder({ imageSize: 224, channels: 3, split: { train: 0.7, val: 0.15, test: 0.15 }, seed: 42, dedupe: 'off' }));
+    const run = await page.evaluate(
+      ({ fingerprint, model }) => window.studio!.train({ dataset: { kind: 'folder', fingerprint }, model, strategy: 'frozen', epochs: 1, batchSize: 32, learningRate: 1e-3, seed: 42 }),
+      { fingerprint: summary.fingerprint, model: MODEL },
+    );
+    if (!run.featureCache) throw new Error(`the ${MODEL} run cached no features (status ${run.status}: ${run.error ?? ''})`);
+    return { ...run.featureCache, isolated: await page.evaluate(() => crossOriginIsolated) };
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+}
+
+export async function isolationBenchmark(dataDir: string, modelsDir: string, perClass = 32): Promise<BenchRow[]> {
+  const folder = subset(dataDir, perClass);
+  const plain = await featurePass(false, folder, modelsDir);
+  const isolated = await featurePass(true, folder, modelsDir);
+  if (!isolated.isolated || plain.isolated) throw new Error('the servers did not give the isolation each pass needs');
+  const row = (label: string, r: typeof plain): BenchRow => ({ benchmark: 'isolation', metric: `${MODEL} features, WASM, ${label}`, value: r.seconds.toFixed(2), unit: 's', note: `${(r.images / r.seconds).toFixed(1)} images/s, ${r.images} images at 224 px` });
+  return [
+    row('no COOP/COEP (one thread)', plain),
+    row('cross-origin isolated (threads)', isolated),
+    { benchmark: 'isolation', metric: 'speed-up from isolation', value: (plain.seconds / isolated.seconds).toFixed(2), unit: '×', note: `same images, same run; ${availableParallelism()} cores` },
+  ];
+}

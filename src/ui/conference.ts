@@ -1,0 +1,30 @@
+/**
+ * Conference mode: a locked, guided flow for a projector and a queue of visitors, chosen with `?conference` in the
+ * URL. Its few settings come from the URL too, so whoever runs the stand fixes them once in a bookmark:
+ * `?conference&epochs=4&size=32&reset=30`.
+ */
+export interface ConferenceSettings {
+  epochs: number;
+  imageSize: number;
+  perClass: number;
+  /** Seconds the result stays on screen before the studio resets for the next visitor. */
+  resetSeconds: number;
+}
+
+export const CONFERENCE_DEFAULTS: ConferenceSettings = { epochs: 4, imageSize: 32, perClass: 60, resetSeconds: 30 };
+
+/** Null when the URL does not ask for conference mode; out-of-range values fall back to the defaults. */
+export function conferenceSettings(search: string): ConferenceSettings | null {
+  const q = new URLSearchParams(search);
+  if (!q.has('conference')) return null;
+  const pick = (key: string, fallback: number, min: number, max: number): number => {
+    const v = Number(q.get(key));
+    return q.has(key) && Number.isInteger(v) && v >= min && v <= max ? v : fallback;
+  };
+  return {
+    epochs: pick('epochs', CONFERENCE_DEFAULTS.epochs, 1, 50),
+    imageSize: pick('size', CONFERENCE_DEFAULTS.imageSize, 16, 64),
+    perClass: pick('per-class', CONFERENCE_DEFAULTS.perClass, 10, 500),
+    resetSeconds: pick('reset', CONFERENCE_DEFAULTS.resetSeconds, 3, 600),
+  };
+}

@@ -1,0 +1,24 @@
+import { expect, test } from '@playwright/test';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { serveStatic } from '../../cli/serve';
+
+const DIST = resolve(dirname(fileURLToPath(import.meta.url)), '../../dist');
+
+test('after one visit the studio loads and trains the demo with its server gone', async ({ page }) => {
+  const server = await serveStatic(DIST, 0);
+  await page.goto(server.url);
+  // The header says so only once the service worker holds every file of the build.
+  await expect(page.getByTestId('offline-ready')).toBeVisible({ timeout: 60_000 });
+  await server.close();
+  const down = await page.evaluate((url) => fetch(url, { cache: 'no-store', mode: 'no-cors' }).then(() => 'reachable', () => 'down'), `${server.url}precache.json?probe`);
+  // The probe goes through the service worker too; a URL it never cached must fail now.
+  expect(down).toBe('down');
+
+  await page.reload();
+  await expect(page.getByTestId('backend-name')).toHaveText('webgpu', { timeout: 60_000 });
+  await page.getByTestId('epochs').fill('1');
+  await page.getByTestId('image-size').fill('16');
+  await page.getByTestId('train-demo').click();
+  await expect(page.getByTestId('run-status')).toHaveAttribute('data-status', 'completed', { timeout: 5 * 60_000 });
+});

@@ -1,0 +1,104 @@
+import { expect, test } from '@playwright/test';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { serveStatic } from '../../cli/serve';
+import { phantomFolder } from '../fixtures/folders';
+import { hasPretrained, PRETRAINED_DIR } from '../fixtures/pretrained';
+
+const DIST = resolve(dirname(fileURLToPath(import.meta.url)), '../../dist');
+const MODEL = 'mobilenet_v2_0.35_224';
+
+test('the built site runs under its Content-Security-Policy, cross-origin isolated, and trains the demo', async ({ page }) => {
+  const violations: string[] = [];
+  page.on('console', (m) => {
+    if (/Content Security Policy/i.test(m.text())) violations.push(m.text());
+  });
+  const res = await page.goto('/');
+  const csp = res!.headers()['content-security-policy'];
+  expect(csp).toContain("script-src 'self' 'wasm-unsafe-eval'");
+  expect(csp).not.toContain("'unsafe-eval'");
+  await expect(page.getByTestId('backend-name')).toHaveText('webgpu', { timeout: 60_000 });
+  // The policy is enforced, not only sent: an injected inline script is refused. (Playwright's own evaluate runs
+  // outside the policy, so the probe is a script element, as an attacker's injection would be.)
+  const probe = await page.evaluate(
+    () =>
+      new Promise<{ ran: boolean; directive: string }>((done) => {
+        document.addEventListener('securitypolicyviolation', (e) => done({ ran: 'injected' in window, directive: e.effectiveDirective }), { once: true });
+        const s = document.createElement('script');
+        s.textContent = 'window.injected = true';
+        document.head.append(s);
+      }),
+  );
+  expect(probe).toEqual({ ran: false, directive: 'script-src-elem' });
+  violations.length = 0;
+  expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
+
+  await page.getByTestId('epochs').fill('1');
+  await page.getByTestId('image-size').fill('16');
+  await page.getByTestId('train-demo').click();
+  await expect(page.getByTestId('run-status')).toHaveAttribute('data-status', 'completed', { timeout: 5 * 60_000 });
+  // WebAssembly compiles under 'wasm-unsafe-eval' (the WASM backend runs its self-test).
+  await page.getByTestId('backend-select').selectOption('wasm');
+  await expect(page.getByTestId('backend-name')).toHaveText('wasm', { timeout: 60_000 });
+  expect(violations).toEqual([]);
+});
+
+test('import → train sends no request to any host but the studio’s own, and the header says so', async ({ page, context }) => {
+  // Pretrained weights come from a local models folder served by the studio itself, as an offline install has them.
+  const local = hasPretrained(MODEL);
+  if (!local) console.log(`privacy: ../shared/pretrained/${MODEL} is absent, so this test trains the built-in CNN only`);
+  const server = await serveStatic(DIST, 0, '127.0.0.1', local ? { '/models/': PRETRAINED_DIR } : {});
+  const requests: { url: string; method: string }[] = [];
+  // The context sees the page's requests and its workers'.
+  context.on('request', (r) => requests.push({ url: r.url(), method: r.method() }));
+  try {
+    await page.goto(server.url);
+    await expect(page.getByTestId('backend-name')).toHaveText('webgpu', { timeout: 60_000 });
+    await page.getByTestId('folder-input').setInputFiles(phantomFolder(['glioma', 'meningioma', 'pituitary'], 8));
+    await page.getByTestId('import-size').fill('32');
+    await page.getByTestId('import').click();
+    await expect(page.getByTestId('dataset-summary')).toBeVisible({ timeout: 60_000 });
+    if (local) {
+      await page.getByTestId('model').selectOption(MODEL);
+      await page.getByTestId('strategy').selectOption('frozen');
+    }
+    await page.getByTestId('epochs').fill('1');
+    await page.getByTestId('train-demo').click();
+    await expect(page.getByTestId('run-status')).toHaveAttribute('data-status', 'completed', { timeout: 5 * 60_000 });
+
+    const origin = new URL(server.url).origin;
+    const elsewhere = requests.filter((r) => !/^(data|blob):/.test(r.url) && new URL(r.url).origin !== origin);
+    expect(elsewhere).toEqual([]);
+    expect(requests.filter((r) => r.method !== 'GET')).toEqual([]);
+    // The recording saw the engine worker's requests, not only the page's.
+    if (local) expect(requests.some((r) => r.url.endsWith(`/models/${MODEL}/model.json`))).toBe(true);
+
+    await expect(page.getByTestId('network-local')).toHaveText('Network: only this site', { timeout: 10_000 });
+    if (local) await expect(page.getByTestId('network-status')).toContainText('pretrained weights');
+  } finally {
+    await server.close();
+  }
+});
+
+test('the header names another host when weights come from the official URL', async ({ page, context }) => {
+  test.skip(!hasPretrained(MODEL), `../shared/pretrained/${MODEL} is absent`);
+  const { sharedCopyOf } = await import('../fixtures/pretrained');
+  const { readFileSync } = await import('node:fs');
+  await context.route('https://storage.googleapis.com/**', async (route) => {
+    const file = sharedCopyOf(route.request().url());
+    if (!file) return route.fulfill({ status: 404 });
+    await route.fulfill({ body: readFileSync(file), contentType: file.endsWith('.json') ? 'application/json' : 'application/octet-stream', headers: { 'Access-Control-Allow-Origin': '*' } });
+  });
+  await page.goto('/');
+  await expect(page.getByTestId('backend-name')).toHaveText('webgpu', { timeout: 60_000 });
+  await page.getByTestId('folder-input').setInputFiles(phantomFolder(['a', 'b'], 6));
+  await page.getByTestId('import-size').fill('32');
+  await page.getByTestId('import').click();
+  await expect(page.getByTestId('dataset-summary')).toBeVisible({ timeout: 60_000 });
+  await page.getByTestId('model').selectOption(MODEL);
+  await page.getByTestId('epochs').fill('1');
+  await page.getByTestId('train-demo').click();
+  await expect(page.getByTestId('run-status')).toHaveAttribute('data-status', 'completed', { timeout: 5 * 60_000 });
+  await expect(page.getByTestId('network-host')).toContainText('storage.googleapis.com', { timeout: 10_000 });
+  await expect(page.getByTestId('network-host')).toContainText('pretrained weights');
+});
