@@ -6,11 +6,13 @@
 import type { DuplicateSummary, ImportEvent, ImportOptions, SplitCountsByClass } from '../core/dataset/importer';
 import type { SkippedFile } from '../core/dataset/layout';
 import type { ChannelStats, StatsCheck } from '../core/dataset/stats';
+import type { MemoryEstimate } from '../core/models/memory';
 import type { OptimizerName } from '../core/train/optimizers';
 import type { AdapterInfo, BackendName, EpochMetrics, RunRecord, SplitCounts, TrainConfig } from '../core/train/types';
 
 export type { AdapterInfo, BackendName, DatasetConfig, DemoDatasetConfig, EpochMetrics, FolderDatasetConfig, RunRecord, RunStatus, SplitCounts, Strategy, TrainConfig } from '../core/train/types';
 export type { OptimizerName } from '../core/train/optimizers';
+export type { MemoryBudget, MemoryEstimate } from '../core/models/memory';
 export type { AugmentConfig } from '../core/image/augment';
 export type { SplitFractions, SplitName } from '../core/dataset/split';
 export type { DedupeMode, DuplicateSummary, ImportEvent, ImportOptions, SplitCountsByClass } from '../core/dataset/importer';
@@ -110,6 +112,8 @@ export interface Engine {
   runs(): Promise<RunRecord[]>;
   /** The model zoo: the built-in CNN and the pretrained backbones. */
   zoo(): Promise<ZooModel[]>;
+  /** Memory a run of `cfg` needs (weights, gradients, optimiser state, a batch's activations) against the device's. */
+  estimateMemory(cfg: TrainConfig): Promise<MemoryEstimate>;
 
   /** Lists a folder and detects its layout and classes; remembers a handle so a returning user can re-grant it. */
   scanFolder(input: FolderInput): Promise<FolderScan>;
