@@ -40,6 +40,8 @@ test.describe('built-in architectures on WebGPU', () => {
 });
 
 test('the train panel lists the architectures, estimates memory, and refuses a size Swin-T cannot take', async ({ page }) => {
+  // A ResNet-50 built to walk its shapes, then a ViT epoch, on an emulated GPU.
+  test.setTimeout(15 * 60_000);
   await page.goto('/');
   await expect(page.getByTestId('backend-name')).toHaveText('webgpu', { timeout: 60_000 });
   const options = await page.getByTestId('model').locator('option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value));
@@ -65,7 +67,7 @@ test('the train panel lists the architectures, estimates memory, and refuses a s
   await page.getByTestId('per-class').fill('10');
   await page.getByTestId('epochs').fill('1');
   await page.getByTestId('train-demo').click();
-  await expect(page.getByTestId('run-status')).toHaveAttribute('data-status', 'completed', { timeout: 5 * 60_000 });
+  await expect(page.getByTestId('run-status')).toHaveAttribute('data-status', 'completed', { timeout: 10 * 60_000 });
   const run = await page.evaluate(async () => (await window.studio!.runs())[0]);
   expect(run).toMatchObject({ status: 'completed', model: 'vit_ti16', strategy: 'scratch', optimizer: 'adamw', backend: 'webgpu' });
   expect(Number.isFinite(run.epochs[0].trainLoss)).toBe(true);
