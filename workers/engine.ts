@@ -1,6 +1,6 @@
 /** The engine behind the `Engine` interface: runs in a dedicated worker and owns every tensor and every image. */
 import * as tf from '@tensorflow/tfjs';
-import { generateDemoDataset } from '../src/core/dataset/demo';
+import { DEMO_CLASSES, generateDemoDataset } from '../src/core/dataset/demo';
 import { ImportCancelled, importDataset, scanFolder, splitId, type FolderSource, type ImageAnalyzer, type ImportedDataset, type ImportOptions } from '../src/core/dataset/importer';
 import { DatasetError } from '../src/core/dataset/layout';
 import { GroupPatternError, manifestToCsv, manifestToJson, stratifiedSplit, validateFractions, type SplitIndices } from '../src/core/dataset/split';
@@ -26,6 +26,8 @@ import { selectBackend } from './backend';
 import { folderSource } from './folder';
 import { evaluateRun, evaluationFiles, evaluationThumbnails } from './evaluate';
 import { thumbnailOf } from './thumbnail';
+import type { MemoryEstimate } from '../src/core/models/memory';
+import { MemoryEstimator } from './memory';
 import { browserBackboneLoader, buildModel, resolveStrategy } from './models';
 import { RegistryService } from './registry';
 
@@ -104,6 +106,7 @@ export class StudioEngine implements Engine {
   private importing: { stop: boolean } | null = null;
   /** The one imported dataset held in memory (a new import replaces it: decoded images are large). */
   private dataset: { summary: DatasetSummary; data: ImportedDataset } | null = null;
+  private readonly memory = new MemoryEstimator();
 
   private readonly registry = new RegistryService(
     () => this.database(),
@@ -203,6 +206,12 @@ export class StudioEngine implements Engine {
     return this.dataset;
   }
 
+  private importedAs(fingerprint: string): { summary: DatasetSummary; data: ImportedDataset } {
+    const imported = this.imported();
+    if (imported.summary.fingerprint !== fingerprint) throw new EngineError('E_NOT_FOUND', `dataset ${fingerprint.slice(0, 12)}… is not the one imported in this session; import its folder again`);
+    return imported;
+  }
+
   async thumbnails(keys: string[], size: number): Promise<Thumbnail[]> {
     const { data } = this.imported();
     const index = new Map(data.keys.map((k, i) => [k, i]));
@@ -262,8 +271,7 @@ export class StudioEngine implements Engine {
         normalization: channelStats(demo.images, demo.imageSize * demo.imageSize, demo.channels, split.train),
       };
     }
-    const { summary, data } = this.imported();
-    if (summary.fingerprint !== cfg.dataset.fingerprint) throw new EngineError('E_NOT_FOUND', `dataset ${cfg.dataset.fingerprint.slice(0, 12)}… is not the one imported in this session; import its folder again`);
+    const { summary, data } = this.importedAs(cfg.dataset.fingerprint);
     // Training uses the statistics stored for this split (the ones the user can see and verify).
     const stored = await getStats(await this.database(), summary.splitId);
     return {
@@ -491,6 +499,24 @@ export class StudioEngine implements Engine {
 
   async zoo(): Promise<ZooModel[]> {
     return MODEL_ZOO.map((e) => ({ id: e.id, name: e.name, family: e.family, inputSize: e.inputSize, params: e.params, pretrained: e.source.kind === 'url', defaults: e.defaults }));
+  }
+
+  async estimateMemory(cfg: TrainConfig): Promise<MemoryEstimate> {
+    checkConfig(cfg);
+    zooEntry(cfg.model);
+    const backend = await this.backend();
+    let data;
+    if (cfg.dataset.kind === 'demo') {
+      data = { imageSize: cfg.dataset.imageSize, channels: 3, numClasses: DEMO_CLASSES.length };
+    } else {
+      const { summary } = this.importedAs(cfg.dataset.fingerprint);
+      data = { imageSize: summary.imageSize, channels: summary.channels, numClasses: summary.classes.length };
+    }
+    try {
+      return await this.memory.estimate(cfg, data, browserBackboneLoader(await this.database()), backend.name);
+    } catch (err) {
+      throw asEngineError(err);
+    }
   }
 
   async runs(): Promise<RunRecord[]> {

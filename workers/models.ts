@@ -1,6 +1,7 @@
 /** Builds the network a TrainConfig asks for, with pretrained weights loaded the browser's way. */
 import * as tf from '@tensorflow/tfjs';
 import type { ChannelStats } from '../src/core/dataset/stats';
+import { buildArchitecture } from '../src/core/models/architectures/builders';
 import { loadBackbone, withCache, type BackboneLoader } from '../src/core/models/backbone';
 import { buildSimpleCnn } from '../src/core/models/simple_cnn';
 import { buildClassifier, strategyDefaults } from '../src/core/models/strategies';
@@ -56,8 +57,16 @@ export async function buildModel(
   }
   const strategy = resolveStrategy(cfg, entry);
   if (strategy === 'scratch') {
-    const model = buildSimpleCnn({ imageSize: data.imageSize, channels: data.channels, numClasses: data.numClasses, seed: cfg.seed });
-    return { model, entry, strategy, optimizer: cfg.optimizer ?? 'adam', normalization: datasetStats };
+    const opts = { imageSize: data.imageSize, channels: data.channels, numClasses: data.numClasses, seed: cfg.seed };
+    let model: tf.LayersModel;
+    try {
+      model = entry.family === 'simple_cnn' ? buildSimpleCnn(opts) : buildArchitecture(entry.id, opts);
+    } catch (err) {
+      // An input size the architecture cannot take (patches, windows): the message names sizes that work.
+      if (err instanceof RangeError) throw new EngineError('E_CONFIG', err.message);
+      throw err;
+    }
+    return { model, entry, strategy, optimizer: cfg.optimizer ?? entry.defaults.optimizer, normalization: datasetStats };
   }
   if (data.channels !== entry.channels) throw new EngineError('E_CONFIG', `${entry.name} takes ${entry.channels}-channel images; import the dataset as RGB (not single-channel)`);
   let backbone;

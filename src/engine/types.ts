@@ -10,6 +10,7 @@ import type { EvaluationRecord } from '../core/metrics/evaluation';
 import type { MedicalThresholds } from '../core/metrics/medical';
 import type { ConfigTemplate, StudioConfig, StudioSettings } from '../core/config';
 import type { AugmentConfig } from '../core/image/augment';
+import type { MemoryEstimate } from '../core/models/memory';
 import type { OptimizerName } from '../core/train/optimizers';
 import type { AdapterInfo, BackendName, EpochMetrics, RunRecord, SplitCounts, TrainConfig } from '../core/train/types';
 import type { ModelVersion } from '../core/registry/registry';
@@ -18,6 +19,7 @@ export type { AdapterInfo, BackendName, DatasetConfig, DemoDatasetConfig, EpochM
 export type { OptimizerName } from '../core/train/optimizers';
 export type { EvaluatedImage, EvaluationMetrics, EvaluationRecord } from '../core/metrics/evaluation';
 export type { MedicalThresholds, MedicalValidation } from '../core/metrics/medical';
+export type { MemoryBudget, MemoryEstimate } from '../core/models/memory';
 export type { AugmentConfig } from '../core/image/augment';
 export type { SplitFractions, SplitName } from '../core/dataset/split';
 export type { DedupeMode, DuplicateSummary, ImportEvent, ImportOptions, SplitCountsByClass } from '../core/dataset/importer';
@@ -230,6 +232,8 @@ export interface Engine {
   evaluationReport(runId: string): Promise<ReportFile[]>;
   /** The model zoo: the built-in CNN and the pretrained backbones. */
   zoo(): Promise<ZooModel[]>;
+  /** Memory a run of `cfg` needs (weights, gradients, optimiser state, a batch's activations) against the device's. */
+  estimateMemory(cfg: TrainConfig): Promise<MemoryEstimate>;
 
   /** Lists a folder and detects its layout and classes; remembers a handle so a returning user can re-grant it. */
   scanFolder(input: FolderInput): Promise<FolderScan>;

@@ -3,7 +3,7 @@ import { strategyDefaults } from '../../src/core/models/strategies';
 import { getZooEntry, MODEL_ZOO, normalizationFor } from '../../src/core/models/zoo';
 
 describe('model zoo', () => {
-  it('lists the from-scratch CNN and every MobileNet width at 224, once each', () => {
+  it('lists the from-scratch CNN, every MobileNet width at 224 and the from-scratch architectures, once each', () => {
     expect(MODEL_ZOO.map((e) => e.id)).toEqual([
       'simple_cnn',
       'mobilenet_v1_0.25_224',
@@ -14,11 +14,20 @@ describe('model zoo', () => {
       'mobilenet_v2_0.50_224',
       'mobilenet_v2_0.75_224',
       'mobilenet_v2_1.00_224',
+      'resnet18',
+      'resnet50',
+      'efficientnet_b0',
+      'vit_b16',
+      'vit_s16',
+      'vit_ti16',
+      'swin_t',
+      'swin_s',
+      'swin_nano',
     ]);
   });
 
   it('names architecture, width and input size in each id, and matches it to the entry', () => {
-    for (const e of MODEL_ZOO.filter((m) => m.family !== 'simple_cnn')) {
+    for (const e of MODEL_ZOO.filter((m) => m.source.kind === 'url')) {
       const m = e.id.match(/^(mobilenet_v[12])_(\d\.\d{1,2})_(\d+)$/);
       expect(m, e.id).not.toBeNull();
       expect(m![1]).toBe(e.family);
@@ -64,6 +73,6 @@ describe('model zoo', () => {
   });
 
   it('rejects an unknown id with the list of known ones', () => {
-    expect(() => getZooEntry('resnet50')).toThrow(/mobilenet_v2_0.35_224/);
+    expect(() => getZooEntry('resnet152')).toThrow(/mobilenet_v2_0.35_224, .*resnet50/);
   });
 });

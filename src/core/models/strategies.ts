@@ -88,7 +88,7 @@ export function setTrainableBlocks(classifier: Classifier, count: number | 'all'
   }
 }
 
-const BLOCK_RULES: Record<Exclude<ModelFamily, 'simple_cnn'>, [RegExp, (m: RegExpMatchArray) => string][]> = {
+const BLOCK_RULES: Partial<Record<ModelFamily, [RegExp, (m: RegExpMatchArray) => string][]>> = {
   // Keras MobileNet: conv1 (+ _bn, _relu), then depthwise/pointwise pairs conv_dw_k / conv_pw_k (+ conv_pad_k).
   mobilenet_v1: [
     [/^conv1(?:_|$)/, () => 'stem'],
@@ -105,11 +105,13 @@ const BLOCK_RULES: Record<Exclude<ModelFamily, 'simple_cnn'>, [RegExp, (m: RegEx
 
 /** The backbone's blocks in graph order, by Keras's layer names; a layer matching no block is an error. */
 export function listBlocks(backbone: tf.LayersModel, family: ModelFamily): BackboneBlock[] {
-  if (family === 'simple_cnn') throw new RangeError('simple_cnn is trained from scratch; it has no backbone blocks');
+  const rules = BLOCK_RULES[family];
+  // The built-in architectures train from scratch as a whole: they come without pretrained backbone blocks.
+  if (!rules) throw new RangeError(`${family} models are trained from scratch; they have no backbone blocks`);
   const blocks: BackboneBlock[] = [];
   for (const layer of backbone.layers) {
     if (layer.getClassName() === 'InputLayer') continue;
-    const rule = BLOCK_RULES[family].map(([re, name]) => [layer.name.match(re), name] as const).find(([m]) => m);
+    const rule = rules.map(([re, name]) => [layer.name.match(re), name] as const).find(([m]) => m);
     if (!rule) throw new Error(`${family}: layer "${layer.name}" belongs to no known block`);
     const name = rule[1](rule[0]!);
     const last = blocks[blocks.length - 1];

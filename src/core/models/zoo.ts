@@ -1,7 +1,8 @@
 import type { ChannelStats } from '../dataset/stats';
 import type { OptimizerName } from '../train/optimizers';
+import { ARCHITECTURES, type ArchitectureFamily } from './architectures/catalog';
 
-export type ModelFamily = 'simple_cnn' | 'mobilenet_v1' | 'mobilenet_v2';
+export type ModelFamily = 'simple_cnn' | 'mobilenet_v1' | 'mobilenet_v2' | ArchitectureFamily;
 
 /** Where a model's architecture and weights come from. */
 export type ModelSource =
@@ -88,6 +89,8 @@ export const MODEL_ZOO: readonly ZooEntry[] = [
     preprocessing: { scaling: '[-1,1]' },
     defaults: TRANSFER_DEFAULTS,
   })),
+  // The seed's other architectures (ResNet, EfficientNet, ViT, Swin), trained from scratch: architectures/catalog.ts.
+  ...ARCHITECTURES.map((a): ZooEntry => ({ id: a.id, name: a.name, family: a.family, inputSize: a.inputSize, channels: 3, params: a.params, source: { kind: 'builtin' }, preprocessing: { scaling: 'dataset' }, defaults: a.defaults })),
 ];
 
 export function getZooEntry(id: string): ZooEntry {

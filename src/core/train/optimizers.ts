@@ -36,18 +36,20 @@ abstract class SlotOptimizer extends tf.Optimizer {
       ? variableGradients.map((g) => [g.name, g.tensor])
       : Object.entries(variableGradients);
     const t = this.iterations + 1;
-    tf.tidy(() => {
-      for (const [name, gradient] of entries) {
-        if (gradient == null) continue;
-        const value = tf.engine().registeredVariables[name];
+    // One tidy per variable: an update's temporaries (several copies of the variable) are freed before the next
+    // variable's, so the step's peak memory is the largest variable's, not the whole model's several times over.
+    for (const [name, gradient] of entries) {
+      if (gradient == null) continue;
+      const value = tf.engine().registeredVariables[name];
+      tf.tidy(() => {
         let slots = this.slots.get(name);
         if (!slots) {
           slots = this.slotNames.map(() => tf.zerosLike(value).variable(false));
           this.slots.set(name, slots);
         }
         this.update(value, gradient, slots, t);
-      }
-    });
+      });
+    }
     this.incrementIterations();
   }
 
