@@ -1,23 +1,17 @@
 /// <reference lib="webworker" />
-/** One lane of the import's decoder pool: decodes, hashes and sums a file off the engine's thread. */
+/** One lane of the import's decoder pool: reads, hashes, decodes and digests a batch of files off the engine's thread. */
 import * as Comlink from 'comlink';
-import { analyzeWith } from '../src/core/dataset/importer';
-import { decodeImage } from './decode';
+import { analyzeWith, type AnalyzedBatch } from '../src/core/dataset/importer';
+import { decodeInto } from './decode';
 
-const analyze = analyzeWith(decodeImage);
-
-export type LaneResult = Awaited<ReturnType<typeof analyze>> | { error: { reason?: string; message: string } };
+const analyzer = analyzeWith(decodeInto);
 
 const lane = {
-  async analyze(file: Blob, size: number, channels: 1 | 3): Promise<LaneResult> {
-    try {
-      const a = await analyze(file, size, channels);
-      // The pixels move to the engine without a copy.
-      return Comlink.transfer(a, [a.pixels.buffer]);
-    } catch (err) {
-      // Returned, not thrown: comlink would drop the decoder's `reason`, which the skipped-file list shows.
-      return { error: { reason: (err as { reason?: string }).reason, message: err instanceof Error ? err.message : String(err) } };
-    }
+  async analyze(files: Blob[], size: number, channels: 1 | 3): Promise<AnalyzedBatch> {
+    // Failures come back as items (comlink would drop a thrown decoder's `reason`, which the skipped-file list shows).
+    const batch = await analyzer.analyze(files, size, channels);
+    // The batch's pixels move to the engine in one buffer, without a copy.
+    return Comlink.transfer(batch, [batch.pixels.buffer]);
   },
 };
 

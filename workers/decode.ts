@@ -1,7 +1,8 @@
 /**
- * Image decoding for dataset import, run inside the engine's worker: one file in, `size`×`size` uint8 pixels out,
- * or a DecodeError whose reason and message can go straight into the import's "skipped" list.
+ * Image decoding for dataset import, run in the import's decoder workers: one file in, `size`×`size` uint8 pixels
+ * (and their digest) out, or a DecodeError whose reason and message can go straight into the import's "skipped" list.
  */
+import { PixelWriter, YuvToRgb, type ImageDigest } from '../src/core/dataset/pixels';
 
 export type DecodeFailure = 'empty-file' | 'not-an-image' | 'corrupt' | 'too-large' | 'unsupported';
 
@@ -15,16 +16,6 @@ export class DecodeError extends Error {
   }
 }
 
-export interface DecodedImage {
-  /** size*size*channels bytes, row-major, channels-last. */
-  pixels: Uint8Array;
-  size: number;
-  channels: 1 | 3;
-  /** As stored in the file, before any EXIF rotation. */
-  sourceWidth: number;
-  sourceHeight: number;
-}
-
 export type ImageType = 'jpeg' | 'png' | 'bmp' | 'webp' | 'gif';
 
 const TYPE_NAMES: Record<ImageType, string> = { jpeg: 'JPEG', png: 'PNG', bmp: 'BMP', webp: 'WebP', gif: 'GIF' };
@@ -36,9 +27,6 @@ const ACCEPTED = 'JPEG/PNG/BMP/WebP/GIF';
  * whole import, not one file.
  */
 const MAX_SOURCE_PIXELS = 2 ** 28;
-
-/** Enough for every header but a JPEG's, whose size sits after its metadata segments (EXIF can be 64 KiB). */
-const HEAD_BYTES = 4096;
 
 const startsWith = (bytes: Uint8Array, at: number, ascii: string): boolean =>
   bytes.length >= at + ascii.length && [...ascii].every((c, i) => bytes[at + i] === c.charCodeAt(0));
@@ -85,15 +73,11 @@ function u32be(b: Uint8Array, at: number): number {
   return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
 }
 
-async function readBytes(blob: Blob, start: number, length: number): Promise<Uint8Array> {
-  return new Uint8Array(await blob.slice(start, start + length).arrayBuffer());
-}
-
 /**
  * Source dimensions from the header. The resized ImageBitmap no longer knows them, and decoding once more at full
  * size just to ask would double the cost of every import and defeat the size check below.
  */
-async function headerSize(type: ImageType, head: Uint8Array, blob: Blob): Promise<{ width: number; height: number } | null> {
+function headerSize(type: ImageType, head: Uint8Array): { width: number; height: number; components?: number } | null {
   switch (type) {
     case 'png':
       return head.length >= 24 && startsWith(head, 12, 'IHDR') ? { width: u32be(head, 16), height: u32be(head, 20) } : null;
@@ -114,20 +98,18 @@ async function headerSize(type: ImageType, head: Uint8Array, blob: Blob): Promis
       if (startsWith(head, 12, 'VP8X') && head.length >= 30) return { width: u24le(head, 24) + 1, height: u24le(head, 27) + 1 };
       return null;
     case 'jpeg':
-      return jpegSize(head, blob);
+      return jpegSize(head);
   }
 }
 
-/** Walks the marker segments to the first start-of-frame; reads past the head only where metadata (EXIF, ICC) pushes it further. */
-async function jpegSize(head: Uint8Array, blob: Blob): Promise<{ width: number; height: number } | null> {
+/** Walks the marker segments to the first start-of-frame, past any metadata (EXIF, ICC) before it. */
+function jpegSize(bytes: Uint8Array): { width: number; height: number; components: number } | null {
   let pos = 2;
-  while (pos + 4 <= blob.size) {
-    const seg = pos + 9 <= head.length ? head.subarray(pos, pos + 9) : await readBytes(blob, pos, 9);
-    if (seg.length < 4) return null;
-    const marker = seg[1]!;
+  while (pos + 4 <= bytes.length) {
+    const marker = bytes[pos + 1]!;
     // Stray bytes before a marker, and fill bytes (0xFF) within one, are skipped as libjpeg skips them: the browser
     // decodes such files, so they must not be called corrupt here.
-    if (seg[0] !== 0xff || marker === 0xff) {
+    if (bytes[pos] !== 0xff || marker === 0xff) {
       pos += 1;
       continue;
     }
@@ -137,10 +119,10 @@ async function jpegSize(head: Uint8Array, blob: Blob): Promise<{ width: number; 
     }
     // SOF0..SOF15; C4, C8 and CC share the range but are Huffman tables, reserved and arithmetic conditioning.
     if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
-      return seg.length >= 9 ? { width: u16be(seg, 7), height: u16be(seg, 5) } : null;
+      return pos + 10 <= bytes.length ? { width: u16be(bytes, pos + 7), height: u16be(bytes, pos + 5), components: bytes[pos + 9]! } : null;
     }
     if (marker === 0xda || marker === 0xd9) return null; // scan data or the end before any frame header
-    pos += 2 + u16be(seg, 2);
+    pos += 2 + u16be(bytes, pos + 2);
   }
   return null;
 }
@@ -177,12 +159,10 @@ function contextFor(size: number): OffscreenCanvasRenderingContext2D {
 
 /** 4 bytes a pixel, green second; red and blue at these offsets within each pixel. */
 interface Pixels {
-  /** Always a Uint8Array, never the canvas's Uint8ClampedArray: one array type keeps the copy loop below monomorphic. */
+  /** Always a Uint8Array, never the canvas's Uint8ClampedArray: one array type keeps the copy loops monomorphic. */
   data: Uint8Array;
   red: number;
   blue: number;
-  /** Hands a borrowed buffer back once the pixels have been copied out. */
-  release?: () => void;
 }
 
 function drawPixels(bitmap: ImageBitmap, size: number): Pixels {
@@ -192,24 +172,7 @@ function drawPixels(bitmap: ImageBitmap, size: number): Pixels {
   return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), red: 0, blue: 2 };
 }
 
-/** 4-byte pixels in either byte order → RGB or luminance, in a fresh buffer the caller keeps. */
-function dropAlpha({ data, red, blue }: Pixels, count: number, channels: 1 | 3): Uint8Array {
-  const pixels = new Uint8Array(count * channels);
-  if (channels === 3) {
-    for (let s = 0, d = 0; d < pixels.length; s += 4, d += 3) {
-      pixels[d] = data[s + red]!;
-      pixels[d + 1] = data[s + 1]!;
-      pixels[d + 2] = data[s + blue]!;
-    }
-  } else {
-    for (let s = 0, d = 0; d < count; s += 4, d++) {
-      pixels[d] = Math.round(0.299 * data[s + red]! + 0.587 * data[s + 1]! + 0.114 * data[s + blue]!);
-    }
-  }
-  return pixels;
-}
-
-/** The 32-bit layouts a VideoFrame of a bitmap can have, with where red and blue sit. */
+/** The 32-bit layouts a decoded VideoFrame can have, with where red and blue sit. */
 const FRAME_LAYOUTS: Partial<Record<VideoPixelFormat, { red: number; blue: number }>> = {
   BGRX: { red: 2, blue: 0 },
   BGRA: { red: 2, blue: 0 },
@@ -220,36 +183,18 @@ const FRAME_LAYOUTS: Partial<Record<VideoPixelFormat, { red: number; blue: numbe
 /** copyTo targets, reused: several decodes are in flight at once, so each borrows one for the length of its copy. */
 const spareFrameBuffers: Uint8Array[] = [];
 
-/**
- * The bitmap's pixels, copied as they are through a VideoFrame. This skips the canvas: drawImage plus getImageData
- * (a conversion and a fresh allocation per image) cost about half as much again as decoding a 224 px JPEG. Only for
- * opaque images, whose colour no premultiplication can touch, so the result is the canvas's byte for byte. Null where
- * the browser has no VideoFrame or gives a layout not handled here; the canvas then does it.
- */
-async function copyOpaque(bitmap: ImageBitmap, size: number): Promise<Pixels | null> {
-  if (typeof VideoFrame !== 'function') return null;
-  const frame = new VideoFrame(bitmap, { timestamp: 0 });
-  try {
-    const layout = frame.format ? FRAME_LAYOUTS[frame.format] : undefined;
-    const bytes = size * size * 4;
-    if (!layout || frame.allocationSize() !== bytes) return null;
-    const spare = spareFrameBuffers.findIndex((b) => b.length === bytes);
-    const buffer = spare >= 0 ? spareFrameBuffers.splice(spare, 1)[0]! : new Uint8Array(bytes);
-    await frame.copyTo(buffer);
-    return { data: buffer, ...layout, release: () => spareFrameBuffers.push(buffer) };
-  } finally {
-    frame.close();
-  }
+function borrowBuffer(bytes: number): Uint8Array {
+  const spare = spareFrameBuffers.findIndex((b) => b.length === bytes);
+  return spare >= 0 ? spareFrameBuffers.splice(spare, 1)[0]! : new Uint8Array(bytes);
 }
 
-/**
- * Decodes `blob` and stretches it to `size`×`size` (no cropping, no letterbox), dropping alpha. With `channels` 1 the
- * result is ITU-R 601 luminance; with 3, grey images come out as R=G=B.
- */
-export async function decodeImage(blob: Blob, size: number, channels: 1 | 3, bytes?: Uint8Array): Promise<DecodedImage> {
-  if (blob.size === 0) throw new DecodeError('empty-file', 'empty file: it has 0 bytes');
-  // The whole file, when the caller has it, serves as the head: reading a File again costs a round trip.
-  const head = bytes ?? (await readBytes(blob, 0, HEAD_BYTES));
+function releaseBuffer(buffer: Uint8Array): void {
+  spareFrameBuffers.push(buffer);
+}
+
+/** What the file says about itself: its format and size, or a DecodeError saying why it is no usable image. */
+function inspect(head: Uint8Array): { type: ImageType; name: string; width: number; height: number; components?: number } {
+  if (head.length === 0) throw new DecodeError('empty-file', 'empty file: it has 0 bytes');
   const type = sniffImageType(head);
   if (!type) {
     const other = sniffUnsupported(head);
@@ -257,7 +202,7 @@ export async function decodeImage(blob: Blob, size: number, channels: 1 | 3, byt
     throw new DecodeError('not-an-image', notAnImageMessage(head));
   }
   const name = TYPE_NAMES[type];
-  const dims = await headerSize(type, head, blob);
+  const dims = headerSize(type, head);
   if (!dims || dims.width === 0 || dims.height === 0) {
     throw new DecodeError('corrupt', `corrupt ${name}: its header is cut short or damaged, so it has no image size`);
   }
@@ -268,34 +213,150 @@ export async function decodeImage(blob: Blob, size: number, channels: 1 | 3, byt
       `too large: ${dims.width}×${dims.height} ${name} is ${mp} megapixels, over the ${Math.round(MAX_SOURCE_PIXELS / 1e6)} megapixels that can be decoded safely`,
     );
   }
+  return { type, name, ...dims };
+}
 
-  let bitmap: ImageBitmap;
-  try {
-    // The browser resizes while it still holds the decoded frame, so a huge image never reaches JS at full size.
-    // No colour management, so pixel values are the file's own, as PIL reads them. Unpremultiplied alpha keeps the
-    // colour of half-transparent pixels through the resize; fully transparent ones still come out black, because
-    // the 2D canvas stores colour premultiplied (PIL's convert('RGB') would keep whatever colour the file stores).
-    bitmap = await createImageBitmap(blob, {
-      resizeWidth: size,
-      resizeHeight: size,
-      resizeQuality: 'high',
-      imageOrientation: 'from-image',
-      premultiplyAlpha: 'none',
-      colorSpaceConversion: 'none',
-    });
-  } catch (err) {
-    const detail = err instanceof Error ? err.message : String(err);
-    throw new DecodeError('corrupt', `corrupt ${name}: the browser could not decode it (${detail})`);
-  }
+/** The options both decoding paths resize with; they must agree for the two to give the same pixels. */
+export function resizeOptions(size: number): ImageBitmapOptions {
+  // The browser resizes while it still holds the decoded frame, so a huge image never reaches JS at full size.
+  // No colour management, so pixel values are the file's own, as PIL reads them. Unpremultiplied alpha keeps the
+  // colour of half-transparent pixels through the resize; fully transparent ones still come out black, because
+  // the 2D canvas stores colour premultiplied (PIL's convert('RGB') would keep whatever colour the file stores).
+  return { resizeWidth: size, resizeHeight: size, resizeQuality: 'high', imageOrientation: 'from-image', premultiplyAlpha: 'none', colorSpaceConversion: 'none' };
+}
 
-  let rgba: Pixels;
+/**
+ * A bitmap's pixels, through the canvas. (Not through a VideoFrame of the bitmap: that copies the frame as decoded,
+ * unrotated, where the bitmap is turned by its EXIF orientation.)
+ */
+function bitmapPixels(bitmap: ImageBitmap, size: number): Pixels {
   try {
-    rgba = (type === 'jpeg' ? await copyOpaque(bitmap, size) : null) ?? drawPixels(bitmap, size);
+    return drawPixels(bitmap, size);
   } finally {
     bitmap.close();
   }
+}
 
-  const pixels = dropAlpha(rgba, size * size, channels);
-  rgba.release?.();
-  return { pixels, size, channels, sourceWidth: dims.width, sourceHeight: dims.height };
+/** Whether this browser's WebCodecs ImageDecoder decodes JPEG (Chromium's does; not every browser has one). */
+let jpegDecoding: Promise<boolean> | undefined;
+function canDecodeJpeg(): Promise<boolean> {
+  jpegDecoding ??= typeof ImageDecoder === 'function' ? ImageDecoder.isTypeSupported('image/jpeg').catch(() => false) : Promise.resolve(false);
+  return jpegDecoding;
+}
+
+/** Beyond this the JPEG path saves little (the decode dominates) and would hold a second full-size copy. */
+const JPEG_PATH_MAX_PIXELS = 2 ** 22;
+
+/**
+ * A JPEG decoded from the bytes already in memory by WebCodecs' ImageDecoder, where createImageBitmap(file) would
+ * read the file from the browser process once more; the planes are converted as libjpeg converts them, so the pixels
+ * are the bitmap path's, byte for byte. Null where that cannot be promised (a rotated or flipped frame, an unknown
+ * layout, a browser without ImageDecoder) or the decoder fails: the bitmap path then decodes the file or says why not.
+ */
+async function decodeJpegBytes(bytes: Uint8Array, width: number, height: number, grey: boolean, size: number, channels: 1 | 3, out: Uint8Array): Promise<ImageDigest | null> {
+  if (width * height > JPEG_PATH_MAX_PIXELS || !(await canDecodeJpeg())) return null;
+  const decoder = new ImageDecoder({ data: bytes, type: 'image/jpeg', colorSpaceConversion: 'none', preferAnimation: false });
+  let frame: VideoFrame & { rotation?: number; flip?: boolean };
+  try {
+    frame = (await decoder.decode()).image;
+  } catch {
+    return null;
+  } finally {
+    decoder.close();
+  }
+  try {
+    const { format, visibleRect } = frame;
+    // EXIF orientation comes as rotation and flip (absent in older browsers, which do not apply it at all).
+    if (frame.rotation !== 0 || frame.flip !== false || !format || visibleRect?.width !== width || visibleRect.height !== height) return null;
+    const yuv = format === 'I420' || format === 'I422' || format === 'I444';
+    const rgbx = FRAME_LAYOUTS[format];
+    if ((!yuv && !rgbx) || (yuv && format !== 'I444' && width < 3)) return null;
+    const buffer = borrowBuffer(frame.allocationSize());
+    try {
+      const layout = await frame.copyTo(buffer);
+      const image = yuv ? new YuvToRgb({ format, data: buffer, width, height, planes: [layout[0]!, layout[1]!, layout[2]!] }) : null;
+      if (width === size && height === size) {
+        const writer = new PixelWriter(out, size, size, channels);
+        return image ? image.writeTo(writer) : writer.rgbxImage(buffer, rgbx!.red, rgbx!.blue, grey);
+      }
+      // Resized by the browser from an ImageData of the decoded pixels, as the bitmap path resizes its decoded frame.
+      const data = new ImageData(width, height);
+      if (image) image.rgba(data.data);
+      else swizzleToRgba(buffer, rgbx!, data.data);
+      const pixels = bitmapPixels(await createImageBitmap(data, resizeOptions(size)), size);
+      return new PixelWriter(out, size, size, channels).rgbxImage(pixels.data, pixels.red, pixels.blue, grey);
+    } finally {
+      releaseBuffer(buffer);
+    }
+  } finally {
+    frame.close();
+  }
+}
+
+/** 4-byte pixels in either byte order → RGBA with alpha 255 (a JPEG is opaque whatever its fourth byte says). */
+function swizzleToRgba(src: Uint8Array, { red, blue }: { red: number; blue: number }, dst: Uint8ClampedArray): void {
+  for (let s = 0; s < dst.length; s += 4) {
+    dst[s] = src[s + red]!;
+    dst[s + 1] = src[s + 1]!;
+    dst[s + 2] = src[s + blue]!;
+    dst[s + 3] = 255;
+  }
+}
+
+/** Huge images decode one at a time: each holds its full-size frame (4 bytes a pixel) while it is resized. */
+const HUGE_PIXELS = 2 ** 24;
+let hugeDecodes: Promise<unknown> = Promise.resolve();
+function oneAtATime<T>(work: () => Promise<T>): Promise<T> {
+  const result = hugeDecodes.then(work);
+  hugeDecodes = result.catch(() => undefined);
+  return result;
+}
+
+export interface DecodedInto extends ImageDigest {
+  /** As stored in the file, before any EXIF rotation. */
+  sourceWidth: number;
+  sourceHeight: number;
+  /** Which way it was decoded: from the bytes in memory (JPEG, ImageDecoder) or by createImageBitmap of the file. */
+  via: 'memory' | 'bitmap';
+}
+
+/**
+ * Decodes a file and stretches it to `size`×`size` (no cropping, no letterbox) into `out` (size × size × channels
+ * bytes), dropping alpha, and digests the pixels on the way. With `channels` 1 the result is ITU-R 601 luminance;
+ * with 3, grey images come out as R=G=B. `bytes` are the whole file.
+ */
+export async function decodeInto(blob: Blob, bytes: Uint8Array, size: number, channels: 1 | 3, out: Uint8Array): Promise<DecodedInto> {
+  const { type, name, width, height, components } = inspect(bytes);
+  const source = { sourceWidth: width, sourceHeight: height };
+  // A one-component JPEG is grey: libjpeg replicates it into R, G and B.
+  const grey = type === 'jpeg' && components === 1;
+  const fast = type === 'jpeg' ? await decodeJpegBytes(bytes, width, height, grey, size, channels, out) : null;
+  if (fast) return { ...fast, ...source, via: 'memory' };
+
+  const decode = async () => {
+    let bitmap: ImageBitmap;
+    try {
+      bitmap = await createImageBitmap(blob, resizeOptions(size));
+    } catch (err) {
+      const detail = err instanceof Error ? err.message : String(err);
+      throw new DecodeError('corrupt', `corrupt ${name}: the browser could not decode it (${detail})`);
+    }
+    const pixels = bitmapPixels(bitmap, size);
+    return new PixelWriter(out, size, size, channels).rgbxImage(pixels.data, pixels.red, pixels.blue);
+  };
+  return { ...(await (width * height > HUGE_PIXELS ? oneAtATime(decode) : decode())), ...source, via: 'bitmap' };
+}
+
+export interface DecodedImage extends Pick<DecodedInto, 'sourceWidth' | 'sourceHeight' | 'via'> {
+  /** size*size*channels bytes, row-major, channels-last. */
+  pixels: Uint8Array;
+  size: number;
+  channels: 1 | 3;
+}
+
+/** decodeInto for one file on its own: reads it and gives its pixels a buffer of their own. */
+export async function decodeImage(blob: Blob, size: number, channels: 1 | 3): Promise<DecodedImage> {
+  const pixels = new Uint8Array(size * size * channels);
+  const { sourceWidth, sourceHeight, via } = await decodeInto(blob, new Uint8Array(await blob.arrayBuffer()), size, channels, pixels);
+  return { pixels, size, channels, sourceWidth, sourceHeight, via };
 }

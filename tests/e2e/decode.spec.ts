@@ -159,6 +159,58 @@ test('an 8000×8000 PNG is decoded and resized in the browser', async ({ page })
   expectClose(d.mean, [127.5, 0, 127.5], 2);
 });
 
+test.describe('a JPEG decoded from its bytes in memory has the pixels createImageBitmap gives, byte for byte', () => {
+  // The in-memory path converts the decoder's YCbCr planes itself (as libjpeg does); anything it cannot promise to
+  // convert exactly (a rotated frame, a one-column chroma plane) must go the bitmap way. See tests/fixtures/jpeg/README.md.
+  const cases: { file: string; via: 'memory' | 'bitmap'; sizes: number[] }[] = [
+    { file: 'jpeg/colour-420-48x48.jpg', via: 'memory', sizes: [48, 32, 13] },
+    { file: 'jpeg/colour-420-41x27.jpg', via: 'memory', sizes: [32, 13] },
+    { file: 'jpeg/colour-422-41x27.jpg', via: 'memory', sizes: [32] },
+    { file: 'jpeg/colour-444-41x27.jpg', via: 'memory', sizes: [32] },
+    { file: 'jpeg/colour-420-progressive.jpg', via: 'memory', sizes: [32] },
+    { file: 'jpeg/grey-41x27.jpg', via: 'memory', sizes: [32] },
+    { file: 'bad-inputs/grey.jpg', via: 'memory', sizes: [16, 32] },
+    { file: 'bad-inputs/cmyk.jpg', via: 'memory', sizes: [16, 7] },
+    { file: 'jpeg/colour-420-exif-rotated.jpg', via: 'bitmap', sizes: [32] },
+    { file: 'jpeg/colour-420-2x5.jpg', via: 'bitmap', sizes: [8] },
+  ];
+  for (const c of cases) {
+    test(`${c.file} (${c.via})`, async ({ page }) => {
+      const bytes = readFileSync(`${ROOT}/tests/fixtures/${c.file}`).toString('base64');
+      for (const size of c.sizes) {
+        for (const channels of [3, 1] as const) {
+          const result = await page.evaluate(([b64, s, ch]) => window.decodeInWorker(b64, 'image/jpeg', s, ch, true), [bytes, size, channels] as const);
+          if (!result.ok) throw new Error(`${c.file} did not decode: ${result.reason}: ${result.message}`);
+          expect(result.via, `${c.file} at ${size} px`).toBe(c.via);
+          expect(result.differing, `${c.file} at ${size} px, ${channels} channel(s)`).toBe(0);
+        }
+      }
+    });
+  }
+
+  test('a photo-like colour JPEG the browser itself encoded, at the size of the import and resized', async ({ page }) => {
+    // Canvas JPEGs are 4:2:0: smooth colour gradients with noise exercise every chroma rounding case.
+    const results = await page.evaluate(async () => {
+      const canvas = new OffscreenCanvas(224, 224);
+      const ctx = canvas.getContext('2d')!;
+      const image = ctx.createImageData(224, 224);
+      for (let i = 0; i < image.data.length; i += 4) {
+        const p = i / 4;
+        image.data.set([(p % 224) + ((p * 7919) % 31), (Math.floor(p / 224) * 1.1) % 256, (p * 13) % 256, 255], i);
+      }
+      ctx.putImageData(image, 0, 0);
+      const blob = await canvas.convertToBlob({ type: 'image/jpeg', quality: 0.8 });
+      const b64 = btoa(String.fromCharCode(...new Uint8Array(await blob.arrayBuffer())));
+      return Promise.all([224, 64].map((s) => window.decodeInWorker(b64, 'image/jpeg', s, 3, true)));
+    });
+    for (const result of results) {
+      if (!result.ok) throw new Error(`did not decode: ${result.reason}: ${result.message}`);
+      expect(result.via).toBe('memory');
+      expect(result.differing).toBe(0);
+    }
+  });
+});
+
 test.describe('bad files fail with a reason and a message a person can act on', () => {
   const cases: { name: string; bytes?: () => Buffer; reason: string; message: RegExp }[] = [
     { name: 'empty.jpg', reason: 'empty-file', message: /^empty file: it has 0 bytes$/ },

@@ -72,6 +72,14 @@ describe('dHash', () => {
     expect(hammingDistance(hash, dHash(demoImage(2, 5, 42, SIZE), SIZE, SIZE, 3))).toBeGreaterThan(5);
   });
 
+  it('sets no bit in a uniform image of any size: cells are exact integer sums, so no rounding decides a bit', () => {
+    for (const [w, h] of [[224, 224], [37, 23], [100, 7]]) {
+      for (const v of [0, 1, 128, 255]) {
+        expect(dHash(new Uint8Array(w * h * 3).fill(v), w, h, 3)).toEqual({ hi: 0, lo: 0 });
+      }
+    }
+  });
+
   it('rejects inconsistent sizes', () => {
     expect(() => dHash(new Uint8Array(10), 4, 4, 1)).toThrow(/too few/);
     expect(() => dHash(new Uint8Array(10), 0, 4, 1)).toThrow(/invalid image size/);

@@ -86,7 +86,7 @@ describe('engine progress protocol', () => {
 
   it('weights classes by inverse frequency when the folder is imbalanced', async () => {
     const size = 8;
-    const withFolder = new StudioEngine(analyzeWith(async (blob) => ({ pixels: new Uint8Array(await blob.arrayBuffer()) })));
+    const withFolder = new StudioEngine(analyzeWith(async (_file, bytes, _size, _channels, out) => out.set(bytes)));
     await withFolder.init('cpu');
     const paths: string[] = [];
     const files: File[] = [];

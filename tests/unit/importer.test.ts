@@ -5,10 +5,9 @@ import { analyzeWith, ImportCancelled, importDataset, splitId, type FolderSource
 // Files whose bytes are raw 8×8 RGB pixels: the fake decoder hands them back, so the test exercises the importer's
 // bookkeeping (layout, failures, hashes, split, stats) without a browser. Real decoding is tested in Chromium.
 const SIZE = 8;
-const fakeDecode: ImageDecoder = async (blob) => {
-  const bytes = new Uint8Array(await blob.arrayBuffer());
+const fakeDecode: ImageDecoder = async (_file, bytes, _size, _channels, out) => {
   if (bytes.length !== SIZE * SIZE * 3) throw Object.assign(new Error('not an image: the file starts with text'), { reason: 'not-an-image' });
-  return { pixels: bytes };
+  out.set(bytes);
 };
 const decode = analyzeWith(fakeDecode);
 
@@ -97,11 +96,33 @@ describe('importDataset', () => {
     expect([...where.values()].every((s) => s.size === 1)).toBe(true);
   });
 
+  it('reads each batch once, and file by file when a file in it cannot be read, skipping only that file', async () => {
+    const files = dataset(10);
+    const source = folder(files);
+    const gone = 'brain/meningioma/img (4).png';
+    // A file deleted since the listing: its reads fail, so the batch holding it cannot be read as one Blob either.
+    const vanished = { size: 192, type: '', arrayBuffer: async () => Promise.reject(new Error('the file could not be read')) } as unknown as Blob;
+    const d = await importDataset({ ...source, read: async (path) => (path === gone ? vanished : source.read(path)) }, opts(), decode);
+    expect(d.keys).toHaveLength(29);
+    expect(d.skipped).toEqual([{ path: gone, reason: 'unreadable', detail: 'the file could not be read' }]);
+    const k = d.keys.indexOf('meningioma/img (5).png');
+    expect(Array.from(d.images.subarray(k * 192, (k + 1) * 192))).toEqual(Array.from(demoImage(1, 5, 1, SIZE)));
+  });
+
+  it('skips the files of a batch whose analysis fails as a whole, and imports the others', async () => {
+    let batches = 0;
+    const flaky = { parallelism: 1, analyze: (...args: Parameters<typeof decode.analyze>) => (++batches === 1 ? Promise.reject(new Error('the decoder worker stopped')) : decode.analyze(...args)) };
+    const d = await importDataset(folder(dataset(10)), opts(), flaky);
+    expect(d.skipped).toHaveLength(16);
+    expect(d.skipped.every((s) => s.reason === 'unreadable' && s.detail === 'the decoder worker stopped')).toBe(true);
+    expect(d.keys).toHaveLength(14);
+  });
+
   it('stops when cancelled and reports it as a cancellation', async () => {
     let decoded = 0;
-    const counting = analyzeWith(async (blob, size, channels) => {
+    const counting = analyzeWith(async (...args) => {
       decoded += 1;
-      return fakeDecode(blob, size, channels);
+      return fakeDecode(...args);
     });
     const files = dataset(20);
     await expect(importDataset(folder(files), opts({ concurrency: 1 }), counting, () => {}, () => decoded >= 5)).rejects.toBeInstanceOf(ImportCancelled);

@@ -23,10 +23,14 @@ export interface PerceptualHash {
   lo: number;
 }
 
-type AreaWeights = { from: Int32Array; cell: Int32Array; weight: Float64Array };
+/**
+ * Source-to-cell overlaps for an area-averaging resize along one axis, in whole units of 1/cells of a source pixel
+ * (cell c spans [c·srcLen, (c+1)·srcLen) of them): cell[k] += weight[k] * source[from[k]]. Entries run by cell, then
+ * by source index, so the source indices never decrease.
+ */
+type AreaWeights = { from: Int32Array; cell: Int32Array; weight: Int32Array };
 const areaWeightCache = new Map<string, AreaWeights>();
 
-/** Source-to-cell overlaps for an area-averaging resize along one axis: cell[k] += weight[k] * source[from[k]]. */
 function areaWeights(srcLen: number, cells: number): AreaWeights {
   const key = `${srcLen}:${cells}`;
   const cached = areaWeightCache.get(key);
@@ -34,63 +38,121 @@ function areaWeights(srcLen: number, cells: number): AreaWeights {
   const from: number[] = [];
   const cell: number[] = [];
   const weight: number[] = [];
-  const scale = srcLen / cells;
   for (let c = 0; c < cells; c++) {
-    const a = c * scale;
-    const b = (c + 1) * scale;
-    for (let s = Math.floor(a); s < Math.ceil(b); s++) {
-      const overlap = Math.min(b, s + 1) - Math.max(a, s);
+    const a = c * srcLen;
+    const b = (c + 1) * srcLen;
+    for (let s = Math.floor(a / cells); s * cells < b; s++) {
+      const overlap = Math.min(b, (s + 1) * cells) - Math.max(a, s * cells);
       if (overlap <= 0) continue;
       from.push(s);
       cell.push(c);
-      // Normalised per cell, so cells hold mean grey levels whatever the source size.
-      weight.push(overlap / scale);
+      weight.push(overlap);
     }
   }
   // Every image of an import has the same size: build the table once.
-  const weights = { from: Int32Array.from(from), cell: Int32Array.from(cell), weight: Float64Array.from(weight) };
+  const weights = { from: Int32Array.from(from), cell: Int32Array.from(cell), weight: Int32Array.from(weight) };
   areaWeightCache.set(key, weights);
   return weights;
 }
+
+/** Grey level as dHash weighs a pixel: ITU-R 601 luma × 1000, an integer, so no rounding ever decides a bit. */
+export const GREY_SCALE = 1000;
+
+/** Tallest image DHashRows takes: its column sums (height × 255 × GREY_SCALE at most) stay 32-bit integers. */
+const MAX_HASH_HEIGHT = 8000;
+
+/**
+ * dHash built one row at a time: fill `grey` with a row's grey levels (299·R + 587·G + 114·B, or GREY_SCALE × a grey
+ * value) and call `addRow()`; after the last row read `hash()`. A decoder can so hash an image while it writes its
+ * pixels, without a second pass over them. Every sum is an integer, so the cells (area sums rather than means: all
+ * cells have the same area) are exact whatever order they are added in.
+ */
+export class DHashRows {
+  /** The current row's grey levels, one per column. */
+  readonly grey: Int32Array;
+  /** Per grid row (8 of them, `width` apart), the weighted sum of each source column over the rows added so far. */
+  readonly columns: Int32Array;
+  private readonly width: number;
+  private readonly cols: AreaWeights;
+  private readonly rows: AreaWeights;
+  private y = 0;
+  private r = 0;
+
+  constructor(width: number, height: number) {
+    if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) throw new RangeError(`invalid image size ${width}×${height}`);
+    if (height > MAX_HASH_HEIGHT) throw new RangeError(`images taller than ${MAX_HASH_HEIGHT} rows are not hashed (got ${height})`);
+    this.width = width;
+    this.grey = new Int32Array(width);
+    this.cols = areaWeights(width, 9);
+    this.rows = areaWeights(height, 8);
+    this.columns = new Int32Array(8 * width);
+  }
+
+  /**
+   * Where the current row goes when it lies within one grid row: that grid row's offset in `columns`, to which the
+   * caller adds ROW_WEIGHT × each grey level itself before `skipRow()`. -1 for a row that straddles two grid rows:
+   * fill `grey` and `addRow()` instead.
+   */
+  wholeRow(): number {
+    const { rows, r } = this;
+    const next = r + 1 < rows.from.length && rows.from[r + 1] === this.y;
+    return next ? -1 : rows.cell[r] * this.width;
+  }
+
+  /** Moves past a row the caller added to `columns` itself (see wholeRow). */
+  skipRow(): void {
+    this.y++;
+    this.r++;
+  }
+
+  addRow(): void {
+    const { grey, columns, rows, width } = this;
+    const y = this.y++;
+    for (; this.r < rows.from.length && rows.from[this.r] === y; this.r++) {
+      const at = rows.cell[this.r] * width;
+      const w = rows.weight[this.r];
+      for (let x = 0; x < width; x++) columns[at + x] += w * grey[x];
+    }
+  }
+
+  hash(): PerceptualHash {
+    const { from, cell, weight } = this.cols;
+    const grid = new Float64Array(8 * 9);
+    for (let y = 0; y < 8; y++) {
+      const at = y * this.width;
+      for (let k = 0; k < from.length; k++) grid[y * 9 + cell[k]] += weight[k] * this.columns[at + from[k]];
+    }
+    let hi = 0;
+    let lo = 0;
+    for (let y = 0; y < 8; y++) {
+      for (let x = 0; x < 8; x++) {
+        const bit = grid[y * 9 + x] > grid[y * 9 + x + 1] ? 1 : 0;
+        if (y < 4) hi = ((hi << 1) | bit) >>> 0;
+        else lo = ((lo << 1) | bit) >>> 0;
+      }
+    }
+    return { hi, lo };
+  }
+}
+
+/** The weight of a source row that lies wholly within one grid row (see DHashRows.wholeRow). */
+export const ROW_WEIGHT = 8;
 
 /**
  * dHash of a decoded uint8 image (interleaved, 1 to 4 channels; colour is reduced to luma, alpha ignored): area-average
  * to 9×8 grey cells, then one bit per horizontal neighbour pair, set where the left cell is brighter.
  */
 export function dHash(pixels: Uint8Array, width: number, height: number, channels: number): PerceptualHash {
-  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) throw new RangeError(`invalid image size ${width}×${height}`);
   if (!Number.isInteger(channels) || channels < 1 || channels > 4) throw new RangeError(`images must have 1 to 4 channels (got ${channels})`);
   if (pixels.length < width * height * channels) throw new RangeError(`${pixels.length} bytes is too few for a ${width}×${height}×${channels} image`);
-  const cols = areaWeights(width, 9);
-  const rows = areaWeights(height, 8);
-  const rowCells = new Float64Array(9);
-  const grid = new Float64Array(8 * 9);
-  const colour = channels >= 3;
-  let r = 0;
-  for (let y = 0; y < height; y++) {
-    rowCells.fill(0);
-    const base = y * width * channels;
-    for (let k = 0; k < cols.from.length; k++) {
-      const p = base + cols.from[k] * channels;
-      const grey = colour ? 0.299 * pixels[p] + 0.587 * pixels[p + 1] + 0.114 * pixels[p + 2] : pixels[p];
-      rowCells[cols.cell[k]] += cols.weight[k] * grey;
-    }
-    // rows.from is ascending, so the overlaps of source row y are the next entries in order.
-    for (; r < rows.from.length && rows.from[r] === y; r++) {
-      const off = rows.cell[r] * 9;
-      for (let c = 0; c < 9; c++) grid[off + c] += rows.weight[r] * rowCells[c];
-    }
+  const rows = new DHashRows(width, height);
+  const { grey } = rows;
+  for (let y = 0, p = 0; y < height; y++) {
+    if (channels >= 3) for (let x = 0; x < width; x++, p += channels) grey[x] = 299 * pixels[p] + 587 * pixels[p + 1] + 114 * pixels[p + 2];
+    else for (let x = 0; x < width; x++, p += channels) grey[x] = GREY_SCALE * pixels[p];
+    rows.addRow();
   }
-  let hi = 0;
-  let lo = 0;
-  for (let y = 0; y < 8; y++) {
-    for (let x = 0; x < 8; x++) {
-      const bit = grid[y * 9 + x] > grid[y * 9 + x + 1] ? 1 : 0;
-      if (y < 4) hi = ((hi << 1) | bit) >>> 0;
-      else lo = ((lo << 1) | bit) >>> 0;
-    }
-  }
-  return { hi, lo };
+  return rows.hash();
 }
 
 function popcount32(x: number): number {

@@ -8,6 +8,7 @@ import { dHash, dropDuplicates, duplicateReport, duplicateSplitGroups, findDupli
 import { datasetFingerprint } from './fingerprint';
 import { detectLayout, selectClasses, type DatasetLayout, type PathEntry, type SkippedFile } from './layout';
 import { buildSplitManifest, combineGroups, compileGroupPattern, groupedSplit, groupFromPattern, splitOfEach, type SplitFractions, type SplitIndices, type SplitManifest, type SplitName } from './split';
+import type { ImageDigest } from './pixels';
 import { imageChannelSums, statsFromSums, type ChannelStats } from './stats';
 
 export interface FolderSource {
@@ -18,35 +19,88 @@ export interface FolderSource {
   read(path: string): Promise<Blob>;
 }
 
-export interface DecodedPixels {
+/** What the import derives from one file besides its pixels. */
+export interface ImageFacts extends ImageDigest {
+  contentHash: string;
+}
+
+/** Why a file could not be used: `reason` is the decoder's (e.g. 'corrupt'), the message a person can act on. */
+export interface AnalyzeFailure {
+  error: { reason?: string; message: string };
+}
+
+export interface AnalyzedBatch {
+  /** files.length × size × size × channels bytes: file k's pixels at k × that stride (zeros where it failed). */
   pixels: Uint8Array;
+  items: (ImageFacts | AnalyzeFailure)[];
+}
+
+/** The per-file work of an import (read, hash, decode, digest), a batch of files at a time, possibly in other workers. */
+export interface ImageAnalyzer {
+  /** Batches it can work on at once to good effect: the importer keeps that many in flight. */
+  readonly parallelism: number;
+  analyze(files: Blob[], size: number, channels: 1 | 3): Promise<AnalyzedBatch>;
 }
 
 /**
- * Throws an error with a `reason` and a person-readable message when a file is not a usable image. `bytes`, when
- * given, are the whole file, already read (the decoder may sniff them instead of reading the file again).
+ * Decodes one file into `out` (exactly size × size × channels bytes, RGB or luma). `bytes` are the whole file, already
+ * read. Returns the image's digest when it computed it while writing the pixels; otherwise the analyzer computes it.
+ * Throws an error with a `reason` and a person-readable message when the file is not a usable image.
  */
-export type ImageDecoder = (file: Blob, size: number, channels: 1 | 3, bytes?: Uint8Array) => Promise<DecodedPixels>;
+export type ImageDecoder = (file: Blob, bytes: Uint8Array, size: number, channels: 1 | 3, out: Uint8Array) => Promise<ImageDigest | void>;
 
-/** Everything the import needs from one file, computed where the pixels are (possibly in another worker). */
-export interface AnalyzedImage {
-  pixels: Uint8Array;
-  contentHash: string;
-  phash: PerceptualHash;
-  /** Per-channel sums of values and squares (see imageChannelSums). */
-  sums: Float64Array;
-}
+/** Files of one batch a lane decodes at once: the browser decodes off-thread, so a few overlap with the lane's own work. */
+const FILES_AT_ONCE = 3;
 
-export type ImageAnalyzer = (file: Blob, size: number, channels: 1 | 3) => Promise<AnalyzedImage>;
+const failure = (err: unknown): AnalyzeFailure => ({
+  error: { reason: (err as { reason?: string }).reason, message: err instanceof Error ? err.message : String(err) },
+});
 
-/** The per-file work of an import on one thread: one read serves the content hash and the decoder. */
-export function analyzeWith(decode: ImageDecoder): ImageAnalyzer {
-  return async (file, size, channels) => {
-    // Each read of a browser File is a round trip to another process: read once, hash and sniff the same bytes.
-    const bytes = new Uint8Array(await file.arrayBuffer());
-    const [contentHash, decoded] = await Promise.all([sha256Hex(bytes), decode(file, size, channels, bytes)]);
-    const { pixels } = decoded;
-    return { pixels, contentHash, phash: dHash(pixels, size, size, channels), sums: imageChannelSums(pixels, channels) };
+/** The per-file work on one thread, a batch at a time. */
+export function analyzeWith(decode: ImageDecoder, parallelism = 1): ImageAnalyzer {
+  async function readAll(files: Blob[], total: number): Promise<Uint8Array | undefined> {
+    // Each read of a browser File is a round trip to another process, which costs more than hashing its bytes: one
+    // read of the batch as a single Blob serves every file. A batch that cannot be read whole (a file gone or changed
+    // since the listing) is read file by file instead, so the failure lands on the file that caused it.
+    try {
+      const all = new Uint8Array(await new Blob(files).arrayBuffer());
+      return all.length === total ? all : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  return {
+    parallelism,
+    async analyze(files, size, channels) {
+      const stride = size * size * channels;
+      const pixels = new Uint8Array(files.length * stride);
+      const starts = [0];
+      for (const f of files) starts.push(starts[starts.length - 1] + f.size);
+      const all = await readAll(files, starts[files.length]);
+      const items: AnalyzedBatch['items'] = new Array(files.length);
+      const one = async (k: number): Promise<ImageFacts | AnalyzeFailure> => {
+        try {
+          const bytes = all ? all.subarray(starts[k], starts[k + 1]) : new Uint8Array(await files[k].arrayBuffer());
+          const out = pixels.subarray(k * stride, (k + 1) * stride);
+          const [contentHash, digest] = await Promise.all([sha256Hex(bytes), decode(files[k], bytes, size, channels, out)]);
+          const { phash, sums } = digest ?? { phash: dHash(out, size, size, channels), sums: imageChannelSums(out, channels) };
+          return { contentHash, phash, sums };
+        } catch (err) {
+          return failure(err);
+        }
+      };
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: Math.min(FILES_AT_ONCE, files.length) }, async () => {
+          while (next < files.length) {
+            const k = next++;
+            items[k] = await one(k);
+          }
+        }),
+      );
+      return { pixels, items };
+    },
   };
 }
 
@@ -64,7 +118,7 @@ export interface ImportOptions {
   dedupe: DedupeMode;
   /** Hamming distance (of 64 bits) under which two dHashes are near duplicates. */
   nearThreshold?: number;
-  /** Decodes in flight at once: the browser decodes off-thread, so a few overlap I/O and decoding. */
+  /** Batches of files in flight at once (default: as many as the analyzer can work on). */
   concurrency?: number;
 }
 
@@ -131,6 +185,10 @@ function countBySplit(classes: string[], labels: Int32Array, split: SplitIndices
   return { train: make(split.train), val: make(split.val), test: make(split.test) };
 }
 
+/** Files handed to the analyzer at once: one message and one read per batch instead of one per file. */
+const BATCH_FILES = 16;
+const PROGRESS_EVERY_MS = 250;
+
 export async function importDataset(
   source: FolderSource,
   opts: ImportOptions,
@@ -155,36 +213,64 @@ export async function importDataset(
   const skipped: SkippedFile[] = [...layout.skipped];
 
   const started = performance.now();
+  let lastProgress = -Infinity;
   let done = 0;
   let next = 0;
+  const skip = (i: number, { reason, message }: AnalyzeFailure['error']) => {
+    skipped.push({ path: files[i].path, reason: 'unreadable', detail: `${reason ? `${reason}: ` : ''}${message}` });
+  };
+  const read = async (i: number): Promise<Blob | undefined> => {
+    try {
+      return await source.read(files[i].path);
+    } catch (err) {
+      skip(i, failure(err).error);
+      return undefined;
+    }
+  };
+  /** Analyzes the files at `indices` and puts what comes back in place. */
+  const analyzeBatch = async (indices: number[], blobs: Blob[]) => {
+    let result: AnalyzedBatch;
+    try {
+      result = await analyze.analyze(blobs, size, channels);
+    } catch (err) {
+      for (const i of indices) skip(i, failure(err).error);
+      return;
+    }
+    indices.forEach((i, k) => {
+      const item = result.items[k];
+      if ('error' in item) {
+        skip(i, item.error);
+        return;
+      }
+      sizes[i] = blobs[k].size;
+      hashes[i] = item.contentHash;
+      images.set(result.pixels.subarray(k * stride, (k + 1) * stride), i * stride);
+      phashes[i] = item.phash;
+      // Summed per image while decoding: statistics need no second pass over every pixel.
+      pixelSums[i] = item.sums;
+      ok[i] = true;
+    });
+  };
   const worker = async () => {
     while (next < files.length) {
       if (shouldStop()) throw new ImportCancelled();
-      const i = next++;
-      const f = files[i];
-      try {
-        const blob = await source.read(f.path);
-        sizes[i] = blob.size;
-        const a = await analyze(blob, size, channels);
-        hashes[i] = a.contentHash;
-        images.set(a.pixels, i * stride);
-        phashes[i] = a.phash;
-        // Summed per image while decoding: statistics need no second pass over every pixel.
-        pixelSums[i] = a.sums;
-        ok[i] = true;
-      } catch (err) {
-        const reason = (err as { reason?: string }).reason;
-        skipped.push({ path: f.path, reason: 'unreadable', detail: `${reason ? `${reason}: ` : ''}${err instanceof Error ? err.message : String(err)}` });
-      }
-      done += 1;
-      if (done % 25 === 0 || done === files.length) {
-        const seconds = (performance.now() - started) / 1000;
-        const rate = done / Math.max(seconds, 1e-3);
+      const first = next;
+      next = Math.min(files.length, next + BATCH_FILES);
+      const batch = Array.from({ length: next - first }, (_, k) => first + k);
+      const blobs = await Promise.all(batch.map(read));
+      const readable = batch.filter((_, k) => blobs[k] !== undefined);
+      if (readable.length > 0) await analyzeBatch(readable, readable.map((i) => blobs[i - first]!));
+      done += batch.length;
+      const now = performance.now();
+      // A few updates a second are all a progress bar needs: each one is a repaint of the page.
+      if (now - lastProgress >= PROGRESS_EVERY_MS || done === files.length) {
+        lastProgress = now;
+        const rate = done / Math.max((now - started) / 1000, 1e-3);
         onEvent({ type: 'progress', done, total: files.length, imagesPerSecond: rate, etaSeconds: (files.length - done) / rate });
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, opts.concurrency ?? 6) }, worker));
+  await Promise.all(Array.from({ length: Math.max(1, opts.concurrency ?? analyze.parallelism) }, worker));
   onEvent({ type: 'analysing' });
 
   // Compact: keep decoded images in listing (key) order, dropping failures without a second buffer.
