@@ -9,7 +9,7 @@ import { StudioEngine } from '../../workers/engine';
 // The real engine on TF.js's CPU backend, with a folder whose "decoder" hands back the demo phantoms' pixels.
 describe('augmentation preview (engine)', () => {
   const size = 16;
-  const engine = new StudioEngine(analyzeWith(async (blob) => ({ pixels: new Uint8Array(await blob.arrayBuffer()) })));
+  const engine = new StudioEngine(analyzeWith(async (_file, bytes, _size, _channels, out) => out.set(bytes)));
   let train: Set<string>;
 
   beforeAll(async () => {

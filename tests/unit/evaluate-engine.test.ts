@@ -66,7 +66,7 @@ describe('engine.evaluate', () => {
 
   it('refuses an unknown run, and a folder run whose folder is not imported, with typed errors', async () => {
     await expect(engine.evaluate({ runId: 'run-none' }, () => {})).rejects.toMatchObject({ code: 'E_NOT_FOUND' });
-    const withFolder = new StudioEngine(analyzeWith(async (blob) => ({ pixels: new Uint8Array(await blob.arrayBuffer()) })));
+    const withFolder = new StudioEngine(analyzeWith(async (_file, bytes, _size, _channels, out) => out.set(bytes)));
     await withFolder.init('cpu');
     const paths: string[] = [];
     const files: File[] = [];
