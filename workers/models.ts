@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { ChannelStats } from '../src/core/dataset/stats';
 import { loadBackbone, withCache, type BackboneLoader } from '../src/core/models/backbone';
 import { buildSimpleCnn } from '../src/core/models/simple_cnn';
-import { buildClassifier, strategyDefaults } from '../src/core/models/strategies';
+import { buildClassifier, strategyDefaults, type Classifier } from '../src/core/models/strategies';
 import { getZooEntry, normalizationFor, type ZooEntry } from '../src/core/models/zoo';
 import { idbBackboneCache } from '../src/core/store/backbones';
 import type { StudioDB } from '../src/core/store/db';
@@ -28,6 +28,8 @@ export function browserBackboneLoader(db: StudioDB): BackboneLoader {
 
 export interface BuiltModel {
   model: tf.LayersModel;
+  /** A pretrained backbone's classifier (its blocks, to unfreeze per phase); null for the CNN trained from scratch. */
+  classifier: Classifier | null;
   entry: ZooEntry;
   strategy: Strategy;
   optimizer: OptimizerName;
@@ -57,7 +59,7 @@ export async function buildModel(
   const strategy = resolveStrategy(cfg, entry);
   if (strategy === 'scratch') {
     const model = buildSimpleCnn({ imageSize: data.imageSize, channels: data.channels, numClasses: data.numClasses, seed: cfg.seed });
-    return { model, entry, strategy, optimizer: cfg.optimizer ?? 'adam', normalization: datasetStats };
+    return { model, classifier: null, entry, strategy, optimizer: cfg.optimizer ?? 'adam', normalization: datasetStats };
   }
   if (data.channels !== entry.channels) throw new EngineError('E_CONFIG', `${entry.name} takes ${entry.channels}-channel images; import the dataset as RGB (not single-channel)`);
   let backbone;
@@ -69,7 +71,7 @@ export async function buildModel(
   }
   try {
     const classifier = buildClassifier(backbone, { strategy, numClasses: data.numClasses, seed: cfg.seed, ...(strategy === 'finetune' ? { trainableBlocks: cfg.trainableBlocks ?? 'all' } : {}) });
-    return { model: classifier.model, entry, strategy, optimizer: cfg.optimizer ?? strategyDefaults(entry, strategy).optimizer, normalization: normalizationFor(entry, datasetStats) };
+    return { model: classifier.model, classifier, entry, strategy, optimizer: cfg.optimizer ?? strategyDefaults(entry, strategy).optimizer, normalization: normalizationFor(entry, datasetStats) };
   } finally {
     backbone.model.dispose();
   }

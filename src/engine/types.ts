@@ -9,7 +9,8 @@ import type { ChannelStats, StatsCheck } from '../core/dataset/stats';
 import type { OptimizerName } from '../core/train/optimizers';
 import type { AdapterInfo, BackendName, EpochMetrics, RunRecord, SplitCounts, TrainConfig } from '../core/train/types';
 
-export type { AdapterInfo, BackendName, DatasetConfig, DemoDatasetConfig, EpochMetrics, FolderDatasetConfig, RunRecord, RunStatus, SplitCounts, Strategy, TrainConfig } from '../core/train/types';
+export type { AdapterInfo, BackendName, DatasetConfig, DemoDatasetConfig, EpochMetrics, FeatureCacheInfo, FolderDatasetConfig, PhaseName, RunPhase, RunRecord, RunStatus, SplitCounts, Strategy, TrainConfig } from '../core/train/types';
+export type { LrScheduleConfig } from '../core/train/schedules';
 export type { OptimizerName } from '../core/train/optimizers';
 export type { AugmentConfig } from '../core/image/augment';
 export type { SplitFractions, SplitName } from '../core/dataset/split';
@@ -33,6 +34,8 @@ export type TrainEvent =
   | { type: 'start'; runId: string; classes: string[]; split: SplitCounts; totalBatches: number; backend: BackendInfo; /** The checkpoint epoch a resumed run continues from. */ resumedFrom: number | null }
   | { type: 'batch'; epoch: number; batch: number; batchesPerEpoch: number; loss: number }
   | { type: 'epoch'; metrics: EpochMetrics; numTensors: number }
+  /** The loop stopped between batches on `pause` (true), or went on after `unpause` or a cancel (false). */
+  | { type: 'paused'; paused: boolean }
   | { type: 'done'; run: RunRecord };
 
 /** A folder the user picked: a File System Access handle (read in the worker), or the files an input/drop gave. */
@@ -107,6 +110,9 @@ export interface Engine {
   resume(runId: string, onEvent: (e: TrainEvent) => void): Promise<RunRecord>;
   /** Stops the run after the batch in flight; the promise from `train` resolves with status 'cancelled'. */
   cancel(runId: string): Promise<void>;
+  /** Holds the run after the batch in flight until `unpause` (cancel still works); it shows as 'paused' meanwhile. */
+  pause(runId: string): Promise<void>;
+  unpause(runId: string): Promise<void>;
   runs(): Promise<RunRecord[]>;
   /** The model zoo: the built-in CNN and the pretrained backbones. */
   zoo(): Promise<ZooModel[]>;
