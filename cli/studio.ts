@@ -10,7 +10,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type {} from '../src/engine/automation';
-import type { BackendInfo, DatasetSummary, ImportEvent, ImportOptions, RunRecord, SplitFractions, TrainConfig, TrainEvent } from '../src/engine/types';
+import type { BackendInfo, DatasetSummary, ImportEvent, ImportOptions, LrScheduleConfig, RunRecord, SplitFractions, TrainConfig, TrainEvent } from '../src/engine/types';
 import type { Page } from 'playwright';
 import { launchStudioBrowser } from './browser';
 import { serveStatic } from './serve';
@@ -20,8 +20,11 @@ const BACKENDS = ['webgpu', 'webgl', 'wasm', 'cpu'] as const;
 
 const USAGE = `usage: npm run studio -- <command> [options]
   train (--demo | --data DIR) --epochs N [--backend webgpu|webgl|wasm|cpu] [--seed N] --out FILE.json
-        [--model ID (simple_cnn)] [--strategy frozen|medical|finetune] [--trainable-blocks N]
+        [--model ID (simple_cnn)] [--strategy frozen|medical|finetune]
+        finetune: [--trainable-blocks N|all (all)] [--probe-epochs N (0): the head alone first, then the blocks at lr/10]
         [--optimizer adamw|adam|adamax|sgd] [--augment on|off (off)] [--lr X] [--batch-size N] (model defaults)
+        [--schedule constant|step:EVERY:GAMMA|cosine:WARMUP|plateau:PATIENCE:FACTOR (constant)]
+                (per phase; e.g. step:10:0.5, cosine:2 (epochs of warm-up), plateau:5:0.1 (on val loss))
         [--patience N (15) | --no-early-stopping] [--save-every N (0)] [--models-dir DIR]
         [--class-weights auto|off (auto: inverse frequency when imbalanced)] [--label-smoothing X (0)]
         demo:   [--image-size N (32)] [--per-class N (60)]
@@ -73,6 +76,8 @@ const TRAIN_OPTIONS = {
   model: { type: 'string' },
   strategy: { type: 'string' },
   'trainable-blocks': { type: 'string' },
+  'probe-epochs': { type: 'string' },
+  schedule: { type: 'string' },
   optimizer: { type: 'string' },
   augment: { type: 'string' },
   patience: { type: 'string' },
@@ -121,6 +126,32 @@ function oneOf<T extends string>(name: string, v: string | undefined, allowed: r
   return v as T;
 }
 
+const SCHEDULE_FORMS = 'constant, step:EVERY:GAMMA, cosine:WARMUP or plateau:PATIENCE:FACTOR';
+
+/** `--schedule`: the learning-rate schedule, its numbers checked here so that a typo costs no browser start. */
+function parseSchedule(v: string | undefined, epochs: number): LrScheduleConfig | undefined {
+  if (v === undefined) return undefined;
+  const [kind, ...args] = v.split(':');
+  const arity: Record<string, number> = { constant: 0, step: 2, cosine: 1, plateau: 2 };
+  if (!Object.hasOwn(arity, kind) || args.length > arity[kind] || (kind === 'step' && args.length < 2)) throw new UsageError(`--schedule must be ${SCHEDULE_FORMS} (got "${v}")`);
+  /** A factor in (0, 1], or (0, 1) when `belowOne`. */
+  const factor = (what: string, s: string | undefined, fallback: number, belowOne: boolean): number => {
+    const x = s === undefined ? fallback : Number(s);
+    if (!(x > 0 && (belowOne ? x < 1 : x <= 1))) throw new UsageError(`--schedule ${kind}: ${what} must be above 0 and ${belowOne ? 'below' : 'at most'} 1 (got "${s}")`);
+    return x;
+  };
+  switch (kind) {
+    case 'step':
+      return { kind, everyEpochs: int('schedule step EVERY', args[0], 0, 1, 10000), gamma: factor('GAMMA', args[1], 0, false) };
+    case 'cosine':
+      return { kind, warmup: int('schedule cosine WARMUP', args[0], 0, 0, epochs - 1), unit: 'epoch' };
+    case 'plateau':
+      return { kind, patience: int('schedule plateau PATIENCE', args[0], 5, 1, 10000), factor: factor('FACTOR', args[1], 0.1, true) };
+    default:
+      return { kind: 'constant' };
+  }
+}
+
 function parseSplit(v: string | undefined): SplitFractions {
   if (v === undefined) return { train: 0.7, val: 0.15, test: 0.15 };
   const parts = v.split('/').map(Number);
@@ -154,17 +185,23 @@ export function parseTrainArgs(argv: string[]): TrainArgs {
   const augment = oneOf('augment', v.augment, ['on', 'off'] as const);
   if (v['no-early-stopping'] && v.patience !== undefined) throw new UsageError('pass --patience or --no-early-stopping, not both');
   const blocks = v['trainable-blocks'];
+  const epochs = int('epochs', v.epochs, 5, 1, 10000);
+  for (const flag of ['trainable-blocks', 'probe-epochs'] as const) if (v[flag] !== undefined && v.strategy !== 'finetune') throw new UsageError(`--${flag} applies to --strategy finetune`);
+  const probeEpochs = v['probe-epochs'] === undefined ? undefined : int('probe-epochs', v['probe-epochs'], 0, 0, epochs);
+  const lrSchedule = parseSchedule(v.schedule, epochs);
   const common = {
     model: v.model ?? 'simple_cnn',
     ...(v.strategy === undefined ? {} : { strategy: oneOf('strategy', v.strategy, STRATEGIES) }),
     ...(blocks === undefined ? {} : { trainableBlocks: blocks === 'all' ? ('all' as const) : int('trainable-blocks', blocks, 0, 0, 1000) }),
+    ...(probeEpochs === undefined ? {} : { probeEpochs }),
+    ...(lrSchedule === undefined ? {} : { lrSchedule }),
     ...(v.optimizer === undefined ? {} : { optimizer: oneOf('optimizer', v.optimizer, OPTIMIZERS) }),
     ...(augment === 'on' ? { augment: 'default' as const } : {}),
     ...(v['class-weights'] === undefined ? {} : { classWeights: oneOf('class-weights', v['class-weights'], ['auto', 'off'] as const) }),
     ...(v['label-smoothing'] === undefined ? {} : { labelSmoothing: Number(v['label-smoothing']) }),
     earlyStopping: v['no-early-stopping'] ? null : { patience: int('patience', v.patience, 15, 1, 10000), minDelta: 0.0005 },
     saveEveryEpochs: int('save-every', v['save-every'], 0, 0, 10000),
-    epochs: int('epochs', v.epochs, 5, 1, 10000),
+    epochs,
     batchSize: v['batch-size'] === undefined ? Number.NaN : int('batch-size', v['batch-size'], 8, 1, 4096),
     learningRate: lr,
     seed,
@@ -257,7 +294,7 @@ function progressLine(e: TrainEvent | ImportEvent, epochs: number): string | nul
       return `run ${e.runId} on ${e.backend.name}${e.backend.adapter ? ` (${e.backend.adapter.vendor} ${e.backend.adapter.architecture}${e.backend.adapter.isSoftware ? ', software adapter' : ''})` : ''}: classes ${e.classes.join(', ')}; split ${e.split.train}/${e.split.val}/${e.split.test}${e.resumedFrom ? `; resumed after epoch ${e.resumedFrom}` : ''}`;
     case 'epoch': {
       const m = e.metrics;
-      return `epoch ${m.epoch}${Number.isNaN(epochs) ? '' : `/${epochs}`}: train loss ${m.trainLoss.toFixed(4)} acc ${pct(m.trainAccuracy)} · val loss ${m.valLoss.toFixed(4)} acc ${pct(m.valAccuracy)} · ${m.seconds.toFixed(1)} s, ${m.imagesPerSecond.toFixed(1)} img/s · tensors ${e.numTensors}`;
+      return `epoch ${m.epoch}${Number.isNaN(epochs) ? '' : `/${epochs}`}${m.phase ? ` [${m.phase}, lr ${m.learningRate?.toPrecision(3)}]` : ''}: train loss ${m.trainLoss.toFixed(4)} acc ${pct(m.trainAccuracy)} · val loss ${m.valLoss.toFixed(4)} acc ${pct(m.valAccuracy)} · ${m.seconds.toFixed(1)} s, ${m.imagesPerSecond.toFixed(1)} img/s · tensors ${e.numTensors}`;
     }
     default:
       return null;
@@ -336,6 +373,7 @@ export function runSummary(run: RunRecord) {
     optimizer: run.optimizer,
     checkpoint: run.checkpoint,
     ...(run.classWeights ? { classWeights: run.classWeights } : {}),
+    ...(run.phases ? { phases: run.phases } : {}),
     classes: run.classes,
     split: run.split,
     epochs: run.epochs,
