@@ -105,7 +105,8 @@ describe.skipIf(!hasPretrained(ID))('training in phases: MobileNetV2 0.35 at 32 
     const [a, b] = [classifier(), classifier()];
     const cached = await train(a, { phases });
     const uncached = await train(b, { phases, cacheFeatures: false });
-    tf.dispose([a.model, b.model]);
+    a.model.dispose();
+    b.model.dispose();
     expect(uncached.phases.map((p) => p.cache)).toEqual([null]);
     for (const [m, n] of cached.epochs.map((m, i) => [m, uncached.epochs[i]])) {
       expect(m.trainLoss).toBeCloseTo(n.trainLoss, 4);
