@@ -10,7 +10,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type {} from '../src/engine/automation';
-import type { BackendInfo, DatasetSummary, EvaluateEvent, EvaluateRequest, EvaluationRecord, ImportEvent, ImportOptions, RunRecord, SplitFractions, StudioSettings, TrainConfig, TrainEvent } from '../src/engine/types';
+import type { BackendInfo, DatasetSummary, EvaluateEvent, EvaluateRequest, EvaluationRecord, ImportEvent, ImportOptions, LrScheduleConfig, RunRecord, SplitFractions, StudioSettings, TrainConfig, TrainEvent } from '../src/engine/types';
 import type { Page } from 'playwright';
 import { launchStudioBrowser } from './browser';
 import { serveStatic } from './serve';
@@ -20,8 +20,11 @@ const BACKENDS = ['webgpu', 'webgl', 'wasm', 'cpu'] as const;
 
 const USAGE = `usage: npm run studio -- <command> [options]
   train (--demo | --data DIR) --epochs N [--backend webgpu|webgl|wasm|cpu] [--seed N] --out FILE.json
-        [--model ID (simple_cnn)] [--strategy frozen|medical|finetune] [--trainable-blocks N]
+        [--model ID (simple_cnn)] [--strategy frozen|medical|finetune]
+        finetune: [--trainable-blocks N|all (all)] [--probe-epochs N (0): the head alone first, then the blocks at lr/10]
         [--optimizer adamw|adam|adamax|sgd] [--augment on|off (off)] [--lr X] [--batch-size N] (model defaults)
+        [--schedule constant|step:EVERY:GAMMA|cosine:WARMUP|plateau:PATIENCE:FACTOR (constant)]
+                (per phase; e.g. step:10:0.5, cosine:2 (epochs of warm-up), plateau:5:0.1 (on val loss))
         [--patience N (15) | --no-early-stopping] [--save-every N (0)] [--models-dir DIR]
         [--class-weights auto|off (auto: inverse frequency when imbalanced)] [--label-smoothing X (0)]
         [--config FILE.json]  settings from a config file (exported by the studio); flags given here override it
@@ -77,6 +80,8 @@ const TRAIN_OPTIONS = {
   model: { type: 'string' },
   strategy: { type: 'string' },
   'trainable-blocks': { type: 'string' },
+  'probe-epochs': { type: 'string' },
+  schedule: { type: 'string' },
   optimizer: { type: 'string' },
   augment: { type: 'string' },
   patience: { type: 'string' },
@@ -124,6 +129,32 @@ function oneOf<T extends string>(name: string, v: string | undefined, allowed: r
   if (v === undefined) return undefined;
   if (!(allowed as readonly string[]).includes(v)) throw new UsageError(`--${name} must be one of ${allowed.join(', ')} (got "${v}")`);
   return v as T;
+}
+
+const SCHEDULE_FORMS = 'constant, step:EVERY:GAMMA, cosine:WARMUP or plateau:PATIENCE:FACTOR';
+
+/** `--schedule`: the learning-rate schedule, its numbers checked here so that a typo costs no browser start. */
+function parseSchedule(v: string | undefined, epochs: number): LrScheduleConfig | undefined {
+  if (v === undefined) return undefined;
+  const [kind, ...args] = v.split(':');
+  const arity: Record<string, number> = { constant: 0, step: 2, cosine: 1, plateau: 2 };
+  if (!Object.hasOwn(arity, kind) || args.length > arity[kind] || (kind === 'step' && args.length < 2)) throw new UsageError(`--schedule must be ${SCHEDULE_FORMS} (got "${v}")`);
+  /** A factor in (0, 1], or (0, 1) when `belowOne`. */
+  const factor = (what: string, s: string | undefined, fallback: number, belowOne: boolean): number => {
+    const x = s === undefined ? fallback : Number(s);
+    if (!(x > 0 && (belowOne ? x < 1 : x <= 1))) throw new UsageError(`--schedule ${kind}: ${what} must be above 0 and ${belowOne ? 'below' : 'at most'} 1 (got "${s}")`);
+    return x;
+  };
+  switch (kind) {
+    case 'step':
+      return { kind, everyEpochs: int('schedule step EVERY', args[0], 0, 1, 10000), gamma: factor('GAMMA', args[1], 0, false) };
+    case 'cosine':
+      return { kind, warmup: int('schedule cosine WARMUP', args[0], 0, 0, epochs - 1), unit: 'epoch' };
+    case 'plateau':
+      return { kind, patience: int('schedule plateau PATIENCE', args[0], 5, 1, 10000), factor: factor('FACTOR', args[1], 0.1, true) };
+    default:
+      return { kind: 'constant' };
+  }
 }
 
 function parseSplit(v: string | undefined, fallback: SplitFractions = { train: 0.7, val: 0.15, test: 0.15 }): SplitFractions {
@@ -179,21 +210,28 @@ export async function parseTrainArgs(argv: string[]): Promise<TrainArgs> {
   const blocks = v['trainable-blocks'];
   const fileStopping = file ? file.train.earlyStopping : { patience: 15, minDelta: 0.0005 };
   const { enabled: _, ...fileAugment } = file?.augment ?? { enabled: false };
+  const epochs = int('epochs', v.epochs, file?.train.epochs ?? 5, 1, 10000);
+  const strategy = v.strategy === undefined ? fileTrain?.strategy : oneOf('strategy', v.strategy, STRATEGIES);
+  for (const flag of ['trainable-blocks', 'probe-epochs'] as const) if (v[flag] !== undefined && strategy !== 'finetune') throw new UsageError(`--${flag} applies to --strategy finetune`);
+  // A file's trainable blocks and probe epochs mean something only to finetune (the engine refuses them elsewhere).
+  const finetuneFile = strategy === 'finetune' ? fileTrain : null;
+  const probeEpochs = v['probe-epochs'] === undefined ? finetuneFile?.probeEpochs || undefined : int('probe-epochs', v['probe-epochs'], 0, 0, epochs);
+  // Absent unless a flag or the file sets one, as TrainConfig defines it (absent: constant rate).
+  const lrSchedule = v.schedule === undefined ? (fileTrain && fileTrain.lrSchedule.kind !== 'constant' ? fileTrain.lrSchedule : undefined) : parseSchedule(v.schedule, epochs);
   const common = {
-    // Absent unless the file sets them, as TrainConfig defines them (absent: constant rate, no probe).
-    ...(fileTrain && fileTrain.lrSchedule.kind !== 'constant' ? { lrSchedule: fileTrain.lrSchedule } : {}),
-    ...(fileTrain?.probeEpochs ? { probeEpochs: fileTrain.probeEpochs } : {}),
+    ...(lrSchedule === undefined ? {} : { lrSchedule }),
+    ...(probeEpochs === undefined ? {} : { probeEpochs }),
     ...(file ? { clipNorm: file.train.clipNorm } : {}),
     model,
-    ...(v.strategy === undefined ? (fileTrain?.strategy ? { strategy: fileTrain.strategy } : {}) : { strategy: oneOf('strategy', v.strategy, STRATEGIES) }),
-    ...(blocks === undefined ? (fileTrain ? { trainableBlocks: fileTrain.trainableBlocks } : {}) : { trainableBlocks: blocks === 'all' ? ('all' as const) : int('trainable-blocks', blocks, 0, 0, 1000) }),
+    ...(strategy === undefined ? {} : { strategy }),
+    ...(blocks === undefined ? (finetuneFile ? { trainableBlocks: finetuneFile.trainableBlocks } : {}) : { trainableBlocks: blocks === 'all' ? ('all' as const) : int('trainable-blocks', blocks, 0, 0, 1000) }),
     ...(v.optimizer === undefined ? (fileTrain?.optimizer ? { optimizer: fileTrain.optimizer } : {}) : { optimizer: oneOf('optimizer', v.optimizer, OPTIMIZERS) }),
     ...(augment === 'on' ? { augment: file ? (fileAugment as Exclude<TrainConfig['augment'], undefined>) : ('default' as const) } : {}),
     ...(v['class-weights'] === undefined ? (file ? { classWeights: file.train.classWeights } : {}) : { classWeights: oneOf('class-weights', v['class-weights'], ['auto', 'off'] as const) }),
     ...(v['label-smoothing'] === undefined ? (file ? { labelSmoothing: file.train.labelSmoothing } : {}) : { labelSmoothing: Number(v['label-smoothing']) }),
     earlyStopping: v['no-early-stopping'] || (v.patience === undefined && fileStopping === null) ? null : { patience: int('patience', v.patience, fileStopping?.patience ?? 15, 1, 10000), minDelta: fileStopping?.minDelta ?? 0.0005 },
     saveEveryEpochs: int('save-every', v['save-every'], file?.train.saveEveryEpochs ?? 0, 0, 10000),
-    epochs: int('epochs', v.epochs, file?.train.epochs ?? 5, 1, 10000),
+    epochs,
     batchSize: v['batch-size'] === undefined ? (fileTrain?.batchSize ?? file?.models[model]?.batchSize ?? Number.NaN) : int('batch-size', v['batch-size'], 8, 1, 4096),
     learningRate: lr,
     seed,
@@ -291,7 +329,7 @@ function progressLine(e: TrainEvent | ImportEvent | EvaluateEvent, epochs: numbe
       return `run ${e.runId} on ${e.backend.name}${e.backend.adapter ? ` (${e.backend.adapter.vendor} ${e.backend.adapter.architecture}${e.backend.adapter.isSoftware ? ', software adapter' : ''})` : ''}: classes ${e.classes.join(', ')}; split ${e.split.train}/${e.split.val}/${e.split.test}${e.resumedFrom ? `; resumed after epoch ${e.resumedFrom}` : ''}`;
     case 'epoch': {
       const m = e.metrics;
-      return `epoch ${m.epoch}${Number.isNaN(epochs) ? '' : `/${epochs}`}: train loss ${m.trainLoss.toFixed(4)} acc ${pct(m.trainAccuracy)} · val loss ${m.valLoss.toFixed(4)} acc ${pct(m.valAccuracy)} · ${m.seconds.toFixed(1)} s, ${m.imagesPerSecond.toFixed(1)} img/s · tensors ${e.numTensors}`;
+      return `epoch ${m.epoch}${Number.isNaN(epochs) ? '' : `/${epochs}`}${m.phase ? ` [${m.phase}, lr ${m.learningRate?.toPrecision(3)}]` : ''}: train loss ${m.trainLoss.toFixed(4)} acc ${pct(m.trainAccuracy)} · val loss ${m.valLoss.toFixed(4)} acc ${pct(m.valAccuracy)} · ${m.seconds.toFixed(1)} s, ${m.imagesPerSecond.toFixed(1)} img/s · tensors ${e.numTensors}`;
     }
     default:
       return null;
@@ -370,6 +408,7 @@ export function runSummary(run: RunRecord) {
     optimizer: run.optimizer,
     checkpoint: run.checkpoint,
     ...(run.classWeights ? { classWeights: run.classWeights } : {}),
+    ...(run.phases ? { phases: run.phases } : {}),
     classes: run.classes,
     split: run.split,
     epochs: run.epochs,

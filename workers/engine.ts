@@ -5,17 +5,15 @@ import { ImportCancelled, importDataset, scanFolder, splitId, type FolderSource,
 import { DatasetError } from '../src/core/dataset/layout';
 import { GroupPatternError, manifestToCsv, manifestToJson, stratifiedSplit, validateFractions, type SplitIndices } from '../src/core/dataset/split';
 import { channelStats, IMAGENET_STATS, verifyStats, type ChannelStats } from '../src/core/dataset/stats';
-import { computeFeatures, splitAtFrozenBoundary } from '../src/core/models/features';
 import { getZooEntry, MODEL_ZOO, type ZooEntry } from '../src/core/models/zoo';
 import { deriveSeed, mulberry32, shuffle } from '../src/core/random';
 import { getEvaluation, getRun, getStats, lastFolder, listRuns, openStudioDB, rememberFolder, saveRun, saveSplit, saveStats, type StudioDB } from '../src/core/store/db';
 import { augmentDefault, isAugmentIdentity } from '../src/core/image/augment';
-import { checkpointToStore, loadCheckpoint, restoreCheckpoint, type Checkpoint } from '../src/core/store/checkpoints';
-import { BestCheckpoint, EarlyStopping } from '../src/core/train/callbacks';
+import { checkpointToStore, loadCheckpoint, type Checkpoint } from '../src/core/store/checkpoints';
 import { inverseFrequencyClassWeights, isImbalanced } from '../src/core/train/losses';
-import { createOptimizer } from '../src/core/train/optimizers';
-import { featureBatchSource, imageBatchSource, normalizeWith, trainClassifier, type TensorDataset, type TrainerOptions } from '../src/core/train/trainer';
-import type { RunRecord, TrainConfig } from '../src/core/train/types';
+import { checkLrSchedule, checkPhaseConfig, planPhases } from '../src/core/train/phases';
+import type { TensorDataset } from '../src/core/train/trainer';
+import type { RunRecord, Strategy, TrainConfig } from '../src/core/train/types';
 import { EngineError } from '../src/engine/errors';
 import type { AugmentPreview, AugmentPreviewRequest, BackboneImport, BackendInfo, BackendName, DatasetSummary, Engine, EvaluateEvent, EvaluateRequest, EvaluationRecord, ExportedFile, ModelExport, ModelVersion, NetworkRequest, RegisterModelRequest, ReportFile, ZooModel, FolderInput, FolderScan, ImportEvent, StatsVerification, Thumbnail, TrainEvent } from '../src/engine/types';
 import { ConfigError, configFromSettings, configTemplates, checkSettings, parseConfigText, readConfig, settingsFromConfig, type ConfigTemplate, type StudioConfig, type StudioSettings } from '../src/core/config';
@@ -30,6 +28,8 @@ import type { MemoryEstimate } from '../src/core/models/memory';
 import { MemoryEstimator } from './memory';
 import { browserBackboneLoader, buildModel, resolveStrategy } from './models';
 import { RegistryService } from './registry';
+import { trainInPhases } from './phases';
+import { RunControl } from './run-control';
 
 const bad = (what: string): never => {
   throw new EngineError('E_CONFIG', what);
@@ -48,6 +48,12 @@ function checkConfig(cfg: TrainConfig): void {
   if (!Number.isInteger(cfg.seed)) bad(`seed must be a whole number (got ${cfg.seed})`);
   if (cfg.labelSmoothing !== undefined && !(cfg.labelSmoothing >= 0 && cfg.labelSmoothing < 1)) bad(`label smoothing must be in [0, 1) (got ${cfg.labelSmoothing})`);
   if (cfg.dataset.kind === 'demo') checkFractions(cfg.dataset.split);
+}
+
+/** Probe epochs, trainable blocks and the schedule, before anything is built. */
+function checkPhases(cfg: TrainConfig, strategy: Strategy): void {
+  const problem = checkPhaseConfig(cfg, strategy) ?? (cfg.lrSchedule ? checkLrSchedule(cfg.lrSchedule, planPhases(cfg, strategy)) : null);
+  if (problem) bad(problem);
 }
 
 function zooEntry(id: string): ZooEntry {
@@ -101,7 +107,7 @@ interface Prepared {
 export class StudioEngine implements Engine {
   private info: BackendInfo | null = null;
   private db: Promise<StudioDB> | null = null;
-  private active: { runId: string; stop: boolean } | null = null;
+  private active: RunControl | null = null;
   private scanned: { name: string; source: FolderSource } | null = null;
   private importing: { stop: boolean } | null = null;
   /** The one imported dataset held in memory (a new import replaces it: decoded images are large). */
@@ -297,6 +303,7 @@ export class StudioEngine implements Engine {
   async train(cfg: TrainConfig, onEvent: (e: TrainEvent) => void): Promise<RunRecord> {
     checkConfig(cfg);
     const entry = zooEntry(cfg.model);
+    checkPhases(cfg, resolveStrategy(cfg, entry));
     const runId = newRunId();
     return this.execute(runId, onEvent, async (backend) => ({
       run: {
@@ -341,7 +348,7 @@ export class StudioEngine implements Engine {
   private async execute(runId: string, onEvent: (e: TrainEvent) => void, open: (backend: BackendInfo) => Promise<{ run: RunRecord; checkpoint: Checkpoint | null }>): Promise<RunRecord> {
     if (this.active) throw new EngineError('E_BUSY', `run ${this.active.runId} is still training; cancel it or wait for it to finish`);
     // Claimed before the first await, so a second call made meanwhile is refused.
-    const control = { runId, stop: false };
+    const control = new RunControl(runId);
     this.active = control;
     let run: RunRecord;
     let resumeFrom: Checkpoint | null;
@@ -356,7 +363,6 @@ export class StudioEngine implements Engine {
     const cfg = run.config;
     let db: StudioDB | null = null;
     let model: tf.LayersModel | null = null;
-    let optimizer: tf.Optimizer | null = null;
     try {
       db = await this.database();
       const store = db;
@@ -376,78 +382,66 @@ export class StudioEngine implements Engine {
       model = built.model;
       run.optimizer = built.optimizer;
       run.input = { imageSize: data.imageSize, channels: data.channels as 1 | 3, normalization: built.normalization };
-      optimizer = createOptimizer({ name: built.optimizer, learningRate: cfg.learningRate });
-      const resumed = resumeFrom ? await restoreCheckpoint(model, optimizer, resumeFrom) : null;
-      const best = new BestCheckpoint({ everyEpochs: cfg.saveEveryEpochs ?? 0 }, resumed?.best ?? null);
-      const toStore = checkpointToStore(store, model, optimizer, { runId: run.runId, config: cfg, best });
       const requested = cfg.augment === 'default' ? augmentDefault : cfg.augment;
       const augment = requested && !isAugmentIdentity(requested) ? requested : undefined;
       const es = cfg.earlyStopping === undefined ? {} : cfg.earlyStopping;
-      const options: TrainerOptions = {
-        epochs: cfg.epochs,
-        batchSize: cfg.batchSize,
-        seed: cfg.seed,
-        normalization: built.normalization,
-        augment,
-        clipNorm: cfg.clipNorm === 0 ? undefined : (cfg.clipNorm ?? 1),
-        classWeights: run.classWeights,
-        labelSmoothing: cfg.labelSmoothing,
-        earlyStopping: es === null ? undefined : new EarlyStopping(es, resumed?.earlyStopping ?? undefined),
-        startEpoch: resumed ? resumed.epoch + 1 : 1,
-        checkpoint: {
-          best,
-          save: async (kind, epoch, metrics, state) => {
+      const result = await trainInPhases({
+        model,
+        classifier: built.classifier,
+        phases: planPhases(cfg, built.strategy),
+        optimizer: built.optimizer,
+        lrSchedule: cfg.lrSchedule,
+        data,
+        split,
+        earlyStopping: es,
+        saveEveryEpochs: cfg.saveEveryEpochs ?? 0,
+        resumeFrom,
+        // The frozen part maps each image to the same activations every epoch only without augmentation.
+        cacheFeatures: !augment && cfg.featureCache !== 'off',
+        save: (optimizer, best) => {
+          const toStore = checkpointToStore(store, built.model, optimizer, { runId: run.runId, config: cfg, best });
+          return async (kind, epoch, metrics, state) => {
             await toStore.save(kind, epoch, metrics, state);
             if (kind === 'last') run.checkpoint.last = epoch;
             if (kind === 'best') {
               run.checkpoint.best = epoch;
               run.best = { epoch, valAccuracy: metrics.valAccuracy };
             }
-          },
+          };
         },
-        onBatch: (e) => onEvent({ type: 'batch', ...e }),
-        onEpoch: async (metrics) => {
-          run.epochs.push(metrics);
+        onPhase: async (phase, cache) => {
+          if (phase.name === null) {
+            if (cache) run.featureCache = cache;
+            return;
+          }
+          const phases = (run.phases ?? []).filter((p) => p.fromEpoch < phase.fromEpoch);
+          run.phases = [...phases, { name: phase.name, fromEpoch: phase.fromEpoch, toEpoch: phase.toEpoch, trainableBlocks: phase.trainableBlocks ?? 'all', learningRate: phase.learningRate, ...(cache ? { featureCache: cache } : {}) }];
           await saveRun(store, run);
-          onEvent({ type: 'epoch', metrics, numTensors: tf.memory().numTensors, numBytes: tf.memory().numBytes });
         },
-        shouldStop: () => control.stop,
-        yieldToHost,
-      };
-      let result;
-      if (!augment && (built.strategy === 'frozen' || built.strategy === 'medical')) {
-        // The backbone never changes: run it once per image and train only the head on its cached features.
-        const frozenSplit = splitAtFrozenBoundary(model);
-        const started = performance.now();
-        const source = imageBatchSource(data);
-        const preprocess = normalizeWith(built.normalization);
-        const features = await computeFeatures(
-          frozenSplit.frozen,
-          {
-            count: data.labels.length,
-            batch: (start, end) =>
-              tf.tidy(() => {
-                const { x, y } = source.batch(Array.from({ length: end - start }, (_, k) => start + k));
-                y.dispose();
-                return preprocess(x as tf.Tensor4D) as tf.Tensor4D;
-              }),
+        trainer: {
+          batchSize: cfg.batchSize,
+          seed: cfg.seed,
+          normalization: built.normalization,
+          augment,
+          clipNorm: cfg.clipNorm === 0 ? undefined : (cfg.clipNorm ?? 1),
+          classWeights: run.classWeights,
+          labelSmoothing: cfg.labelSmoothing,
+          onBatch: (e) => onEvent({ type: 'batch', ...e }),
+          onEpoch: async (metrics) => {
+            run.epochs.push(metrics);
+            await saveRun(store, run);
+            onEvent({ type: 'epoch', metrics, numTensors: tf.memory().numTensors, numBytes: tf.memory().numBytes });
           },
-          { batchSize: cfg.batchSize, keep: 'backend' },
-        );
-        // The backend runs asynchronously: wait until the features really exist, so the time is the backbone's.
-        const probe = tf.tidy(() => features.sum());
-        await probe.data();
-        probe.dispose();
-        run.featureCache = { images: data.labels.length, seconds: (performance.now() - started) / 1000 };
-        try {
-          result = await trainClassifier(frozenSplit.trainable, optimizer, featureBatchSource({ features, featureShape: frozenSplit.featureShape, labels: data.labels, numClasses: data.numClasses }), split, { ...options, normalization: undefined });
-        } finally {
-          features.dispose();
-          frozenSplit.dispose();
-        }
-      } else {
-        result = await trainClassifier(model, optimizer, data, split, options);
-      }
+          shouldStop: () => control.stop,
+          yieldToHost,
+          waitWhilePaused: () =>
+            control.waitWhilePaused(async (paused) => {
+              run.status = paused ? 'paused' : 'running';
+              await saveRun(store, run);
+              onEvent({ type: 'paused', paused });
+            }),
+        },
+      });
       run.status = result.stopped ? 'cancelled' : 'completed';
     } catch (err) {
       run.status = 'failed';
@@ -456,7 +450,6 @@ export class StudioEngine implements Engine {
     } finally {
       run.endedAt = new Date().toISOString();
       model?.dispose();
-      optimizer?.dispose();
       this.active = null;
       if (db) await saveRun(db, run);
     }
@@ -465,13 +458,21 @@ export class StudioEngine implements Engine {
   }
 
   async cancel(runId: string): Promise<void> {
-    if (this.active?.runId === runId) this.active.stop = true;
+    if (this.active?.runId === runId) this.active.cancel();
+  }
+
+  async pause(runId: string): Promise<void> {
+    if (this.active?.runId === runId) this.active.pause();
+  }
+
+  async unpause(runId: string): Promise<void> {
+    if (this.active?.runId === runId) this.active.unpause();
   }
 
   async evaluate(req: EvaluateRequest, onEvent: (e: EvaluateEvent) => void): Promise<EvaluationRecord> {
     if (this.active) throw new EngineError('E_BUSY', `run ${this.active.runId} is training or being evaluated; wait for it to finish`);
     // Claims the engine like a run does, so training and evaluation never share the backend, and cancel() stops it.
-    const control = { runId: req.runId, stop: false };
+    const control = new RunControl(req.runId);
     this.active = control;
     try {
       const host = { db: await this.database(), backend: await this.backend(), prepare: (cfg: TrainConfig) => this.prepare(cfg), shouldStop: () => control.stop, yieldToHost };

@@ -4,7 +4,7 @@ import type { ChannelStats } from '../src/core/dataset/stats';
 import { buildArchitecture } from '../src/core/models/architectures/builders';
 import { loadBackbone, withCache, type BackboneLoader } from '../src/core/models/backbone';
 import { buildSimpleCnn } from '../src/core/models/simple_cnn';
-import { buildClassifier, strategyDefaults } from '../src/core/models/strategies';
+import { buildClassifier, strategyDefaults, type Classifier } from '../src/core/models/strategies';
 import { getZooEntry, normalizationFor, type ZooEntry } from '../src/core/models/zoo';
 import { idbBackboneCache } from '../src/core/store/backbones';
 import type { StudioDB } from '../src/core/store/db';
@@ -29,6 +29,8 @@ export function browserBackboneLoader(db: StudioDB): BackboneLoader {
 
 export interface BuiltModel {
   model: tf.LayersModel;
+  /** A pretrained backbone's classifier (its blocks, to unfreeze per phase); null for the CNN trained from scratch. */
+  classifier: Classifier | null;
   entry: ZooEntry;
   strategy: Strategy;
   optimizer: OptimizerName;
@@ -66,7 +68,7 @@ export async function buildModel(
       if (err instanceof RangeError) throw new EngineError('E_CONFIG', err.message);
       throw err;
     }
-    return { model, entry, strategy, optimizer: cfg.optimizer ?? entry.defaults.optimizer, normalization: datasetStats };
+    return { model, classifier: null, entry, strategy, optimizer: cfg.optimizer ?? entry.defaults.optimizer, normalization: datasetStats };
   }
   if (data.channels !== entry.channels) throw new EngineError('E_CONFIG', `${entry.name} takes ${entry.channels}-channel images; import the dataset as RGB (not single-channel)`);
   let backbone;
@@ -78,7 +80,7 @@ export async function buildModel(
   }
   try {
     const classifier = buildClassifier(backbone, { strategy, numClasses: data.numClasses, seed: cfg.seed, ...(strategy === 'finetune' ? { trainableBlocks: cfg.trainableBlocks ?? 'all' } : {}) });
-    return { model: classifier.model, entry, strategy, optimizer: cfg.optimizer ?? strategyDefaults(entry, strategy).optimizer, normalization: normalizationFor(entry, datasetStats) };
+    return { model: classifier.model, classifier, entry, strategy, optimizer: cfg.optimizer ?? strategyDefaults(entry, strategy).optimizer, normalization: normalizationFor(entry, datasetStats) };
   } finally {
     backbone.model.dispose();
   }

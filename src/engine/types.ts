@@ -15,7 +15,8 @@ import type { OptimizerName } from '../core/train/optimizers';
 import type { AdapterInfo, BackendName, EpochMetrics, RunRecord, SplitCounts, TrainConfig } from '../core/train/types';
 import type { ModelVersion } from '../core/registry/registry';
 
-export type { AdapterInfo, BackendName, DatasetConfig, DemoDatasetConfig, EpochMetrics, FolderDatasetConfig, RunRecord, RunStatus, SplitCounts, Strategy, TrainConfig } from '../core/train/types';
+export type { AdapterInfo, BackendName, DatasetConfig, DemoDatasetConfig, EpochMetrics, FeatureCacheInfo, FolderDatasetConfig, PhaseName, RunPhase, RunRecord, RunStatus, SplitCounts, Strategy, TrainConfig } from '../core/train/types';
+export type { LrScheduleConfig } from '../core/train/schedules';
 export type { OptimizerName } from '../core/train/optimizers';
 export type { EvaluatedImage, EvaluationMetrics, EvaluationRecord } from '../core/metrics/evaluation';
 export type { MedicalThresholds, MedicalValidation } from '../core/metrics/medical';
@@ -28,7 +29,6 @@ export type { ChannelStats, StatsCheck } from '../core/dataset/stats';
 export type { ModelVersion } from '../core/registry/registry';
 export type { ModelMetadata } from '../core/export/metadata';
 export type { ConfigTemplate, DatasetSettings, ModelDefaults, StudioConfig, StudioSettings } from '../core/config';
-export type { LrScheduleConfig } from '../core/train/schedules';
 
 import type { NetworkRequest } from './network';
 
@@ -50,6 +50,8 @@ export type TrainEvent =
   | { type: 'start'; runId: string; classes: string[]; split: SplitCounts; totalBatches: number; backend: BackendInfo; /** The checkpoint epoch a resumed run continues from. */ resumedFrom: number | null }
   | { type: 'batch'; epoch: number; batch: number; batchesPerEpoch: number; loss: number }
   | { type: 'epoch'; metrics: EpochMetrics; numTensors: number; /** tf.memory().numBytes: bytes the backend holds in tensors. */ numBytes: number }
+  /** The loop stopped between batches on `pause` (true), or went on after `unpause` or a cancel (false). */
+  | { type: 'paused'; paused: boolean }
   | { type: 'done'; run: RunRecord };
 
 export interface EvaluateRequest {
@@ -218,6 +220,9 @@ export interface Engine {
   resume(runId: string, onEvent: (e: TrainEvent) => void): Promise<RunRecord>;
   /** Stops the run after the batch in flight; the promise from `train` resolves with status 'cancelled'. */
   cancel(runId: string): Promise<void>;
+  /** Holds the run after the batch in flight until `unpause` (cancel still works); it shows as 'paused' meanwhile. */
+  pause(runId: string): Promise<void>;
+  unpause(runId: string): Promise<void>;
   runs(): Promise<RunRecord[]>;
   /**
    * Evaluates a run's checkpoint on the test split of its dataset (a folder run needs its folder imported with the

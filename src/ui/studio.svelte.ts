@@ -43,7 +43,7 @@ export function describeError(err: unknown): ShownError {
 
 /** The run, when it stopped early (interrupted or cancelled) with a checkpoint to continue from. */
 export function resumableRun(run: RunRecord): RunRecord | null {
-  const stoppedEarly = (run.status === 'running' || run.status === 'cancelled') && (run.checkpoint?.last ?? 0) > 0;
+  const stoppedEarly = (run.status === 'running' || run.status === 'paused' || run.status === 'cancelled') && (run.checkpoint?.last ?? 0) > 0;
   return stoppedEarly && run.checkpoint.last! < run.config.epochs ? run : null;
 }
 
@@ -55,6 +55,10 @@ export class Studio {
 
   runId = $state<string | null>(null);
   running = $state(false);
+  /** The engine holds the run between batches (see `togglePause`). */
+  paused = $state(false);
+  /** Pause was asked for (the run pauses after the batch in flight) and not yet taken back. */
+  pauseRequested = $state(false);
   classes = $state<string[]>([]);
   totalBatches = $state(0);
   batchesDone = $state(0);
@@ -217,6 +221,9 @@ export class Studio {
         this.numTensors = e.numTensors;
         this.numBytes = e.numBytes;
         break;
+      case 'paused':
+        this.paused = e.paused;
+        break;
       case 'done':
         this.lastRun = e.run;
         break;
@@ -235,6 +242,8 @@ export class Studio {
 
   private async follow(start: (sink: (e: TrainEvent) => void) => Promise<RunRecord>, epochs: EpochMetrics[], onEvent?: (e: TrainEvent) => void): Promise<RunRecord> {
     this.running = true;
+    this.paused = false;
+    this.pauseRequested = false;
     this.trainError = null;
     this.resumable = null;
     this.runId = null;
@@ -257,6 +266,8 @@ export class Studio {
       throw err;
     } finally {
       this.running = false;
+      this.paused = false;
+      this.pauseRequested = false;
     }
   }
 
@@ -276,6 +287,13 @@ export class Studio {
     this.batchesDone = 0;
     this.totalBatches = 0;
     this.numTensors = null;
+  }
+
+  /** Pause after the batch in flight, or continue a paused run. */
+  async togglePause(): Promise<void> {
+    if (!this.runId) return;
+    this.pauseRequested = !this.pauseRequested;
+    await (this.pauseRequested ? this.engine.pause(this.runId) : this.engine.unpause(this.runId));
   }
 
   async cancel(): Promise<void> {

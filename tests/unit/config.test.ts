@@ -139,11 +139,11 @@ describe('config file', () => {
     expect(problemsOf({ version: 1, train: { lrSchedule: { kind: 'cosine', warmup: -1 } } })).toEqual(['train.lrSchedule.warmup must be a whole number at least 0 (got -1)']);
     expect(problemsOf({ version: 1, train: { lrSchedule: { kind: 'exponential' } } })).toEqual([expect.stringMatching(/^train\.lrSchedule\.kind must be one of "constant", "step", "cosine", "plateau"/)]);
     expect(problemsOf({ version: 1, train: { lrSchedule: { kind: 'plateau', factor: 2 } } })).toEqual(['train.lrSchedule.factor must be a number above 0 and below 1 (got 2)']);
-    expect(problemsOf({ version: 1, train: { model: 'resnet50' } })[0]).toMatch(/^train\.model must be a model of the studio \(got "resnet50"\); known: simple_cnn, mobilenet_v1_0\.25_224/);
+    expect(problemsOf({ version: 1, train: { model: 'alexnet' } })[0]).toMatch(/^train\.model must be a model of the studio \(got "alexnet"\); known: simple_cnn, mobilenet_v1_0\.25_224/);
     expect(problemsOf({ version: 1, train: { model: 'simple_cnn', strategy: 'frozen' } })).toEqual(['train.strategy "frozen" needs a pretrained backbone; simple_cnn trains from scratch']);
     expect(problemsOf({ version: 1, train: { epochs: 3, probeEpochs: 5 } })).toEqual(['train.probeEpochs must not exceed train.epochs (5 > 3)']);
     expect(problemsOf({ version: 1, train: { trainableBlocks: 'some' } })).toEqual(['train.trainableBlocks must be "all" or a whole number of blocks from 0 to 1000 (got "some")']);
-    expect(problemsOf({ version: 1, models: { resnet50: {} } })[0]).toMatch(/^models\.resnet50 is not a model of the studio/);
+    expect(problemsOf({ version: 1, models: { alexnet: {} } })[0]).toMatch(/^models\.alexnet is not a model of the studio/);
     expect(problemsOf({ version: 1, dataset: { groupPattern: 'P\\d+' } })).toEqual([expect.stringMatching(/^dataset\.groupPattern: group pattern "P\\\\d\+" has no capture group/)]);
     expect(problemsOf({ version: 1, transform: { normalization: 'imagenet' } })).toEqual(['transform.normalization must be one of "model" (got "imagenet")']);
   });

@@ -52,12 +52,17 @@ export interface TrainConfig {
   epochs: number;
   batchSize: number;
   learningRate: number;
-  /** Constant when absent. */
+  /** Constant when absent; a run in phases runs it afresh in each phase, from the phase's own rate. */
   lrSchedule?: LrScheduleConfig;
   seed: number;
   /** Off when absent: then a frozen backbone's features are computed once and cached for every epoch. */
   /** `default`: the studio's standard set (augmentDefault), so callers need not copy its numbers. */
   augment?: AugmentConfig | 'default';
+  /**
+   * `auto` (default): with augmentation off, the frozen part's activations are computed once per phase and each
+   * epoch runs only the trainable part; `off` runs the frozen layers every epoch (less memory; the benchmark's baseline).
+   */
+  featureCache?: 'auto' | 'off';
   /** `auto` (default): inverse-frequency weights when the training split is imbalanced (largest > 1.5 × smallest). */
   classWeights?: 'auto' | 'off';
   /** Cross-entropy label smoothing ε (0 by default). */
@@ -80,9 +85,41 @@ export interface EpochMetrics {
   imagesPerSecond: number;
   /** The optimiser's rate at the epoch's last step (a schedule may change it every step). */
   learningRate?: number;
+  /** `finetune` runs: the training phase the epoch belongs to. */
+  phase?: PhaseName;
 }
 
-export type RunStatus = 'running' | 'completed' | 'cancelled' | 'failed';
+/** `probe`: the head alone ("linear probe, then fine-tune"); `finetune`: the configured blocks and the head. */
+export type PhaseName = 'probe' | 'finetune';
+
+/** Where a phase kept the frozen part's activations, and what computing them cost. */
+export interface FeatureCacheInfo {
+  images: number;
+  seconds: number;
+  /** `backend`: one tensor on the GPU; `cpu`: worker memory, uploaded one batch at a time. */
+  keep: 'backend' | 'cpu';
+  bytes: number;
+  /** The layer whose output was cached (the last frozen one). */
+  boundary: string;
+  /** One image's activations there. */
+  featureShape: number[];
+}
+
+/** One phase of a `finetune` run, as it was trained. */
+export interface RunPhase {
+  name: PhaseName;
+  /** 1-based, inclusive. */
+  fromEpoch: number;
+  toEpoch: number;
+  trainableBlocks: number | 'all';
+  /** The phase's base rate (a schedule starts from it). */
+  learningRate: number;
+  /** Set when the frozen part's activations were cached for the phase (augmentation off, and small enough). */
+  featureCache?: FeatureCacheInfo;
+}
+
+/** `paused`: waiting between batches until continued (or cancelled). */
+export type RunStatus = 'running' | 'paused' | 'completed' | 'cancelled' | 'failed';
 
 export interface SplitCounts {
   train: number;
@@ -108,7 +145,9 @@ export interface RunRecord {
   /** Each time the run was continued from its last checkpoint (after a reload, a crash or a cancel). */
   resumes?: { at: string; fromEpoch: number }[];
   /** Set when a frozen backbone's features were computed once and cached (augmentation off). */
-  featureCache?: { images: number; seconds: number };
+  featureCache?: FeatureCacheInfo;
+  /** `finetune` runs: the phases, each with its blocks, base rate and feature cache. */
+  phases?: RunPhase[];
   classes: string[];
   split: SplitCounts;
   epochs: EpochMetrics[];
