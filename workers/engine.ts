@@ -434,12 +434,12 @@ export class StudioEngine implements Engine {
           },
           shouldStop: () => control.stop,
           yieldToHost,
-          waitWhilePaused: () =>
+          waitWhilePaused: (flush) =>
             control.waitWhilePaused(async (paused) => {
               run.status = paused ? 'paused' : 'running';
               await saveRun(store, run);
               onEvent({ type: 'paused', paused });
-            }),
+            }, flush),
         },
       });
       run.status = result.stopped ? 'cancelled' : 'completed';

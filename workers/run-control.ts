@@ -25,10 +25,14 @@ export class RunControl {
   }
 
   /**
-   * For the trainer's `waitWhilePaused`: settles at once unless a pause was asked for; otherwise tells `onChange`
-   * that the run is paused, waits for unpause or cancel, and tells it again that it is not.
+   * For the trainer's `waitWhilePaused`: settles at once unless a pause was asked for; otherwise lets the trainer
+   * `flush` its loss reads in flight, tells `onChange` that the run is paused, waits for unpause or cancel, and
+   * tells it again that it is not.
    */
-  async waitWhilePaused(onChange: (paused: boolean) => void | Promise<void>): Promise<void> {
+  async waitWhilePaused(onChange: (paused: boolean) => void | Promise<void>, flush?: () => Promise<void>): Promise<void> {
+    if (!this.pauseRequested || this.stop) return;
+    await flush?.();
+    // Unpaused or cancelled while the reads in flight landed: nothing to wait for.
     if (!this.pauseRequested || this.stop) return;
     const released = new Promise<void>((resolve) => (this.wake = resolve));
     await onChange(true);

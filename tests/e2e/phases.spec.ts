@@ -98,8 +98,7 @@ test('Pause holds the run between batches, shows it as paused, and Continue fini
   await page.getByTestId('pause').click();
   await expect(status).toHaveAttribute('data-status', 'paused', { timeout: 60_000 });
   await expect(page.getByTestId('pause')).toHaveText('Continue');
-  // Loss reads already in flight when the loop stopped may still land; after them nothing moves.
-  await page.waitForTimeout(1000);
+  // The loop delivered its loss reads in flight before it said "paused": from then on nothing moves.
   const held = await status.textContent();
   await page.waitForTimeout(2000);
   await expect(status).toHaveText(held!);

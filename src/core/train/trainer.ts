@@ -152,8 +152,11 @@ export interface TrainerOptions {
   shouldStop?: () => boolean;
   /** Lets the host's event loop run between batches (to receive a cancel message). */
   yieldToHost?: () => Promise<void>;
-  /** Awaited between batches; a paused host returns a promise that settles on resume (or on cancel). */
-  waitWhilePaused?: () => Promise<void>;
+  /**
+   * Awaited between batches; a paused host returns a promise that settles on resume (or on cancel), after calling
+   * `flush` (the loss reads in flight delivered as batch events) so that what it shows as paused holds still.
+   */
+  waitWhilePaused?: (flush: () => Promise<void>) => Promise<void>;
 }
 
 export interface TrainResult {
@@ -293,7 +296,11 @@ export async function trainClassifier(model: tf.LayersModel, optimizer: tf.Optim
       );
       if (pending.length > MAX_PENDING_READS) await pending.shift();
       await opts.yieldToHost?.();
-      await opts.waitWhilePaused?.();
+      // A pausing host flushes the loss reads in flight first, so the batches it reports stop moving at once.
+      await opts.waitWhilePaused?.(async () => {
+        await Promise.all(pending);
+        pending.length = 0;
+      });
     }
     await Promise.all(pending);
     if (seen < split.train.length) {
