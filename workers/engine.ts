@@ -18,7 +18,9 @@ import { featureBatchSource, imageBatchSource, normalizeWith, trainClassifier, t
 import type { RunRecord, TrainConfig } from '../src/core/train/types';
 import { EngineError } from '../src/engine/errors';
 import type { BackendInfo, BackendName, DatasetSummary, Engine, ZooModel, FolderInput, FolderScan, ImportEvent, StatsVerification, Thumbnail, TrainEvent } from '../src/engine/types';
-import { selectBackend } from './backend';
+import { onBackend, routeRun, selectBackend, useBackend } from './backend';
+import { cachesFeatures } from '../src/core/routing';
+import { confusionMatrix, perClassRecall } from '../src/core/metrics/confusion';
 import { folderSource } from './folder';
 import { browserBackboneLoader, buildModel, resolveStrategy } from './models';
 
@@ -346,7 +348,11 @@ export class StudioEngine implements Engine {
     let db: StudioDB | null = null;
     let model: tf.LayersModel | null = null;
     let optimizer: tf.Optimizer | null = null;
+    const requested = cfg.augment === 'default' ? augmentDefault : cfg.augment;
+    const augment = requested && !isAugmentIdentity(requested) ? requested : undefined;
     try {
+      const work = { strategy: run.strategy, augment: Boolean(augment), cacheFeatures: cfg.cacheFeatures };
+      const routing = (run.routing = routeRun(backend, work));
       db = await this.database();
       const store = db;
       const prepared = await this.prepare(cfg);
@@ -356,11 +362,13 @@ export class StudioEngine implements Engine {
       if (prepared.dataset) run.dataset = prepared.dataset;
       await saveRun(store, run);
       const batchesPerEpoch = Math.ceil(split.train.length / cfg.batchSize);
-      onEvent({ type: 'start', runId: run.runId, classes: run.classes, split: run.split, totalBatches: batchesPerEpoch * (cfg.epochs - (resumeFrom?.epoch ?? 0)), backend, resumedFrom: resumeFrom?.epoch ?? null });
+      onEvent({ type: 'start', runId: run.runId, classes: run.classes, split: run.split, totalBatches: batchesPerEpoch * (cfg.epochs - (resumeFrom?.epoch ?? 0)), backend, routing, resumedFrom: resumeFrom?.epoch ?? null });
 
       const trainCounts = Array.from({ length: data.numClasses }, (_, k) => split.train.filter((i) => data.labels[i] === k).length);
       // The seed balanced classes by default; weights are recorded so a resumed run (and the report) uses the same.
       if ((cfg.classWeights ?? 'auto') === 'auto' && isImbalanced(trainCounts)) run.classWeights = inverseFrequencyClassWeights(trainCounts);
+      // Weights are created on the backend that uses them first; later work moves them on use.
+      await useBackend(cachesFeatures(work) ? routing.forward : routing.train);
       const built = await buildModel(cfg, data, prepared.normalization, browserBackboneLoader(store));
       model = built.model;
       run.optimizer = built.optimizer;
@@ -368,8 +376,7 @@ export class StudioEngine implements Engine {
       const resumed = resumeFrom ? await restoreCheckpoint(model, optimizer, resumeFrom) : null;
       const best = new BestCheckpoint({ everyEpochs: cfg.saveEveryEpochs ?? 0 }, resumed?.best ?? null);
       const toStore = checkpointToStore(store, model, optimizer, { runId: run.runId, config: cfg, best });
-      const requested = cfg.augment === 'default' ? augmentDefault : cfg.augment;
-      const augment = requested && !isAugmentIdentity(requested) ? requested : undefined;
+      let validated: { epoch: number; predicted: Int32Array } | null = null;
       const es = cfg.earlyStopping === undefined ? {} : cfg.earlyStopping;
       const options: TrainerOptions = {
         epochs: cfg.epochs,
@@ -390,6 +397,10 @@ export class StudioEngine implements Engine {
             if (kind === 'best') {
               run.checkpoint.best = epoch;
               run.best = { epoch, valAccuracy: metrics.valAccuracy };
+              if (validated?.epoch === epoch) {
+                const confusion = confusionMatrix(split.val.map((i) => data.labels[i]), validated.predicted, data.numClasses);
+                run.bestValidation = { epoch, confusion, recall: perClassRecall(confusion) };
+              }
             }
           },
         },
@@ -401,9 +412,11 @@ export class StudioEngine implements Engine {
         },
         shouldStop: () => control.stop,
         yieldToHost,
+        validateOn: (validate) => onBackend(routing.forward, validate),
+        onValidation: (epoch, predicted) => void (validated = { epoch, predicted }),
       };
       let result;
-      if (!augment && (built.strategy === 'frozen' || built.strategy === 'medical')) {
+      if (cachesFeatures(work)) {
         // The backbone never changes: run it once per image and train only the head on its cached features.
         const frozenSplit = splitAtFrozenBoundary(model);
         const started = performance.now();
@@ -428,6 +441,7 @@ export class StudioEngine implements Engine {
         probe.dispose();
         run.featureCache = { images: data.labels.length, seconds: (performance.now() - started) / 1000 };
         try {
+          await useBackend(routing.train);
           result = await trainClassifier(frozenSplit.trainable, optimizer, featureBatchSource({ features, featureShape: frozenSplit.featureShape, labels: data.labels, numClasses: data.numClasses }), split, { ...options, normalization: undefined });
         } finally {
           features.dispose();
@@ -445,6 +459,7 @@ export class StudioEngine implements Engine {
       run.endedAt = new Date().toISOString();
       model?.dispose();
       optimizer?.dispose();
+      await useBackend(backend.name);
       this.active = null;
       if (db) await saveRun(db, run);
     }

@@ -5,6 +5,8 @@ import type { AugmentConfig } from '../image/augment';
 import type { OptimizerName } from './optimizers';
 import type { LrScheduleConfig } from './schedules';
 import type { ChannelStats } from '../dataset/stats';
+import type { ConfusionMatrix } from '../metrics/confusion';
+import type { Routing } from '../routing';
 
 export type BackendName = 'webgpu' | 'webgl' | 'wasm' | 'cpu';
 
@@ -58,6 +60,8 @@ export interface TrainConfig {
   /** Off when absent: then a frozen backbone's features are computed once and cached for every epoch. */
   /** `default`: the studio's standard set (augmentDefault), so callers need not copy its numbers. */
   augment?: AugmentConfig | 'default';
+  /** Frozen and medical without augmentation: false runs the backbone every epoch instead of caching its features (on by default). */
+  cacheFeatures?: boolean;
   /** `auto` (default): inverse-frequency weights when the training split is imbalanced (largest > 1.5 × smallest). */
   classWeights?: 'auto' | 'off';
   /** Cross-entropy label smoothing ε (0 by default). */
@@ -109,6 +113,10 @@ export interface RunRecord {
   resumes?: { at: string; fromEpoch: number }[];
   /** Set when a frozen backbone's features were computed once and cached (augmentation off). */
   featureCache?: { images: number; seconds: number };
+  /** Which backend ran the forward work and which the training, and why (auto mode routes around a software GPU). */
+  routing?: Routing;
+  /** The best epoch's validation predictions: confusion matrix (rows true, columns predicted) and per-class recall. */
+  bestValidation?: { epoch: number; confusion: ConfusionMatrix; recall: number[] };
   classes: string[];
   split: SplitCounts;
   epochs: EpochMetrics[];
