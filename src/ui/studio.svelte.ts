@@ -4,7 +4,7 @@
  */
 import { EngineError } from '../engine/errors';
 import { eventSink, type EngineProxy } from '../engine/client';
-import type { BackendInfo, BackendName, ZooModel, DatasetSummary, EpochMetrics, FolderInput, FolderScan, ImportEvent, ImportOptions, RunRecord, TrainConfig, TrainEvent } from '../engine/types';
+import type { BackendInfo, BackendName, Routing, ZooModel, DatasetSummary, EpochMetrics, FolderInput, FolderScan, ImportEvent, ImportOptions, RunRecord, TrainConfig, TrainEvent } from '../engine/types';
 
 export type BackendChoice = BackendName | 'auto';
 const BACKEND_KEY = 'mri-studio.backend';
@@ -49,6 +49,8 @@ export class Studio {
   backendChoice = $state<BackendChoice>('auto');
   backendError = $state<ShownError | null>(null);
   switching = $state(false);
+  /** Where the current (or last) run's work runs: auto mode routes around a software GPU adapter. */
+  routing = $state<Routing | null>(null);
 
   runId = $state<string | null>(null);
   running = $state(false);
@@ -138,6 +140,7 @@ export class Studio {
     this.backendChoice = choice;
     this.switching = true;
     this.backendError = null;
+    this.routing = null;
     try {
       this.backend = await this.engine.init(choice);
       localStorage.setItem(BACKEND_KEY, choice);
@@ -163,6 +166,7 @@ export class Studio {
         this.runId = e.runId;
         this.classes = e.classes;
         this.totalBatches = e.totalBatches;
+        this.routing = e.routing;
         break;
       case 'batch':
         this.batchesDone += 1;
