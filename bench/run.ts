@@ -1,5 +1,6 @@
 /**
- * Benchmarks (never part of `npm test`): `npm run bench [-- --only import] [-- --size 224]`.
+ * Benchmarks (never part of `npm test`): `npm run bench [-- --only NAME] [options]`, NAME one of
+ * import [--size 224] · backends [--backends webgpu,webgl,wasm,cpu] · feature-cache [--per-class 40] · real-data [--epochs 50].
  * Prints one table and writes bench/results/<date>.json. Figures are ratios measured in one run where possible:
  * this machine is shared and noisy, so absolute times move between runs.
  */
@@ -7,7 +8,10 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { BENCH_BACKENDS, backendsBenchmark } from './backends';
+import { featureCacheBenchmark } from './feature-cache';
 import { importBenchmark } from './import';
+import { realDataBenchmark } from './real-data';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const SHARED_MRI = resolve(ROOT, '../shared/datasets/brain-mri-224/Training');
@@ -20,11 +24,22 @@ export interface BenchRow {
   note?: string;
 }
 
-const { values } = parseArgs({ options: { only: { type: 'string' }, size: { type: 'string' } } });
+const { values } = parseArgs({ options: { only: { type: 'string' }, size: { type: 'string' }, backends: { type: 'string' }, 'per-class': { type: 'string' }, epochs: { type: 'string' } } });
+const BENCHMARKS: Record<string, () => Promise<BenchRow[]>> = {
+  import: () => importBenchmark(SHARED_MRI, Number(values.size ?? 224)),
+  backends: () => backendsBenchmark(SHARED_MRI, values.backends?.split(',') ?? BENCH_BACKENDS),
+  'feature-cache': () => featureCacheBenchmark(SHARED_MRI, Number(values['per-class'] ?? 40)),
+  'real-data': () => realDataBenchmark(SHARED_MRI, Number(values.epochs ?? 50)),
+};
+if (values.only && !(values.only in BENCHMARKS)) {
+  console.error(`bench: --only must be one of ${Object.keys(BENCHMARKS).join(', ')} (got "${values.only}")`);
+  process.exit(2);
+}
 const rows: BenchRow[] = [];
-if (!values.only || values.only === 'import') {
-  if (existsSync(SHARED_MRI)) rows.push(...(await importBenchmark(SHARED_MRI, Number(values.size ?? 224))));
-  else console.log(`import: skipped, ${SHARED_MRI} is absent (it ships beside the checkout as ../shared)`);
+for (const [name, run] of Object.entries(BENCHMARKS)) {
+  if (values.only && values.only !== name) continue;
+  if (existsSync(SHARED_MRI)) rows.push(...(await run()));
+  else console.log(`${name}: skipped, ${SHARED_MRI} is absent (it ships beside the checkout as ../shared)`);
 }
 
 const width = (k: keyof BenchRow) => Math.max(k.length, ...rows.map((r) => String(r[k] ?? '').length));
