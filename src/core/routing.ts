@@ -38,16 +38,18 @@ export interface Routing {
 
 /*
  * Orders for a software adapter (or no GPU backend at all), fastest first, from `npm run bench -- --only backends`
- * (bench/backends.ts: MobileNetV2-0.35 at 224 px, headless Chromium, WebGPU and WebGL on SwiftShader; one run on
- * the shared 2-core machine, 2026-11-27, each backend timed in turn while the load changed, so only wide gaps count):
- *   backbone forward per image   wasm 44 ms · webgl 65× · webgpu 68× · cpu 82×
- *   Medical head epoch (cached)  wasm 79 ms · webgl 2.2× · webgpu 6.1× · cpu 11.6×
- *   fine-tuning step, batch 16   webgl 488 s · webgpu 1.4× · cpu 2.1× · wasm: "Kernel 'Conv2DBackpropFilter' not
- *                                registered for backend 'wasm'"
+ * (bench/backends.ts: MobileNetV2-0.35 at 224 px, headless Chromium, WebGPU and WebGL on SwiftShader, each backend
+ * forced and timed in turn on the shared 2-core machine). Run of 2026-11-28 00:14, load steady at 4–5:
+ *   backbone forward per image   wasm 44 ms · webgl 11.5× · cpu 12.4× · webgpu 52×
+ *   Medical head epoch (cached)  wasm 44 ms · webgl 3.1× · cpu 5.1× · webgpu 6.7×
+ *   fine-tuning step, batch 16   webgl 72 s · cpu 2.6× · webgpu 3.5× · wasm: TF.js says "Kernel
+ *                                'Conv2DBackpropFilter' not registered for backend 'wasm'"
+ * An earlier run under a load of 16–22 that changed while the backends took turns put WebGPU (1.4×) before the CPU
+ * (2.1×) for fine-tuning; the steady run decides, and WASM first for forward and dense work held in both.
  */
-const FORWARD_ORDER: readonly BackendName[] = ['wasm', 'webgl', 'webgpu', 'cpu'];
-const CONV_TRAINING_ORDER: readonly BackendName[] = ['webgl', 'webgpu', 'cpu', 'wasm'];
-const DENSE_TRAINING_ORDER: readonly BackendName[] = ['wasm', 'webgl', 'webgpu', 'cpu'];
+const FORWARD_ORDER: readonly BackendName[] = ['wasm', 'webgl', 'cpu', 'webgpu'];
+const CONV_TRAINING_ORDER: readonly BackendName[] = ['webgl', 'cpu', 'webgpu', 'wasm'];
+const DENSE_TRAINING_ORDER: readonly BackendName[] = ['wasm', 'webgl', 'cpu', 'webgpu'];
 
 export const BACKEND_LABEL: Record<BackendName, string> = { webgpu: 'WebGPU', webgl: 'WebGL', wasm: 'WASM', cpu: 'CPU' };
 

@@ -56,8 +56,8 @@ describe('routing', () => {
     // WebGL on SwiftShader too (no WebGPU): the same split.
     const webgl = routeWork(input({ selected: 'webgl', available: ['webgl', 'wasm', 'cpu'], adapter: { ...SWIFTSHADER, architecture: '', description: 'ANGLE (Google, Vulkan 1.3.0 (SwiftShader Device (Subzero)), SwiftShader driver)' } }));
     expect(webgl).toMatchObject({ forward: 'wasm', train: 'webgl', reason: expect.stringMatching(/^Software adapter \(SwiftShader\): /) });
-    // Without WebGL, the next measured: WebGPU, ahead of the CPU backend.
-    expect(routeWork(input({ available: ['webgpu', 'wasm', 'cpu'] }))).toMatchObject({ forward: 'wasm', train: 'webgpu', routed: true });
+    // Without WebGL, the next measured: the CPU backend, ahead of WebGPU on SwiftShader.
+    expect(routeWork(input({ available: ['webgpu', 'wasm', 'cpu'] }))).toMatchObject({ forward: 'wasm', train: 'cpu', routed: true });
   });
 
   it('uses the next backend for forward work when WASM did not start', () => {
