@@ -1,5 +1,7 @@
 /**
- * Benchmarks (never part of `npm test`): `npm run bench [-- --only import|isolation|finetune] [-- --size 224] [-- --per-class 16]`.
+ * Benchmarks (never part of `npm test`): `npm run bench [-- --only NAME] [options]`, NAME one of
+ * import [--size 224] · backends [--backends webgpu,webgl,wasm,cpu] · feature-cache [--per-class 40] ·
+ * real-data [--epochs 50] · isolation · finetune [--size 224] [--per-class 16].
  * Prints one table and writes bench/results/<date>.json. Figures are ratios measured in one run where possible:
  * this machine is shared and noisy, so absolute times move between runs.
  */
@@ -7,9 +9,12 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { BENCH_BACKENDS, backendsBenchmark } from './backends';
+import { featureCacheBenchmark } from './feature-cache';
 import { finetuneBenchmark, FINETUNE_MODEL } from './finetune';
 import { importBenchmark } from './import';
 import { isolationBenchmark } from './isolation';
+import { realDataBenchmark } from './real-data';
 import { hasPretrained, PRETRAINED_DIR } from '../tests/fixtures/pretrained';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -23,19 +28,31 @@ export interface BenchRow {
   note?: string;
 }
 
-const { values } = parseArgs({ options: { only: { type: 'string' }, size: { type: 'string' }, 'per-class': { type: 'string' } } });
+/** Runs a benchmark that needs a pretrained copy from ../shared, or says why it is skipped. */
+async function withPretrained(name: string, model: string, run: () => Promise<BenchRow[]>): Promise<BenchRow[]> {
+  if (hasPretrained(model)) return run();
+  console.log(`${name}: skipped, ../shared/pretrained/${model} is absent`);
+  return [];
+}
+
+const { values } = parseArgs({ options: { only: { type: 'string' }, size: { type: 'string' }, backends: { type: 'string' }, 'per-class': { type: 'string' }, epochs: { type: 'string' } } });
+const BENCHMARKS: Record<string, () => Promise<BenchRow[]>> = {
+  import: () => importBenchmark(SHARED_MRI, Number(values.size ?? 224)),
+  backends: () => backendsBenchmark(SHARED_MRI, values.backends?.split(',') ?? BENCH_BACKENDS),
+  'feature-cache': () => featureCacheBenchmark(SHARED_MRI, Number(values['per-class'] ?? 40)),
+  'real-data': () => realDataBenchmark(SHARED_MRI, Number(values.epochs ?? 50)),
+  isolation: () => withPretrained('isolation', FINETUNE_MODEL, () => isolationBenchmark(SHARED_MRI, PRETRAINED_DIR)),
+  finetune: () => withPretrained('finetune', FINETUNE_MODEL, () => finetuneBenchmark(SHARED_MRI, Number(values.size ?? 224), Number(values['per-class'] ?? 16))),
+};
+if (values.only && !(values.only in BENCHMARKS)) {
+  console.error(`bench: --only must be one of ${Object.keys(BENCHMARKS).join(', ')} (got "${values.only}")`);
+  process.exit(2);
+}
 const rows: BenchRow[] = [];
-if (!values.only || values.only === 'import') {
-  if (existsSync(SHARED_MRI)) rows.push(...(await importBenchmark(SHARED_MRI, Number(values.size ?? 224))));
-  else console.log(`import: skipped, ${SHARED_MRI} is absent (it ships beside the checkout as ../shared)`);
-}
-if (!values.only || values.only === 'isolation') {
-  if (existsSync(SHARED_MRI) && hasPretrained('mobilenet_v2_0.35_224')) rows.push(...(await isolationBenchmark(SHARED_MRI, PRETRAINED_DIR)));
-  else console.log('isolation: skipped, ../shared (MRI images and pretrained MobileNetV2-0.35) is absent');
-}
-if (!values.only || values.only === 'finetune') {
-  if (!existsSync(SHARED_MRI) || !hasPretrained(FINETUNE_MODEL)) console.log(`finetune: skipped, it needs ${SHARED_MRI} and ../shared/pretrained/${FINETUNE_MODEL}`);
-  else rows.push(...(await finetuneBenchmark(SHARED_MRI, Number(values.size ?? 224), Number(values['per-class'] ?? 16))));
+for (const [name, run] of Object.entries(BENCHMARKS)) {
+  if (values.only && values.only !== name) continue;
+  if (existsSync(SHARED_MRI)) rows.push(...(await run()));
+  else console.log(`${name}: skipped, ${SHARED_MRI} is absent (it ships beside the checkout as ../shared)`);
 }
 
 const width = (k: keyof BenchRow) => Math.max(k.length, ...rows.map((r) => String(r[k] ?? '').length));

@@ -326,7 +326,7 @@ function progressLine(e: TrainEvent | ImportEvent | EvaluateEvent, epochs: numbe
       return `  ${e.done}/${e.total} decoded · ${e.imagesPerSecond.toFixed(0)} images/s · ETA ${Math.ceil(e.etaSeconds)} s`;
     }
     case 'start':
-      return `run ${e.runId} on ${e.backend.name}${e.backend.adapter ? ` (${e.backend.adapter.vendor} ${e.backend.adapter.architecture}${e.backend.adapter.isSoftware ? ', software adapter' : ''})` : ''}: classes ${e.classes.join(', ')}; split ${e.split.train}/${e.split.val}/${e.split.test}${e.resumedFrom ? `; resumed after epoch ${e.resumedFrom}` : ''}`;
+      return `run ${e.runId} on ${e.backend.name}${e.backend.adapter ? ` (${e.backend.adapter.vendor} ${e.backend.adapter.architecture}${e.backend.adapter.isSoftware ? ', software adapter' : ''})` : ''}: classes ${e.classes.join(', ')}; split ${e.split.train}/${e.split.val}/${e.split.test}${e.resumedFrom ? `; resumed after epoch ${e.resumedFrom}` : ''}\nrouting: ${e.routing.reason}`;
     case 'epoch': {
       const m = e.metrics;
       return `epoch ${m.epoch}${Number.isNaN(epochs) ? '' : `/${epochs}`}${m.phase ? ` [${m.phase}, lr ${m.learningRate?.toPrecision(3)}]` : ''}: train loss ${m.trainLoss.toFixed(4)} acc ${pct(m.trainAccuracy)} · val loss ${m.valLoss.toFixed(4)} acc ${pct(m.valAccuracy)} · ${m.seconds.toFixed(1)} s, ${m.imagesPerSecond.toFixed(1)} img/s · tensors ${e.numTensors}`;
@@ -407,12 +407,14 @@ export function runSummary(run: RunRecord) {
     strategy: run.strategy,
     optimizer: run.optimizer,
     checkpoint: run.checkpoint,
+    ...(run.routing ? { routing: run.routing } : {}),
     ...(run.classWeights ? { classWeights: run.classWeights } : {}),
     ...(run.phases ? { phases: run.phases } : {}),
     classes: run.classes,
     split: run.split,
     epochs: run.epochs,
     best: run.best,
+    ...(run.bestValidation ? { bestValidation: run.bestValidation } : {}),
     ...(run.dataset ? { dataset: { fingerprint: run.dataset.fingerprint, classes: run.dataset.classes, counts: run.dataset.counts, skipped: run.dataset.skipped, duplicates: run.dataset.duplicates, normalization: run.dataset.normalization } } : {}),
   };
 }

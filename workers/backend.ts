@@ -1,6 +1,7 @@
 /**
  * Backend choice inside the worker: WebGPU first, then WebGL, WASM, CPU — the first that initialises, unless the
- * user forces one. Every failure is kept with its reason so the UI can say why the studio is not on WebGPU.
+ * user forces one. Every failure is kept with its reason so the UI can say why the studio is not on WebGPU. In auto
+ * mode the others are started too, so that a run can be routed to a faster one (src/core/routing.ts).
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-webgpu';
@@ -8,6 +9,7 @@ import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
 import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
 import wasmThreaded from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
+import { routeWork, type Routing, type RunWork } from '../src/core/routing';
 import { BACKEND_ORDER, type AdapterInfo, type BackendInfo, type BackendName } from '../src/engine/types';
 import { EngineError } from '../src/engine/errors';
 
@@ -65,11 +67,51 @@ export async function selectBackend(requested: BackendName | 'auto'): Promise<Ba
     try {
       await tryBackend(name);
       const adapter = name === 'webgpu' ? await webgpuAdapter() : name === 'webgl' ? webglAdapter() : null;
-      return { name, requested, failed, adapter, tfjsVersion: tf.version.tfjs };
+      // A forced backend starts alone: forcing one is how a user steps around a backend that misbehaves.
+      const available = requested === 'auto' ? await availableBesides(name, failed) : [name];
+      return { name, requested, failed, adapter, available, tfjsVersion: tf.version.tfjs };
     } catch (err) {
       failed.push({ name, reason: err instanceof Error ? err.message : String(err) });
     }
   }
   const detail = failed.map((f) => `${f.name}: ${f.reason}`).join('; ');
   throw new EngineError('E_BACKEND', requested === 'auto' ? 'no TF.js backend could be initialised' : `the ${requested} backend is not available in this browser`, detail);
+}
+
+/** Starts every backend not tried yet (each keeps its state in TF.js's registry), then makes `selected` active again. */
+async function availableBesides(selected: BackendName, failed: BackendInfo['failed']): Promise<BackendName[]> {
+  const available: BackendName[] = [];
+  for (const name of BACKEND_ORDER) {
+    if (name === selected) available.push(name);
+    else if (!failed.some((f) => f.name === name) && (await tryBackend(name).then(() => true, () => false))) available.push(name);
+  }
+  await useBackend(selected);
+  return available;
+}
+
+/** Backends whose kernel registry has both convolution gradients (registration happens on import, before init). */
+export function convGradientBackends(): BackendName[] {
+  return BACKEND_ORDER.filter((b) => tf.getKernel('Conv2DBackpropFilter', b) && tf.getKernel('DepthwiseConv2dNativeBackpropFilter', b));
+}
+
+/** Where a run's work goes on this backend (see src/core/routing.ts); a RangeError when no backend can train it. */
+export function routeRun(info: BackendInfo, work: RunWork): Routing {
+  return routeWork({ requested: info.requested, selected: info.name, adapter: info.adapter, available: info.available, convGradients: convGradientBackends(), work });
+}
+
+/** Makes an initialised backend the active one. Tensors stay where they are and move when another backend reads them. */
+export async function useBackend(name: BackendName): Promise<void> {
+  if (tf.getBackend() === name) return;
+  if (!(await tf.setBackend(name))) throw new EngineError('E_BACKEND', `could not switch to the ${name} backend`);
+}
+
+/** Runs `work` on `name`, then switches back to the backend that was active. */
+export async function onBackend<T>(name: BackendName, work: () => Promise<T>): Promise<T> {
+  const previous = tf.getBackend() as BackendName;
+  await useBackend(name);
+  try {
+    return await work();
+  } finally {
+    await useBackend(previous);
+  }
 }

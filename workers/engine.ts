@@ -20,7 +20,9 @@ import { ConfigError, configFromSettings, configTemplates, checkSettings, parseC
 import { importBackboneFolder } from './backbone-import';
 import { augmentPreviews } from './preview';
 import { resourceRequests } from '../src/engine/network';
-import { selectBackend } from './backend';
+import { onBackend, routeRun, selectBackend, useBackend } from './backend';
+import { cachesFeatures } from '../src/core/routing';
+import { confusionMatrix, perClassRecall } from '../src/core/metrics/confusion';
 import { folderSource } from './folder';
 import { evaluateRun, evaluationFiles, evaluationThumbnails } from './evaluate';
 import { thumbnailOf } from './thumbnail';
@@ -363,7 +365,11 @@ export class StudioEngine implements Engine {
     const cfg = run.config;
     let db: StudioDB | null = null;
     let model: tf.LayersModel | null = null;
+    const requested = cfg.augment === 'default' ? augmentDefault : cfg.augment;
+    const augment = requested && !isAugmentIdentity(requested) ? requested : undefined;
     try {
+      const work = { strategy: run.strategy, augment: Boolean(augment), cacheFeatures: cfg.featureCache !== 'off' };
+      const routing = (run.routing = routeRun(backend, work));
       db = await this.database();
       const store = db;
       const prepared = await this.prepare(cfg);
@@ -373,17 +379,18 @@ export class StudioEngine implements Engine {
       if (prepared.dataset) run.dataset = prepared.dataset;
       await saveRun(store, run);
       const batchesPerEpoch = Math.ceil(split.train.length / cfg.batchSize);
-      onEvent({ type: 'start', runId: run.runId, classes: run.classes, split: run.split, totalBatches: batchesPerEpoch * (cfg.epochs - (resumeFrom?.epoch ?? 0)), backend, resumedFrom: resumeFrom?.epoch ?? null });
+      onEvent({ type: 'start', runId: run.runId, classes: run.classes, split: run.split, totalBatches: batchesPerEpoch * (cfg.epochs - (resumeFrom?.epoch ?? 0)), backend, routing, resumedFrom: resumeFrom?.epoch ?? null });
 
       const trainCounts = Array.from({ length: data.numClasses }, (_, k) => split.train.filter((i) => data.labels[i] === k).length);
       // The seed balanced classes by default; weights are recorded so a resumed run (and the report) uses the same.
       if ((cfg.classWeights ?? 'auto') === 'auto' && isImbalanced(trainCounts)) run.classWeights = inverseFrequencyClassWeights(trainCounts);
+      // Weights are created on the backend that uses them first; later work moves them on use.
+      await useBackend(cachesFeatures(work) ? routing.forward : routing.train);
       const built = await buildModel(cfg, data, prepared.normalization, browserBackboneLoader(store));
       model = built.model;
       run.optimizer = built.optimizer;
       run.input = { imageSize: data.imageSize, channels: data.channels as 1 | 3, normalization: built.normalization };
-      const requested = cfg.augment === 'default' ? augmentDefault : cfg.augment;
-      const augment = requested && !isAugmentIdentity(requested) ? requested : undefined;
+      let validated: { epoch: number; predicted: Int32Array } | null = null;
       const es = cfg.earlyStopping === undefined ? {} : cfg.earlyStopping;
       const result = await trainInPhases({
         model,
@@ -406,6 +413,10 @@ export class StudioEngine implements Engine {
             if (kind === 'best') {
               run.checkpoint.best = epoch;
               run.best = { epoch, valAccuracy: metrics.valAccuracy };
+              if (validated?.epoch === epoch) {
+                const confusion = confusionMatrix(split.val.map((i) => data.labels[i]), validated.predicted, data.numClasses);
+                run.bestValidation = { epoch, confusion, recall: perClassRecall(confusion) };
+              }
             }
           };
         },
@@ -440,7 +451,12 @@ export class StudioEngine implements Engine {
               await saveRun(store, run);
               onEvent({ type: 'paused', paused });
             }, flush),
+          validateOn: (validate) => onBackend(routing.forward, validate),
+          onValidation: (epoch, predicted) => void (validated = { epoch, predicted }),
         },
+        // A frozen part's activations are forward work; the trainable part trains where convolution gradients run.
+        onForward: (work) => onBackend(routing.forward, work),
+        onTrain: () => useBackend(routing.train),
       });
       run.status = result.stopped ? 'cancelled' : 'completed';
     } catch (err) {
@@ -450,6 +466,7 @@ export class StudioEngine implements Engine {
     } finally {
       run.endedAt = new Date().toISOString();
       model?.dispose();
+      await useBackend(backend.name);
       this.active = null;
       if (db) await saveRun(db, run);
     }

@@ -38,6 +38,10 @@ export interface PhasedTraining {
   resumeFrom: Checkpoint | null;
   /** Cache the frozen part's activations where a phase has a frozen part (never with augmentation). */
   cacheFeatures: boolean;
+  /** Runs forward-only work (the frozen part's activations) on the backend routed for it; in place when absent. */
+  onForward?: <T>(work: () => Promise<T>) => Promise<T>;
+  /** Makes the backend routed for training the active one, before each phase trains. */
+  onTrain?: () => Promise<void>;
   /** Hears each phase as it starts, with its feature cache when it has one. */
   onPhase?: (phase: PlannedPhase, cache: FeatureCacheInfo | null) => void | Promise<void>;
 }
@@ -141,7 +145,9 @@ export async function trainInPhases(t: PhasedTraining): Promise<TrainResult> {
         if (!t.classifier) throw new RangeError('only a pretrained backbone has blocks to unfreeze');
         setTrainableBlocks(t.classifier, phase.trainableBlocks);
       }
-      const cache = t.cacheFeatures ? await cacheFrozenPart(model, t.data, t.split, t.trainer) : null;
+      const forward = t.onForward ?? ((work) => work());
+      const cache = t.cacheFeatures ? await forward(() => cacheFrozenPart(model, t.data, t.split, t.trainer)) : null;
+      await t.onTrain?.();
       try {
         await t.onPhase?.(phase, cache?.info ?? null);
         const name = phase.name;

@@ -14,6 +14,7 @@ import type { MemoryEstimate } from '../core/models/memory';
 import type { OptimizerName } from '../core/train/optimizers';
 import type { AdapterInfo, BackendName, EpochMetrics, RunRecord, SplitCounts, TrainConfig } from '../core/train/types';
 import type { ModelVersion } from '../core/registry/registry';
+import type { Routing } from '../core/routing';
 
 export type { AdapterInfo, BackendName, DatasetConfig, DemoDatasetConfig, EpochMetrics, FeatureCacheInfo, FolderDatasetConfig, PhaseName, RunPhase, RunRecord, RunStatus, SplitCounts, Strategy, TrainConfig } from '../core/train/types';
 export type { LrScheduleConfig } from '../core/train/schedules';
@@ -21,6 +22,7 @@ export type { OptimizerName } from '../core/train/optimizers';
 export type { EvaluatedImage, EvaluationMetrics, EvaluationRecord } from '../core/metrics/evaluation';
 export type { MedicalThresholds, MedicalValidation } from '../core/metrics/medical';
 export type { MemoryBudget, MemoryEstimate } from '../core/models/memory';
+export type { Routing } from '../core/routing';
 export type { AugmentConfig } from '../core/image/augment';
 export type { SplitFractions, SplitName } from '../core/dataset/split';
 export type { DedupeMode, DuplicateSummary, ImportEvent, ImportOptions, SplitCountsByClass } from '../core/dataset/importer';
@@ -43,11 +45,13 @@ export interface BackendInfo {
   /** Backends tried before `name` that failed, with why: shown to the user, never silent. */
   failed: { name: BackendName; reason: string }[];
   adapter: AdapterInfo | null;
+  /** Auto mode: every backend that initialised and passed its self-test, `name` included (routing picks among them). Forced: just `name`. */
+  available: BackendName[];
   tfjsVersion: string;
 }
 
 export type TrainEvent =
-  | { type: 'start'; runId: string; classes: string[]; split: SplitCounts; totalBatches: number; backend: BackendInfo; /** The checkpoint epoch a resumed run continues from. */ resumedFrom: number | null }
+  | { type: 'start'; runId: string; classes: string[]; split: SplitCounts; totalBatches: number; backend: BackendInfo; /** Where this run's work runs (see RunRecord.routing). */ routing: Routing; /** The checkpoint epoch a resumed run continues from. */ resumedFrom: number | null }
   | { type: 'batch'; epoch: number; batch: number; batchesPerEpoch: number; loss: number }
   | { type: 'epoch'; metrics: EpochMetrics; numTensors: number; /** tf.memory().numBytes: bytes the backend holds in tensors. */ numBytes: number }
   /** The loop stopped between batches on `pause` (true), or went on after `unpause` or a cancel (false). */

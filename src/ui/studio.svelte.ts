@@ -5,7 +5,7 @@
 import { EngineError } from '../engine/errors';
 import { eventSink, type EngineProxy } from '../engine/client';
 import { EvaluationState } from './evaluation.svelte';
-import type { BackendInfo, BackendName, ConfigTemplate, ZooModel, DatasetSummary, EpochMetrics, FolderInput, FolderScan, ImportEvent, ImportOptions, RunRecord, StudioSettings, TrainConfig, TrainEvent } from '../engine/types';
+import type { BackendInfo, BackendName, ConfigTemplate, Routing, ZooModel, DatasetSummary, EpochMetrics, FolderInput, FolderScan, ImportEvent, ImportOptions, RunRecord, StudioSettings, TrainConfig, TrainEvent } from '../engine/types';
 import { RESOURCE_BUFFER, resourceRequests, summarizeNetwork } from '../engine/network';
 import type { NetworkSummary } from '../engine/network';
 
@@ -52,6 +52,8 @@ export class Studio {
   backendChoice = $state<BackendChoice>('auto');
   backendError = $state<ShownError | null>(null);
   switching = $state(false);
+  /** Where the current (or last) run's work runs: auto mode routes around a software GPU adapter. */
+  routing = $state<Routing | null>(null);
 
   runId = $state<string | null>(null);
   running = $state(false);
@@ -165,6 +167,7 @@ export class Studio {
     this.backendChoice = choice;
     this.switching = true;
     this.backendError = null;
+    this.routing = null;
     try {
       this.backend = await this.engine.init(choice);
       localStorage.setItem(BACKEND_KEY, choice);
@@ -211,6 +214,7 @@ export class Studio {
         this.totalBatches = e.totalBatches;
         this.runBackend = e.backend;
         this.runStartedAt = performance.now();
+        this.routing = e.routing;
         break;
       case 'batch':
         this.batchesDone += 1;

@@ -1,7 +1,8 @@
 import { expect, test } from '@playwright/test';
 
 test('the demo trains 2 epochs on WebGPU in a worker, charting as it goes, without blocking the page', async ({ page }) => {
-  await page.goto('/');
+  // Forced: auto mode would route the work off this software adapter (see routing.spec.ts).
+  await page.goto('/?backend=webgpu');
   await expect(page.getByTestId('backend-name')).toHaveText('webgpu', { timeout: 60_000 });
   await expect(page.getByTestId('adapter')).toContainText('swiftshader');
   await expect(page.getByTestId('software-banner')).toBeVisible();

@@ -20,7 +20,8 @@ test('each strategy trains a pretrained MobileNetV2 on WebGPU, with weights serv
     served.push(route.request().url());
     await route.fulfill({ body: readFileSync(file), contentType: file.endsWith('.json') ? 'application/json' : 'application/octet-stream' });
   });
-  await page.goto('/');
+  // Forced: auto mode would route the work off this software adapter (see routing.spec.ts).
+  await page.goto('/?backend=webgpu');
   await expect(page.getByTestId('backend-name')).toHaveText('webgpu', { timeout: 60_000 });
   await page.getByTestId('folder-input').setInputFiles(phantomFolder(['glioma', 'meningioma', 'pituitary'], 8));
   await page.getByTestId('import-size').fill('32');
@@ -36,7 +37,7 @@ test('each strategy trains a pretrained MobileNetV2 on WebGPU, with weights serv
     await expect(page.getByTestId('run-status')).toHaveAttribute('data-status', 'completed', { timeout: 5 * 60_000 });
     await expect(page.getByTestId('epoch-row')).toHaveCount(1);
     const run = await page.evaluate(async () => (await window.studio!.runs())[0]);
-    expect(run).toMatchObject({ status: 'completed', model: MODEL, strategy, backend: 'webgpu', checkpoint: { best: 1, last: 1 } });
+    expect(run).toMatchObject({ status: 'completed', model: MODEL, strategy, backend: 'webgpu', routing: { forward: 'webgpu', train: 'webgpu', routed: false }, checkpoint: { best: 1, last: 1 } });
     expect(run.optimizer).toBe(strategy === 'finetune' ? 'adamax' : 'adamw');
     // Augmentation is off, so a frozen backbone's features were computed once and cached.
     expect(Boolean(run.featureCache)).toBe(strategy !== 'finetune');

@@ -157,6 +157,10 @@ export interface TrainerOptions {
    * `flush` (the loss reads in flight delivered as batch events) so that what it shows as paused holds still.
    */
   waitWhilePaused?: (flush: () => Promise<void>) => Promise<void>;
+  /** Runs each validation pass (the engine moves it to the backend routed for forward work). */
+  validateOn?: <T>(validate: () => Promise<T>) => Promise<T>;
+  /** Hears each epoch's predicted validation classes, in `split.val` order, before the epoch's checkpoints. */
+  onValidation?: (epoch: number, predicted: Int32Array) => void;
 }
 
 export interface TrainResult {
@@ -202,27 +206,32 @@ function inputFn(source: BatchSource, opts: TrainerOptions): InputFn {
 }
 
 /**
- * Mean unweighted, unsmoothed cross-entropy and accuracy over a split, in inference mode, read back once. Class
- * weights and smoothing shape the training objective only, so validation losses compare across configurations.
+ * Mean unweighted, unsmoothed cross-entropy, accuracy and the predicted classes (in `indices` order) over a split,
+ * in inference mode, read back once. Class weights and smoothing shape the training objective only, so validation
+ * losses compare across configurations.
  */
-async function evaluateSplit(model: tf.LayersModel, source: BatchSource, input: InputFn, indices: readonly number[], batchSize: number): Promise<{ loss: number; accuracy: number }> {
+async function evaluateSplit(model: tf.LayersModel, source: BatchSource, input: InputFn, indices: readonly number[], batchSize: number): Promise<{ loss: number; accuracy: number; predicted: Int32Array }> {
   let lossSum = tf.scalar(0);
   let correct = tf.scalar(0);
+  const predicted: tf.Tensor1D[] = [];
   for (const b of batches(indices, batchSize)) {
     const { x, y } = source.batch(b);
-    const [nextLoss, nextCorrect] = tf.tidy(() => {
+    const [nextLoss, nextCorrect, classes] = tf.tidy(() => {
       const logits = model.predict(input(x, null)) as tf.Tensor2D;
       const loss = tf.losses.softmaxCrossEntropy(y, logits, undefined, undefined, tf.Reduction.SUM);
-      const hits = logits.argMax(1).equal(y.argMax(1)).sum();
-      return [lossSum.add(loss), correct.add(hits)];
+      const guess = logits.argMax(1) as tf.Tensor1D;
+      const hits = guess.equal(y.argMax(1)).sum();
+      return [lossSum.add(loss), correct.add(hits), guess];
     });
     tf.dispose([x, y, lossSum, correct]);
     lossSum = nextLoss;
     correct = nextCorrect;
+    predicted.push(classes as tf.Tensor1D);
   }
-  const [l, c] = await Promise.all([lossSum.data(), correct.data()]);
-  tf.dispose([lossSum, correct]);
-  return { loss: l[0] / indices.length, accuracy: c[0] / indices.length };
+  const all = tf.concat(predicted);
+  const [l, c, p] = await Promise.all([lossSum.data(), correct.data(), all.data()]);
+  tf.dispose([lossSum, correct, all, ...predicted]);
+  return { loss: l[0] / indices.length, accuracy: c[0] / indices.length, predicted: Int32Array.from(p) };
 }
 
 /**
@@ -311,7 +320,9 @@ export async function trainClassifier(model: tf.LayersModel, optimizer: tf.Optim
     const [l, c] = await Promise.all([lossSum.data(), correct.data()]);
     tf.dispose([lossSum, correct]);
     const trainSeconds = (performance.now() - started) / 1000;
-    const val = await evaluateSplit(model, source, input, split.val, opts.batchSize);
+    const validate = () => evaluateSplit(model, source, input, split.val, opts.batchSize);
+    const val = await (opts.validateOn ? opts.validateOn(validate) : validate());
+    opts.onValidation?.(epoch, val.predicted);
     const metrics: EpochMetrics = {
       epoch,
       trainLoss: l[0] / seen,

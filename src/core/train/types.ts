@@ -5,6 +5,8 @@ import type { AugmentConfig } from '../image/augment';
 import type { OptimizerName } from './optimizers';
 import type { LrScheduleConfig } from './schedules';
 import type { ChannelStats } from '../dataset/stats';
+import type { ConfusionMatrix } from '../metrics/confusion';
+import type { Routing } from '../routing';
 
 export type BackendName = 'webgpu' | 'webgl' | 'wasm' | 'cpu';
 
@@ -148,6 +150,10 @@ export interface RunRecord {
   featureCache?: FeatureCacheInfo;
   /** `finetune` runs: the phases, each with its blocks, base rate and feature cache. */
   phases?: RunPhase[];
+  /** Which backend ran the forward work and which the training, and why (auto mode routes around a software GPU). */
+  routing?: Routing;
+  /** The best epoch's validation predictions: confusion matrix (rows true, columns predicted) and per-class recall. */
+  bestValidation?: { epoch: number; confusion: ConfusionMatrix; recall: number[] };
   classes: string[];
   split: SplitCounts;
   epochs: EpochMetrics[];

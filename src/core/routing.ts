@@ -1,0 +1,103 @@
+/**
+ * Which backend runs a run's work. TF.js has one active backend per thread, and on a software GPU adapter (a CPU
+ * emulating a GPU: SwiftShader, llvmpipe) the GPU backends are the slowest way to compute, so in 'auto' mode the
+ * engine moves each kind of work to the backend measured fastest for it. Pure: the engine supplies what initialised.
+ */
+import type { AdapterInfo, BackendName, Strategy } from './train/types';
+
+export interface RunWork {
+  strategy: Strategy;
+  /** Augmentation on: images change every epoch, so a frozen backbone runs forward every step. */
+  augment: boolean;
+  /** False when the feature cache is turned off (TrainConfig.featureCache 'off'). */
+  cacheFeatures?: boolean;
+}
+
+export interface RoutingInput {
+  requested: BackendName | 'auto';
+  /** The backend the engine selected at init (the first that initialised, or the forced one). */
+  selected: BackendName;
+  adapter: AdapterInfo | null;
+  /** Every backend that initialised and passed its self-test. */
+  available: readonly BackendName[];
+  /** Backends that have the kernels for convolution gradients (TF.js WASM has no Conv2DBackpropFilter). */
+  convGradients: readonly BackendName[];
+  work: RunWork;
+}
+
+export interface Routing {
+  /** Forward-only work: feature extraction, validation, evaluation, prediction. */
+  forward: BackendName;
+  /** Optimiser steps. */
+  train: BackendName;
+  /** True when work left the selected backend. */
+  routed: boolean;
+  /** What runs where and why, for the UI and the CLI. */
+  reason: string;
+}
+
+/*
+ * Orders for a software adapter (or no GPU backend at all), fastest first, from `npm run bench -- --only backends`
+ * (bench/backends.ts: MobileNetV2-0.35 at 224 px, headless Chromium, WebGPU and WebGL on SwiftShader, each backend
+ * forced and timed in turn on the shared 2-core machine). Run of 2026-11-28 00:14, load steady at 4–5:
+ *   backbone forward per image   wasm 44 ms · webgl 11.5× · cpu 12.4× · webgpu 52×
+ *   Medical head epoch (cached)  wasm 44 ms · webgl 3.1× · cpu 5.1× · webgpu 6.7×
+ *   fine-tuning step, batch 16   webgl 72 s · cpu 2.6× · webgpu 3.5× · wasm: TF.js says "Kernel
+ *                                'Conv2DBackpropFilter' not registered for backend 'wasm'"
+ * An earlier run under a load of 16–22 that changed while the backends took turns put WebGPU (1.4×) before the CPU
+ * (2.1×) for fine-tuning; the steady run decides, and WASM first for forward and dense work held in both.
+ */
+const FORWARD_ORDER: readonly BackendName[] = ['wasm', 'webgl', 'cpu', 'webgpu'];
+const CONV_TRAINING_ORDER: readonly BackendName[] = ['webgl', 'cpu', 'webgpu', 'wasm'];
+const DENSE_TRAINING_ORDER: readonly BackendName[] = ['wasm', 'webgl', 'cpu', 'webgpu'];
+
+export const BACKEND_LABEL: Record<BackendName, string> = { webgpu: 'WebGPU', webgl: 'WebGL', wasm: 'WASM', cpu: 'CPU' };
+
+/** Scratch and fine-tuning differentiate through convolutions; frozen and medical train only a dense head. */
+export const trainsConvolutions = (strategy: Strategy): boolean => strategy === 'scratch' || strategy === 'finetune';
+
+/** The engine computes a frozen backbone's features once when nothing changes the images between epochs. */
+export const cachesFeatures = (work: RunWork): boolean => !work.augment && work.cacheFeatures !== false && (work.strategy === 'frozen' || work.strategy === 'medical');
+
+const KNOWN_ADAPTERS: [RegExp, string][] = [
+  [/swiftshader/i, 'SwiftShader'],
+  [/llvmpipe/i, 'llvmpipe'],
+  [/lavapipe/i, 'lavapipe'],
+  [/softpipe/i, 'softpipe'],
+  [/warp|basic render/i, 'Microsoft WARP'],
+];
+
+function adapterName(a: AdapterInfo): string {
+  const text = [a.architecture, a.device, a.description, a.vendor].join(' ');
+  return KNOWN_ADAPTERS.find(([re]) => re.test(text))?.[1] ?? (a.architecture || a.description || a.vendor || 'unknown');
+}
+
+/** What runs where, in the words the UI shows: "features, head training and validation on WASM". */
+function describe(work: RunWork, forward: BackendName, train: BackendName): string {
+  const [f, t] = [BACKEND_LABEL[forward], BACKEND_LABEL[train]];
+  if (cachesFeatures(work)) return forward === train ? `features, head training and validation on ${f}` : `features and validation on ${f}, head training on ${t}`;
+  return forward === train ? `training and validation on ${t}` : `training on ${t}, validation on ${f}`;
+}
+
+export function routeWork(input: RoutingInput): Routing {
+  const { requested, selected, adapter, available, convGradients, work } = input;
+  const conv = trainsConvolutions(work.strategy);
+  const canTrain = (b: BackendName) => !conv || convGradients.includes(b);
+  if (requested !== 'auto') {
+    // A forced backend is honoured (tests force WebGPU to prove it correct), so a missing kernel is the user's to fix.
+    if (!canTrain(selected)) {
+      throw new RangeError(`the ${BACKEND_LABEL[selected]} backend cannot train the ${work.strategy} strategy: TF.js ${BACKEND_LABEL[selected]} has no convolution-gradient kernels (Conv2DBackpropFilter); choose another backend, or the frozen or medical strategy`);
+    }
+    return { forward: selected, train: selected, routed: false, reason: `${describe(work, selected, selected)}, as chosen` };
+  }
+  const gpu = selected === 'webgpu' || selected === 'webgl';
+  if (gpu && !adapter?.isSoftware) return { forward: selected, train: selected, routed: false, reason: `GPU: ${describe(work, selected, selected)}` };
+
+  const first = (order: readonly BackendName[], ok: (b: BackendName) => boolean = () => true) => order.find((b) => (b === selected || available.includes(b)) && ok(b));
+  const forward = first(FORWARD_ORDER) ?? selected;
+  const train = first(conv ? CONV_TRAINING_ORDER : DENSE_TRAINING_ORDER, canTrain);
+  if (!train) throw new RangeError(`no backend that started here can train the ${work.strategy} strategy (convolution gradients are missing on ${available.map((b) => BACKEND_LABEL[b]).join(', ')}); choose the frozen or medical strategy`);
+  const routed = forward !== selected || train !== selected;
+  const where = adapter?.isSoftware ? `Software adapter (${adapterName(adapter)})` : 'No GPU backend';
+  return { forward, train, routed, reason: `${where}: ${describe(work, forward, train)}${routed ? ' — faster here' : ''}` };
+}

@@ -1,0 +1,83 @@
+import { expect, test } from '@playwright/test';
+import { existsSync, readFileSync } from 'node:fs';
+import type { TrainEvent } from '../../src/engine/types';
+import { phantomFolder } from '../fixtures/folders';
+import { hasPretrained, sharedCopyOf } from '../fixtures/pretrained';
+
+// Chromium here has a SwiftShader WebGPU adapter: auto mode selects WebGPU, then routes each run's work to the
+// backends measured fastest on a software adapter (src/core/routing.ts).
+
+test('an auto run on the software adapter is routed to faster backends, trains, and the UI says so', async ({ page }) => {
+  const tensors: number[] = [];
+  await page.exposeFunction('onStudioEvent', (e: TrainEvent) => {
+    if (e.type === 'epoch') tensors.push(e.numTensors);
+  });
+  await page.goto('/');
+  await expect(page.getByTestId('backend-name')).toHaveText('webgpu', { timeout: 60_000 });
+  await expect(page.getByTestId('software-banner')).toContainText('In auto mode each run goes to the backends measured fastest here');
+  await expect(page.getByTestId('available-backends')).toHaveText('available: webgpu, webgl, wasm, cpu');
+  await expect(page.getByTestId('routing')).toHaveCount(0);
+
+  const run = await page.evaluate(() =>
+    window.studio!.train({
+      dataset: { kind: 'demo', seed: 7, imageSize: 16, perClass: 20, split: { train: 0.7, val: 0.15, test: 0.15 } },
+      model: 'simple_cnn',
+      epochs: 3,
+      batchSize: 8,
+      learningRate: 3e-3,
+      seed: 7,
+      earlyStopping: null,
+    }),
+  );
+  expect(run).toMatchObject({ status: 'completed', backend: 'webgpu', routing: { forward: 'wasm', train: 'webgl', routed: true } });
+  await expect(page.getByTestId('routing')).toHaveText('Software adapter (SwiftShader): training on WebGL, validation on WASM — faster here.');
+  await expect(page.getByTestId('epoch-row')).toHaveCount(3);
+  // Weights moved between backends every epoch (training on WebGL, validation on WASM) without leaking a tensor.
+  expect(tensors).toHaveLength(3);
+  expect(new Set(tensors).size, `tensors after each epoch: ${tensors.join(', ')}`).toBe(1);
+  // The best epoch's validation predictions, as a confusion matrix over the 9 validation images.
+  expect(run.bestValidation?.epoch).toBe(run.best?.epoch);
+  expect(run.bestValidation!.confusion.flat().reduce((a, b) => a + b, 0)).toBe(run.split.val);
+  const diagonal = run.bestValidation!.confusion.reduce((a, row, k) => a + row[k], 0);
+  expect(diagonal / run.split.val).toBeCloseTo(run.best!.valAccuracy, 6);
+});
+
+test('a forced backend that cannot train convolutions is refused with a reason, and the studio stays usable', async ({ page }) => {
+  await page.goto('/?backend=wasm');
+  await expect(page.getByTestId('backend-name')).toHaveText('wasm', { timeout: 60_000 });
+  await page.getByTestId('epochs').fill('1');
+  await page.getByTestId('image-size').fill('16');
+  await page.getByTestId('train-demo').click();
+  await expect(page.getByTestId('train-error')).toContainText('the WASM backend cannot train the scratch strategy: TF.js WASM has no convolution-gradient kernels (Conv2DBackpropFilter)');
+  expect(await page.evaluate(async () => (await window.studio!.runs()).length), 'a refused run leaves no record').toBe(0);
+  await page.getByTestId('backend-select').selectOption('auto');
+  await expect(page.getByTestId('backend-name')).toHaveText('webgpu', { timeout: 60_000 });
+  await page.getByTestId('train-demo').click();
+  await expect(page.getByTestId('run-status')).toHaveAttribute('data-status', 'completed', { timeout: 5 * 60_000 });
+});
+
+const MODEL = 'mobilenet_v2_0.35_224';
+test('a medical run computes its features and trains its head on WASM', async ({ page, context }) => {
+  const skipWhy = `routing of a pretrained run skipped: ../shared/pretrained/${MODEL} is absent (tests never download weights)`;
+  if (!hasPretrained(MODEL)) console.log(skipWhy);
+  test.skip(!hasPretrained(MODEL), skipWhy);
+  await context.route('https://storage.googleapis.com/**', async (route) => {
+    const file = sharedCopyOf(route.request().url());
+    if (!file || !existsSync(file)) return route.fulfill({ status: 404 });
+    await route.fulfill({ body: readFileSync(file), contentType: file.endsWith('.json') ? 'application/json' : 'application/octet-stream' });
+  });
+  await page.goto('/');
+  await expect(page.getByTestId('backend-name')).toHaveText('webgpu', { timeout: 60_000 });
+  await page.getByTestId('folder-input').setInputFiles(phantomFolder(['glioma', 'meningioma', 'pituitary'], 8));
+  await page.getByTestId('import-size').fill('32');
+  await page.getByTestId('import').click();
+  await expect(page.getByTestId('dataset-summary')).toBeVisible({ timeout: 60_000 });
+  await page.getByTestId('model').selectOption(MODEL);
+  await page.getByTestId('strategy').selectOption('medical');
+  await page.getByTestId('epochs').fill('2');
+  await page.getByTestId('train-demo').click();
+  await expect(page.getByTestId('run-status')).toHaveAttribute('data-status', 'completed', { timeout: 5 * 60_000 });
+  await expect(page.getByTestId('routing')).toHaveText('Software adapter (SwiftShader): features, head training and validation on WASM — faster here.');
+  const run = await page.evaluate(async () => (await window.studio!.runs())[0]);
+  expect(run).toMatchObject({ strategy: 'medical', routing: { forward: 'wasm', train: 'wasm' }, featureCache: { images: 24 } });
+});
