@@ -17,7 +17,9 @@ let server: ViteDevServer;
 let harnessUrl: string;
 
 test.beforeAll(async () => {
-  server = await createServer({ root: ROOT, configFile: false, logLevel: 'warn', server: { port: 0, host: '127.0.0.1' }, worker: { format: 'es' } });
+  // The workers import their dependencies lazily (onnxruntime-web on the first ONNX export): crawl them at start, or
+  // a clean checkout's first run optimises them mid-test and reloads the page under it.
+  server = await createServer({ root: ROOT, configFile: false, logLevel: 'warn', server: { port: 0, host: '127.0.0.1' }, worker: { format: 'es' }, optimizeDeps: { entries: ['tests/e2e/harness/export-harness.html', 'workers/*.ts'] } });
   await server.listen();
   const address = server.httpServer?.address();
   if (!address || typeof address === 'string') throw new Error('the Vite dev server has no TCP address');
