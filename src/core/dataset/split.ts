@@ -81,6 +81,18 @@ function compareStrings(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+/** Item indices by group: an item without a group is a group of its own (keyed apart, so ids never collide). */
+export function groupIndices(items: readonly Pick<GroupedSplitItem, 'key' | 'group'>[]): Map<string, number[]> {
+  const groups = new Map<string, number[]>();
+  items.forEach((item, i) => {
+    const id = item.group !== undefined ? `g\u0000${item.group}` : `k\u0000${item.key}`;
+    const list = groups.get(id);
+    if (list) list.push(i);
+    else groups.set(id, [i]);
+  });
+  return groups;
+}
+
 /**
  * Group-aware, stratified, seeded split.
  *
@@ -96,14 +108,7 @@ function compareStrings(a: string, b: string): number {
 export function groupedSplit(items: readonly GroupedSplitItem[], fractions: SplitFractions, seed: number): GroupedSplit {
   const problem = validateFractions(fractions);
   if (problem) throw new RangeError(problem);
-  const groups = new Map<string, number[]>();
-  items.forEach((item, i) => {
-    // Separate namespaces, so that a group id can never collide with the key of an ungrouped item.
-    const id = item.group !== undefined ? `g\u0000${item.group}` : `k\u0000${item.key}`;
-    const list = groups.get(id);
-    if (list) list.push(i);
-    else groups.set(id, [i]);
-  });
+  const groups = groupIndices(items);
 
   const out: GroupedSplit = { train: [], val: [], test: [], overridden: [] };
   const pool: number[][] = [];

@@ -3,7 +3,7 @@
  * stay in one fold, and each fold's class counts are kept as close to 1/k of every class as the groups allow.
  */
 import { deriveSeed, mulberry32, shuffle } from '../random';
-import type { GroupedSplitItem } from '../dataset/split';
+import { groupIndices, type GroupedSplitItem } from '../dataset/split';
 
 export interface Fold {
   train: number[];
@@ -17,13 +17,7 @@ export interface Fold {
  */
 export function stratifiedGroupKFold(items: readonly Pick<GroupedSplitItem, 'key' | 'label' | 'group'>[], k: number, seed: number): Fold[] {
   if (!Number.isInteger(k) || k < 2) throw new RangeError(`k-fold needs a whole number of folds from 2 (got ${k})`);
-  const groups = new Map<string, number[]>();
-  items.forEach((item, i) => {
-    const id = item.group !== undefined ? `g\u0000${item.group}` : `k\u0000${item.key}`;
-    const list = groups.get(id);
-    if (list) list.push(i);
-    else groups.set(id, [i]);
-  });
+  const groups = groupIndices(items);
   if (groups.size < k) throw new RangeError(`${k} folds need at least ${k} groups of images; there are ${groups.size}`);
   const ids = [...groups.keys()].sort();
   shuffle(ids, mulberry32(deriveSeed(seed, 'kfold')));
