@@ -21,9 +21,7 @@ let harnessUrl: string;
 test.describe.configure({ retries: 1 });
 
 test.beforeAll(async () => {
-  // The workers import their dependencies lazily (onnxruntime-web on the first ONNX export): crawl them at start, or
-  // a clean checkout's first run optimises them mid-test and reloads the page under it.
-  server = await createServer({ root: ROOT, configFile: false, logLevel: 'warn', server: { port: 0, host: '127.0.0.1' }, worker: { format: 'es' }, optimizeDeps: { entries: ['tests/e2e/harness/export-harness.html', 'workers/*.ts'] } });
+  server = await createServer({ root: ROOT, configFile: false, logLevel: 'warn', server: { port: 0, host: '127.0.0.1' }, worker: { format: 'es' } });
   await server.listen();
   const address = server.httpServer?.address();
   if (!address || typeof address === 'string') throw new Error('the Vite dev server has no TCP address');
