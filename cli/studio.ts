@@ -30,6 +30,7 @@ const USAGE = `usage: npm run studio -- <command> [options]
         [--config FILE.json]  settings from a config file (exported by the studio); flags given here override it
         demo:   [--image-size N (32)] [--per-class N (60)]
         folder: [--classes a,b,c] [--split 70/15/15] [--group-pattern REGEX] [--dedupe keep-together|drop|off]
+                [--near-threshold BITS (5): perceptual-hash distance, of 64 bits, for near duplicates]
                 [--image-size N (64)] [--channels 1|3]
   resume --run ID [--out FILE.json]  continue a stopped run from its last checkpoint (same --profile and --port)
   evaluate --run ID [--data DIR] --out DIR [--checkpoint best|last] [--latency-samples N (100)]
@@ -70,6 +71,7 @@ const TRAIN_OPTIONS = {
   split: { type: 'string' },
   'group-pattern': { type: 'string' },
   dedupe: { type: 'string' },
+  'near-threshold': { type: 'string' },
   channels: { type: 'string' },
   epochs: { type: 'string' },
   seed: { type: 'string' },
@@ -241,7 +243,7 @@ export async function parseTrainArgs(argv: string[]): Promise<TrainArgs> {
   const modelsDir = v['models-dir'] === undefined ? undefined : resolve(v['models-dir']);
   if (modelsDir && !existsSync(modelsDir)) throw new UsageError(`--models-dir ${v['models-dir']}: no such folder`);
   if (v.demo) {
-    for (const flag of ['classes', 'group-pattern', 'dedupe', 'channels'] as const) if (v[flag] !== undefined) throw new UsageError(`--${flag} applies to --data, not --demo`);
+    for (const flag of ['classes', 'group-pattern', 'dedupe', 'near-threshold', 'channels'] as const) if (v[flag] !== undefined) throw new UsageError(`--${flag} applies to --data, not --demo`);
     return {
       ...session,
       out: resolve(v.out),
@@ -274,6 +276,8 @@ export async function parseTrainArgs(argv: string[]): Promise<TrainArgs> {
         seed: v.seed === undefined ? (d?.seed ?? seed) : seed,
         groupPattern,
         dedupe: dedupe as ImportOptions['dedupe'],
+        // Left out, the engine's default applies.
+        nearThreshold: v['near-threshold'] === undefined ? d?.nearThreshold : int('near-threshold', v['near-threshold'], 0, 0, 64),
       },
     },
   };

@@ -70,6 +70,8 @@ function checkImport(opts: ImportOptions): void {
   if (!Number.isInteger(opts.imageSize) || opts.imageSize < 8 || opts.imageSize > 1024) bad(`image size must be a whole number from 8 to 1024 (got ${opts.imageSize})`);
   if (opts.channels !== 1 && opts.channels !== 3) bad(`channels must be 1 or 3 (got ${opts.channels})`);
   if (!Number.isInteger(opts.seed)) bad(`seed must be a whole number (got ${opts.seed})`);
+  const near = opts.nearThreshold;
+  if (near !== undefined && (!Number.isInteger(near) || near < 0 || near > 64)) bad(`the near-duplicate threshold must be a whole number of bits from 0 to 64 (got ${near})`);
   checkFractions(opts.split);
 }
 
