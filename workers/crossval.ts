@@ -15,8 +15,12 @@ export interface CrossValidationHost {
 /** Latency is not what cross-validation measures: a few images keep each fold's evaluation short. */
 const LATENCY_SAMPLES = 5;
 
-export async function crossValidate(host: CrossValidationHost, id: string, config: TrainConfig, folds: number, onEvent: (e: CrossValidationEvent) => void): Promise<CrossValidationResult> {
-  onEvent({ type: 'start', id, folds });
+/**
+ * @param onEvent across comlink a call returns a promise once the page has run it: `start`, `fold` and `done` are
+ * awaited, because the callback's messages travel on their own port and could otherwise arrive after the result.
+ */
+export async function crossValidate(host: CrossValidationHost, id: string, config: TrainConfig, folds: number, onEvent: (e: CrossValidationEvent) => void | Promise<void>): Promise<CrossValidationResult> {
+  await onEvent({ type: 'start', id, folds });
   const results: FoldResult[] = [];
   let status: CrossValidationResult['status'] = 'completed';
   for (let fold = 1; fold <= folds; fold++) {
@@ -25,7 +29,7 @@ export async function crossValidate(host: CrossValidationHost, id: string, confi
       break;
     }
     const run = await host.train({ ...config, crossValidation: { id, folds, fold } }, (event) => {
-      if (event.type !== 'batch') onEvent({ type: 'train', fold, event });
+      if (event.type !== 'batch') void onEvent({ type: 'train', fold, event });
     });
     if (run.status !== 'completed' || host.stopped()) {
       status = 'cancelled';
@@ -33,7 +37,7 @@ export async function crossValidate(host: CrossValidationHost, id: string, confi
     }
     let ev: EvaluationRecord;
     try {
-      ev = await host.evaluate({ runId: run.runId, latencySamples: LATENCY_SAMPLES }, (event) => onEvent({ type: 'evaluate', fold, event }));
+      ev = await host.evaluate({ runId: run.runId, latencySamples: LATENCY_SAMPLES }, (event) => void onEvent({ type: 'evaluate', fold, event }));
     } catch (err) {
       // A cancel during the fold's evaluation ends the cross-validation like one during its training.
       if (!host.stopped()) throw err;
@@ -50,10 +54,10 @@ export async function crossValidate(host: CrossValidationHost, id: string, confi
       macroF1: ev.metrics.report.macro.f1,
     };
     results.push(result);
-    onEvent({ type: 'fold', result });
+    await onEvent({ type: 'fold', result });
   }
   const summary = (pick: (r: FoldResult) => number) => (results.length ? meanStd(results.map(pick)) : null);
   const result: CrossValidationResult = { id, folds, status, model: config.model, results, accuracy: summary((r) => r.accuracy), macroF1: summary((r) => r.macroF1) };
-  onEvent({ type: 'done', result });
+  await onEvent({ type: 'done', result });
   return result;
 }
