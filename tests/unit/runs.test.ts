@@ -3,6 +3,9 @@ import * as tf from '@tensorflow/tfjs';
 import { strFromU8, strToU8, unzipSync, zipSync } from 'fflate';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { StudioEngine } from '../../workers/engine';
+import { demoImage } from '../../src/core/dataset/demo';
+import { analyzeWith } from '../../src/core/dataset/importer';
+import type { SplitManifest } from '../../src/core/dataset/split';
 import { crossValidationSplit, meanStd, stratifiedGroupKFold } from '../../src/core/metrics/kfold';
 import { listCheckpoints, loadCheckpoint } from '../../src/core/store/checkpoints';
 import { openStudioDB } from '../../src/core/store/db';
@@ -191,6 +194,35 @@ describe('k-fold cross-validation', () => {
     expect(events.filter((e) => e.type === 'fold')).toHaveLength(3);
     expect(events.at(-1)).toEqual({ type: 'done', result });
     await expect(engine.crossValidate({ config: cfg(), folds: 1 }, () => {})).rejects.toMatchObject({ code: 'E_CONFIG', message: expect.stringMatching(/2 to 20 folds/) });
+  });
+
+  it("on a folder, folds keep each patient together and never take the dataset's test split", async () => {
+    const engine = new StudioEngine(analyzeWith(async (_file, bytes, _size, _channels, out) => out.set(bytes)));
+    await engine.init('cpu');
+    const paths: string[] = [];
+    const files: File[] = [];
+    // 2 classes × 8 patients × 3 images; the group pattern takes the patient id from the file name.
+    ['a', 'b'].forEach((c, k) => {
+      for (let i = 0; i < 24; i++) {
+        paths.push(`data/${c}/p${k * 8 + Math.floor(i / 3)}_${i % 3}.png`);
+        files.push(new File([demoImage(k, i, 9, 8) as Uint8Array<ArrayBuffer>], `${i}.png`));
+      }
+    });
+    await engine.scanFolder({ kind: 'files', name: 'data', files, paths });
+    const summary = await engine.importDataset({ imageSize: 8, channels: 3, split: { train: 0.6, val: 0.2, test: 0.2 }, seed: 1, dedupe: 'off', groupPattern: '/(p\\d+)_' }, () => {});
+    const manifest = JSON.parse(await engine.exportManifest('json')) as SplitManifest;
+    const patient = (path: string) => /\/(p\d+)_/.exec(path)![1];
+    const result = await engine.crossValidate({ config: cfg({ dataset: { kind: 'folder', fingerprint: summary.fingerprint }, epochs: 1 }), folds: 3 }, () => {});
+    expect(result.status).toBe('completed');
+    const heldOut = await Promise.all(result.results.map(async (r) => (await engine.evaluation(r.runId))!.predictions.map((p) => p.key)));
+    const pool = manifest.entries.filter((e) => e.split !== 'test').map((e) => e.path).sort();
+    // Every train/val image is held out exactly once; no test-split image ever is.
+    expect(heldOut.flat().sort()).toEqual(pool);
+    // A patient's images are all in one fold (without the pattern, stratification alone splits some: checked by hand).
+    const foldsOf = new Map<string, Set<number>>();
+    heldOut.forEach((keys, f) => keys.forEach((k) => foldsOf.set(patient(k), (foldsOf.get(patient(k)) ?? new Set()).add(f))));
+    expect([...foldsOf.values()].every((folds) => folds.size === 1)).toBe(true);
+    expect(foldsOf.size).toBe(new Set(pool.map(patient)).size);
   });
 
   it('cancel(id) stops after the fold in flight and reports the folds that finished', async () => {
