@@ -78,6 +78,13 @@ test('runs page: a demo run is exported (download), deleted, imported back with 
   await expect(rows).toHaveCount(5);
   await page.getByTestId('runs-filter').fill('fold');
   await expect(rows).toHaveCount(3);
+
+  // Open a fold's run in the dashboard: its epochs in the table and chart.
+  const foldRun = await rows.first().getAttribute('data-run-id');
+  await rows.first().getByTestId('run-open').click();
+  await expect(page.getByTestId('run-status')).toContainText(`Run ${foldRun}: completed`);
+  await expect(page.getByTestId('epoch-row')).toHaveCount(1);
+  await expect(page.getByTestId('epoch-chart')).toHaveAttribute('data-points', '1');
 });
 
 test('CLI crossval --demo --folds 3 writes mean ± std and the per-fold table', async () => {
