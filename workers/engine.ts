@@ -35,7 +35,7 @@ import { thumbnailOf } from './thumbnail';
 import type { MemoryEstimate } from '../src/core/models/memory';
 import { MemoryEstimator } from './memory';
 import { browserBackboneLoader, buildModel, resolveStrategy } from './models';
-import { RegistryService } from './registry';
+import { RegistryService, storageEstimate } from './registry';
 import { trainInPhases } from './phases';
 import { RunControl } from './run-control';
 
@@ -606,7 +606,7 @@ export class StudioEngine implements Engine {
 
   async importRun(bytes: Uint8Array, opts: { onClash?: 'refuse' | 'rename'; name?: string } = {}): Promise<RunRecord> {
     try {
-      return await importRunFile(await this.database(), bytes, { onClash: opts.onClash, source: opts.name });
+      return await importRunFile(await this.database(), bytes, { onClash: opts.onClash, source: opts.name, estimate: storageEstimate() });
     } catch (err) {
       throw asEngineError(err);
     }

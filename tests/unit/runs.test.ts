@@ -9,7 +9,7 @@ import type { SplitManifest } from '../../src/core/dataset/split';
 import { crossValidationSplit, meanStd, stratifiedGroupKFold } from '../../src/core/metrics/kfold';
 import { listCheckpoints, loadCheckpoint } from '../../src/core/store/checkpoints';
 import { openStudioDB } from '../../src/core/store/db';
-import { RUN_FILE_VERSION } from '../../src/core/store/run-file';
+import { importRunFile, RUN_FILE_VERSION } from '../../src/core/store/run-file';
 import type { CrossValidationEvent, RunRecord, TrainConfig } from '../../src/engine/types';
 
 // The real engine on TF.js's CPU backend and fake-indexeddb (one database per engine, as in the browser).
@@ -123,6 +123,17 @@ describe('runs: delete, export, import, compare', () => {
     }
     expect(await engine.runs()).toEqual(runsBefore);
     expect((await openStudioDB().then((db) => db.getAllKeys('checkpoints'))).length).toBe(checkpointsBefore);
+  });
+
+  it('refuses a file that would not fit the storage quota before writing anything', async () => {
+    const file = await engine.exportRun(run.runId);
+    const runsBefore = await engine.runs();
+    const db = await openStudioDB();
+    await expect(importRunFile(db, file.bytes, { onClash: 'rename', estimate: async () => ({ usage: 1e6, quota: 1e6 + 100 }) })).rejects.toMatchObject({
+      code: 'E_QUOTA',
+      message: expect.stringMatching(/was not imported: it needs [\d.]+ MB but only 0\.0 MB of the 1\.0 MB this site may use is free/),
+    });
+    expect(await engine.runs()).toEqual(runsBefore);
   });
 
   it('compares runs: evaluation figures where one exists, parameters and size from the best checkpoint', async () => {

@@ -8,6 +8,7 @@
  */
 import { strFromU8, strToU8, unzipSync, zipSync } from 'fflate';
 import type { EvaluationRecord } from '../metrics/evaluation';
+import { checkQuota, isQuotaError, type StorageEstimateLike } from '../registry/quota';
 import type { RunRecord } from '../train/types';
 import { checkpointBytes, checkpointId, CHUNK_BYTES, listCheckpoints, putCheckpoint, type StoredCheckpoint, type TensorEntry, type WriteTx } from './checkpoints';
 import { getEvaluation, getRun, getSplit, getStats, type StoredSplit, type StoredStats, type StudioDB } from './db';
@@ -29,7 +30,7 @@ export interface RunFile {
   checkpoints: (StoredCheckpoint & { file: string })[];
 }
 
-export type RunFileErrorCode = 'E_FORMAT' | 'E_VERSION' | 'E_EXISTS' | 'E_NOT_FOUND';
+export type RunFileErrorCode = 'E_FORMAT' | 'E_VERSION' | 'E_EXISTS' | 'E_NOT_FOUND' | 'E_QUOTA';
 
 export class RunFileError extends Error {
   constructor(
@@ -141,6 +142,8 @@ export interface ImportRunOptions {
   onClash?: 'refuse' | 'rename';
   /** Where the file came from (its name), recorded on the run. */
   source?: string;
+  /** navigator.storage.estimate, asked before writing. */
+  estimate?: () => Promise<StorageEstimateLike>;
 }
 
 /** Imports a run file; returns the run as stored (with its new id when renamed). */
@@ -153,6 +156,8 @@ export async function importRunFile(db: StudioDB, bytes: Uint8Array, opts: Impor
     for (let n = 1; await getRun(db, runId); n++) runId = `${original}-copy${n}`;
   }
   const run: RunRecord = { ...file.run, runId, imported: { at: new Date().toISOString(), from: opts.source ?? 'file', originalRunId: original } };
+  const tooBig = opts.estimate ? checkQuota(bytes.byteLength, await opts.estimate()) : null;
+  if (tooBig) throw new RunFileError('E_QUOTA', `run ${original} was not imported: ${tooBig}`);
   const tx = db.transaction(['runs', 'checkpoints', 'checkpointChunks', 'evaluations', 'splits', 'stats'], 'readwrite') as unknown as WriteTx;
   try {
     for (const { file: name, ...record } of file.checkpoints) {
@@ -172,6 +177,7 @@ export async function importRunFile(db: StudioDB, bytes: Uint8Array, opts: Impor
     } catch {
       /* already finished */
     }
+    if (isQuotaError(err)) throw new RunFileError('E_QUOTA', `run ${original} was not imported: the browser's storage for this site is full; delete old runs or model versions first`);
     throw err;
   }
   return run;
