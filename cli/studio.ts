@@ -10,7 +10,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type {} from '../src/engine/automation';
-import type { BackendInfo, DatasetSummary, EvaluateEvent, EvaluateRequest, EvaluationRecord, ImportEvent, ImportOptions, LrScheduleConfig, RunRecord, SplitFractions, StudioSettings, TrainConfig, TrainEvent } from '../src/engine/types';
+import type { BackendInfo, CrossValidationEvent, CrossValidationResult, DatasetSummary, EvaluateEvent, EvaluateRequest, EvaluationRecord, ImportEvent, ImportOptions, LrScheduleConfig, RunRecord, SplitFractions, StudioSettings, TrainConfig, TrainEvent } from '../src/engine/types';
 import type { Page } from 'playwright';
 import { launchStudioBrowser } from './browser';
 import { serveStatic } from './serve';
@@ -36,6 +36,9 @@ const USAGE = `usage: npm run studio -- <command> [options]
   evaluate --run ID [--data DIR] --out DIR [--checkpoint best|last] [--latency-samples N (100)]
         [--min-sensitivity X (0.85)] [--min-accuracy X (0.85)] [--max-p95-ms N (100)] [--tumour-classes a,b]
         the run's test split; a folder run needs --data DIR unless this profile trained it with --data
+  crossval (--demo | --data DIR) [--folds K (5)] --out FILE.json [train's options]
+        k-fold cross-validation of that training config: stratified, group-aware with --group-pattern; one run per
+        fold (tagged cv:ID), each scored on its held-out fold; prints and writes mean ± std of accuracy and macro-F1
   runs  [--out FILE.json]          list the runs kept in the profile
   common: --browser PATH (/usr/bin/chromium)  --profile DIR (~/.local/share/mri-studio/profile)  --port N (5199)  --verbose`;
 
@@ -195,11 +198,11 @@ async function readConfigFile(file: string): Promise<StudioSettings> {
 }
 
 /** Flags win over the config file, which wins over the CLI's defaults. */
-export async function parseTrainArgs(argv: string[]): Promise<TrainArgs> {
+export async function parseTrainArgs(argv: string[], command = 'train'): Promise<TrainArgs> {
   const v = parse(argv, TRAIN_OPTIONS);
-  if (!v.demo && !v.data) throw new UsageError('train needs a dataset: pass --demo or --data DIR');
+  if (!v.demo && !v.data) throw new UsageError(`${command} needs a dataset: pass --demo or --data DIR`);
   if (v.demo && v.data) throw new UsageError('pass either --demo or --data DIR, not both');
-  if (!v.out) throw new UsageError('train needs --out FILE.json');
+  if (!v.out) throw new UsageError(`${command} needs --out FILE.json`);
   const file = v.config === undefined ? null : await readConfigFile(v.config);
   const model = v.model ?? file?.train.model ?? 'simple_cnn';
   // A --model other than the file's takes its own defaults from the file's models table, not the file's lr and batch.
@@ -309,15 +312,19 @@ function importLine(d: DatasetSummary): string {
   return `imported ${d.images} images in ${d.seconds.toFixed(1)} s (${d.imagesPerSecond.toFixed(0)} images/s); train/val/test: ${counts}; skipped ${d.skipped.length}; duplicates: ${d.duplicates.exactGroups.length} exact groups, ${d.duplicates.nearGroups.length} near groups, ${d.duplicates.crossSplit.length} across splits`;
 }
 
+type StudioEvent = TrainEvent | ImportEvent | EvaluateEvent | CrossValidationEvent;
+
 /** @param epochs the run's epoch count, NaN when unknown (a resumed run). */
-function printProgress(e: TrainEvent | ImportEvent | EvaluateEvent, epochs: number): void {
+function printProgress(e: StudioEvent, epochs: number): void {
   const line = progressLine(e, epochs);
   if (line) console.log(line);
 }
 
 let lastImportDecile = -1;
 
-function progressLine(e: TrainEvent | ImportEvent | EvaluateEvent, epochs: number): string | null {
+function progressLine(e: StudioEvent, epochs: number): string | null {
+  // Cross-validation events wrap a fold's own training and evaluation events.
+  if ('event' in e || 'result' in e || 'folds' in e) return crossvalLine(e, epochs);
   if ('checkpointEpoch' in e) return `evaluating run ${e.runId} (checkpoint of epoch ${e.checkpointEpoch}) on ${e.test} test images; temperature on ${e.val} validation images`;
   if ('phase' in e) return e.done === e.total ? `  ${e.phase}: ${e.total} images` : null;
   switch (e.type) {
@@ -342,7 +349,7 @@ function progressLine(e: TrainEvent | ImportEvent | EvaluateEvent, epochs: numbe
 
 interface SessionOptions extends SessionArgs {
   modelsDir?: string;
-  onEvent?: (e: TrainEvent | ImportEvent | EvaluateEvent) => void;
+  onEvent?: (e: StudioEvent) => void;
 }
 
 /**
@@ -381,22 +388,64 @@ async function withStudio<T>(opts: SessionOptions, work: (page: Page, backend: B
 
 export function train(args: TrainArgs): Promise<RunRecord> {
   return withStudio({ ...args, onEvent: (e) => printProgress(e, args.cfg.epochs) }, async (page, backend) => {
-    if (args.backend !== 'auto' && backend.name !== args.backend) throw new Error(`backend ${args.backend} is not available`);
-    const model = (await page.evaluate(() => window.studio!.zoo())).find((m) => m.id === args.cfg.model);
-    if (!model) throw new UsageError(`--model ${args.cfg.model} is not in the zoo; choose one of ${(await page.evaluate(() => window.studio!.zoo())).map((m) => m.id).join(", ")}`);
-    let cfg: TrainConfig = {
-      ...args.cfg,
-      learningRate: Number.isNaN(args.cfg.learningRate) ? model.defaults.learningRate : args.cfg.learningRate,
-      batchSize: Number.isNaN(args.cfg.batchSize) ? model.defaults.batchSize : args.cfg.batchSize,
-    };
-    if (args.folder) {
-      // The same path as a user's folder pick: the page's <input webkitdirectory> receives the folder.
-      await page.setInputFiles('[data-testid="folder-input"]', args.folder.dir);
-      const dataset = await page.evaluate((opts) => window.studio!.importFolder(opts), args.folder.options);
-      console.log(importLine(dataset));
-      cfg = { ...cfg, dataset: { kind: 'folder', fingerprint: dataset.fingerprint } };
-    }
+    const cfg = await trainConfig(page, backend, args);
     return page.evaluate((c) => window.studio!.train(c), cfg);
+  });
+}
+
+/** The config to train in the page: the model's defaults filled in and, with --data, the folder imported first. */
+async function trainConfig(page: Page, backend: BackendInfo, args: TrainArgs): Promise<TrainConfig> {
+  if (args.backend !== 'auto' && backend.name !== args.backend) throw new Error(`backend ${args.backend} is not available`);
+  const model = (await page.evaluate(() => window.studio!.zoo())).find((m) => m.id === args.cfg.model);
+  if (!model) throw new UsageError(`--model ${args.cfg.model} is not in the zoo; choose one of ${(await page.evaluate(() => window.studio!.zoo())).map((m) => m.id).join(", ")}`);
+  let cfg: TrainConfig = {
+    ...args.cfg,
+    learningRate: Number.isNaN(args.cfg.learningRate) ? model.defaults.learningRate : args.cfg.learningRate,
+    batchSize: Number.isNaN(args.cfg.batchSize) ? model.defaults.batchSize : args.cfg.batchSize,
+  };
+  if (args.folder) {
+    // The same path as a user's folder pick: the page's <input webkitdirectory> receives the folder.
+    await page.setInputFiles('[data-testid="folder-input"]', args.folder.dir);
+    const dataset = await page.evaluate((opts) => window.studio!.importFolder(opts), args.folder.options);
+    console.log(importLine(dataset));
+    cfg = { ...cfg, dataset: { kind: 'folder', fingerprint: dataset.fingerprint } };
+  }
+  return cfg;
+}
+
+export interface CrossvalArgs extends TrainArgs {
+  folds: number;
+}
+
+/** crossval takes train's options plus --folds K. */
+export async function parseCrossvalArgs(argv: string[]): Promise<CrossvalArgs> {
+  const at = argv.findIndex((a) => a === '--folds' || a.startsWith('--folds='));
+  const inline = at >= 0 && argv[at].includes('=');
+  const value = at < 0 ? undefined : inline ? argv[at].slice('--folds='.length) : argv[at + 1];
+  const rest = at < 0 ? argv : [...argv.slice(0, at), ...argv.slice(at + (inline ? 1 : 2))];
+  return { ...(await parseTrainArgs(rest, 'crossval')), folds: int('folds', value, 5, 2, 20) };
+}
+
+function crossvalLine(e: CrossValidationEvent, epochs: number): string | null {
+  switch (e.type) {
+    case 'start':
+      return `cross-validation ${e.id}: ${e.folds} folds`;
+    case 'train':
+    case 'evaluate': {
+      const line = progressLine(e.event, epochs);
+      return line && `fold ${e.fold}: ${line}`;
+    }
+    case 'fold':
+      return `fold ${e.result.fold}: accuracy ${pct(e.result.accuracy)}, macro F1 ${e.result.macroF1.toFixed(3)} on ${e.result.split.test} held-out images (run ${e.result.runId})`;
+    default:
+      return null;
+  }
+}
+
+export function crossValidate(args: CrossvalArgs): Promise<CrossValidationResult> {
+  return withStudio({ ...args, onEvent: (e) => printProgress(e, args.cfg.epochs) }, async (page, backend) => {
+    const config = await trainConfig(page, backend, args);
+    return page.evaluate((req) => window.studio!.crossValidate(req), { config, folds: args.folds });
   });
 }
 
@@ -557,6 +606,14 @@ async function main(argv: string[]): Promise<number> {
       if (ev.medical.leakageWarning) console.log(`warning: ${ev.medical.leakageWarning}`);
       console.log(`wrote ${files.map((f) => f.name).join(', ')} to ${args.out}`);
       return 0;
+    }
+    if (command === 'crossval') {
+      const args = await parseCrossvalArgs(rest);
+      const result = await crossValidate(args);
+      writeJson(args.out, result);
+      const ms = (s: { mean: number; std: number } | null, f: (x: number) => string) => (s ? `${f(s.mean)} ± ${f(s.std)}` : 'n/a');
+      console.log(`${result.status}: ${result.results.length} of ${result.folds} folds; accuracy ${ms(result.accuracy, pct)}, macro F1 ${ms(result.macroF1, (x) => x.toFixed(3))} (mean ± std); wrote ${args.out}`);
+      return result.status === 'completed' ? 0 : 1;
     }
     if (command === 'runs') {
       const args = sessionArgs(parse(rest, COMMON_OPTIONS));

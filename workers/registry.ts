@@ -33,7 +33,8 @@ function asEngineError(err: unknown): unknown {
 
 const libraries = (): Record<string, string> => ({ studio: studioVersion, tfjs: tf.version.tfjs, backend: tf.getBackend() });
 
-function storageEstimate(): RegisterOptions['estimate'] {
+/** navigator.storage.estimate where the browser has it (checked before large writes: registering, importing a run). */
+export function storageEstimate(): RegisterOptions['estimate'] {
   const storage = (globalThis.navigator as Navigator | undefined)?.storage;
   return storage?.estimate ? () => storage.estimate() : undefined;
 }

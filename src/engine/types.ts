@@ -15,8 +15,9 @@ import type { OptimizerName } from '../core/train/optimizers';
 import type { AdapterInfo, BackendName, EpochMetrics, RunRecord, SplitCounts, TrainConfig } from '../core/train/types';
 import type { ModelVersion } from '../core/registry/registry';
 import type { Routing } from '../core/routing';
+import type { RunComparison } from '../core/metrics/compare';
 
-export type { AdapterInfo, BackendName, DatasetConfig, DemoDatasetConfig, EpochMetrics, FeatureCacheInfo, FolderDatasetConfig, PhaseName, RunPhase, RunRecord, RunStatus, SplitCounts, Strategy, TrainConfig } from '../core/train/types';
+export type { AdapterInfo, BackendName, CrossValidationFold, DatasetConfig, DemoDatasetConfig, EpochMetrics, FeatureCacheInfo, FolderDatasetConfig, PhaseName, RunPhase, RunRecord, RunStatus, SplitCounts, Strategy, TrainConfig } from '../core/train/types';
 export type { LrScheduleConfig } from '../core/train/schedules';
 export type { OptimizerName } from '../core/train/optimizers';
 export type { EvaluatedImage, EvaluationMetrics, EvaluationRecord } from '../core/metrics/evaluation';
@@ -29,6 +30,7 @@ export type { DedupeMode, DuplicateSummary, ImportEvent, ImportOptions, SplitCou
 export type { SkippedFile } from '../core/dataset/layout';
 export type { ChannelStats, StatsCheck } from '../core/dataset/stats';
 export type { ModelVersion } from '../core/registry/registry';
+export type { RunComparison } from '../core/metrics/compare';
 export type { ModelMetadata } from '../core/export/metadata';
 export type { ConfigTemplate, DatasetSettings, ModelDefaults, StudioConfig, StudioSettings } from '../core/config';
 
@@ -215,6 +217,45 @@ export interface BackboneImport {
   bytes: number;
 }
 
+/** k-fold cross-validation of one training config (see src/core/metrics/kfold.ts). */
+export interface CrossValidationRequest {
+  /** Trained once per fold; its dataset's test split stays out of every fold. */
+  config: TrainConfig;
+  /** 5 by default, 2 to 20. */
+  folds?: number;
+}
+
+export interface FoldResult {
+  fold: number;
+  runId: string;
+  split: SplitCounts;
+  bestEpoch: number | null;
+  bestValAccuracy: number | null;
+  /** On the held-out fold, with the best checkpoint. */
+  accuracy: number;
+  macroF1: number;
+}
+
+export interface CrossValidationResult {
+  id: string;
+  folds: number;
+  status: 'completed' | 'cancelled';
+  model: string;
+  /** The folds that finished, in order. */
+  results: FoldResult[];
+  /** Mean and population standard deviation over `results`. */
+  accuracy: { mean: number; std: number } | null;
+  macroF1: { mean: number; std: number } | null;
+}
+
+export type CrossValidationEvent =
+  | { type: 'start'; id: string; folds: number }
+  /** A fold's training (its per-batch events left out) and evaluation events. */
+  | { type: 'train'; fold: number; event: Exclude<TrainEvent, { type: 'batch' }> }
+  | { type: 'evaluate'; fold: number; event: EvaluateEvent }
+  | { type: 'fold'; result: FoldResult }
+  | { type: 'done'; result: CrossValidationResult };
+
 export interface Engine {
   /** Initialise (or re-initialise) TF.js on the requested backend; 'auto' tries BACKEND_ORDER. */
   init(backend: BackendName | 'auto'): Promise<BackendInfo>;
@@ -228,6 +269,19 @@ export interface Engine {
   pause(runId: string): Promise<void>;
   unpause(runId: string): Promise<void>;
   runs(): Promise<RunRecord[]>;
+  /**
+   * Deletes a run, its checkpoints and its evaluation in one transaction (a training run cannot be deleted).
+   * Registered model versions keep their own copy of the model and stay.
+   */
+  deleteRun(runId: string): Promise<void>;
+  /** The run as one zip file: record, checkpoints (weights and optimiser state), evaluation, split manifest. */
+  exportRun(runId: string): Promise<ExportedFile>;
+  /** Imports a run file; a run with the same id is refused (E_CONFIG, detail E_EXISTS) unless `onClash: 'rename'`. */
+  importRun(bytes: Uint8Array, opts?: { onClash?: 'refuse' | 'rename'; name?: string }): Promise<RunRecord>;
+  /** Per run: best val accuracy, epochs, parameters and size, and its stored evaluation's figures. */
+  compareRuns(runIds: string[]): Promise<RunComparison[]>;
+  /** Trains and evaluates one run per fold (tagged `cv:<id>`); `cancel(id)` stops after the batch in flight. */
+  crossValidate(req: CrossValidationRequest, onEvent: (e: CrossValidationEvent) => void): Promise<CrossValidationResult>;
   /**
    * Evaluates a run's checkpoint on the test split of its dataset (a folder run needs its folder imported with the
    * run's settings); the validation split fits the temperature. Stored with the run; `cancel(runId)` stops it.

@@ -4,6 +4,7 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
+import { deleteCheckpointsIn, type WriteTx } from './checkpoints';
 import type { SplitManifest } from '../dataset/split';
 import type { ModelVersion, StoredModelFile } from '../registry/registry';
 import type { ChannelStats } from '../dataset/stats';
@@ -107,6 +108,23 @@ export async function listRuns(db: StudioDB): Promise<RunRecord[]> {
 
 export function getRun(db: StudioDB, runId: string): Promise<RunRecord | undefined> {
   return db.get('runs', runId);
+}
+
+/**
+ * Deletes a run with its checkpoints and its evaluation in one transaction: all of it goes, or (on any failure)
+ * none. Registered model versions keep their own copy of the weights (registry.ts), so they stay. False when absent.
+ */
+export async function deleteRun(db: StudioDB, runId: string): Promise<boolean> {
+  const tx = db.transaction(['runs', 'checkpoints', 'checkpointChunks', 'evaluations'], 'readwrite') as unknown as WriteTx;
+  if (!(await tx.objectStore('runs').get(runId))) {
+    await tx.done;
+    return false;
+  }
+  await deleteCheckpointsIn(tx, runId);
+  await tx.objectStore('evaluations').delete(runId);
+  await tx.objectStore('runs').delete(runId);
+  await tx.done;
+  return true;
 }
 
 export async function saveStats(db: StudioDB, stats: StoredStats): Promise<void> {
