@@ -14,6 +14,7 @@ import type { MemoryEstimate } from '../core/models/memory';
 import type { OptimizerName } from '../core/train/optimizers';
 import type { AdapterInfo, BackendName, EpochMetrics, RunRecord, SplitCounts, TrainConfig } from '../core/train/types';
 import type { ModelVersion } from '../core/registry/registry';
+import type { AuditEntry } from '../core/store/audit';
 import type { Routing } from '../core/routing';
 
 export type { AdapterInfo, BackendName, DatasetConfig, DemoDatasetConfig, EpochMetrics, FeatureCacheInfo, FolderDatasetConfig, PhaseName, RunPhase, RunRecord, RunStatus, SplitCounts, Strategy, TrainConfig } from '../core/train/types';
@@ -30,6 +31,7 @@ export type { SkippedFile } from '../core/dataset/layout';
 export type { ChannelStats, StatsCheck } from '../core/dataset/stats';
 export type { ModelVersion } from '../core/registry/registry';
 export type { ModelMetadata } from '../core/export/metadata';
+export type { AuditEntry } from '../core/store/audit';
 export type { ConfigTemplate, DatasetSettings, ModelDefaults, StudioConfig, StudioSettings } from '../core/config';
 
 import type { NetworkRequest } from './network';
@@ -185,6 +187,49 @@ export interface ModelExport {
   parity?: OnnxParity;
 }
 
+/** An image to classify: a picked, dropped or pasted file. `name` is what the results and the CSV call it. */
+export interface PredictImage {
+  name: string;
+  file: Blob;
+}
+
+export interface PredictOptions {
+  /** Append each prediction to the local audit log: with file hashes only, or with file names too. Off by default. */
+  audit?: 'off' | 'hashes' | 'names';
+}
+
+export type ImagePrediction =
+  | {
+      name: string;
+      ok: true;
+      /** SHA-256 of the file's bytes. */
+      sha256: string;
+      /** One per class, in the model's label order. */
+      probabilities: { label: string; probability: number }[];
+      top: string;
+      topProbability: number;
+      /** One image from upload to its probabilities read back (decoding not included). */
+      latencyMs: number;
+    }
+  /** The file could not be classified (corrupt, not an image, …); the other images go on. */
+  | { name: string; ok: false; reason?: string; error: string };
+
+export interface PredictResult {
+  /** The ref as asked (`brain-mri@champion`) and the version it resolved to (`brain-mri@1.0.0`). */
+  ref: string;
+  model: string;
+  labels: string[];
+  inputSize: number;
+  channels: 1 | 3;
+  backend: BackendName;
+  predictions: ImagePrediction[];
+}
+
+export interface PredictProgress {
+  done: number;
+  total: number;
+}
+
 export interface AugmentPreviewRequest {
   /** How many training images (at most 12), drawn with `seed`. */
   images: number;
@@ -267,6 +312,15 @@ export interface Engine {
   exportModel(ref: string, format: 'tfjs' | 'onnx', opts?: { zip?: boolean; parityImages?: number }): Promise<ModelExport>;
   /** Registers a model from TF.js files written by exportModel (a picked folder or an unzipped download). */
   importModel(files: ExportedFile[], req: Omit<RegisterModelRequest, 'runId'>): Promise<ModelVersion>;
+
+  /**
+   * Classifies images with a registered version (NAME@VERSION, NAME@ALIAS or NAME): decoded and resized as an import
+   * decodes them, preprocessed as the version's metadata says. The model stays loaded for the next call.
+   */
+  predict(ref: string, images: PredictImage[], opts?: PredictOptions, onProgress?: (p: PredictProgress) => void): Promise<PredictResult>;
+  /** The prediction audit log, oldest first. */
+  auditLog(): Promise<AuditEntry[]>;
+  clearAuditLog(): Promise<void>;
 
   /** The config file's templates, the studio's defaults first. */
   configTemplates(): Promise<ConfigTemplate[]>;
