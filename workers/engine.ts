@@ -31,6 +31,7 @@ import { MemoryEstimator } from './memory';
 import { browserBackboneLoader, buildModel, resolveStrategy } from './models';
 import { RegistryService } from './registry';
 import { Predictor } from './predict';
+import { auditCsv, predictionsCsv } from '../src/core/inference/predictions';
 import { clearAudit, listAudit, type AuditEntry } from '../src/core/store/audit';
 import { trainInPhases } from './phases';
 import { RunControl } from './run-control';
@@ -585,6 +586,14 @@ export class StudioEngine implements Engine {
 
   async clearAuditLog(): Promise<void> {
     await clearAudit(await this.database());
+  }
+
+  async predictionsCsv(result: PredictResult): Promise<string> {
+    return predictionsCsv(result);
+  }
+
+  async auditLogCsv(): Promise<string> {
+    return auditCsv(await this.auditLog());
   }
 
   /** The imported dataset's test images, then validation ones, for an export's parity check (when sizes match). */

@@ -15,6 +15,7 @@ import type { OptimizerName } from '../core/train/optimizers';
 import type { AdapterInfo, BackendName, EpochMetrics, RunRecord, SplitCounts, TrainConfig } from '../core/train/types';
 import type { ModelVersion } from '../core/registry/registry';
 import type { AuditEntry } from '../core/store/audit';
+import type { PredictResult } from '../core/inference/predictions';
 import type { Routing } from '../core/routing';
 
 export type { AdapterInfo, BackendName, DatasetConfig, DemoDatasetConfig, EpochMetrics, FeatureCacheInfo, FolderDatasetConfig, PhaseName, RunPhase, RunRecord, RunStatus, SplitCounts, Strategy, TrainConfig } from '../core/train/types';
@@ -32,6 +33,7 @@ export type { ChannelStats, StatsCheck } from '../core/dataset/stats';
 export type { ModelVersion } from '../core/registry/registry';
 export type { ModelMetadata } from '../core/export/metadata';
 export type { AuditEntry } from '../core/store/audit';
+export type { ImagePrediction, PredictResult } from '../core/inference/predictions';
 export type { ConfigTemplate, DatasetSettings, ModelDefaults, StudioConfig, StudioSettings } from '../core/config';
 
 import type { NetworkRequest } from './network';
@@ -198,33 +200,6 @@ export interface PredictOptions {
   audit?: 'off' | 'hashes' | 'names';
 }
 
-export type ImagePrediction =
-  | {
-      name: string;
-      ok: true;
-      /** SHA-256 of the file's bytes. */
-      sha256: string;
-      /** One per class, in the model's label order. */
-      probabilities: { label: string; probability: number }[];
-      top: string;
-      topProbability: number;
-      /** One image from upload to its probabilities read back (decoding not included). */
-      latencyMs: number;
-    }
-  /** The file could not be classified (corrupt, not an image, …); the other images go on. */
-  | { name: string; ok: false; reason?: string; error: string };
-
-export interface PredictResult {
-  /** The ref as asked (`brain-mri@champion`) and the version it resolved to (`brain-mri@1.0.0`). */
-  ref: string;
-  model: string;
-  labels: string[];
-  inputSize: number;
-  channels: 1 | 3;
-  backend: BackendName;
-  predictions: ImagePrediction[];
-}
-
 export interface PredictProgress {
   done: number;
   total: number;
@@ -321,6 +296,10 @@ export interface Engine {
   /** The prediction audit log, oldest first. */
   auditLog(): Promise<AuditEntry[]>;
   clearAuditLog(): Promise<void>;
+  /** The batch CSV of a prediction's result (file, top class, probability per class, latency ms, error). */
+  predictionsCsv(result: PredictResult): Promise<string>;
+  /** The audit log as CSV. */
+  auditLogCsv(): Promise<string>;
 
   /** The config file's templates, the studio's defaults first. */
   configTemplates(): Promise<ConfigTemplate[]>;

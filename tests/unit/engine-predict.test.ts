@@ -57,6 +57,13 @@ describe('engine.predict', () => {
       expect(got.sha256).toMatch(/^[0-9a-f]{64}$/);
     });
     expect(result.predictions[5]).toEqual({ name: 'broken.png', ok: false, reason: 'corrupt', error: 'corrupt test image: 7 bytes' });
+    const csv = (await engine.predictionsCsv(result)).trimEnd().split('\r\n').map((l) => l.split(','));
+    expect(csv[0]).toEqual(['file', 'top_class', ...run.classes, 'latency_ms', 'error']);
+    expect(csv).toHaveLength(7);
+    const first = result.predictions[0];
+    if (!first.ok) throw new Error(first.error);
+    expect(csv[1].slice(0, 2 + run.classes.length).map((v, j) => (j < 2 ? v : Number(v)))).toEqual([first.name, first.top, ...first.probabilities.map((p) => p.probability)]);
+    expect(csv[6]).toEqual(['broken.png', '', ...run.classes.map(() => ''), '', 'corrupt: corrupt test image: 7 bytes']);
 
     // The second call reuses the loaded model: nothing more is held.
     const held = tf.memory().numTensors;
@@ -82,6 +89,8 @@ describe('engine.predict', () => {
     expect(log[0]).toEqual({ id: expect.any(Number), at: expect.any(String), ref: 'demo@champion', model: 'demo@1.0.0', sha256: first.sha256, top: first.top, probability: first.topProbability });
     expect(log[2]).toMatchObject({ file: named.predictions[0].name });
     expect(log.slice(0, 2).some((e) => 'file' in e)).toBe(false);
+    const csv = (await engine.auditLogCsv()).trimEnd().split('\r\n');
+    expect(csv).toEqual(['time,ref,model,sha256,file,top_class,probability', ...log.map((e) => [e.at, e.ref, e.model, e.sha256, e.file ?? '', e.top, e.probability].join(','))]);
     await engine.clearAuditLog();
     expect(await engine.auditLog()).toEqual([]);
   });
