@@ -5,6 +5,7 @@
 import { EngineError } from '../engine/errors';
 import { eventSink, type EngineProxy } from '../engine/client';
 import { EvaluationState } from './evaluation.svelte';
+import { InferenceState } from './inference.svelte';
 import type { BackendInfo, BackendName, ConfigTemplate, Routing, ZooModel, DatasetSummary, EpochMetrics, FolderInput, FolderScan, ImportEvent, ImportOptions, RunRecord, StudioSettings, TrainConfig, TrainEvent } from '../engine/types';
 import { RESOURCE_BUFFER, resourceRequests, summarizeNetwork } from '../engine/network';
 import type { NetworkSummary } from '../engine/network';
@@ -99,9 +100,12 @@ export class Studio {
 
   /** The evaluation panel's state (src/ui/evaluation.svelte.ts). */
   readonly evaluation: EvaluationState;
+  /** The inference panel's state (src/ui/inference.svelte.ts). */
+  readonly inference: InferenceState;
 
   constructor(readonly engine: EngineProxy) {
     this.evaluation = new EvaluationState(engine);
+    this.inference = new InferenceState(engine);
   }
 
   /** The scan in flight or last finished (null result: it failed, see scanError); automation waits on it. */
