@@ -8,6 +8,7 @@ import { rgbPng } from '../fixtures/png';
 const SIZE = 16;
 
 test('the inference panel classifies picked images, shows a corrupt one\'s error, and downloads the CSV', async ({ page }) => {
+  test.setTimeout(5 * 60_000);
   await page.goto('/');
   await page.waitForFunction(() => window.studio !== undefined);
   await page.evaluate(() => window.studio!.ready());
