@@ -4,7 +4,7 @@ import { demoImage } from '../../src/core/dataset/demo';
 import { rgbPng } from '../fixtures/png';
 
 // The inference panel on a tiny registered demo model (trained and registered through window.studio, as the CLI
-// does): three picked files, one corrupt; probabilities, latency, the error, the CSV; the opt-in audit log.
+// does): three picked files, one corrupt; probabilities, latency, the error, the CSV; the opt-in audit log; a paste.
 const SIZE = 16;
 
 test('the inference panel classifies picked images, shows a corrupt one\'s error, and downloads the CSV', async ({ page }) => {
@@ -55,6 +55,16 @@ test('the inference panel classifies picked images, shows a corrupt one\'s error
   await expect(panel.getByTestId('audit-table').locator('tbody tr')).toHaveCount(2, { timeout: 60_000 });
   await expect(panel.getByTestId('audit-table').locator('tbody tr').first()).toContainText('tiny@0.1.0 (tiny@candidate)');
   await expect(panel.getByTestId('audit-table').locator('tbody tr').first()).toContainText('scan 0.png');
+  // A pasted image (clipboard files, as a screenshot tool gives them) is classified like a picked one.
+  await page.evaluate((bytes) => {
+    const clipboard = new DataTransfer();
+    clipboard.items.add(new File([new Uint8Array(bytes)], 'image.png', { type: 'image/png' }));
+    document.body.dispatchEvent(new ClipboardEvent('paste', { clipboardData: clipboard, bubbles: true }));
+  }, [...files[0].buffer]);
+  await expect(cards).toHaveCount(1);
+  await expect(cards.first()).toHaveAttribute('data-name', /^pasted-[\dTZ-]+-1\.png$/);
+  await expect(cards.first().getByTestId('prediction-bar')).toHaveCount(run.classes.length);
+  await expect(panel.getByTestId('audit-table').locator('tbody tr')).toHaveCount(3);
   await panel.getByTestId('audit-clear').click();
   await expect(panel.getByTestId('audit-empty')).toBeVisible();
 });
