@@ -107,8 +107,10 @@ export class Predictor {
       throw new EngineError('E_INTERNAL', `${version.id} could not be loaded: ${(err as Error).message}`);
     }
     const { model, metadata } = imported;
-    // One untimed pass, so the first image's latency does not include building the backend's kernels.
-    const warm = tf.tidy(() => studioProbabilities(model, tf.zeros([1, metadata.inputSize, metadata.inputSize, metadata.channels]) as tf.Tensor4D, metadata));
+    // One untimed pass, so the first image's latency does not include building the backend's kernels; its input is
+    // uploaded from an array as every image's is (a tf.zeros would be filled on the device and skip the upload path).
+    const { inputSize: size, channels } = metadata;
+    const warm = tf.tidy(() => studioProbabilities(model, tf.tensor4d(new Float32Array(size * size * channels), [1, size, size, channels], 'float32'), metadata));
     await warm.data();
     warm.dispose();
     this.loaded = { key, model, metadata };
