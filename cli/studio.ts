@@ -10,7 +10,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type {} from '../src/engine/automation';
-import type { BackendInfo, CrossValidationEvent, CrossValidationResult, DatasetSummary, EvaluateEvent, EvaluateRequest, EvaluationRecord, ImportEvent, ImportOptions, LrScheduleConfig, RunRecord, SplitFractions, StudioSettings, TrainConfig, TrainEvent } from '../src/engine/types';
+import type { BackendInfo, CrossValidationEvent, CrossValidationResult, DatasetSummary, EvaluateEvent, EvaluateRequest, EvaluationRecord, ImportEvent, ImportOptions, LrScheduleConfig, RunRecord, SplitFractions, StudioSettings, TrainConfig, TrainEvent, RegisterModelRequest } from '../src/engine/types';
 import type { Page } from 'playwright';
 import { launchStudioBrowser } from './browser';
 import { serveStatic } from './serve';
@@ -40,6 +40,12 @@ const USAGE = `usage: npm run studio -- <command> [options]
         k-fold cross-validation of that training config: stratified, group-aware with --group-pattern; one run per
         fold (tagged cv:ID), each scored on its held-out fold; prints and writes mean ± std of accuracy and macro-F1
   runs  [--out FILE.json]          list the runs kept in the profile
+  register --run ID --name NAME --version X.Y.Z [--alias A ...] [--description TEXT] [--tag KEY=VALUE ...]
+        [--override-reason TEXT]  the run's best model into the registry; below 85 % validation accuracy only with a reason
+  export --model NAME@VERSION|NAME@ALIAS --format tfjs|onnx --out DIR
+        the model's files, its metadata and model card; ONNX is checked against the studio in onnxruntime-web
+  predict --model NAME@VERSION|NAME@ALIAS --images DIR --out predictions.csv
+        every file under DIR: a CSV row each (file, top class, probability per class, latency ms, error)
   common: --browser PATH (/usr/bin/chromium)  --profile DIR (~/.local/share/mri-studio/profile)  --port N (5199)  --verbose`;
 
 /** A failure the user can fix: printed as one line, exit code 2. */
@@ -98,9 +104,9 @@ const TRAIN_OPTIONS = {
   config: { type: 'string' },
 } as const;
 
-type Values<O> = { [K in keyof O]?: O[K] extends { type: 'boolean' } ? boolean : string };
+type Values<O> = { [K in keyof O]?: O[K] extends { type: 'boolean' } ? boolean : O[K] extends { multiple: true } ? string[] : string };
 
-function parse<O extends Record<string, { type: 'string' | 'boolean' }>>(argv: string[], options: O): Values<O> {
+function parse<O extends Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>>(argv: string[], options: O): Values<O> {
   try {
     return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values as Values<O>;
   } catch (err) {
@@ -560,6 +566,60 @@ export function evaluateRun(args: EvaluateArgs): Promise<{ evaluation: Evaluatio
   });
 }
 
+export function parseRegisterArgs(argv: string[]): SessionArgs & { request: RegisterModelRequest } {
+  const v = parse(argv, {
+    ...COMMON_OPTIONS,
+    run: { type: 'string' },
+    name: { type: 'string' },
+    version: { type: 'string' },
+    alias: { type: 'string', multiple: true },
+    description: { type: 'string' },
+    tag: { type: 'string', multiple: true },
+    'override-reason': { type: 'string' },
+  });
+  if (!v.run) throw new UsageError('register needs --run ID (see "runs")');
+  if (!v.name) throw new UsageError('register needs --name NAME');
+  if (!v.version) throw new UsageError('register needs --version X.Y.Z');
+  const reason = v['override-reason']?.trim();
+  if (v['override-reason'] !== undefined && !reason) throw new UsageError('--override-reason needs a reason, in words');
+  return {
+    ...sessionArgs(v),
+    request: {
+      runId: v.run,
+      name: v.name,
+      version: v.version,
+      ...(v.description === undefined ? {} : { description: v.description }),
+      ...(v.tag ? { tags: v.tag } : {}),
+      ...(v.alias ? { aliases: v.alias } : {}),
+      ...(reason ? { overrideReason: reason } : {}),
+    },
+  };
+}
+
+export function parseExportArgs(argv: string[]): SessionArgs & { model: string; format: 'tfjs' | 'onnx'; out: string } {
+  const v = parse(argv, { ...COMMON_OPTIONS, model: { type: 'string' }, format: { type: 'string' } });
+  if (!v.model) throw new UsageError('export needs --model NAME@VERSION or NAME@ALIAS');
+  const format = oneOf('format', v.format, ['tfjs', 'onnx'] as const);
+  if (!format) throw new UsageError('export needs --format tfjs|onnx');
+  if (!v.out) throw new UsageError('export needs --out DIR, the folder the files go to');
+  return { ...sessionArgs(v), model: v.model, format, out: resolve(v.out) };
+}
+
+function filesUnder(dir: string): number {
+  return readdirSync(dir, { withFileTypes: true }).reduce((n, e) => n + (e.isDirectory() ? filesUnder(join(dir, e.name)) : e.isFile() ? 1 : 0), 0);
+}
+
+export function parsePredictArgs(argv: string[]): SessionArgs & { model: string; images: string; out: string } {
+  const v = parse(argv, { ...COMMON_OPTIONS, model: { type: 'string' }, images: { type: 'string' } });
+  if (!v.model) throw new UsageError('predict needs --model NAME@VERSION or NAME@ALIAS');
+  if (!v.images) throw new UsageError('predict needs --images DIR');
+  if (!v.out) throw new UsageError('predict needs --out FILE.csv');
+  const images = resolve(v.images);
+  if (!existsSync(images) || !statSync(images).isDirectory()) throw new UsageError(`--images ${v.images}: no such folder`);
+  if (filesUnder(images) === 0) throw new UsageError(`--images ${v.images}: the folder holds no files`);
+  return { ...sessionArgs(v), model: v.model, images, out: resolve(v.out) };
+}
+
 /** Playwright wraps errors thrown in the page as "page.evaluate: Error: CODE: message\n    at …": keep the message. */
 function oneLine(err: unknown): string {
   const text = err instanceof Error ? err.message : String(err);
@@ -622,6 +682,39 @@ async function main(argv: string[]): Promise<number> {
       if (runs.length === 0) console.log(`no runs in profile ${args.profile} (port ${args.port})`);
       if (args.out) writeJson(args.out, runs.map(runSummary));
       return 0;
+    }
+    if (command === 'register') {
+      const args = parseRegisterArgs(rest);
+      const v = await withStudio(args, (page) => page.evaluate((req) => window.studio!.register(req), args.request));
+      const acc = v.validation ? `validation accuracy ${pct(v.validation.accuracy)} on ${v.validation.n} images` : 'no validation accuracy';
+      console.log(`registered ${v.id}${v.aliases.length ? ` (${v.aliases.join(', ')})` : ''} from run ${v.runId}: ${acc}; gate ${pct(v.gate.threshold)} ${v.gate.passed ? 'passed' : `overridden: ${v.gate.override?.reason}`}`);
+      return 0;
+    }
+    if (command === 'export') {
+      const args = parseExportArgs(rest);
+      const exported = await withStudio(args, (page) => page.evaluate(({ model, format }) => window.studio!.exportModel(model, format), { model: args.model, format: args.format }));
+      mkdirSync(args.out, { recursive: true });
+      for (const f of exported.files) writeFileSync(join(args.out, f.name), f.bytes);
+      console.log(`exported ${exported.id} as ${exported.format}: ${exported.files.map((f) => f.name).join(', ')} to ${args.out}`);
+      const p = exported.parity;
+      if (p) console.log(`ONNX parity: largest probability difference ${p.maxDifference.toExponential(2)} on ${p.images} ${p.source} images (${p.runtime}), tolerance ${p.tolerance}: ${p.passed ? 'passed' : 'FAILED'}`);
+      return p && !p.passed ? 1 : 0;
+    }
+    if (command === 'predict') {
+      const args = parsePredictArgs(rest);
+      const { result, csv } = await withStudio(args, async (page) => {
+        // The same path as a user's folder pick: the inference panel's folder input receives the folder.
+        await page.setInputFiles('[data-testid="predict-folder"]', args.images);
+        return page.evaluate((ref) => window.studio!.predictPicked(ref), args.model);
+      });
+      mkdirSync(dirname(args.out), { recursive: true });
+      writeFileSync(args.out, csv);
+      const failed = result.predictions.filter((p) => !p.ok);
+      for (const p of failed) if (!p.ok) console.log(`  ${p.name}: ${p.error}`);
+      const latencies = result.predictions.flatMap((p) => (p.ok ? [p.latencyMs] : [])).sort((a, b) => a - b);
+      const median = latencies.length ? `; median latency ${latencies[Math.floor(latencies.length / 2)].toFixed(1)} ms` : '';
+      console.log(`classified ${latencies.length} of ${result.predictions.length} images with ${result.model} on ${result.backend}${median}${failed.length ? `; ${failed.length} could not be read` : ''}; wrote ${args.out}`);
+      return latencies.length > 0 ? 0 : 1;
     }
     throw new UsageError(`unknown command "${command}"`);
   } catch (err) {

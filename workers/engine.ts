@@ -21,7 +21,7 @@ import type { TensorDataset } from '../src/core/train/trainer';
 import type { RunRecord, Strategy, TrainConfig } from '../src/core/train/types';
 import { EngineError } from '../src/engine/errors';
 import type { CrossValidationEvent, CrossValidationRequest, CrossValidationResult, RunComparison } from '../src/engine/types';
-import type { AugmentPreview, AugmentPreviewRequest, BackboneImport, BackendInfo, BackendName, DatasetSummary, Engine, EvaluateEvent, EvaluateRequest, EvaluationRecord, ExportedFile, ModelExport, ModelVersion, NetworkRequest, RegisterModelRequest, ReportFile, ZooModel, FolderInput, FolderScan, ImportEvent, StatsVerification, Thumbnail, TrainEvent } from '../src/engine/types';
+import type { AugmentPreview, AugmentPreviewRequest, BackboneImport, BackendInfo, BackendName, DatasetSummary, Engine, EvaluateEvent, EvaluateRequest, EvaluationRecord, ExportedFile, ModelExport, ModelVersion, NetworkRequest, RegisterModelRequest, ReportFile, ZooModel, FolderInput, FolderScan, ImportEvent, StatsVerification, Thumbnail, TrainEvent, PredictImage, PredictOptions, PredictProgress, PredictResult } from '../src/engine/types';
 import { ConfigError, configFromSettings, configTemplates, checkSettings, parseConfigText, readConfig, settingsFromConfig, type ConfigTemplate, type StudioConfig, type StudioSettings } from '../src/core/config';
 import { importBackboneFolder } from './backbone-import';
 import { augmentPreviews } from './preview';
@@ -36,6 +36,9 @@ import type { MemoryEstimate } from '../src/core/models/memory';
 import { MemoryEstimator } from './memory';
 import { browserBackboneLoader, buildModel, resolveStrategy } from './models';
 import { RegistryService, storageEstimate } from './registry';
+import { Predictor } from './predict';
+import { auditCsv, predictionsCsv } from '../src/core/inference/predictions';
+import { clearAudit, listAudit, type AuditEntry } from '../src/core/store/audit';
 import { trainInPhases } from './phases';
 import { RunControl } from './run-control';
 
@@ -148,8 +151,13 @@ export class StudioEngine implements Engine {
     (size, channels, count) => this.sampleImages(size, channels, count),
   );
 
+  private readonly predictor: Predictor;
+  private predicting = false;
+
   /** @param analyze per-file import work (decode, hashes, sums); the worker passes a pool of browser decoders. */
-  constructor(private readonly analyze?: ImageAnalyzer) {}
+  constructor(private readonly analyze?: ImageAnalyzer) {
+    this.predictor = new Predictor(() => this.database(), analyze);
+  }
 
   private database(): Promise<StudioDB> {
     this.db ??= openStudioDB();
@@ -395,6 +403,7 @@ export class StudioEngine implements Engine {
   /** Runs (or continues) a run; `open` builds its record, and the checkpoint to continue from, once the run is claimed. */
   private async execute(runId: string, onEvent: (e: TrainEvent) => void, open: (backend: BackendInfo) => Promise<{ run: RunRecord; checkpoint: Checkpoint | null }>): Promise<RunRecord> {
     if (this.active) throw new EngineError('E_BUSY', `run ${this.active.runId} is still training; cancel it or wait for it to finish`);
+    if (this.predicting) throw new EngineError('E_BUSY', 'a prediction is running; train when it has finished');
     // Claimed before the first await, so a second call made meanwhile is refused.
     const control = new RunControl(runId);
     this.active = control;
@@ -539,6 +548,7 @@ export class StudioEngine implements Engine {
   async evaluate(req: EvaluateRequest, onEvent: (e: EvaluateEvent) => void): Promise<EvaluationRecord> {
     this.refuseDuringCrossValidation(Boolean(this.crossval && (await getRun(await this.database(), req.runId))?.config.crossValidation?.id === this.crossval.id));
     if (this.active) throw new EngineError('E_BUSY', `run ${this.active.runId} is training or being evaluated; wait for it to finish`);
+    if (this.predicting) throw new EngineError('E_BUSY', 'a prediction is running; evaluate when it has finished');
     // Claims the engine like a run does, so training and evaluation never share the backend, and cancel() stops it.
     const control = new RunControl(req.runId);
     this.active = control;
@@ -655,6 +665,35 @@ export class StudioEngine implements Engine {
 
   importModel(files: ExportedFile[], req: Omit<RegisterModelRequest, 'runId'>): Promise<ModelVersion> {
     return this.registry.importModel(files, req);
+  }
+
+  async predict(ref: string, images: PredictImage[], opts: PredictOptions = {}, onProgress?: (p: PredictProgress) => void): Promise<PredictResult> {
+    // Training switches backends under its own tensors; predicting in between would run on whichever is current.
+    if (this.active) throw new EngineError('E_BUSY', `run ${this.active.runId} is training or being evaluated; predict when it has finished`);
+    if (this.predicting) throw new EngineError('E_BUSY', 'a prediction is already running');
+    this.predicting = true;
+    try {
+      const backend = await this.backend();
+      return await this.predictor.predict(ref, images, opts, backend.name, onProgress);
+    } finally {
+      this.predicting = false;
+    }
+  }
+
+  async auditLog(): Promise<AuditEntry[]> {
+    return listAudit(await this.database());
+  }
+
+  async clearAuditLog(): Promise<void> {
+    await clearAudit(await this.database());
+  }
+
+  async predictionsCsv(result: PredictResult): Promise<string> {
+    return predictionsCsv(result);
+  }
+
+  async auditLogCsv(): Promise<string> {
+    return auditCsv(await this.auditLog());
   }
 
   /** The imported dataset's test images, then validation ones, for an export's parity check (when sizes match). */

@@ -24,7 +24,7 @@ export type SampleImages = (imageSize: number, channels: number, count: number) 
 
 const PARITY_IMAGES = 8;
 
-function asEngineError(err: unknown): unknown {
+export function asEngineError(err: unknown): unknown {
   if (!(err instanceof RegistryError)) return err;
   // The registry's own code travels in `detail`, so the UI and the CLI can tell a gate refusal from a bad name.
   const code = err.code === 'E_NOT_FOUND' ? 'E_NOT_FOUND' : 'E_CONFIG';

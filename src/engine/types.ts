@@ -14,6 +14,8 @@ import type { MemoryEstimate } from '../core/models/memory';
 import type { OptimizerName } from '../core/train/optimizers';
 import type { AdapterInfo, BackendName, EpochMetrics, RunRecord, SplitCounts, TrainConfig } from '../core/train/types';
 import type { ModelVersion } from '../core/registry/registry';
+import type { AuditEntry } from '../core/store/audit';
+import type { PredictResult } from '../core/inference/predictions';
 import type { Routing } from '../core/routing';
 import type { RunComparison } from '../core/metrics/compare';
 
@@ -32,6 +34,8 @@ export type { ChannelStats, StatsCheck } from '../core/dataset/stats';
 export type { ModelVersion } from '../core/registry/registry';
 export type { RunComparison } from '../core/metrics/compare';
 export type { ModelMetadata } from '../core/export/metadata';
+export type { AuditEntry } from '../core/store/audit';
+export type { ImagePrediction, PredictResult } from '../core/inference/predictions';
 export type { ConfigTemplate, DatasetSettings, ModelDefaults, StudioConfig, StudioSettings } from '../core/config';
 
 import type { NetworkRequest } from './network';
@@ -187,6 +191,22 @@ export interface ModelExport {
   parity?: OnnxParity;
 }
 
+/** An image to classify: a picked, dropped or pasted file. `name` is what the results and the CSV call it. */
+export interface PredictImage {
+  name: string;
+  file: Blob;
+}
+
+export interface PredictOptions {
+  /** Append each prediction to the local audit log: with file hashes only, or with file names too. Off by default. */
+  audit?: 'off' | 'hashes' | 'names';
+}
+
+export interface PredictProgress {
+  done: number;
+  total: number;
+}
+
 export interface AugmentPreviewRequest {
   /** How many training images (at most 12), drawn with `seed`. */
   images: number;
@@ -321,6 +341,19 @@ export interface Engine {
   exportModel(ref: string, format: 'tfjs' | 'onnx', opts?: { zip?: boolean; parityImages?: number }): Promise<ModelExport>;
   /** Registers a model from TF.js files written by exportModel (a picked folder or an unzipped download). */
   importModel(files: ExportedFile[], req: Omit<RegisterModelRequest, 'runId'>): Promise<ModelVersion>;
+
+  /**
+   * Classifies images with a registered version (NAME@VERSION, NAME@ALIAS or NAME): decoded and resized as an import
+   * decodes them, preprocessed as the version's metadata says. The model stays loaded for the next call.
+   */
+  predict(ref: string, images: PredictImage[], opts?: PredictOptions, onProgress?: (p: PredictProgress) => void): Promise<PredictResult>;
+  /** The prediction audit log, oldest first. */
+  auditLog(): Promise<AuditEntry[]>;
+  clearAuditLog(): Promise<void>;
+  /** The batch CSV of a prediction's result (file, top class, probability per class, latency ms, error). */
+  predictionsCsv(result: PredictResult): Promise<string>;
+  /** The audit log as CSV. */
+  auditLogCsv(): Promise<string>;
 
   /** The config file's templates, the studio's defaults first. */
   configTemplates(): Promise<ConfigTemplate[]>;

@@ -6,6 +6,7 @@ import { EngineError } from '../engine/errors';
 import { eventSink, type EngineProxy } from '../engine/client';
 import { EvaluationState } from './evaluation.svelte';
 import { RunsState } from './runs.svelte';
+import { InferenceState } from './inference.svelte';
 import type { BackendInfo, BackendName, ConfigTemplate, Routing, ZooModel, DatasetSummary, EpochMetrics, FolderInput, FolderScan, ImportEvent, ImportOptions, RunRecord, StudioSettings, TrainConfig, TrainEvent } from '../engine/types';
 import { RESOURCE_BUFFER, resourceRequests, summarizeNetwork } from '../engine/network';
 import type { NetworkSummary } from '../engine/network';
@@ -102,10 +103,13 @@ export class Studio {
   readonly evaluation: EvaluationState;
   /** The runs page's state (src/ui/runs.svelte.ts). */
   readonly runs: RunsState;
+  /** The inference panel's state (src/ui/inference.svelte.ts). */
+  readonly inference: InferenceState;
 
   constructor(readonly engine: EngineProxy) {
     this.evaluation = new EvaluationState(engine);
     this.runs = new RunsState(engine);
+    this.inference = new InferenceState(engine);
   }
 
   /** The scan in flight or last finished (null result: it failed, see scanError); automation waits on it. */

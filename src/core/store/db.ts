@@ -9,6 +9,7 @@ import type { SplitManifest } from '../dataset/split';
 import type { ModelVersion, StoredModelFile } from '../registry/registry';
 import type { ChannelStats } from '../dataset/stats';
 import type { EvaluationRecord } from '../metrics/evaluation';
+import type { AuditEntry } from './audit';
 import type { RunRecord } from '../train/types';
 import type { StoredCheckpoint, StoredChunk } from './checkpoints';
 
@@ -19,7 +20,7 @@ export interface StoredStats extends ChannelStats {
 }
 
 export const DB_NAME = 'mri-studio';
-export const DB_VERSION = 5;
+export const DB_VERSION = 6;
 
 export interface StoredSplit {
   splitId: string;
@@ -64,6 +65,8 @@ export interface StudioSchema extends DBSchema {
   modelFiles: { key: [string, string]; value: StoredModelFile };
   /** The latest evaluation of each run (metrics, medical validation, per-image predictions), keyed by runId. */
   evaluations: { key: string; value: EvaluationRecord };
+  /** The opt-in log of predictions made with registered models (see audit.ts), keyed by an increasing number. */
+  predictionAudit: { key: number; value: AuditEntry };
 }
 
 export type StudioDB = IDBPDatabase<StudioSchema>;
@@ -92,6 +95,9 @@ export function openStudioDB(name = DB_NAME): Promise<StudioDB> {
         db.createObjectStore('models', { keyPath: 'id' }).createIndex('name', 'name');
         db.createObjectStore('modelFiles', { keyPath: ['versionId', 'path'] });
         db.createObjectStore('evaluations', { keyPath: 'runId' });
+      }
+      if (oldVersion < 6) {
+        db.createObjectStore('predictionAudit', { keyPath: 'id', autoIncrement: true });
       }
     },
   });
