@@ -27,7 +27,7 @@ import { importBackboneFolder } from './backbone-import';
 import { augmentPreviews } from './preview';
 import { resourceRequests } from '../src/engine/network';
 import { onBackend, routeRun, selectBackend, useBackend } from './backend';
-import { cachesFeatures } from '../src/core/routing';
+import { cachesFeatures, forwardBackend } from '../src/core/routing';
 import { confusionMatrix, perClassRecall } from '../src/core/metrics/confusion';
 import { folderSource } from './folder';
 import { evaluateRun, evaluationFiles, evaluationThumbnails } from './evaluate';
@@ -553,13 +553,22 @@ export class StudioEngine implements Engine {
     const control = new RunControl(req.runId);
     this.active = control;
     try {
-      const host = { db: await this.database(), backend: await this.backend(), prepare: (cfg: TrainConfig) => this.prepare(cfg), shouldStop: () => control.stop, yieldToHost };
-      return await evaluateRun(host, req, onEvent);
+      const backend = await this.forwardInfo();
+      const host = { db: await this.database(), backend, prepare: (cfg: TrainConfig) => this.prepare(cfg), shouldStop: () => control.stop, yieldToHost };
+      return await onBackend(backend.name, () => evaluateRun(host, req, onEvent));
     } catch (err) {
       throw asEngineError(err);
     } finally {
       this.active = null;
     }
+  }
+
+  /** The backend that forward-only work (evaluation, prediction) runs on, described as the UI and reports show it. */
+  private async forwardInfo(): Promise<BackendInfo> {
+    const b = await this.backend();
+    const name = forwardBackend({ requested: b.requested, selected: b.name, adapter: b.adapter, available: b.available });
+    // The adapter describes the GPU backends only; WASM and CPU work on the CPU whatever the adapter is.
+    return name === b.name ? b : { ...b, name, adapter: name === 'webgpu' || name === 'webgl' ? b.adapter : null };
   }
 
   async evaluation(runId: string): Promise<EvaluationRecord | null> {
@@ -673,8 +682,8 @@ export class StudioEngine implements Engine {
     if (this.predicting) throw new EngineError('E_BUSY', 'a prediction is already running');
     this.predicting = true;
     try {
-      const backend = await this.backend();
-      return await this.predictor.predict(ref, images, opts, backend.name, onProgress);
+      const backend = await this.forwardInfo();
+      return await onBackend(backend.name, () => this.predictor.predict(ref, images, opts, backend.name, onProgress));
     } finally {
       this.predicting = false;
     }
