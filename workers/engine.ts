@@ -10,12 +10,13 @@ import { deriveSeed, mulberry32, shuffle } from '../src/core/random';
 import { getEvaluation, getRun, getStats, lastFolder, listRuns, openStudioDB, rememberFolder, saveRun, saveSplit, saveStats, type StudioDB } from '../src/core/store/db';
 import { augmentDefault, isAugmentIdentity } from '../src/core/image/augment';
 import { checkpointToStore, loadCheckpoint, type Checkpoint } from '../src/core/store/checkpoints';
+import { storageUsage } from '../src/core/store/usage';
 import { inverseFrequencyClassWeights, isImbalanced } from '../src/core/train/losses';
 import { checkLrSchedule, checkPhaseConfig, planPhases } from '../src/core/train/phases';
 import type { TensorDataset } from '../src/core/train/trainer';
 import type { RunRecord, Strategy, TrainConfig } from '../src/core/train/types';
 import { EngineError } from '../src/engine/errors';
-import type { AugmentPreview, AugmentPreviewRequest, BackboneImport, BackendInfo, BackendName, DatasetSummary, Engine, EvaluateEvent, EvaluateRequest, EvaluationRecord, ExportedFile, ModelExport, ModelVersion, NetworkRequest, RegisterModelRequest, ReportFile, ZooModel, FolderInput, FolderScan, ImportEvent, StatsVerification, Thumbnail, TrainEvent } from '../src/engine/types';
+import type { AugmentPreview, AugmentPreviewRequest, BackboneImport, BackendInfo, BackendName, DatasetSummary, Engine, EvaluateEvent, EvaluateRequest, EvaluationRecord, ExportedFile, ModelExport, ModelVersion, NetworkRequest, RegisterModelRequest, RegistrationReview, ReportFile, StorageGroupUsage, ZooModel, FolderInput, FolderScan, ImportEvent, StatsVerification, Thumbnail, TrainEvent } from '../src/engine/types';
 import { ConfigError, configFromSettings, configTemplates, checkSettings, parseConfigText, readConfig, settingsFromConfig, type ConfigTemplate, type StudioConfig, type StudioSettings } from '../src/core/config';
 import { importBackboneFolder } from './backbone-import';
 import { augmentPreviews } from './preview';
@@ -555,6 +556,26 @@ export class StudioEngine implements Engine {
 
   importModel(files: ExportedFile[], req: Omit<RegisterModelRequest, 'runId'>): Promise<ModelVersion> {
     return this.registry.importModel(files, req);
+  }
+
+  reviewRegistration(req: RegisterModelRequest): Promise<RegistrationReview> {
+    return this.registry.reviewRegistration(req);
+  }
+
+  setAlias(ref: string, alias: string): Promise<ModelVersion> {
+    return this.registry.setAlias(ref, alias);
+  }
+
+  removeAlias(name: string, alias: string): Promise<void> {
+    return this.registry.removeAlias(name, alias);
+  }
+
+  deleteModel(id: string): Promise<void> {
+    return this.registry.deleteModel(id);
+  }
+
+  async storageUsage(): Promise<StorageGroupUsage[]> {
+    return storageUsage(await this.database());
   }
 
   /** The imported dataset's test images, then validation ones, for an export's parity check (when sizes match). */

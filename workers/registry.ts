@@ -6,11 +6,10 @@ import * as tf from '@tensorflow/tfjs';
 import { strToU8 } from 'fflate';
 import { describeModel, type ModelMetadata } from '../src/core/export/metadata';
 import { exportOnnx, ONNX_INPUT, ONNX_OUTPUT, UnsupportedLayerError } from '../src/core/export/onnx';
-import { maxAbsDifference, PARITY_TOLERANCE, studioProbabilities } from '../src/core/export/parity';
+import { maxAbsDifference, PARITY_TOLERANCE, rowsOf, studioProbabilities, syntheticPixels } from '../src/core/export/parity';
 import { exportTfjs, importTfjs, unzipFiles, zipFiles, type ModelFiles } from '../src/core/export/tfjs';
 import { getZooEntry } from '../src/core/models/zoo';
-import { mulberry32 } from '../src/core/random';
-import { listModels, loadModelFiles, registerModel, RegistryError, resolveModel, type ModelVersion, type RegisterOptions } from '../src/core/registry/registry';
+import { deleteModelVersion, listModels, loadModelFiles, registerModel, RegistryError, removeAlias, resolveModel, reviewRegistrationIn, setAlias, type ModelVersion, type RegisterOptions, type RegistrationReview } from '../src/core/registry/registry';
 import { loadCheckpoint, restoreCheckpoint } from '../src/core/store/checkpoints';
 import { getRun, type StudioDB } from '../src/core/store/db';
 import { createOptimizer } from '../src/core/train/optimizers';
@@ -109,6 +108,35 @@ export class RegistryService {
     return listModels(await this.database());
   }
 
+  async reviewRegistration(req: RegisterModelRequest): Promise<RegistrationReview> {
+    const db = await this.database();
+    const run = await getRun(db, req.runId);
+    if (!run) throw new EngineError('E_NOT_FOUND', `there is no run ${req.runId}`);
+    return reviewRegistrationIn(db, req, { run });
+  }
+
+  async setAlias(ref: string, alias: string): Promise<ModelVersion> {
+    try {
+      return await setAlias(await this.database(), ref, alias);
+    } catch (err) {
+      throw asEngineError(err);
+    }
+  }
+
+  async removeAlias(name: string, alias: string): Promise<void> {
+    try {
+      await removeAlias(await this.database(), name, alias);
+    } catch (err) {
+      throw asEngineError(err);
+    }
+  }
+
+  async deleteModel(id: string): Promise<void> {
+    const db = await this.database();
+    if (!(await db.get('models', id))) throw new EngineError('E_NOT_FOUND', `${id} is not registered`);
+    await deleteModelVersion(db, id);
+  }
+
   async exportModel(ref: string, format: 'tfjs' | 'onnx', opts: { zip?: boolean; parityImages?: number } = {}): Promise<ModelExport> {
     if (format !== 'tfjs' && format !== 'onnx') throw new EngineError('E_CONFIG', `export format must be tfjs or onnx (got ${String(format)})`);
     const db = await this.database();
@@ -149,8 +177,7 @@ export class RegistryService {
     const count = sample?.count ?? wanted;
     // Pixels are made on the CPU and read by both runtimes from this one array: reading them back from the backend
     // is not reliable (TF.js's WebGPU backend returns an int32→float32 cast's data as an Int32Array).
-    const random = mulberry32(42);
-    const input = sample ? Float32Array.from(sample.pixels) : Float32Array.from({ length: count * size * size * channels }, () => Math.floor(random() * 256));
+    const input = sample ? Float32Array.from(sample.pixels) : syntheticPixels(count, size, channels);
     const pixels = tf.tensor4d(input, [count, size, size, channels], 'float32');
     const expected = studioProbabilities(model, pixels, meta);
     try {
@@ -158,7 +185,7 @@ export class RegistryService {
       const ort = await import('./onnx-runtime');
       const got = await ort.runOnnx(bytes, ONNX_INPUT, ONNX_OUTPUT, input, [count, size, size, channels]);
       const maxDifference = maxAbsDifference(want, got);
-      return { images: count, source: sample ? 'dataset' : 'synthetic', maxDifference, tolerance: PARITY_TOLERANCE, passed: maxDifference <= PARITY_TOLERANCE, runtime: ort.runtimeName };
+      return { images: count, source: sample ? 'dataset' : 'synthetic', maxDifference, tolerance: PARITY_TOLERANCE, passed: maxDifference <= PARITY_TOLERANCE, runtime: ort.runtimeName, probabilities: rowsOf(want, meta.labels.length) };
     } finally {
       tf.dispose([pixels, expected]);
     }

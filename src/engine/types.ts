@@ -13,7 +13,8 @@ import type { AugmentConfig } from '../core/image/augment';
 import type { MemoryEstimate } from '../core/models/memory';
 import type { OptimizerName } from '../core/train/optimizers';
 import type { AdapterInfo, BackendName, EpochMetrics, RunRecord, SplitCounts, TrainConfig } from '../core/train/types';
-import type { ModelVersion } from '../core/registry/registry';
+import type { ModelVersion, RegistrationReview } from '../core/registry/registry';
+import type { StorageGroupUsage } from '../core/store/usage';
 import type { Routing } from '../core/routing';
 
 export type { AdapterInfo, BackendName, DatasetConfig, DemoDatasetConfig, EpochMetrics, FeatureCacheInfo, FolderDatasetConfig, PhaseName, RunPhase, RunRecord, RunStatus, SplitCounts, Strategy, TrainConfig } from '../core/train/types';
@@ -28,7 +29,8 @@ export type { SplitFractions, SplitName } from '../core/dataset/split';
 export type { DedupeMode, DuplicateSummary, ImportEvent, ImportOptions, SplitCountsByClass } from '../core/dataset/importer';
 export type { SkippedFile } from '../core/dataset/layout';
 export type { ChannelStats, StatsCheck } from '../core/dataset/stats';
-export type { ModelVersion } from '../core/registry/registry';
+export type { ModelVersion, RegistrationProblem, RegistrationReview } from '../core/registry/registry';
+export type { StorageGroup, StorageGroupUsage } from '../core/store/usage';
 export type { ModelMetadata } from '../core/export/metadata';
 export type { ConfigTemplate, DatasetSettings, ModelDefaults, StudioConfig, StudioSettings } from '../core/config';
 
@@ -155,6 +157,8 @@ export interface RegisterModelRequest {
   tags?: string[];
   /** E.g. `champion`, `candidate`; moved from the version of the same name that held them. */
   aliases?: string[];
+  /** The seed's MLflow stage (None, Staging, Production, Archived): Production adds `champion`, Staging `candidate`. */
+  stage?: string;
   /** Registers below the accuracy threshold; recorded on the version and in its card. */
   overrideReason?: string;
   /** Validation accuracy required, 0..1 (0.85 by default). */
@@ -175,6 +179,8 @@ export interface OnnxParity {
   tolerance: number;
   passed: boolean;
   runtime: string;
+  /** The studio's probabilities on the sample, one row per image (synthetic pixels: parity.ts's syntheticPixels). */
+  probabilities: number[][];
 }
 
 export interface ModelExport {
@@ -267,6 +273,15 @@ export interface Engine {
   exportModel(ref: string, format: 'tfjs' | 'onnx', opts?: { zip?: boolean; parityImages?: number }): Promise<ModelExport>;
   /** Registers a model from TF.js files written by exportModel (a picked folder or an unzipped download). */
   importModel(files: ExportedFile[], req: Omit<RegisterModelRequest, 'runId'>): Promise<ModelVersion>;
+  /** Every problem `register(req)` would refuse with (name, version, taken, aliases, tags, run, gate), and the gate. */
+  reviewRegistration(req: RegisterModelRequest): Promise<RegistrationReview>;
+  /** Points ALIAS at NAME@VERSION (or whatever `ref` resolves to), taking it from the version that held it. */
+  setAlias(ref: string, alias: string): Promise<ModelVersion>;
+  removeAlias(name: string, alias: string): Promise<void>;
+  /** Deletes one registered version and its files (its run, if any, stays). */
+  deleteModel(id: string): Promise<void>;
+  /** Bytes the studio keeps in IndexedDB, by kind (runs, checkpoints, datasets, models, backbones). */
+  storageUsage(): Promise<StorageGroupUsage[]>;
 
   /** The config file's templates, the studio's defaults first. */
   configTemplates(): Promise<ConfigTemplate[]>;
