@@ -5,6 +5,7 @@
 import { EngineError } from '../engine/errors';
 import { eventSink, type EngineProxy } from '../engine/client';
 import { EvaluationState } from './evaluation.svelte';
+import { RegistryState } from './registry.svelte';
 import type { BackendInfo, BackendName, ConfigTemplate, Routing, ZooModel, DatasetSummary, EpochMetrics, FolderInput, FolderScan, ImportEvent, ImportOptions, RunRecord, StudioSettings, TrainConfig, TrainEvent } from '../engine/types';
 import { RESOURCE_BUFFER, resourceRequests, summarizeNetwork } from '../engine/network';
 import type { NetworkSummary } from '../engine/network';
@@ -99,9 +100,12 @@ export class Studio {
 
   /** The evaluation panel's state (src/ui/evaluation.svelte.ts). */
   readonly evaluation: EvaluationState;
+  /** The registry and storage panels' state (src/ui/registry.svelte.ts). */
+  readonly registry: RegistryState;
 
   constructor(readonly engine: EngineProxy) {
     this.evaluation = new EvaluationState(engine);
+    this.registry = new RegistryState(engine);
   }
 
   /** The scan in flight or last finished (null result: it failed, see scanError); automation waits on it. */
