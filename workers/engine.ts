@@ -11,6 +11,7 @@ import { getEvaluation, getRun, getStats, lastFolder, listRuns, openStudioDB, re
 import { augmentDefault, isAugmentIdentity } from '../src/core/image/augment';
 import { checkpointToStore, loadCheckpoint, type Checkpoint } from '../src/core/store/checkpoints';
 import { storageUsage } from '../src/core/store/usage';
+import { StorageFullError } from '../src/core/registry/quota';
 import { inverseFrequencyClassWeights, isImbalanced } from '../src/core/train/losses';
 import { checkLrSchedule, checkPhaseConfig, planPhases } from '../src/core/train/phases';
 import type { TensorDataset } from '../src/core/train/trainer';
@@ -80,6 +81,7 @@ function asEngineError(err: unknown): unknown {
   if (err instanceof DatasetError || err instanceof GroupPatternError) return new EngineError('E_DATASET', err.message);
   if (err instanceof RangeError) return new EngineError('E_CONFIG', err.message);
   if (err instanceof ImportCancelled) return new EngineError('E_CANCELLED', 'the import was cancelled; nothing was changed');
+  if (err instanceof StorageFullError) return new EngineError('E_QUOTA', err.message);
   return err;
 }
 
@@ -620,7 +622,9 @@ export class StudioEngine implements Engine {
 
   async importBackbone(id: string, input: FolderInput): Promise<BackboneImport> {
     await this.backend();
-    return importBackboneFolder(zooEntry(id), input, await this.database());
+    return importBackboneFolder(zooEntry(id), input, await this.database()).catch((err) => {
+      throw asEngineError(err);
+    });
   }
 
   async network(): Promise<NetworkRequest[]> {

@@ -9,7 +9,8 @@ import { exportOnnx, ONNX_INPUT, ONNX_OUTPUT, UnsupportedLayerError } from '../s
 import { maxAbsDifference, PARITY_TOLERANCE, rowsOf, studioProbabilities, syntheticPixels } from '../src/core/export/parity';
 import { exportTfjs, importTfjs, unzipFiles, zipFiles, type ModelFiles } from '../src/core/export/tfjs';
 import { getZooEntry } from '../src/core/models/zoo';
-import { deleteModelVersion, listModels, loadModelFiles, registerModel, RegistryError, removeAlias, resolveModel, reviewRegistrationIn, setAlias, type ModelVersion, type RegisterOptions, type RegistrationReview } from '../src/core/registry/registry';
+import { browserEstimate } from '../src/core/registry/quota';
+import { deleteModelVersion, listModels, loadModelFiles, registerModel, RegistryError, removeAlias, resolveModel, reviewRegistrationIn, setAlias, type ModelVersion, type RegistrationReview } from '../src/core/registry/registry';
 import { loadCheckpoint, restoreCheckpoint } from '../src/core/store/checkpoints';
 import { getRun, type StudioDB } from '../src/core/store/db';
 import { createOptimizer } from '../src/core/train/optimizers';
@@ -31,11 +32,6 @@ function asEngineError(err: unknown): unknown {
 }
 
 const libraries = (): Record<string, string> => ({ studio: studioVersion, tfjs: tf.version.tfjs, backend: tf.getBackend() });
-
-function storageEstimate(): RegisterOptions['estimate'] {
-  const storage = (globalThis.navigator as Navigator | undefined)?.storage;
-  return storage?.estimate ? () => storage.estimate() : undefined;
-}
 
 export class RegistryService {
   constructor(
@@ -76,7 +72,7 @@ export class RegistryService {
         libraries: libraries(),
       });
       const files = await exportTfjs(built.model, metadata);
-      return await registerModel(db, { files, metadata, run }, req, { estimate: storageEstimate() });
+      return await registerModel(db, { files, metadata, run }, req, { estimate: browserEstimate() });
     } catch (err) {
       throw asEngineError(err);
     } finally {
@@ -98,7 +94,7 @@ export class RegistryService {
     const kept: ModelFiles = { ...files, 'metadata.json': strToU8(JSON.stringify(metadata, null, 2)) };
     delete kept['MODEL_CARD.md'];
     try {
-      return await registerModel(await this.database(), { files: kept, metadata }, req, { estimate: storageEstimate() });
+      return await registerModel(await this.database(), { files: kept, metadata }, req, { estimate: browserEstimate() });
     } catch (err) {
       throw asEngineError(err);
     }

@@ -9,7 +9,7 @@ import type { ModelMetadata } from '../export/metadata';
 import type { ModelFiles } from '../export/tfjs';
 import type { RunRecord } from '../train/types';
 import { modelCard, pct, wilsonInterval, type CardEvaluation, type MedicalVerdict } from './card';
-import { checkQuota, isQuotaError, type StorageEstimateLike } from './quota';
+import { checkQuota, commitOrAbort, isQuotaError, type EstimateFn } from './quota';
 import { compareSemver, parseSemver, semverProblem } from './semver';
 
 export const DEFAULT_ACCURACY_THRESHOLD = 0.85;
@@ -87,7 +87,7 @@ export interface RegisterSource {
 
 export interface RegisterOptions {
   /** navigator.storage.estimate in the browser; absent in Node tests that do not need it. */
-  estimate?: () => Promise<StorageEstimateLike>;
+  estimate?: EstimateFn;
 }
 
 const NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
@@ -271,34 +271,25 @@ export async function registerModel(db: StudioDB, source: RegisterSource, req: R
 
   const tx = db.transaction(['models', 'modelFiles'], 'readwrite');
   try {
-    const models = tx.objectStore('models');
-    if (await models.get(id)) fail('E_EXISTS', existsMessage(req));
-    // An alias names one version per model: take it from whichever version held it.
-    for (const other of await models.index('name').getAll(req.name)) {
-      const kept = other.aliases.filter((a) => !aliases.includes(a));
-      if (kept.length !== other.aliases.length) await models.put({ ...other, aliases: kept });
-    }
-    const store = tx.objectStore('modelFiles');
-    for (const [path, bytes] of Object.entries(source.files)) {
-      await store.put({ versionId: id, path, data: bytes.slice().buffer });
-    }
-    await models.put(record);
-    await tx.done;
+    await commitOrAbort(tx, async () => {
+      const models = tx.objectStore('models');
+      if (await models.get(id)) fail('E_EXISTS', existsMessage(req));
+      // An alias names one version per model: take it from whichever version held it.
+      for (const other of await models.index('name').getAll(req.name)) {
+        const kept = other.aliases.filter((a) => !aliases.includes(a));
+        if (kept.length !== other.aliases.length) await models.put({ ...other, aliases: kept });
+      }
+      const store = tx.objectStore('modelFiles');
+      for (const [path, bytes] of Object.entries(source.files)) {
+        await store.put({ versionId: id, path, data: bytes.slice().buffer });
+      }
+      await models.put(record);
+    });
   } catch (err) {
-    abortQuietly(tx);
-    await tx.done.catch(() => undefined);
     if (isQuotaError(err)) fail('E_QUOTA', `the browser's storage for this site is full, so ${id} was not registered; nothing was changed. Free space by deleting old runs or model versions`);
     throw err;
   }
   return record;
-}
-
-function abortQuietly(tx: { abort(): void }): void {
-  try {
-    tx.abort();
-  } catch {
-    // Already finished or aborted (a failed request aborts its transaction by itself).
-  }
 }
 
 function sortVersions(list: ModelVersion[]): ModelVersion[] {

@@ -14,6 +14,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { BestCheckpoint } from '../train/callbacks';
 import type { CheckpointKind, TrainerState } from '../train/trainer';
 import type { EpochMetrics } from '../train/types';
+import { browserEstimate, commitOrAbort, writeWithinQuota, type EstimateFn } from '../registry/quota';
 import type { StudioDB } from './db';
 
 /** Chunk size: well under every browser's per-value comfort zone, and few enough chunks for a large network. */
@@ -157,8 +158,12 @@ function pack(arrays: NamedArray[], start: number): { entries: TensorEntry[]; en
   return { entries, end: offset };
 }
 
-/** Writes (or replaces) the checkpoint in one transaction: a reader sees the old one or the new one, never half. */
-export async function saveCheckpoint(db: StudioDB, ckpt: Checkpoint): Promise<StoredCheckpoint> {
+/**
+ * Writes (or replaces) the checkpoint in one transaction: a reader sees the old one or the new one, never half. A
+ * checkpoint the storage estimate says will not fit, or one the browser refuses for quota, is a StorageFullError
+ * and the previous checkpoint stays as it was.
+ */
+export async function saveCheckpoint(db: StudioDB, ckpt: Checkpoint, estimate: EstimateFn | undefined = browserEstimate()): Promise<StoredCheckpoint> {
   const id = checkpointId(ckpt.runId, ckpt.kind, ckpt.epoch);
   const w = pack(ckpt.weights, 0);
   const o = pack(ckpt.optimizer, w.end);
@@ -182,14 +187,17 @@ export async function saveCheckpoint(db: StudioDB, ckpt: Checkpoint): Promise<St
     byteLength: o.end,
     chunkCount,
   };
-  const tx = db.transaction(['checkpoints', 'checkpointChunks'], 'readwrite');
-  const chunks = tx.objectStore('checkpointChunks');
-  await chunks.delete(IDBKeyRange.bound([id, 0], [id, Infinity]));
-  for (let i = 0; i < chunkCount; i++) {
-    await chunks.put({ checkpointId: id, index: i, data: bytes.slice(i * CHUNK_BYTES, (i + 1) * CHUNK_BYTES).buffer });
-  }
-  await tx.objectStore('checkpoints').put(record);
-  await tx.done;
+  await writeWithinQuota(`the ${ckpt.kind} checkpoint of epoch ${ckpt.epoch}`, o.end, estimate, () => {
+    const tx = db.transaction(['checkpoints', 'checkpointChunks'], 'readwrite');
+    return commitOrAbort(tx, async () => {
+      const chunks = tx.objectStore('checkpointChunks');
+      await chunks.delete(IDBKeyRange.bound([id, 0], [id, Infinity]));
+      for (let i = 0; i < chunkCount; i++) {
+        await chunks.put({ checkpointId: id, index: i, data: bytes.slice(i * CHUNK_BYTES, (i + 1) * CHUNK_BYTES).buffer });
+      }
+      await tx.objectStore('checkpoints').put(record);
+    });
+  });
   return record;
 }
 
