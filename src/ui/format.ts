@@ -6,5 +6,8 @@ export const formatLr = (v: number | undefined): string => (v === undefined ? 'â
 /** A fraction as a percentage with one decimal: 0.8512 â†’ "85.1 %". */
 export const formatPct = (x: number): string => `${(x * 100).toFixed(1)} %`;
 
-/** Bytes in MB (decimal, as the browser's storage figures are), one decimal. */
-export const formatMB = (bytes: number): string => `${(bytes / 1e6).toFixed(1)} MB`;
+/** Bytes in decimal units (as the browser's storage figures are): 980 B, 12.3 kB, 4.5 MB, 10.8 GB. */
+export function formatBytes(bytes: number): string {
+  const [unit, size] = bytes >= 1e9 ? ['GB', 1e9] : bytes >= 1e6 ? ['MB', 1e6] : bytes >= 1e3 ? ['kB', 1e3] : ['B', 1];
+  return size === 1 ? `${bytes} B` : `${(bytes / size).toFixed(1)} ${unit}`;
+}
