@@ -13,6 +13,7 @@ import { createOptimizer, type OptimizerName } from '../../src/core/train/optimi
 import { createLrScheduler, type LrScheduleConfig } from '../../src/core/train/schedules';
 import { trainClassifier, type TensorDataset, type TrainerOptions, type TrainerState } from '../../src/core/train/trainer';
 import type { EpochMetrics, RunRecord } from '../../src/core/train/types';
+import { withFullDisk } from '../fixtures/quota';
 import { tinyCnn } from '../fixtures/tiny-cnn';
 
 beforeAll(async () => {
@@ -163,19 +164,11 @@ describe('checkpoints', () => {
     expect((refused as Error).message).toMatch(/^cannot save the last checkpoint of epoch 2: it needs 0\.\d MB but only 0\.\d MB of the 1\.\d MB this site may use is free; delete old runs or model versions first$/);
 
     // The browser runs out of room on the first chunk, after the old chunks were deleted in the same transaction.
-    const proto = IDBObjectStore.prototype;
-    const put = proto.put;
-    proto.put = function (this: IDBObjectStore, ...args: Parameters<IDBObjectStore['put']>) {
-      if (this.name === 'checkpointChunks') throw new DOMException('The quota has been exceeded.', 'QuotaExceededError');
-      return put.apply(this, args);
-    };
-    try {
+    await withFullDisk('checkpointChunks', 1, async () => {
       const full = await saveCheckpoint(db, second, async () => ({ usage: 0, quota: byteLength })).catch((e: unknown) => e);
       expect(full).toBeInstanceOf(StorageFullError);
       expect((full as Error).message).toBe("the browser's storage for this site is full, so the last checkpoint of epoch 2 was not saved; what was stored before is intact. Free space by deleting old runs or model versions");
-    } finally {
-      proto.put = put;
-    }
+    });
     const kept = (await loadCheckpoint(db, 'q', 'last'))!;
     expect(kept.epoch).toBe(1);
     expect(identical(kept.weights, first.weights) && identical(kept.optimizer, first.optimizer)).toBe(true);

@@ -13,6 +13,7 @@ import { DB_VERSION, getRun, openStudioDB, type StudioDB } from '../../src/core/
 import { recordBytes, storageUsage } from '../../src/core/store/usage';
 import type { RunRecord } from '../../src/core/train/types';
 import { probabilitiesOf, randomizeWeights, randomPixels } from '../fixtures/export';
+import { withFullDisk } from '../fixtures/quota';
 
 const LABELS = ['glioma', 'meningioma', 'notumor', 'pituitary'];
 const STATS = { mean: [0.2, 0.2, 0.2], std: [0.2, 0.2, 0.2] };
@@ -212,22 +213,13 @@ describe('model registry', () => {
     const db = await open();
     await register(db, { name: 'brain-mri', version: '1.0.0', aliases: ['champion'] });
     const before = await listModels(db);
-    // Simulates the browser running out of quota mid-write: the second file of the new version fails.
-    const proto = IDBObjectStore.prototype;
-    const put = proto.put;
-    let writes = 0;
-    proto.put = function (this: IDBObjectStore, ...args: Parameters<IDBObjectStore['put']>) {
-      if (this.name === 'modelFiles' && ++writes === 2) throw new DOMException('The quota has been exceeded.', 'QuotaExceededError');
-      return put.apply(this, args);
-    };
-    try {
+    // The second file of the new version finds the disk full.
+    const writes = await withFullDisk('modelFiles', 2, async () => {
       const err = await register(db, { name: 'brain-mri', version: '1.1.0', aliases: ['champion'] }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(RegistryError);
       expect((err as RegistryError).code).toBe('E_QUOTA');
       expect((err as Error).message).toBe("the browser's storage for this site is full, so brain-mri@1.1.0 was not registered; nothing was changed. Free space by deleting old runs or model versions");
-    } finally {
-      proto.put = put;
-    }
+    });
     expect(writes).toBe(2);
     expect(await listModels(db)).toEqual(before);
     expect((await resolveModel(db, 'brain-mri@champion')).version).toBe('1.0.0');
