@@ -69,6 +69,30 @@ test('register demo@1.0.0 as champion through the UI, download TF.js and ONNX, i
   expect(JSON.parse(strFromU8(files['model.json'])).format).toBe('layers-model');
   expect(JSON.parse(strFromU8(files['metadata.json']))).toMatchObject({ name: 'demo', version: '1.0.0', inputSize: 32, channels: 3, labels: ['glioma', 'meningioma', 'pituitary'] });
 
+  // TF.js into a folder, and a folder picked for import: a native dialog needs a person, so the picker hands out
+  // folders of the origin-private file system (the same kind of handle).
+  await page.evaluate(() => {
+    (window as unknown as { showDirectoryPicker: () => Promise<FileSystemDirectoryHandle> }).showDirectoryPicker = () => navigator.storage.getDirectory();
+  });
+  await panel.getByTestId('export-tfjs-folder').click();
+  await expect(panel.getByTestId('registry-saved')).toContainText('TF.js files written to');
+  const written = await page.evaluate(async () => {
+    const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle('demo-1.0.0-tfjs');
+    const names: string[] = [];
+    for await (const key of (dir as unknown as { keys(): AsyncIterable<string> }).keys()) names.push(key);
+    return names.sort();
+  });
+  expect(written).toEqual(Object.keys(files).sort());
+  await page.evaluate(() => {
+    (window as unknown as { showDirectoryPicker: () => Promise<FileSystemDirectoryHandle> }).showDirectoryPicker = async () => (await navigator.storage.getDirectory()).getDirectoryHandle('demo-1.0.0-tfjs');
+  });
+  await panel.getByTestId('import-model').locator('summary').click();
+  await panel.getByTestId('import-model-pick').click();
+  await expect(panel.getByTestId('import-picked')).toContainText(`demo-1.0.0-tfjs: ${written.length} files`);
+  // Name and version come from the folder's metadata.json.
+  await expect(panel.getByTestId('import-name')).toHaveValue('demo');
+  await expect(panel.getByTestId('import-version')).toHaveValue('1.0.0');
+
   // ONNX: the parity check shows next to the download; onnxruntime-node gives the probabilities the page shows.
   const [onnxDownload] = await Promise.all([page.waitForEvent('download', { timeout: 4 * 60_000 }), panel.getByTestId('download-onnx').click()]);
   expect(onnxDownload.suggestedFilename()).toBe('demo-1.0.0.onnx');
@@ -88,7 +112,6 @@ test('register demo@1.0.0 as champion through the UI, download TF.js and ONNX, i
   await session.release();
 
   // The downloaded zip goes back in as a new version; an alias moves to it.
-  await panel.getByTestId('import-model').locator('summary').click();
   await panel.getByTestId('import-model-zip').setInputFiles({ name: 'demo-1.0.0-tfjs.zip', mimeType: 'application/zip', buffer: Buffer.from(zipBytes) });
   await expect(panel.getByTestId('import-picked')).toContainText('demo-1.0.0-tfjs.zip: 1 file');
   await panel.getByTestId('import-name').fill('demo');
@@ -105,7 +128,16 @@ test('register demo@1.0.0 as champion through the UI, download TF.js and ONNX, i
   // Storage: the browser's usage and quota, the studio's share by kind, and the persistence request.
   const storage = page.getByTestId('storage-panel');
   await storage.getByTestId('storage-refresh').click();
-  await expect(storage.locator('[data-testid="storage-group"][data-group="models"]')).toHaveAttribute('data-items', '2');
+  const models = storage.locator('[data-testid="storage-group"][data-group="models"]');
+  await expect(models).toHaveAttribute('data-items', '2');
+  const twoVersions = Number(await models.getAttribute('data-bytes'));
+  // Deleting a version (after the confirmation) frees its bytes; the other version and the run stay.
+  page.once('dialog', (d) => void d.accept());
+  await storage.getByTestId('storage-delete-version').first().click();
+  await expect(imported).toHaveCount(0);
+  await expect(models).toHaveAttribute('data-items', '1');
+  expect(Number(await models.getAttribute('data-bytes'))).toBeLessThan(twoVersions);
+  await expect(row).toBeVisible();
   const estimate = storage.getByTestId('storage-estimate');
   expect(Number(await estimate.getAttribute('data-usage'))).toBeGreaterThan(0);
   expect(Number(await estimate.getAttribute('data-quota'))).toBeGreaterThan(Number(await estimate.getAttribute('data-usage')));
