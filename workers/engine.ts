@@ -11,6 +11,7 @@ import { getEvaluation, getRun, getStats, lastFolder, listRuns, openStudioDB, re
 import { augmentDefault, isAugmentIdentity } from '../src/core/image/augment';
 import { checkpointToStore, loadCheckpoint, type Checkpoint } from '../src/core/store/checkpoints';
 import { storageUsage } from '../src/core/store/usage';
+import { paritySample } from '../src/core/export/parity';
 import { StorageFullError } from '../src/core/registry/quota';
 import { inverseFrequencyClassWeights, isImbalanced } from '../src/core/train/losses';
 import { checkLrSchedule, checkPhaseConfig, planPhases } from '../src/core/train/phases';
@@ -121,7 +122,7 @@ export class StudioEngine implements Engine {
 
   private readonly registry = new RegistryService(
     () => this.database(),
-    (size, channels, count) => this.sampleImages(size, channels, count),
+    (size, channels, count, runId) => this.sampleImages(size, channels, count, runId),
   );
 
   /** @param analyze per-file import work (decode, hashes, sums); the worker passes a pool of browser decoders. */
@@ -580,16 +581,19 @@ export class StudioEngine implements Engine {
     return storageUsage(await this.database());
   }
 
-  /** The imported dataset's test images, then validation ones, for an export's parity check (when sizes match). */
-  private sampleImages(size: number, channels: number, count: number): { pixels: Uint8Array; count: number } | null {
-    const data = this.dataset?.data;
-    if (!data || data.imageSize !== size || data.channels !== channels) return null;
-    const picked = [...data.split.test, ...data.split.val].slice(0, count);
-    if (picked.length === 0) return null;
+  /**
+   * Held-out images for an export's parity check, when their size fits the model: the imported dataset's, else (a
+   * demo run's version) the run's own demo images, regenerated from its seed.
+   */
+  private async sampleImages(size: number, channels: number, count: number, runId: string | null): Promise<{ pixels: Uint8Array; count: number } | null> {
     const stride = size * size * channels;
-    const pixels = new Uint8Array(picked.length * stride);
-    picked.forEach((i, k) => pixels.set(data.images.subarray(i * stride, (i + 1) * stride), k * stride));
-    return { pixels, count: picked.length };
+    const data = this.dataset?.data;
+    if (data && data.imageSize === size && data.channels === channels) return paritySample(data.images, stride, data.split, count);
+    const run = runId ? await getRun(await this.database(), runId) : undefined;
+    if (run?.config.dataset.kind !== 'demo') return null;
+    const demo = await this.prepare(run.config);
+    if (demo.data.imageSize !== size || demo.data.channels !== channels) return null;
+    return paritySample(demo.data.images, stride, demo.split, count);
   }
 
   async configTemplates(): Promise<ConfigTemplate[]> {

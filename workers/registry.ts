@@ -19,8 +19,11 @@ import type { ExportedFile, ModelExport, OnnxParity, RegisterModelRequest } from
 import { version as studioVersion } from '../package.json';
 import { browserBackboneLoader, buildModel } from './models';
 
-/** Up to `count` images of the imported dataset at this size and channel count (uint8 NHWC), or null if none fit. */
-export type SampleImages = (imageSize: number, channels: number, count: number) => { pixels: Uint8Array; count: number } | null;
+/**
+ * Up to `count` held-out images at this size and channel count (uint8 NHWC) of the imported dataset, or else of the
+ * demo dataset the version's run trained on; null if none fit.
+ */
+export type SampleImages = (imageSize: number, channels: number, count: number, runId: string | null) => Promise<{ pixels: Uint8Array; count: number } | null>;
 
 const PARITY_IMAGES = 8;
 
@@ -153,7 +156,7 @@ export class RegistryService {
       const { model, metadata } = await importTfjs(files);
       try {
         const onnx = await exportOnnx(model, metadata);
-        parity = await this.parity(model, metadata, onnx.bytes, opts.parityImages ?? PARITY_IMAGES);
+        parity = await this.parity(model, metadata, onnx.bytes, opts.parityImages ?? PARITY_IMAGES, version.runId);
         out = { 'model.onnx': onnx.bytes, 'metadata.json': strToU8(JSON.stringify(onnx.metadata, null, 2)), 'MODEL_CARD.md': card };
       } catch (err) {
         throw err instanceof UnsupportedLayerError ? new EngineError('E_CONFIG', err.message) : err;
@@ -167,9 +170,9 @@ export class RegistryService {
   }
 
   /** The exported file in onnxruntime-web against the studio's probabilities, on the user's images when they fit. */
-  private async parity(model: tf.LayersModel, meta: ModelMetadata, bytes: Uint8Array, wanted: number): Promise<OnnxParity> {
+  private async parity(model: tf.LayersModel, meta: ModelMetadata, bytes: Uint8Array, wanted: number, runId: string | null): Promise<OnnxParity> {
     const { inputSize: size, channels } = meta;
-    const sample = this.samples(size, channels, wanted);
+    const sample = await this.samples(size, channels, wanted, runId);
     const count = sample?.count ?? wanted;
     // Pixels are made on the CPU and read by both runtimes from this one array: reading them back from the backend
     // is not reliable (TF.js's WebGPU backend returns an int32→float32 cast's data as an Int32Array).

@@ -173,7 +173,10 @@ export interface ExportedFile {
 /** The ONNX file run in onnxruntime-web on sample images, against the studio's own probabilities. */
 export interface OnnxParity {
   images: number;
-  /** `dataset`: images of the imported dataset (test split first); `synthetic`: seeded random pixels, when none fit. */
+  /**
+   * `dataset`: held-out images (test split first) of the imported dataset, or of a demo run's own phantoms;
+   * `synthetic`: seeded random pixels (syntheticPixels), when none fit the model's input.
+   */
   source: 'dataset' | 'synthetic';
   maxDifference: number;
   tolerance: number;

@@ -3,7 +3,9 @@ import * as ort from 'onnxruntime-node';
 import { readFileSync } from 'node:fs';
 import { strFromU8 } from 'fflate';
 import { ONNX_INPUT, ONNX_OUTPUT, readOnnxMetadata } from '../../src/core/export/onnx';
-import { maxAbsDifference, PARITY_TOLERANCE, syntheticPixels } from '../../src/core/export/parity';
+import { generateDemoDataset } from '../../src/core/dataset/demo';
+import { stratifiedSplit } from '../../src/core/dataset/split';
+import { maxAbsDifference, paritySample, PARITY_TOLERANCE } from '../../src/core/export/parity';
 import { unzipFiles } from '../../src/core/export/tfjs';
 
 const bytesOf = async (download: Download) => new Uint8Array(readFileSync((await download.path())!));
@@ -98,14 +100,22 @@ test('register demo@1.0.0 as champion through the UI, download TF.js and ONNX, i
   expect(onnxDownload.suggestedFilename()).toBe('demo-1.0.0.onnx');
   const parity = panel.getByTestId('onnx-parity');
   await expect(parity).toHaveAttribute('data-passed', 'true');
-  await expect(parity).toContainText('seeded random images');
+  // A demo run's version is checked on the run's own held-out phantoms.
+  await expect(parity).toContainText('held-out images of your dataset');
   expect(Number(await parity.getAttribute('data-max-difference'))).toBeLessThanOrEqual(PARITY_TOLERANCE);
   const shown = await parity.getByTestId('parity-probabilities').locator('tbody tr').evaluateAll((rows) => rows.map((r) => Array.from(r.querySelectorAll('td'), (td) => Number(td.textContent))));
   expect(shown.length).toBeGreaterThan(0);
   const onnxBytes = await bytesOf(onnxDownload);
   expect(readOnnxMetadata(onnxBytes)).toMatchObject({ name: 'demo', version: '1.0.0', inputSize: 32 });
   const session = await ort.InferenceSession.create(onnxBytes);
-  const out = await session.run({ [ONNX_INPUT]: new ort.Tensor('float32', syntheticPixels(shown.length, 32, 3), [shown.length, 32, 32, 3]) });
+  // The same images, regenerated here from the run's recorded demo settings as the engine does.
+  const [run] = await page.evaluate(() => window.studio!.runs());
+  if (run.config.dataset.kind !== 'demo') throw new Error('the run is not a demo run');
+  const demo = generateDemoDataset(run.config.dataset);
+  const split = stratifiedSplit(demo.keys.map((key, i) => ({ key, label: demo.labels[i] })), run.config.dataset.split, run.config.seed);
+  const sample = paritySample(demo.images, 32 * 32 * 3, split, shown.length)!;
+  expect(sample.count).toBe(shown.length);
+  const out = await session.run({ [ONNX_INPUT]: new ort.Tensor('float32', Float32Array.from(sample.pixels), [shown.length, 32, 32, 3]) });
   const difference = maxAbsDifference(shown.flat(), out[ONNX_OUTPUT].data as Float32Array);
   console.log(`onnxruntime-node vs the probabilities the page showed (6 decimals) on ${shown.length} images: max |Δp| = ${difference.toExponential(2)}`);
   expect(difference).toBeLessThanOrEqual(PARITY_TOLERANCE);

@@ -38,3 +38,15 @@ export function syntheticPixels(count: number, size: number, channels: number, s
 export function rowsOf(flat: ArrayLike<number>, classes: number): number[][] {
   return Array.from({ length: flat.length / classes }, (_, i) => Array.from({ length: classes }, (_, k) => flat[i * classes + k]));
 }
+
+/**
+ * The parity sample: up to `count` images of a dataset's test split, then its validation split (never training
+ * images), copied out of the dataset's uint8 NHWC buffer. Null when the split has none.
+ */
+export function paritySample(images: Uint8Array, stride: number, split: { test: readonly number[]; val: readonly number[] }, count: number): { pixels: Uint8Array; count: number } | null {
+  const picked = [...split.test, ...split.val].slice(0, count);
+  if (picked.length === 0) return null;
+  const pixels = new Uint8Array(picked.length * stride);
+  picked.forEach((i, k) => pixels.set(images.subarray(i * stride, (i + 1) * stride), k * stride));
+  return { pixels, count: picked.length };
+}
