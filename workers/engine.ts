@@ -15,13 +15,16 @@ import { crossValidationSplit } from '../src/core/metrics/kfold';
 import { crossValidate } from './crossval';
 import { augmentDefault, isAugmentIdentity } from '../src/core/image/augment';
 import { checkpointToStore, loadCheckpoint, type Checkpoint } from '../src/core/store/checkpoints';
+import { storageUsage } from '../src/core/store/usage';
+import { paritySample } from '../src/core/export/parity';
+import { browserEstimate, StorageFullError } from '../src/core/registry/quota';
 import { inverseFrequencyClassWeights, isImbalanced } from '../src/core/train/losses';
 import { checkLrSchedule, checkPhaseConfig, planPhases } from '../src/core/train/phases';
 import type { TensorDataset } from '../src/core/train/trainer';
 import type { RunRecord, Strategy, TrainConfig } from '../src/core/train/types';
 import { EngineError } from '../src/engine/errors';
 import type { CrossValidationEvent, CrossValidationRequest, CrossValidationResult, RunComparison } from '../src/engine/types';
-import type { AugmentPreview, AugmentPreviewRequest, BackboneImport, BackendInfo, BackendName, DatasetSummary, Engine, EvaluateEvent, EvaluateRequest, EvaluationRecord, ExportedFile, ModelExport, ModelVersion, NetworkRequest, RegisterModelRequest, ReportFile, ZooModel, FolderInput, FolderScan, ImportEvent, StatsVerification, Thumbnail, TrainEvent, PredictImage, PredictOptions, PredictProgress, PredictResult } from '../src/engine/types';
+import type { AugmentPreview, AugmentPreviewRequest, BackboneImport, BackendInfo, BackendName, DatasetSummary, Engine, EvaluateEvent, EvaluateRequest, EvaluationRecord, ExportedFile, ModelExport, ModelVersion, NetworkRequest, RegisterModelRequest, ReportFile, ZooModel, FolderInput, FolderScan, ImportEvent, StatsVerification, Thumbnail, TrainEvent, PredictImage, PredictOptions, PredictProgress, PredictResult, RegistrationReview, StorageGroupUsage } from '../src/engine/types';
 import { ConfigError, configFromSettings, configTemplates, checkSettings, parseConfigText, readConfig, settingsFromConfig, type ConfigTemplate, type StudioConfig, type StudioSettings } from '../src/core/config';
 import { importBackboneFolder } from './backbone-import';
 import { augmentPreviews } from './preview';
@@ -35,7 +38,7 @@ import { thumbnailOf } from './thumbnail';
 import type { MemoryEstimate } from '../src/core/models/memory';
 import { MemoryEstimator } from './memory';
 import { browserBackboneLoader, buildModel, resolveStrategy } from './models';
-import { RegistryService, storageEstimate } from './registry';
+import { RegistryService } from './registry';
 import { Predictor } from './predict';
 import { auditCsv, predictionsCsv } from '../src/core/inference/predictions';
 import { clearAudit, listAudit, type AuditEntry } from '../src/core/store/audit';
@@ -107,6 +110,7 @@ function asEngineError(err: unknown): unknown {
   if (err instanceof ImportCancelled) return new EngineError('E_CANCELLED', 'the import was cancelled; nothing was changed');
   // The run file's own code (E_FORMAT, E_VERSION, E_EXISTS) travels in `detail`, as the registry's does.
   if (err instanceof RunFileError) return new EngineError(err.code === 'E_NOT_FOUND' ? 'E_NOT_FOUND' : 'E_CONFIG', err.message, err.code);
+  if (err instanceof StorageFullError) return new EngineError('E_QUOTA', err.message);
   return err;
 }
 
@@ -148,7 +152,7 @@ export class StudioEngine implements Engine {
 
   private readonly registry = new RegistryService(
     () => this.database(),
-    (size, channels, count) => this.sampleImages(size, channels, count),
+    (size, channels, count, runId) => this.sampleImages(size, channels, count, runId),
   );
 
   private readonly predictor: Predictor;
@@ -627,7 +631,7 @@ export class StudioEngine implements Engine {
 
   async importRun(bytes: Uint8Array, opts: { onClash?: 'refuse' | 'rename'; name?: string } = {}): Promise<RunRecord> {
     try {
-      return await importRunFile(await this.database(), bytes, { onClash: opts.onClash, source: opts.name, estimate: storageEstimate() });
+      return await importRunFile(await this.database(), bytes, { onClash: opts.onClash, source: opts.name, estimate: browserEstimate() });
     } catch (err) {
       throw asEngineError(err);
     }
@@ -705,16 +709,39 @@ export class StudioEngine implements Engine {
     return auditCsv(await this.auditLog());
   }
 
-  /** The imported dataset's test images, then validation ones, for an export's parity check (when sizes match). */
-  private sampleImages(size: number, channels: number, count: number): { pixels: Uint8Array; count: number } | null {
-    const data = this.dataset?.data;
-    if (!data || data.imageSize !== size || data.channels !== channels) return null;
-    const picked = [...data.split.test, ...data.split.val].slice(0, count);
-    if (picked.length === 0) return null;
+  reviewRegistration(req: RegisterModelRequest): Promise<RegistrationReview> {
+    return this.registry.reviewRegistration(req);
+  }
+
+  setAlias(ref: string, alias: string): Promise<ModelVersion> {
+    return this.registry.setAlias(ref, alias);
+  }
+
+  removeAlias(name: string, alias: string): Promise<void> {
+    return this.registry.removeAlias(name, alias);
+  }
+
+  deleteModel(id: string): Promise<void> {
+    return this.registry.deleteModel(id);
+  }
+
+  async storageUsage(): Promise<StorageGroupUsage[]> {
+    return storageUsage(await this.database());
+  }
+
+  /**
+   * Held-out images for an export's parity check, when their size fits the model: the imported dataset's, else (a
+   * demo run's version) the run's own demo images, regenerated from its seed.
+   */
+  private async sampleImages(size: number, channels: number, count: number, runId: string | null): Promise<{ pixels: Uint8Array; count: number } | null> {
     const stride = size * size * channels;
-    const pixels = new Uint8Array(picked.length * stride);
-    picked.forEach((i, k) => pixels.set(data.images.subarray(i * stride, (i + 1) * stride), k * stride));
-    return { pixels, count: picked.length };
+    const data = this.dataset?.data;
+    if (data && data.imageSize === size && data.channels === channels) return paritySample(data.images, stride, data.split, count);
+    const run = runId ? await getRun(await this.database(), runId) : undefined;
+    if (run?.config.dataset.kind !== 'demo') return null;
+    const demo = await this.prepare(run.config);
+    if (demo.data.imageSize !== size || demo.data.channels !== channels) return null;
+    return paritySample(demo.data.images, stride, demo.split, count);
   }
 
   async configTemplates(): Promise<ConfigTemplate[]> {
@@ -747,7 +774,9 @@ export class StudioEngine implements Engine {
 
   async importBackbone(id: string, input: FolderInput): Promise<BackboneImport> {
     await this.backend();
-    return importBackboneFolder(zooEntry(id), input, await this.database());
+    return importBackboneFolder(zooEntry(id), input, await this.database()).catch((err) => {
+      throw asEngineError(err);
+    });
   }
 
   async network(): Promise<NetworkRequest[]> {

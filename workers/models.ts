@@ -7,6 +7,7 @@ import { buildSimpleCnn } from '../src/core/models/simple_cnn';
 import { buildClassifier, strategyDefaults, type Classifier } from '../src/core/models/strategies';
 import { getZooEntry, normalizationFor, type ZooEntry } from '../src/core/models/zoo';
 import { idbBackboneCache } from '../src/core/store/backbones';
+import { StorageFullError } from '../src/core/registry/quota';
 import type { StudioDB } from '../src/core/store/db';
 import type { OptimizerName } from '../src/core/train/optimizers';
 import type { Strategy, TrainConfig } from '../src/core/train/types';
@@ -75,6 +76,7 @@ export async function buildModel(
   try {
     backbone = await loadBackbone(entry, { load }, { inputSize: data.imageSize });
   } catch (err) {
+    if (err instanceof StorageFullError) throw new EngineError('E_QUOTA', err.message);
     const msg = (err as Error).message;
     throw new EngineError(msg.includes('input size') ? 'E_CONFIG' : 'E_BACKBONE', msg.includes('input size') ? msg : `could not load the pretrained weights of ${entry.name}: ${msg}`, entry.source.kind === 'url' ? entry.source.url : undefined);
   }

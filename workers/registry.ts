@@ -6,11 +6,11 @@ import * as tf from '@tensorflow/tfjs';
 import { strToU8 } from 'fflate';
 import { describeModel, type ModelMetadata } from '../src/core/export/metadata';
 import { exportOnnx, ONNX_INPUT, ONNX_OUTPUT, UnsupportedLayerError } from '../src/core/export/onnx';
-import { maxAbsDifference, PARITY_TOLERANCE, studioProbabilities } from '../src/core/export/parity';
+import { maxAbsDifference, PARITY_TOLERANCE, rowsOf, studioProbabilities, syntheticPixels } from '../src/core/export/parity';
 import { exportTfjs, importTfjs, unzipFiles, zipFiles, type ModelFiles } from '../src/core/export/tfjs';
 import { getZooEntry } from '../src/core/models/zoo';
-import { mulberry32 } from '../src/core/random';
-import { listModels, loadModelFiles, registerModel, RegistryError, resolveModel, type ModelVersion, type RegisterOptions } from '../src/core/registry/registry';
+import { browserEstimate } from '../src/core/registry/quota';
+import { deleteModelVersion, listModels, loadModelFiles, registerModel, RegistryError, removeAlias, resolveModel, reviewRegistrationIn, setAlias, type ModelVersion, type RegistrationReview } from '../src/core/registry/registry';
 import { loadCheckpoint, restoreCheckpoint } from '../src/core/store/checkpoints';
 import { getRun, type StudioDB } from '../src/core/store/db';
 import { createOptimizer } from '../src/core/train/optimizers';
@@ -19,8 +19,11 @@ import type { ExportedFile, ModelExport, OnnxParity, RegisterModelRequest } from
 import { version as studioVersion } from '../package.json';
 import { browserBackboneLoader, buildModel } from './models';
 
-/** Up to `count` images of the imported dataset at this size and channel count (uint8 NHWC), or null if none fit. */
-export type SampleImages = (imageSize: number, channels: number, count: number) => { pixels: Uint8Array; count: number } | null;
+/**
+ * Up to `count` held-out images at this size and channel count (uint8 NHWC) of the imported dataset, or else of the
+ * demo dataset the version's run trained on; null if none fit.
+ */
+export type SampleImages = (imageSize: number, channels: number, count: number, runId: string | null) => Promise<{ pixels: Uint8Array; count: number } | null>;
 
 const PARITY_IMAGES = 8;
 
@@ -32,12 +35,6 @@ export function asEngineError(err: unknown): unknown {
 }
 
 const libraries = (): Record<string, string> => ({ studio: studioVersion, tfjs: tf.version.tfjs, backend: tf.getBackend() });
-
-/** navigator.storage.estimate where the browser has it (checked before large writes: registering, importing a run). */
-export function storageEstimate(): RegisterOptions['estimate'] {
-  const storage = (globalThis.navigator as Navigator | undefined)?.storage;
-  return storage?.estimate ? () => storage.estimate() : undefined;
-}
 
 export class RegistryService {
   constructor(
@@ -78,7 +75,7 @@ export class RegistryService {
         libraries: libraries(),
       });
       const files = await exportTfjs(built.model, metadata);
-      return await registerModel(db, { files, metadata, run }, req, { estimate: storageEstimate() });
+      return await registerModel(db, { files, metadata, run }, req, { estimate: browserEstimate() });
     } catch (err) {
       throw asEngineError(err);
     } finally {
@@ -100,7 +97,7 @@ export class RegistryService {
     const kept: ModelFiles = { ...files, 'metadata.json': strToU8(JSON.stringify(metadata, null, 2)) };
     delete kept['MODEL_CARD.md'];
     try {
-      return await registerModel(await this.database(), { files: kept, metadata }, req, { estimate: storageEstimate() });
+      return await registerModel(await this.database(), { files: kept, metadata }, req, { estimate: browserEstimate() });
     } catch (err) {
       throw asEngineError(err);
     }
@@ -108,6 +105,35 @@ export class RegistryService {
 
   async models(): Promise<ModelVersion[]> {
     return listModels(await this.database());
+  }
+
+  async reviewRegistration(req: RegisterModelRequest): Promise<RegistrationReview> {
+    const db = await this.database();
+    const run = await getRun(db, req.runId);
+    if (!run) throw new EngineError('E_NOT_FOUND', `there is no run ${req.runId}`);
+    return reviewRegistrationIn(db, req, { run });
+  }
+
+  async setAlias(ref: string, alias: string): Promise<ModelVersion> {
+    try {
+      return await setAlias(await this.database(), ref, alias);
+    } catch (err) {
+      throw asEngineError(err);
+    }
+  }
+
+  async removeAlias(name: string, alias: string): Promise<void> {
+    try {
+      await removeAlias(await this.database(), name, alias);
+    } catch (err) {
+      throw asEngineError(err);
+    }
+  }
+
+  async deleteModel(id: string): Promise<void> {
+    const db = await this.database();
+    if (!(await db.get('models', id))) throw new EngineError('E_NOT_FOUND', `${id} is not registered`);
+    await deleteModelVersion(db, id);
   }
 
   async exportModel(ref: string, format: 'tfjs' | 'onnx', opts: { zip?: boolean; parityImages?: number } = {}): Promise<ModelExport> {
@@ -130,7 +156,7 @@ export class RegistryService {
       const { model, metadata } = await importTfjs(files);
       try {
         const onnx = await exportOnnx(model, metadata);
-        parity = await this.parity(model, metadata, onnx.bytes, opts.parityImages ?? PARITY_IMAGES);
+        parity = await this.parity(model, metadata, onnx.bytes, opts.parityImages ?? PARITY_IMAGES, version.runId);
         out = { 'model.onnx': onnx.bytes, 'metadata.json': strToU8(JSON.stringify(onnx.metadata, null, 2)), 'MODEL_CARD.md': card };
       } catch (err) {
         throw err instanceof UnsupportedLayerError ? new EngineError('E_CONFIG', err.message) : err;
@@ -144,14 +170,13 @@ export class RegistryService {
   }
 
   /** The exported file in onnxruntime-web against the studio's probabilities, on the user's images when they fit. */
-  private async parity(model: tf.LayersModel, meta: ModelMetadata, bytes: Uint8Array, wanted: number): Promise<OnnxParity> {
+  private async parity(model: tf.LayersModel, meta: ModelMetadata, bytes: Uint8Array, wanted: number, runId: string | null): Promise<OnnxParity> {
     const { inputSize: size, channels } = meta;
-    const sample = this.samples(size, channels, wanted);
+    const sample = await this.samples(size, channels, wanted, runId);
     const count = sample?.count ?? wanted;
     // Pixels are made on the CPU and read by both runtimes from this one array: reading them back from the backend
     // is not reliable (TF.js's WebGPU backend returns an int32→float32 cast's data as an Int32Array).
-    const random = mulberry32(42);
-    const input = sample ? Float32Array.from(sample.pixels) : Float32Array.from({ length: count * size * size * channels }, () => Math.floor(random() * 256));
+    const input = sample ? Float32Array.from(sample.pixels) : syntheticPixels(count, size, channels);
     const pixels = tf.tensor4d(input, [count, size, size, channels], 'float32');
     const expected = studioProbabilities(model, pixels, meta);
     try {
@@ -159,7 +184,7 @@ export class RegistryService {
       const ort = await import('./onnx-runtime');
       const got = await ort.runOnnx(bytes, ONNX_INPUT, ONNX_OUTPUT, input, [count, size, size, channels]);
       const maxDifference = maxAbsDifference(want, got);
-      return { images: count, source: sample ? 'dataset' : 'synthetic', maxDifference, tolerance: PARITY_TOLERANCE, passed: maxDifference <= PARITY_TOLERANCE, runtime: ort.runtimeName };
+      return { images: count, source: sample ? 'dataset' : 'synthetic', maxDifference, tolerance: PARITY_TOLERANCE, passed: maxDifference <= PARITY_TOLERANCE, runtime: ort.runtimeName, probabilities: rowsOf(want, meta.labels.length) };
     } finally {
       tf.dispose([pixels, expected]);
     }

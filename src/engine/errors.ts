@@ -14,6 +14,7 @@ export type ErrorCode =
   | 'E_DATASET' // the picked folder or its files cannot make a dataset (one class, no images, bad pattern)
   | 'E_CANCELLED'
   | 'E_BACKBONE' // pretrained weights could not be loaded (offline, blocked, or a damaged file)
+  | 'E_QUOTA' // the browser's storage for this site is full: nothing was written, the previous data is intact
   | 'E_INTERNAL';
 
 export interface EngineErrorData {

@@ -13,7 +13,8 @@ import type { AugmentConfig } from '../core/image/augment';
 import type { MemoryEstimate } from '../core/models/memory';
 import type { OptimizerName } from '../core/train/optimizers';
 import type { AdapterInfo, BackendName, EpochMetrics, RunRecord, SplitCounts, TrainConfig } from '../core/train/types';
-import type { ModelVersion } from '../core/registry/registry';
+import type { ModelVersion, RegistrationReview } from '../core/registry/registry';
+import type { StorageGroupUsage } from '../core/store/usage';
 import type { AuditEntry } from '../core/store/audit';
 import type { PredictResult } from '../core/inference/predictions';
 import type { Routing } from '../core/routing';
@@ -31,7 +32,8 @@ export type { SplitFractions, SplitName } from '../core/dataset/split';
 export type { DedupeMode, DuplicateSummary, ImportEvent, ImportOptions, SplitCountsByClass } from '../core/dataset/importer';
 export type { SkippedFile } from '../core/dataset/layout';
 export type { ChannelStats, StatsCheck } from '../core/dataset/stats';
-export type { ModelVersion } from '../core/registry/registry';
+export type { ModelVersion, RegistrationProblem, RegistrationReview } from '../core/registry/registry';
+export type { StorageGroup, StorageGroupUsage } from '../core/store/usage';
 export type { RunComparison } from '../core/metrics/compare';
 export type { ModelMetadata } from '../core/export/metadata';
 export type { AuditEntry } from '../core/store/audit';
@@ -161,6 +163,8 @@ export interface RegisterModelRequest {
   tags?: string[];
   /** E.g. `champion`, `candidate`; moved from the version of the same name that held them. */
   aliases?: string[];
+  /** The seed's MLflow stage (None, Staging, Production, Archived): Production adds `champion`, Staging `candidate`. */
+  stage?: string;
   /** Registers below the accuracy threshold; recorded on the version and in its card. */
   overrideReason?: string;
   /** Validation accuracy required, 0..1 (0.85 by default). */
@@ -175,12 +179,17 @@ export interface ExportedFile {
 /** The ONNX file run in onnxruntime-web on sample images, against the studio's own probabilities. */
 export interface OnnxParity {
   images: number;
-  /** `dataset`: images of the imported dataset (test split first); `synthetic`: seeded random pixels, when none fit. */
+  /**
+   * `dataset`: held-out images (test split first) of the imported dataset, or of a demo run's own phantoms;
+   * `synthetic`: seeded random pixels (syntheticPixels), when none fit the model's input.
+   */
   source: 'dataset' | 'synthetic';
   maxDifference: number;
   tolerance: number;
   passed: boolean;
   runtime: string;
+  /** The studio's probabilities on the sample, one row per image (synthetic pixels: parity.ts's syntheticPixels). */
+  probabilities: number[][];
 }
 
 export interface ModelExport {
@@ -341,6 +350,15 @@ export interface Engine {
   exportModel(ref: string, format: 'tfjs' | 'onnx', opts?: { zip?: boolean; parityImages?: number }): Promise<ModelExport>;
   /** Registers a model from TF.js files written by exportModel (a picked folder or an unzipped download). */
   importModel(files: ExportedFile[], req: Omit<RegisterModelRequest, 'runId'>): Promise<ModelVersion>;
+  /** Every problem `register(req)` would refuse with (name, version, taken, aliases, tags, run, gate), and the gate. */
+  reviewRegistration(req: RegisterModelRequest): Promise<RegistrationReview>;
+  /** Points ALIAS at NAME@VERSION (or whatever `ref` resolves to), taking it from the version that held it. */
+  setAlias(ref: string, alias: string): Promise<ModelVersion>;
+  removeAlias(name: string, alias: string): Promise<void>;
+  /** Deletes one registered version and its files (its run, if any, stays). */
+  deleteModel(id: string): Promise<void>;
+  /** Bytes the studio keeps in IndexedDB, by kind (runs, checkpoints, datasets, models, backbones). */
+  storageUsage(): Promise<StorageGroupUsage[]>;
 
   /**
    * Classifies images with a registered version (NAME@VERSION, NAME@ALIAS or NAME): decoded and resized as an import

@@ -7,6 +7,7 @@ import { eventSink, type EngineProxy } from '../engine/client';
 import { EvaluationState } from './evaluation.svelte';
 import { RunsState } from './runs.svelte';
 import { InferenceState } from './inference.svelte';
+import { RegistryState } from './registry.svelte';
 import type { BackendInfo, BackendName, ConfigTemplate, Routing, ZooModel, DatasetSummary, EpochMetrics, FolderInput, FolderScan, ImportEvent, ImportOptions, RunRecord, StudioSettings, TrainConfig, TrainEvent } from '../engine/types';
 import { RESOURCE_BUFFER, resourceRequests, summarizeNetwork } from '../engine/network';
 import type { NetworkSummary } from '../engine/network';
@@ -105,11 +106,14 @@ export class Studio {
   readonly runs: RunsState;
   /** The inference panel's state (src/ui/inference.svelte.ts). */
   readonly inference: InferenceState;
+  /** The registry and storage panels' state (src/ui/registry.svelte.ts). */
+  readonly registry: RegistryState;
 
   constructor(readonly engine: EngineProxy) {
     this.evaluation = new EvaluationState(engine);
     this.runs = new RunsState(engine);
     this.inference = new InferenceState(engine);
+    this.registry = new RegistryState(engine);
   }
 
   /** The scan in flight or last finished (null result: it failed, see scanError); automation waits on it. */

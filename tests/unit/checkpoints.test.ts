@@ -6,12 +6,14 @@ import { generateDemoDataset } from '../../src/core/dataset/demo';
 import { channelStats } from '../../src/core/dataset/stats';
 import { augmentDefault } from '../../src/core/image/augment';
 import { captureCheckpoint, CHUNK_BYTES, checkpointToStore, deleteCheckpoints, listCheckpoints, loadCheckpoint, restoreCheckpoint, saveCheckpoint, type NamedArray } from '../../src/core/store/checkpoints';
+import { StorageFullError } from '../../src/core/registry/quota';
 import { getRun, openStudioDB, saveRun, type StudioDB } from '../../src/core/store/db';
 import { BestCheckpoint, EarlyStopping } from '../../src/core/train/callbacks';
 import { createOptimizer, type OptimizerName } from '../../src/core/train/optimizers';
 import { createLrScheduler, type LrScheduleConfig } from '../../src/core/train/schedules';
 import { trainClassifier, type TensorDataset, type TrainerOptions, type TrainerState } from '../../src/core/train/trainer';
 import type { EpochMetrics, RunRecord } from '../../src/core/train/types';
+import { withFullDisk } from '../fixtures/quota';
 import { tinyCnn } from '../fixtures/tiny-cnn';
 
 beforeAll(async () => {
@@ -143,6 +145,36 @@ describe('checkpoints', () => {
     await deleteCheckpoints(db, 'p');
     expect(await db.count('checkpoints')).toBe(0);
     expect(await db.count('checkpointChunks')).toBe(0);
+    model.dispose();
+    optimizer.dispose();
+    db.close();
+  });
+
+  it('a checkpoint that does not fit is refused before writing, and a QuotaExceededError mid-write keeps the previous one', async () => {
+    const db = await freshDb();
+    const { model, optimizer } = build('adamw');
+    const trainer = { epoch: 1, earlyStopping: null, best: null, lrScheduler: null };
+    const first = await captureCheckpoint(model, optimizer, { runId: 'q', kind: 'last', epoch: 1, metrics, config: null, trainer });
+    const { byteLength } = await saveCheckpoint(db, first);
+    const second = { ...first, epoch: 2, savedAt: 'later' };
+
+    const tight = async () => ({ usage: 1_000_000, quota: 1_000_000 + byteLength - 1 });
+    const refused = await saveCheckpoint(db, second, tight).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(StorageFullError);
+    expect((refused as Error).message).toMatch(/^cannot save the last checkpoint of epoch 2: it needs 0\.\d MB but only 0\.\d MB of the 1\.\d MB this site may use is free; delete old runs or model versions first$/);
+
+    // The browser runs out of room on the first chunk, after the old chunks were deleted in the same transaction.
+    await withFullDisk('checkpointChunks', 1, async () => {
+      const full = await saveCheckpoint(db, second, async () => ({ usage: 0, quota: byteLength })).catch((e: unknown) => e);
+      expect(full).toBeInstanceOf(StorageFullError);
+      expect((full as Error).message).toBe("the browser's storage for this site is full, so the last checkpoint of epoch 2 was not saved; what was stored before is intact. Free space by deleting old runs or model versions");
+    });
+    const kept = (await loadCheckpoint(db, 'q', 'last'))!;
+    expect(kept.epoch).toBe(1);
+    expect(identical(kept.weights, first.weights) && identical(kept.optimizer, first.optimizer)).toBe(true);
+    // With room, the same save goes through.
+    await saveCheckpoint(db, second, async () => ({ usage: 0, quota: byteLength }));
+    expect((await loadCheckpoint(db, 'q', 'last'))!.epoch).toBe(2);
     model.dispose();
     optimizer.dispose();
     db.close();

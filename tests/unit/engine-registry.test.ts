@@ -82,4 +82,34 @@ describe('engine: register, export and import models', () => {
     expect([missing.code, missing.message]).toEqual(['E_NOT_FOUND', 'demo-model@production is not registered (demo-model has aliases: candidate, champion)']);
     expect((await errorOf(engine.register({ runId: 'run-nope', name: 'a', version: '1.0.0' }))).code).toBe('E_NOT_FOUND');
   });
+
+  it('reviews a request as the form types it, moves and removes aliases, sizes its storage and deletes a version', async () => {
+    const review = await engine.reviewRegistration({ runId: run.runId, name: 'demo-model', version: '1.0.0', stage: 'Staging', threshold: 1 });
+    // A 100 % gate refuses anything short of perfect; 1.0.0 is taken by the first test.
+    expect(review.problems.map((p) => p.code)).toEqual([...(run.best!.valAccuracy < 1 ? ['E_GATE'] : []), 'E_EXISTS']);
+    expect(review.gate).toEqual({ accuracy: run.best!.valAccuracy, threshold: 1, passed: run.best!.valAccuracy >= 1, overridden: false });
+    expect(review.aliases).toEqual(['candidate']);
+    expect((await engine.reviewRegistration({ runId: run.runId, name: 'demo-model', version: '3.0.0', threshold: 0 })).problems).toEqual([]);
+    expect((await errorOf(engine.reviewRegistration({ runId: 'run-nope', name: 'a', version: '1.0.0' }))).code).toBe('E_NOT_FOUND');
+
+    const v = await engine.register({ runId: run.runId, name: 'demo-model', version: '3.0.0', threshold: 0, stage: 'Production' });
+    expect(v.aliases).toEqual(['champion']);
+    expect((await engine.setAlias('demo-model@1.0.0', 'champion')).aliases).toContain('champion');
+    expect((await engine.models()).find((m) => m.id === v.id)!.aliases).toEqual([]);
+    const badAlias = await errorOf(engine.setAlias('demo-model@3.0.0', 'Champion!'));
+    expect([badAlias.code, badAlias.detail]).toEqual(['E_CONFIG', 'E_ALIAS']);
+    await engine.removeAlias('demo-model', 'champion');
+    expect((await engine.models()).flatMap((m) => m.aliases)).not.toContain('champion');
+
+    const before = Object.fromEntries((await engine.storageUsage()).map((u) => [u.group, u]));
+    expect(before.runs.items).toBeGreaterThanOrEqual(1);
+    expect(before.checkpoints.bytes).toBeGreaterThan(0);
+    await engine.deleteModel(v.id);
+    const after = Object.fromEntries((await engine.storageUsage()).map((u) => [u.group, u]));
+    expect(after.models.items).toBe(before.models.items - 1);
+    expect(before.models.bytes - after.models.bytes).toBeGreaterThanOrEqual(v.byteLength);
+    expect((await errorOf(engine.deleteModel(v.id))).code).toBe('E_NOT_FOUND');
+    // The run the version came from is untouched.
+    expect((await engine.runs()).some((r) => r.runId === run.runId)).toBe(true);
+  });
 });

@@ -6,11 +6,14 @@ import { describeModel, type ModelMetadata } from '../../src/core/export/metadat
 import { exportTfjs, importTfjs, type ModelFiles } from '../../src/core/export/tfjs';
 import { buildSimpleCnn } from '../../src/core/models/simple_cnn';
 import { wilsonInterval } from '../../src/core/registry/card';
-import { aliasForStage, deleteModelVersion, listModels, loadModelFiles, parseTags, registerModel, RegistryError, removeAlias, resolveModel, setAlias, type RegisterRequest } from '../../src/core/registry/registry';
+import { aliasForStage, deleteModelVersion, listModels, loadModelFiles, parseTags, registerModel, RegistryError, removeAlias, resolveModel, reviewRegistration, reviewRegistrationIn, setAlias, type RegisterRequest } from '../../src/core/registry/registry';
 import { compareSemver, parseSemver, semverProblem } from '../../src/core/registry/semver';
+import { idbBackboneCache } from '../../src/core/store/backbones';
 import { DB_VERSION, getRun, openStudioDB, type StudioDB } from '../../src/core/store/db';
+import { recordBytes, storageUsage } from '../../src/core/store/usage';
 import type { RunRecord } from '../../src/core/train/types';
 import { probabilitiesOf, randomizeWeights, randomPixels } from '../fixtures/export';
+import { withFullDisk } from '../fixtures/quota';
 
 const LABELS = ['glioma', 'meningioma', 'notumor', 'pituitary'];
 const STATS = { mean: [0.2, 0.2, 0.2], std: [0.2, 0.2, 0.2] };
@@ -130,6 +133,24 @@ describe('model registry', () => {
     expect(() => parseTags(['a=1', 'a=2'])).toThrow('tag "a" is given twice');
   });
 
+  it('reviews a request before registering: every problem at once, the gate with its accuracy, a taken version, and a stage as its alias', async () => {
+    const db = await open();
+    const bad = reviewRegistration({ name: 'Brain MRI', version: 'v1.0.0', aliases: ['1.0.0'], tags: ['oslo'], stage: 'Prod' }, { run: run(0.8) });
+    expect(bad.problems.map((p) => `${p.field}:${p.code}`)).toEqual(['name:E_NAME', 'version:E_VERSION', 'aliases:E_ALIAS', 'aliases:E_ALIAS', 'tags:E_TAG', 'gate:E_GATE']);
+    expect(bad.problems.find((p) => p.field === 'version')?.message).toBe('"v1.0.0" is not a semantic version: drop the leading "v" (e.g. 1.0.0)');
+    expect(bad.gate).toEqual({ accuracy: 0.8, threshold: 0.85, passed: false, overridden: false });
+
+    const overridden = reviewRegistration({ name: 'brain-mri', version: '1.0.0', stage: 'Production', aliases: ['candidate'], overrideReason: 'baseline' }, { run: run(0.8) });
+    expect(overridden).toMatchObject({ problems: [], aliases: ['candidate', 'champion'], gate: { passed: false, overridden: true } });
+    // The request registerModel accepts is the one the review passed: the stage's alias lands on the version.
+    expect((await register(db, { name: 'brain-mri', version: '1.0.0', stage: 'Production', overrideReason: 'baseline' }, run(0.8))).aliases).toEqual(['champion']);
+
+    const taken = await reviewRegistrationIn(db, { name: 'brain-mri', version: '1.0.0' }, { run: run(0.9) });
+    expect(taken.problems).toEqual([{ field: 'version', code: 'E_EXISTS', message: 'brain-mri@1.0.0 is already registered; versions are immutable, so register brain-mri under a new version' }]);
+    expect((await reviewRegistrationIn(db, { name: 'brain-mri', version: '1.0.1' }, { run: run(0.9) })).problems).toEqual([]);
+    expect((await reviewRegistrationIn(db, { name: 'brain-mri', version: '1.0.1' }, { run: run(0.9, { status: 'cancelled' }) })).problems.map((p) => p.code)).toEqual(['E_RUN']);
+  });
+
   it('moves an alias to the newest holder, maps MLflow stages onto aliases, and resolves unknown refs with a helpful message', async () => {
     const db = await open();
     await register(db, { name: 'brain-mri', version: '1.0.0', aliases: [aliasForStage('Production')!] });
@@ -168,26 +189,37 @@ describe('model registry', () => {
     expect(v.card).toContain('Unknown: the model was imported from files');
   });
 
+  it('sizes what the studio keeps by kind, counting each chunked record\'s bytes without reading its chunks', async () => {
+    const db = await open();
+    const r = run(0.9);
+    await db.put('runs', r);
+    const backbone = new Uint8Array(1000).fill(7);
+    await idbBackboneCache(db).put('mobilenet_v2_0.35_224', { modelTopology: { class_name: 'Model' }, weightSpecs: [{ name: 'w', shape: [250], dtype: 'float32' }], weightData: backbone.buffer });
+    const v = await register(db, { name: 'brain-mri', version: '1.0.0' });
+    const fileBytes = Object.values(files).reduce((n, f) => n + f.byteLength, 0);
+    const usage = Object.fromEntries((await storageUsage(db)).map((u) => [u.group, u]));
+    expect(usage.runs).toEqual({ group: 'runs', bytes: JSON.stringify(r).length, items: 1 });
+    expect(usage.models).toEqual({ group: 'models', bytes: JSON.stringify(await db.get('models', v.id)).length + fileBytes, items: 1 });
+    expect(usage.backbones.items).toBe(1);
+    expect(usage.backbones.bytes).toBe(recordBytes(await db.get('backbones', 'mobilenet_v2_0.35_224')));
+    expect(usage.backbones.bytes).toBeGreaterThan(1000);
+    expect(usage.checkpoints).toEqual({ group: 'checkpoints', bytes: 0, items: 0 });
+    expect(usage.datasets).toEqual({ group: 'datasets', bytes: 0, items: 0 });
+    await deleteModelVersion(db, v.id);
+    expect((await storageUsage(db)).find((u) => u.group === 'models')).toEqual({ group: 'models', bytes: 0, items: 0 });
+  });
+
   it('a QuotaExceededError during the write leaves the registry as it was', async () => {
     const db = await open();
     await register(db, { name: 'brain-mri', version: '1.0.0', aliases: ['champion'] });
     const before = await listModels(db);
-    // Simulates the browser running out of quota mid-write: the second file of the new version fails.
-    const proto = IDBObjectStore.prototype;
-    const put = proto.put;
-    let writes = 0;
-    proto.put = function (this: IDBObjectStore, ...args: Parameters<IDBObjectStore['put']>) {
-      if (this.name === 'modelFiles' && ++writes === 2) throw new DOMException('The quota has been exceeded.', 'QuotaExceededError');
-      return put.apply(this, args);
-    };
-    try {
+    // The second file of the new version finds the disk full.
+    const writes = await withFullDisk('modelFiles', 2, async () => {
       const err = await register(db, { name: 'brain-mri', version: '1.1.0', aliases: ['champion'] }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(RegistryError);
       expect((err as RegistryError).code).toBe('E_QUOTA');
       expect((err as Error).message).toBe("the browser's storage for this site is full, so brain-mri@1.1.0 was not registered; nothing was changed. Free space by deleting old runs or model versions");
-    } finally {
-      proto.put = put;
-    }
+    });
     expect(writes).toBe(2);
     expect(await listModels(db)).toEqual(before);
     expect((await resolveModel(db, 'brain-mri@champion')).version).toBe('1.0.0');

@@ -1,8 +1,10 @@
 import 'fake-indexeddb/auto';
 import { openDB } from 'idb';
 import { describe, expect, it } from 'vitest';
+import { StorageFullError } from '../../src/core/registry/quota';
 import { idbBackboneCache } from '../../src/core/store/backbones';
 import { getSplit, getStats, openStudioDB } from '../../src/core/store/db';
+import { withFullDisk } from '../fixtures/quota';
 
 const bytes = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 255);
 const artifacts = (weightData: ArrayBuffer | ArrayBuffer[]) => ({
@@ -55,6 +57,25 @@ describe('backbone cache in IndexedDB', () => {
     expect(await db.count('backboneChunks')).toBe(3);
     expect(new Uint8Array((await cache.get('a'))!.weightData as ArrayBuffer)).toEqual(bytes(1200, 4));
     expect(new Uint8Array((await cache.get('b'))!.weightData as ArrayBuffer)).toEqual(bytes(10, 3));
+    db.close();
+  });
+
+  it('refuses weights that do not fit, and on a QuotaExceededError mid-write keeps the entry it had', async () => {
+    const db = await openStudioDB('backbone-quota-test');
+    await idbBackboneCache(db, 1000).put('a', artifacts(bytes(2500, 6).buffer));
+    const tight = idbBackboneCache(db, 1000, async () => ({ usage: 0, quota: 3999 }));
+    await expect(tight.put('a', artifacts(bytes(4000, 7).buffer))).rejects.toThrow(/^cannot save backbone a: it needs 0\.0 MB but only 0\.0 MB of the 0\.0 MB this site may use is free/);
+
+    const roomy = idbBackboneCache(db, 1000, async () => ({ usage: 0, quota: 1e9 }));
+    // The third chunk finds the disk full, after the old chunks were deleted and two new ones written.
+    const writes = await withFullDisk('backboneChunks', 3, async () => {
+      const err = await roomy.put('a', artifacts(bytes(4000, 7).buffer)).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(StorageFullError);
+      expect((err as Error).message).toBe("the browser's storage for this site is full, so backbone a was not saved; what was stored before is intact. Free space by deleting old runs or model versions");
+    });
+    expect(writes).toBe(3);
+    expect(new Uint8Array((await roomy.get('a'))!.weightData as ArrayBuffer)).toEqual(bytes(2500, 6));
+    expect(await db.count('backboneChunks')).toBe(3);
     db.close();
   });
 

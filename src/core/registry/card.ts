@@ -35,7 +35,7 @@ export function wilsonInterval(successes: number, n: number, z = 1.959964): [num
   return [Math.max(0, centre - half), Math.min(1, centre + half)];
 }
 
-const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
+export const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
 const ci = ([lo, hi]: [number, number]) => `${pct(lo)} – ${pct(hi)}`;
 const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 const table = (head: string[], rows: string[][]) => [`| ${head.map(cell).join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.map(cell).join(' | ')} |`)].join('\n');

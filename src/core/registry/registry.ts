@@ -8,8 +8,8 @@ import type { StudioDB } from '../store/db';
 import type { ModelMetadata } from '../export/metadata';
 import type { ModelFiles } from '../export/tfjs';
 import type { RunRecord } from '../train/types';
-import { modelCard, wilsonInterval, type CardEvaluation, type MedicalVerdict } from './card';
-import { checkQuota, isQuotaError, type StorageEstimateLike } from './quota';
+import { modelCard, pct, wilsonInterval, type CardEvaluation, type MedicalVerdict } from './card';
+import { checkQuota, commitOrAbort, isQuotaError, type EstimateFn } from './quota';
 import { compareSemver, parseSemver, semverProblem } from './semver';
 
 export const DEFAULT_ACCURACY_THRESHOLD = 0.85;
@@ -66,6 +66,8 @@ export interface RegisterRequest {
   tags?: string[] | Record<string, string>;
   /** Aliases to point at this version (moved from whichever version of the same name held them). */
   aliases?: string[];
+  /** The seed's MLflow stage (None, Staging, Production, Archived), added to `aliases` as STAGE_ALIASES maps it. */
+  stage?: string;
   /** Registers a model below the accuracy threshold; the reason is recorded on the version and in its card. */
   overrideReason?: string;
   /** Validation accuracy required, 0..1 (0.85 by default). */
@@ -85,7 +87,7 @@ export interface RegisterSource {
 
 export interface RegisterOptions {
   /** navigator.storage.estimate in the browser; absent in Node tests that do not need it. */
-  estimate?: () => Promise<StorageEstimateLike>;
+  estimate?: EstimateFn;
 }
 
 const NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
@@ -132,10 +134,89 @@ export function parseTags(tags: string[] | Record<string, string> = {}): Record<
   return out;
 }
 
-function validationOf(source: RegisterSource): { accuracy: number; n: number } | null {
+/** What a registration is judged on: the run, or (imported files) the metadata's recorded validation. */
+export type ReviewSource = { run?: RunRecord; metadata?: Pick<ModelMetadata, 'validation'> };
+
+function validationOf(source: ReviewSource): { accuracy: number; n: number } | null {
   const { run, metadata } = source;
   if (run) return run.best ? { accuracy: run.best.valAccuracy, n: run.split.val } : null;
-  return metadata.validation ?? null;
+  return metadata?.validation ?? null;
+}
+
+export interface RegistrationProblem {
+  field: 'name' | 'version' | 'aliases' | 'tags' | 'threshold' | 'run' | 'gate';
+  /** The registry's refusal code (E_NAME, E_VERSION, E_EXISTS, E_GATE, …). */
+  code: RegistryErrorCode;
+  message: string;
+}
+
+/** What a registration would do, or why it would be refused, before anything is built or written. */
+export interface RegistrationReview {
+  /** In the order registerModel checks them; empty when the request would be accepted. */
+  problems: RegistrationProblem[];
+  /** The aliases the version would get: the given ones and the stage's. */
+  aliases: string[];
+  tags: Record<string, string>;
+  gate: { accuracy: number | null; threshold: number; passed: boolean; overridden: boolean };
+}
+
+/**
+ * Checks a request against the model it would register (a run, or imported metadata), collecting every problem:
+ * the form shows them as the user types, and registerModel refuses with the first.
+ */
+export function reviewRegistration(req: RegisterRequest, source: ReviewSource): RegistrationReview {
+  const problems: RegistrationProblem[] = [];
+  const add = (field: RegistrationProblem['field'], code: RegistryErrorCode, message: string | null) => {
+    if (message) problems.push({ field, code, message });
+  };
+  add('name', 'E_NAME', nameProblem(req.name));
+  add('version', 'E_VERSION', semverProblem(req.version));
+  const aliases = [...new Set(req.aliases ?? [])];
+  for (const a of aliases) add('aliases', 'E_ALIAS', aliasProblem(a));
+  if (req.stage !== undefined && req.stage !== '') {
+    try {
+      const staged = aliasForStage(req.stage);
+      if (staged && !aliases.includes(staged)) aliases.push(staged);
+    } catch (err) {
+      add('aliases', 'E_ALIAS', (err as Error).message);
+    }
+  }
+  let tags: Record<string, string> = {};
+  try {
+    tags = parseTags(req.tags);
+  } catch (err) {
+    add('tags', 'E_TAG', (err as Error).message);
+  }
+  const threshold = req.threshold ?? DEFAULT_ACCURACY_THRESHOLD;
+  if (!(threshold >= 0 && threshold <= 1)) add('threshold', 'E_GATE', `the accuracy threshold must be between 0 and 1 (got ${threshold})`);
+  const { run } = source;
+  if (run && run.status !== 'completed') add('run', 'E_RUN', `run ${run.runId} is ${run.status}; only a completed run's best model can be registered`);
+  else if (run && (run.checkpoint.best == null || !run.best)) add('run', 'E_RUN', `run ${run.runId} has no best checkpoint to register`);
+
+  const validation = validationOf(source);
+  const passed = validation !== null && validation.accuracy >= threshold;
+  const overridden = !passed && Boolean(req.overrideReason?.trim());
+  if (!passed && !overridden) {
+    add(
+      'gate',
+      'E_GATE',
+      validation === null
+        ? `the model has no recorded validation accuracy, so it cannot pass the ${pct(threshold)} gate; give an override reason to register it anyway`
+        : `validation accuracy ${pct(validation.accuracy)} is below the ${pct(threshold)} threshold; give an override reason to register it anyway`,
+    );
+  }
+  return { problems, aliases, tags, gate: { accuracy: validation?.accuracy ?? null, threshold, passed, overridden } };
+}
+
+const existsMessage = (req: RegisterRequest) => `${req.name}@${req.version} is already registered; versions are immutable, so register ${req.name} under a new version`;
+
+/** reviewRegistration plus what the database knows: whether NAME@VERSION is taken. */
+export async function reviewRegistrationIn(db: StudioDB, req: RegisterRequest, source: ReviewSource): Promise<RegistrationReview> {
+  const review = reviewRegistration(req, source);
+  // Only a well-formed NAME@VERSION can be taken; a malformed one already has its problem.
+  const wellFormed = !review.problems.some((p) => p.field === 'name' || p.field === 'version');
+  if (wellFormed && (await db.get('models', `${req.name}@${req.version}`))) review.problems.push({ field: 'version', code: 'E_EXISTS', message: existsMessage(req) });
+  return review;
 }
 
 /**
@@ -147,34 +228,14 @@ export async function registerModel(db: StudioDB, source: RegisterSource, req: R
   const fail = (code: RegistryErrorCode, message: string): never => {
     throw new RegistryError(code, message);
   };
-  const nameIssue = nameProblem(req.name);
-  if (nameIssue) fail('E_NAME', nameIssue);
-  const versionIssue = semverProblem(req.version);
-  if (versionIssue) fail('E_VERSION', versionIssue);
-  const aliases = [...new Set(req.aliases ?? [])];
-  for (const a of aliases) {
-    const issue = aliasProblem(a);
-    if (issue) fail('E_ALIAS', issue);
-  }
-  const tags = parseTags(req.tags);
-  const threshold = req.threshold ?? DEFAULT_ACCURACY_THRESHOLD;
-  if (!(threshold >= 0 && threshold <= 1)) fail('E_GATE', `the accuracy threshold must be between 0 and 1 (got ${threshold})`);
-  const { run, metadata } = source;
-  if (run && run.status !== 'completed') fail('E_RUN', `run ${run.runId} is ${run.status}; only a completed run's best model can be registered`);
-  if (run && (run.checkpoint.best == null || !run.best)) fail('E_RUN', `run ${run.runId} has no best checkpoint to register`);
-
-  const validation = validationOf(source);
+  const review = reviewRegistration(req, source);
+  const [first] = review.problems;
+  if (first) fail(first.code, first.message);
+  const { aliases, tags } = review;
+  const { threshold, passed } = review.gate;
   const reason = req.overrideReason?.trim() ?? '';
-  const passed = validation !== null && validation.accuracy >= threshold;
-  if (!passed && !reason) {
-    const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
-    fail(
-      'E_GATE',
-      validation === null
-        ? `the model has no recorded validation accuracy, so it cannot pass the ${pct(threshold)} gate; give an override reason to register it anyway`
-        : `validation accuracy ${pct(validation.accuracy)} is below the ${pct(threshold)} threshold; give an override reason to register it anyway`,
-    );
-  }
+  const { run, metadata } = source;
+  const validation = validationOf(source);
 
   const id = `${req.name}@${req.version}`;
   const files = Object.entries(source.files).map(([path, bytes]) => ({ path, byteLength: bytes.byteLength }));
@@ -210,34 +271,25 @@ export async function registerModel(db: StudioDB, source: RegisterSource, req: R
 
   const tx = db.transaction(['models', 'modelFiles'], 'readwrite');
   try {
-    const models = tx.objectStore('models');
-    if (await models.get(id)) fail('E_EXISTS', `${id} is already registered; versions are immutable, so register ${req.name} under a new version`);
-    // An alias names one version per model: take it from whichever version held it.
-    for (const other of await models.index('name').getAll(req.name)) {
-      const kept = other.aliases.filter((a) => !aliases.includes(a));
-      if (kept.length !== other.aliases.length) await models.put({ ...other, aliases: kept });
-    }
-    const store = tx.objectStore('modelFiles');
-    for (const [path, bytes] of Object.entries(source.files)) {
-      await store.put({ versionId: id, path, data: bytes.slice().buffer });
-    }
-    await models.put(record);
-    await tx.done;
+    await commitOrAbort(tx, async () => {
+      const models = tx.objectStore('models');
+      if (await models.get(id)) fail('E_EXISTS', existsMessage(req));
+      // An alias names one version per model: take it from whichever version held it.
+      for (const other of await models.index('name').getAll(req.name)) {
+        const kept = other.aliases.filter((a) => !aliases.includes(a));
+        if (kept.length !== other.aliases.length) await models.put({ ...other, aliases: kept });
+      }
+      const store = tx.objectStore('modelFiles');
+      for (const [path, bytes] of Object.entries(source.files)) {
+        await store.put({ versionId: id, path, data: bytes.slice().buffer });
+      }
+      await models.put(record);
+    });
   } catch (err) {
-    abortQuietly(tx);
-    await tx.done.catch(() => undefined);
     if (isQuotaError(err)) fail('E_QUOTA', `the browser's storage for this site is full, so ${id} was not registered; nothing was changed. Free space by deleting old runs or model versions`);
     throw err;
   }
   return record;
-}
-
-function abortQuietly(tx: { abort(): void }): void {
-  try {
-    tx.abort();
-  } catch {
-    // Already finished or aborted (a failed request aborts its transaction by itself).
-  }
 }
 
 function sortVersions(list: ModelVersion[]): ModelVersion[] {

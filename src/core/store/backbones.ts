@@ -1,4 +1,5 @@
 import type { BackboneCache } from '../models/backbone';
+import { browserEstimate, commitOrAbort, writeWithinQuota, type EstimateFn } from '../registry/quota';
 import type { StudioDB } from './db';
 
 export const BACKBONE_CHUNK_BYTES = 4 * 1024 * 1024;
@@ -31,8 +32,11 @@ function rechunk(buffers: readonly ArrayBuffer[], size: number): ArrayBuffer[] {
   return out;
 }
 
-/** The IndexedDB backbone cache: topology and weight specs in `backbones`, weight bytes in `backboneChunks`. */
-export function idbBackboneCache(db: StudioDB, chunkBytes = BACKBONE_CHUNK_BYTES): BackboneCache {
+/**
+ * The IndexedDB backbone cache: topology and weight specs in `backbones`, weight bytes in `backboneChunks`. A put
+ * that would not fit the quota is a StorageFullError and leaves the cache as it was.
+ */
+export function idbBackboneCache(db: StudioDB, chunkBytes = BACKBONE_CHUNK_BYTES, estimate: EstimateFn | undefined = browserEstimate()): BackboneCache {
   if (!Number.isInteger(chunkBytes) || chunkBytes < 1) throw new RangeError(`chunk size must be a positive whole number (got ${chunkBytes})`);
   return {
     async get(id) {
@@ -52,23 +56,26 @@ export function idbBackboneCache(db: StudioDB, chunkBytes = BACKBONE_CHUNK_BYTES
       const data = artifacts.weightData ?? [];
       const chunks = rechunk(Array.isArray(data) ? data : [data], chunkBytes);
       const byteLength = chunks.reduce((n, c) => n + c.byteLength, 0);
-      const tx = db.transaction(['backbones', 'backboneChunks'], 'readwrite');
-      const chunkStore = tx.objectStore('backboneChunks');
-      // One transaction: a reader sees the old entry or the new one, never a mix of their chunks.
-      await chunkStore.delete(chunksOf(id));
-      for (const [i, chunk] of chunks.entries()) await chunkStore.put(chunk, [id, i]);
-      await tx.objectStore('backbones').put({
-        id,
-        modelTopology: artifacts.modelTopology,
-        weightSpecs: artifacts.weightSpecs ?? [],
-        format: artifacts.format,
-        generatedBy: artifacts.generatedBy,
-        convertedBy: artifacts.convertedBy ?? undefined,
-        byteLength,
-        chunkCount: chunks.length,
-        savedAt: new Date().toISOString(),
+      await writeWithinQuota(`backbone ${id}`, byteLength, estimate, () => {
+        const tx = db.transaction(['backbones', 'backboneChunks'], 'readwrite');
+        // One transaction: a reader sees the old entry or the new one, never a mix of their chunks.
+        return commitOrAbort(tx, async () => {
+          const chunkStore = tx.objectStore('backboneChunks');
+          await chunkStore.delete(chunksOf(id));
+          for (const [i, chunk] of chunks.entries()) await chunkStore.put(chunk, [id, i]);
+          await tx.objectStore('backbones').put({
+            id,
+            modelTopology: artifacts.modelTopology,
+            weightSpecs: artifacts.weightSpecs ?? [],
+            format: artifacts.format,
+            generatedBy: artifacts.generatedBy,
+            convertedBy: artifacts.convertedBy ?? undefined,
+            byteLength,
+            chunkCount: chunks.length,
+            savedAt: new Date().toISOString(),
+          });
+        });
       });
-      await tx.done;
     },
   };
 }

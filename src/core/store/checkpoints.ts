@@ -15,6 +15,7 @@ import type { IDBPTransaction, StoreNames } from 'idb';
 import type { BestCheckpoint } from '../train/callbacks';
 import type { CheckpointKind, TrainerState } from '../train/trainer';
 import type { EpochMetrics } from '../train/types';
+import { browserEstimate, commitOrAbort, writeWithinQuota, type EstimateFn } from '../registry/quota';
 import type { StudioDB, StudioSchema } from './db';
 
 /** A read-write transaction over stores that include `checkpoints` and `checkpointChunks`. */
@@ -161,8 +162,12 @@ function pack(arrays: NamedArray[], start: number): { entries: TensorEntry[]; en
   return { entries, end: offset };
 }
 
-/** Writes (or replaces) the checkpoint in one transaction: a reader sees the old one or the new one, never half. */
-export async function saveCheckpoint(db: StudioDB, ckpt: Checkpoint): Promise<StoredCheckpoint> {
+/**
+ * Writes (or replaces) the checkpoint in one transaction: a reader sees the old one or the new one, never half. A
+ * checkpoint the storage estimate says will not fit, or one the browser refuses for quota, is a StorageFullError
+ * and the previous checkpoint stays as it was.
+ */
+export async function saveCheckpoint(db: StudioDB, ckpt: Checkpoint, estimate: EstimateFn | undefined = browserEstimate()): Promise<StoredCheckpoint> {
   const id = checkpointId(ckpt.runId, ckpt.kind, ckpt.epoch);
   const w = pack(ckpt.weights, 0);
   const o = pack(ckpt.optimizer, w.end);
@@ -186,9 +191,10 @@ export async function saveCheckpoint(db: StudioDB, ckpt: Checkpoint): Promise<St
     byteLength: o.end,
     chunkCount,
   };
-  const tx = db.transaction(['checkpoints', 'checkpointChunks'], 'readwrite') as unknown as WriteTx;
-  await putCheckpoint(tx, record, bytes);
-  await tx.done;
+  await writeWithinQuota(`the ${ckpt.kind} checkpoint of epoch ${ckpt.epoch}`, o.end, estimate, () => {
+    const tx = db.transaction(['checkpoints', 'checkpointChunks'], 'readwrite') as unknown as WriteTx;
+    return commitOrAbort(tx, () => putCheckpoint(tx, record, bytes));
+  });
   return record;
 }
 
