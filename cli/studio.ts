@@ -10,7 +10,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type {} from '../src/engine/automation';
-import type { BackendInfo, DatasetSummary, EvaluateEvent, EvaluateRequest, EvaluationRecord, ImportEvent, ImportOptions, LrScheduleConfig, RunRecord, SplitFractions, StudioSettings, TrainConfig, TrainEvent } from '../src/engine/types';
+import type { BackendInfo, DatasetSummary, EvaluateEvent, EvaluateRequest, EvaluationRecord, ImportEvent, ImportOptions, LrScheduleConfig, ReportFile, ReportOptions, RunRecord, SplitFractions, StudioSettings, TrainConfig, TrainEvent } from '../src/engine/types';
 import type { Page } from 'playwright';
 import { launchStudioBrowser } from './browser';
 import { serveStatic } from './serve';
@@ -32,9 +32,11 @@ const USAGE = `usage: npm run studio -- <command> [options]
         folder: [--classes a,b,c] [--split 70/15/15] [--group-pattern REGEX] [--dedupe keep-together|drop|off]
                 [--image-size N (64)] [--channels 1|3]
   resume --run ID [--out FILE.json]  continue a stopped run from its last checkpoint (same --profile and --port)
-  evaluate --run ID [--data DIR] --out DIR [--checkpoint best|last] [--latency-samples N (100)]
+  evaluate --run ID [--data DIR | --external DIR] --out DIR [--checkpoint best|last] [--latency-samples N (100)]
         [--min-sensitivity X (0.85)] [--min-accuracy X (0.85)] [--max-p95-ms N (100)] [--tumour-classes a,b]
+        [--include-file-names]  name images by their file paths in the report (default: neutral ids)
         the run's test split; a folder run needs --data DIR unless this profile trained it with --data
+        --external DIR: another folder with the same class names, every image evaluated; unknown class folders listed
   runs  [--out FILE.json]          list the runs kept in the profile
   common: --browser PATH (/usr/bin/chromium)  --profile DIR (~/.local/share/mri-studio/profile)  --port N (5199)  --verbose`;
 
@@ -439,7 +441,10 @@ export interface EvaluateArgs extends SessionArgs {
   runId: string;
   out: string;
   data?: string;
+  /** Another folder to evaluate on (an external test set) instead of the run's own test split. */
+  external?: string;
   request: Omit<EvaluateRequest, 'runId'>;
+  report: ReportOptions;
 }
 
 function fraction(name: string, v: string | undefined): number | undefined {
@@ -454,17 +459,22 @@ export function parseEvaluateArgs(argv: string[]): EvaluateArgs {
     ...COMMON_OPTIONS,
     run: { type: 'string' },
     data: { type: 'string' },
+    external: { type: 'string' },
     checkpoint: { type: 'string' },
     'latency-samples': { type: 'string' },
     'min-sensitivity': { type: 'string' },
     'min-accuracy': { type: 'string' },
     'max-p95-ms': { type: 'string' },
     'tumour-classes': { type: 'string' },
+    'include-file-names': { type: 'boolean' },
   });
   if (!v.run) throw new UsageError('evaluate needs --run ID (see "runs")');
   if (!v.out) throw new UsageError('evaluate needs --out DIR, the folder the report files go to');
   const data = v.data === undefined ? undefined : resolve(v.data);
   if (data && (!existsSync(data) || !statSync(data).isDirectory())) throw new UsageError(`--data ${v.data}: no such folder`);
+  if (data && v.external) throw new UsageError('pass --data DIR (the run\'s own folder, evaluated on its test split) or --external DIR (another folder), not both');
+  const external = v.external === undefined ? undefined : resolve(v.external);
+  if (external && (!existsSync(external) || !statSync(external).isDirectory())) throw new UsageError(`--external ${v.external}: no such folder`);
   const thresholds = {
     ...(v['min-sensitivity'] === undefined ? {} : { minSensitivity: fraction('min-sensitivity', v['min-sensitivity']) }),
     ...(v['min-accuracy'] === undefined ? {} : { minAccuracy: fraction('min-accuracy', v['min-accuracy']) }),
@@ -476,20 +486,25 @@ export function parseEvaluateArgs(argv: string[]): EvaluateArgs {
     runId: v.run,
     out: resolve(v.out),
     data,
+    external,
     request: {
       checkpoint: oneOf('checkpoint', v.checkpoint, ['best', 'last'] as const),
       latencySamples: int('latency-samples', v['latency-samples'], 100, 1, 100_000),
       thresholds,
     },
+    report: { includeFileNames: v['include-file-names'] ?? false },
   };
 }
 
 /** Evaluates a run in the page and returns its record and report files; a folder run's folder is imported first. */
-export function evaluateRun(args: EvaluateArgs): Promise<{ evaluation: EvaluationRecord; files: { name: string; text: string }[] }> {
+export function evaluateRun(args: EvaluateArgs): Promise<{ evaluation: EvaluationRecord; files: ReportFile[] }> {
   return withStudio({ ...args, onEvent: (e) => printProgress(e, Number.NaN) }, async (page) => {
     const run = (await page.evaluate(() => window.studio!.runs())).find((r) => r.runId === args.runId);
     if (!run) throw new UsageError(`there is no run ${args.runId} in profile ${args.profile} on port ${args.port} (IndexedDB belongs to the port: use the one the run was trained with)`);
-    if (run.config.dataset.kind === 'folder') {
+    if (args.external) {
+      // The same path as a user's pick of another folder: the page's folder input, then the run's input settings.
+      await page.setInputFiles('[data-testid="folder-input"]', args.external);
+    } else if (run.config.dataset.kind === 'folder') {
       const dir = args.data ?? recordedDataFolder(args.profile, run.runId);
       if (!dir) throw new UsageError(`run ${run.runId} was trained on a folder this profile has no path for: pass --data DIR, the folder it was trained on`);
       if (!existsSync(dir)) throw new UsageError(`run ${run.runId} was trained on ${dir}, which is gone: pass --data DIR`);
@@ -501,8 +516,10 @@ export function evaluateRun(args: EvaluateArgs): Promise<{ evaluation: Evaluatio
         throw new UsageError(`${dir} is not the dataset run ${run.runId} was trained on (fingerprint ${dataset.fingerprint.slice(0, 12)}… instead of ${run.dataset.fingerprint.slice(0, 12)}…): files were added, removed or changed`);
       }
     }
-    const evaluation = await page.evaluate((req) => window.studio!.evaluate(req), { runId: run.runId, ...args.request });
-    const files = await page.evaluate((id) => window.studio!.evaluationReport(id), run.runId);
+    const evaluation = args.external
+      ? await page.evaluate(([id, req]) => window.studio!.evaluateExternal(id, req), [run.runId, args.request] as const)
+      : await page.evaluate((req) => window.studio!.evaluate(req), { runId: run.runId, ...args.request });
+    const files = await page.evaluate(([id, report]) => window.studio!.evaluationReport(id, report), [run.runId, args.report] as const);
     return { evaluation, files };
   });
 }
@@ -547,10 +564,11 @@ async function main(argv: string[]): Promise<number> {
       const args = parseEvaluateArgs(rest);
       const { evaluation: ev, files } = await evaluateRun(args);
       mkdirSync(args.out, { recursive: true });
-      for (const f of files) writeFileSync(join(args.out, f.name), f.text);
+      for (const f of files) writeFileSync(join(args.out, f.name), f.bytes ?? f.text);
       const m = ev.metrics;
       console.log(`${ev.medical.verdict}: accuracy ${pct(m.report.accuracy)} (95% CI ${m.ci95.accuracy ? `${pct(m.ci95.accuracy.low)}–${pct(m.ci95.accuracy.high)}` : 'n/a'}), macro F1 ${m.report.macro.f1.toFixed(3)}, macro AUC ${m.roc.macroAuc?.toFixed(3) ?? 'n/a'}, ECE ${m.calibration.ece.toFixed(3)} → ${m.calibrationAfterTemperature?.ece.toFixed(3) ?? 'n/a'}, latency p50 ${m.latencyMs.p50.toFixed(1)} ms p95 ${m.latencyMs.p95.toFixed(1)} ms`);
       if (ev.medical.leakageWarning) console.log(`warning: ${ev.medical.leakageWarning}`);
+      if (ev.data.unknownClasses?.length) console.log(`not evaluated: class folders the model was not trained on: ${ev.data.unknownClasses.map((c) => `${c.name} (${c.images} images)`).join(', ')}`);
       console.log(`wrote ${files.map((f) => f.name).join(', ')} to ${args.out}`);
       return 0;
     }

@@ -25,7 +25,12 @@ export function exposeAutomation(studio: Studio, engine: EngineProxy): void {
     },
     runs: () => engine.runs(),
     evaluate: (req) => studio.evaluation.evaluate(req, (e) => window.onStudioEvent?.(e)),
-    evaluationReport: (runId) => engine.evaluationReport(runId),
+    async evaluateExternal(runId, req) {
+      const run = (await engine.runs()).find((r) => r.runId === runId);
+      if (!run) throw new Error(`E_NOT_FOUND: there is no run ${runId} in this profile`);
+      return studio.evaluateExternal(run, req, (e) => window.onStudioEvent?.(e));
+    },
+    evaluationReport: (runId, opts) => engine.evaluationReport(runId, opts),
     zoo: () => engine.zoo(),
     async scanFolder(input) {
       const scan = await studio.scanFolder(input);

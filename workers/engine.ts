@@ -15,7 +15,7 @@ import { checkLrSchedule, checkPhaseConfig, planPhases } from '../src/core/train
 import type { TensorDataset } from '../src/core/train/trainer';
 import type { RunRecord, Strategy, TrainConfig } from '../src/core/train/types';
 import { EngineError } from '../src/engine/errors';
-import type { AugmentPreview, AugmentPreviewRequest, BackboneImport, BackendInfo, BackendName, DatasetSummary, Engine, EvaluateEvent, EvaluateRequest, EvaluationRecord, ExportedFile, ModelExport, ModelVersion, NetworkRequest, RegisterModelRequest, ReportFile, ZooModel, FolderInput, FolderScan, ImportEvent, StatsVerification, Thumbnail, TrainEvent } from '../src/engine/types';
+import type { AugmentPreview, AugmentPreviewRequest, BackboneImport, BackendInfo, BackendName, DatasetSummary, Engine, EvaluateEvent, EvaluateRequest, EvaluationRecord, ExportedFile, ModelExport, ModelVersion, NetworkRequest, RegisterModelRequest, ReportFile, ReportOptions, ZooModel, FolderInput, FolderScan, ImportEvent, StatsVerification, Thumbnail, TrainEvent } from '../src/engine/types';
 import { ConfigError, configFromSettings, configTemplates, checkSettings, parseConfigText, readConfig, settingsFromConfig, type ConfigTemplate, type StudioConfig, type StudioSettings } from '../src/core/config';
 import { importBackboneFolder } from './backbone-import';
 import { augmentPreviews } from './preview';
@@ -212,6 +212,12 @@ export class StudioEngine implements Engine {
   private imported(): { summary: DatasetSummary; data: ImportedDataset } {
     if (!this.dataset) throw new EngineError('E_NOT_FOUND', 'no dataset is imported in this session: import a folder first');
     return this.dataset;
+  }
+
+  /** An imported folder's images as one dataset, every split together (an external test set). */
+  private importedWhole(fingerprint: string) {
+    const { summary, data } = this.importedAs(fingerprint);
+    return { data: { images: data.images, labels: data.labels, imageSize: data.imageSize, channels: data.channels, numClasses: data.classes.length }, classes: data.classes, keys: data.keys, name: summary.name };
   }
 
   private importedAs(fingerprint: string): { summary: DatasetSummary; data: ImportedDataset } {
@@ -492,7 +498,7 @@ export class StudioEngine implements Engine {
     const control = new RunControl(req.runId);
     this.active = control;
     try {
-      const host = { db: await this.database(), backend: await this.backend(), prepare: (cfg: TrainConfig) => this.prepare(cfg), shouldStop: () => control.stop, yieldToHost };
+      const host = { db: await this.database(), backend: await this.backend(), prepare: (cfg: TrainConfig) => this.prepare(cfg), imported: (fp: string) => this.importedWhole(fp), shouldStop: () => control.stop, yieldToHost };
       return await evaluateRun(host, req, onEvent);
     } catch (err) {
       throw asEngineError(err);
@@ -509,10 +515,10 @@ export class StudioEngine implements Engine {
     return evaluationThumbnails(await this.database(), (cfg) => this.prepare(cfg), runId, keys, size);
   }
 
-  async evaluationReport(runId: string): Promise<ReportFile[]> {
+  async evaluationReport(runId: string, opts?: ReportOptions): Promise<ReportFile[]> {
     const ev = await this.evaluation(runId);
     if (!ev) throw new EngineError('E_NOT_FOUND', `run ${runId} has not been evaluated yet`);
-    return evaluationFiles(ev);
+    return evaluationFiles(ev, opts);
   }
 
   async zoo(): Promise<ZooModel[]> {

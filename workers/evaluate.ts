@@ -7,7 +7,8 @@ import * as tf from '@tensorflow/tfjs';
 import type { ChannelStats } from '../src/core/dataset/stats';
 import { softmax, topClass } from '../src/core/metrics/calibration';
 import { evaluate, type EvaluatedImage, type EvaluationRecord } from '../src/core/metrics/evaluation';
-import { evaluationMetricsJson, evaluationReportMarkdown, medicalValidationJson } from '../src/core/metrics/files';
+import { reportCharts } from '../src/core/metrics/charts';
+import { evaluationMetricsJson, evaluationReportMarkdown, medicalValidationJson, misclassified, predictionsCsv, reportImageNames } from '../src/core/metrics/files';
 import { medicalValidation } from '../src/core/metrics/medical';
 import { deriveSeed, mulberry32, shuffle } from '../src/core/random';
 import { saveEvaluation, getRun, type StudioDB } from '../src/core/store/db';
@@ -16,7 +17,8 @@ import { createOptimizer } from '../src/core/train/optimizers';
 import { imageBatchSource, normalizeWith, type TensorDataset } from '../src/core/train/trainer';
 import type { RunRecord, TrainConfig } from '../src/core/train/types';
 import { EngineError } from '../src/engine/errors';
-import type { BackendInfo, EvaluateEvent, EvaluateRequest, ReportFile, Thumbnail } from '../src/engine/types';
+import type { BackendInfo, EvaluateEvent, EvaluateRequest, ReportFile, ReportOptions, Thumbnail } from '../src/engine/types';
+import { renderChartPng } from './charts';
 import { thumbnailOf } from './thumbnail';
 import { browserBackboneLoader, buildModel } from './models';
 
@@ -26,6 +28,8 @@ export interface EvaluateHost {
   backend: BackendInfo;
   /** The run's images, labels and split, rebuilt as for training (E_NOT_FOUND when its folder is not imported). */
   prepare(cfg: TrainConfig): Promise<{ data: TensorDataset; classes: string[]; split: { val: number[]; test: number[] }; normalization: ChannelStats; keys: readonly string[]; dataset?: { splitId?: string } }>;
+  /** The folder imported in this session with this fingerprint, whole (E_NOT_FOUND when it is not the one imported). */
+  imported(fingerprint: string): { data: TensorDataset; classes: string[]; keys: readonly string[]; name: string };
   shouldStop(): boolean;
   yieldToHost(): Promise<void>;
 }
@@ -38,8 +42,8 @@ export async function evaluateRun(host: EvaluateHost, req: EvaluateRequest, onEv
   const kind = req.checkpoint ?? 'best';
   const ckpt = run.checkpoint?.[kind] ? await loadCheckpoint(host.db, run.runId, kind) : undefined;
   if (!ckpt) throw new EngineError('E_NOT_FOUND', `run ${run.runId} has no ${kind} checkpoint to evaluate (it stopped before its first epoch ended)`);
-  const prepared = await host.prepare(run.config);
-  checkSameSplit(run, prepared.dataset?.splitId);
+  const prepared = req.external ? await externalData(host, run, req.external.fingerprint) : await host.prepare(run.config);
+  if (!('external' in prepared)) checkSameSplit(run, prepared.dataset?.splitId);
   const { data, split } = prepared;
   if (split.test.length === 0) throw new EngineError('E_DATASET', `run ${run.runId}'s dataset has no test split to evaluate on; import it with a test fraction above 0`);
   const K = data.numClasses;
@@ -116,18 +120,22 @@ export async function evaluateRun(host: EvaluateHost, req: EvaluateRequest, onEv
       checkpoint: { kind, epoch: ckpt.epoch },
       model: run.model,
       backend: host.backend.name,
-      data: {
-        kind: run.config.dataset.kind,
-        name: run.dataset?.name ?? (run.config.dataset.kind === 'demo' ? 'demo phantoms' : 'folder'),
-        fingerprint: run.dataset?.fingerprint ?? null,
-        split: 'test',
-        images: split.test.length,
-        temperatureFittedOn: split.val.length,
-      },
+      data:
+        'external' in prepared
+          ? { kind: 'folder', name: prepared.external.name, fingerprint: prepared.external.fingerprint, split: 'external', images: split.test.length, temperatureFittedOn: 0, unknownClasses: prepared.external.unknownClasses }
+          : {
+              kind: run.config.dataset.kind,
+              name: run.dataset?.name ?? (run.config.dataset.kind === 'demo' ? 'demo phantoms' : 'folder'),
+              fingerprint: run.dataset?.fingerprint ?? null,
+              split: 'test',
+              images: split.test.length,
+              temperatureFittedOn: split.val.length,
+            },
       metrics,
       medical: medicalValidation(metrics, {
         thresholds: req.thresholds,
-        crossSplit: run.dataset?.duplicates.crossSplit,
+        // The import's leakage check is about the run's own splits, not another folder.
+        crossSplit: 'external' in prepared ? undefined : run.dataset?.duplicates.crossSplit,
         trainCounts: run.dataset ? prepared.classes.map((c) => run.dataset!.counts.train[c] ?? 0) : undefined,
       }),
       latencyMethod: `batch of one, from upload to probabilities read back, on ${latencyMs.length} test images after ${Math.min(WARMUP, sample.length)} untimed warm-up images (${host.backend.name}${host.backend.adapter ? `, ${host.backend.adapter.description || host.backend.adapter.vendor}` : ''})`,
@@ -140,6 +148,38 @@ export async function evaluateRun(host: EvaluateHost, req: EvaluateRequest, onEv
     model.dispose();
     optimizer.dispose();
   }
+}
+
+/**
+ * Another folder as an external test set: every image of a class the run was trained on is evaluated, labelled by
+ * class name (the folder's classes may come in another order or be fewer); class folders the run does not know are
+ * kept out and reported with their image counts. No validation split: no temperature is fitted. The run's own
+ * training statistics normalise the images, as at training time.
+ */
+async function externalData(host: EvaluateHost, run: RunRecord, fingerprint: string) {
+  const { data, classes, keys, name } = host.imported(fingerprint);
+  const size = run.config.dataset.kind === 'demo' ? run.config.dataset.imageSize : run.dataset?.importOptions?.imageSize;
+  const channels = run.config.dataset.kind === 'demo' ? 3 : run.dataset?.importOptions?.channels;
+  if ((size !== undefined && data.imageSize !== size) || (channels !== undefined && data.channels !== channels)) {
+    throw new EngineError('E_DATASET', `"${name}" was imported at ${data.imageSize} px with ${data.channels} channels, but run ${run.runId} takes ${size} px with ${channels}: import it with the run's settings`);
+  }
+  const toRun = classes.map((c) => run.classes.indexOf(c));
+  const labels = Int32Array.from(data.labels, (l) => toRun[l]);
+  const test = Array.from(labels.keys()).filter((i) => labels[i] >= 0);
+  const unknownClasses = classes.flatMap((c, k) => (toRun[k] >= 0 ? [] : [{ name: c, images: data.labels.filter((l) => l === k).length }]));
+  if (test.length === 0) {
+    throw new EngineError('E_DATASET', `none of the class folders of "${name}" (${classes.join(', ')}) is a class run ${run.runId} was trained on (${run.classes.join(', ')})`);
+  }
+  // A demo run's statistics are recomputed from its seed (they are not stored with the run).
+  const normalization = run.dataset?.normalization ?? (await host.prepare(run.config)).normalization;
+  return {
+    data: { ...data, labels, numClasses: run.classes.length },
+    classes: run.classes,
+    keys,
+    split: { val: [] as number[], test },
+    normalization,
+    external: { name, fingerprint, unknownClasses },
+  };
 }
 
 /** A folder run is evaluated only on the very split it was trained with: same files, same split settings. */
@@ -156,14 +196,32 @@ function predictionsOf(indices: number[], labels: Int32Array, logits: Float32Arr
   return indices.map((idx, j) => ({ key: keys[idx], label: labels[j], predicted: predicted[j], probs: Array.from(probs.subarray(j * K, (j + 1) * K)) }));
 }
 
-/** The report files of a stored evaluation (see src/core/metrics/files.ts), as the CLI writes them and the UI exports them. */
-export function evaluationFiles(ev: EvaluationRecord): ReportFile[] {
-  const data = `test split of ${ev.data.kind === 'demo' ? 'the demo phantoms' : `"${ev.data.name}"`}${ev.data.fingerprint ? ` (fingerprint ${ev.data.fingerprint.slice(0, 12)}…)` : ''}, checkpoint ${ev.checkpoint.kind} (epoch ${ev.checkpoint.epoch}); temperature fitted on ${ev.data.temperatureFittedOn} validation images`;
+/**
+ * The report files of a stored evaluation (see src/core/metrics/files.ts and charts.ts), as the CLI writes them and
+ * the UI exports them: the PNG charts are drawn here, on an OffscreenCanvas, where there is one (a browser's worker;
+ * Node has none, and its reports carry the text files only).
+ */
+export async function evaluationFiles(ev: EvaluationRecord, opts: ReportOptions = {}): Promise<ReportFile[]> {
+  const fingerprint = ev.data.fingerprint ? ` (fingerprint ${ev.data.fingerprint.slice(0, 12)}…)` : '';
+  const checkpoint = `checkpoint ${ev.checkpoint.kind} (epoch ${ev.checkpoint.epoch})`;
+  const data =
+    ev.data.split === 'external'
+      ? `the external folder "${ev.data.name}"${fingerprint}, ${checkpoint}; no temperature scaling (an external folder has no validation split)`
+      : `test split of ${ev.data.kind === 'demo' ? 'the demo phantoms' : `"${ev.data.name}"`}${fingerprint}, ${checkpoint}; temperature fitted on ${ev.data.temperatureFittedOn} validation images`;
+  const unknown = ev.data.unknownClasses ?? [];
   const json = (v: unknown) => JSON.stringify(v, null, 2) + '\n';
+  const classes = ev.metrics.classes;
+  const names = reportImageNames(ev.predictions, opts.includeFileNames ?? false);
+  const charts = typeof OffscreenCanvas === 'undefined' ? [] : await Promise.all(reportCharts(ev.metrics).map(async (c) => ({ name: c.file, bytes: await renderChartPng(c) })));
   return [
-    { name: 'evaluation_metrics.json', text: json(evaluationMetricsJson(ev.metrics)) },
+    { name: 'evaluation_metrics.json', text: json({ ...evaluationMetricsJson(ev.metrics), evaluated_on: ev.data.split, ...(ev.data.split === 'external' ? { unknown_classes: Object.fromEntries(unknown.map((c) => [c.name, c.images])) } : {}) }) },
     { name: 'medical_validation.json', text: json(medicalValidationJson(ev.medical)) },
-    { name: 'evaluation_report.md', text: evaluationReportMarkdown(ev.metrics, ev.medical, { runId: ev.runId, model: ev.model, data, backend: ev.backend, date: ev.evaluatedAt, latencyMethod: ev.latencyMethod }) },
+    {
+      name: 'evaluation_report.md',
+      text: evaluationReportMarkdown(ev.metrics, ev.medical, { runId: ev.runId, model: ev.model, data, backend: ev.backend, date: ev.evaluatedAt, latencyMethod: ev.latencyMethod, unknownClasses: unknown, charts: charts.map((c) => c.name), misclassified: misclassified(classes, ev.predictions, names) }),
+    },
+    { name: 'predictions.csv', text: predictionsCsv(classes, ev.predictions, names) },
+    ...charts,
   ];
 }
 

@@ -68,6 +68,11 @@ export interface EvaluateRequest {
   batchSize?: number;
   /** Test images timed one at a time for the latency figures (100 by default). */
   latencySamples?: number;
+  /**
+   * Evaluate on another folder instead of the run's test split: the folder imported in this session with this
+   * fingerprint (at the run's input size), every image of a class the run knows; unknown class folders are reported.
+   */
+  external?: { fingerprint: string };
 }
 
 export type EvaluateEvent =
@@ -75,10 +80,12 @@ export type EvaluateEvent =
   | { type: 'progress'; phase: 'validation' | 'test' | 'latency'; done: number; total: number }
   | { type: 'done'; evaluation: EvaluationRecord };
 
-/** One file of an evaluation report: `evaluation_metrics.json`, `medical_validation.json`, `evaluation_report.md`. */
-export interface ReportFile {
-  name: string;
-  text: string;
+/** One file of an evaluation report: JSON, Markdown and CSV as text, the PNG charts as bytes. */
+export type ReportFile = { name: string; text: string; bytes?: undefined } | { name: string; bytes: Uint8Array; text?: undefined };
+
+export interface ReportOptions {
+  /** Name images by their paths in the dataset (patient file names) instead of neutral ids; off by default. */
+  includeFileNames?: boolean;
 }
 
 /** A folder the user picked: a File System Access handle (read in the worker), or the files an input/drop gave. */
@@ -237,8 +244,8 @@ export interface Engine {
   evaluation(runId: string): Promise<EvaluationRecord | null>;
   /** Thumbnails of images a run was evaluated on (keys from its predictions), for a confusion cell's gallery. */
   evaluationThumbnails(runId: string, keys: string[], size: number): Promise<Thumbnail[]>;
-  /** The report files of the run's stored evaluation (image file names appear in none of them). */
-  evaluationReport(runId: string): Promise<ReportFile[]>;
+  /** The report files of the run's stored evaluation, charts included; image file names only with `includeFileNames`. */
+  evaluationReport(runId: string, opts?: ReportOptions): Promise<ReportFile[]>;
   /** The model zoo: the built-in CNN and the pretrained backbones. */
   zoo(): Promise<ZooModel[]>;
   /** Memory a run of `cfg` needs (weights, gradients, optimiser state, a batch's activations) against the device's. */

@@ -5,7 +5,7 @@
 import { EngineError } from '../engine/errors';
 import { eventSink, type EngineProxy } from '../engine/client';
 import { EvaluationState } from './evaluation.svelte';
-import type { BackendInfo, BackendName, ConfigTemplate, Routing, ZooModel, DatasetSummary, EpochMetrics, FolderInput, FolderScan, ImportEvent, ImportOptions, RunRecord, StudioSettings, TrainConfig, TrainEvent } from '../engine/types';
+import type { BackendInfo, BackendName, ConfigTemplate, Routing, ZooModel, DatasetSummary, EpochMetrics, EvaluateEvent, EvaluateRequest, EvaluationRecord, FolderInput, FolderScan, ImportEvent, ImportOptions, RunRecord, StudioSettings, TrainConfig, TrainEvent } from '../engine/types';
 import { RESOURCE_BUFFER, resourceRequests, summarizeNetwork } from '../engine/network';
 import type { NetworkSummary } from '../engine/network';
 
@@ -39,6 +39,20 @@ export interface ShownError {
 export function describeError(err: unknown): ShownError {
   if (err instanceof EngineError) return { code: err.code, message: err.message, detail: err.detail };
   return { code: 'E_INTERNAL', message: err instanceof Error ? err.message : String(err) };
+}
+
+/**
+ * How another folder is imported to evaluate a run on it: at the run's input size and channels, with every class
+ * folder (the engine reports those the run does not know). The split does not matter: every image is evaluated.
+ */
+export function externalImportOptions(run: RunRecord): ImportOptions {
+  const d = run.config.dataset;
+  if (d.kind === 'demo') return { imageSize: d.imageSize, channels: 3, split: d.split, seed: run.config.seed, dedupe: 'off' };
+  const own = run.dataset?.importOptions;
+  if (!own) throw new EngineError('E_DATASET', `run ${run.runId} predates recorded import settings, so its input size is unknown; train it again`);
+  // The run's class choice and patient-id pattern describe its own folder, not this one.
+  const { classes: _, groupPattern: __, ...rest } = own;
+  return rest;
 }
 
 /** The run, when it stopped early (interrupted or cancelled) with a checkpoint to continue from. */
@@ -236,6 +250,24 @@ export class Studio {
 
   train(cfg: TrainConfig, onEvent?: (e: TrainEvent) => void): Promise<RunRecord> {
     return this.follow((sink) => this.engine.train(cfg, sink), [], onEvent);
+  }
+
+  /**
+   * Evaluates a run on the folder last picked (an external test set): imports it with the run's input settings, then
+   * evaluates every image of a class the run knows (see EvaluateRequest.external). A failure shows in the panel.
+   */
+  async evaluateExternal(run: RunRecord, req: Omit<EvaluateRequest, 'runId' | 'external'> = {}, onEvent?: (e: ImportEvent | EvaluateEvent) => void): Promise<EvaluationRecord> {
+    let fingerprint: string;
+    try {
+      const scan = this.lastScan && (await this.lastScan);
+      if (!scan) throw this.scanError ? new EngineError(this.scanError.code as EngineError['code'], this.scanError.message) : new EngineError('E_DATASET', 'pick the folder to evaluate on first');
+      // A plain copy: a run from the UI's state is a rune proxy, which cannot be posted to the worker.
+      fingerprint = (await this.importDataset(externalImportOptions($state.snapshot(run)), onEvent)).fingerprint;
+    } catch (err) {
+      this.evaluation.error = describeError(err);
+      throw err;
+    }
+    return this.evaluation.evaluate({ ...req, runId: run.runId, external: { fingerprint } }, onEvent);
   }
 
   /** Continues an interrupted or cancelled run from its last checkpoint; its earlier epochs stay on the chart. */

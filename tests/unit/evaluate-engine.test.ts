@@ -52,11 +52,22 @@ describe('engine.evaluate', () => {
     expect(JSON.parse(JSON.stringify(evaluationMetricsJson(ev.metrics)))).toEqual(evaluationMetricsJson(ev.metrics));
     expect(await engine.evaluation(run.runId)).toEqual(ev);
     expect(await engine.evaluation('run-none')).toBeNull();
+    // Node has no OffscreenCanvas: the text files only (the PNG charts are checked in Chromium, tests/e2e/evaluate.spec.ts).
     const files = await engine.evaluationReport(run.runId);
-    expect(files.map((f) => f.name)).toEqual(['evaluation_metrics.json', 'medical_validation.json', 'evaluation_report.md']);
-    expect(JSON.parse(files[0].text)).toEqual(JSON.parse(JSON.stringify(evaluationMetricsJson(ev.metrics))));
-    expect(JSON.parse(files[1].text).verdict).toBe(ev.medical.verdict);
+    expect(files.map((f) => f.name)).toEqual(['evaluation_metrics.json', 'medical_validation.json', 'evaluation_report.md', 'predictions.csv']);
+    expect(JSON.parse(files[0].text!)).toEqual(JSON.parse(JSON.stringify(evaluationMetricsJson(ev.metrics))));
+    expect(JSON.parse(files[1].text!).verdict).toBe(ev.medical.verdict);
     expect(files[2].text).toContain(`Run \`${run.runId}\``);
+    // Images are named by neutral ids unless the caller opts in to their keys (a folder's file paths).
+    const text = files.map((f) => f.text).join('\n');
+    expect(ev.predictions.some((x) => text.includes(x.key))).toBe(false);
+    const csv = files[3].text!.trim().split('\r\n');
+    expect(csv[0]).toBe('image,true,predicted,p_glioma,p_meningioma,p_pituitary');
+    expect(csv.slice(1).map((l) => l.split(',')[0])).toEqual(ev.predictions.map((_, j) => `image-${String(j + 1).padStart(4, '0')}`));
+    const wrong = ev.predictions.filter((x) => x.label !== x.predicted).length;
+    expect(files[2].text).toContain(`## Misclassified images (${wrong})`);
+    const named = await engine.evaluationReport(run.runId, { includeFileNames: true });
+    expect(named[3].text!.trim().split('\r\n').slice(1).map((l) => l.split(',')[0])).toEqual(ev.predictions.map((x) => x.key));
     await expect(engine.evaluationReport('run-none')).rejects.toMatchObject({ code: 'E_NOT_FOUND' });
     // A confusion cell's gallery: the demo images are regenerated from the run's own config.
     const keys = ev.predictions.slice(0, 2).map((x) => x.key);

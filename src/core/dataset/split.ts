@@ -267,7 +267,8 @@ export function buildSplitManifest(
   return { seed, fractions: { ...fractions }, entries };
 }
 
-function csvField(value: string): string {
+/** One RFC 4180 CSV field, quoted when it must be. */
+export function csvField(value: string): string {
   return /[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
 }
 

@@ -96,8 +96,11 @@ export interface EvaluationRecord {
   checkpoint: { kind: 'best' | 'last'; epoch: number };
   model: string;
   backend: string;
-  /** What the figures come from. */
-  data: { kind: 'demo' | 'folder'; name: string; fingerprint: string | null; split: 'test'; images: number; temperatureFittedOn: number };
+  /**
+   * What the figures come from: the run's own test split, or another folder (`external`), whose class folders the
+   * model does not know are listed in `unknownClasses` with their image counts and left out of the figures.
+   */
+  data: { kind: 'demo' | 'folder'; name: string; fingerprint: string | null; split: 'test' | 'external'; images: number; temperatureFittedOn: number; unknownClasses?: { name: string; images: number }[] };
   metrics: EvaluationMetrics;
   medical: MedicalValidation;
   /** How latency was measured, in words, for the report. */
