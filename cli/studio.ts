@@ -10,7 +10,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type {} from '../src/engine/automation';
-import type { BackendInfo, DatasetSummary, EvaluateEvent, EvaluateRequest, EvaluationRecord, ImportEvent, ImportOptions, LrScheduleConfig, ReportFile, ReportOptions, RunRecord, SplitFractions, StudioSettings, TrainConfig, TrainEvent } from '../src/engine/types';
+import { EVALUATION_IMPORT } from '../src/engine/types';
+import type { BackendInfo, DatasetSummary, EvaluateEvent, EvaluateRequest, EvaluationRecord, ExportedFile, ImportEvent, ImportOptions, LrScheduleConfig, ReportFile, ReportOptions, RunRecord, SplitFractions, StudioSettings, TrainConfig, TrainEvent } from '../src/engine/types';
 import type { Page } from 'playwright';
 import { launchStudioBrowser } from './browser';
 import { serveStatic } from './serve';
@@ -32,11 +33,12 @@ const USAGE = `usage: npm run studio -- <command> [options]
         folder: [--classes a,b,c] [--split 70/15/15] [--group-pattern REGEX] [--dedupe keep-together|drop|off]
                 [--image-size N (64)] [--channels 1|3]
   resume --run ID [--out FILE.json]  continue a stopped run from its last checkpoint (same --profile and --port)
-  evaluate --run ID [--data DIR | --external DIR] --out DIR [--checkpoint best|last] [--latency-samples N (100)]
+  evaluate (--run ID [--data DIR | --external DIR] | --model DIR --data DIR) --out DIR [--checkpoint best|last] [--latency-samples N (100)]
         [--min-sensitivity X (0.85)] [--min-accuracy X (0.85)] [--max-p95-ms N (100)] [--tumour-classes a,b]
         [--include-file-names]  name images by their file paths in the report (default: neutral ids)
         the run's test split; a folder run needs --data DIR unless this profile trained it with --data
         --external DIR: another folder with the same class names, every image evaluated; unknown class folders listed
+        --model DIR: an exported TF.js model folder (model.json, shards, metadata.json) evaluated on every image of --data
   runs  [--out FILE.json]          list the runs kept in the profile
   common: --browser PATH (/usr/bin/chromium)  --profile DIR (~/.local/share/mri-studio/profile)  --port N (5199)  --verbose`;
 
@@ -316,7 +318,7 @@ function printProgress(e: TrainEvent | ImportEvent | EvaluateEvent, epochs: numb
 let lastImportDecile = -1;
 
 function progressLine(e: TrainEvent | ImportEvent | EvaluateEvent, epochs: number): string | null {
-  if ('checkpointEpoch' in e) return `evaluating run ${e.runId} (checkpoint of epoch ${e.checkpointEpoch}) on ${e.test} test images; temperature on ${e.val} validation images`;
+  if ('checkpointEpoch' in e) return e.checkpointEpoch === null ? `evaluating ${e.runId} on ${e.test} images` : `evaluating run ${e.runId} (checkpoint of epoch ${e.checkpointEpoch}) on ${e.test} test images; temperature on ${e.val} validation images`;
   if ('phase' in e) return e.done === e.total ? `  ${e.phase}: ${e.total} images` : null;
   switch (e.type) {
     case 'scanned':
@@ -438,7 +440,9 @@ function recordDataFolder(profile: string, runId: string, dir: string): void {
 }
 
 export interface EvaluateArgs extends SessionArgs {
-  runId: string;
+  /** A run in the profile, or (`model`) an exported TF.js model folder evaluated on `data`. */
+  runId?: string;
+  model?: string;
   out: string;
   data?: string;
   /** Another folder to evaluate on (an external test set) instead of the run's own test split. */
@@ -458,6 +462,7 @@ export function parseEvaluateArgs(argv: string[]): EvaluateArgs {
   const v = parse(argv, {
     ...COMMON_OPTIONS,
     run: { type: 'string' },
+    model: { type: 'string' },
     data: { type: 'string' },
     external: { type: 'string' },
     checkpoint: { type: 'string' },
@@ -468,7 +473,11 @@ export function parseEvaluateArgs(argv: string[]): EvaluateArgs {
     'tumour-classes': { type: 'string' },
     'include-file-names': { type: 'boolean' },
   });
-  if (!v.run) throw new UsageError('evaluate needs --run ID (see "runs")');
+  if (!v.run === !v.model) throw new UsageError('evaluate needs --run ID (see "runs") or --model DIR (an exported TF.js model folder), one of them');
+  const model = v.model === undefined ? undefined : resolve(v.model);
+  if (model && !existsSync(join(model, 'model.json'))) throw new UsageError(`--model ${v.model}: no model.json there (expected a TF.js model folder exported by the studio)`);
+  if (model && !v.data) throw new UsageError('--model DIR needs --data DIR, the folder to evaluate it on');
+  for (const flag of ['external', 'checkpoint'] as const) if (model && v[flag] !== undefined) throw new UsageError(`--${flag} applies to --run, not --model`);
   if (!v.out) throw new UsageError('evaluate needs --out DIR, the folder the report files go to');
   const data = v.data === undefined ? undefined : resolve(v.data);
   if (data && (!existsSync(data) || !statSync(data).isDirectory())) throw new UsageError(`--data ${v.data}: no such folder`);
@@ -484,6 +493,7 @@ export function parseEvaluateArgs(argv: string[]): EvaluateArgs {
   return {
     ...sessionArgs(v),
     runId: v.run,
+    model,
     out: resolve(v.out),
     data,
     external,
@@ -497,7 +507,39 @@ export function parseEvaluateArgs(argv: string[]): EvaluateArgs {
 }
 
 /** Evaluates a run in the page and returns its record and report files; a folder run's folder is imported first. */
+/** An exported model folder's files, and the input size and channels its metadata.json gives (checked in the page). */
+function readModelFolder(dir: string): { files: ExportedFile[]; imageSize: number; channels: 1 | 3 } {
+  const files = readdirSync(dir)
+    .filter((name) => statSync(join(dir, name)).isFile())
+    .map((name) => ({ name, bytes: new Uint8Array(readFileSync(join(dir, name))) }));
+  const meta = files.find((f) => f.name === 'metadata.json');
+  if (!meta) throw new UsageError(`--model ${dir}: metadata.json is missing (the studio writes it beside model.json: labels, input size, normalisation)`);
+  let parsed: { inputSize?: unknown; channels?: unknown };
+  try {
+    parsed = JSON.parse(Buffer.from(meta.bytes).toString('utf8'));
+  } catch (err) {
+    throw new UsageError(`--model ${dir}: metadata.json is not valid JSON: ${(err as Error).message}`);
+  }
+  const { inputSize, channels } = parsed;
+  if (!Number.isInteger(inputSize) || (channels !== 1 && channels !== 3)) throw new UsageError(`--model ${dir}: metadata.json gives no inputSize and channels (1 or 3)`);
+  return { files, imageSize: inputSize as number, channels };
+}
+
+/** An exported TF.js model folder on --data: the folder imported at the model's input size, then evaluated whole. */
+function evaluateModelFolder(args: EvaluateArgs & { model: string; data: string }): Promise<{ evaluation: EvaluationRecord; files: ReportFile[] }> {
+  const { files, imageSize, channels } = readModelFolder(args.model);
+  return withStudio({ ...args, onEvent: (e) => printProgress(e, Number.NaN) }, async (page) => {
+    await page.setInputFiles('[data-testid="folder-input"]', args.data);
+    const dataset = await page.evaluate((opts) => window.studio!.importFolder(opts), { imageSize, channels, seed: 42, ...EVALUATION_IMPORT } satisfies ImportOptions);
+    const { thresholds, latencySamples } = args.request;
+    const evaluation = await page.evaluate((req) => window.studio!.evaluateModel(req), { files, fingerprint: dataset.fingerprint, thresholds, latencySamples });
+    const report = await page.evaluate(([id, opts]) => window.studio!.evaluationReport(id, opts), [evaluation.runId, args.report] as const);
+    return { evaluation, files: report };
+  });
+}
+
 export function evaluateRun(args: EvaluateArgs): Promise<{ evaluation: EvaluationRecord; files: ReportFile[] }> {
+  if (args.model) return evaluateModelFolder({ ...args, model: args.model, data: args.data! });
   return withStudio({ ...args, onEvent: (e) => printProgress(e, Number.NaN) }, async (page) => {
     const run = (await page.evaluate(() => window.studio!.runs())).find((r) => r.runId === args.runId);
     if (!run) throw new UsageError(`there is no run ${args.runId} in profile ${args.profile} on port ${args.port} (IndexedDB belongs to the port: use the one the run was trained with)`);

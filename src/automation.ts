@@ -1,6 +1,6 @@
 import type { StudioAutomation } from './engine/automation';
-import type { EngineProxy } from './engine/client';
-import type { BackendInfo, DatasetSummary, FolderScan } from './engine/types';
+import { eventSink, type EngineProxy } from './engine/client';
+import type { BackendInfo, DatasetSummary, EvaluateEvent, FolderScan } from './engine/types';
 import type { Studio } from './ui/studio.svelte';
 
 /** Installs `window.studio` (see src/engine/automation.ts) over the page's own Studio and engine. */
@@ -30,6 +30,7 @@ export function exposeAutomation(studio: Studio, engine: EngineProxy): void {
       if (!run) throw new Error(`E_NOT_FOUND: there is no run ${runId} in this profile`);
       return studio.evaluateExternal(run, req, (e) => window.onStudioEvent?.(e));
     },
+    evaluateModel: (req) => engine.evaluateModel(req, eventSink((e: EvaluateEvent) => window.onStudioEvent?.(e))),
     evaluationReport: (runId, opts) => engine.evaluationReport(runId, opts),
     zoo: () => engine.zoo(),
     async scanFolder(input) {

@@ -15,7 +15,7 @@ import { checkLrSchedule, checkPhaseConfig, planPhases } from '../src/core/train
 import type { TensorDataset } from '../src/core/train/trainer';
 import type { RunRecord, Strategy, TrainConfig } from '../src/core/train/types';
 import { EngineError } from '../src/engine/errors';
-import type { AugmentPreview, AugmentPreviewRequest, BackboneImport, BackendInfo, BackendName, DatasetSummary, Engine, EvaluateEvent, EvaluateRequest, EvaluationRecord, ExportedFile, ModelExport, ModelVersion, NetworkRequest, RegisterModelRequest, ReportFile, ReportOptions, ZooModel, FolderInput, FolderScan, ImportEvent, StatsVerification, Thumbnail, TrainEvent } from '../src/engine/types';
+import type { AugmentPreview, AugmentPreviewRequest, BackboneImport, BackendInfo, BackendName, DatasetSummary, Engine, EvaluateEvent, EvaluateRequest, EvaluationRecord, ExportedFile, ModelEvaluateRequest, ModelExport, ModelVersion, NetworkRequest, RegisterModelRequest, ReportFile, ReportOptions, ZooModel, FolderInput, FolderScan, ImportEvent, StatsVerification, Thumbnail, TrainEvent } from '../src/engine/types';
 import { ConfigError, configFromSettings, configTemplates, checkSettings, parseConfigText, readConfig, settingsFromConfig, type ConfigTemplate, type StudioConfig, type StudioSettings } from '../src/core/config';
 import { importBackboneFolder } from './backbone-import';
 import { augmentPreviews } from './preview';
@@ -24,7 +24,7 @@ import { onBackend, routeRun, selectBackend, useBackend } from './backend';
 import { cachesFeatures } from '../src/core/routing';
 import { confusionMatrix, perClassRecall } from '../src/core/metrics/confusion';
 import { folderSource } from './folder';
-import { evaluateRun, evaluationFiles, evaluationThumbnails } from './evaluate';
+import { evaluateModelFolder, evaluateRun, evaluationFiles, evaluationThumbnails, type EvaluateHost } from './evaluate';
 import { thumbnailOf } from './thumbnail';
 import type { MemoryEstimate } from '../src/core/models/memory';
 import { MemoryEstimator } from './memory';
@@ -492,14 +492,21 @@ export class StudioEngine implements Engine {
     if (this.active?.runId === runId) this.active.unpause();
   }
 
-  async evaluate(req: EvaluateRequest, onEvent: (e: EvaluateEvent) => void): Promise<EvaluationRecord> {
+  evaluate(req: EvaluateRequest, onEvent: (e: EvaluateEvent) => void): Promise<EvaluationRecord> {
+    return this.evaluating(req.runId, (host) => evaluateRun(host, req, onEvent));
+  }
+
+  evaluateModel(req: ModelEvaluateRequest, onEvent: (e: EvaluateEvent) => void): Promise<EvaluationRecord> {
+    return this.evaluating('model', (host) => evaluateModelFolder(host, req, onEvent));
+  }
+
+  /** Claims the engine like a run does, so training and evaluation never share the backend, and cancel(id) stops it. */
+  private async evaluating(id: string, work: (host: EvaluateHost) => Promise<EvaluationRecord>): Promise<EvaluationRecord> {
     if (this.active) throw new EngineError('E_BUSY', `run ${this.active.runId} is training or being evaluated; wait for it to finish`);
-    // Claims the engine like a run does, so training and evaluation never share the backend, and cancel() stops it.
-    const control = new RunControl(req.runId);
+    const control = new RunControl(id);
     this.active = control;
     try {
-      const host = { db: await this.database(), backend: await this.backend(), prepare: (cfg: TrainConfig) => this.prepare(cfg), imported: (fp: string) => this.importedWhole(fp), shouldStop: () => control.stop, yieldToHost };
-      return await evaluateRun(host, req, onEvent);
+      return await work({ db: await this.database(), backend: await this.backend(), prepare: (cfg: TrainConfig) => this.prepare(cfg), imported: (fp: string) => this.importedWhole(fp), shouldStop: () => control.stop, yieldToHost });
     } catch (err) {
       throw asEngineError(err);
     } finally {

@@ -2,7 +2,7 @@
  * What the page exposes to a headless driver (the CLI, tests, benchmarks): `window.studio`. It is the same `Studio`
  * object the buttons use, so an automated run goes through the same worker and engine as a click.
  */
-import type { BackendInfo, BackendName, DatasetSummary, EvaluateEvent, EvaluateRequest, EvaluationRecord, FolderInput, ReportFile, ReportOptions, FolderScan, ImportEvent, ZooModel, ImportOptions, RunRecord, TrainConfig, TrainEvent } from './types';
+import type { BackendInfo, BackendName, DatasetSummary, EvaluateEvent, EvaluateRequest, EvaluationRecord, FolderInput, ModelEvaluateRequest, ReportFile, ReportOptions, FolderScan, ImportEvent, ZooModel, ImportOptions, RunRecord, TrainConfig, TrainEvent } from './types';
 
 export interface StudioAutomation {
   ready(): Promise<BackendInfo>;
@@ -19,6 +19,8 @@ export interface StudioAutomation {
   evaluate(req: EvaluateRequest): Promise<EvaluationRecord>;
   /** Evaluates a run on the folder last handed to the page's folder input, as an external test set (see Studio.evaluateExternal). */
   evaluateExternal(runId: string, req?: Omit<EvaluateRequest, 'runId' | 'external'>): Promise<EvaluationRecord>;
+  /** Evaluates an exported TF.js model folder on the folder last imported (see Engine.evaluateModel). */
+  evaluateModel(req: ModelEvaluateRequest): Promise<EvaluationRecord>;
   /** The report files of a run's stored evaluation (see Engine.evaluationReport). */
   evaluationReport(runId: string, opts?: ReportOptions): Promise<ReportFile[]>;
   zoo(): Promise<ZooModel[]>;

@@ -75,8 +75,24 @@ export interface EvaluateRequest {
   external?: { fingerprint: string };
 }
 
+/**
+ * The import settings' split and dedupe for a folder imported only to be evaluated (an external test set, or the
+ * data for a model folder): every image is evaluated whatever its split, and none is dropped as a duplicate; the
+ * import still needs a training and a validation split, and this one leaves neither empty for two images or more.
+ */
+export const EVALUATION_IMPORT = { split: { train: 0.5, val: 0.5, test: 0 }, dedupe: 'off' } as const satisfies Pick<ImportOptions, 'split' | 'dedupe'>;
+
+/** An exported TF.js model folder evaluated on an imported folder (see Engine.evaluateModel). */
+export interface ModelEvaluateRequest extends Pick<EvaluateRequest, 'thresholds' | 'batchSize' | 'latencySamples'> {
+  /** model.json, its weight shards and metadata.json (labels, input size, normalisation), or one zip of them. */
+  files: ExportedFile[];
+  /** The folder imported in this session to evaluate on (at the model's input size): every image of a class it knows. */
+  fingerprint: string;
+}
+
 export type EvaluateEvent =
-  | { type: 'start'; runId: string; checkpointEpoch: number; test: number; val: number }
+  /** `runId` is the key the evaluation is stored under; `checkpointEpoch` null for a model folder. */
+  | { type: 'start'; runId: string; checkpointEpoch: number | null; test: number; val: number }
   | { type: 'progress'; phase: 'validation' | 'test' | 'latency'; done: number; total: number }
   | { type: 'done'; evaluation: EvaluationRecord };
 
@@ -240,6 +256,11 @@ export interface Engine {
    * run's settings); the validation split fits the temperature. Stored with the run; `cancel(runId)` stops it.
    */
   evaluate(req: EvaluateRequest, onEvent: (e: EvaluateEvent) => void): Promise<EvaluationRecord>;
+  /**
+   * Evaluates an exported TF.js model folder on the folder imported with `req.fingerprint`; stored under
+   * `model:NAME@VERSION` (or `model:MODEL_ID`), the id `evaluation` and `evaluationReport` take.
+   */
+  evaluateModel(req: ModelEvaluateRequest, onEvent: (e: EvaluateEvent) => void): Promise<EvaluationRecord>;
   /** The run's latest stored evaluation. */
   evaluation(runId: string): Promise<EvaluationRecord | null>;
   /** Thumbnails of images a run was evaluated on (keys from its predictions), for a confusion cell's gallery. */

@@ -5,6 +5,7 @@
 import { EngineError } from '../engine/errors';
 import { eventSink, type EngineProxy } from '../engine/client';
 import { EvaluationState } from './evaluation.svelte';
+import { EVALUATION_IMPORT } from '../engine/types';
 import type { BackendInfo, BackendName, ConfigTemplate, Routing, ZooModel, DatasetSummary, EpochMetrics, EvaluateEvent, EvaluateRequest, EvaluationRecord, FolderInput, FolderScan, ImportEvent, ImportOptions, RunRecord, StudioSettings, TrainConfig, TrainEvent } from '../engine/types';
 import { RESOURCE_BUFFER, resourceRequests, summarizeNetwork } from '../engine/network';
 import type { NetworkSummary } from '../engine/network';
@@ -47,12 +48,11 @@ export function describeError(err: unknown): ShownError {
  */
 export function externalImportOptions(run: RunRecord): ImportOptions {
   const d = run.config.dataset;
-  if (d.kind === 'demo') return { imageSize: d.imageSize, channels: 3, split: d.split, seed: run.config.seed, dedupe: 'off' };
+  if (d.kind === 'demo') return { imageSize: d.imageSize, channels: 3, seed: run.config.seed, ...EVALUATION_IMPORT };
   const own = run.dataset?.importOptions;
   if (!own) throw new EngineError('E_DATASET', `run ${run.runId} predates recorded import settings, so its input size is unknown; train it again`);
-  // The run's class choice and patient-id pattern describe its own folder, not this one.
-  const { classes: _, groupPattern: __, ...rest } = own;
-  return rest;
+  // Only the input settings carry over: the run's class choice, patient-id pattern and split describe its own folder.
+  return { imageSize: own.imageSize, channels: own.channels, seed: own.seed, ...EVALUATION_IMPORT };
 }
 
 /** The run, when it stopped early (interrupted or cancelled) with a checkpoint to continue from. */

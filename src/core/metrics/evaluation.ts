@@ -92,8 +92,8 @@ export interface EvaluatedImage {
 export interface EvaluationRecord {
   runId: string;
   evaluatedAt: string;
-  /** The checkpoint evaluated. */
-  checkpoint: { kind: 'best' | 'last'; epoch: number };
+  /** The run's checkpoint evaluated; null for an exported model folder. */
+  checkpoint: { kind: 'best' | 'last'; epoch: number } | null;
   model: string;
   backend: string;
   /**
