@@ -519,7 +519,7 @@ export class StudioEngine implements Engine {
   }
 
   async evaluationThumbnails(runId: string, keys: string[], size: number): Promise<Thumbnail[]> {
-    return evaluationThumbnails(await this.database(), (cfg) => this.prepare(cfg), runId, keys, size);
+    return evaluationThumbnails({ db: await this.database(), prepare: (cfg) => this.prepare(cfg), imported: (fp) => this.importedWhole(fp) }, runId, keys, size);
   }
 
   async evaluationReport(runId: string, opts?: ReportOptions): Promise<ReportFile[]> {

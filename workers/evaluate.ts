@@ -11,7 +11,7 @@ import { reportCharts } from '../src/core/metrics/charts';
 import { evaluationMetricsJson, evaluationReportMarkdown, medicalValidationJson, misclassified, predictionsCsv, reportImageNames } from '../src/core/metrics/files';
 import { medicalValidation, type MedicalContext } from '../src/core/metrics/medical';
 import { deriveSeed, mulberry32, shuffle } from '../src/core/random';
-import { saveEvaluation, getRun, type StudioDB } from '../src/core/store/db';
+import { getEvaluation, saveEvaluation, getRun, type StudioDB } from '../src/core/store/db';
 import { loadCheckpoint, restoreCheckpoint } from '../src/core/store/checkpoints';
 import { createOptimizer } from '../src/core/train/optimizers';
 import { imageBatchSource, normalizeWith, type TensorDataset } from '../src/core/train/trainer';
@@ -293,13 +293,21 @@ export async function evaluationFiles(ev: EvaluationRecord, opts: ReportOptions 
 
 /**
  * Thumbnails of a run's evaluated images (a confusion cell's gallery): the demo's are regenerated from the run's
- * seed, a folder run's come from its imported folder. At most 200 per call, like `thumbnails`.
+ * seed, a folder run's come from its imported folder, an external evaluation's from the folder it was evaluated
+ * on. At most 200 per call, like `thumbnails`.
  */
-export async function evaluationThumbnails(db: StudioDB, prepare: EvaluateHost['prepare'], runId: string, keys: string[], size: number): Promise<Thumbnail[]> {
-  const run = await getRun(db, runId);
+export async function evaluationThumbnails(host: Pick<EvaluateHost, 'db' | 'prepare' | 'imported'>, runId: string, keys: string[], size: number): Promise<Thumbnail[]> {
+  const run = await getRun(host.db, runId);
   if (!run) throw new EngineError('E_NOT_FOUND', `there is no run ${runId}`);
-  const prepared = await prepare(run.config);
-  checkSameSplit(run, prepared.dataset?.splitId);
+  const evaluated = (await getEvaluation(host.db, runId))?.data;
+  let prepared: { data: TensorDataset; keys: readonly string[] };
+  if (evaluated?.split === 'external' && evaluated.fingerprint) {
+    prepared = host.imported(evaluated.fingerprint);
+  } else {
+    const own = await host.prepare(run.config);
+    checkSameSplit(run, own.dataset?.splitId);
+    prepared = own;
+  }
   const index = new Map(prepared.keys.map((k, i) => [k, i]));
   const { images, imageSize, channels } = prepared.data;
   return keys.slice(0, 200).flatMap((key) => {

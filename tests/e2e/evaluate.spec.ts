@@ -155,5 +155,12 @@ test('in the studio: evaluate the demo run, then click a confusion cell for exac
   await expect(page.getByTestId('unknown-classes')).toHaveText(/extra \(2 images\)/, { timeout: 5 * 60_000 });
   await expect(page.getByTestId('verdict')).toContainText('6 images of the external folder');
   await expect(cells).toHaveCount(9);
-  expect((await cells.evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-count'))))).reduce((a, b) => a + b, 0)).toBe(6);
+  const external = await cells.evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-count'))));
+  expect(external.reduce((a, b) => a + b, 0)).toBe(6);
+  // Its gallery shows the external folder's images.
+  const fullest = external.indexOf(Math.max(...external));
+  await cells.nth(fullest).click();
+  await expect(gallery.getByTestId('thumb')).toHaveCount(external[fullest]);
+  const extKeys = await gallery.getByTestId('thumb').evaluateAll((els) => els.map((e) => e.getAttribute('data-key')));
+  expect(extKeys.every((k) => /^(glioma|meningioma|pituitary)\/image \(\d+\)\.png$|Gliom_ä\.png$/.test(k!))).toBe(true);
 });

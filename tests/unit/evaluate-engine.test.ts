@@ -133,6 +133,9 @@ describe('engine.evaluate', () => {
     expect(ev.metrics.temperature).toBeNull();
     const md = (await e.evaluationReport(run.runId))[2].text!;
     expect(md).toContain('**Not evaluated:** class folders the model was not trained on: extra (4 images).');
+    // A confusion cell's gallery shows the external folder's images.
+    const keys = ev.predictions.slice(0, 3).map((p) => p.key);
+    expect((await e.evaluationThumbnails(run.runId, keys, 4)).map((t) => t.key)).toEqual(keys);
     // Another input size is refused with the reason.
     await e.scanFolder(folderOf(['glioma', 'meningioma'], 3, 10));
     const other = await e.importDataset({ imageSize: 10, channels: 3, seed: 1, ...EVALUATION_IMPORT }, () => {});
