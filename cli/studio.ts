@@ -10,7 +10,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type {} from '../src/engine/automation';
-import type { BackendInfo, CrossValidationEvent, CrossValidationResult, DatasetSummary, EvaluateEvent, EvaluateRequest, EvaluationRecord, ImportEvent, ImportOptions, LrScheduleConfig, RunRecord, SplitFractions, StudioSettings, TrainConfig, TrainEvent, RegisterModelRequest } from '../src/engine/types';
+import { EVALUATION_IMPORT } from '../src/engine/types';
+import type { BackendInfo, CrossValidationEvent, CrossValidationResult, DatasetSummary, EvaluateEvent, EvaluateRequest, EvaluationRecord, ImportEvent, ImportOptions, LrScheduleConfig, RunRecord, SplitFractions, StudioSettings, TrainConfig, TrainEvent, RegisterModelRequest, ExportedFile, ReportFile, ReportOptions } from '../src/engine/types';
 import type { Page } from 'playwright';
 import { launchStudioBrowser } from './browser';
 import { serveStatic } from './serve';
@@ -33,9 +34,12 @@ const USAGE = `usage: npm run studio -- <command> [options]
                 [--near-threshold BITS (5): perceptual-hash distance, of 64 bits, for near duplicates]
                 [--image-size N (64)] [--channels 1|3]
   resume --run ID [--out FILE.json]  continue a stopped run from its last checkpoint (same --profile and --port)
-  evaluate --run ID [--data DIR] --out DIR [--checkpoint best|last] [--latency-samples N (100)]
+  evaluate (--run ID [--data DIR | --external DIR] | --model DIR --data DIR) --out DIR [--checkpoint best|last] [--latency-samples N (100)]
         [--min-sensitivity X (0.85)] [--min-accuracy X (0.85)] [--max-p95-ms N (100)] [--tumour-classes a,b]
+        [--include-file-names]  name images by their file paths in the report (default: neutral ids)
         the run's test split; a folder run needs --data DIR unless this profile trained it with --data
+        --external DIR: another folder with the same class names, every image evaluated; unknown class folders listed
+        --model DIR: an exported TF.js model folder (model.json, shards, metadata.json) evaluated on every image of --data
   crossval (--demo | --data DIR) [--folds K (5)] --out FILE.json [train's options]
         k-fold cross-validation of that training config: stratified, group-aware with --group-pattern; one run per
         fold (tagged cv:ID), each scored on its held-out fold; prints and writes mean ± std of accuracy and macro-F1
@@ -331,7 +335,7 @@ let lastImportDecile = -1;
 function progressLine(e: StudioEvent, epochs: number): string | null {
   // Cross-validation events wrap a fold's own training and evaluation events.
   if ('event' in e || 'result' in e || 'folds' in e) return crossvalLine(e, epochs);
-  if ('checkpointEpoch' in e) return `evaluating run ${e.runId} (checkpoint of epoch ${e.checkpointEpoch}) on ${e.test} test images; temperature on ${e.val} validation images`;
+  if ('checkpointEpoch' in e) return e.checkpointEpoch === null ? `evaluating ${e.runId} on ${e.test} images` : `evaluating run ${e.runId} (checkpoint of epoch ${e.checkpointEpoch}) on ${e.test} test images; temperature on ${e.val} validation images`;
   if ('phase' in e) return e.done === e.total ? `  ${e.phase}: ${e.total} images` : null;
   switch (e.type) {
     case 'scanned':
@@ -495,10 +499,15 @@ function recordDataFolder(profile: string, runId: string, dir: string): void {
 }
 
 export interface EvaluateArgs extends SessionArgs {
-  runId: string;
+  /** A run in the profile, or (`model`) an exported TF.js model folder evaluated on `data`. */
+  runId?: string;
+  model?: string;
   out: string;
   data?: string;
+  /** Another folder to evaluate on (an external test set) instead of the run's own test split. */
+  external?: string;
   request: Omit<EvaluateRequest, 'runId'>;
+  report: ReportOptions;
 }
 
 function fraction(name: string, v: string | undefined): number | undefined {
@@ -512,18 +521,28 @@ export function parseEvaluateArgs(argv: string[]): EvaluateArgs {
   const v = parse(argv, {
     ...COMMON_OPTIONS,
     run: { type: 'string' },
+    model: { type: 'string' },
     data: { type: 'string' },
+    external: { type: 'string' },
     checkpoint: { type: 'string' },
     'latency-samples': { type: 'string' },
     'min-sensitivity': { type: 'string' },
     'min-accuracy': { type: 'string' },
     'max-p95-ms': { type: 'string' },
     'tumour-classes': { type: 'string' },
+    'include-file-names': { type: 'boolean' },
   });
-  if (!v.run) throw new UsageError('evaluate needs --run ID (see "runs")');
+  if (!v.run === !v.model) throw new UsageError('evaluate needs --run ID (see "runs") or --model DIR (an exported TF.js model folder), one of them');
+  const model = v.model === undefined ? undefined : resolve(v.model);
+  if (model && !existsSync(join(model, 'model.json'))) throw new UsageError(`--model ${v.model}: no model.json there (expected a TF.js model folder exported by the studio)`);
+  if (model && !v.data) throw new UsageError('--model DIR needs --data DIR, the folder to evaluate it on');
+  for (const flag of ['external', 'checkpoint'] as const) if (model && v[flag] !== undefined) throw new UsageError(`--${flag} applies to --run, not --model`);
   if (!v.out) throw new UsageError('evaluate needs --out DIR, the folder the report files go to');
   const data = v.data === undefined ? undefined : resolve(v.data);
   if (data && (!existsSync(data) || !statSync(data).isDirectory())) throw new UsageError(`--data ${v.data}: no such folder`);
+  if (data && v.external) throw new UsageError('pass --data DIR (the run\'s own folder, evaluated on its test split) or --external DIR (another folder), not both');
+  const external = v.external === undefined ? undefined : resolve(v.external);
+  if (external && (!existsSync(external) || !statSync(external).isDirectory())) throw new UsageError(`--external ${v.external}: no such folder`);
   const thresholds = {
     ...(v['min-sensitivity'] === undefined ? {} : { minSensitivity: fraction('min-sensitivity', v['min-sensitivity']) }),
     ...(v['min-accuracy'] === undefined ? {} : { minAccuracy: fraction('min-accuracy', v['min-accuracy']) }),
@@ -533,22 +552,60 @@ export function parseEvaluateArgs(argv: string[]): EvaluateArgs {
   return {
     ...sessionArgs(v),
     runId: v.run,
+    model,
     out: resolve(v.out),
     data,
+    external,
     request: {
       checkpoint: oneOf('checkpoint', v.checkpoint, ['best', 'last'] as const),
       latencySamples: int('latency-samples', v['latency-samples'], 100, 1, 100_000),
       thresholds,
     },
+    report: { includeFileNames: v['include-file-names'] ?? false },
   };
 }
 
 /** Evaluates a run in the page and returns its record and report files; a folder run's folder is imported first. */
-export function evaluateRun(args: EvaluateArgs): Promise<{ evaluation: EvaluationRecord; files: { name: string; text: string }[] }> {
+/** An exported model folder's files, and the input size and channels its metadata.json gives (checked in the page). */
+function readModelFolder(dir: string): { files: ExportedFile[]; imageSize: number; channels: 1 | 3 } {
+  const files = readdirSync(dir)
+    .filter((name) => statSync(join(dir, name)).isFile())
+    .map((name) => ({ name, bytes: new Uint8Array(readFileSync(join(dir, name))) }));
+  const meta = files.find((f) => f.name === 'metadata.json');
+  if (!meta) throw new UsageError(`--model ${dir}: metadata.json is missing (the studio writes it beside model.json: labels, input size, normalisation)`);
+  let parsed: { inputSize?: unknown; channels?: unknown };
+  try {
+    parsed = JSON.parse(Buffer.from(meta.bytes).toString('utf8'));
+  } catch (err) {
+    throw new UsageError(`--model ${dir}: metadata.json is not valid JSON: ${(err as Error).message}`);
+  }
+  const { inputSize, channels } = parsed;
+  if (!Number.isInteger(inputSize) || (channels !== 1 && channels !== 3)) throw new UsageError(`--model ${dir}: metadata.json gives no inputSize and channels (1 or 3)`);
+  return { files, imageSize: inputSize as number, channels };
+}
+
+/** An exported TF.js model folder on --data: the folder imported at the model's input size, then evaluated whole. */
+function evaluateModelFolder(args: EvaluateArgs & { model: string; data: string }): Promise<{ evaluation: EvaluationRecord; files: ReportFile[] }> {
+  const { files, imageSize, channels } = readModelFolder(args.model);
+  return withStudio({ ...args, onEvent: (e) => printProgress(e, Number.NaN) }, async (page) => {
+    await page.setInputFiles('[data-testid="folder-input"]', args.data);
+    const dataset = await page.evaluate((opts) => window.studio!.importFolder(opts), { imageSize, channels, seed: 42, ...EVALUATION_IMPORT } satisfies ImportOptions);
+    const { thresholds, latencySamples } = args.request;
+    const evaluation = await page.evaluate((req) => window.studio!.evaluateModel(req), { files, fingerprint: dataset.fingerprint, thresholds, latencySamples });
+    const report = await page.evaluate(([id, opts]) => window.studio!.evaluationReport(id, opts), [evaluation.runId, args.report] as const);
+    return { evaluation, files: report };
+  });
+}
+
+export function evaluateRun(args: EvaluateArgs): Promise<{ evaluation: EvaluationRecord; files: ReportFile[] }> {
+  if (args.model) return evaluateModelFolder({ ...args, model: args.model, data: args.data! });
   return withStudio({ ...args, onEvent: (e) => printProgress(e, Number.NaN) }, async (page) => {
     const run = (await page.evaluate(() => window.studio!.runs())).find((r) => r.runId === args.runId);
     if (!run) throw new UsageError(`there is no run ${args.runId} in profile ${args.profile} on port ${args.port} (IndexedDB belongs to the port: use the one the run was trained with)`);
-    if (run.config.dataset.kind === 'folder') {
+    if (args.external) {
+      // The same path as a user's pick of another folder: the page's folder input, then the run's input settings.
+      await page.setInputFiles('[data-testid="folder-input"]', args.external);
+    } else if (run.config.dataset.kind === 'folder') {
       const dir = args.data ?? recordedDataFolder(args.profile, run.runId);
       if (!dir) throw new UsageError(`run ${run.runId} was trained on a folder this profile has no path for: pass --data DIR, the folder it was trained on`);
       if (!existsSync(dir)) throw new UsageError(`run ${run.runId} was trained on ${dir}, which is gone: pass --data DIR`);
@@ -560,8 +617,10 @@ export function evaluateRun(args: EvaluateArgs): Promise<{ evaluation: Evaluatio
         throw new UsageError(`${dir} is not the dataset run ${run.runId} was trained on (fingerprint ${dataset.fingerprint.slice(0, 12)}… instead of ${run.dataset.fingerprint.slice(0, 12)}…): files were added, removed or changed`);
       }
     }
-    const evaluation = await page.evaluate((req) => window.studio!.evaluate(req), { runId: run.runId, ...args.request });
-    const files = await page.evaluate((id) => window.studio!.evaluationReport(id), run.runId);
+    const evaluation = args.external
+      ? await page.evaluate(([id, req]) => window.studio!.evaluateExternal(id, req), [run.runId, args.request] as const)
+      : await page.evaluate((req) => window.studio!.evaluate(req), { runId: run.runId, ...args.request });
+    const files = await page.evaluate(([id, report]) => window.studio!.evaluationReport(id, report), [run.runId, args.report] as const);
     return { evaluation, files };
   });
 }
@@ -660,10 +719,11 @@ async function main(argv: string[]): Promise<number> {
       const args = parseEvaluateArgs(rest);
       const { evaluation: ev, files } = await evaluateRun(args);
       mkdirSync(args.out, { recursive: true });
-      for (const f of files) writeFileSync(join(args.out, f.name), f.text);
+      for (const f of files) writeFileSync(join(args.out, f.name), f.bytes ?? f.text);
       const m = ev.metrics;
       console.log(`${ev.medical.verdict}: accuracy ${pct(m.report.accuracy)} (95% CI ${m.ci95.accuracy ? `${pct(m.ci95.accuracy.low)}–${pct(m.ci95.accuracy.high)}` : 'n/a'}), macro F1 ${m.report.macro.f1.toFixed(3)}, macro AUC ${m.roc.macroAuc?.toFixed(3) ?? 'n/a'}, ECE ${m.calibration.ece.toFixed(3)} → ${m.calibrationAfterTemperature?.ece.toFixed(3) ?? 'n/a'}, latency p50 ${m.latencyMs.p50.toFixed(1)} ms p95 ${m.latencyMs.p95.toFixed(1)} ms`);
       if (ev.medical.leakageWarning) console.log(`warning: ${ev.medical.leakageWarning}`);
+      if (ev.data.unknownClasses?.length) console.log(`not evaluated: class folders the model was not trained on: ${ev.data.unknownClasses.map((c) => `${c.name} (${c.images} images)`).join(', ')}`);
       console.log(`wrote ${files.map((f) => f.name).join(', ')} to ${args.out}`);
       return 0;
     }

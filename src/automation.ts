@@ -1,6 +1,6 @@
 import type { StudioAutomation } from './engine/automation';
-import type { EngineProxy } from './engine/client';
-import type { BackendInfo, DatasetSummary, FolderScan } from './engine/types';
+import { eventSink, type EngineProxy } from './engine/client';
+import type { BackendInfo, DatasetSummary, EvaluateEvent, FolderScan } from './engine/types';
 import type { Studio } from './ui/studio.svelte';
 
 /** Installs `window.studio` (see src/engine/automation.ts) over the page's own Studio and engine. */
@@ -25,7 +25,13 @@ export function exposeAutomation(studio: Studio, engine: EngineProxy): void {
     },
     runs: () => engine.runs(),
     evaluate: (req) => studio.evaluation.evaluate(req, (e) => window.onStudioEvent?.(e)),
-    evaluationReport: (runId) => engine.evaluationReport(runId),
+    async evaluateExternal(runId, req) {
+      const run = (await engine.runs()).find((r) => r.runId === runId);
+      if (!run) throw new Error(`E_NOT_FOUND: there is no run ${runId} in this profile`);
+      return studio.evaluateExternal(run, req, (e) => window.onStudioEvent?.(e));
+    },
+    evaluateModel: (req) => engine.evaluateModel(req, eventSink((e: EvaluateEvent) => window.onStudioEvent?.(e))),
+    evaluationReport: (runId, opts) => engine.evaluationReport(runId, opts),
     zoo: () => engine.zoo(),
     crossValidate: (req) => studio.runs.crossValidate(req.config, req.folds ?? 5, (e) => window.onStudioEvent?.(e)),
     register: (req) => engine.register(req),

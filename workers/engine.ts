@@ -24,7 +24,7 @@ import type { TensorDataset } from '../src/core/train/trainer';
 import type { RunRecord, Strategy, TrainConfig } from '../src/core/train/types';
 import { EngineError } from '../src/engine/errors';
 import type { CrossValidationEvent, CrossValidationRequest, CrossValidationResult, RunComparison } from '../src/engine/types';
-import type { AugmentPreview, AugmentPreviewRequest, BackboneImport, BackendInfo, BackendName, DatasetSummary, Engine, EvaluateEvent, EvaluateRequest, EvaluationRecord, ExportedFile, ModelExport, ModelVersion, NetworkRequest, RegisterModelRequest, ReportFile, ZooModel, FolderInput, FolderScan, ImportEvent, StatsVerification, Thumbnail, TrainEvent, PredictImage, PredictOptions, PredictProgress, PredictResult, RegistrationReview, StorageGroupUsage } from '../src/engine/types';
+import type { AugmentPreview, AugmentPreviewRequest, BackboneImport, BackendInfo, BackendName, DatasetSummary, Engine, EvaluateEvent, EvaluateRequest, EvaluationRecord, ExportedFile, ModelExport, ModelVersion, NetworkRequest, RegisterModelRequest, ReportFile, ZooModel, FolderInput, FolderScan, ImportEvent, StatsVerification, Thumbnail, TrainEvent, PredictImage, PredictOptions, PredictProgress, PredictResult, RegistrationReview, StorageGroupUsage, ModelEvaluateRequest, ReportOptions } from '../src/engine/types';
 import { ConfigError, configFromSettings, configTemplates, checkSettings, parseConfigText, readConfig, settingsFromConfig, type ConfigTemplate, type StudioConfig, type StudioSettings } from '../src/core/config';
 import { importBackboneFolder } from './backbone-import';
 import { augmentPreviews } from './preview';
@@ -33,7 +33,7 @@ import { onBackend, routeRun, selectBackend, useBackend } from './backend';
 import { cachesFeatures, forwardBackend } from '../src/core/routing';
 import { confusionMatrix, perClassRecall } from '../src/core/metrics/confusion';
 import { folderSource } from './folder';
-import { evaluateRun, evaluationFiles, evaluationThumbnails } from './evaluate';
+import { evaluateModelFolder, evaluateRun, evaluationFiles, evaluationThumbnails, type EvaluateHost } from './evaluate';
 import { thumbnailOf } from './thumbnail';
 import type { MemoryEstimate } from '../src/core/models/memory';
 import { MemoryEstimator } from './memory';
@@ -251,6 +251,12 @@ export class StudioEngine implements Engine {
   private imported(): { summary: DatasetSummary; data: ImportedDataset } {
     if (!this.dataset) throw new EngineError('E_NOT_FOUND', 'no dataset is imported in this session: import a folder first');
     return this.dataset;
+  }
+
+  /** An imported folder's images as one dataset, every split together (an external test set). */
+  private importedWhole(fingerprint: string) {
+    const { summary, data } = this.importedAs(fingerprint);
+    return { data: { images: data.images, labels: data.labels, imageSize: data.imageSize, channels: data.channels, numClasses: data.classes.length }, classes: data.classes, keys: data.keys, name: summary.name };
   }
 
   private importedAs(fingerprint: string): { summary: DatasetSummary; data: ImportedDataset } {
@@ -551,15 +557,23 @@ export class StudioEngine implements Engine {
 
   async evaluate(req: EvaluateRequest, onEvent: (e: EvaluateEvent) => void): Promise<EvaluationRecord> {
     this.refuseDuringCrossValidation(Boolean(this.crossval && (await getRun(await this.database(), req.runId))?.config.crossValidation?.id === this.crossval.id));
+    return this.evaluating(req.runId, (host) => evaluateRun(host, req, onEvent));
+  }
+
+  evaluateModel(req: ModelEvaluateRequest, onEvent: (e: EvaluateEvent) => void): Promise<EvaluationRecord> {
+    return this.evaluating('model', (host) => evaluateModelFolder(host, req, onEvent));
+  }
+
+  /** Claims the engine like a run does, so training and evaluation never share the backend, and cancel(id) stops it. */
+  private async evaluating(id: string, work: (host: EvaluateHost) => Promise<EvaluationRecord>): Promise<EvaluationRecord> {
     if (this.active) throw new EngineError('E_BUSY', `run ${this.active.runId} is training or being evaluated; wait for it to finish`);
     if (this.predicting) throw new EngineError('E_BUSY', 'a prediction is running; evaluate when it has finished');
-    // Claims the engine like a run does, so training and evaluation never share the backend, and cancel() stops it.
-    const control = new RunControl(req.runId);
+    const control = new RunControl(id);
     this.active = control;
     try {
       const backend = await this.forwardInfo();
-      const host = { db: await this.database(), backend, prepare: (cfg: TrainConfig) => this.prepare(cfg), shouldStop: () => control.stop, yieldToHost };
-      return await onBackend(backend.name, () => evaluateRun(host, req, onEvent));
+      const host: EvaluateHost = { db: await this.database(), backend, prepare: (cfg: TrainConfig) => this.prepare(cfg), imported: (fp: string) => this.importedWhole(fp), shouldStop: () => control.stop, yieldToHost };
+      return await onBackend(backend.name, () => work(host));
     } catch (err) {
       throw asEngineError(err);
     } finally {
@@ -580,13 +594,13 @@ export class StudioEngine implements Engine {
   }
 
   async evaluationThumbnails(runId: string, keys: string[], size: number): Promise<Thumbnail[]> {
-    return evaluationThumbnails(await this.database(), (cfg) => this.prepare(cfg), runId, keys, size);
+    return evaluationThumbnails({ db: await this.database(), prepare: (cfg) => this.prepare(cfg), imported: (fp) => this.importedWhole(fp) }, runId, keys, size);
   }
 
-  async evaluationReport(runId: string): Promise<ReportFile[]> {
+  async evaluationReport(runId: string, opts?: ReportOptions): Promise<ReportFile[]> {
     const ev = await this.evaluation(runId);
     if (!ev) throw new EngineError('E_NOT_FOUND', `run ${runId} has not been evaluated yet`);
-    return evaluationFiles(ev);
+    return evaluationFiles(ev, opts);
   }
 
   async zoo(): Promise<ZooModel[]> {

@@ -7,7 +7,7 @@ import { strToU8 } from 'fflate';
 import { describeModel, type ModelMetadata } from '../src/core/export/metadata';
 import { exportOnnx, ONNX_INPUT, ONNX_OUTPUT, UnsupportedLayerError } from '../src/core/export/onnx';
 import { maxAbsDifference, PARITY_TOLERANCE, rowsOf, studioProbabilities, syntheticPixels } from '../src/core/export/parity';
-import { exportTfjs, importTfjs, unzipFiles, zipFiles, type ModelFiles } from '../src/core/export/tfjs';
+import { exportTfjs, importTfjs, unzipFiles, zipFiles, type ModelFiles, modelFilesOf } from '../src/core/export/tfjs';
 import { getZooEntry } from '../src/core/models/zoo';
 import { browserEstimate } from '../src/core/registry/quota';
 import { deleteModelVersion, listModels, loadModelFiles, registerModel, RegistryError, removeAlias, resolveModel, reviewRegistrationIn, setAlias, type ModelVersion, type RegistrationReview } from '../src/core/registry/registry';
@@ -84,7 +84,7 @@ export class RegistryService {
   }
 
   async importModel(given: ExportedFile[], req: Omit<RegisterModelRequest, 'runId'>): Promise<ModelVersion> {
-    const files: ModelFiles = given.length === 1 && given[0].name.toLowerCase().endsWith('.zip') ? unzipFiles(given[0].bytes) : Object.fromEntries(given.map((f) => [f.name.split('/').pop()!, f.bytes]));
+    const files = modelFilesOf(given);
     let imported;
     try {
       // Loading proves the files make a model that fits its metadata before anything is stored.

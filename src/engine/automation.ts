@@ -2,7 +2,7 @@
  * What the page exposes to a headless driver (the CLI, tests, benchmarks): `window.studio`. It is the same `Studio`
  * object the buttons use, so an automated run goes through the same worker and engine as a click.
  */
-import type { BackendInfo, BackendName, CrossValidationEvent, CrossValidationRequest, CrossValidationResult, DatasetSummary, EvaluateEvent, EvaluateRequest, EvaluationRecord, FolderInput, ReportFile, FolderScan, ImportEvent, ZooModel, ImportOptions, RunRecord, TrainConfig, TrainEvent, ModelExport, ModelVersion, PredictResult, RegisterModelRequest } from './types';
+import type { BackendInfo, BackendName, CrossValidationEvent, CrossValidationRequest, CrossValidationResult, DatasetSummary, EvaluateEvent, EvaluateRequest, EvaluationRecord, FolderInput, ReportFile, FolderScan, ImportEvent, ZooModel, ImportOptions, RunRecord, TrainConfig, TrainEvent, ModelExport, ModelVersion, PredictResult, RegisterModelRequest, ModelEvaluateRequest, ReportOptions } from './types';
 
 export interface StudioAutomation {
   ready(): Promise<BackendInfo>;
@@ -17,8 +17,12 @@ export interface StudioAutomation {
   runs(): Promise<RunRecord[]>;
   /** Evaluates a run on its test split (see Engine.evaluate); a folder run needs its folder imported first. */
   evaluate(req: EvaluateRequest): Promise<EvaluationRecord>;
-  /** The report files of a run's stored evaluation. */
-  evaluationReport(runId: string): Promise<ReportFile[]>;
+  /** Evaluates a run on the folder last handed to the page's folder input, as an external test set (see Studio.evaluateExternal). */
+  evaluateExternal(runId: string, req?: Omit<EvaluateRequest, 'runId' | 'external'>): Promise<EvaluationRecord>;
+  /** Evaluates an exported TF.js model folder on the folder last imported (see Engine.evaluateModel). */
+  evaluateModel(req: ModelEvaluateRequest): Promise<EvaluationRecord>;
+  /** The report files of a run's stored evaluation (see Engine.evaluationReport). */
+  evaluationReport(runId: string, opts?: ReportOptions): Promise<ReportFile[]>;
   zoo(): Promise<ZooModel[]>;
   /** k-fold cross-validation of a config (see Engine.crossValidate), shown in the runs panel as it goes. */
   crossValidate(req: CrossValidationRequest): Promise<CrossValidationResult>;

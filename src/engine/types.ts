@@ -76,17 +76,40 @@ export interface EvaluateRequest {
   batchSize?: number;
   /** Test images timed one at a time for the latency figures (100 by default). */
   latencySamples?: number;
+  /**
+   * Evaluate on another folder instead of the run's test split: the folder imported in this session with this
+   * fingerprint (at the run's input size), every image of a class the run knows; unknown class folders are reported.
+   */
+  external?: { fingerprint: string };
+}
+
+/**
+ * The import settings' split and dedupe for a folder imported only to be evaluated (an external test set, or the
+ * data for a model folder): every image is evaluated whatever its split, and none is dropped as a duplicate; the
+ * import still needs a training and a validation split, and this one leaves neither empty for two images or more.
+ */
+export const EVALUATION_IMPORT = { split: { train: 0.5, val: 0.5, test: 0 }, dedupe: 'off' } as const satisfies Pick<ImportOptions, 'split' | 'dedupe'>;
+
+/** An exported TF.js model folder evaluated on an imported folder (see Engine.evaluateModel). */
+export interface ModelEvaluateRequest extends Pick<EvaluateRequest, 'thresholds' | 'batchSize' | 'latencySamples'> {
+  /** model.json, its weight shards and metadata.json (labels, input size, normalisation), or one zip of them. */
+  files: ExportedFile[];
+  /** The folder imported in this session to evaluate on (at the model's input size): every image of a class it knows. */
+  fingerprint: string;
 }
 
 export type EvaluateEvent =
-  | { type: 'start'; runId: string; checkpointEpoch: number; test: number; val: number }
+  /** `runId` is the key the evaluation is stored under; `checkpointEpoch` null for a model folder. */
+  | { type: 'start'; runId: string; checkpointEpoch: number | null; test: number; val: number }
   | { type: 'progress'; phase: 'validation' | 'test' | 'latency'; done: number; total: number }
   | { type: 'done'; evaluation: EvaluationRecord };
 
-/** One file of an evaluation report: `evaluation_metrics.json`, `medical_validation.json`, `evaluation_report.md`. */
-export interface ReportFile {
-  name: string;
-  text: string;
+/** One file of an evaluation report: JSON, Markdown and CSV as text, the PNG charts as bytes. */
+export type ReportFile = { name: string; text: string; bytes?: undefined } | { name: string; bytes: Uint8Array; text?: undefined };
+
+export interface ReportOptions {
+  /** Name images by their paths in the dataset (patient file names) instead of neutral ids; off by default. */
+  includeFileNames?: boolean;
 }
 
 /** A folder the user picked: a File System Access handle (read in the worker), or the files an input/drop gave. */
@@ -316,12 +339,17 @@ export interface Engine {
    * run's settings); the validation split fits the temperature. Stored with the run; `cancel(runId)` stops it.
    */
   evaluate(req: EvaluateRequest, onEvent: (e: EvaluateEvent) => void): Promise<EvaluationRecord>;
+  /**
+   * Evaluates an exported TF.js model folder on the folder imported with `req.fingerprint`; stored under
+   * `model:NAME@VERSION` (or `model:MODEL_ID`), the id `evaluation` and `evaluationReport` take.
+   */
+  evaluateModel(req: ModelEvaluateRequest, onEvent: (e: EvaluateEvent) => void): Promise<EvaluationRecord>;
   /** The run's latest stored evaluation. */
   evaluation(runId: string): Promise<EvaluationRecord | null>;
   /** Thumbnails of images a run was evaluated on (keys from its predictions), for a confusion cell's gallery. */
   evaluationThumbnails(runId: string, keys: string[], size: number): Promise<Thumbnail[]>;
-  /** The report files of the run's stored evaluation (image file names appear in none of them). */
-  evaluationReport(runId: string): Promise<ReportFile[]>;
+  /** The report files of the run's stored evaluation, charts included; image file names only with `includeFileNames`. */
+  evaluationReport(runId: string, opts?: ReportOptions): Promise<ReportFile[]>;
   /** The model zoo: the built-in CNN and the pretrained backbones. */
   zoo(): Promise<ZooModel[]>;
   /** Memory a run of `cfg` needs (weights, gradients, optimiser state, a batch's activations) against the device's. */

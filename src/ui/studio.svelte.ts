@@ -8,7 +8,8 @@ import { EvaluationState } from './evaluation.svelte';
 import { RunsState } from './runs.svelte';
 import { InferenceState } from './inference.svelte';
 import { RegistryState } from './registry.svelte';
-import type { BackendInfo, BackendName, ConfigTemplate, Routing, ZooModel, DatasetSummary, EpochMetrics, FolderInput, FolderScan, ImportEvent, ImportOptions, RunRecord, StudioSettings, TrainConfig, TrainEvent } from '../engine/types';
+import { EVALUATION_IMPORT } from '../engine/types';
+import type { BackendInfo, BackendName, ConfigTemplate, Routing, ZooModel, DatasetSummary, EpochMetrics, FolderInput, FolderScan, ImportEvent, ImportOptions, RunRecord, StudioSettings, TrainConfig, TrainEvent, EvaluateEvent, EvaluateRequest, EvaluationRecord } from '../engine/types';
 import { RESOURCE_BUFFER, resourceRequests, summarizeNetwork } from '../engine/network';
 import type { NetworkSummary } from '../engine/network';
 
@@ -42,6 +43,19 @@ export interface ShownError {
 export function describeError(err: unknown): ShownError {
   if (err instanceof EngineError) return { code: err.code, message: err.message, detail: err.detail };
   return { code: 'E_INTERNAL', message: err instanceof Error ? err.message : String(err) };
+}
+
+/**
+ * How another folder is imported to evaluate a run on it: at the run's input size and channels, with every class
+ * folder (the engine reports those the run does not know). The split does not matter: every image is evaluated.
+ */
+export function externalImportOptions(run: RunRecord): ImportOptions {
+  const d = run.config.dataset;
+  if (d.kind === 'demo') return { imageSize: d.imageSize, channels: 3, seed: run.config.seed, ...EVALUATION_IMPORT };
+  const own = run.dataset?.importOptions;
+  if (!own) throw new EngineError('E_DATASET', `run ${run.runId} predates recorded import settings, so its input size is unknown; train it again`);
+  // Only the input settings carry over: the run's class choice, patient-id pattern and split describe its own folder.
+  return { imageSize: own.imageSize, channels: own.channels, seed: own.seed, ...EVALUATION_IMPORT };
 }
 
 /** The run, when it stopped early (interrupted or cancelled) with a checkpoint to continue from. */
@@ -248,6 +262,24 @@ export class Studio {
 
   train(cfg: TrainConfig, onEvent?: (e: TrainEvent) => void): Promise<RunRecord> {
     return this.follow((sink) => this.engine.train(cfg, sink), [], onEvent);
+  }
+
+  /**
+   * Evaluates a run on the folder last picked (an external test set): imports it with the run's input settings, then
+   * evaluates every image of a class the run knows (see EvaluateRequest.external). A failure shows in the panel.
+   */
+  async evaluateExternal(run: RunRecord, req: Omit<EvaluateRequest, 'runId' | 'external'> = {}, onEvent?: (e: ImportEvent | EvaluateEvent) => void): Promise<EvaluationRecord> {
+    let fingerprint: string;
+    try {
+      const scan = this.lastScan && (await this.lastScan);
+      if (!scan) throw this.scanError ? new EngineError(this.scanError.code as EngineError['code'], this.scanError.message) : new EngineError('E_DATASET', 'pick the folder to evaluate on first');
+      // A plain copy: a run from the UI's state is a rune proxy, which cannot be posted to the worker.
+      fingerprint = (await this.importDataset(externalImportOptions($state.snapshot(run)), onEvent)).fingerprint;
+    } catch (err) {
+      this.evaluation.error = describeError(err);
+      throw err;
+    }
+    return this.evaluation.evaluate({ ...req, runId: run.runId, external: { fingerprint } }, onEvent);
   }
 
   /** Continues an interrupted or cancelled run from its last checkpoint; its earlier epochs stay on the chart. */

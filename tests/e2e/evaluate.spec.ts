@@ -3,12 +3,29 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { studio } from '../fixtures/cli';
+import { strFromU8, unzipSync } from 'fflate';
+import { CHART_FILES, CHART_SIZE } from '../../src/core/metrics/charts';
 import { phantomFolder } from '../fixtures/folders';
+
+const REPORT_FILES = ['evaluation_metrics.json', 'medical_validation.json', 'evaluation_report.md', 'predictions.csv', ...Object.values(CHART_FILES)];
+
+/** A chart is a real PNG (signature, then the IHDR chunk's width and height) of the size the report promises. */
+function expectChart(bytes: Uint8Array): void {
+  expect([...bytes.subarray(0, 8)]).toEqual([137, 80, 78, 71, 13, 10, 26, 10]);
+  expect(strFromU8(bytes.subarray(12, 16))).toBe('IHDR');
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  expect([view.getUint32(16), view.getUint32(20)]).toEqual([CHART_SIZE.width, CHART_SIZE.height]);
+  // Drawn, not blank: a white 800×600 PNG compresses to well under 2 kB.
+  expect(bytes.length).toBeGreaterThan(8000);
+}
+
+/** The image column of predictions.csv. */
+const imageColumn = (csv: string) => csv.trim().split('\r\n').slice(1).map((l) => (l.startsWith('"') ? l.slice(1, l.indexOf('"', 1)) : l.split(',')[0]));
 
 // The CLI in its own Chromium (WebGPU on SwiftShader): train on a tiny folder, then evaluate the run in a second
 // invocation, which finds the folder the first one recorded, imports it with the run's settings and writes the report.
 
-test('evaluate --run writes evaluation_metrics.json, medical_validation.json and evaluation_report.md', async () => {
+test('evaluate --run writes the report files and PNG charts; image file names only with --include-file-names', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'studio-eval-'));
   const data = phantomFolder(['glioma', 'meningioma', 'notumor', 'pituitary'], 12);
   // A fixed port (IndexedDB belongs to the origin), offset from this checkout's test port so that checkouts (whose test ports are neighbours) do not collide.
@@ -37,8 +54,20 @@ test('evaluate --run writes evaluation_metrics.json, medical_validation.json and
   expect(md).toMatch(/^# Evaluation report\n/);
   expect(md).toContain(`Run \`${run.runId}\``);
   expect(md).toMatch(/\| notumor \| [\d.]+ \|/);
-  // Patient file names stay out of the report files.
-  expect(md + JSON.stringify(metrics) + JSON.stringify(medical)).not.toMatch(/\.png/);
+  for (const f of Object.values(CHART_FILES)) {
+    expectChart(readFileSync(join(out, f)));
+    expect(md).toContain(`](${f})`);
+  }
+  // Patient file names stay out of the report files: images are named by neutral ids.
+  const csv = readFileSync(join(out, 'predictions.csv'), 'utf8');
+  expect(md + csv + JSON.stringify(metrics) + JSON.stringify(medical)).not.toMatch(/image \(\d+\)\.png|Gliom_ä/);
+  expect(imageColumn(csv)).toEqual(Array.from({ length: 12 }, (_, j) => `image-${String(j + 1).padStart(4, '0')}`));
+  // With the opt-in, each image is named by its path in the dataset folder.
+  const named = studio('evaluate', '--run', run.runId, '--out', join(dir, 'named'), '--latency-samples', '3', '--include-file-names', ...common);
+  expect(named.code, named.stderr.join('\n')).toBe(0);
+  const paths = imageColumn(readFileSync(join(dir, 'named', 'predictions.csv'), 'utf8'));
+  expect(paths).toHaveLength(12);
+  for (const p of paths) expect(p).toMatch(/^(glioma|meningioma|notumor|pituitary)\/(image \(\d+\)|Gliom_ä)\.png$/);
 
   // A folder that is not the one the run was trained on is refused, with the reason.
   const other = phantomFolder(['glioma', 'meningioma', 'notumor', 'pituitary'], 12, 2);
@@ -46,6 +75,22 @@ test('evaluate --run writes evaluation_metrics.json, medical_validation.json and
   const refused = studio('evaluate', '--run', run.runId, '--data', other, '--out', join(dir, 'other'), ...common);
   expect(refused.code).toBe(2);
   expect(refused.stderr[0]).toMatch(/^studio: .* is not the dataset run .* was trained on \(fingerprint/);
+
+  // Another folder as an external test set: its known classes are evaluated, a class folder the model does not know
+  // is reported with its image count rather than dropped.
+  const external = phantomFolder(['pituitary', 'glioma', 'meningioma', 'notumor', 'calcification'], 3, 3);
+  const ext = studio('evaluate', '--run', run.runId, '--external', external, '--out', join(dir, 'external'), '--latency-samples', '3', ...common);
+  expect(ext.code, ext.stderr.join('\n')).toBe(0);
+  expect(ext.stdout).toContain('not evaluated: class folders the model was not trained on: calcification (3 images)');
+  const extMetrics = JSON.parse(readFileSync(join(dir, 'external', 'evaluation_metrics.json'), 'utf8'));
+  expect(extMetrics.evaluated_on).toBe('external');
+  expect(extMetrics.unknown_classes).toEqual({ calcification: 3 });
+  // Labelled by class name, in the run's class order, whatever order the folder lists them in.
+  expect(Object.keys(extMetrics.per_class)).toEqual(['glioma', 'meningioma', 'notumor', 'pituitary']);
+  expect(extMetrics.confusion_matrix.map((row: number[]) => row.reduce((a, b) => a + b, 0))).toEqual([3, 3, 3, 3]);
+  expect(readFileSync(join(dir, 'external', 'evaluation_report.md'), 'utf8')).toContain('**Not evaluated:** class folders the model was not trained on: calcification (3 images).');
+  for (const f of Object.values(CHART_FILES)) expectChart(readFileSync(join(dir, 'external', f)));
+  expect(studio('evaluate', '--run', run.runId, '--external', external, '--data', data, '--out', join(dir, 'x'), ...common).code).toBe(2);
 });
 
 test('in the studio: evaluate the demo run, then click a confusion cell for exactly its images', async ({ page }) => {
@@ -80,4 +125,38 @@ test('in the studio: evaluate the demo run, then click a confusion cell for exac
 
   await page.getByTestId('confusion-normalized').check();
   await expect(cells.nth(busiest)).toHaveText(/%$/);
+
+  // The report as one zip: every file, the JSON parses, the charts are PNGs; images named by ids unless opted in.
+  const downloadReport = async () => {
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('download-report').click()]);
+    expect(download.suggestedFilename()).toMatch(/^evaluation-run-.*\.zip$/);
+    return unzipSync(new Uint8Array(readFileSync((await download.path())!)));
+  };
+  const zip = await downloadReport();
+  expect(Object.keys(zip).sort()).toEqual([...REPORT_FILES].sort());
+  const metrics = JSON.parse(strFromU8(zip['evaluation_metrics.json']));
+  expect(metrics.confusion_matrix).toEqual(await cells.evaluateAll((els) => [0, 1, 2].map((t) => els.slice(t * 3, t * 3 + 3).map((e) => Number(e.getAttribute('data-count'))))));
+  expect(['Excellent', 'Good', 'Needs improvement']).toContain(JSON.parse(strFromU8(zip['medical_validation.json'])).verdict);
+  for (const f of Object.values(CHART_FILES)) expectChart(zip[f]);
+  const text = ['evaluation_report.md', 'predictions.csv', 'evaluation_metrics.json'].map((f) => strFromU8(zip[f])).join('\n');
+  expect(text).not.toMatch(/(glioma|meningioma|pituitary)\/\d+/);
+  expect(imageColumn(strFromU8(zip['predictions.csv']))).toHaveLength(9);
+
+  await page.getByTestId('report-include-file-names').check();
+  const named = await downloadReport();
+  for (const key of imageColumn(strFromU8(named['predictions.csv']))) expect(key).toMatch(/^(glioma|meningioma|pituitary)\/\d+$/);
+
+  // "Evaluate on another folder…": the demo's classes plus one the model does not know, which is listed, not dropped.
+  await page.getByTestId('external-folder-input').setInputFiles(phantomFolder(['glioma', 'meningioma', 'pituitary', 'extra'], 2, 5));
+  await expect(page.getByTestId('unknown-classes')).toHaveText(/extra \(2 images\)/, { timeout: 5 * 60_000 });
+  await expect(page.getByTestId('verdict')).toContainText('6 images of the external folder');
+  await expect(cells).toHaveCount(9);
+  const external = await cells.evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-count'))));
+  expect(external.reduce((a, b) => a + b, 0)).toBe(6);
+  // Its gallery shows the external folder's images.
+  const fullest = external.indexOf(Math.max(...external));
+  await cells.nth(fullest).click();
+  await expect(gallery.getByTestId('thumb')).toHaveCount(external[fullest]);
+  const extKeys = await gallery.getByTestId('thumb').evaluateAll((els) => els.map((e) => e.getAttribute('data-key')));
+  expect(extKeys.every((k) => /^(glioma|meningioma|pituitary)\/image \(\d+\)\.png$|Gliom_ä\.png$/.test(k!))).toBe(true);
 });

@@ -5,7 +5,7 @@ import { StudioEngine } from '../../workers/engine';
 import { demoImage } from '../../src/core/dataset/demo';
 import { analyzeWith } from '../../src/core/dataset/importer';
 import { evaluationMetricsJson } from '../../src/core/metrics/files';
-import type { EvaluateEvent, TrainConfig } from '../../src/engine/types';
+import { EVALUATION_IMPORT, type EvaluateEvent, type TrainConfig } from '../../src/engine/types';
 
 // The real engine on TF.js's CPU backend and fake-indexeddb: train a small run, then evaluate its best checkpoint.
 const cfg = (over: Partial<TrainConfig> = {}): TrainConfig => ({
@@ -52,11 +52,22 @@ describe('engine.evaluate', () => {
     expect(JSON.parse(JSON.stringify(evaluationMetricsJson(ev.metrics)))).toEqual(evaluationMetricsJson(ev.metrics));
     expect(await engine.evaluation(run.runId)).toEqual(ev);
     expect(await engine.evaluation('run-none')).toBeNull();
+    // Node has no OffscreenCanvas: the text files only (the PNG charts are checked in Chromium, tests/e2e/evaluate.spec.ts).
     const files = await engine.evaluationReport(run.runId);
-    expect(files.map((f) => f.name)).toEqual(['evaluation_metrics.json', 'medical_validation.json', 'evaluation_report.md']);
-    expect(JSON.parse(files[0].text)).toEqual(JSON.parse(JSON.stringify(evaluationMetricsJson(ev.metrics))));
-    expect(JSON.parse(files[1].text).verdict).toBe(ev.medical.verdict);
+    expect(files.map((f) => f.name)).toEqual(['evaluation_metrics.json', 'medical_validation.json', 'evaluation_report.md', 'predictions.csv']);
+    expect(JSON.parse(files[0].text!)).toEqual({ ...JSON.parse(JSON.stringify(evaluationMetricsJson(ev.metrics))), evaluated_on: 'test' });
+    expect(JSON.parse(files[1].text!).verdict).toBe(ev.medical.verdict);
     expect(files[2].text).toContain(`Run \`${run.runId}\``);
+    // Images are named by neutral ids unless the caller opts in to their keys (a folder's file paths).
+    const text = files.map((f) => f.text).join('\n');
+    expect(ev.predictions.some((x) => text.includes(x.key))).toBe(false);
+    const csv = files[3].text!.trim().split('\r\n');
+    expect(csv[0]).toBe('image,true,predicted,p_glioma,p_meningioma,p_pituitary');
+    expect(csv.slice(1).map((l) => l.split(',')[0])).toEqual(ev.predictions.map((_, j) => `image-${String(j + 1).padStart(4, '0')}`));
+    const wrong = ev.predictions.filter((x) => x.label !== x.predicted).length;
+    expect(files[2].text).toContain(`## Misclassified images (${wrong})`);
+    const named = await engine.evaluationReport(run.runId, { includeFileNames: true });
+    expect(named[3].text!.trim().split('\r\n').slice(1).map((l) => l.split(',')[0])).toEqual(ev.predictions.map((x) => x.key));
     await expect(engine.evaluationReport('run-none')).rejects.toMatchObject({ code: 'E_NOT_FOUND' });
     // A confusion cell's gallery: the demo images are regenerated from the run's own config.
     const keys = ev.predictions.slice(0, 2).map((x) => x.key);
@@ -91,5 +102,66 @@ describe('engine.evaluate', () => {
     const fresh = new StudioEngine();
     await fresh.init('cpu');
     await expect(fresh.evaluate({ runId: run.runId }, () => {})).rejects.toMatchObject({ code: 'E_NOT_FOUND', message: expect.stringMatching(/import a folder first/) });
+  });
+
+  // A folder of the demo's classes in another order, plus one the model does not know; raw pixels (the fake decoder).
+  const folderOf = (classes: string[], perClass: number, size: number) => {
+    const paths: string[] = [];
+    const files: File[] = [];
+    classes.forEach((c, k) => {
+      for (let i = 0; i < perClass; i++) {
+        paths.push(`ext/${c}/${i}.png`);
+        files.push(new File([demoImage(k % 3, i + 50, 9, size) as Uint8Array<ArrayBuffer>], `${i}.png`));
+      }
+    });
+    return { kind: 'files' as const, name: 'ext', files, paths };
+  };
+
+  it("evaluates a run on another folder: labels by class name, unknown class folders reported, another input size refused", async () => {
+    const e = new StudioEngine(analyzeWith(async (_file, bytes, _size, _channels, out) => out.set(bytes)));
+    await e.init('cpu');
+    const run = await e.train(cfg(), () => {});
+    await e.scanFolder(folderOf(['pituitary', 'glioma', 'extra', 'meningioma'], 4, 8));
+    const summary = await e.importDataset({ imageSize: 8, channels: 3, seed: 1, ...EVALUATION_IMPORT }, () => {});
+    const before = tf.memory().numTensors;
+    const ev = await e.evaluate({ runId: run.runId, latencySamples: 2, external: { fingerprint: summary.fingerprint } }, () => {});
+    expect(tf.memory().numTensors).toBe(before);
+    expect(ev.data).toMatchObject({ split: 'external', name: 'ext', images: 12, temperatureFittedOn: 0, unknownClasses: [{ name: 'extra', images: 4 }] });
+    expect(ev.metrics.classes).toEqual(run.classes);
+    // Each image is labelled with the run's index of its folder's class name.
+    expect(ev.predictions.map((p) => `${run.classes[p.label]}/`)).toEqual(ev.predictions.map((p) => p.key.slice(0, p.key.indexOf('/') + 1)));
+    expect(ev.metrics.temperature).toBeNull();
+    const md = (await e.evaluationReport(run.runId))[2].text!;
+    expect(md).toContain('**Not evaluated:** class folders the model was not trained on: extra (4 images).');
+    // A confusion cell's gallery shows the external folder's images.
+    const keys = ev.predictions.slice(0, 3).map((p) => p.key);
+    expect((await e.evaluationThumbnails(run.runId, keys, 4)).map((t) => t.key)).toEqual(keys);
+    // Another input size is refused with the reason.
+    await e.scanFolder(folderOf(['glioma', 'meningioma'], 3, 10));
+    const other = await e.importDataset({ imageSize: 10, channels: 3, seed: 1, ...EVALUATION_IMPORT }, () => {});
+    await expect(e.evaluate({ runId: run.runId, external: { fingerprint: other.fingerprint } }, () => {})).rejects.toMatchObject({ code: 'E_DATASET', message: expect.stringMatching(/imported at 10 px .* takes 8 px/) });
+  });
+
+  it('evaluates an exported TF.js model folder on an imported folder, and refuses files that are not one', async () => {
+    const e = new StudioEngine(analyzeWith(async (_file, bytes, _size, _channels, out) => out.set(bytes)));
+    await e.init('cpu');
+    const run = await e.train(cfg(), () => {});
+    await e.register({ runId: run.runId, name: 'eval-model', version: '1.0.0', overrideReason: 'demo data, test' });
+    const exported = await e.exportModel('eval-model@1.0.0', 'tfjs');
+    await e.scanFolder(folderOf(['meningioma', 'glioma', 'pituitary', 'extra'], 3, 8));
+    const summary = await e.importDataset({ imageSize: 8, channels: 3, seed: 1, ...EVALUATION_IMPORT }, () => {});
+    const before = tf.memory().numTensors;
+    const events: EvaluateEvent[] = [];
+    const ev = await e.evaluateModel({ files: exported.files, fingerprint: summary.fingerprint, latencySamples: 2 }, (x) => events.push(x));
+    expect(tf.memory().numTensors).toBe(before);
+    expect(events[0]).toEqual({ type: 'start', runId: 'model:eval-model@1.0.0', checkpointEpoch: null, test: 9, val: 0 });
+    expect(ev).toMatchObject({ runId: 'model:eval-model@1.0.0', checkpoint: null, model: 'simple_cnn', data: { split: 'external', images: 9, unknownClasses: [{ name: 'extra', images: 3 }] } });
+    // The exported model gives the run's own predictions: the same images through the run's checkpoint.
+    const viaRun = await e.evaluate({ runId: run.runId, latencySamples: 2, external: { fingerprint: summary.fingerprint } }, () => {});
+    ev.predictions.forEach((p, j) => p.probs.forEach((q, k) => expect(q).toBeCloseTo(viaRun.predictions[j].probs[k], 5)));
+    const files = await e.evaluationReport(ev.runId);
+    expect(files[2].text).toContain('exported model folder');
+    const broken = exported.files.filter((f) => f.name !== 'metadata.json');
+    await expect(e.evaluateModel({ files: broken, fingerprint: summary.fingerprint }, () => {})).rejects.toMatchObject({ code: 'E_CONFIG', message: expect.stringMatching(/metadata.json is missing/) });
   });
 });

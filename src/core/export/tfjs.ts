@@ -88,6 +88,11 @@ export async function importTfjs(files: ModelFiles): Promise<ImportedModel> {
   return { model, metadata };
 }
 
+/** Files as given (a picked folder's, or one zip of them) by their names in the model folder. */
+export function modelFilesOf(given: { name: string; bytes: Uint8Array }[]): ModelFiles {
+  return given.length === 1 && given[0].name.toLowerCase().endsWith('.zip') ? unzipFiles(given[0].bytes) : Object.fromEntries(given.map((f) => [f.name.split('/').pop()!, f.bytes]));
+}
+
 /** One zip of the files, for a single download. */
 export function zipFiles(files: ModelFiles): Uint8Array {
   // Weights are float32 noise to a compressor; storing them keeps the zip fast for a large network.

@@ -29,7 +29,7 @@ export function compareRun(run: RunRecord, evaluation: EvaluationRecord | undefi
     params: checkpoint ? checkpoint.weights.reduce((n, w) => n + w.shape.reduce((a, b) => a * b, 1), 0) : null,
     sizeBytes: checkpoint ? checkpoint.weights.reduce((n, w) => n + w.byteLength, 0) : null,
     evaluation: m
-      ? { accuracy: m.report.accuracy, macroF1: m.report.macro.f1, macroAuc: m.roc.macroAuc, ece: m.calibration.ece, p95LatencyMs: m.latencyMs.p95, checkpoint: `${evaluation.checkpoint.kind} (epoch ${evaluation.checkpoint.epoch})`, images: evaluation.data.images }
+      ? { accuracy: m.report.accuracy, macroF1: m.report.macro.f1, macroAuc: m.roc.macroAuc, ece: m.calibration.ece, p95LatencyMs: m.latencyMs.p95, checkpoint: evaluation.checkpoint ? `${evaluation.checkpoint.kind} (epoch ${evaluation.checkpoint.epoch})` : 'model folder', images: evaluation.data.images }
       : null,
   };
 }

@@ -92,12 +92,15 @@ export interface EvaluatedImage {
 export interface EvaluationRecord {
   runId: string;
   evaluatedAt: string;
-  /** The checkpoint evaluated. */
-  checkpoint: { kind: 'best' | 'last'; epoch: number };
+  /** The run's checkpoint evaluated; null for an exported model folder. */
+  checkpoint: { kind: 'best' | 'last'; epoch: number } | null;
   model: string;
   backend: string;
-  /** What the figures come from. */
-  data: { kind: 'demo' | 'folder'; name: string; fingerprint: string | null; split: 'test'; images: number; temperatureFittedOn: number };
+  /**
+   * What the figures come from: the run's own test split, or another folder (`external`), whose class folders the
+   * model does not know are listed in `unknownClasses` with their image counts and left out of the figures.
+   */
+  data: { kind: 'demo' | 'folder'; name: string; fingerprint: string | null; split: 'test' | 'external'; images: number; temperatureFittedOn: number; unknownClasses?: { name: string; images: number }[] };
   metrics: EvaluationMetrics;
   medical: MedicalValidation;
   /** How latency was measured, in words, for the report. */

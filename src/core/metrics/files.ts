@@ -1,11 +1,13 @@
 /**
  * The report files of an evaluation, mirroring the seed's `results/`: `evaluation_metrics.json` (key names are a
- * contract: see docs and the issue), `medical_validation.json` and `evaluation_report.md`. No image file names: the
- * per-image predictions are not part of these files.
+ * contract: see docs and the issue), `medical_validation.json`, `evaluation_report.md` and `predictions.csv`.
+ * Patient image file names appear only when the user opts in (`reportImageNames`); otherwise each image is named
+ * by a neutral id, so a report can be handed on without them.
  */
+import { csvText } from '../csv';
 import type { Interval } from './bootstrap';
 import { TEMPERATURE_RANGE } from './calibration';
-import type { EvaluationMetrics } from './evaluation';
+import type { EvaluatedImage, EvaluationMetrics } from './evaluation';
 import type { MedicalValidation } from './medical';
 import type { ClassMetrics } from './report';
 
@@ -53,6 +55,29 @@ export function medicalValidationJson(v: MedicalValidation) {
   };
 }
 
+/**
+ * The name each evaluated image gets in the report files: its path in the dataset only when `includeFileNames`,
+ * else `image-0001`… in the evaluation's order (the same id in every file of one report).
+ */
+export function reportImageNames(predictions: readonly EvaluatedImage[], includeFileNames: boolean): string[] {
+  const width = Math.max(4, String(predictions.length).length);
+  return predictions.map((x, j) => (includeFileNames ? x.key : `image-${String(j + 1).padStart(width, '0')}`));
+}
+
+/** One row per evaluated image: its name, true and predicted class, and the model's probability of each class. */
+export function predictionsCsv(classes: string[], predictions: readonly EvaluatedImage[], names: string[]): string {
+  return csvText(['image', 'true', 'predicted', ...classes.map((c) => `p_${c}`)], predictions.map((x, j) => [names[j], classes[x.label], classes[x.predicted], ...x.probs.map((p) => p.toFixed(6))]));
+}
+
+/** Misclassified images, most confident first (the mistakes a reader should look at first). */
+export function misclassified(classes: string[], predictions: readonly EvaluatedImage[], names: string[]): { image: string; true: string; predicted: string; confidence: number }[] {
+  return predictions
+    .map((x, j) => ({ image: names[j], true: classes[x.label], predicted: classes[x.predicted], confidence: x.probs[x.predicted], wrong: x.label !== x.predicted }))
+    .filter((x) => x.wrong)
+    .map(({ wrong: _, ...x }) => x)
+    .sort((a, b) => b.confidence - a.confidence);
+}
+
 export interface ReportContext {
   runId: string;
   model: string;
@@ -62,9 +87,16 @@ export interface ReportContext {
   date: string;
   /** How per-image latency was measured, in words. */
   latencyMethod?: string;
+  /** Class folders of an external test set that the model does not know: not evaluated, listed at the top. */
+  unknownClasses?: { name: string; images: number }[];
   /** Chart files written beside the report, linked from it. */
-  charts?: { confusion?: string; perClass?: string; roc?: string; reliability?: string };
+  charts?: string[];
+  /** The misclassified images (see `misclassified`), named as the report names them. */
+  misclassified?: ReturnType<typeof misclassified>;
 }
+
+/** The misclassified images the report's table lists; predictions.csv has them all. */
+const MISCLASSIFIED_SHOWN = 50;
 
 const p = (x: number) => `${(x * 100).toFixed(1)} %`;
 const ci = (i: Interval | null) => (i ? ` (95 % CI ${p(i.low)}–${p(i.high)})` : '');
@@ -74,6 +106,7 @@ export function evaluationReportMarkdown(m: EvaluationMetrics, v: MedicalValidat
   const out: string[] = ['# Evaluation report', ''];
   if (v.leakageWarning) out.push(`> **Warning — leakage:** ${v.leakageWarning}`, '');
   out.push(`Run \`${ctx.runId}\` · model \`${ctx.model}\` · backend ${ctx.backend} · ${ctx.date}`, '', `Evaluated on ${ctx.data}: ${m.report.total} images.`, '');
+  if (ctx.unknownClasses?.length) out.push(`> **Not evaluated:** class folders the model was not trained on: ${ctx.unknownClasses.map((c) => `${c.name} (${c.images} images)`).join(', ')}.`, '');
   out.push(`## Verdict: ${v.verdict}`, '', '| check | value | threshold | passed |', '| --- | --- | --- | --- |');
   for (const c of v.checks) {
     const value = c.kind === 'max' ? `${c.value.toFixed(1)}` : p(c.value);
@@ -100,7 +133,12 @@ export function evaluationReportMarkdown(m: EvaluationMetrics, v: MedicalValidat
   m.confusion.forEach((row, t) => out.push(`| ${m.classes[t]} | ${row.map((v, q) => `${v} (${p(m.confusionNormalized[t][q])})`).join(' | ')} |`));
   out.push('', '## Recommendations', '');
   out.push(...(v.recommendations.length ? v.recommendations.map((r) => `- ${r}`) : ['- none: every check passed and no confusion, calibration or imbalance problem stands out.']));
-  const charts = Object.entries(ctx.charts ?? {}).filter(([, f]) => f);
-  if (charts.length) out.push('', '## Charts', '', ...charts.map(([name, f]) => `![${name}](${f})`));
+  if (ctx.misclassified) {
+    const shown = ctx.misclassified.slice(0, MISCLASSIFIED_SHOWN);
+    out.push('', `## Misclassified images (${ctx.misclassified.length}${shown.length < ctx.misclassified.length ? `, the ${shown.length} most confident shown; predictions.csv lists every image` : ''})`, '');
+    if (shown.length) out.push('| image | true | predicted | confidence |', '| --- | --- | --- | --- |', ...shown.map((x) => `| ${x.image.replace(/\|/g, '\\|')} | ${x.true} | ${x.predicted} | ${p(x.confidence)} |`));
+    else out.push('none.');
+  }
+  if (ctx.charts?.length) out.push('', '## Charts', '', ...ctx.charts.map((f) => `![${f.replace(/\.png$/, '').replace(/_/g, ' ')}](${f})`));
   return out.join('\n') + '\n';
 }
