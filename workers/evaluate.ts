@@ -11,14 +11,13 @@ import { evaluationMetricsJson, evaluationReportMarkdown, medicalValidationJson 
 import { medicalValidation } from '../src/core/metrics/medical';
 import { deriveSeed, mulberry32, shuffle } from '../src/core/random';
 import { saveEvaluation, getRun, type StudioDB } from '../src/core/store/db';
-import { loadCheckpoint, restoreCheckpoint } from '../src/core/store/checkpoints';
-import { createOptimizer } from '../src/core/train/optimizers';
+import { loadCheckpoint } from '../src/core/store/checkpoints';
 import { imageBatchSource, normalizeWith, type TensorDataset } from '../src/core/train/trainer';
 import type { RunRecord, TrainConfig } from '../src/core/train/types';
 import { EngineError } from '../src/engine/errors';
 import type { BackendInfo, EvaluateEvent, EvaluateRequest, ReportFile, Thumbnail } from '../src/engine/types';
 import { thumbnailOf } from './thumbnail';
-import { browserBackboneLoader, buildModel } from './models';
+import { restoredModel } from './models';
 
 /** What the engine lends an evaluation: its database, backend and the dataset a run was trained on. */
 export interface EvaluateHost {
@@ -46,12 +45,9 @@ export async function evaluateRun(host: EvaluateHost, req: EvaluateRequest, onEv
   const batchSize = req.batchSize ?? run.config.batchSize;
   onEvent({ type: 'start', runId: run.runId, checkpointEpoch: ckpt.epoch, test: split.test.length, val: split.val.length });
 
-  const built = await buildModel(run.config, data, run.dataset?.normalization ?? prepared.normalization, browserBackboneLoader(host.db));
+  const built = await restoredModel(host.db, run, ckpt, data, run.dataset?.normalization ?? prepared.normalization);
   const model = built.model;
-  const optimizer = createOptimizer({ name: run.optimizer, learningRate: run.config.learningRate });
   try {
-    // The optimiser state comes along with the weights (restoreCheckpoint restores both) and is then dropped.
-    await restoreCheckpoint(model, optimizer, ckpt);
     const source = imageBatchSource(data);
     const preprocess = normalizeWith(built.normalization);
     const forward = (indices: readonly number[]) => {
@@ -138,12 +134,11 @@ export async function evaluateRun(host: EvaluateHost, req: EvaluateRequest, onEv
     return evaluation;
   } finally {
     model.dispose();
-    optimizer.dispose();
   }
 }
 
 /** A folder run is evaluated only on the very split it was trained with: same files, same split settings. */
-function checkSameSplit(run: RunRecord, splitId: string | undefined): void {
+export function checkSameSplit(run: RunRecord, splitId: string | undefined): void {
   const want = run.dataset?.splitId;
   if (want && splitId && want !== splitId) {
     throw new EngineError('E_DATASET', `the imported folder is split differently from run ${run.runId}'s (other seed, fractions, classes or grouping): its test images could have been trained on. Import it with the run's settings`);

@@ -75,6 +75,32 @@ export type EvaluateEvent =
   | { type: 'progress'; phase: 'validation' | 'test' | 'latency'; done: number; total: number }
   | { type: 'done'; evaluation: EvaluationRecord };
 
+/**
+ * What Grad-CAM explains: an image a run was evaluated on (its key in the run's dataset; the checkpoint its stored
+ * evaluation used, else the best), or raw pixels given to a registered model (NAME@VERSION, NAME@ALIAS or NAME),
+ * uint8 NHWC at the model's input size and channels.
+ */
+export type GradCamRequest = ({ runId: string; key: string } | { modelRef: string; pixels: Uint8Array }) & {
+  /** The class whose score is explained; the predicted class by default. */
+  classIndex?: number;
+};
+
+export interface GradCam {
+  /** height × width (the model's input size), row-major, in [0, 1]. */
+  heatmap: Float32Array;
+  height: number;
+  width: number;
+  /** The class the map explains, and the model's class probabilities for the image. */
+  classIndex: number;
+  classes: string[];
+  probabilities: number[];
+  /** The feature map the gradients were taken at, and its size (1 × 1 cannot localise). */
+  layer: string;
+  featureSize: [number, number];
+  /** Where the gradients were computed (TF.js's WASM backend has no convolution gradients). */
+  backend: BackendName;
+}
+
 /** One file of an evaluation report: `evaluation_metrics.json`, `medical_validation.json`, `evaluation_report.md`. */
 export interface ReportFile {
   name: string;
@@ -237,6 +263,8 @@ export interface Engine {
   evaluation(runId: string): Promise<EvaluationRecord | null>;
   /** Thumbnails of images a run was evaluated on (keys from its predictions), for a confusion cell's gallery. */
   evaluationThumbnails(runId: string, keys: string[], size: number): Promise<Thumbnail[]>;
+  /** A Grad-CAM heat-map of one image for one class, with the model's probabilities (see GradCamRequest). */
+  gradcam(req: GradCamRequest): Promise<GradCam>;
   /** The report files of the run's stored evaluation (image file names appear in none of them). */
   evaluationReport(runId: string): Promise<ReportFile[]>;
   /** The model zoo: the built-in CNN and the pretrained backbones. */

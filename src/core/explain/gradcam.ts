@@ -78,7 +78,7 @@ export async function gradCam(model: tf.LayersModel, image: tf.Tensor4D, classIn
         const raw = tf.relu(a.mul(weights).sum(-1, true)) as tf.Tensor4D;
         const max = raw.max();
         // A map that is 0 everywhere stays 0 (nothing in the image raises the score) rather than dividing by 0.
-        const scaled = raw.div(tf.maximum(max, 1e-12));
+        const scaled = raw.div<tf.Tensor4D>(tf.maximum(max, 1e-12));
         return tf.image.resizeBilinear(scaled, [height, width], true).clipByValue(0, 1);
       });
       const heatmap = (await cam.data()) as Float32Array;
