@@ -82,6 +82,31 @@ test('in the studio: evaluate the demo run, then click a confusion cell for exac
   const keys = await gallery.getByTestId('thumb').evaluateAll((els) => els.map((e) => e.getAttribute('data-key')));
   expect(keys.every((k) => k!.startsWith(`${trueClass}/`))).toBe(true);
 
+  // Click an image: it opens with its Grad-CAM heat-map over it, for the predicted class, then for another.
+  await gallery.getByTestId('gallery-open').first().click();
+  const view = page.getByTestId('gradcam-view');
+  await expect(view).toHaveAttribute('data-key', keys[0]!);
+  const overlay = view.getByTestId('gradcam-overlay');
+  await expect(overlay).toBeVisible({ timeout: 2 * 60_000 });
+  // WebGPU on SwiftShader is a software adapter: the gradients go where convolution training goes, WebGL.
+  await expect(view.getByTestId('gradcam-info')).toContainText('gradients on webgl');
+  const painted = () => overlay.evaluate((c: HTMLCanvasElement) => {
+    const { data } = c.getContext('2d')!.getImageData(0, 0, c.width, c.height);
+    let n = 0;
+    for (let i = 3; i < data.length; i += 4) if (data[i] > 0) n++;
+    return { n, total: c.width * c.height };
+  });
+  const first = await painted();
+  expect(first.total).toBe(16 * 16);
+  expect(first.n).toBeGreaterThan(0);
+  const explained = Number(await overlay.getAttribute('data-class'));
+  const other = (explained + 1) % 3;
+  await view.getByTestId('gradcam-class').selectOption(String(other));
+  await expect(overlay).toHaveAttribute('data-class', String(other), { timeout: 60_000 });
+  await view.getByTestId('gradcam-opacity').fill('0.8');
+  await expect(overlay).toHaveCSS('opacity', '0.8');
+  await expect(view.getByTestId('gradcam-probs').locator('tr')).toHaveCount(3);
+
   await page.getByTestId('confusion-normalized').check();
   await expect(cells.nth(busiest)).toHaveText(/%$/);
 });

@@ -65,12 +65,13 @@ describe('Grad-CAM', () => {
     const cam1 = await gradCam(model, x, 1);
     expect(Array.from(cam1.heatmap)).toEqual(Array.from(await x.data(), (v) => 1 - v));
     expect(tf.memory().numTensors).toBe(before);
-    tf.dispose([x, model]);
+    x.dispose();
+    model.dispose();
   });
 
   it('peaks in that quadrant after upsampling a pooled map, and defaults to the top class', async () => {
     const model = quadrantModel(true);
-    const x = tf.tidy(() => brightTopLeft().mul(2)); // class 0 = 4 × 2 = 8 beats class 1 = 4
+    const x = tf.tidy(() => brightTopLeft().mul<tf.Tensor4D>(2)); // class 0 = 4 × 2 = 8 beats class 1 = 4
     const before = tf.memory().numTensors;
     const cam = await gradCam(model, x);
     expect(tf.memory().numTensors).toBe(before);
@@ -82,7 +83,8 @@ describe('Grad-CAM', () => {
     expect(tl).toBeGreaterThan(0.5);
     expect(Math.max(tr, bl, br)).toBeLessThan(tl / 2);
     await expect(gradCam(model, x, 2)).rejects.toThrow(/class index must be a whole number from 0 to 1/);
-    tf.dispose([x, model]);
+    x.dispose();
+    model.dispose();
   });
 
   it('picks the last spatial feature map of each kind of model in the zoo, and leaks nothing', async () => {
@@ -121,6 +123,7 @@ describe('Grad-CAM', () => {
       expect(Math.max(...cam.heatmap)).toBeLessThanOrEqual(1);
       model.dispose();
     }
-    tf.dispose([x, backbone.model]);
+    x.dispose();
+    backbone.model.dispose();
   });
 });
