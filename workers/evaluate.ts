@@ -6,7 +6,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ChannelStats } from '../src/core/dataset/stats';
 import { softmax, topClass } from '../src/core/metrics/calibration';
-import { evaluate, type EvaluatedImage, type EvaluationRecord } from '../src/core/metrics/evaluation';
+import { evaluate, type EvaluatedImage, type EvaluationRecord, type RobustnessRow } from '../src/core/metrics/evaluation';
+import { perturb, PERTURBATIONS } from '../src/core/image/perturb';
 import { evaluationMetricsJson, evaluationReportMarkdown, medicalValidationJson } from '../src/core/metrics/files';
 import { medicalValidation } from '../src/core/metrics/medical';
 import { deriveSeed, mulberry32, shuffle } from '../src/core/random';
@@ -50,10 +51,11 @@ export async function evaluateRun(host: EvaluateHost, req: EvaluateRequest, onEv
   try {
     const source = imageBatchSource(data);
     const preprocess = normalizeWith(built.normalization);
-    const forward = (indices: readonly number[]) => {
+    /** Logits of images; `alter` corrupts the pixels first (robustness), returning a new tensor. */
+    const forward = (indices: readonly number[], alter?: (x: tf.Tensor4D) => tf.Tensor4D) => {
       const { x, y } = source.batch(indices);
       try {
-        return tf.tidy(() => model.predict(preprocess(x as tf.Tensor4D)) as tf.Tensor2D);
+        return tf.tidy(() => model.predict(preprocess(alter ? alter(x as tf.Tensor4D) : (x as tf.Tensor4D))) as tf.Tensor2D);
       } finally {
         tf.dispose([x, y]);
       }
@@ -97,6 +99,29 @@ export async function evaluateRun(host: EvaluateHost, req: EvaluateRequest, onEv
     }
 
     const testLabels = Int32Array.from(split.test, (i) => data.labels[i]);
+    // Robustness: the test split again under each corruption and severity, noise seeded per batch.
+    const robustnessSeed = deriveSeed(run.config.seed, 'robustness');
+    let rows: RobustnessRow[] | null = null;
+    if (req.robustness) {
+      rows = [];
+      const total = PERTURBATIONS.length * 3;
+      for (const p of PERTURBATIONS) {
+        for (const [s, level] of p.levels.entries()) {
+          let correct = 0;
+          for (let start = 0; start < split.test.length; start += batchSize) {
+            if (host.shouldStop()) throw new EngineError('E_CANCELLED', 'the evaluation was cancelled; nothing was stored');
+            const logits = forward(split.test.slice(start, start + batchSize), (x) => perturb(x, p.kind, level, deriveSeed(robustnessSeed, p.kind, s, start)));
+            const predicted = tf.tidy(() => logits.argMax(-1));
+            logits.dispose();
+            (await predicted.data()).forEach((c, j) => void (correct += Number(c === testLabels[start + j])));
+            predicted.dispose();
+            await host.yieldToHost();
+          }
+          rows.push({ kind: p.kind, label: p.label, unit: p.unit, severity: (s + 1) as 1 | 2 | 3, level, accuracy: correct / split.test.length });
+          onEvent({ type: 'progress', phase: 'robustness', done: rows.length, total });
+        }
+      }
+    }
     const metrics = evaluate({
       classes: prepared.classes,
       labels: testLabels,
@@ -128,6 +153,7 @@ export async function evaluateRun(host: EvaluateHost, req: EvaluateRequest, onEv
       }),
       latencyMethod: `batch of one, from upload to probabilities read back, on ${latencyMs.length} test images after ${Math.min(WARMUP, sample.length)} untimed warm-up images (${host.backend.name}${host.backend.adapter ? `, ${host.backend.adapter.description || host.backend.adapter.vendor}` : ''})`,
       predictions: predictionsOf(split.test, testLabels, testLogits, K, prepared.keys),
+      ...(rows ? { robustness: { baseline: metrics.report.accuracy, images: split.test.length, seed: robustnessSeed, rows } } : {}),
     };
     await saveEvaluation(host.db, evaluation);
     onEvent({ type: 'done', evaluation });
@@ -156,9 +182,9 @@ export function evaluationFiles(ev: EvaluationRecord): ReportFile[] {
   const data = `test split of ${ev.data.kind === 'demo' ? 'the demo phantoms' : `"${ev.data.name}"`}${ev.data.fingerprint ? ` (fingerprint ${ev.data.fingerprint.slice(0, 12)}…)` : ''}, checkpoint ${ev.checkpoint.kind} (epoch ${ev.checkpoint.epoch}); temperature fitted on ${ev.data.temperatureFittedOn} validation images`;
   const json = (v: unknown) => JSON.stringify(v, null, 2) + '\n';
   return [
-    { name: 'evaluation_metrics.json', text: json(evaluationMetricsJson(ev.metrics)) },
+    { name: 'evaluation_metrics.json', text: json(evaluationMetricsJson(ev.metrics, ev.robustness)) },
     { name: 'medical_validation.json', text: json(medicalValidationJson(ev.medical)) },
-    { name: 'evaluation_report.md', text: evaluationReportMarkdown(ev.metrics, ev.medical, { runId: ev.runId, model: ev.model, data, backend: ev.backend, date: ev.evaluatedAt, latencyMethod: ev.latencyMethod }) },
+    { name: 'evaluation_report.md', text: evaluationReportMarkdown(ev.metrics, ev.medical, { runId: ev.runId, model: ev.model, data, backend: ev.backend, date: ev.evaluatedAt, latencyMethod: ev.latencyMethod }, ev.robustness) },
   ];
 }
 

@@ -19,7 +19,7 @@ import type { Routing } from '../core/routing';
 export type { AdapterInfo, BackendName, DatasetConfig, DemoDatasetConfig, EpochMetrics, FeatureCacheInfo, FolderDatasetConfig, PhaseName, RunPhase, RunRecord, RunStatus, SplitCounts, Strategy, TrainConfig } from '../core/train/types';
 export type { LrScheduleConfig } from '../core/train/schedules';
 export type { OptimizerName } from '../core/train/optimizers';
-export type { EvaluatedImage, EvaluationMetrics, EvaluationRecord } from '../core/metrics/evaluation';
+export type { EvaluatedImage, EvaluationMetrics, EvaluationRecord, Robustness, RobustnessRow } from '../core/metrics/evaluation';
 export type { MedicalThresholds, MedicalValidation } from '../core/metrics/medical';
 export type { MemoryBudget, MemoryEstimate } from '../core/models/memory';
 export type { Routing } from '../core/routing';
@@ -68,11 +68,13 @@ export interface EvaluateRequest {
   batchSize?: number;
   /** Test images timed one at a time for the latency figures (100 by default). */
   latencySamples?: number;
+  /** Also measure test accuracy under noise, blur, brightness and rotation at three severities each. */
+  robustness?: boolean;
 }
 
 export type EvaluateEvent =
   | { type: 'start'; runId: string; checkpointEpoch: number; test: number; val: number }
-  | { type: 'progress'; phase: 'validation' | 'test' | 'latency'; done: number; total: number }
+  | { type: 'progress'; phase: 'validation' | 'test' | 'latency' | 'robustness'; done: number; total: number }
   | { type: 'done'; evaluation: EvaluationRecord };
 
 /**
