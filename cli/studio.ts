@@ -34,6 +34,7 @@ const USAGE = `usage: npm run studio -- <command> [options]
   resume --run ID [--out FILE.json]  continue a stopped run from its last checkpoint (same --profile and --port)
   evaluate --run ID [--data DIR] --out DIR [--checkpoint best|last] [--latency-samples N (100)]
         [--min-sensitivity X (0.85)] [--min-accuracy X (0.85)] [--max-p95-ms N (100)] [--tumour-classes a,b]
+        [--robustness]  also test accuracy under noise, blur, brightness and rotation (3 severities each)
         the run's test split; a folder run needs --data DIR unless this profile trained it with --data
   runs  [--out FILE.json]          list the runs kept in the profile
   common: --browser PATH (/usr/bin/chromium)  --profile DIR (~/.local/share/mri-studio/profile)  --port N (5199)  --verbose`;
@@ -315,7 +316,7 @@ let lastImportDecile = -1;
 
 function progressLine(e: TrainEvent | ImportEvent | EvaluateEvent, epochs: number): string | null {
   if ('checkpointEpoch' in e) return `evaluating run ${e.runId} (checkpoint of epoch ${e.checkpointEpoch}) on ${e.test} test images; temperature on ${e.val} validation images`;
-  if ('phase' in e) return e.done === e.total ? `  ${e.phase}: ${e.total} images` : null;
+  if ('phase' in e) return e.done === e.total ? `  ${e.phase}: ${e.total} ${e.phase === 'robustness' ? 'corrupted passes over the test split' : 'images'}` : null;
   switch (e.type) {
     case 'scanned':
       return `importing ${e.files} images of ${e.classes.join(', ')} (${e.skipped} files skipped)`;
@@ -460,6 +461,7 @@ export function parseEvaluateArgs(argv: string[]): EvaluateArgs {
     'min-accuracy': { type: 'string' },
     'max-p95-ms': { type: 'string' },
     'tumour-classes': { type: 'string' },
+    robustness: { type: 'boolean' },
   });
   if (!v.run) throw new UsageError('evaluate needs --run ID (see "runs")');
   if (!v.out) throw new UsageError('evaluate needs --out DIR, the folder the report files go to');
@@ -480,6 +482,7 @@ export function parseEvaluateArgs(argv: string[]): EvaluateArgs {
       checkpoint: oneOf('checkpoint', v.checkpoint, ['best', 'last'] as const),
       latencySamples: int('latency-samples', v['latency-samples'], 100, 1, 100_000),
       thresholds,
+      ...(v.robustness ? { robustness: true } : {}),
     },
   };
 }
@@ -551,6 +554,10 @@ async function main(argv: string[]): Promise<number> {
       const m = ev.metrics;
       console.log(`${ev.medical.verdict}: accuracy ${pct(m.report.accuracy)} (95% CI ${m.ci95.accuracy ? `${pct(m.ci95.accuracy.low)}–${pct(m.ci95.accuracy.high)}` : 'n/a'}), macro F1 ${m.report.macro.f1.toFixed(3)}, macro AUC ${m.roc.macroAuc?.toFixed(3) ?? 'n/a'}, ECE ${m.calibration.ece.toFixed(3)} → ${m.calibrationAfterTemperature?.ece.toFixed(3) ?? 'n/a'}, latency p50 ${m.latencyMs.p50.toFixed(1)} ms p95 ${m.latencyMs.p95.toFixed(1)} ms`);
       if (ev.medical.leakageWarning) console.log(`warning: ${ev.medical.leakageWarning}`);
+      if (ev.robustness) {
+        const accuracies = (kind: string) => ev.robustness!.rows.filter((r) => r.kind === kind).map((r) => pct(r.accuracy)).join(' / ');
+        console.log(`robustness (accuracy at severity 1 / 2 / 3; clean ${pct(ev.robustness.baseline)}): ${[...new Set(ev.robustness.rows.map((r) => r.kind))].map((k) => `${k} ${accuracies(k)}`).join(', ')}`);
+      }
       console.log(`wrote ${files.map((f) => f.name).join(', ')} to ${args.out}`);
       return 0;
     }

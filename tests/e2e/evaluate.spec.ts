@@ -22,7 +22,7 @@ test('evaluate --run writes evaluation_metrics.json, medical_validation.json and
   const run = JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8'));
 
   const out = join(dir, 'report');
-  const r = studio('evaluate', '--run', run.runId, '--out', out, '--latency-samples', '10', ...common);
+  const r = studio('evaluate', '--run', run.runId, '--out', out, '--latency-samples', '10', '--robustness', ...common);
   expect(r.code, r.stderr.join('\n')).toBe(0);
   expect(r.stdout).toMatch(/evaluating run .* on 12 test images; temperature on 12 validation images/);
   expect(r.stdout).toMatch(/^(Excellent|Good|Needs improvement): accuracy [\d.]+%/m);
@@ -34,6 +34,14 @@ test('evaluate --run writes evaluation_metrics.json, medical_validation.json and
   expect(metrics.confusion_matrix.flat().reduce((a: number, b: number) => a + b, 0)).toBe(12);
   expect(metrics.latency_ms.p95).toBeGreaterThanOrEqual(metrics.latency_ms.p50);
   expect(metrics.ci95.accuracy[0]).toBeLessThanOrEqual(metrics.accuracy);
+  // --robustness: accuracy under each corruption at three severities, in the JSON, the report and on stdout.
+  expect(Object.keys(metrics.robustness.perturbations)).toEqual(['noise', 'blur', 'brightness', 'rotation']);
+  expect(metrics.robustness.baseline_accuracy).toBe(metrics.accuracy);
+  for (const p of Object.values(metrics.robustness.perturbations) as { severities: { severity: number; accuracy: number }[] }[]) {
+    expect(p.severities.map((s) => s.severity)).toEqual([1, 2, 3]);
+    expect(p.severities.every((s) => s.accuracy >= 0 && s.accuracy <= 1)).toBe(true);
+  }
+  expect(r.stdout).toMatch(/^robustness \(accuracy at severity 1 \/ 2 \/ 3; clean [\d.]+%\): noise [\d.]+% \/ [\d.]+% \/ [\d.]+%, blur /m);
   const medical = JSON.parse(readFileSync(join(out, 'medical_validation.json'), 'utf8'));
   expect(['Excellent', 'Good', 'Needs improvement']).toContain(medical.verdict);
   expect(medical.thresholds.tumour_classes).toEqual(['glioma', 'meningioma', 'pituitary']);
@@ -41,6 +49,8 @@ test('evaluate --run writes evaluation_metrics.json, medical_validation.json and
   expect(md).toMatch(/^# Evaluation report\n/);
   expect(md).toContain(`Run \`${run.runId}\``);
   expect(md).toMatch(/\| notumor \| [\d.]+ \|/);
+  expect(md).toMatch(/## Robustness \(accuracy on the 12 test images/);
+  expect(md).toMatch(/\| Rotation \| degrees \| [\d.]+ % \(10\) \| [\d.]+ % \(20\) \| [\d.]+ % \(30\) \|/);
   // Patient file names stay out of the report files.
   expect(md + JSON.stringify(metrics) + JSON.stringify(medical)).not.toMatch(/\.png/);
 
@@ -61,8 +71,14 @@ test('in the studio: evaluate the demo run, then click a confusion cell for exac
   await page.getByTestId('train-demo').click();
   await expect(page.getByTestId('run-status')).toHaveAttribute('data-status', 'completed', { timeout: 8 * 60_000 });
 
+  await page.getByTestId('evaluate-robustness').check();
   await page.getByTestId('evaluate-run').click();
   await expect(page.getByTestId('verdict')).toBeVisible({ timeout: 5 * 60_000 });
+  const robustness = page.getByTestId('robustness-table');
+  await expect(robustness.locator('tbody tr')).toHaveCount(4);
+  await expect(robustness.locator('tbody tr[data-kind="noise"] td')).toHaveCount(1 + 3);
+  await expect(robustness.locator('tbody tr[data-kind="rotation"] td').nth(3)).toHaveText(/^\d+\.\d % \(30\)$/);
+  await expect(page.getByTestId('robustness-chart').locator('canvas')).toHaveCount(1);
   await expect(page.getByTestId('report-table').locator('tbody tr')).toHaveCount(3 + 2);
   await expect(page.getByTestId('roc-chart').locator('canvas')).toHaveCount(1);
   await expect(page.getByTestId('reliability-chart').locator('canvas')).toHaveCount(1);

@@ -4,7 +4,7 @@ import { perturb, PERTURBATIONS } from '../../src/core/image/perturb';
 import { generateDemoDataset } from '../../src/core/dataset/demo';
 
 // Real demo phantoms (a bright skull and lesion on black), 24 px, as the robustness evaluation feeds them.
-const demo = generateDemoDataset({ kind: 'demo', seed: 2, imageSize: 24, perClass: 3, split: { train: 0.5, val: 0.25, test: 0.25 } });
+const demo = generateDemoDataset({ seed: 2, imageSize: 24, perClass: 3 });
 const images = () => tf.tensor4d(Int32Array.from(demo.images), [9, 24, 24, 3], 'int32').toFloat() as tf.Tensor4D;
 
 async function meanAbsChange(x: tf.Tensor4D, y: tf.Tensor4D): Promise<number> {
