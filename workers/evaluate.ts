@@ -18,6 +18,7 @@ import type { RunRecord, TrainConfig } from '../src/core/train/types';
 import { EngineError } from '../src/engine/errors';
 import type { BackendInfo, EvaluateEvent, EvaluateRequest, ReportFile, Thumbnail } from '../src/engine/types';
 import { thumbnailOf } from './thumbnail';
+import { onBackend, routeRun } from './backend';
 import { restoredModel } from './models';
 
 /** What the engine lends an evaluation: its database, backend and the dataset a run was trained on. */
@@ -99,12 +100,12 @@ export async function evaluateRun(host: EvaluateHost, req: EvaluateRequest, onEv
     }
 
     const testLabels = Int32Array.from(split.test, (i) => data.labels[i]);
-    // Robustness: the test split again under each corruption and severity, noise seeded per batch.
+    // Robustness: the test split again under each corruption and severity, noise seeded per batch. Only accuracy
+    // is measured, so the passes go to the backend routed for forward work (WASM on a software adapter).
     const robustnessSeed = deriveSeed(run.config.seed, 'robustness');
-    let rows: RobustnessRow[] | null = null;
-    if (req.robustness) {
-      rows = [];
-      const total = PERTURBATIONS.length * 3;
+    const robustnessBackend = routeRun(host.backend, { strategy: run.strategy, augment: false }).forward;
+    const measureRobustness = async (): Promise<RobustnessRow[]> => {
+      const rows: RobustnessRow[] = [];
       for (const p of PERTURBATIONS) {
         for (const [s, level] of p.levels.entries()) {
           let correct = 0;
@@ -118,10 +119,12 @@ export async function evaluateRun(host: EvaluateHost, req: EvaluateRequest, onEv
             await host.yieldToHost();
           }
           rows.push({ kind: p.kind, label: p.label, unit: p.unit, severity: (s + 1) as 1 | 2 | 3, level, accuracy: correct / split.test.length });
-          onEvent({ type: 'progress', phase: 'robustness', done: rows.length, total });
+          onEvent({ type: 'progress', phase: 'robustness', done: rows.length, total: PERTURBATIONS.length * p.levels.length });
         }
       }
-    }
+      return rows;
+    };
+    const rows = req.robustness ? await onBackend(robustnessBackend, measureRobustness) : null;
     const metrics = evaluate({
       classes: prepared.classes,
       labels: testLabels,
@@ -153,7 +156,7 @@ export async function evaluateRun(host: EvaluateHost, req: EvaluateRequest, onEv
       }),
       latencyMethod: `batch of one, from upload to probabilities read back, on ${latencyMs.length} test images after ${Math.min(WARMUP, sample.length)} untimed warm-up images (${host.backend.name}${host.backend.adapter ? `, ${host.backend.adapter.description || host.backend.adapter.vendor}` : ''})`,
       predictions: predictionsOf(split.test, testLabels, testLogits, K, prepared.keys),
-      ...(rows ? { robustness: { baseline: metrics.report.accuracy, images: split.test.length, seed: robustnessSeed, rows } } : {}),
+      ...(rows ? { robustness: { baseline: metrics.report.accuracy, images: split.test.length, seed: robustnessSeed, backend: robustnessBackend, rows } } : {}),
     };
     await saveEvaluation(host.db, evaluation);
     onEvent({ type: 'done', evaluation });

@@ -37,6 +37,8 @@ test('evaluate --run writes evaluation_metrics.json, medical_validation.json and
   // --robustness: accuracy under each corruption at three severities, in the JSON, the report and on stdout.
   expect(Object.keys(metrics.robustness.perturbations)).toEqual(['noise', 'blur', 'brightness', 'rotation']);
   expect(metrics.robustness.baseline_accuracy).toBe(metrics.accuracy);
+  // WebGPU on SwiftShader: the forward-only passes are routed to WASM.
+  expect(metrics.robustness.backend).toBe('wasm');
   for (const p of Object.values(metrics.robustness.perturbations) as { severities: { severity: number; accuracy: number }[] }[]) {
     expect(p.severities.map((s) => s.severity)).toEqual([1, 2, 3]);
     expect(p.severities.every((s) => s.accuracy >= 0 && s.accuracy <= 1)).toBe(true);

@@ -73,7 +73,7 @@ describe('engine.evaluate', () => {
     const progress = events.flatMap((e) => (e.type === 'progress' && e.phase === 'robustness' ? [e.done] : []));
     expect(progress).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
     const r = ev.robustness!;
-    expect(r).toMatchObject({ baseline: ev.metrics.report.accuracy, images: 12 });
+    expect(r).toMatchObject({ baseline: ev.metrics.report.accuracy, images: 12, backend: 'cpu' });
     expect(r.rows.map((x) => `${x.kind}${x.severity}`)).toEqual(['noise', 'blur', 'brightness', 'rotation'].flatMap((k) => [`${k}1`, `${k}2`, `${k}3`]));
     // Each accuracy is a count of the 12 test images.
     for (const x of r.rows) expect(x.accuracy * 12).toBeCloseTo(Math.round(x.accuracy * 12), 9);
@@ -84,10 +84,10 @@ describe('engine.evaluate', () => {
 
     const [metrics, , md] = await engine.evaluationReport(run.runId);
     const json = JSON.parse(metrics.text).robustness;
-    expect(json).toMatchObject({ baseline_accuracy: ev.metrics.report.accuracy, images: 12, seed: r.seed });
+    expect(json).toMatchObject({ baseline_accuracy: ev.metrics.report.accuracy, images: 12, seed: r.seed, backend: 'cpu' });
     expect(Object.keys(json.perturbations)).toEqual(['noise', 'blur', 'brightness', 'rotation']);
     expect(json.perturbations.rotation).toEqual({ label: 'Rotation', unit: 'degrees', severities: r.rows.filter((x) => x.kind === 'rotation').map(({ severity, level, accuracy }) => ({ severity, level, accuracy })) });
-    expect(md.text).toMatch(/## Robustness \(accuracy on the 12 test images, clean [\d.]+ %; noise seed \d+\)/);
+    expect(md.text).toMatch(/## Robustness \(accuracy on the 12 test images, clean [\d.]+ %; noise seed \d+; on cpu\)/);
     expect(md.text).toMatch(/\| Gaussian blur \| σ in pixels \| [\d.]+ % \(0\.5\) \| [\d.]+ % \(1\) \| [\d.]+ % \(2\) \|/);
     // Without the option there is no robustness section.
     await engine.evaluate({ runId: run.runId, latencySamples: 2 }, () => {});

@@ -105,6 +105,8 @@ export interface Robustness {
   images: number;
   /** Seeds the noise. */
   seed: number;
+  /** The backend that ran the passes (the one routed for forward work). */
+  backend: string;
   rows: RobustnessRow[];
 }
 

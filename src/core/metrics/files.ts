@@ -52,6 +52,7 @@ export function evaluationMetricsJson(m: EvaluationMetrics, robustness?: Robustn
             baseline_accuracy: robustness.baseline,
             images: robustness.images,
             seed: robustness.seed,
+            backend: robustness.backend,
             perturbations: Object.fromEntries(byPerturbation(robustness).map((rows) => [rows[0].kind, { label: rows[0].label, unit: rows[0].unit, severities: rows.map((r) => ({ severity: r.severity, level: r.level, accuracy: r.accuracy })) }])),
           },
         }
@@ -118,7 +119,7 @@ export function evaluationReportMarkdown(m: EvaluationMetrics, v: MedicalValidat
   if (robustness) {
     const groups = byPerturbation(robustness);
     const severities = groups[0]?.map((r) => r.severity) ?? [];
-    out.push('', `## Robustness (accuracy on the ${robustness.images} test images, clean ${p(robustness.baseline)}; noise seed ${robustness.seed})`, '');
+    out.push('', `## Robustness (accuracy on the ${robustness.images} test images, clean ${p(robustness.baseline)}; noise seed ${robustness.seed}; on ${robustness.backend})`, '');
     out.push(`| perturbation | level | ${severities.map((s) => `severity ${s}`).join(' | ')} |`, `| --- | --- |${' --- |'.repeat(severities.length)}`);
     for (const rows of groups) out.push(`| ${rows[0].label} | ${rows[0].unit} | ${rows.map((r) => `${p(r.accuracy)} (${r.level})`).join(' | ')} |`);
   }
