@@ -52,15 +52,16 @@ export async function evaluateRun(host: EvaluateHost, req: EvaluateRequest, onEv
   try {
     const source = imageBatchSource(data);
     const preprocess = normalizeWith(built.normalization);
-    /** Logits of images; `alter` corrupts the pixels first (robustness), returning a new tensor. */
-    const forward = (indices: readonly number[], alter?: (x: tf.Tensor4D) => tf.Tensor4D) => {
+    /** Logits of images by `net`; `alter` corrupts the pixels first (robustness), returning a new tensor. */
+    const forwardWith = (net: tf.LayersModel) => (indices: readonly number[], alter?: (x: tf.Tensor4D) => tf.Tensor4D) => {
       const { x, y } = source.batch(indices);
       try {
-        return tf.tidy(() => model.predict(preprocess(alter ? alter(x as tf.Tensor4D) : (x as tf.Tensor4D))) as tf.Tensor2D);
+        return tf.tidy(() => net.predict(preprocess(alter ? alter(x as tf.Tensor4D) : (x as tf.Tensor4D))) as tf.Tensor2D);
       } finally {
         tf.dispose([x, y]);
       }
     };
+    const forward = forwardWith(model);
     const logitsOf = async (indices: number[], phase: 'validation' | 'test') => {
       const out = new Float32Array(indices.length * K);
       for (let start = 0; start < indices.length; start += batchSize) {
@@ -101,10 +102,19 @@ export async function evaluateRun(host: EvaluateHost, req: EvaluateRequest, onEv
 
     const testLabels = Int32Array.from(split.test, (i) => data.labels[i]);
     // Robustness: the test split again under each corruption and severity, noise seeded per batch. Only accuracy
-    // is measured, so the passes go to the backend routed for forward work (WASM on a software adapter).
+    // is measured, so the passes go to the backend routed for forward work (WASM on a software adapter), on a copy
+    // of the network built there: weights moved from WebGPU on first read came out wrong (every image one class).
     const robustnessSeed = deriveSeed(run.config.seed, 'robustness');
     const robustnessBackend = routeRun(host.backend, { strategy: run.strategy, augment: false }).forward;
     const measureRobustness = async (): Promise<RobustnessRow[]> => {
+      const copy = await restoredModel(host.db, run, ckpt, data, run.dataset?.normalization ?? prepared.normalization);
+      try {
+        return await corruptedAccuracy(forwardWith(copy.model));
+      } finally {
+        copy.model.dispose();
+      }
+    };
+    const corruptedAccuracy = async (forward: ReturnType<typeof forwardWith>): Promise<RobustnessRow[]> => {
       const rows: RobustnessRow[] = [];
       for (const p of PERTURBATIONS) {
         for (const [s, level] of p.levels.entries()) {
