@@ -5,5 +5,7 @@ export default defineConfig({
     include: ['tests/unit/**/*.test.ts'],
     environment: 'node',
     testTimeout: 120_000,
+    // Some suites train a small run in beforeAll; on a loaded machine that takes well over the 10 s default.
+    hookTimeout: 120_000,
   },
 });

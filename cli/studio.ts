@@ -10,7 +10,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type {} from '../src/engine/automation';
-import type { BackendInfo, DatasetSummary, EvaluateEvent, EvaluateRequest, EvaluationRecord, ImportEvent, ImportOptions, LrScheduleConfig, RunRecord, SplitFractions, StudioSettings, TrainConfig, TrainEvent } from '../src/engine/types';
+import type { BackendInfo, CrossValidationEvent, CrossValidationResult, DatasetSummary, EvaluateEvent, EvaluateRequest, EvaluationRecord, ImportEvent, ImportOptions, LrScheduleConfig, RunRecord, SplitFractions, StudioSettings, TrainConfig, TrainEvent, RegisterModelRequest } from '../src/engine/types';
 import type { Page } from 'playwright';
 import { launchStudioBrowser } from './browser';
 import { serveStatic } from './serve';
@@ -30,13 +30,23 @@ const USAGE = `usage: npm run studio -- <command> [options]
         [--config FILE.json]  settings from a config file (exported by the studio); flags given here override it
         demo:   [--image-size N (32)] [--per-class N (60)]
         folder: [--classes a,b,c] [--split 70/15/15] [--group-pattern REGEX] [--dedupe keep-together|drop|off]
+                [--near-threshold BITS (5): perceptual-hash distance, of 64 bits, for near duplicates]
                 [--image-size N (64)] [--channels 1|3]
   resume --run ID [--out FILE.json]  continue a stopped run from its last checkpoint (same --profile and --port)
   evaluate --run ID [--data DIR] --out DIR [--checkpoint best|last] [--latency-samples N (100)]
         [--min-sensitivity X (0.85)] [--min-accuracy X (0.85)] [--max-p95-ms N (100)] [--tumour-classes a,b]
         [--robustness]  also test accuracy under noise, blur, brightness and rotation (3 severities each)
         the run's test split; a folder run needs --data DIR unless this profile trained it with --data
+  crossval (--demo | --data DIR) [--folds K (5)] --out FILE.json [train's options]
+        k-fold cross-validation of that training config: stratified, group-aware with --group-pattern; one run per
+        fold (tagged cv:ID), each scored on its held-out fold; prints and writes mean ± std of accuracy and macro-F1
   runs  [--out FILE.json]          list the runs kept in the profile
+  register --run ID --name NAME --version X.Y.Z [--alias A ...] [--description TEXT] [--tag KEY=VALUE ...]
+        [--override-reason TEXT]  the run's best model into the registry; below 85 % validation accuracy only with a reason
+  export --model NAME@VERSION|NAME@ALIAS --format tfjs|onnx --out DIR
+        the model's files, its metadata and model card; ONNX is checked against the studio in onnxruntime-web
+  predict --model NAME@VERSION|NAME@ALIAS --images DIR --out predictions.csv
+        every file under DIR: a CSV row each (file, top class, probability per class, latency ms, error)
   common: --browser PATH (/usr/bin/chromium)  --profile DIR (~/.local/share/mri-studio/profile)  --port N (5199)  --verbose`;
 
 /** A failure the user can fix: printed as one line, exit code 2. */
@@ -71,6 +81,7 @@ const TRAIN_OPTIONS = {
   split: { type: 'string' },
   'group-pattern': { type: 'string' },
   dedupe: { type: 'string' },
+  'near-threshold': { type: 'string' },
   channels: { type: 'string' },
   epochs: { type: 'string' },
   seed: { type: 'string' },
@@ -94,9 +105,9 @@ const TRAIN_OPTIONS = {
   config: { type: 'string' },
 } as const;
 
-type Values<O> = { [K in keyof O]?: O[K] extends { type: 'boolean' } ? boolean : string };
+type Values<O> = { [K in keyof O]?: O[K] extends { type: 'boolean' } ? boolean : O[K] extends { multiple: true } ? string[] : string };
 
-function parse<O extends Record<string, { type: 'string' | 'boolean' }>>(argv: string[], options: O): Values<O> {
+function parse<O extends Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>>(argv: string[], options: O): Values<O> {
   try {
     return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values as Values<O>;
   } catch (err) {
@@ -194,11 +205,11 @@ async function readConfigFile(file: string): Promise<StudioSettings> {
 }
 
 /** Flags win over the config file, which wins over the CLI's defaults. */
-export async function parseTrainArgs(argv: string[]): Promise<TrainArgs> {
+export async function parseTrainArgs(argv: string[], command = 'train'): Promise<TrainArgs> {
   const v = parse(argv, TRAIN_OPTIONS);
-  if (!v.demo && !v.data) throw new UsageError('train needs a dataset: pass --demo or --data DIR');
+  if (!v.demo && !v.data) throw new UsageError(`${command} needs a dataset: pass --demo or --data DIR`);
   if (v.demo && v.data) throw new UsageError('pass either --demo or --data DIR, not both');
-  if (!v.out) throw new UsageError('train needs --out FILE.json');
+  if (!v.out) throw new UsageError(`${command} needs --out FILE.json`);
   const file = v.config === undefined ? null : await readConfigFile(v.config);
   const model = v.model ?? file?.train.model ?? 'simple_cnn';
   // A --model other than the file's takes its own defaults from the file's models table, not the file's lr and batch.
@@ -242,7 +253,7 @@ export async function parseTrainArgs(argv: string[]): Promise<TrainArgs> {
   const modelsDir = v['models-dir'] === undefined ? undefined : resolve(v['models-dir']);
   if (modelsDir && !existsSync(modelsDir)) throw new UsageError(`--models-dir ${v['models-dir']}: no such folder`);
   if (v.demo) {
-    for (const flag of ['classes', 'group-pattern', 'dedupe', 'channels'] as const) if (v[flag] !== undefined) throw new UsageError(`--${flag} applies to --data, not --demo`);
+    for (const flag of ['classes', 'group-pattern', 'dedupe', 'near-threshold', 'channels'] as const) if (v[flag] !== undefined) throw new UsageError(`--${flag} applies to --data, not --demo`);
     return {
       ...session,
       out: resolve(v.out),
@@ -275,6 +286,8 @@ export async function parseTrainArgs(argv: string[]): Promise<TrainArgs> {
         seed: v.seed === undefined ? (d?.seed ?? seed) : seed,
         groupPattern,
         dedupe: dedupe as ImportOptions['dedupe'],
+        // Left out, the engine's default applies.
+        nearThreshold: v['near-threshold'] === undefined ? d?.nearThreshold : int('near-threshold', v['near-threshold'], 0, 0, 64),
       },
     },
   };
@@ -306,15 +319,19 @@ function importLine(d: DatasetSummary): string {
   return `imported ${d.images} images in ${d.seconds.toFixed(1)} s (${d.imagesPerSecond.toFixed(0)} images/s); train/val/test: ${counts}; skipped ${d.skipped.length}; duplicates: ${d.duplicates.exactGroups.length} exact groups, ${d.duplicates.nearGroups.length} near groups, ${d.duplicates.crossSplit.length} across splits`;
 }
 
+type StudioEvent = TrainEvent | ImportEvent | EvaluateEvent | CrossValidationEvent;
+
 /** @param epochs the run's epoch count, NaN when unknown (a resumed run). */
-function printProgress(e: TrainEvent | ImportEvent | EvaluateEvent, epochs: number): void {
+function printProgress(e: StudioEvent, epochs: number): void {
   const line = progressLine(e, epochs);
   if (line) console.log(line);
 }
 
 let lastImportDecile = -1;
 
-function progressLine(e: TrainEvent | ImportEvent | EvaluateEvent, epochs: number): string | null {
+function progressLine(e: StudioEvent, epochs: number): string | null {
+  // Cross-validation events wrap a fold's own training and evaluation events.
+  if ('event' in e || 'result' in e || 'folds' in e) return crossvalLine(e, epochs);
   if ('checkpointEpoch' in e) return `evaluating run ${e.runId} (checkpoint of epoch ${e.checkpointEpoch}) on ${e.test} test images; temperature on ${e.val} validation images`;
   if ('phase' in e) return e.done === e.total ? `  ${e.phase}: ${e.total} ${e.phase === 'robustness' ? 'corrupted passes over the test split' : 'images'}` : null;
   switch (e.type) {
@@ -339,7 +356,7 @@ function progressLine(e: TrainEvent | ImportEvent | EvaluateEvent, epochs: numbe
 
 interface SessionOptions extends SessionArgs {
   modelsDir?: string;
-  onEvent?: (e: TrainEvent | ImportEvent | EvaluateEvent) => void;
+  onEvent?: (e: StudioEvent) => void;
 }
 
 /**
@@ -378,22 +395,64 @@ async function withStudio<T>(opts: SessionOptions, work: (page: Page, backend: B
 
 export function train(args: TrainArgs): Promise<RunRecord> {
   return withStudio({ ...args, onEvent: (e) => printProgress(e, args.cfg.epochs) }, async (page, backend) => {
-    if (args.backend !== 'auto' && backend.name !== args.backend) throw new Error(`backend ${args.backend} is not available`);
-    const model = (await page.evaluate(() => window.studio!.zoo())).find((m) => m.id === args.cfg.model);
-    if (!model) throw new UsageError(`--model ${args.cfg.model} is not in the zoo; choose one of ${(await page.evaluate(() => window.studio!.zoo())).map((m) => m.id).join(", ")}`);
-    let cfg: TrainConfig = {
-      ...args.cfg,
-      learningRate: Number.isNaN(args.cfg.learningRate) ? model.defaults.learningRate : args.cfg.learningRate,
-      batchSize: Number.isNaN(args.cfg.batchSize) ? model.defaults.batchSize : args.cfg.batchSize,
-    };
-    if (args.folder) {
-      // The same path as a user's folder pick: the page's <input webkitdirectory> receives the folder.
-      await page.setInputFiles('[data-testid="folder-input"]', args.folder.dir);
-      const dataset = await page.evaluate((opts) => window.studio!.importFolder(opts), args.folder.options);
-      console.log(importLine(dataset));
-      cfg = { ...cfg, dataset: { kind: 'folder', fingerprint: dataset.fingerprint } };
-    }
+    const cfg = await trainConfig(page, backend, args);
     return page.evaluate((c) => window.studio!.train(c), cfg);
+  });
+}
+
+/** The config to train in the page: the model's defaults filled in and, with --data, the folder imported first. */
+async function trainConfig(page: Page, backend: BackendInfo, args: TrainArgs): Promise<TrainConfig> {
+  if (args.backend !== 'auto' && backend.name !== args.backend) throw new Error(`backend ${args.backend} is not available`);
+  const model = (await page.evaluate(() => window.studio!.zoo())).find((m) => m.id === args.cfg.model);
+  if (!model) throw new UsageError(`--model ${args.cfg.model} is not in the zoo; choose one of ${(await page.evaluate(() => window.studio!.zoo())).map((m) => m.id).join(", ")}`);
+  let cfg: TrainConfig = {
+    ...args.cfg,
+    learningRate: Number.isNaN(args.cfg.learningRate) ? model.defaults.learningRate : args.cfg.learningRate,
+    batchSize: Number.isNaN(args.cfg.batchSize) ? model.defaults.batchSize : args.cfg.batchSize,
+  };
+  if (args.folder) {
+    // The same path as a user's folder pick: the page's <input webkitdirectory> receives the folder.
+    await page.setInputFiles('[data-testid="folder-input"]', args.folder.dir);
+    const dataset = await page.evaluate((opts) => window.studio!.importFolder(opts), args.folder.options);
+    console.log(importLine(dataset));
+    cfg = { ...cfg, dataset: { kind: 'folder', fingerprint: dataset.fingerprint } };
+  }
+  return cfg;
+}
+
+export interface CrossvalArgs extends TrainArgs {
+  folds: number;
+}
+
+/** crossval takes train's options plus --folds K. */
+export async function parseCrossvalArgs(argv: string[]): Promise<CrossvalArgs> {
+  const at = argv.findIndex((a) => a === '--folds' || a.startsWith('--folds='));
+  const inline = at >= 0 && argv[at].includes('=');
+  const value = at < 0 ? undefined : inline ? argv[at].slice('--folds='.length) : argv[at + 1];
+  const rest = at < 0 ? argv : [...argv.slice(0, at), ...argv.slice(at + (inline ? 1 : 2))];
+  return { ...(await parseTrainArgs(rest, 'crossval')), folds: int('folds', value, 5, 2, 20) };
+}
+
+function crossvalLine(e: CrossValidationEvent, epochs: number): string | null {
+  switch (e.type) {
+    case 'start':
+      return `cross-validation ${e.id}: ${e.folds} folds`;
+    case 'train':
+    case 'evaluate': {
+      const line = progressLine(e.event, epochs);
+      return line && `fold ${e.fold}: ${line}`;
+    }
+    case 'fold':
+      return `fold ${e.result.fold}: accuracy ${pct(e.result.accuracy)}, macro F1 ${e.result.macroF1.toFixed(3)} on ${e.result.split.test} held-out images (run ${e.result.runId})`;
+    default:
+      return null;
+  }
+}
+
+export function crossValidate(args: CrossvalArgs): Promise<CrossValidationResult> {
+  return withStudio({ ...args, onEvent: (e) => printProgress(e, args.cfg.epochs) }, async (page, backend) => {
+    const config = await trainConfig(page, backend, args);
+    return page.evaluate((req) => window.studio!.crossValidate(req), { config, folds: args.folds });
   });
 }
 
@@ -510,6 +569,60 @@ export function evaluateRun(args: EvaluateArgs): Promise<{ evaluation: Evaluatio
   });
 }
 
+export function parseRegisterArgs(argv: string[]): SessionArgs & { request: RegisterModelRequest } {
+  const v = parse(argv, {
+    ...COMMON_OPTIONS,
+    run: { type: 'string' },
+    name: { type: 'string' },
+    version: { type: 'string' },
+    alias: { type: 'string', multiple: true },
+    description: { type: 'string' },
+    tag: { type: 'string', multiple: true },
+    'override-reason': { type: 'string' },
+  });
+  if (!v.run) throw new UsageError('register needs --run ID (see "runs")');
+  if (!v.name) throw new UsageError('register needs --name NAME');
+  if (!v.version) throw new UsageError('register needs --version X.Y.Z');
+  const reason = v['override-reason']?.trim();
+  if (v['override-reason'] !== undefined && !reason) throw new UsageError('--override-reason needs a reason, in words');
+  return {
+    ...sessionArgs(v),
+    request: {
+      runId: v.run,
+      name: v.name,
+      version: v.version,
+      ...(v.description === undefined ? {} : { description: v.description }),
+      ...(v.tag ? { tags: v.tag } : {}),
+      ...(v.alias ? { aliases: v.alias } : {}),
+      ...(reason ? { overrideReason: reason } : {}),
+    },
+  };
+}
+
+export function parseExportArgs(argv: string[]): SessionArgs & { model: string; format: 'tfjs' | 'onnx'; out: string } {
+  const v = parse(argv, { ...COMMON_OPTIONS, model: { type: 'string' }, format: { type: 'string' } });
+  if (!v.model) throw new UsageError('export needs --model NAME@VERSION or NAME@ALIAS');
+  const format = oneOf('format', v.format, ['tfjs', 'onnx'] as const);
+  if (!format) throw new UsageError('export needs --format tfjs|onnx');
+  if (!v.out) throw new UsageError('export needs --out DIR, the folder the files go to');
+  return { ...sessionArgs(v), model: v.model, format, out: resolve(v.out) };
+}
+
+function filesUnder(dir: string): number {
+  return readdirSync(dir, { withFileTypes: true }).reduce((n, e) => n + (e.isDirectory() ? filesUnder(join(dir, e.name)) : e.isFile() ? 1 : 0), 0);
+}
+
+export function parsePredictArgs(argv: string[]): SessionArgs & { model: string; images: string; out: string } {
+  const v = parse(argv, { ...COMMON_OPTIONS, model: { type: 'string' }, images: { type: 'string' } });
+  if (!v.model) throw new UsageError('predict needs --model NAME@VERSION or NAME@ALIAS');
+  if (!v.images) throw new UsageError('predict needs --images DIR');
+  if (!v.out) throw new UsageError('predict needs --out FILE.csv');
+  const images = resolve(v.images);
+  if (!existsSync(images) || !statSync(images).isDirectory()) throw new UsageError(`--images ${v.images}: no such folder`);
+  if (filesUnder(images) === 0) throw new UsageError(`--images ${v.images}: the folder holds no files`);
+  return { ...sessionArgs(v), model: v.model, images, out: resolve(v.out) };
+}
+
 /** Playwright wraps errors thrown in the page as "page.evaluate: Error: CODE: message\n    at …": keep the message. */
 function oneLine(err: unknown): string {
   const text = err instanceof Error ? err.message : String(err);
@@ -561,6 +674,14 @@ async function main(argv: string[]): Promise<number> {
       console.log(`wrote ${files.map((f) => f.name).join(', ')} to ${args.out}`);
       return 0;
     }
+    if (command === 'crossval') {
+      const args = await parseCrossvalArgs(rest);
+      const result = await crossValidate(args);
+      writeJson(args.out, result);
+      const ms = (s: { mean: number; std: number } | null, f: (x: number) => string) => (s ? `${f(s.mean)} ± ${f(s.std)}` : 'n/a');
+      console.log(`${result.status}: ${result.results.length} of ${result.folds} folds; accuracy ${ms(result.accuracy, pct)}, macro F1 ${ms(result.macroF1, (x) => x.toFixed(3))} (mean ± std); wrote ${args.out}`);
+      return result.status === 'completed' ? 0 : 1;
+    }
     if (command === 'runs') {
       const args = sessionArgs(parse(rest, COMMON_OPTIONS));
       const runs = await withStudio(args, (page) => page.evaluate(() => window.studio!.runs()));
@@ -568,6 +689,39 @@ async function main(argv: string[]): Promise<number> {
       if (runs.length === 0) console.log(`no runs in profile ${args.profile} (port ${args.port})`);
       if (args.out) writeJson(args.out, runs.map(runSummary));
       return 0;
+    }
+    if (command === 'register') {
+      const args = parseRegisterArgs(rest);
+      const v = await withStudio(args, (page) => page.evaluate((req) => window.studio!.register(req), args.request));
+      const acc = v.validation ? `validation accuracy ${pct(v.validation.accuracy)} on ${v.validation.n} images` : 'no validation accuracy';
+      console.log(`registered ${v.id}${v.aliases.length ? ` (${v.aliases.join(', ')})` : ''} from run ${v.runId}: ${acc}; gate ${pct(v.gate.threshold)} ${v.gate.passed ? 'passed' : `overridden: ${v.gate.override?.reason}`}`);
+      return 0;
+    }
+    if (command === 'export') {
+      const args = parseExportArgs(rest);
+      const exported = await withStudio(args, (page) => page.evaluate(({ model, format }) => window.studio!.exportModel(model, format), { model: args.model, format: args.format }));
+      mkdirSync(args.out, { recursive: true });
+      for (const f of exported.files) writeFileSync(join(args.out, f.name), f.bytes);
+      console.log(`exported ${exported.id} as ${exported.format}: ${exported.files.map((f) => f.name).join(', ')} to ${args.out}`);
+      const p = exported.parity;
+      if (p) console.log(`ONNX parity: largest probability difference ${p.maxDifference.toExponential(2)} on ${p.images} ${p.source} images (${p.runtime}), tolerance ${p.tolerance}: ${p.passed ? 'passed' : 'FAILED'}`);
+      return p && !p.passed ? 1 : 0;
+    }
+    if (command === 'predict') {
+      const args = parsePredictArgs(rest);
+      const { result, csv } = await withStudio(args, async (page) => {
+        // The same path as a user's folder pick: the inference panel's folder input receives the folder.
+        await page.setInputFiles('[data-testid="predict-folder"]', args.images);
+        return page.evaluate((ref) => window.studio!.predictPicked(ref), args.model);
+      });
+      mkdirSync(dirname(args.out), { recursive: true });
+      writeFileSync(args.out, csv);
+      const failed = result.predictions.filter((p) => !p.ok);
+      for (const p of failed) if (!p.ok) console.log(`  ${p.name}: ${p.error}`);
+      const latencies = result.predictions.flatMap((p) => (p.ok ? [p.latencyMs] : [])).sort((a, b) => a - b);
+      const median = latencies.length ? `; median latency ${latencies[Math.floor(latencies.length / 2)].toFixed(1)} ms` : '';
+      console.log(`classified ${latencies.length} of ${result.predictions.length} images with ${result.model} on ${result.backend}${median}${failed.length ? `; ${failed.length} could not be read` : ''}; wrote ${args.out}`);
+      return latencies.length > 0 ? 0 : 1;
     }
     throw new UsageError(`unknown command "${command}"`);
   } catch (err) {

@@ -27,6 +27,15 @@ export function exposeAutomation(studio: Studio, engine: EngineProxy): void {
     evaluate: (req) => studio.evaluation.evaluate(req, (e) => window.onStudioEvent?.(e)),
     evaluationReport: (runId) => engine.evaluationReport(runId),
     zoo: () => engine.zoo(),
+    crossValidate: (req) => studio.runs.crossValidate(req.config, req.folds ?? 5, (e) => window.onStudioEvent?.(e)),
+    register: (req) => engine.register(req),
+    exportModel: (ref, format) => engine.exportModel(ref, format),
+    async predictPicked(ref) {
+      if (studio.inference.images.length === 0) throw new Error('E_NOT_FOUND: no images were given to the inference panel');
+      // choose() classifies the picked images with the ref (it throws the engine's error when it cannot).
+      const result = (await studio.inference.choose(ref))!;
+      return { result, csv: await studio.inference.predictionsCsv() };
+    },
     async scanFolder(input) {
       const scan = await studio.scanFolder(input);
       if (!scan) throw new Error(`${studio.scanError?.code}: ${studio.scanError?.message}`);

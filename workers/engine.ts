@@ -7,7 +7,12 @@ import { GroupPatternError, manifestToCsv, manifestToJson, stratifiedSplit, vali
 import { channelStats, IMAGENET_STATS, verifyStats, type ChannelStats } from '../src/core/dataset/stats';
 import { getZooEntry, MODEL_ZOO, type ZooEntry } from '../src/core/models/zoo';
 import { deriveSeed, mulberry32, shuffle } from '../src/core/random';
-import { getEvaluation, getRun, getStats, lastFolder, listRuns, openStudioDB, rememberFolder, saveRun, saveSplit, saveStats, type StudioDB } from '../src/core/store/db';
+import { deleteRun, getEvaluation, getRun, getStats, lastFolder, listRuns, openStudioDB, rememberFolder, saveRun, saveSplit, saveStats, type StudioDB } from '../src/core/store/db';
+import { exportRunFile, importRunFile, RunFileError, runFileName } from '../src/core/store/run-file';
+import { checkpointId } from '../src/core/store/checkpoints';
+import { compareRun } from '../src/core/metrics/compare';
+import { crossValidationSplit } from '../src/core/metrics/kfold';
+import { crossValidate } from './crossval';
 import { augmentDefault, isAugmentIdentity } from '../src/core/image/augment';
 import { checkpointToStore, loadCheckpoint, type Checkpoint } from '../src/core/store/checkpoints';
 import { inverseFrequencyClassWeights, isImbalanced } from '../src/core/train/losses';
@@ -15,13 +20,14 @@ import { checkLrSchedule, checkPhaseConfig, planPhases } from '../src/core/train
 import type { TensorDataset } from '../src/core/train/trainer';
 import type { RunRecord, Strategy, TrainConfig } from '../src/core/train/types';
 import { EngineError } from '../src/engine/errors';
-import type { AugmentPreview, AugmentPreviewRequest, BackboneImport, BackendInfo, BackendName, DatasetSummary, Engine, EvaluateEvent, EvaluateRequest, EvaluationRecord, ExportedFile, GradCam, GradCamRequest, ModelExport, ModelVersion, NetworkRequest, RegisterModelRequest, ReportFile, ZooModel, FolderInput, FolderScan, ImportEvent, StatsVerification, Thumbnail, TrainEvent } from '../src/engine/types';
+import type { CrossValidationEvent, CrossValidationRequest, CrossValidationResult, RunComparison } from '../src/engine/types';
+import type { AugmentPreview, AugmentPreviewRequest, BackboneImport, BackendInfo, BackendName, DatasetSummary, Engine, EvaluateEvent, EvaluateRequest, EvaluationRecord, ExportedFile, GradCam, GradCamRequest, ModelExport, ModelVersion, NetworkRequest, RegisterModelRequest, ReportFile, ZooModel, FolderInput, FolderScan, ImportEvent, StatsVerification, Thumbnail, TrainEvent, PredictImage, PredictOptions, PredictProgress, PredictResult } from '../src/engine/types';
 import { ConfigError, configFromSettings, configTemplates, checkSettings, parseConfigText, readConfig, settingsFromConfig, type ConfigTemplate, type StudioConfig, type StudioSettings } from '../src/core/config';
 import { importBackboneFolder } from './backbone-import';
 import { augmentPreviews } from './preview';
 import { resourceRequests } from '../src/engine/network';
 import { onBackend, routeRun, selectBackend, useBackend } from './backend';
-import { cachesFeatures } from '../src/core/routing';
+import { cachesFeatures, forwardBackend } from '../src/core/routing';
 import { confusionMatrix, perClassRecall } from '../src/core/metrics/confusion';
 import { folderSource } from './folder';
 import { evaluateRun, evaluationFiles, evaluationThumbnails } from './evaluate';
@@ -30,7 +36,10 @@ import { thumbnailOf } from './thumbnail';
 import type { MemoryEstimate } from '../src/core/models/memory';
 import { MemoryEstimator } from './memory';
 import { browserBackboneLoader, buildModel, resolveStrategy } from './models';
-import { RegistryService } from './registry';
+import { RegistryService, storageEstimate } from './registry';
+import { Predictor } from './predict';
+import { auditCsv, predictionsCsv } from '../src/core/inference/predictions';
+import { clearAudit, listAudit, type AuditEntry } from '../src/core/store/audit';
 import { trainInPhases } from './phases';
 import { RunControl } from './run-control';
 
@@ -51,6 +60,21 @@ function checkConfig(cfg: TrainConfig): void {
   if (!Number.isInteger(cfg.seed)) bad(`seed must be a whole number (got ${cfg.seed})`);
   if (cfg.labelSmoothing !== undefined && !(cfg.labelSmoothing >= 0 && cfg.labelSmoothing < 1)) bad(`label smoothing must be in [0, 1) (got ${cfg.labelSmoothing})`);
   if (cfg.dataset.kind === 'demo') checkFractions(cfg.dataset.split);
+  const cv = cfg.crossValidation;
+  if (cv && !(Number.isInteger(cv.folds) && cv.folds >= 2 && cv.folds <= MAX_FOLDS && Number.isInteger(cv.fold) && cv.fold >= 1 && cv.fold <= cv.folds)) bad(`cross-validation needs 2 to ${MAX_FOLDS} folds and a fold among them (got fold ${cv.fold} of ${cv.folds})`);
+}
+
+const MAX_FOLDS = 20;
+
+/**
+ * A cross-validation fold's split (see crossValidationSplit): the folds are cut from the images the dataset's own
+ * split keeps for training and validation, so its test split stays out of every fold; validation is carved from
+ * the training folds with the dataset's own train:val ratio.
+ */
+function foldSplit(cfg: TrainConfig, items: { key: string; label: number; group?: string }[], split: SplitIndices, fractions: ImportOptions['split']): SplitIndices {
+  const cv = cfg.crossValidation!;
+  const pool = [...split.train, ...split.val].sort((a, b) => a - b);
+  return crossValidationSplit(items, pool, cv.folds, cv.fold, cfg.seed, fractions.val / (fractions.train + fractions.val));
 }
 
 /** Probe epochs, trainable blocks and the schedule, before anything is built. */
@@ -71,6 +95,8 @@ function checkImport(opts: ImportOptions): void {
   if (!Number.isInteger(opts.imageSize) || opts.imageSize < 8 || opts.imageSize > 1024) bad(`image size must be a whole number from 8 to 1024 (got ${opts.imageSize})`);
   if (opts.channels !== 1 && opts.channels !== 3) bad(`channels must be 1 or 3 (got ${opts.channels})`);
   if (!Number.isInteger(opts.seed)) bad(`seed must be a whole number (got ${opts.seed})`);
+  const near = opts.nearThreshold;
+  if (near !== undefined && (!Number.isInteger(near) || near < 0 || near > 64)) bad(`the near-duplicate threshold must be a whole number of bits from 0 to 64 (got ${near})`);
   checkFractions(opts.split);
 }
 
@@ -80,6 +106,8 @@ function asEngineError(err: unknown): unknown {
   if (err instanceof DatasetError || err instanceof GroupPatternError) return new EngineError('E_DATASET', err.message);
   if (err instanceof RangeError) return new EngineError('E_CONFIG', err.message);
   if (err instanceof ImportCancelled) return new EngineError('E_CANCELLED', 'the import was cancelled; nothing was changed');
+  // The run file's own code (E_FORMAT, E_VERSION, E_EXISTS) travels in `detail`, as the registry's does.
+  if (err instanceof RunFileError) return new EngineError(err.code === 'E_NOT_FOUND' ? 'E_NOT_FOUND' : 'E_CONFIG', err.message, err.code);
   return err;
 }
 
@@ -115,6 +143,8 @@ export class StudioEngine implements Engine {
   private importing: { stop: boolean } | null = null;
   /** The one imported dataset held in memory (a new import replaces it: decoded images are large). */
   private dataset: { summary: DatasetSummary; data: ImportedDataset } | null = null;
+  /** The cross-validation in progress: its folds' runs may train and be evaluated, nothing else. */
+  private crossval: { id: string; stop: boolean } | null = null;
   private readonly memory = new MemoryEstimator();
 
   private readonly registry = new RegistryService(
@@ -122,8 +152,13 @@ export class StudioEngine implements Engine {
     (size, channels, count) => this.sampleImages(size, channels, count),
   );
 
+  private readonly predictor: Predictor;
+  private predicting = false;
+
   /** @param analyze per-file import work (decode, hashes, sums); the worker passes a pool of browser decoders. */
-  constructor(private readonly analyze?: ImageAnalyzer) {}
+  constructor(private readonly analyze?: ImageAnalyzer) {
+    this.predictor = new Predictor(() => this.database(), analyze);
+  }
 
   private database(): Promise<StudioDB> {
     this.db ??= openStudioDB();
@@ -271,7 +306,9 @@ export class StudioEngine implements Engine {
       } catch (err) {
         throw new EngineError('E_CONFIG', err instanceof Error ? err.message : String(err));
       }
-      const split = stratifiedSplit(demo.keys.map((key, i) => ({ key, label: demo.labels[i] })), cfg.dataset.split, cfg.seed);
+      const items = demo.keys.map((key, i) => ({ key, label: demo.labels[i] }));
+      const whole = stratifiedSplit(items, cfg.dataset.split, cfg.seed);
+      const split = cfg.crossValidation ? foldSplit(cfg, items, whole, cfg.dataset.split) : whole;
       return {
         data: { images: demo.images, labels: demo.labels, imageSize: demo.imageSize, channels: demo.channels, numClasses: demo.classes.length },
         keys: demo.keys,
@@ -281,21 +318,30 @@ export class StudioEngine implements Engine {
       };
     }
     const { summary, data } = this.importedAs(cfg.dataset.fingerprint);
-    // Training uses the statistics stored for this split (the ones the user can see and verify).
-    const stored = await getStats(await this.database(), summary.splitId);
+    let split = data.split;
+    // Training uses the statistics stored for this split (the ones the user can see and verify); a fold's come from
+    // its own training images, so the held-out fold does not leak into the normalisation.
+    const stored = cfg.crossValidation ? undefined : await getStats(await this.database(), summary.splitId);
+    let normalization = stored ? { mean: stored.mean, std: stored.std } : data.normalization;
+    if (cfg.crossValidation) {
+      // The manifest's groups (patients and duplicate clusters) keep each group in one fold.
+      const groups = new Map(data.manifest.entries.map((e) => [e.path, e.group]));
+      split = foldSplit(cfg, data.keys.map((key, i) => ({ key, label: data.labels[i], group: groups.get(key) })), data.split, data.options.split);
+      normalization = channelStats(data.images, data.imageSize * data.imageSize, data.channels, split.train);
+    }
     return {
       data: { images: data.images, labels: data.labels, imageSize: data.imageSize, channels: data.channels, numClasses: data.classes.length },
       keys: data.keys,
       classes: data.classes,
-      split: data.split,
-      normalization: stored ? { mean: stored.mean, std: stored.std } : data.normalization,
+      split,
+      normalization,
       dataset: {
         fingerprint: data.fingerprint,
         classes: data.classes,
         counts: data.counts,
         skipped: data.skipped,
         duplicates: { exactGroups: data.duplicates.exactGroups, nearGroups: data.duplicates.nearGroups, crossSplit: data.duplicates.crossSplit },
-        normalization: stored ? { mean: stored.mean, std: stored.std } : data.normalization,
+        normalization,
         name: summary.name,
         splitId: summary.splitId,
         importOptions: data.options,
@@ -303,7 +349,13 @@ export class StudioEngine implements Engine {
     };
   }
 
+  /** While a cross-validation runs, only its own folds may train or be evaluated. */
+  private refuseDuringCrossValidation(own: boolean): void {
+    if (this.crossval && !own) throw new EngineError('E_BUSY', `cross-validation ${this.crossval.id} is running; cancel it or wait for it to finish`);
+  }
+
   async train(cfg: TrainConfig, onEvent: (e: TrainEvent) => void): Promise<RunRecord> {
+    this.refuseDuringCrossValidation(cfg.crossValidation?.id === this.crossval?.id);
     checkConfig(cfg);
     const entry = zooEntry(cfg.model);
     checkPhases(cfg, resolveStrategy(cfg, entry));
@@ -325,12 +377,14 @@ export class StudioEngine implements Engine {
         split: { train: 0, val: 0, test: 0 },
         epochs: [],
         best: null,
+        ...(cfg.crossValidation ? { tags: [`cv:${cfg.crossValidation.id}`, `fold ${cfg.crossValidation.fold}/${cfg.crossValidation.folds}`] } : {}),
       },
       checkpoint: null,
     }));
   }
 
   async resume(runId: string, onEvent: (e: TrainEvent) => void): Promise<RunRecord> {
+    this.refuseDuringCrossValidation(false);
     return this.execute(runId, onEvent, async (backend) => {
       const db = await this.database();
       const run = await getRun(db, runId);
@@ -350,6 +404,7 @@ export class StudioEngine implements Engine {
   /** Runs (or continues) a run; `open` builds its record, and the checkpoint to continue from, once the run is claimed. */
   private async execute(runId: string, onEvent: (e: TrainEvent) => void, open: (backend: BackendInfo) => Promise<{ run: RunRecord; checkpoint: Checkpoint | null }>): Promise<RunRecord> {
     if (this.active) throw new EngineError('E_BUSY', `run ${this.active.runId} is still training; cancel it or wait for it to finish`);
+    if (this.predicting) throw new EngineError('E_BUSY', 'a prediction is running; train when it has finished');
     // Claimed before the first await, so a second call made meanwhile is refused.
     const control = new RunControl(runId);
     this.active = control;
@@ -476,6 +531,10 @@ export class StudioEngine implements Engine {
   }
 
   async cancel(runId: string): Promise<void> {
+    if (this.crossval?.id === runId) {
+      this.crossval.stop = true;
+      this.active?.cancel();
+    }
     if (this.active?.runId === runId) this.active.cancel();
   }
 
@@ -488,18 +547,29 @@ export class StudioEngine implements Engine {
   }
 
   async evaluate(req: EvaluateRequest, onEvent: (e: EvaluateEvent) => void): Promise<EvaluationRecord> {
+    this.refuseDuringCrossValidation(Boolean(this.crossval && (await getRun(await this.database(), req.runId))?.config.crossValidation?.id === this.crossval.id));
     if (this.active) throw new EngineError('E_BUSY', `run ${this.active.runId} is training or being evaluated; wait for it to finish`);
+    if (this.predicting) throw new EngineError('E_BUSY', 'a prediction is running; evaluate when it has finished');
     // Claims the engine like a run does, so training and evaluation never share the backend, and cancel() stops it.
     const control = new RunControl(req.runId);
     this.active = control;
     try {
-      const host = { db: await this.database(), backend: await this.backend(), prepare: (cfg: TrainConfig) => this.prepare(cfg), shouldStop: () => control.stop, yieldToHost };
-      return await evaluateRun(host, req, onEvent);
+      const backend = await this.forwardInfo();
+      const host = { db: await this.database(), backend, prepare: (cfg: TrainConfig) => this.prepare(cfg), shouldStop: () => control.stop, yieldToHost };
+      return await onBackend(backend.name, () => evaluateRun(host, req, onEvent));
     } catch (err) {
       throw asEngineError(err);
     } finally {
       this.active = null;
     }
+  }
+
+  /** The backend that forward-only work (evaluation, prediction) runs on, described as the UI and reports show it. */
+  private async forwardInfo(): Promise<BackendInfo> {
+    const b = await this.backend();
+    const name = forwardBackend({ requested: b.requested, selected: b.name, adapter: b.adapter, available: b.available });
+    // The adapter describes the GPU backends only; WASM and CPU work on the CPU whatever the adapter is.
+    return name === b.name ? b : { ...b, name, adapter: name === 'webgpu' || name === 'webgl' ? b.adapter : null };
   }
 
   async evaluation(runId: string): Promise<EvaluationRecord | null> {
@@ -555,6 +625,55 @@ export class StudioEngine implements Engine {
     return listRuns(await this.database());
   }
 
+  async deleteRun(runId: string): Promise<void> {
+    if (this.active?.runId === runId) throw new EngineError('E_BUSY', `run ${runId} is training or being evaluated; cancel it before deleting it`);
+    if (!(await deleteRun(await this.database(), runId))) throw new EngineError('E_NOT_FOUND', `there is no run ${runId}`);
+  }
+
+  async exportRun(runId: string): Promise<ExportedFile> {
+    if (this.active?.runId === runId) throw new EngineError('E_BUSY', `run ${runId} is training; export it when it has stopped`);
+    try {
+      return { name: runFileName(runId), bytes: await exportRunFile(await this.database(), runId) };
+    } catch (err) {
+      throw asEngineError(err);
+    }
+  }
+
+  async importRun(bytes: Uint8Array, opts: { onClash?: 'refuse' | 'rename'; name?: string } = {}): Promise<RunRecord> {
+    try {
+      return await importRunFile(await this.database(), bytes, { onClash: opts.onClash, source: opts.name, estimate: storageEstimate() });
+    } catch (err) {
+      throw asEngineError(err);
+    }
+  }
+
+  async compareRuns(runIds: string[]): Promise<RunComparison[]> {
+    const db = await this.database();
+    return Promise.all(
+      runIds.map(async (runId) => {
+        const run = await getRun(db, runId);
+        if (!run) throw new EngineError('E_NOT_FOUND', `there is no run ${runId}`);
+        const kind = run.checkpoint.best != null ? 'best' : 'last';
+        return compareRun(run, await getEvaluation(db, runId), await db.get('checkpoints', checkpointId(runId, kind, 0)));
+      }),
+    );
+  }
+
+  async crossValidate(req: CrossValidationRequest, onEvent: (e: CrossValidationEvent) => void): Promise<CrossValidationResult> {
+    const folds = req.folds ?? 5;
+    if (this.active || this.crossval) throw new EngineError('E_BUSY', 'a run, an evaluation or a cross-validation is in progress; wait for it to finish');
+    const id = newRunId().replace(/^run-/, 'cv-');
+    // The whole config (folds included) is checked before the first fold trains.
+    checkConfig({ ...req.config, crossValidation: { id, folds, fold: 1 } });
+    const control = { id, stop: false };
+    this.crossval = control;
+    try {
+      return await crossValidate({ train: (cfg, on) => this.train(cfg, on), evaluate: (r, on) => this.evaluate(r, on), stopped: () => control.stop }, id, req.config, folds, onEvent);
+    } finally {
+      this.crossval = null;
+    }
+  }
+
   register(req: RegisterModelRequest): Promise<ModelVersion> {
     return this.registry.register(req);
   }
@@ -569,6 +688,35 @@ export class StudioEngine implements Engine {
 
   importModel(files: ExportedFile[], req: Omit<RegisterModelRequest, 'runId'>): Promise<ModelVersion> {
     return this.registry.importModel(files, req);
+  }
+
+  async predict(ref: string, images: PredictImage[], opts: PredictOptions = {}, onProgress?: (p: PredictProgress) => void): Promise<PredictResult> {
+    // Training switches backends under its own tensors; predicting in between would run on whichever is current.
+    if (this.active) throw new EngineError('E_BUSY', `run ${this.active.runId} is training or being evaluated; predict when it has finished`);
+    if (this.predicting) throw new EngineError('E_BUSY', 'a prediction is already running');
+    this.predicting = true;
+    try {
+      const backend = await this.forwardInfo();
+      return await onBackend(backend.name, () => this.predictor.predict(ref, images, opts, backend.name, onProgress));
+    } finally {
+      this.predicting = false;
+    }
+  }
+
+  async auditLog(): Promise<AuditEntry[]> {
+    return listAudit(await this.database());
+  }
+
+  async clearAuditLog(): Promise<void> {
+    await clearAudit(await this.database());
+  }
+
+  async predictionsCsv(result: PredictResult): Promise<string> {
+    return predictionsCsv(result);
+  }
+
+  async auditLogCsv(): Promise<string> {
+    return auditCsv(await this.auditLog());
   }
 
   /** The imported dataset's test images, then validation ones, for an export's parity check (when sizes match). */

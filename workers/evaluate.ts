@@ -18,7 +18,6 @@ import type { RunRecord, TrainConfig } from '../src/core/train/types';
 import { EngineError } from '../src/engine/errors';
 import type { BackendInfo, EvaluateEvent, EvaluateRequest, ReportFile, Thumbnail } from '../src/engine/types';
 import { thumbnailOf } from './thumbnail';
-import { onBackend, routeRun } from './backend';
 import { restoredModel } from './models';
 
 /** What the engine lends an evaluation: its database, backend and the dataset a run was trained on. */
@@ -52,16 +51,15 @@ export async function evaluateRun(host: EvaluateHost, req: EvaluateRequest, onEv
   try {
     const source = imageBatchSource(data);
     const preprocess = normalizeWith(built.normalization);
-    /** Logits of images by `net`; `alter` corrupts the pixels first (robustness), returning a new tensor. */
-    const forwardWith = (net: tf.LayersModel) => (indices: readonly number[], alter?: (x: tf.Tensor4D) => tf.Tensor4D) => {
+    /** Logits of images; `alter` corrupts the pixels first (robustness), returning a new tensor. */
+    const forward = (indices: readonly number[], alter?: (x: tf.Tensor4D) => tf.Tensor4D) => {
       const { x, y } = source.batch(indices);
       try {
-        return tf.tidy(() => net.predict(preprocess(alter ? alter(x as tf.Tensor4D) : (x as tf.Tensor4D))) as tf.Tensor2D);
+        return tf.tidy(() => model.predict(preprocess(alter ? alter(x as tf.Tensor4D) : (x as tf.Tensor4D))) as tf.Tensor2D);
       } finally {
         tf.dispose([x, y]);
       }
     };
-    const forward = forwardWith(model);
     const logitsOf = async (indices: number[], phase: 'validation' | 'test') => {
       const out = new Float32Array(indices.length * K);
       for (let start = 0; start < indices.length; start += batchSize) {
@@ -101,20 +99,9 @@ export async function evaluateRun(host: EvaluateHost, req: EvaluateRequest, onEv
     }
 
     const testLabels = Int32Array.from(split.test, (i) => data.labels[i]);
-    // Robustness: the test split again under each corruption and severity, noise seeded per batch. Only accuracy
-    // is measured, so the passes go to the backend routed for forward work (WASM on a software adapter), on a copy
-    // of the network built there: weights moved from WebGPU on first read came out wrong (every image one class).
+    // Robustness: the test split again under each corruption and severity, noise seeded per batch.
     const robustnessSeed = deriveSeed(run.config.seed, 'robustness');
-    const robustnessBackend = routeRun(host.backend, { strategy: run.strategy, augment: false }).forward;
     const measureRobustness = async (): Promise<RobustnessRow[]> => {
-      const copy = await restoredModel(host.db, run, ckpt, data, run.dataset?.normalization ?? prepared.normalization);
-      try {
-        return await corruptedAccuracy(forwardWith(copy.model));
-      } finally {
-        copy.model.dispose();
-      }
-    };
-    const corruptedAccuracy = async (forward: ReturnType<typeof forwardWith>): Promise<RobustnessRow[]> => {
       const rows: RobustnessRow[] = [];
       for (const p of PERTURBATIONS) {
         for (const [s, level] of p.levels.entries()) {
@@ -134,7 +121,7 @@ export async function evaluateRun(host: EvaluateHost, req: EvaluateRequest, onEv
       }
       return rows;
     };
-    const rows = req.robustness ? await onBackend(robustnessBackend, measureRobustness) : null;
+    const rows = req.robustness ? await measureRobustness() : null;
     const metrics = evaluate({
       classes: prepared.classes,
       labels: testLabels,
@@ -166,7 +153,7 @@ export async function evaluateRun(host: EvaluateHost, req: EvaluateRequest, onEv
       }),
       latencyMethod: `batch of one, from upload to probabilities read back, on ${latencyMs.length} test images after ${Math.min(WARMUP, sample.length)} untimed warm-up images (${host.backend.name}${host.backend.adapter ? `, ${host.backend.adapter.description || host.backend.adapter.vendor}` : ''})`,
       predictions: predictionsOf(split.test, testLabels, testLogits, K, prepared.keys),
-      ...(rows ? { robustness: { baseline: metrics.report.accuracy, images: split.test.length, seed: robustnessSeed, backend: robustnessBackend, rows } } : {}),
+      ...(rows ? { robustness: { baseline: metrics.report.accuracy, images: split.test.length, seed: robustnessSeed, backend: host.backend.name, rows } } : {}),
     };
     await saveEvaluation(host.db, evaluation);
     onEvent({ type: 'done', evaluation });

@@ -23,7 +23,7 @@ export type SampleImages = (imageSize: number, channels: number, count: number) 
 
 const PARITY_IMAGES = 8;
 
-function asEngineError(err: unknown): unknown {
+export function asEngineError(err: unknown): unknown {
   if (!(err instanceof RegistryError)) return err;
   // The registry's own code travels in `detail`, so the UI and the CLI can tell a gate refusal from a bad name.
   const code = err.code === 'E_NOT_FOUND' ? 'E_NOT_FOUND' : 'E_CONFIG';
@@ -32,7 +32,8 @@ function asEngineError(err: unknown): unknown {
 
 const libraries = (): Record<string, string> => ({ studio: studioVersion, tfjs: tf.version.tfjs, backend: tf.getBackend() });
 
-function storageEstimate(): RegisterOptions['estimate'] {
+/** navigator.storage.estimate where the browser has it (checked before large writes: registering, importing a run). */
+export function storageEstimate(): RegisterOptions['estimate'] {
   const storage = (globalThis.navigator as Navigator | undefined)?.storage;
   return storage?.estimate ? () => storage.estimate() : undefined;
 }

@@ -8,6 +8,7 @@
  */
 import { validateFractions, compileGroupPattern, type SplitFractions } from './dataset/split';
 import type { DedupeMode, ImportOptions } from './dataset/importer';
+import { NEAR_THRESHOLD } from './dataset/duplicates';
 import { augmentDefault, validateAugmentConfig, type AugmentConfig } from './image/augment';
 import { MODEL_ZOO, getZooEntry } from './models/zoo';
 import type { OptimizerName } from './train/optimizers';
@@ -38,6 +39,8 @@ export interface StudioConfig {
     /** Regex whose first capture is a patient (group) id; null: no grouping. */
     groupPattern: string | null;
     dedupe: DedupeMode;
+    /** Largest Hamming distance (of 64 bits) between perceptual hashes that counts as a near duplicate. */
+    nearThreshold: number;
     /** Demo phantoms per class (the built-in dataset). */
     perClass: number;
   };
@@ -106,7 +109,7 @@ export function defaultConfig(): StudioConfig {
   return {
     version: CONFIG_VERSION,
     models: zooDefaults(),
-    dataset: { split: { train: 0.7, val: 0.15, test: 0.15 }, seed: 42, imageSize: 64, channels: 3, classes: null, groupPattern: null, dedupe: 'keep-together', perClass: 60 },
+    dataset: { split: { train: 0.7, val: 0.15, test: 0.15 }, seed: 42, imageSize: 64, channels: 3, classes: null, groupPattern: null, dedupe: 'keep-together', nearThreshold: NEAR_THRESHOLD, perClass: 60 },
     transform: { augment: { enabled: false, ...augmentDefault }, normalization: 'model' },
     train: {
       model: 'simple_cnn',
@@ -251,7 +254,7 @@ function readModels(r: Reader, root: Rec, fallback: Record<string, ModelDefaults
 
 function readDataset(r: Reader, root: Rec, d: DatasetSettings): DatasetSettings {
   const path = 'dataset';
-  const o = r.section(root, 'dataset', path, ['split', 'seed', 'imageSize', 'channels', 'classes', 'groupPattern', 'dedupe', 'perClass']);
+  const o = r.section(root, 'dataset', path, ['split', 'seed', 'imageSize', 'channels', 'classes', 'groupPattern', 'dedupe', 'nearThreshold', 'perClass']);
   const s = r.section(o, 'split', `${path}.split`, ['train', 'val', 'test']);
   const split = {
     train: r.number(s, 'train', `${path}.split`, d.split.train, { min: 0, max: 1 }),
@@ -291,6 +294,7 @@ function readDataset(r: Reader, root: Rec, d: DatasetSettings): DatasetSettings 
     classes,
     groupPattern,
     dedupe: r.oneOf(o, 'dedupe', path, d.dedupe, DEDUPE),
+    nearThreshold: r.number(o, 'nearThreshold', path, d.nearThreshold, { min: 0, max: 64, integer: true }),
     perClass: r.number(o, 'perClass', path, d.perClass, { min: 3, max: 100_000, integer: true }),
   };
 }
@@ -521,7 +525,7 @@ export function checkSettings(s: StudioSettings): StudioSettings {
 
 /** The import options a folder is imported with under these settings. */
 export function importOptionsOf(d: DatasetSettings): ImportOptions {
-  return { imageSize: d.imageSize, channels: d.channels, ...(d.classes ? { classes: [...d.classes] } : {}), split: { ...d.split }, seed: d.seed, ...(d.groupPattern ? { groupPattern: d.groupPattern } : {}), dedupe: d.dedupe };
+  return { imageSize: d.imageSize, channels: d.channels, ...(d.classes ? { classes: [...d.classes] } : {}), split: { ...d.split }, seed: d.seed, ...(d.groupPattern ? { groupPattern: d.groupPattern } : {}), dedupe: d.dedupe, nearThreshold: d.nearThreshold };
 }
 
 /** The built-in demo dataset under these settings (its images are RGB whatever `channels` says). */

@@ -79,6 +79,16 @@ function describe(work: RunWork, forward: BackendName, train: BackendName): stri
   return forward === train ? `training and validation on ${t}` : `training on ${t}, validation on ${f}`;
 }
 
+/**
+ * Where forward-only work outside a run (evaluation, prediction) goes: the selected backend when it was forced or is a
+ * real GPU, otherwise the backend measured fastest for a forward pass among those that started.
+ */
+export function forwardBackend({ requested, selected, adapter, available }: Omit<RoutingInput, 'convGradients' | 'work'>): BackendName {
+  if (requested !== 'auto') return selected;
+  if ((selected === 'webgpu' || selected === 'webgl') && !adapter?.isSoftware) return selected;
+  return FORWARD_ORDER.find((b) => b === selected || available.includes(b)) ?? selected;
+}
+
 export function routeWork(input: RoutingInput): Routing {
   const { requested, selected, adapter, available, convGradients, work } = input;
   const conv = trainsConvolutions(work.strategy);
@@ -94,7 +104,7 @@ export function routeWork(input: RoutingInput): Routing {
   if (gpu && !adapter?.isSoftware) return { forward: selected, train: selected, routed: false, reason: `GPU: ${describe(work, selected, selected)}` };
 
   const first = (order: readonly BackendName[], ok: (b: BackendName) => boolean = () => true) => order.find((b) => (b === selected || available.includes(b)) && ok(b));
-  const forward = first(FORWARD_ORDER) ?? selected;
+  const forward = forwardBackend(input);
   const train = first(conv ? CONV_TRAINING_ORDER : DENSE_TRAINING_ORDER, canTrain);
   if (!train) throw new RangeError(`no backend that started here can train the ${work.strategy} strategy (convolution gradients are missing on ${available.map((b) => BACKEND_LABEL[b]).join(', ')}); choose the frozen or medical strategy`);
   const routed = forward !== selected || train !== selected;

@@ -2,7 +2,7 @@
  * What the page exposes to a headless driver (the CLI, tests, benchmarks): `window.studio`. It is the same `Studio`
  * object the buttons use, so an automated run goes through the same worker and engine as a click.
  */
-import type { BackendInfo, BackendName, DatasetSummary, EvaluateEvent, EvaluateRequest, EvaluationRecord, FolderInput, ReportFile, FolderScan, ImportEvent, ZooModel, ImportOptions, RunRecord, TrainConfig, TrainEvent } from './types';
+import type { BackendInfo, BackendName, CrossValidationEvent, CrossValidationRequest, CrossValidationResult, DatasetSummary, EvaluateEvent, EvaluateRequest, EvaluationRecord, FolderInput, ReportFile, FolderScan, ImportEvent, ZooModel, ImportOptions, RunRecord, TrainConfig, TrainEvent, ModelExport, ModelVersion, PredictResult, RegisterModelRequest } from './types';
 
 export interface StudioAutomation {
   ready(): Promise<BackendInfo>;
@@ -20,12 +20,20 @@ export interface StudioAutomation {
   /** The report files of a run's stored evaluation. */
   evaluationReport(runId: string): Promise<ReportFile[]>;
   zoo(): Promise<ZooModel[]>;
+  /** k-fold cross-validation of a config (see Engine.crossValidate), shown in the runs panel as it goes. */
+  crossValidate(req: CrossValidationRequest): Promise<CrossValidationResult>;
+  /** Registers a completed run's best model (see Engine.register). */
+  register(req: RegisterModelRequest): Promise<ModelVersion>;
+  /** A registered version's TF.js or ONNX files (see Engine.exportModel). */
+  exportModel(ref: string, format: 'tfjs' | 'onnx'): Promise<ModelExport>;
+  /** Classifies the images last handed to the inference panel's file or folder input with `ref`, and their CSV. */
+  predictPicked(ref: string): Promise<{ result: PredictResult; csv: string }>;
 }
 
 declare global {
   interface Window {
     studio?: StudioAutomation;
     /** Exposed by the driver (Playwright's exposeFunction) to receive progress events. */
-    onStudioEvent?: (e: TrainEvent | ImportEvent | EvaluateEvent) => void;
+    onStudioEvent?: (e: TrainEvent | ImportEvent | EvaluateEvent | CrossValidationEvent) => void;
   }
 }

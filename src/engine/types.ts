@@ -14,9 +14,12 @@ import type { MemoryEstimate } from '../core/models/memory';
 import type { OptimizerName } from '../core/train/optimizers';
 import type { AdapterInfo, BackendName, EpochMetrics, RunRecord, SplitCounts, TrainConfig } from '../core/train/types';
 import type { ModelVersion } from '../core/registry/registry';
+import type { AuditEntry } from '../core/store/audit';
+import type { PredictResult } from '../core/inference/predictions';
 import type { Routing } from '../core/routing';
+import type { RunComparison } from '../core/metrics/compare';
 
-export type { AdapterInfo, BackendName, DatasetConfig, DemoDatasetConfig, EpochMetrics, FeatureCacheInfo, FolderDatasetConfig, PhaseName, RunPhase, RunRecord, RunStatus, SplitCounts, Strategy, TrainConfig } from '../core/train/types';
+export type { AdapterInfo, BackendName, CrossValidationFold, DatasetConfig, DemoDatasetConfig, EpochMetrics, FeatureCacheInfo, FolderDatasetConfig, PhaseName, RunPhase, RunRecord, RunStatus, SplitCounts, Strategy, TrainConfig } from '../core/train/types';
 export type { LrScheduleConfig } from '../core/train/schedules';
 export type { OptimizerName } from '../core/train/optimizers';
 export type { EvaluatedImage, EvaluationMetrics, EvaluationRecord, Robustness, RobustnessRow } from '../core/metrics/evaluation';
@@ -29,7 +32,10 @@ export type { DedupeMode, DuplicateSummary, ImportEvent, ImportOptions, SplitCou
 export type { SkippedFile } from '../core/dataset/layout';
 export type { ChannelStats, StatsCheck } from '../core/dataset/stats';
 export type { ModelVersion } from '../core/registry/registry';
+export type { RunComparison } from '../core/metrics/compare';
 export type { ModelMetadata } from '../core/export/metadata';
+export type { AuditEntry } from '../core/store/audit';
+export type { ImagePrediction, PredictResult } from '../core/inference/predictions';
 export type { ConfigTemplate, DatasetSettings, ModelDefaults, StudioConfig, StudioSettings } from '../core/config';
 
 import type { NetworkRequest } from './network';
@@ -213,6 +219,22 @@ export interface ModelExport {
   parity?: OnnxParity;
 }
 
+/** An image to classify: a picked, dropped or pasted file. `name` is what the results and the CSV call it. */
+export interface PredictImage {
+  name: string;
+  file: Blob;
+}
+
+export interface PredictOptions {
+  /** Append each prediction to the local audit log: with file hashes only, or with file names too. Off by default. */
+  audit?: 'off' | 'hashes' | 'names';
+}
+
+export interface PredictProgress {
+  done: number;
+  total: number;
+}
+
 export interface AugmentPreviewRequest {
   /** How many training images (at most 12), drawn with `seed`. */
   images: number;
@@ -243,6 +265,45 @@ export interface BackboneImport {
   bytes: number;
 }
 
+/** k-fold cross-validation of one training config (see src/core/metrics/kfold.ts). */
+export interface CrossValidationRequest {
+  /** Trained once per fold; its dataset's test split stays out of every fold. */
+  config: TrainConfig;
+  /** 5 by default, 2 to 20. */
+  folds?: number;
+}
+
+export interface FoldResult {
+  fold: number;
+  runId: string;
+  split: SplitCounts;
+  bestEpoch: number | null;
+  bestValAccuracy: number | null;
+  /** On the held-out fold, with the best checkpoint. */
+  accuracy: number;
+  macroF1: number;
+}
+
+export interface CrossValidationResult {
+  id: string;
+  folds: number;
+  status: 'completed' | 'cancelled';
+  model: string;
+  /** The folds that finished, in order. */
+  results: FoldResult[];
+  /** Mean and population standard deviation over `results`. */
+  accuracy: { mean: number; std: number } | null;
+  macroF1: { mean: number; std: number } | null;
+}
+
+export type CrossValidationEvent =
+  | { type: 'start'; id: string; folds: number }
+  /** A fold's training (its per-batch events left out) and evaluation events. */
+  | { type: 'train'; fold: number; event: Exclude<TrainEvent, { type: 'batch' }> }
+  | { type: 'evaluate'; fold: number; event: EvaluateEvent }
+  | { type: 'fold'; result: FoldResult }
+  | { type: 'done'; result: CrossValidationResult };
+
 export interface Engine {
   /** Initialise (or re-initialise) TF.js on the requested backend; 'auto' tries BACKEND_ORDER. */
   init(backend: BackendName | 'auto'): Promise<BackendInfo>;
@@ -256,6 +317,19 @@ export interface Engine {
   pause(runId: string): Promise<void>;
   unpause(runId: string): Promise<void>;
   runs(): Promise<RunRecord[]>;
+  /**
+   * Deletes a run, its checkpoints and its evaluation in one transaction (a training run cannot be deleted).
+   * Registered model versions keep their own copy of the model and stay.
+   */
+  deleteRun(runId: string): Promise<void>;
+  /** The run as one zip file: record, checkpoints (weights and optimiser state), evaluation, split manifest. */
+  exportRun(runId: string): Promise<ExportedFile>;
+  /** Imports a run file; a run with the same id is refused (E_CONFIG, detail E_EXISTS) unless `onClash: 'rename'`. */
+  importRun(bytes: Uint8Array, opts?: { onClash?: 'refuse' | 'rename'; name?: string }): Promise<RunRecord>;
+  /** Per run: best val accuracy, epochs, parameters and size, and its stored evaluation's figures. */
+  compareRuns(runIds: string[]): Promise<RunComparison[]>;
+  /** Trains and evaluates one run per fold (tagged `cv:<id>`); `cancel(id)` stops after the batch in flight. */
+  crossValidate(req: CrossValidationRequest, onEvent: (e: CrossValidationEvent) => void): Promise<CrossValidationResult>;
   /**
    * Evaluates a run's checkpoint on the test split of its dataset (a folder run needs its folder imported with the
    * run's settings); the validation split fits the temperature. Stored with the run; `cancel(runId)` stops it.
@@ -297,6 +371,19 @@ export interface Engine {
   exportModel(ref: string, format: 'tfjs' | 'onnx', opts?: { zip?: boolean; parityImages?: number }): Promise<ModelExport>;
   /** Registers a model from TF.js files written by exportModel (a picked folder or an unzipped download). */
   importModel(files: ExportedFile[], req: Omit<RegisterModelRequest, 'runId'>): Promise<ModelVersion>;
+
+  /**
+   * Classifies images with a registered version (NAME@VERSION, NAME@ALIAS or NAME): decoded and resized as an import
+   * decodes them, preprocessed as the version's metadata says. The model stays loaded for the next call.
+   */
+  predict(ref: string, images: PredictImage[], opts?: PredictOptions, onProgress?: (p: PredictProgress) => void): Promise<PredictResult>;
+  /** The prediction audit log, oldest first. */
+  auditLog(): Promise<AuditEntry[]>;
+  clearAuditLog(): Promise<void>;
+  /** The batch CSV of a prediction's result (file, top class, probability per class, latency ms, error). */
+  predictionsCsv(result: PredictResult): Promise<string>;
+  /** The audit log as CSV. */
+  auditLogCsv(): Promise<string>;
 
   /** The config file's templates, the studio's defaults first. */
   configTemplates(): Promise<ConfigTemplate[]>;

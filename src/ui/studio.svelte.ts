@@ -5,6 +5,8 @@
 import { EngineError } from '../engine/errors';
 import { eventSink, type EngineProxy } from '../engine/client';
 import { EvaluationState } from './evaluation.svelte';
+import { RunsState } from './runs.svelte';
+import { InferenceState } from './inference.svelte';
 import type { BackendInfo, BackendName, ConfigTemplate, Routing, ZooModel, DatasetSummary, EpochMetrics, FolderInput, FolderScan, ImportEvent, ImportOptions, RunRecord, StudioSettings, TrainConfig, TrainEvent } from '../engine/types';
 import { RESOURCE_BUFFER, resourceRequests, summarizeNetwork } from '../engine/network';
 import type { NetworkSummary } from '../engine/network';
@@ -99,9 +101,15 @@ export class Studio {
 
   /** The evaluation panel's state (src/ui/evaluation.svelte.ts). */
   readonly evaluation: EvaluationState;
+  /** The runs page's state (src/ui/runs.svelte.ts). */
+  readonly runs: RunsState;
+  /** The inference panel's state (src/ui/inference.svelte.ts). */
+  readonly inference: InferenceState;
 
   constructor(readonly engine: EngineProxy) {
     this.evaluation = new EvaluationState(engine);
+    this.runs = new RunsState(engine);
+    this.inference = new InferenceState(engine);
   }
 
   /** The scan in flight or last finished (null result: it failed, see scanError); automation waits on it. */
@@ -279,6 +287,19 @@ export class Studio {
   applyConfig(settings: StudioSettings, source: string, withBackend: boolean): void {
     this.appliedConfig = { settings, source };
     if (withBackend && settings.backend !== this.backendChoice && !this.running) void this.selectBackend(settings.backend);
+  }
+
+  /** Shows a stored run in the dashboard (its epochs; per-batch losses are not stored). */
+  showRun(run: RunRecord): void {
+    if (this.running) return;
+    this.clearRunView();
+    this.lastRun = run;
+    this.runId = run.runId;
+    this.classes = run.classes;
+    this.epochs = [...run.epochs];
+    this.routing = run.routing ?? null;
+    this.runBackend = null;
+    this.numBytes = null;
   }
 
   /** Clears the last run from view (conference mode, between visitors); the run itself stays stored. */

@@ -1,33 +1,18 @@
-import { fileURLToPath } from 'node:url';
 import { expect, test } from '@playwright/test';
-import { createServer, type ViteDevServer } from 'vite';
+import { useDevHarness } from '../fixtures/dev-harness';
 import type { StepResult } from './harness/architectures-harness';
 
 // The training step runs on a test-only page served by its own Vite dev server (as decode.spec.ts does): the built studio
 // has no page that hands a test the model's weights before and after a step.
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 test.describe('built-in architectures on WebGPU', () => {
-  let server: ViteDevServer;
-  let harnessUrl: string;
-
-  test.beforeAll(async () => {
-    server = await createServer({ root: ROOT, configFile: false, logLevel: 'warn', server: { port: 0, host: '127.0.0.1' } });
-    await server.listen();
-    const address = server.httpServer?.address();
-    if (!address || typeof address === 'string') throw new Error('the Vite dev server has no TCP address');
-    harnessUrl = `http://127.0.0.1:${address.port}/tests/e2e/harness/architectures-harness.html`;
-  });
-
-  test.afterAll(async () => {
-    await server?.close();
-  });
+  const harnessUrl = useDevHarness('architectures-harness.html');
 
   // One step of each at 32 px, batch 4 (the tiny configurations of ViT and Swin): SwiftShader emulates the GPU on the
   // CPU and compiles every new kernel shape, so even these take tens of seconds each.
   for (const id of ['resnet18', 'resnet50', 'efficientnet_b0', 'vit_ti16', 'swin_nano']) {
     test(`${id}: a training step at 32 px changes every trainable weight, with a finite loss`, async ({ page }) => {
-      await page.goto(harnessUrl);
+      await page.goto(harnessUrl());
       await page.waitForFunction(() => typeof window.trainStep === 'function', undefined, { timeout: 120_000 });
       const r: StepResult = await page.evaluate((arch) => window.trainStep(arch, { backend: 'webgpu', imageSize: 32, batch: 4 }), id);
       console.log(`${id}: loss ${r.loss.toFixed(4)}, ${r.changed}/${r.variables} variables changed, ${r.seconds.toFixed(1)} s on ${r.backend}`);

@@ -1,15 +1,11 @@
 import { expect, test } from '@playwright/test';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { studio } from '../fixtures/cli';
 import { addBadInputs, phantomFolder } from '../fixtures/folders';
 
 // The CLI drives the built studio in its own Chromium; it needs no page from the test runner.
-const studio = (...args: string[]) => {
-  const r = spawnSync('npx', ['tsx', 'cli/studio.ts', ...args], { encoding: 'utf8', timeout: 8 * 60_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr.split('\n').filter((l) => l && !l.startsWith('npm warn')) };
-};
 
 test('train --demo writes the run contract, and the run survives in the profile', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'studio-cli-'));

@@ -93,3 +93,18 @@ test('a folder without images is refused with a message, and the previous folder
   await expect(page.getByTestId('scan-error')).toContainText('no images found');
   await expect(page.getByTestId('scan')).toContainText('8 images in 2 class folders');
 });
+
+test('the near-duplicate threshold is a user option: out of range is refused, 64 bits links every image', async ({ page }) => {
+  const root = phantomFolder(['a', 'b'], 6);
+  await openStudio(page);
+  await page.getByTestId('folder-input').setInputFiles(root);
+  await page.getByTestId('import-size').fill('32');
+  await page.getByTestId('near-threshold').fill('65');
+  await expect(page.getByTestId('scan')).toContainText('whole number of bits from 0 to 64');
+  await expect(page.getByTestId('import')).toBeDisabled();
+
+  await page.getByTestId('near-threshold').fill('64');
+  await page.getByTestId('dedupe').selectOption('off');
+  await page.getByTestId('import').click();
+  await expect(page.getByTestId('duplicates-line')).toContainText('1 near-duplicate groups', { timeout: 120_000 });
+});

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { expect, test, type Page } from '@playwright/test';
-import { createServer, type ViteDevServer } from 'vite';
 import type { DecodeResult } from './harness/decode-harness';
+import { useDevHarness } from '../fixtures/dev-harness';
 import { largePng, withClaimedSize } from '../fixtures/png';
 
 // decodeImage runs in a real module Worker in Chromium, on a test-only page served by its own Vite dev server: the
@@ -11,23 +11,10 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const SIZE = 32;
 const MIME: Record<string, string> = { jpg: 'image/jpeg', png: 'image/png', gif: 'image/gif', bmp: 'image/bmp', webp: 'image/webp' };
 
-let server: ViteDevServer;
-let harnessUrl: string;
-
-test.beforeAll(async () => {
-  server = await createServer({ root: ROOT, configFile: false, logLevel: 'warn', server: { port: 0, host: '127.0.0.1' } });
-  await server.listen();
-  const address = server.httpServer?.address();
-  if (!address || typeof address === 'string') throw new Error('the Vite dev server has no TCP address');
-  harnessUrl = `http://127.0.0.1:${address.port}/tests/e2e/harness/decode-harness.html`;
-});
-
-test.afterAll(async () => {
-  await server?.close();
-});
+const harnessUrl = useDevHarness('decode-harness.html');
 
 test.beforeEach(async ({ page }) => {
-  await page.goto(harnessUrl);
+  await page.goto(harnessUrl());
   await page.waitForFunction(() => typeof window.decodeInWorker === 'function');
 });
 

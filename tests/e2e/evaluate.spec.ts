@@ -1,16 +1,12 @@
 import { expect, test } from '@playwright/test';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { studio } from '../fixtures/cli';
 import { phantomFolder } from '../fixtures/folders';
 
 // The CLI in its own Chromium (WebGPU on SwiftShader): train on a tiny folder, then evaluate the run in a second
 // invocation, which finds the folder the first one recorded, imports it with the run's settings and writes the report.
-const studio = (...args: string[]) => {
-  const r = spawnSync('npx', ['tsx', 'cli/studio.ts', ...args], { encoding: 'utf8', timeout: 8 * 60_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr.split('\n').filter((l) => l && !l.startsWith('npm warn')) };
-};
 
 test('evaluate --run writes evaluation_metrics.json, medical_validation.json and evaluation_report.md', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'studio-eval-'));

@@ -1,36 +1,17 @@
 import * as tf from '@tensorflow/tfjs';
 import { expect, test } from '@playwright/test';
 import * as ort from 'onnxruntime-node';
-import { fileURLToPath } from 'node:url';
-import { createServer, type ViteDevServer } from 'vite';
 import { ONNX_INPUT, ONNX_OUTPUT, readOnnxMetadata } from '../../src/core/export/onnx';
 import { maxAbsDifference, PARITY_TOLERANCE } from '../../src/core/export/parity';
 import { importTfjs, unzipFiles } from '../../src/core/export/tfjs';
 import { probabilitiesOf, randomPixels } from '../fixtures/export';
+import { useDevHarness } from '../fixtures/dev-harness';
 import { phantomFolder } from '../fixtures/folders';
 import type { HarnessExport } from './harness/export-harness';
 
 // The engine worker in Chromium (WebGPU on SwiftShader) on a test-only page served by its own Vite dev server:
 // the built studio has no registry UI yet, and window.studio does not reach the registry (see the harness).
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-let server: ViteDevServer;
-let harnessUrl: string;
-
-// A clean checkout's first visit makes Vite optimise the worker's lazily imported dependencies and reload the page
-// mid-test; the retry runs with them optimised (seen in CI on a fresh clone, never on a warm one).
-test.describe.configure({ retries: 1 });
-
-test.beforeAll(async () => {
-  server = await createServer({ root: ROOT, configFile: false, logLevel: 'warn', server: { port: 0, host: '127.0.0.1' }, worker: { format: 'es' } });
-  await server.listen();
-  const address = server.httpServer?.address();
-  if (!address || typeof address === 'string') throw new Error('the Vite dev server has no TCP address');
-  harnessUrl = `http://127.0.0.1:${address.port}/tests/e2e/harness/export-harness.html`;
-});
-
-test.afterAll(async () => {
-  await server?.close();
-});
+const harnessUrl = useDevHarness('export-harness.html', { worker: { format: 'es' } });
 
 const bytesOf = (exported: HarnessExport, name: string) => {
   const file = exported.files.find((f) => f.name === name);
@@ -40,7 +21,7 @@ const bytesOf = (exported: HarnessExport, name: string) => {
 
 test('a model trained on a folder is registered as brain-mri@1.0.0 (champion); its ONNX file, written in the browser, passes parity in onnxruntime-web, and both downloads give the same probabilities in other runtimes', async ({ page }) => {
   const root = phantomFolder(['glioma', 'meningioma', 'pituitary'], 10);
-  await page.goto(harnessUrl);
+  await page.goto(harnessUrl());
   await page.waitForFunction(() => window.exportHarness !== undefined);
   expect((await page.evaluate(() => window.exportHarness.init('auto'))).name).toBe('webgpu');
   await page.locator('#folder').setInputFiles(root);

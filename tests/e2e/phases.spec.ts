@@ -1,8 +1,7 @@
 import { expect, test, type Page } from '@playwright/test';
-import { existsSync, readFileSync } from 'node:fs';
 import type { RunRecord } from '../../src/engine/types';
 import { phantomFolder } from '../fixtures/folders';
-import { hasPretrained, sharedCopyOf } from '../fixtures/pretrained';
+import { hasPretrained, servePretrained } from '../fixtures/pretrained';
 
 const MODEL = 'mobilenet_v2_0.35_224';
 const skipWhy = `probe-then-fine-tune tests skipped: ../shared/pretrained/${MODEL} is absent (tests never download weights)`;
@@ -19,11 +18,7 @@ async function importFolder(page: Page, folder: string): Promise<void> {
 /** The form set for "probe 1 epoch, then the last 2 blocks for 2 at a tenth of the rate", cosine without warm-up. */
 async function probeThenFinetune(page: Page, folder: string): Promise<void> {
   // The official weight URLs are answered from ../shared/pretrained: tests never download.
-  await page.context().route('https://storage.googleapis.com/**', async (route) => {
-    const file = sharedCopyOf(route.request().url());
-    if (!file || !existsSync(file)) return route.fulfill({ status: 404 });
-    await route.fulfill({ body: readFileSync(file), contentType: file.endsWith('.json') ? 'application/json' : 'application/octet-stream' });
-  });
+  await servePretrained(page.context());
   await page.goto('/');
   await expect(page.getByTestId('backend-name')).toHaveText('webgpu', { timeout: 60_000 });
   await importFolder(page, folder);

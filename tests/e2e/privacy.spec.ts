@@ -3,7 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serveStatic } from '../../cli/serve';
 import { phantomFolder } from '../fixtures/folders';
-import { hasPretrained, PRETRAINED_DIR } from '../fixtures/pretrained';
+import { hasPretrained, PRETRAINED_DIR, servePretrained } from '../fixtures/pretrained';
 
 const DIST = resolve(dirname(fileURLToPath(import.meta.url)), '../../dist');
 const MODEL = 'mobilenet_v2_0.35_224';
@@ -82,13 +82,7 @@ test('import → train sends no request to any host but the studio’s own, and 
 
 test('the header names another host when weights come from the official URL', async ({ page, context }) => {
   test.skip(!hasPretrained(MODEL), `../shared/pretrained/${MODEL} is absent`);
-  const { sharedCopyOf } = await import('../fixtures/pretrained');
-  const { readFileSync } = await import('node:fs');
-  await context.route('https://storage.googleapis.com/**', async (route) => {
-    const file = sharedCopyOf(route.request().url());
-    if (!file) return route.fulfill({ status: 404 });
-    await route.fulfill({ body: readFileSync(file), contentType: file.endsWith('.json') ? 'application/json' : 'application/octet-stream', headers: { 'Access-Control-Allow-Origin': '*' } });
-  });
+  await servePretrained(context);
   await page.goto('/');
   await expect(page.getByTestId('backend-name')).toHaveText('webgpu', { timeout: 60_000 });
   await page.getByTestId('folder-input').setInputFiles(phantomFolder(['a', 'b'], 6));

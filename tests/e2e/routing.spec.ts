@@ -1,8 +1,7 @@
 import { expect, test } from '@playwright/test';
-import { existsSync, readFileSync } from 'node:fs';
 import type { TrainEvent } from '../../src/engine/types';
 import { phantomFolder } from '../fixtures/folders';
-import { hasPretrained, sharedCopyOf } from '../fixtures/pretrained';
+import { hasPretrained, servePretrained } from '../fixtures/pretrained';
 
 // Chromium here has a SwiftShader WebGPU adapter: auto mode selects WebGPU, then routes each run's work to the
 // backends measured fastest on a software adapter (src/core/routing.ts).
@@ -61,11 +60,7 @@ test('a medical run computes its features and trains its head on WASM', async ({
   const skipWhy = `routing of a pretrained run skipped: ../shared/pretrained/${MODEL} is absent (tests never download weights)`;
   if (!hasPretrained(MODEL)) console.log(skipWhy);
   test.skip(!hasPretrained(MODEL), skipWhy);
-  await context.route('https://storage.googleapis.com/**', async (route) => {
-    const file = sharedCopyOf(route.request().url());
-    if (!file || !existsSync(file)) return route.fulfill({ status: 404 });
-    await route.fulfill({ body: readFileSync(file), contentType: file.endsWith('.json') ? 'application/json' : 'application/octet-stream' });
-  });
+  await servePretrained(context);
   await page.goto('/');
   await expect(page.getByTestId('backend-name')).toHaveText('webgpu', { timeout: 60_000 });
   await page.getByTestId('folder-input').setInputFiles(phantomFolder(['glioma', 'meningioma', 'pituitary'], 8));

@@ -1,10 +1,10 @@
 import { expect, test } from '@playwright/test';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { phantomFolder } from '../fixtures/folders';
-import { hasPretrained, PRETRAINED_DIR, sharedCopyOf } from '../fixtures/pretrained';
+import { hasPretrained, PRETRAINED_DIR, servePretrained } from '../fixtures/pretrained';
 
 const MODEL = 'mobilenet_v2_0.35_224';
 const skipWhy = `pretrained strategies skipped: ../shared/pretrained/${MODEL} is absent (tests never download weights)`;
@@ -13,13 +13,7 @@ if (!hasPretrained(MODEL)) console.log(skipWhy);
 test.skip(!hasPretrained(MODEL), skipWhy);
 
 test('each strategy trains a pretrained MobileNetV2 on WebGPU, with weights served locally for the official URL', async ({ page, context }) => {
-  const served: string[] = [];
-  await context.route('https://storage.googleapis.com/**', async (route) => {
-    const file = sharedCopyOf(route.request().url());
-    if (!file || !existsSync(file)) return route.fulfill({ status: 404 });
-    served.push(route.request().url());
-    await route.fulfill({ body: readFileSync(file), contentType: file.endsWith('.json') ? 'application/json' : 'application/octet-stream' });
-  });
+  const served = await servePretrained(context);
   // Forced: auto mode would route the work off this software adapter (see routing.spec.ts).
   await page.goto('/?backend=webgpu');
   await expect(page.getByTestId('backend-name')).toHaveText('webgpu', { timeout: 60_000 });

@@ -79,7 +79,7 @@ describe('config file', () => {
     expect(cfg.augment).toEqual({ ...augmentDefault, rotationDeg: 5 });
     expect(cfg.dataset).toEqual({ kind: 'demo', seed: 42, imageSize: 64, perClass: 60, split: { train: 0.7, val: 0.15, test: 0.15 } });
     expect(cfg).toMatchObject({ model: 'simple_cnn', epochs: 5, learningRate: 3e-3, batchSize: 8, seed: 42, clipNorm: 1, earlyStopping: { patience: 15, minDelta: 0.0005 } });
-    expect(importOptionsOf(on.dataset)).toEqual({ imageSize: 64, channels: 3, classes: ['a', 'b'], split: { train: 0.7, val: 0.15, test: 0.15 }, seed: 42, groupPattern: '^(P\\d+)_', dedupe: 'keep-together' });
+    expect(importOptionsOf(on.dataset)).toEqual({ imageSize: 64, channels: 3, classes: ['a', 'b'], split: { train: 0.7, val: 0.15, test: 0.15 }, seed: 42, groupPattern: '^(P\\d+)_', dedupe: 'keep-together', nearThreshold: 5 });
     const off = settingsFromConfig(readConfig({ version: 1 }));
     expect('augment' in trainConfigOf(off, { kind: 'folder', fingerprint: 'f' })).toBe(false);
     expect(importOptionsOf(off.dataset)).not.toHaveProperty('classes');
@@ -113,7 +113,7 @@ describe('config file', () => {
     const p = problemsOf({
       version: 1,
       train: { epochs: '10', batchSize: 0, learningRate: -1, labelSmoothing: 1, optimizer: 'rmsprop', seed: 1.5 },
-      dataset: { split: { train: 0.7, val: 0.2, test: 0.2 }, channels: 2, classes: ['a'] },
+      dataset: { split: { train: 0.7, val: 0.2, test: 0.2 }, channels: 2, classes: ['a'], nearThreshold: 65 },
       performance: { backend: 'metal' },
     });
     expect(p).toEqual(
@@ -127,10 +127,11 @@ describe('config file', () => {
         expect.stringMatching(/^dataset\.split: split fractions must add up to 1/),
         'dataset.channels must be one of 1, 3 (got 2)',
         'dataset.classes must name at least two different classes, each once (got a)',
+        'dataset.nearThreshold must be a whole number from 0 to 64 (got 65)',
         'performance.backend must be one of "auto", "webgpu", "webgl", "wasm", "cpu" (got "metal")',
       ]),
     );
-    expect(p).toHaveLength(10);
+    expect(p).toHaveLength(11);
   });
 
   it('checks augmentation with the trainer’s own ranges, schedules, models and strategies', () => {

@@ -75,6 +75,21 @@ describe('importDataset', () => {
     ]);
   });
 
+  it('finds near duplicates within the chosen Hamming threshold, and keys the split by a threshold other than the default', async () => {
+    const files = dataset(10);
+    // The same slice a little brighter: a different content hash, nearly the same perceptual hash.
+    const brighter = Uint8Array.from(files['brain/glioma/img (0).png'] as Uint8Array, (v) => Math.min(255, v + 3));
+    files['brain/glioma/brighter.png'] = brighter;
+    const near = (nearThreshold?: number, dedupe: ImportOptions['dedupe'] = 'keep-together') => importDataset(folder(files), opts({ dedupe, nearThreshold }), decode);
+    const byDefault = await near();
+    expect(byDefault.duplicates.nearGroups).toContainEqual(['glioma/brighter.png', 'glioma/img (0).png']);
+    // At 64 bits every image is near every other; reported only, since keeping them together would leave no split.
+    expect((await near(64, 'off')).duplicates.nearGroups.flat().length).toBeGreaterThan(byDefault.duplicates.nearGroups.flat().length);
+    expect(splitId(await near(5))).toBe(splitId(byDefault));
+    expect(splitId(await near(0))).not.toBe(splitId(byDefault));
+    await expect(near(65)).rejects.toThrow(/threshold must be an integer in 0\.\.64/);
+  });
+
   it('keeps the chosen classes only and refuses fewer than two', async () => {
     const d = await importDataset(folder(dataset(6)), opts({ classes: ['glioma', 'pituitary'] }), decode);
     expect(d.classes).toEqual(['glioma', 'pituitary']);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { convGradientBackends } from '../../workers/backend';
-import { cachesFeatures, routeWork, type RoutingInput } from '../../src/core/routing';
+import { cachesFeatures, forwardBackend, routeWork, type RoutingInput } from '../../src/core/routing';
 import type { AdapterInfo, BackendName } from '../../src/core/train/types';
 
 const SWIFTSHADER: AdapterInfo = { vendor: 'google', architecture: 'swiftshader', device: '', description: '', isSoftware: true };
@@ -69,6 +69,13 @@ describe('routing', () => {
     expect(r).toEqual({ forward: 'wasm', train: 'cpu', routed: true, reason: 'No GPU backend: training on CPU, validation on WASM — faster here' });
     expect(routeWork(input({ selected: 'wasm', adapter: null, available: ['wasm', 'cpu'], work: { strategy: 'frozen', augment: false } }))).toMatchObject({ forward: 'wasm', train: 'wasm', routed: false });
     expect(() => routeWork(input({ selected: 'wasm', adapter: null, available: ['wasm'] }))).toThrow(/no backend that started here can train the scratch strategy/);
+  });
+
+  it('sends evaluation and prediction to the fastest forward backend on a software adapter only', () => {
+    expect(forwardBackend(input({}))).toBe('wasm');
+    expect(forwardBackend(input({ available: ['webgpu', 'webgl', 'cpu'] }))).toBe('webgl');
+    expect(forwardBackend(input({ adapter: HARDWARE }))).toBe('webgpu');
+    expect(forwardBackend(input({ requested: 'webgpu' }))).toBe('webgpu');
   });
 
   it('caches features only for a frozen backbone with nothing changing the images', () => {

@@ -2,6 +2,7 @@ import 'fake-indexeddb/auto';
 import { openDB } from 'idb';
 import { describe, expect, it } from 'vitest';
 import { getEvaluation, getRun, getSplit, getStats, openStudioDB, saveEvaluation, saveRun, saveSplit, saveStats } from '../../src/core/store/db';
+import { appendAudit, clearAudit, listAudit } from '../../src/core/store/audit';
 import type { EvaluationRecord } from '../../src/core/metrics/evaluation';
 import type { RunRecord } from '../../src/core/train/types';
 
@@ -46,6 +47,30 @@ describe('studio database', () => {
     expect(await db.get('checkpoints', 'r1/best')).toEqual({ id: 'r1/best', runId: 'r1' });
     await saveEvaluation(db, { runId: 'r1', evaluatedAt: 'now' } as EvaluationRecord);
     expect(await getEvaluation(db, 'r1')).toMatchObject({ runId: 'r1' });
+    db.close();
+  });
+
+  it('adds the prediction audit log to a version-5 database, keeping its registered models', async () => {
+    const name = 'upgrade-v5-test';
+    const v5 = await openDB(name, 5, {
+      upgrade(db) {
+        db.createObjectStore('runs', { keyPath: 'runId' }).createIndex('startedAt', 'startedAt');
+        db.createObjectStore('models', { keyPath: 'id' }).createIndex('name', 'name');
+        db.createObjectStore('modelFiles', { keyPath: ['versionId', 'path'] });
+      },
+    });
+    await v5.put('models', { id: 'm@1.0.0', name: 'm' });
+    await v5.put('modelFiles', { versionId: 'm@1.0.0', path: 'model.json', data: new ArrayBuffer(3) });
+    v5.close();
+    const db = await openStudioDB(name);
+    expect(await db.get('models', 'm@1.0.0')).toEqual({ id: 'm@1.0.0', name: 'm' });
+    expect((await db.get('modelFiles', ['m@1.0.0', 'model.json']))?.data.byteLength).toBe(3);
+    const entry = { at: 'now', ref: 'm@champion', model: 'm@1.0.0', sha256: 'ab', top: 'glioma', probability: 0.9 };
+    await appendAudit(db, [entry, { ...entry, file: 'scan.png' }]);
+    await appendAudit(db, [{ ...entry, top: 'pituitary' }]);
+    expect((await listAudit(db)).map((e) => [e.id, e.top, e.file])).toEqual([[1, 'glioma', undefined], [2, 'glioma', 'scan.png'], [3, 'pituitary', undefined]]);
+    await clearAudit(db);
+    expect(await listAudit(db)).toEqual([]);
     db.close();
   });
 });

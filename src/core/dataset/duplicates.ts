@@ -183,6 +183,9 @@ export interface DuplicateGroups {
   clusters: number[][];
 }
 
+/** The default near-duplicate threshold: at 5 of 64 bits, resized or re-encoded copies of one slice link, and neighbouring slices of a scan mostly do not. */
+export const NEAR_THRESHOLD = 5;
+
 export interface DuplicateOptions {
   /** Largest Hamming distance between dHashes that counts as a near duplicate (of 64 bits). */
   threshold?: number;
@@ -192,7 +195,7 @@ export interface DuplicateOptions {
  * Groups exact and near duplicates. Near duplicates are linked transitively (A~B and B~C put A and C together).
  * Members are ascending indices and groups are ordered by their first member.
  */
-export function findDuplicateGroups(items: readonly DuplicateCandidate[], { threshold = 5 }: DuplicateOptions = {}): DuplicateGroups {
+export function findDuplicateGroups(items: readonly DuplicateCandidate[], { threshold = NEAR_THRESHOLD }: DuplicateOptions = {}): DuplicateGroups {
   if (!Number.isInteger(threshold) || threshold < 0 || threshold > 64) throw new RangeError(`near-duplicate threshold must be an integer in 0..64 (got ${threshold})`);
   const uf = new UnionFind(items.length);
   const byContent = new Map<string, number[]>();

@@ -4,7 +4,7 @@
  * The file system and the image decoder are injected: the worker passes browser ones, tests pass Node ones.
  */
 import { deriveSeed } from '../random';
-import { dHash, dropDuplicates, duplicateReport, duplicateSplitGroups, findDuplicateGroups, sha256Hex, type DuplicateReport, type PerceptualHash } from './duplicates';
+import { NEAR_THRESHOLD, dHash, dropDuplicates, duplicateReport, duplicateSplitGroups, findDuplicateGroups, sha256Hex, type DuplicateReport, type PerceptualHash } from './duplicates';
 import { datasetFingerprint } from './fingerprint';
 import { detectLayout, selectClasses, type DatasetLayout, type PathEntry, type SkippedFile } from './layout';
 import { buildSplitManifest, combineGroups, compileGroupPattern, groupedSplit, groupFromPattern, splitOfEach, type SplitFractions, type SplitIndices, type SplitManifest, type SplitName } from './split';
@@ -284,7 +284,7 @@ export async function importDataset(
   const keysAll = kept.map((i) => files[i].key);
   const groups = findDuplicateGroups(
     kept.map((i) => ({ key: files[i].key, contentHash: hashes[i], phash: phashes[i] })),
-    { threshold: opts.nearThreshold ?? 5 },
+    { threshold: opts.nearThreshold ?? NEAR_THRESHOLD },
   );
   const dropped: DuplicateSummary['dropped'] = [];
   let dupGroupIds: (string | undefined)[] = new Array(kept.length).fill(undefined);
@@ -355,5 +355,8 @@ export async function importDataset(
 /** A stable id for one split of one dataset: the key under which its statistics are stored. */
 export function splitId(d: Pick<ImportedDataset, 'fingerprint' | 'options' | 'classes'>): string {
   const o = d.options;
-  return `${d.fingerprint}:${deriveSeed(o.seed, d.classes.join(','), o.split.train, o.split.val, o.split.test, o.groupPattern ?? '', o.dedupe, o.imageSize, o.channels).toString(16)}`;
+  // The threshold shapes the split only through the dedupe option; at its default it is left out, so ids (and the
+  // statistics stored under them) from before the option existed still match.
+  const near = o.dedupe !== 'off' && (o.nearThreshold ?? NEAR_THRESHOLD) !== NEAR_THRESHOLD ? [o.nearThreshold!] : [];
+  return `${d.fingerprint}:${deriveSeed(o.seed, d.classes.join(','), o.split.train, o.split.val, o.split.test, o.groupPattern ?? '', o.dedupe, o.imageSize, o.channels, ...near).toString(16)}`;
 }

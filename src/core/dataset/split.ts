@@ -1,5 +1,6 @@
 import { deriveSeed, mulberry32, shuffle } from '../random';
 import { UnionFind } from './unionfind';
+import { csvText } from '../csv';
 
 export interface SplitFractions {
   train: number;
@@ -267,14 +268,9 @@ export function buildSplitManifest(
   return { seed, fractions: { ...fractions }, entries };
 }
 
-function csvField(value: string): string {
-  return /[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
-}
-
 /** RFC 4180 CSV with a header row: path,class,split,group. */
 export function manifestToCsv(manifest: SplitManifest): string {
-  const rows = manifest.entries.map((e) => [e.path, e.className, e.split, e.group ?? ''].map(csvField).join(','));
-  return ['path,class,split,group', ...rows].join('\r\n') + '\r\n';
+  return csvText(['path', 'class', 'split', 'group'], manifest.entries.map((e) => [e.path, e.className, e.split, e.group ?? '']));
 }
 
 export function manifestToJson(manifest: SplitManifest): string {

@@ -3,7 +3,7 @@
  * stay in one fold, and each fold's class counts are kept as close to 1/k of every class as the groups allow.
  */
 import { deriveSeed, mulberry32, shuffle } from '../random';
-import { groupIndices, type GroupedSplitItem } from '../dataset/split';
+import { groupedSplit, groupIndices, type GroupedSplitItem, type SplitIndices } from '../dataset/split';
 
 export interface Fold {
   train: number[];
@@ -52,4 +52,29 @@ export function stratifiedGroupKFold(items: readonly Pick<GroupedSplitItem, 'key
     const inTest = new Set(test);
     return { train: items.map((_, i) => i).filter((i) => !inTest.has(i)), test: test.sort((a, b) => a - b) };
   });
+}
+
+type FoldItem = Pick<GroupedSplitItem, 'key' | 'label' | 'group'>;
+
+/**
+ * The split of cross-validation fold `fold` (1-based) of `folds` over `pool`, indices into `items` (the images the
+ * dataset's own split does not hold out for test). The fold is the run's test split; validation, which picks the best
+ * epoch and stops early, is carved from the other folds (stratified, group-aware, `valShare` of them), so the fold
+ * that scores a checkpoint never chose it and the fold's score is not optimistically biased. Each list ascending.
+ */
+export function crossValidationSplit(items: readonly FoldItem[], pool: readonly number[], folds: number, fold: number, seed: number, valShare: number): SplitIndices {
+  if (!Number.isInteger(fold) || fold < 1 || fold > folds) throw new RangeError(`fold must be a whole number from 1 to ${folds} (got ${fold})`);
+  if (!(valShare > 0 && valShare < 1)) throw new RangeError(`the validation share must be between 0 and 1 (got ${valShare})`);
+  const sub = pool.map((i) => items[i]);
+  const { train: rest, test } = stratifiedGroupKFold(sub, folds, seed)[fold - 1];
+  const carved = groupedSplit(rest.map((j) => ({ key: sub[j].key, label: sub[j].label, group: sub[j].group })), { train: 1 - valShare, val: valShare, test: 0 }, deriveSeed(seed, 'kfold-val', fold));
+  const toItems = (js: number[]) => js.map((j) => pool[j]).sort((a, b) => a - b);
+  return { train: toItems(carved.train.map((r) => rest[r])), val: toItems(carved.val.map((r) => rest[r])), test: toItems(test) };
+}
+
+/** Mean and standard deviation (population, numpy's default `std()`, as cross_val_score results are usually reported). */
+export function meanStd(values: readonly number[]): { mean: number; std: number } {
+  if (values.length === 0) throw new RangeError('mean ± std of no values');
+  const mean = values.reduce((a, b) => a + b, 0) / values.length;
+  return { mean, std: Math.sqrt(values.reduce((a, v) => a + (v - mean) ** 2, 0) / values.length) };
 }

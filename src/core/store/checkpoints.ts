@@ -11,10 +11,14 @@
  * built in the same worker, gets new variable names, and its optimiser state has to follow it.
  */
 import * as tf from '@tensorflow/tfjs';
+import type { IDBPTransaction, StoreNames } from 'idb';
 import type { BestCheckpoint } from '../train/callbacks';
 import type { CheckpointKind, TrainerState } from '../train/trainer';
 import type { EpochMetrics } from '../train/types';
-import type { StudioDB } from './db';
+import type { StudioDB, StudioSchema } from './db';
+
+/** A read-write transaction over stores that include `checkpoints` and `checkpointChunks`. */
+export type WriteTx = IDBPTransaction<StudioSchema, StoreNames<StudioSchema>[], 'readwrite'>;
 
 /** Chunk size: well under every browser's per-value comfort zone, and few enough chunks for a large network. */
 export const CHUNK_BYTES = 4 * 1024 * 1024;
@@ -182,15 +186,20 @@ export async function saveCheckpoint(db: StudioDB, ckpt: Checkpoint): Promise<St
     byteLength: o.end,
     chunkCount,
   };
-  const tx = db.transaction(['checkpoints', 'checkpointChunks'], 'readwrite');
-  const chunks = tx.objectStore('checkpointChunks');
-  await chunks.delete(IDBKeyRange.bound([id, 0], [id, Infinity]));
-  for (let i = 0; i < chunkCount; i++) {
-    await chunks.put({ checkpointId: id, index: i, data: bytes.slice(i * CHUNK_BYTES, (i + 1) * CHUNK_BYTES).buffer });
-  }
-  await tx.objectStore('checkpoints').put(record);
+  const tx = db.transaction(['checkpoints', 'checkpointChunks'], 'readwrite') as unknown as WriteTx;
+  await putCheckpoint(tx, record, bytes);
   await tx.done;
   return record;
+}
+
+/** Writes a checkpoint record and its packed bytes (replacing any under its id) in the caller's transaction. */
+export async function putCheckpoint(tx: WriteTx, record: StoredCheckpoint, bytes: Uint8Array): Promise<void> {
+  const chunks = tx.objectStore('checkpointChunks');
+  await chunks.delete(IDBKeyRange.bound([record.id, 0], [record.id, Infinity]));
+  for (let i = 0; i < record.chunkCount; i++) {
+    await chunks.put({ checkpointId: record.id, index: i, data: bytes.slice(i * CHUNK_BYTES, (i + 1) * CHUNK_BYTES).buffer });
+  }
+  await tx.objectStore('checkpoints').put(record);
 }
 
 function unpack(bytes: Uint8Array, entries: TensorEntry[]): NamedArray[] {
@@ -203,16 +212,9 @@ function unpack(bytes: Uint8Array, entries: TensorEntry[]): NamedArray[] {
 
 /** The checkpoint of a run by kind ('best', 'last'), or a periodic one by epoch; undefined when there is none. */
 export async function loadCheckpoint(db: StudioDB, runId: string, kind: CheckpointKind, epoch = 0): Promise<Checkpoint | undefined> {
-  const id = checkpointId(runId, kind, epoch);
-  const tx = db.transaction(['checkpoints', 'checkpointChunks'], 'readonly');
-  const record = await tx.objectStore('checkpoints').get(id);
-  if (!record) return undefined;
-  const chunks = await tx.objectStore('checkpointChunks').getAll(IDBKeyRange.bound([id, 0], [id, Infinity]));
-  await tx.done;
-  if (chunks.length !== record.chunkCount) throw new Error(`checkpoint ${id} is incomplete: ${chunks.length} of ${record.chunkCount} chunks`);
-  const bytes = new Uint8Array(record.byteLength);
-  // getAll returns keys in order, and [id, index] keys sort by index.
-  chunks.forEach((c, i) => bytes.set(new Uint8Array(c.data), i * CHUNK_BYTES));
+  const stored = await checkpointBytes(db, checkpointId(runId, kind, epoch));
+  if (!stored) return undefined;
+  const { record, bytes } = stored;
   return {
     runId: record.runId,
     kind: record.kind,
@@ -233,14 +235,33 @@ export async function listCheckpoints(db: StudioDB, runId: string): Promise<Stor
   return records.sort((a, b) => a.epoch - b.epoch);
 }
 
+/** A checkpoint's record and its packed tensor bytes (the chunks joined), or undefined when there is none. */
+export async function checkpointBytes(db: StudioDB, id: string): Promise<{ record: StoredCheckpoint; bytes: Uint8Array } | undefined> {
+  const tx = db.transaction(['checkpoints', 'checkpointChunks'], 'readonly');
+  const record = await tx.objectStore('checkpoints').get(id);
+  if (!record) return undefined;
+  const chunks = await tx.objectStore('checkpointChunks').getAll(IDBKeyRange.bound([id, 0], [id, Infinity]));
+  await tx.done;
+  if (chunks.length !== record.chunkCount) throw new Error(`checkpoint ${id} is incomplete: ${chunks.length} of ${record.chunkCount} chunks`);
+  const bytes = new Uint8Array(record.byteLength);
+  // getAll returns keys in order, and [id, index] keys sort by index.
+  chunks.forEach((c, i) => bytes.set(new Uint8Array(c.data), i * CHUNK_BYTES));
+  return { record, bytes };
+}
+
 export async function deleteCheckpoints(db: StudioDB, runId: string): Promise<void> {
-  const tx = db.transaction(['checkpoints', 'checkpointChunks'], 'readwrite');
+  const tx = db.transaction(['checkpoints', 'checkpointChunks'], 'readwrite') as unknown as WriteTx;
+  await deleteCheckpointsIn(tx, runId);
+  await tx.done;
+}
+
+/** Deletes a run's checkpoints in the caller's transaction (deleting a run takes its checkpoints in the same one). */
+export async function deleteCheckpointsIn(tx: WriteTx, runId: string): Promise<void> {
   const records = await tx.objectStore('checkpoints').index('runId').getAll(runId);
   for (const r of records) {
     await tx.objectStore('checkpointChunks').delete(IDBKeyRange.bound([r.id, 0], [r.id, Infinity]));
     await tx.objectStore('checkpoints').delete(r.id);
   }
-  await tx.done;
 }
 
 /**

@@ -4,10 +4,12 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
+import { deleteCheckpointsIn, type WriteTx } from './checkpoints';
 import type { SplitManifest } from '../dataset/split';
 import type { ModelVersion, StoredModelFile } from '../registry/registry';
 import type { ChannelStats } from '../dataset/stats';
 import type { EvaluationRecord } from '../metrics/evaluation';
+import type { AuditEntry } from './audit';
 import type { RunRecord } from '../train/types';
 import type { StoredCheckpoint, StoredChunk } from './checkpoints';
 
@@ -18,7 +20,7 @@ export interface StoredStats extends ChannelStats {
 }
 
 export const DB_NAME = 'mri-studio';
-export const DB_VERSION = 5;
+export const DB_VERSION = 6;
 
 export interface StoredSplit {
   splitId: string;
@@ -63,6 +65,8 @@ export interface StudioSchema extends DBSchema {
   modelFiles: { key: [string, string]; value: StoredModelFile };
   /** The latest evaluation of each run (metrics, medical validation, per-image predictions), keyed by runId. */
   evaluations: { key: string; value: EvaluationRecord };
+  /** The opt-in log of predictions made with registered models (see audit.ts), keyed by an increasing number. */
+  predictionAudit: { key: number; value: AuditEntry };
 }
 
 export type StudioDB = IDBPDatabase<StudioSchema>;
@@ -92,6 +96,9 @@ export function openStudioDB(name = DB_NAME): Promise<StudioDB> {
         db.createObjectStore('modelFiles', { keyPath: ['versionId', 'path'] });
         db.createObjectStore('evaluations', { keyPath: 'runId' });
       }
+      if (oldVersion < 6) {
+        db.createObjectStore('predictionAudit', { keyPath: 'id', autoIncrement: true });
+      }
     },
   });
 }
@@ -107,6 +114,23 @@ export async function listRuns(db: StudioDB): Promise<RunRecord[]> {
 
 export function getRun(db: StudioDB, runId: string): Promise<RunRecord | undefined> {
   return db.get('runs', runId);
+}
+
+/**
+ * Deletes a run with its checkpoints and its evaluation in one transaction: all of it goes, or (on any failure)
+ * none. Registered model versions keep their own copy of the weights (registry.ts), so they stay. False when absent.
+ */
+export async function deleteRun(db: StudioDB, runId: string): Promise<boolean> {
+  const tx = db.transaction(['runs', 'checkpoints', 'checkpointChunks', 'evaluations'], 'readwrite') as unknown as WriteTx;
+  if (!(await tx.objectStore('runs').get(runId))) {
+    await tx.done;
+    return false;
+  }
+  await deleteCheckpointsIn(tx, runId);
+  await tx.objectStore('evaluations').delete(runId);
+  await tx.objectStore('runs').delete(runId);
+  await tx.done;
+  return true;
 }
 
 export async function saveStats(db: StudioDB, stats: StoredStats): Promise<void> {

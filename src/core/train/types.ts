@@ -75,6 +75,18 @@ export interface TrainConfig {
   earlyStopping?: { patience: number; minDelta: number } | null;
   /** Keep a checkpoint every N epochs besides the best and the last (0: none). */
   saveEveryEpochs?: number;
+  /**
+   * One fold of a k-fold cross-validation (see src/core/metrics/kfold.ts): the run trains on the other folds and its
+   * test split is fold `fold` (1-based). Part of the config so that resume and evaluate rebuild the same split.
+   */
+  crossValidation?: CrossValidationFold;
+}
+
+export interface CrossValidationFold {
+  /** Shared by the k runs of one cross-validation. */
+  id: string;
+  folds: number;
+  fold: number;
 }
 
 export interface EpochMetrics {
@@ -164,6 +176,10 @@ export interface RunRecord {
   dataset?: RunDatasetInfo;
   /** Why a failed run failed, in words a person can act on. */
   error?: string;
+  /** Free labels the runs page filters on (a cross-validation fold gets `cv:<id>` and `fold i/k`). */
+  tags?: string[];
+  /** Set on a run that came from a run file (see src/core/store/run-file.ts). */
+  imported?: { at: string; from: string; originalRunId: string };
 }
 
 export interface RunDatasetInfo {
