@@ -37,6 +37,7 @@ const USAGE = `usage: npm run studio -- <command> [options]
   evaluate (--run ID [--data DIR | --external DIR] | --model DIR --data DIR) --out DIR [--checkpoint best|last] [--latency-samples N (100)]
         [--min-sensitivity X (0.85)] [--min-accuracy X (0.85)] [--max-p95-ms N (100)] [--tumour-classes a,b]
         [--include-file-names]  name images by their file paths in the report (default: neutral ids)
+        [--robustness]  also test accuracy under noise, blur, brightness and rotation (3 severities each)
         the run's test split; a folder run needs --data DIR unless this profile trained it with --data
         --external DIR: another folder with the same class names, every image evaluated; unknown class folders listed
         --model DIR: an exported TF.js model folder (model.json, shards, metadata.json) evaluated on every image of --data
@@ -336,7 +337,7 @@ function progressLine(e: StudioEvent, epochs: number): string | null {
   // Cross-validation events wrap a fold's own training and evaluation events.
   if ('event' in e || 'result' in e || 'folds' in e) return crossvalLine(e, epochs);
   if ('checkpointEpoch' in e) return e.checkpointEpoch === null ? `evaluating ${e.runId} on ${e.test} images` : `evaluating run ${e.runId} (checkpoint of epoch ${e.checkpointEpoch}) on ${e.test} test images; temperature on ${e.val} validation images`;
-  if ('phase' in e) return e.done === e.total ? `  ${e.phase}: ${e.total} images` : null;
+  if ('phase' in e) return e.done === e.total ? `  ${e.phase}: ${e.total} ${e.phase === 'robustness' ? 'corrupted passes over the test split' : 'images'}` : null;
   switch (e.type) {
     case 'scanned':
       return `importing ${e.files} images of ${e.classes.join(', ')} (${e.skipped} files skipped)`;
@@ -531,6 +532,7 @@ export function parseEvaluateArgs(argv: string[]): EvaluateArgs {
     'max-p95-ms': { type: 'string' },
     'tumour-classes': { type: 'string' },
     'include-file-names': { type: 'boolean' },
+    robustness: { type: 'boolean' },
   });
   if (!v.run === !v.model) throw new UsageError('evaluate needs --run ID (see "runs") or --model DIR (an exported TF.js model folder), one of them');
   const model = v.model === undefined ? undefined : resolve(v.model);
@@ -560,6 +562,7 @@ export function parseEvaluateArgs(argv: string[]): EvaluateArgs {
       checkpoint: oneOf('checkpoint', v.checkpoint, ['best', 'last'] as const),
       latencySamples: int('latency-samples', v['latency-samples'], 100, 1, 100_000),
       thresholds,
+      ...(v.robustness ? { robustness: true } : {}),
     },
     report: { includeFileNames: v['include-file-names'] ?? false },
   };
@@ -724,6 +727,10 @@ async function main(argv: string[]): Promise<number> {
       console.log(`${ev.medical.verdict}: accuracy ${pct(m.report.accuracy)} (95% CI ${m.ci95.accuracy ? `${pct(m.ci95.accuracy.low)}–${pct(m.ci95.accuracy.high)}` : 'n/a'}), macro F1 ${m.report.macro.f1.toFixed(3)}, macro AUC ${m.roc.macroAuc?.toFixed(3) ?? 'n/a'}, ECE ${m.calibration.ece.toFixed(3)} → ${m.calibrationAfterTemperature?.ece.toFixed(3) ?? 'n/a'}, latency p50 ${m.latencyMs.p50.toFixed(1)} ms p95 ${m.latencyMs.p95.toFixed(1)} ms`);
       if (ev.medical.leakageWarning) console.log(`warning: ${ev.medical.leakageWarning}`);
       if (ev.data.unknownClasses?.length) console.log(`not evaluated: class folders the model was not trained on: ${ev.data.unknownClasses.map((c) => `${c.name} (${c.images} images)`).join(', ')}`);
+      if (ev.robustness) {
+        const accuracies = (kind: string) => ev.robustness!.rows.filter((r) => r.kind === kind).map((r) => pct(r.accuracy)).join(' / ');
+        console.log(`robustness (accuracy at severity 1 / 2 / 3; clean ${pct(ev.robustness.baseline)}): ${[...new Set(ev.robustness.rows.map((r) => r.kind))].map((k) => `${k} ${accuracies(k)}`).join(', ')}`);
+      }
       console.log(`wrote ${files.map((f) => f.name).join(', ')} to ${args.out}`);
       return 0;
     }

@@ -99,6 +99,20 @@ export function routeRun(info: BackendInfo, work: RunWork): Routing {
   return routeWork({ requested: info.requested, selected: info.name, adapter: info.adapter, available: info.available, convGradients: convGradientBackends(), work });
 }
 
+/**
+ * Where work that differentiates through a network goes (Grad-CAM): the backend convolution training would use,
+ * because TF.js's WASM backend has no convolution gradients. A forced backend without them is refused.
+ */
+export function gradientBackend(info: BackendInfo): BackendName {
+  const why = `Grad-CAM needs gradients, and TF.js's ${info.name} backend has no convolution-gradient kernels (Conv2DBackpropFilter)`;
+  if (info.requested !== 'auto' && !convGradientBackends().includes(info.name)) throw new EngineError('E_CONFIG', `${why}: choose another backend`);
+  try {
+    return routeRun(info, { strategy: 'scratch', augment: true }).train;
+  } catch (err) {
+    throw new EngineError('E_CONFIG', `${why}, nor has any other backend that started here`, (err as Error).message);
+  }
+}
+
 /** Makes an initialised backend the active one. Tensors stay where they are and move when another backend reads them. */
 export async function useBackend(name: BackendName): Promise<void> {
   if (tf.getBackend() === name) return;

@@ -24,7 +24,7 @@ import type { TensorDataset } from '../src/core/train/trainer';
 import type { RunRecord, Strategy, TrainConfig } from '../src/core/train/types';
 import { EngineError } from '../src/engine/errors';
 import type { CrossValidationEvent, CrossValidationRequest, CrossValidationResult, RunComparison } from '../src/engine/types';
-import type { AugmentPreview, AugmentPreviewRequest, BackboneImport, BackendInfo, BackendName, DatasetSummary, Engine, EvaluateEvent, EvaluateRequest, EvaluationRecord, ExportedFile, ModelExport, ModelVersion, NetworkRequest, RegisterModelRequest, ReportFile, ZooModel, FolderInput, FolderScan, ImportEvent, StatsVerification, Thumbnail, TrainEvent, PredictImage, PredictOptions, PredictProgress, PredictResult, RegistrationReview, StorageGroupUsage, ModelEvaluateRequest, ReportOptions } from '../src/engine/types';
+import type { AugmentPreview, AugmentPreviewRequest, BackboneImport, BackendInfo, BackendName, DatasetSummary, Engine, EvaluateEvent, EvaluateRequest, EvaluationRecord, ExportedFile, ModelExport, ModelVersion, NetworkRequest, RegisterModelRequest, ReportFile, ZooModel, FolderInput, FolderScan, ImportEvent, StatsVerification, Thumbnail, TrainEvent, PredictImage, PredictOptions, PredictProgress, PredictResult, RegistrationReview, StorageGroupUsage, ModelEvaluateRequest, ReportOptions, GradCam, GradCamRequest } from '../src/engine/types';
 import { ConfigError, configFromSettings, configTemplates, checkSettings, parseConfigText, readConfig, settingsFromConfig, type ConfigTemplate, type StudioConfig, type StudioSettings } from '../src/core/config';
 import { importBackboneFolder } from './backbone-import';
 import { augmentPreviews } from './preview';
@@ -34,6 +34,7 @@ import { cachesFeatures, forwardBackend } from '../src/core/routing';
 import { confusionMatrix, perClassRecall } from '../src/core/metrics/confusion';
 import { folderSource } from './folder';
 import { evaluateModelFolder, evaluateRun, evaluationFiles, evaluationThumbnails, type EvaluateHost } from './evaluate';
+import { explain } from './gradcam';
 import { thumbnailOf } from './thumbnail';
 import type { MemoryEstimate } from '../src/core/models/memory';
 import { MemoryEstimator } from './memory';
@@ -595,6 +596,19 @@ export class StudioEngine implements Engine {
 
   async evaluationThumbnails(runId: string, keys: string[], size: number): Promise<Thumbnail[]> {
     return evaluationThumbnails({ db: await this.database(), prepare: (cfg) => this.prepare(cfg), imported: (fp) => this.importedWhole(fp) }, runId, keys, size);
+  }
+
+  async gradcam(req: GradCamRequest): Promise<GradCam> {
+    if (this.active) throw new EngineError('E_BUSY', `run ${this.active.runId} is training or being evaluated; wait for it to finish`);
+    // Claimed like a run: Grad-CAM switches the active backend, which a run in flight must not see.
+    this.active = new RunControl('gradcam');
+    try {
+      return await explain({ db: await this.database(), backend: await this.backend(), prepare: (cfg) => this.prepare(cfg), registry: this.registry }, req);
+    } catch (err) {
+      throw asEngineError(err);
+    } finally {
+      this.active = null;
+    }
   }
 
   async evaluationReport(runId: string, opts?: ReportOptions): Promise<ReportFile[]> {

@@ -6,14 +6,14 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ChannelStats } from '../src/core/dataset/stats';
 import { softmax, topClass } from '../src/core/metrics/calibration';
-import { evaluate, type EvaluatedImage, type EvaluationRecord } from '../src/core/metrics/evaluation';
+import { evaluate, type EvaluatedImage, type EvaluationRecord, type RobustnessRow } from '../src/core/metrics/evaluation';
+import { perturb, PERTURBATIONS } from '../src/core/image/perturb';
 import { reportCharts } from '../src/core/metrics/charts';
 import { evaluationMetricsJson, evaluationReportMarkdown, medicalValidationJson, misclassified, predictionsCsv, reportImageNames } from '../src/core/metrics/files';
 import { medicalValidation, type MedicalContext } from '../src/core/metrics/medical';
 import { deriveSeed, mulberry32, shuffle } from '../src/core/random';
 import { getEvaluation, saveEvaluation, getRun, type StudioDB } from '../src/core/store/db';
-import { loadCheckpoint, restoreCheckpoint } from '../src/core/store/checkpoints';
-import { createOptimizer } from '../src/core/train/optimizers';
+import { loadCheckpoint } from '../src/core/store/checkpoints';
 import { imageBatchSource, normalizeWith, type TensorDataset } from '../src/core/train/trainer';
 import { importTfjs, modelFilesOf } from '../src/core/export/tfjs';
 import type { RunRecord, TrainConfig } from '../src/core/train/types';
@@ -21,7 +21,7 @@ import { EngineError } from '../src/engine/errors';
 import type { BackendInfo, EvaluateEvent, EvaluateRequest, ModelEvaluateRequest, ReportFile, ReportOptions, Thumbnail } from '../src/engine/types';
 import { renderChartPng } from './charts';
 import { thumbnailOf } from './thumbnail';
-import { browserBackboneLoader, buildModel } from './models';
+import { restoredModel } from './models';
 
 /** What the engine lends an evaluation: its database, backend and the dataset a run was trained on. */
 export interface EvaluateHost {
@@ -47,11 +47,8 @@ export async function evaluateRun(host: EvaluateHost, req: EvaluateRequest, onEv
   if (!('external' in prepared)) checkSameSplit(run, prepared.dataset?.splitId);
   if (prepared.split.test.length === 0) throw new EngineError('E_DATASET', `run ${run.runId}'s dataset has no test split to evaluate on; import it with a test fraction above 0`);
 
-  const built = await buildModel(run.config, prepared.data, run.dataset?.normalization ?? prepared.normalization, browserBackboneLoader(host.db));
-  const optimizer = createOptimizer({ name: run.optimizer, learningRate: run.config.learningRate });
+  const built = await restoredModel(host.db, run, ckpt, prepared.data, run.dataset?.normalization ?? prepared.normalization);
   try {
-    // The optimiser state comes along with the weights (restoreCheckpoint restores both) and is then dropped.
-    await restoreCheckpoint(built.model, optimizer, ckpt);
     return await evaluateSubject(
       host,
       {
@@ -83,7 +80,6 @@ export async function evaluateRun(host: EvaluateHost, req: EvaluateRequest, onEv
     );
   } finally {
     built.model.dispose();
-    optimizer.dispose();
   }
 }
 
@@ -135,16 +131,17 @@ interface Subject {
 }
 
 /** Batched inference for the figures, a batch-of-one pass for latency, the metrics and the medical validation; stored. */
-async function evaluateSubject(host: EvaluateHost, s: Subject, req: Pick<EvaluateRequest, 'latencySamples' | 'thresholds'>, onEvent: (e: EvaluateEvent) => void): Promise<EvaluationRecord> {
+async function evaluateSubject(host: EvaluateHost, s: Subject, req: Pick<EvaluateRequest, 'latencySamples' | 'thresholds' | 'robustness'>, onEvent: (e: EvaluateEvent) => void): Promise<EvaluationRecord> {
   const { data, split, model, batchSize } = s;
   const K = data.numClasses;
   onEvent({ type: 'start', runId: s.id, checkpointEpoch: s.checkpoint?.epoch ?? null, test: split.test.length, val: split.val.length });
   const source = imageBatchSource(data);
   const preprocess = normalizeWith(s.normalization);
-  const forward = (indices: readonly number[]) => {
+  /** Logits of images; `alter` corrupts the pixels first (robustness), returning a new tensor. */
+  const forward = (indices: readonly number[], alter?: (x: tf.Tensor4D) => tf.Tensor4D) => {
     const { x, y } = source.batch(indices);
     try {
-      return tf.tidy(() => model.predict(preprocess(x as tf.Tensor4D)) as tf.Tensor2D);
+      return tf.tidy(() => model.predict(preprocess(alter ? alter(x as tf.Tensor4D) : (x as tf.Tensor4D))) as tf.Tensor2D);
     } finally {
       tf.dispose([x, y]);
     }
@@ -188,6 +185,29 @@ async function evaluateSubject(host: EvaluateHost, s: Subject, req: Pick<Evaluat
   }
 
   const testLabels = Int32Array.from(split.test, (i) => data.labels[i]);
+  // Robustness: the test split again under each corruption and severity, noise seeded per batch.
+  const robustnessSeed = deriveSeed(s.seed, 'robustness');
+  const measureRobustness = async (): Promise<RobustnessRow[]> => {
+    const rows: RobustnessRow[] = [];
+    for (const p of PERTURBATIONS) {
+      for (const [k, level] of p.levels.entries()) {
+        let correct = 0;
+        for (let start = 0; start < split.test.length; start += batchSize) {
+          if (host.shouldStop()) throw new EngineError('E_CANCELLED', 'the evaluation was cancelled; nothing was stored');
+          const logits = forward(split.test.slice(start, start + batchSize), (x) => perturb(x, p.kind, level, deriveSeed(robustnessSeed, p.kind, k, start)));
+          const predicted = tf.tidy(() => logits.argMax(-1));
+          logits.dispose();
+          (await predicted.data()).forEach((c, j) => void (correct += Number(c === testLabels[start + j])));
+          predicted.dispose();
+          await host.yieldToHost();
+        }
+        rows.push({ kind: p.kind, label: p.label, unit: p.unit, severity: (k + 1) as 1 | 2 | 3, level, accuracy: correct / split.test.length });
+        onEvent({ type: 'progress', phase: 'robustness', done: rows.length, total: PERTURBATIONS.length * p.levels.length });
+      }
+    }
+    return rows;
+  };
+  const rows = req.robustness ? await measureRobustness() : null;
   const metrics = evaluate({
     classes: s.classes,
     labels: testLabels,
@@ -208,6 +228,7 @@ async function evaluateSubject(host: EvaluateHost, s: Subject, req: Pick<Evaluat
     medical: medicalValidation(metrics, { thresholds: req.thresholds, crossSplit: s.crossSplit, trainCounts: s.trainCounts }),
     latencyMethod: `batch of one, from upload to probabilities read back, on ${latencyMs.length} test images after ${Math.min(WARMUP, sample.length)} untimed warm-up images (${host.backend.name}${host.backend.adapter ? `, ${host.backend.adapter.description || host.backend.adapter.vendor}` : ''})`,
     predictions: predictionsOf(split.test, testLabels, testLogits, K, s.keys),
+    ...(rows ? { robustness: { baseline: metrics.report.accuracy, images: split.test.length, seed: robustnessSeed, backend: host.backend.name, rows } } : {}),
   };
   await saveEvaluation(host.db, evaluation);
   onEvent({ type: 'done', evaluation });
@@ -249,7 +270,7 @@ async function externalData(host: EvaluateHost, run: RunRecord, fingerprint: str
 }
 
 /** A folder run is evaluated only on the very split it was trained with: same files, same split settings. */
-function checkSameSplit(run: RunRecord, splitId: string | undefined): void {
+export function checkSameSplit(run: RunRecord, splitId: string | undefined): void {
   const want = run.dataset?.splitId;
   if (want && splitId && want !== splitId) {
     throw new EngineError('E_DATASET', `the imported folder is split differently from run ${run.runId}'s (other seed, fractions, classes or grouping): its test images could have been trained on. Import it with the run's settings`);
@@ -280,11 +301,11 @@ export async function evaluationFiles(ev: EvaluationRecord, opts: ReportOptions 
   const names = reportImageNames(ev.predictions, opts.includeFileNames ?? false);
   const charts = typeof OffscreenCanvas === 'undefined' ? [] : await Promise.all(reportCharts(ev.metrics).map(async (c) => ({ name: c.file, bytes: await renderChartPng(c) })));
   return [
-    { name: 'evaluation_metrics.json', text: json({ ...evaluationMetricsJson(ev.metrics), evaluated_on: ev.data.split, ...(ev.data.split === 'external' ? { unknown_classes: Object.fromEntries(unknown.map((c) => [c.name, c.images])) } : {}) }) },
+    { name: 'evaluation_metrics.json', text: json({ ...evaluationMetricsJson(ev.metrics, ev.robustness), evaluated_on: ev.data.split, ...(ev.data.split === 'external' ? { unknown_classes: Object.fromEntries(unknown.map((c) => [c.name, c.images])) } : {}) }) },
     { name: 'medical_validation.json', text: json(medicalValidationJson(ev.medical)) },
     {
       name: 'evaluation_report.md',
-      text: evaluationReportMarkdown(ev.metrics, ev.medical, { runId: ev.runId, model: ev.model, data, backend: ev.backend, date: ev.evaluatedAt, latencyMethod: ev.latencyMethod, unknownClasses: unknown, charts: charts.map((c) => c.name), misclassified: misclassified(classes, ev.predictions, names) }),
+      text: evaluationReportMarkdown(ev.metrics, ev.medical, { runId: ev.runId, model: ev.model, data, backend: ev.backend, date: ev.evaluatedAt, latencyMethod: ev.latencyMethod, unknownClasses: unknown, charts: charts.map((c) => c.name), misclassified: misclassified(classes, ev.predictions, names) }, ev.robustness),
     },
     { name: 'predictions.csv', text: predictionsCsv(classes, ev.predictions, names) },
     ...charts,

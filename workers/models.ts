@@ -8,9 +8,10 @@ import { buildClassifier, strategyDefaults, type Classifier } from '../src/core/
 import { getZooEntry, normalizationFor, type ZooEntry } from '../src/core/models/zoo';
 import { idbBackboneCache } from '../src/core/store/backbones';
 import { StorageFullError } from '../src/core/registry/quota';
+import { restoreCheckpoint, type Checkpoint } from '../src/core/store/checkpoints';
 import type { StudioDB } from '../src/core/store/db';
-import type { OptimizerName } from '../src/core/train/optimizers';
-import type { Strategy, TrainConfig } from '../src/core/train/types';
+import { createOptimizer, type OptimizerName } from '../src/core/train/optimizers';
+import type { RunRecord, Strategy, TrainConfig } from '../src/core/train/types';
 import { EngineError } from '../src/engine/errors';
 
 /**
@@ -85,5 +86,23 @@ export async function buildModel(
     return { model: classifier.model, classifier, entry, strategy, optimizer: cfg.optimizer ?? strategyDefaults(entry, strategy).optimizer, normalization: normalizationFor(entry, datasetStats) };
   } finally {
     backbone.model.dispose();
+  }
+}
+
+/**
+ * A run's network holding a checkpoint's weights, for inference (evaluation, registration, Grad-CAM). A checkpoint
+ * restores weights and optimiser state together; the optimiser is only its vehicle here. Dispose the model.
+ */
+export async function restoredModel(db: StudioDB, run: RunRecord, checkpoint: Checkpoint, data: { imageSize: number; channels: number; numClasses: number }, datasetStats: ChannelStats): Promise<BuiltModel> {
+  const built = await buildModel(run.config, data, datasetStats, browserBackboneLoader(db));
+  const optimizer = createOptimizer({ name: run.optimizer, learningRate: run.config.learningRate });
+  try {
+    await restoreCheckpoint(built.model, optimizer, checkpoint);
+    return built;
+  } catch (err) {
+    built.model.dispose();
+    throw err;
+  } finally {
+    optimizer.dispose();
   }
 }

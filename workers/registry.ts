@@ -7,17 +7,16 @@ import { strToU8 } from 'fflate';
 import { describeModel, type ModelMetadata } from '../src/core/export/metadata';
 import { exportOnnx, ONNX_INPUT, ONNX_OUTPUT, UnsupportedLayerError } from '../src/core/export/onnx';
 import { maxAbsDifference, PARITY_TOLERANCE, rowsOf, studioProbabilities, syntheticPixels } from '../src/core/export/parity';
-import { exportTfjs, importTfjs, unzipFiles, zipFiles, type ModelFiles, modelFilesOf } from '../src/core/export/tfjs';
+import { exportTfjs, importTfjs, unzipFiles, zipFiles, type ImportedModel, type ModelFiles, modelFilesOf } from '../src/core/export/tfjs';
 import { getZooEntry } from '../src/core/models/zoo';
 import { browserEstimate } from '../src/core/registry/quota';
 import { deleteModelVersion, listModels, loadModelFiles, registerModel, RegistryError, removeAlias, resolveModel, reviewRegistrationIn, setAlias, type ModelVersion, type RegistrationReview } from '../src/core/registry/registry';
 import { loadCheckpoint, restoreCheckpoint } from '../src/core/store/checkpoints';
 import { getRun, type StudioDB } from '../src/core/store/db';
-import { createOptimizer } from '../src/core/train/optimizers';
 import { EngineError } from '../src/engine/errors';
 import type { ExportedFile, ModelExport, OnnxParity, RegisterModelRequest } from '../src/engine/types';
 import { version as studioVersion } from '../package.json';
-import { browserBackboneLoader, buildModel } from './models';
+import { restoredModel } from './models';
 
 /**
  * Up to `count` held-out images at this size and channel count (uint8 NHWC) of the imported dataset, or else of the
@@ -51,15 +50,8 @@ export class RegistryService {
     const checkpoint = await loadCheckpoint(db, run.runId, 'best');
     if (!checkpoint) throw new EngineError('E_NOT_FOUND', `run ${run.runId} has no best checkpoint in storage (was it deleted?)`);
     const { imageSize, channels, normalization } = run.input;
-    const built = await buildModel(run.config, { imageSize, channels, numClasses: run.classes.length }, normalization, browserBackboneLoader(db));
+    const built = await restoredModel(db, run, checkpoint, { imageSize, channels, numClasses: run.classes.length }, normalization);
     try {
-      // restoreCheckpoint puts back weights and optimiser state together; the optimiser is only its vehicle here.
-      const optimizer = createOptimizer({ name: run.optimizer, learningRate: run.config.learningRate });
-      try {
-        await restoreCheckpoint(built.model, optimizer, checkpoint);
-      } finally {
-        optimizer.dispose();
-      }
       const metadata = describeModel({
         modelId: run.model,
         strategy: run.strategy,
@@ -138,15 +130,7 @@ export class RegistryService {
 
   async exportModel(ref: string, format: 'tfjs' | 'onnx', opts: { zip?: boolean; parityImages?: number } = {}): Promise<ModelExport> {
     if (format !== 'tfjs' && format !== 'onnx') throw new EngineError('E_CONFIG', `export format must be tfjs or onnx (got ${String(format)})`);
-    const db = await this.database();
-    let version: ModelVersion;
-    let files: ModelFiles;
-    try {
-      version = await resolveModel(db, ref);
-      files = await loadModelFiles(db, version.id);
-    } catch (err) {
-      throw asEngineError(err);
-    }
+    const { version, files } = await this.versionFiles(ref);
     const card = strToU8(version.card);
     let out: ModelFiles;
     let parity: OnnxParity | undefined;
@@ -167,6 +151,21 @@ export class RegistryService {
     const base = `${version.name}-${version.version}-${format}`;
     const list = opts.zip ? [{ name: `${base}.zip`, bytes: zipFiles(out) }] : Object.entries(out).map(([name, bytes]) => ({ name, bytes }));
     return { id: version.id, format, files: list, ...(parity ? { parity } : {}) };
+  }
+
+  /** A registered version's network and metadata, to run it (Grad-CAM); the caller disposes the model. */
+  async openModel(ref: string): Promise<ImportedModel> {
+    return importTfjs((await this.versionFiles(ref)).files);
+  }
+
+  private async versionFiles(ref: string): Promise<{ version: ModelVersion; files: ModelFiles }> {
+    const db = await this.database();
+    try {
+      const version = await resolveModel(db, ref);
+      return { version, files: await loadModelFiles(db, version.id) };
+    } catch (err) {
+      throw asEngineError(err);
+    }
   }
 
   /** The exported file in onnxruntime-web against the studio's probabilities, on the user's images when they fit. */

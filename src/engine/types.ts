@@ -23,7 +23,7 @@ import type { RunComparison } from '../core/metrics/compare';
 export type { AdapterInfo, BackendName, CrossValidationFold, DatasetConfig, DemoDatasetConfig, EpochMetrics, FeatureCacheInfo, FolderDatasetConfig, PhaseName, RunPhase, RunRecord, RunStatus, SplitCounts, Strategy, TrainConfig } from '../core/train/types';
 export type { LrScheduleConfig } from '../core/train/schedules';
 export type { OptimizerName } from '../core/train/optimizers';
-export type { EvaluatedImage, EvaluationMetrics, EvaluationRecord } from '../core/metrics/evaluation';
+export type { EvaluatedImage, EvaluationMetrics, EvaluationRecord, Robustness, RobustnessRow } from '../core/metrics/evaluation';
 export type { MedicalThresholds, MedicalValidation } from '../core/metrics/medical';
 export type { MemoryBudget, MemoryEstimate } from '../core/models/memory';
 export type { Routing } from '../core/routing';
@@ -81,6 +81,8 @@ export interface EvaluateRequest {
    * fingerprint (at the run's input size), every image of a class the run knows; unknown class folders are reported.
    */
   external?: { fingerprint: string };
+  /** Also measure test accuracy under noise, blur, brightness and rotation at three severities each. */
+  robustness?: boolean;
 }
 
 /**
@@ -91,7 +93,7 @@ export interface EvaluateRequest {
 export const EVALUATION_IMPORT = { split: { train: 0.5, val: 0.5, test: 0 }, dedupe: 'off' } as const satisfies Pick<ImportOptions, 'split' | 'dedupe'>;
 
 /** An exported TF.js model folder evaluated on an imported folder (see Engine.evaluateModel). */
-export interface ModelEvaluateRequest extends Pick<EvaluateRequest, 'thresholds' | 'batchSize' | 'latencySamples'> {
+export interface ModelEvaluateRequest extends Pick<EvaluateRequest, 'thresholds' | 'batchSize' | 'latencySamples' | 'robustness'> {
   /** model.json, its weight shards and metadata.json (labels, input size, normalisation), or one zip of them. */
   files: ExportedFile[];
   /** The folder imported in this session to evaluate on (at the model's input size): every image of a class it knows. */
@@ -101,8 +103,34 @@ export interface ModelEvaluateRequest extends Pick<EvaluateRequest, 'thresholds'
 export type EvaluateEvent =
   /** `runId` is the key the evaluation is stored under; `checkpointEpoch` null for a model folder. */
   | { type: 'start'; runId: string; checkpointEpoch: number | null; test: number; val: number }
-  | { type: 'progress'; phase: 'validation' | 'test' | 'latency'; done: number; total: number }
+  | { type: 'progress'; phase: 'validation' | 'test' | 'latency' | 'robustness'; done: number; total: number }
   | { type: 'done'; evaluation: EvaluationRecord };
+
+/**
+ * What Grad-CAM explains: an image a run was evaluated on (its key in the run's dataset; the checkpoint its stored
+ * evaluation used, else the best), or raw pixels given to a registered model (NAME@VERSION, NAME@ALIAS or NAME),
+ * uint8 NHWC at the model's input size and channels.
+ */
+export type GradCamRequest = ({ runId: string; key: string } | { modelRef: string; pixels: Uint8Array }) & {
+  /** The class whose score is explained; the predicted class by default. */
+  classIndex?: number;
+};
+
+export interface GradCam {
+  /** height × width (the model's input size), row-major, in [0, 1]. */
+  heatmap: Float32Array;
+  height: number;
+  width: number;
+  /** The class the map explains, and the model's class probabilities for the image. */
+  classIndex: number;
+  classes: string[];
+  probabilities: number[];
+  /** The feature map the gradients were taken at, and its size (1 × 1 cannot localise). */
+  layer: string;
+  featureSize: [number, number];
+  /** Where the gradients were computed (TF.js's WASM backend has no convolution gradients). */
+  backend: BackendName;
+}
 
 /** One file of an evaluation report: JSON, Markdown and CSV as text, the PNG charts as bytes. */
 export type ReportFile = { name: string; text: string; bytes?: undefined } | { name: string; bytes: Uint8Array; text?: undefined };
@@ -348,6 +376,8 @@ export interface Engine {
   evaluation(runId: string): Promise<EvaluationRecord | null>;
   /** Thumbnails of images a run was evaluated on (keys from its predictions), for a confusion cell's gallery. */
   evaluationThumbnails(runId: string, keys: string[], size: number): Promise<Thumbnail[]>;
+  /** A Grad-CAM heat-map of one image for one class, with the model's probabilities (see GradCamRequest). */
+  gradcam(req: GradCamRequest): Promise<GradCam>;
   /** The report files of the run's stored evaluation, charts included; image file names only with `includeFileNames`. */
   evaluationReport(runId: string, opts?: ReportOptions): Promise<ReportFile[]>;
   /** The model zoo: the built-in CNN and the pretrained backbones. */

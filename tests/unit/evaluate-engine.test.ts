@@ -75,6 +75,38 @@ describe('engine.evaluate', () => {
     expect(thumbs.map((t) => [t.key, t.size, t.rgba.length])).toEqual(keys.map((k) => [k, 4, 4 * 4 * 4]));
   });
 
+  it('measures accuracy under noise, blur, brightness and rotation at three severities, stored and written into the report files', async () => {
+    const run = await engine.train(cfg({ epochs: 1 }), () => {});
+    const events: EvaluateEvent[] = [];
+    const before = tf.memory().numTensors;
+    const ev = await engine.evaluate({ runId: run.runId, latencySamples: 2, robustness: true }, (e) => events.push(e));
+    expect(tf.memory().numTensors).toBe(before);
+    const progress = events.flatMap((e) => (e.type === 'progress' && e.phase === 'robustness' ? [e.done] : []));
+    expect(progress).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
+    const r = ev.robustness!;
+    expect(r).toMatchObject({ baseline: ev.metrics.report.accuracy, images: 12, backend: 'cpu' });
+    expect(r.rows.map((x) => `${x.kind}${x.severity}`)).toEqual(['noise', 'blur', 'brightness', 'rotation'].flatMap((k) => [`${k}1`, `${k}2`, `${k}3`]));
+    // Each accuracy is a count of the 12 test images.
+    for (const x of r.rows) expect(x.accuracy * 12).toBeCloseTo(Math.round(x.accuracy * 12), 9);
+    expect(await engine.evaluation(run.runId)).toEqual(ev);
+    // Seeded: the same evaluation again gives the same table.
+    const again = await engine.evaluate({ runId: run.runId, latencySamples: 2, robustness: true }, () => {});
+    expect(again.robustness).toEqual(r);
+
+    const [metrics, , md] = await engine.evaluationReport(run.runId);
+    const json = JSON.parse(metrics.text!).robustness;
+    expect(json).toMatchObject({ baseline_accuracy: ev.metrics.report.accuracy, images: 12, seed: r.seed, backend: 'cpu' });
+    expect(Object.keys(json.perturbations)).toEqual(['noise', 'blur', 'brightness', 'rotation']);
+    expect(json.perturbations.rotation).toEqual({ label: 'Rotation', unit: 'degrees', severities: r.rows.filter((x) => x.kind === 'rotation').map(({ severity, level, accuracy }) => ({ severity, level, accuracy })) });
+    expect(md.text).toMatch(/## Robustness \(accuracy on the 12 test images, clean [\d.]+ %; noise seed \d+; on cpu\)/);
+    expect(md.text).toMatch(/\| Gaussian blur \| σ in pixels \| [\d.]+ % \(0\.5\) \| [\d.]+ % \(1\) \| [\d.]+ % \(2\) \|/);
+    // Without the option there is no robustness section.
+    await engine.evaluate({ runId: run.runId, latencySamples: 2 }, () => {});
+    const [plain, , plainMd] = await engine.evaluationReport(run.runId);
+    expect(JSON.parse(plain.text!)).not.toHaveProperty('robustness');
+    expect(plainMd.text).not.toContain('## Robustness');
+  });
+
   it('refuses an unknown run, and a folder run whose folder is not imported, with typed errors', async () => {
     await expect(engine.evaluate({ runId: 'run-none' }, () => {})).rejects.toMatchObject({ code: 'E_NOT_FOUND' });
     const withFolder = new StudioEngine(analyzeWith(async (_file, bytes, _size, _channels, out) => out.set(bytes)));

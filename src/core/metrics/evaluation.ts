@@ -6,6 +6,7 @@ import { bootstrapIntervals, latencySummary, type Interval, type LatencySummary 
 import { calibration, confidenceHistogram, fitTemperature, softmax, topClass, type Calibration, type ConfidenceHistogram } from './calibration';
 import { confusionMatrix, rowNormalize, type ConfusionMatrix } from './confusion';
 import { classificationReport, classMetrics, type ClassificationReport } from './report';
+import type { PerturbationKind } from '../image/perturb';
 import type { MedicalValidation } from './medical';
 import { rocOneVsRest, type OneVsRestRoc } from './roc';
 
@@ -88,6 +89,27 @@ export interface EvaluatedImage {
   probs: number[];
 }
 
+/** Test accuracy under one corruption at one severity (src/core/image/perturb.ts). */
+export interface RobustnessRow {
+  kind: PerturbationKind;
+  label: string;
+  unit: string;
+  severity: 1 | 2 | 3;
+  level: number;
+  accuracy: number;
+}
+
+/** Accuracy on the test split under each corruption at three severities, against the clean accuracy. */
+export interface Robustness {
+  baseline: number;
+  images: number;
+  /** Seeds the noise. */
+  seed: number;
+  /** The backend that ran the passes (the one routed for forward work). */
+  backend: string;
+  rows: RobustnessRow[];
+}
+
 /** An evaluation as stored with its run (IndexedDB `evaluations`) and returned to the UI and the CLI. */
 export interface EvaluationRecord {
   runId: string;
@@ -106,4 +128,6 @@ export interface EvaluationRecord {
   /** How latency was measured, in words, for the report. */
   latencyMethod: string;
   predictions: EvaluatedImage[];
+  /** Present when the evaluation was asked for it (`EvaluateRequest.robustness`). */
+  robustness?: Robustness;
 }

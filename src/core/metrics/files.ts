@@ -7,7 +7,7 @@
 import { csvText } from '../csv';
 import type { Interval } from './bootstrap';
 import { TEMPERATURE_RANGE } from './calibration';
-import type { EvaluatedImage, EvaluationMetrics } from './evaluation';
+import type { EvaluatedImage, EvaluationMetrics, Robustness, RobustnessRow } from './evaluation';
 import type { MedicalValidation } from './medical';
 import type { ClassMetrics } from './report';
 
@@ -15,7 +15,14 @@ const perClassJson = (c: ClassMetrics) => ({ precision: c.precision, recall: c.r
 const interval = (i: Interval | null) => (i ? [i.low, i.high] : null);
 const byClass = <T>(classes: string[], values: T[]) => Object.fromEntries(classes.map((c, k) => [c, values[k]]));
 
-export function evaluationMetricsJson(m: EvaluationMetrics) {
+/** The robustness rows grouped by corruption, in the order measured. */
+function byPerturbation(r: Robustness): RobustnessRow[][] {
+  const groups = new Map<string, RobustnessRow[]>();
+  for (const row of r.rows) groups.set(row.kind, [...(groups.get(row.kind) ?? []), row]);
+  return [...groups.values()];
+}
+
+export function evaluationMetricsJson(m: EvaluationMetrics, robustness?: Robustness) {
   return {
     classes: m.classes,
     accuracy: m.report.accuracy,
@@ -41,6 +48,17 @@ export function evaluationMetricsJson(m: EvaluationMetrics) {
     roc_curves: byClass(m.classes, m.roc.curves.map((c) => (c ? { fpr: c.fpr, tpr: c.tpr } : null))),
     reliability: { before: m.calibration.bins, after: m.calibrationAfterTemperature?.bins ?? null },
     confidence_histogram: m.confidence,
+    ...(robustness
+      ? {
+          robustness: {
+            baseline_accuracy: robustness.baseline,
+            images: robustness.images,
+            seed: robustness.seed,
+            backend: robustness.backend,
+            perturbations: Object.fromEntries(byPerturbation(robustness).map((rows) => [rows[0].kind, { label: rows[0].label, unit: rows[0].unit, severities: rows.map((r) => ({ severity: r.severity, level: r.level, accuracy: r.accuracy })) }])),
+          },
+        }
+      : {}),
   };
 }
 
@@ -102,7 +120,7 @@ const p = (x: number) => `${(x * 100).toFixed(1)} %`;
 const ci = (i: Interval | null) => (i ? ` (95 % CI ${p(i.low)}–${p(i.high)})` : '');
 const f3 = (x: number | null) => (x === null ? 'n/a' : x.toFixed(3));
 
-export function evaluationReportMarkdown(m: EvaluationMetrics, v: MedicalValidation, ctx: ReportContext): string {
+export function evaluationReportMarkdown(m: EvaluationMetrics, v: MedicalValidation, ctx: ReportContext, robustness?: Robustness): string {
   const out: string[] = ['# Evaluation report', ''];
   if (v.leakageWarning) out.push(`> **Warning — leakage:** ${v.leakageWarning}`, '');
   out.push(`Run \`${ctx.runId}\` · model \`${ctx.model}\` · backend ${ctx.backend} · ${ctx.date}`, '', `Evaluated on ${ctx.data}: ${m.report.total} images.`, '');
@@ -131,6 +149,13 @@ export function evaluationReportMarkdown(m: EvaluationMetrics, v: MedicalValidat
   }
   out.push('', '## Confusion matrix (rows true, columns predicted; count and share of the row)', '', `| true \\ predicted | ${m.classes.join(' | ')} |`, `| --- |${' --- |'.repeat(m.classes.length)}`);
   m.confusion.forEach((row, t) => out.push(`| ${m.classes[t]} | ${row.map((v, q) => `${v} (${p(m.confusionNormalized[t][q])})`).join(' | ')} |`));
+  if (robustness) {
+    const groups = byPerturbation(robustness);
+    const severities = groups[0]?.map((r) => r.severity) ?? [];
+    out.push('', `## Robustness (accuracy on the ${robustness.images} test images, clean ${p(robustness.baseline)}; noise seed ${robustness.seed}; on ${robustness.backend})`, '');
+    out.push(`| perturbation | level | ${severities.map((s) => `severity ${s}`).join(' | ')} |`, `| --- | --- |${' --- |'.repeat(severities.length)}`);
+    for (const rows of groups) out.push(`| ${rows[0].label} | ${rows[0].unit} | ${rows.map((r) => `${p(r.accuracy)} (${r.level})`).join(' | ')} |`);
+  }
   out.push('', '## Recommendations', '');
   out.push(...(v.recommendations.length ? v.recommendations.map((r) => `- ${r}`) : ['- none: every check passed and no confusion, calibration or imbalance problem stands out.']));
   if (ctx.misclassified) {
