@@ -2,7 +2,7 @@
  * What the page exposes to a headless driver (the CLI, tests, benchmarks): `window.studio`. It is the same `Studio`
  * object the buttons use, so an automated run goes through the same worker and engine as a click.
  */
-import type { BackendInfo, BackendName, DatasetSummary, EvaluateEvent, EvaluateRequest, EvaluationRecord, FolderInput, ReportFile, FolderScan, ImportEvent, ZooModel, ImportOptions, RunRecord, TrainConfig, TrainEvent } from './types';
+import type { BackendInfo, BackendName, DatasetSummary, EvaluateEvent, EvaluateRequest, EvaluationRecord, FolderInput, ReportFile, FolderScan, ImportEvent, ZooModel, ImportOptions, ModelExport, ModelVersion, RegisterModelRequest, RunRecord, TrainConfig, TrainEvent } from './types';
 
 export interface StudioAutomation {
   ready(): Promise<BackendInfo>;
@@ -20,6 +20,10 @@ export interface StudioAutomation {
   /** The report files of a run's stored evaluation. */
   evaluationReport(runId: string): Promise<ReportFile[]>;
   zoo(): Promise<ZooModel[]>;
+  /** Registers a completed run's best checkpoint as NAME@VERSION (see Engine.register). */
+  register(req: RegisterModelRequest): Promise<ModelVersion>;
+  /** A registered version's files as TF.js or ONNX; ONNX with its onnxruntime-web parity check (see Engine.exportModel). */
+  exportModel(ref: string, format: 'tfjs' | 'onnx', opts?: { zip?: boolean; parityImages?: number }): Promise<ModelExport>;
 }
 
 declare global {
