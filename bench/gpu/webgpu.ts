@@ -50,6 +50,7 @@ const adapter = await navigator.gpu.requestAdapter({ powerPreference: 'high-perf
 if (!adapter) throw new Error('Dawn found no WebGPU adapter (no Vulkan driver? on NVIDIA: the nvidia Vulkan ICD must be installed)');
 const { vendor, architecture, device, description } = adapter.info;
 const software = isSoftwareAdapter([vendor, architecture, device, description]);
+console.error(`webgpu: adapter ${[vendor, architecture, description || device].filter(Boolean).join(' / ')}${software ? ' (software)' : ''}`);
 if (!(await tf.setBackend('webgpu'))) throw new Error('TF.js could not start its WebGPU backend on Dawn');
 await tf.ready();
 
@@ -69,8 +70,12 @@ async function step(): Promise<number> {
   return v;
 }
 
+console.error(`webgpu: ${MODEL} built at ${size} px, ${params} trainable parameters; warming up`);
 const t0 = performance.now();
-for (let i = 0; i < warmup; i++) await step();
+for (let i = 0; i < warmup; i++) {
+  await step();
+  console.error(`webgpu: warm-up step ${i + 1}/${warmup} done at ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+}
 const warmupSeconds = (performance.now() - t0) / 1000;
 const started = performance.now();
 let timed = 0;
