@@ -3,20 +3,21 @@
 # torchvision's mobilenet_v2 (width 0.35) in PyTorch fp32, same batch and input size, one run, one table.
 # Needs no network. Each side is time-boxed, so the whole run ends within 10 minutes.
 #
-#   bench/gpu/run.sh [--batch 32] [--size 224] [--steps 50] [--seconds 150] [--models DIR] [--out DIR]
+#   bench/gpu/run.sh [--batch 32] [--size 224] [--warmup 3] [--steps 50] [--seconds 150] [--models DIR] [--out DIR]
 #
 # --seconds caps each side's timed steps; each side also gets its start-up and warm-up, killed at --seconds + 120.
 # Smoke test without a GPU (Dawn on SwiftShader, PyTorch on the CPU if installed):
 #   LD_LIBRARY_PATH=/usr/lib/chromium VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json XDG_RUNTIME_DIR=/tmp \
-#     bench/gpu/run.sh --batch 4 --size 32 --steps 2 --seconds 60
+#     bench/gpu/run.sh --batch 4 --size 32 --warmup 1 --steps 2 --seconds 300
 set -u
 cd "$(dirname "$0")/../.."
 
-BATCH=32 SIZE=224 STEPS=50 SECONDS_PER_SIDE=150 MODELS=../shared/pretrained OUT="bench/results/gpu-$(date -u +%Y%m%dT%H%M%SZ)"
+BATCH=32 SIZE=224 WARMUP=3 STEPS=50 SECONDS_PER_SIDE=150 MODELS=../shared/pretrained OUT="bench/results/gpu-$(date -u +%Y%m%dT%H%M%SZ)"
 while [ $# -gt 0 ]; do
   case "$1" in
     --batch) BATCH=$2 ;;
     --size) SIZE=$2 ;;
+    --warmup) WARMUP=$2 ;;
     --steps) STEPS=$2 ;;
     --seconds) SECONDS_PER_SIDE=$2 ;;
     --models) MODELS=$2 ;;
@@ -27,7 +28,7 @@ while [ $# -gt 0 ]; do
 done
 mkdir -p "$OUT"
 LIMIT=$((SECONDS_PER_SIDE + 120))
-COMMON=(--batch "$BATCH" --size "$SIZE" --steps "$STEPS" --seconds "$SECONDS_PER_SIDE")
+COMMON=(--batch "$BATCH" --size "$SIZE" --warmup "$WARMUP" --steps "$STEPS" --seconds "$SECONDS_PER_SIDE")
 
 echo "== checks"
 if command -v nvidia-smi >/dev/null; then
