@@ -1,6 +1,6 @@
 /**
  * Benchmarks (never part of `npm test`): `npm run bench [-- --only NAME] [--data DIR] [--models DIR] [--full] [options]`,
- * NAME one of import [--size 224] · backends [--backends webgpu,webgl,wasm,cpu] [--size 64] · feature-cache
+ * NAME one of import [--size 224] · backends [--backends webgpu,webgl,wasm,cpu] [--size 32] · feature-cache
  * [--per-class 40] · real-data [--epochs 10] [--per-class 100] · isolation · finetune [--size 96] [--per-class 16].
  * Without --only the whole suite runs (about 15 minutes on a 2-core machine); --full runs the heavy ones at full size
  * (224 px, the whole folder, 50 epochs; hours on a CPU). --data defaults to ../shared's MRI Training folder; when it
@@ -33,7 +33,7 @@ export interface BenchRow {
 
 const BENCHMARKS: Record<string, (data: string) => Promise<BenchRow[]>> = {
   import: (data) => importBenchmark(data, numberOption('size', { full: 224, quick: 224 })),
-  backends: (data) => backendsBenchmark(data, options.backends?.split(',') ?? BENCH_BACKENDS, numberOption('size', { full: 224, quick: 64 })),
+  backends: (data) => backendsBenchmark(data, options.backends?.split(',') ?? BENCH_BACKENDS, numberOption('size', { full: 224, quick: 32 })),
   'feature-cache': (data) => featureCacheBenchmark(data, numberOption('per-class', { full: 40, quick: 40 })),
   'real-data': (data) => realDataBenchmark(data, numberOption('epochs', { full: 50, quick: 10 }), FULL && !options['per-class'] ? null : numberOption('per-class', { full: 100, quick: 100 })),
   isolation: (data) => isolationBenchmark(data),
