@@ -10,7 +10,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 export async function featureCacheBenchmark(mriDir: string, perClass: number): Promise<BenchRow[]> {
   if (!hasMobilenet()) {
-    console.log(`feature-cache: skipped, ../shared/pretrained/${MOBILENET} is absent`);
+    console.log(`feature-cache: skipped, ${MOBILENET} is absent from --models`);
     return [];
   }
   const dir = sampleFolder(mriDir, perClass);

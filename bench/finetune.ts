@@ -4,31 +4,20 @@
  * the frozen layers every epoch (featureCache 'off'), once on activations cached at the frozen boundary. WebGL, not
  * WebGPU (about 100× slower on SwiftShader) nor WASM (no Conv2DBackpropFilter, so it cannot train convolutions).
  */
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type {} from '../src/engine/automation';
 import type { RunRecord, TrainConfig } from '../src/engine/types';
 import { launchStudioBrowser } from '../cli/browser';
 import { serveStatic } from '../cli/serve';
-import { PRETRAINED_DIR } from '../tests/fixtures/pretrained';
+import { MODELS_DIR } from './options';
 import type { BenchRow } from './run';
+import { hasMobilenet, MOBILENET, sampleFolder } from './studio-page';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-export const FINETUNE_MODEL = 'mobilenet_v2_0.35_224';
 const BACKEND = 'webgl';
 const EPOCHS = 3;
-
-/** The first `perClass` files of each class folder, copied to a temporary folder-per-class dataset. */
-function subset(dir: string, perClass: number): string {
-  const root = join(mkdtempSync(join(tmpdir(), 'studio-bench-')), 'mri-subset');
-  for (const cls of readdirSync(dir).sort()) {
-    mkdirSync(join(root, cls), { recursive: true });
-    for (const f of readdirSync(join(dir, cls)).sort().slice(0, perClass)) copyFileSync(join(dir, cls, f), join(root, cls, f));
-  }
-  return root;
-}
 
 /** Median epoch time after the first (which compiles the backend's kernels). */
 function steadyEpochSeconds(run: RunRecord): number {
@@ -37,8 +26,12 @@ function steadyEpochSeconds(run: RunRecord): number {
 }
 
 export async function finetuneBenchmark(dir: string, size: number, perClass: number): Promise<BenchRow[]> {
-  const data = subset(dir, perClass);
-  const server = await serveStatic(join(ROOT, 'dist'), 0, '127.0.0.1', { '/models/': PRETRAINED_DIR });
+  if (!hasMobilenet()) {
+    console.log(`finetune: skipped, ${MODELS_DIR}/${MOBILENET} is absent`);
+    return [];
+  }
+  const data = sampleFolder(dir, perClass);
+  const server = await serveStatic(join(ROOT, 'dist'), 0, '127.0.0.1', { '/models/': MODELS_DIR });
   const browser = await launchStudioBrowser({});
   try {
     const page = await browser.context.newPage();
@@ -50,7 +43,7 @@ export async function finetuneBenchmark(dir: string, size: number, perClass: num
     const summary = await page.evaluate((s) => window.studio!.importFolder({ imageSize: s, channels: 3, split: { train: 0.7, val: 0.15, test: 0.15 }, seed: 42, dedupe: 'off' }), size);
     const cfg = (featureCache: 'off' | 'auto'): TrainConfig => ({
       dataset: { kind: 'folder', fingerprint: summary.fingerprint },
-      model: FINETUNE_MODEL,
+      model: MOBILENET,
       strategy: 'finetune',
       trainableBlocks: 2,
       epochs: EPOCHS,
@@ -65,7 +58,7 @@ export async function finetuneBenchmark(dir: string, size: number, perClass: num
     const cache = cached.phases?.[0]?.featureCache;
     if (!cache) throw new Error('the cached run recorded no feature cache');
     const [without, withCache] = [steadyEpochSeconds(plain), steadyEpochSeconds(cached)];
-    const note = `${FINETUNE_MODEL}, last 2 blocks, ${size} px, ${plain.split.train}+${plain.split.val} train+val images, ${BACKEND} (${backend.adapter?.description || backend.adapter?.vendor || 'no adapter info'}), median of epochs 2–${EPOCHS}`;
+    const note = `${MOBILENET}, last 2 blocks, ${size} px, ${plain.split.train}+${plain.split.val} train+val images, ${BACKEND} (${backend.adapter?.description || backend.adapter?.vendor || 'no adapter info'}), median of epochs 2–${EPOCHS}`;
     return [
       { benchmark: 'finetune', metric: 'epoch without cache', value: without.toFixed(2), unit: 's', note },
       { benchmark: 'finetune', metric: 'epoch with cache', value: withCache.toFixed(2), unit: 's', note: `activations at ${cache.boundary} ${JSON.stringify(cache.featureShape)}, kept on ${cache.keep}, ${(cache.bytes / 2 ** 20).toFixed(1)} MiB` },

@@ -3,27 +3,17 @@
  * backend, real MRI images) with the studio served with and without COOP/COEP. Isolation gives the page
  * SharedArrayBuffer, which the WASM backend needs to run on several threads.
  */
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type {} from '../src/engine/automation';
 import { launchStudioBrowser } from '../cli/browser';
 import { serveStatic } from '../cli/serve';
+import { MODELS_DIR } from './options';
 import type { BenchRow } from './run';
+import { hasMobilenet, MOBILENET as MODEL, sampleFolder } from './studio-page';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const MODEL = 'mobilenet_v2_0.35_224';
-
-/** The first `perClass` files of each class folder, copied so the browser is handed a small real folder. */
-function subset(dir: string, perClass: number): string {
-  const out = mkdtempSync(join(tmpdir(), 'studio-bench-'));
-  for (const cls of readdirSync(dir)) {
-    mkdirSync(join(out, cls));
-    for (const f of readdirSync(join(dir, cls)).sort().slice(0, perClass)) copyFileSync(join(dir, cls, f), join(out, cls, f));
-  }
-  return out;
-}
 
 async function featurePass(isolated: boolean, folder: string, modelsDir: string): Promise<{ seconds: number; images: number; isolated: boolean }> {
   const server = await serveStatic(join(ROOT, 'dist'), 0, '127.0.0.1', { '/models/': modelsDir }, { isolated });
@@ -47,10 +37,14 @@ async function featurePass(isolated: boolean, folder: string, modelsDir: string)
   }
 }
 
-export async function isolationBenchmark(dataDir: string, modelsDir: string, perClass = 32): Promise<BenchRow[]> {
-  const folder = subset(dataDir, perClass);
-  const plain = await featurePass(false, folder, modelsDir);
-  const isolated = await featurePass(true, folder, modelsDir);
+export async function isolationBenchmark(dataDir: string, perClass = 32): Promise<BenchRow[]> {
+  if (!hasMobilenet()) {
+    console.log(`isolation: skipped, ${MODELS_DIR}/${MODEL} is absent`);
+    return [];
+  }
+  const folder = sampleFolder(dataDir, perClass);
+  const plain = await featurePass(false, folder, MODELS_DIR);
+  const isolated = await featurePass(true, folder, MODELS_DIR);
   if (!isolated.isolated || plain.isolated) throw new Error('the servers did not give the isolation each pass needs');
   const row = (label: string, r: typeof plain): BenchRow => ({ benchmark: 'isolation', metric: `${MODEL} features, WASM, ${label}`, value: r.seconds.toFixed(2), unit: 's', note: `${(r.images / r.seconds).toFixed(1)} images/s, ${r.images} images at 224 px` });
   return [

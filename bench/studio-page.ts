@@ -1,5 +1,5 @@
 /**
- * Shared by the training benchmarks: the built studio served on loopback (with ../shared/pretrained as /models/,
+ * Shared by the training benchmarks: the built studio served on loopback (with --models, ../shared/pretrained by default, as /models/,
  * as the CLI's --models-dir does), opened in headless Chromium and driven through `window.studio`, and small
  * samples of the real MRI folder copied to a temporary folder.
  */
@@ -12,12 +12,12 @@ import type {} from '../src/engine/automation';
 import type { DatasetSummary, ImportOptions, RunRecord, TrainConfig, TrainEvent } from '../src/engine/types';
 import { launchStudioBrowser } from '../cli/browser';
 import { serveStatic } from '../cli/serve';
+import { MODELS_DIR } from './options';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-export const SHARED_PRETRAINED = resolve(ROOT, '../shared/pretrained');
 export const MOBILENET = 'mobilenet_v2_0.35_224';
 
-export const hasMobilenet = (): boolean => existsSync(join(SHARED_PRETRAINED, MOBILENET, 'model.json'));
+export const hasMobilenet = (): boolean => existsSync(join(MODELS_DIR, MOBILENET, 'model.json'));
 
 export interface StudioPage {
   page: Page;
@@ -28,7 +28,7 @@ export interface StudioPage {
 }
 
 export async function withStudioPage<T>(backend: string, work: (studio: StudioPage) => Promise<T>): Promise<T> {
-  const server = await serveStatic(join(ROOT, 'dist'), 0, '127.0.0.1', { '/models/': SHARED_PRETRAINED });
+  const server = await serveStatic(join(ROOT, 'dist'), 0, '127.0.0.1', { '/models/': MODELS_DIR });
   const browser = await launchStudioBrowser({});
   try {
     const page = await browser.context.newPage();

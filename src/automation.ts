@@ -35,7 +35,7 @@ export function exposeAutomation(studio: Studio, engine: EngineProxy): void {
     zoo: () => engine.zoo(),
     crossValidate: (req) => studio.runs.crossValidate(req.config, req.folds ?? 5, (e) => window.onStudioEvent?.(e)),
     register: (req) => engine.register(req),
-    exportModel: (ref, format) => engine.exportModel(ref, format),
+    exportModel: (ref, format, opts) => engine.exportModel(ref, format, opts),
     async predictPicked(ref) {
       if (studio.inference.images.length === 0) throw new Error('E_NOT_FOUND: no images were given to the inference panel');
       // choose() classifies the picked images with the ref (it throws the engine's error when it cannot).

@@ -9,18 +9,12 @@ import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
 import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
 import wasmThreaded from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
-import { routeWork, type Routing, type RunWork } from '../src/core/routing';
+import { isSoftwareAdapter, routeWork, type Routing, type RunWork } from '../src/core/routing';
 import { BACKEND_ORDER, type AdapterInfo, type BackendInfo, type BackendName } from '../src/engine/types';
 import { EngineError } from '../src/engine/errors';
 
 // Served by Vite from our own origin: the WASM binaries are never fetched from a CDN.
 setWasmPaths({ 'tfjs-backend-wasm.wasm': wasmPlain, 'tfjs-backend-wasm-simd.wasm': wasmSimd, 'tfjs-backend-wasm-threaded-simd.wasm': wasmThreaded });
-
-const SOFTWARE_ADAPTER = /swiftshader|llvmpipe|softpipe|lavapipe|warp|software|basic render/i;
-
-export function isSoftwareAdapter(fields: string[], fallbackFlag = false): boolean {
-  return fallbackFlag || fields.some((f) => SOFTWARE_ADAPTER.test(f));
-}
 
 async function webgpuAdapter(): Promise<AdapterInfo | null> {
   const gpu = (globalThis.navigator as Navigator | undefined)?.gpu;

@@ -5,6 +5,13 @@
  */
 import type { AdapterInfo, BackendName, Strategy } from './train/types';
 
+const SOFTWARE_ADAPTER = /swiftshader|llvmpipe|softpipe|lavapipe|warp|software|basic render/i;
+
+/** A CPU emulating a GPU, from the adapter's vendor/architecture/description (or its own fallback flag). */
+export function isSoftwareAdapter(fields: string[], fallbackFlag = false): boolean {
+  return fallbackFlag || fields.some((f) => SOFTWARE_ADAPTER.test(f));
+}
+
 export interface RunWork {
   strategy: Strategy;
   /** Augmentation on: images change every epoch, so a frozen backbone runs forward every step. */

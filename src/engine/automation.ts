@@ -28,8 +28,8 @@ export interface StudioAutomation {
   crossValidate(req: CrossValidationRequest): Promise<CrossValidationResult>;
   /** Registers a completed run's best model (see Engine.register). */
   register(req: RegisterModelRequest): Promise<ModelVersion>;
-  /** A registered version's TF.js or ONNX files (see Engine.exportModel). */
-  exportModel(ref: string, format: 'tfjs' | 'onnx'): Promise<ModelExport>;
+  /** A registered version's files as TF.js or ONNX; ONNX with its onnxruntime-web parity check (see Engine.exportModel). */
+  exportModel(ref: string, format: 'tfjs' | 'onnx', opts?: { zip?: boolean; parityImages?: number }): Promise<ModelExport>;
   /** Classifies the images last handed to the inference panel's file or folder input with `ref`, and their CSV. */
   predictPicked(ref: string): Promise<{ result: PredictResult; csv: string }>;
 }

@@ -43,14 +43,14 @@ test('the built site runs under its Content-Security-Policy, cross-origin isolat
   expect(violations).toEqual([]);
 });
 
-test('import → train sends no request to any host but the studio’s own, and the header says so', async ({ page, context }) => {
+test('import → train → evaluate → register → export sends no request to any host but the studio’s own, and the header says so', async ({ page, context }) => {
   // Pretrained weights come from a local models folder served by the studio itself, as an offline install has them.
   const local = hasPretrained(MODEL);
   if (!local) console.log(`privacy: ../shared/pretrained/${MODEL} is absent, so this test trains the built-in CNN only`);
   const server = await serveStatic(DIST, 0, '127.0.0.1', local ? { '/models/': PRETRAINED_DIR } : {});
-  const requests: { url: string; method: string }[] = [];
-  // The context sees the page's requests and its workers'.
-  context.on('request', (r) => requests.push({ url: r.url(), method: r.method() }));
+  const requests: { url: string; method: string; bySw: boolean }[] = [];
+  // The context sees the page's requests, its workers' and its service worker's (which precaches the build).
+  context.on('request', (r) => requests.push({ url: r.url(), method: r.method(), bySw: r.serviceWorker() !== null }));
   try {
     await page.goto(server.url);
     await expect(page.getByTestId('backend-name')).toHaveText('webgpu', { timeout: 60_000 });
@@ -66,12 +66,31 @@ test('import → train sends no request to any host but the studio’s own, and 
     await page.getByTestId('train-demo').click();
     await expect(page.getByTestId('run-status')).toHaveAttribute('data-status', 'completed', { timeout: 5 * 60_000 });
 
+    // The rest of the model's life, through the page's own engine (the registry has no panel yet).
+    const after = await page.evaluate(async () => {
+      const s = window.studio!;
+      const [run] = await s.runs();
+      const evaluation = await s.evaluate({ runId: run.runId, latencySamples: 3 });
+      // One epoch on 17 phantoms is under the registry's accuracy bar: the override is recorded, as a user's would be.
+      const version = await s.register({ runId: run.runId, name: 'privacy-check', version: '1.0.0', overrideReason: 'end-to-end privacy test' });
+      const tfjs = await s.exportModel('privacy-check@1.0.0', 'tfjs');
+      const onnx = await s.exportModel('privacy-check@1.0.0', 'onnx', { parityImages: 2 });
+      return { tested: evaluation.data.images, version: `${version.name}@${version.version}`, tfjs: tfjs.files.map((f) => f.name), onnx: onnx.files.map((f) => f.name), parity: onnx.parity };
+    });
+    expect(after.tested).toBeGreaterThan(0);
+    expect(after.version).toBe('privacy-check@1.0.0');
+    expect(after.tfjs).toContain('model.json');
+    expect(after.onnx.some((f) => f.endsWith('.onnx'))).toBe(true);
+    expect(after.parity?.passed).toBe(true);
+
     const origin = new URL(server.url).origin;
     const elsewhere = requests.filter((r) => !/^(data|blob):/.test(r.url) && new URL(r.url).origin !== origin);
     expect(elsewhere).toEqual([]);
     expect(requests.filter((r) => r.method !== 'GET')).toEqual([]);
-    // The recording saw the engine worker's requests, not only the page's.
-    if (local) expect(requests.some((r) => r.url.endsWith(`/models/${MODEL}/model.json`))).toBe(true);
+    // The recording saw the engine worker's requests, not only the page's: the backbone, and the WASM that the ONNX
+    // parity check's onnxruntime-web loaded (not the service worker's precache of the same file).
+    if (local) expect(requests.some((r) => !r.bySw && r.url.endsWith(`/models/${MODEL}/model.json`))).toBe(true);
+    expect(requests.some((r) => !r.bySw && /\/assets\/ort-wasm[^/]*\.wasm$/.test(r.url))).toBe(true);
 
     await expect(page.getByTestId('network-local')).toHaveText('Network: only this site', { timeout: 10_000 });
     if (local) await expect(page.getByTestId('network-status')).toContainText('pretrained weights');
