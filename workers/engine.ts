@@ -5,7 +5,7 @@ import { ImportCancelled, importDataset, scanFolder, splitId, type FolderSource,
 import { DatasetError } from '../src/core/dataset/layout';
 import { GroupPatternError, manifestToCsv, manifestToJson, stratifiedSplit, validateFractions, type SplitIndices } from '../src/core/dataset/split';
 import { channelStats, IMAGENET_STATS, verifyStats, type ChannelStats } from '../src/core/dataset/stats';
-import { getZooEntry, MODEL_ZOO, type ZooEntry } from '../src/core/models/zoo';
+import { addImportedEntry, getZooEntry, zooEntries, type ZooEntry } from '../src/core/models/zoo';
 import { deriveSeed, mulberry32, shuffle } from '../src/core/random';
 import { getEvaluation, getRun, getStats, lastFolder, listRuns, openStudioDB, rememberFolder, saveRun, saveSplit, saveStats, type StudioDB } from '../src/core/store/db';
 import { augmentDefault, isAugmentIdentity } from '../src/core/image/augment';
@@ -15,9 +15,11 @@ import { checkLrSchedule, checkPhaseConfig, planPhases } from '../src/core/train
 import type { TensorDataset } from '../src/core/train/trainer';
 import type { RunRecord, Strategy, TrainConfig } from '../src/core/train/types';
 import { EngineError } from '../src/engine/errors';
-import type { AugmentPreview, AugmentPreviewRequest, BackboneImport, BackendInfo, BackendName, DatasetSummary, Engine, EvaluateEvent, EvaluateRequest, EvaluationRecord, ExportedFile, ModelExport, ModelVersion, NetworkRequest, RegisterModelRequest, ReportFile, ZooModel, FolderInput, FolderScan, ImportEvent, StatsVerification, Thumbnail, TrainEvent } from '../src/engine/types';
+import type { AugmentPreview, AugmentPreviewRequest, BackboneImport, OnnxBackboneImport, OnnxBackboneRequest, BackendInfo, BackendName, DatasetSummary, Engine, EvaluateEvent, EvaluateRequest, EvaluationRecord, ExportedFile, ModelExport, ModelVersion, NetworkRequest, RegisterModelRequest, ReportFile, ZooModel, FolderInput, FolderScan, ImportEvent, StatsVerification, Thumbnail, TrainEvent } from '../src/engine/types';
 import { ConfigError, configFromSettings, configTemplates, checkSettings, parseConfigText, readConfig, settingsFromConfig, type ConfigTemplate, type StudioConfig, type StudioSettings } from '../src/core/config';
+import { importedBackbones } from '../src/core/store/backbones';
 import { importBackboneFolder } from './backbone-import';
+import { importOnnxBackbone } from './onnx-import';
 import { augmentPreviews } from './preview';
 import { resourceRequests } from '../src/engine/network';
 import { onBackend, routeRun, selectBackend, useBackend } from './backend';
@@ -124,8 +126,12 @@ export class StudioEngine implements Engine {
   /** @param analyze per-file import work (decode, hashes, sums); the worker passes a pool of browser decoders. */
   constructor(private readonly analyze?: ImageAnalyzer) {}
 
+  /** The studio DB, once open with the imported ONNX backbones registered in the zoo. */
   private database(): Promise<StudioDB> {
-    this.db ??= openStudioDB();
+    this.db ??= openStudioDB().then(async (db) => {
+      for (const entry of await importedBackbones(db)) addImportedEntry(entry);
+      return db;
+    });
     return this.db;
   }
 
@@ -516,7 +522,8 @@ export class StudioEngine implements Engine {
   }
 
   async zoo(): Promise<ZooModel[]> {
-    return MODEL_ZOO.map((e) => ({ id: e.id, name: e.name, family: e.family, inputSize: e.inputSize, params: e.params, pretrained: e.source.kind === 'url', defaults: e.defaults }));
+    await this.database();
+    return zooEntries().map((e) => ({ id: e.id, name: e.name, family: e.family, inputSize: e.inputSize, params: e.params, pretrained: e.source.kind !== 'builtin', defaults: e.defaults }));
   }
 
   async estimateMemory(cfg: TrainConfig): Promise<MemoryEstimate> {
@@ -600,6 +607,15 @@ export class StudioEngine implements Engine {
   async importBackbone(id: string, input: FolderInput): Promise<BackboneImport> {
     await this.backend();
     return importBackboneFolder(zooEntry(id), input, await this.database());
+  }
+
+  async importOnnxBackbone(req: OnnxBackboneRequest): Promise<OnnxBackboneImport> {
+    await this.backend();
+    try {
+      return await importOnnxBackbone(req, await this.database());
+    } catch (err) {
+      throw asEngineError(err);
+    }
   }
 
   async network(): Promise<NetworkRequest[]> {

@@ -157,7 +157,7 @@ describe('ONNX import: a hand-written graph of every supported operator', () => 
     const { model } = importOnnx(kitchenSink());
     const conv = model.getLayer('conv1');
     const x = tf.randomUniform([4, 15, 15, 3], -1, 1, 'float32', 8);
-    const labels = tf.oneHot(tf.tensor1d([0, 1, 2, 3], 'int32'), 5);
+    const labels = tf.tidy(() => tf.oneHot(tf.tensor1d([0, 1, 2, 3], 'int32'), 5));
     const kernelBefore = conv.getWeights()[0].dataSync().slice();
     const optimizer = tf.train.sgd(0.1);
     const before = tf.memory().numTensors;

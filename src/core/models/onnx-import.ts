@@ -59,6 +59,10 @@ export interface OnnxImport {
   ops: Record<string, number>;
   /** The file's input layout: NCHW (PyTorch) or NHWC followed by a Transpose (the studio's export). */
   inputLayout: 'NCHW' | 'NHWC';
+  /** The file's input, its batch size when fixed, and the ONNX value the model ends at (see onnxWithOutput). */
+  inputName: string;
+  batch: number | null;
+  outputName: string;
   producer: string;
   opset: number;
 }
@@ -139,10 +143,11 @@ class Importer {
   /** Every layer applied, to free their variables when the import fails half-way. */
   private readonly layers: tf.layers.Layer[] = [];
   /** The graph input's name, and the per-channel affine taken off it (x − sub) / div. */
-  private inputName = '';
+  readonly inputName: string = '';
   private sub: number[] | null = null;
   private div: number[] | null = null;
   readonly input: tf.SymbolicTensor;
+  readonly batch: number | null;
   readonly inputLayout: 'NCHW' | 'NHWC';
   readonly inputSize: number;
   readonly channels: number;
@@ -164,6 +169,7 @@ class Importer {
     if (c == null || h == null || w == null) throw new OnnxImportError(`the input "${info.name}" has no fixed size (${JSON.stringify(dims)}); export it with fixed channels, height and width`);
     if (h !== w) throw new OnnxImportError(`the input "${info.name}" is ${h}×${w}; the studio trains on square images`);
     this.inputName = info.name ?? '';
+    this.batch = dims[0];
     this.inputLayout = nhwc ? 'NHWC' : 'NCHW';
     this.inputSize = h;
     this.channels = c;
@@ -624,8 +630,9 @@ export function importOnnx(bytes: Uint8Array, opts: OnnxImportOptions = {}): Onn
   const importer = new Importer(graph);
   const cut = opts.cut ?? 'none';
   let model: tf.LayersModel;
+  let target: string;
   try {
-    const target = cut === 'pool' ? importer.poolInput() : graph.output![0].name!;
+    target = cut === 'pool' ? importer.poolInput() : graph.output![0].name!;
     // Images come out NHWC, as the studio's heads read them; a pooled [N, C, 1, 1] as [N, C].
     const out = importer.value(target).t;
     if (cut === 'pool' && out.shape.length !== 4) throw new OnnxImportError(`the global pool's input has rank ${out.shape.length}; a backbone ends in a feature map`);
@@ -644,7 +651,20 @@ export function importOnnx(bytes: Uint8Array, opts: OnnxImportOptions = {}): Onn
     channels: importer.channels,
     ops: countOps(graph),
     inputLayout: importer.inputLayout,
+    inputName: importer.inputName,
+    batch: importer.batch,
+    outputName: target,
     producer: [proto.producerName, proto.producerVersion].filter(Boolean).join(' '),
     opset,
   };
+}
+
+/**
+ * The same file with `value` as its only output (float32, shape left to the runtime), so a runtime computes what an
+ * imported backbone ends at (a parity check of the features), whatever the graph's own output was.
+ */
+export function onnxWithOutput(bytes: Uint8Array, value: string): Uint8Array {
+  const proto = ModelProto.decode(bytes);
+  proto.graph!.output = [onnxProto.onnx.ValueInfoProto.create({ name: value, type: { tensorType: { elemType: DataType.FLOAT } } })];
+  return ModelProto.encode(proto).finish();
 }
