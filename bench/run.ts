@@ -1,7 +1,7 @@
 /**
  * Benchmarks (never part of `npm test`): `npm run bench [-- --only NAME] [options]`, NAME one of
  * import [--size 224] · backends [--backends webgpu,webgl,wasm,cpu] · feature-cache [--per-class 40] ·
- * real-data [--epochs 50] · isolation · finetune [--size 224] [--per-class 16].
+ * real-data [--epochs 50] · isolation · finetune [--size 224] [--per-class 16] · architectures [--per-class 30].
  * Prints one table and writes bench/results/<date>.json. Figures are ratios measured in one run where possible:
  * this machine is shared and noisy, so absolute times move between runs.
  */
@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { architecturesBenchmark } from './architectures';
 import { BENCH_BACKENDS, backendsBenchmark } from './backends';
 import { featureCacheBenchmark } from './feature-cache';
 import { finetuneBenchmark, FINETUNE_MODEL } from './finetune';
@@ -43,6 +44,7 @@ const BENCHMARKS: Record<string, () => Promise<BenchRow[]>> = {
   'real-data': () => realDataBenchmark(SHARED_MRI, Number(values.epochs ?? 50)),
   isolation: () => withPretrained('isolation', FINETUNE_MODEL, () => isolationBenchmark(SHARED_MRI, PRETRAINED_DIR)),
   finetune: () => withPretrained('finetune', FINETUNE_MODEL, () => finetuneBenchmark(SHARED_MRI, Number(values.size ?? 224), Number(values['per-class'] ?? 16))),
+  architectures: () => architecturesBenchmark(SHARED_MRI, Number(values['per-class'] ?? 30)),
 };
 if (values.only && !(values.only in BENCHMARKS)) {
   console.error(`bench: --only must be one of ${Object.keys(BENCHMARKS).join(', ')} (got "${values.only}")`);
