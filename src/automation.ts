@@ -27,6 +27,7 @@ export function exposeAutomation(studio: Studio, engine: EngineProxy): void {
     evaluate: (req) => studio.evaluation.evaluate(req, (e) => window.onStudioEvent?.(e)),
     evaluationReport: (runId) => engine.evaluationReport(runId),
     zoo: () => engine.zoo(),
+    importOnnxBackbone: (req) => studio.importOnnxBackbone(req),
     async scanFolder(input) {
       const scan = await studio.scanFolder(input);
       if (!scan) throw new Error(`${studio.scanError?.code}: ${studio.scanError?.message}`);

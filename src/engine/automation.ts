@@ -2,7 +2,7 @@
  * What the page exposes to a headless driver (the CLI, tests, benchmarks): `window.studio`. It is the same `Studio`
  * object the buttons use, so an automated run goes through the same worker and engine as a click.
  */
-import type { BackendInfo, BackendName, DatasetSummary, EvaluateEvent, EvaluateRequest, EvaluationRecord, FolderInput, ReportFile, FolderScan, ImportEvent, ZooModel, ImportOptions, RunRecord, TrainConfig, TrainEvent } from './types';
+import type { BackendInfo, BackendName, DatasetSummary, EvaluateEvent, EvaluateRequest, EvaluationRecord, FolderInput, OnnxBackboneImport, OnnxBackboneRequest, ReportFile, FolderScan, ImportEvent, ZooModel, ImportOptions, RunRecord, TrainConfig, TrainEvent } from './types';
 
 export interface StudioAutomation {
   ready(): Promise<BackendInfo>;
@@ -20,6 +20,8 @@ export interface StudioAutomation {
   /** The report files of a run's stored evaluation. */
   evaluationReport(runId: string): Promise<ReportFile[]>;
   zoo(): Promise<ZooModel[]>;
+  /** Imports an ONNX backbone (see Engine.importOnnxBackbone) and lists it in the zoo. */
+  importOnnxBackbone(req: OnnxBackboneRequest): Promise<OnnxBackboneImport>;
 }
 
 declare global {

@@ -1,5 +1,6 @@
 import { expect, test } from '@playwright/test';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tinyOnnxClassifier } from '../fixtures/tiny-onnx';
@@ -47,4 +48,28 @@ test('an ONNX CNN imports as a backbone with its parity shown, and trains frozen
   // Still in the zoo after a reload (the entry lives with the weights in IndexedDB).
   await page.reload();
   await expect(page.getByTestId('model').locator('option[value="tiny_onnx"]')).toHaveCount(1, { timeout: 60_000 });
+});
+
+test('the CLI imports an ONNX backbone into its profile, then trains it with the medical head', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'studio-onnx-cli-'));
+  const file = join(dir, 'tiny-cnn.onnx');
+  writeFileSync(file, await tinyOnnxClassifier(32));
+  // IndexedDB belongs to the profile and the port: both commands use the same ones.
+  const common = ['--profile', join(dir, 'profile'), '--port', String(5336)];
+  const studio = (...args: string[]) => spawnSync('npx', ['tsx', 'cli/studio.ts', ...args, ...common], { encoding: 'utf8', timeout: 5 * 60_000 });
+
+  const missing = studio('import-onnx', '--file', join(dir, 'absent.onnx'), '--id', 'x');
+  expect(missing.status).toBe(2);
+  expect(missing.stderr).toContain('does not exist');
+
+  const imported = studio('import-onnx', '--file', file, '--id', 'tiny_cli', '--out', join(dir, 'import.json'));
+  expect(imported.status, imported.stderr).toBe(0);
+  expect(imported.stdout).toMatch(/largest logit difference \d\.\d+e-\d+/);
+  const record = JSON.parse(readFileSync(join(dir, 'import.json'), 'utf8'));
+  expect(record.parity.outputDifference).toBeLessThanOrEqual(1e-3);
+
+  const out = join(dir, 'run.json');
+  const trained = studio('train', '--demo', '--image-size', '32', '--per-class', '8', '--model', 'tiny_cli', '--strategy', 'medical', '--epochs', '1', '--out', out);
+  expect(trained.status, trained.stderr).toBe(0);
+  expect(JSON.parse(readFileSync(out, 'utf8'))).toMatchObject({ model: 'tiny_cli', strategy: 'medical' });
 });

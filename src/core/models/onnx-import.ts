@@ -256,7 +256,7 @@ class Importer {
     if (this.constant(name)) throw new OnnxImportError(`"${name}" is a constant where the importer expects a computed tensor`);
     const node = this.producers.get(name);
     if (!node) throw new OnnxImportError(`the graph reads "${name}", which no node computes and which is not the input`);
-    // Ops that read no tensor of their own (Sub/Div on the input) or several (Add, Mul, Concat) resolve their inputs.
+    // Built on first use, its inputs first (depth-first from the requested output): nothing else is ever read.
     const v = this.build(node);
     this.values.set(name, v);
     return v;
