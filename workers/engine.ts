@@ -610,6 +610,8 @@ export class StudioEngine implements Engine {
   }
 
   async importOnnxBackbone(req: OnnxBackboneRequest): Promise<OnnxBackboneImport> {
+    // Its parity check runs on the active backend, which a run switches between its forward and training work.
+    if (this.active) throw new EngineError('E_BUSY', `run ${this.active.runId} is training; import the ONNX backbone when it has finished`);
     await this.backend();
     try {
       return await importOnnxBackbone(req, await this.database());
