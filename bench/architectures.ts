@@ -11,8 +11,9 @@ import type { BenchRow } from './run';
 
 const BACKEND = 'webgl';
 /** The smallest input each takes: CNNs 64 px (five stride-2 stages), ViT a multiple of 16, Swin nano of 32, Swin-T/S 224. */
+// Cheapest first: on a shared machine a run may have to stop early, and each model's rows are printed when done.
 const PLAN: [size: number, models: string[]][] = [
-  [64, ['resnet18', 'resnet50', 'efficientnet_b0', 'vit_ti16', 'vit_s16', 'vit_b16', 'swin_nano']],
+  [64, ['resnet18', 'efficientnet_b0', 'vit_ti16', 'swin_nano', 'resnet50', 'vit_s16', 'vit_b16']],
   [224, ['swin_t']],
 ];
 
@@ -33,12 +34,15 @@ export async function architecturesBenchmark(mriDir: string, perClass: number): 
           if (run.status !== 'completed' || !e) throw new Error(`the run ended ${run.status}${run.error ? `: ${run.error}` : ''}`);
           const finite = Number.isFinite(e.trainLoss) && Number.isFinite(e.valLoss);
           const note = `${size} px, ${run.split.train}+${run.split.val} train+val images, batch ${run.config.batchSize}, ${run.optimizer}, ${run.backend}`;
-          rows.push(
+          const done: BenchRow[] = [
             { benchmark: b, metric: 'epoch time', value: e.seconds.toFixed(1), unit: 's', note },
             { benchmark: b, metric: 'train / val loss', value: `${e.trainLoss.toFixed(3)} / ${e.valLoss.toFixed(3)}`, unit: '', note: finite ? 'finite' : 'NOT FINITE' },
             { benchmark: b, metric: 'val accuracy after 1 epoch', value: (e.valAccuracy * 100).toFixed(1), unit: '%', note: `${run.classes.length} classes (chance ${(100 / run.classes.length).toFixed(0)} %)` },
-          );
+          ];
+          for (const r of done) console.log(`  ${r.metric}: ${r.value} ${r.unit} (${r.note})`);
+          rows.push(...done);
         } catch (err) {
+          console.log(`  error: ${pageError(err)}`);
           rows.push({ benchmark: b, metric: 'error', value: pageError(err), unit: '', note: `${size} px` });
         }
       }
