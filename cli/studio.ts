@@ -6,7 +6,7 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type {} from '../src/engine/automation';
@@ -51,6 +51,9 @@ const USAGE = `usage: npm run studio -- <command> [options]
         the model's files, its metadata and model card; ONNX is checked against the studio in onnxruntime-web
   predict --model NAME@VERSION|NAME@ALIAS --images DIR --out predictions.csv
         every file under DIR: a CSV row each (file, top class, probability per class, latency ms, error)
+  import-onnx --file MODEL.onnx --id ID [--name NAME] [--normalization imagenet|[-1,1] (imagenet)] [--out FILE.json]
+        an ONNX CNN up to its global pool as backbone ID (then: train --model ID --strategy frozen|medical|finetune);
+        shows its operators and the largest difference to onnxruntime-web (same --profile and --port as training)
   common: --browser PATH (/usr/bin/chromium)  --profile DIR (~/.local/share/mri-studio/profile)  --port N (5199)  --verbose`;
 
 /** A failure the user can fix: printed as one line, exit code 2. */
@@ -741,6 +744,25 @@ async function main(argv: string[]): Promise<number> {
       const ms = (s: { mean: number; std: number } | null, f: (x: number) => string) => (s ? `${f(s.mean)} ± ${f(s.std)}` : 'n/a');
       console.log(`${result.status}: ${result.results.length} of ${result.folds} folds; accuracy ${ms(result.accuracy, pct)}, macro F1 ${ms(result.macroF1, (x) => x.toFixed(3))} (mean ± std); wrote ${args.out}`);
       return result.status === 'completed' ? 0 : 1;
+    }
+    if (command === 'import-onnx') {
+      const v = parse(rest, { ...COMMON_OPTIONS, file: { type: 'string' }, id: { type: 'string' }, name: { type: 'string' }, normalization: { type: 'string' } });
+      if (!v.file || !v.id) throw new UsageError('import-onnx needs --file MODEL.onnx and --id ID');
+      if (!existsSync(v.file)) throw new UsageError(`--file ${v.file} does not exist`);
+      const normalization = oneOf('normalization', v.normalization, ['imagenet', '[-1,1]'] as const) ?? 'imagenet';
+      // Base64 through the page boundary: the driver's arguments are JSON.
+      const req = { id: v.id, ...(v.name ? { name: v.name } : {}), normalization, file: { name: basename(v.file), base64: readFileSync(v.file).toString('base64') } };
+      const args = sessionArgs(v);
+      const done = await withStudio(args, (page) =>
+        page.evaluate(({ file, ...r }) => window.studio!.importOnnxBackbone({ ...r, file: { name: file.name, bytes: Uint8Array.from(atob(file.base64), (c) => c.charCodeAt(0)) } }), req),
+      );
+      const p = done.parity;
+      console.log(`${done.id}: ${done.params.toLocaleString('en')} parameters, ${done.inputSize} px ${done.inputLayout}, features ${done.features.join('×')}`);
+      console.log(`operators: ${Object.entries(done.ops).map(([op, n]) => `${op} ×${n}`).join(', ')}`);
+      console.log(`parity with ${p.runtime} (${p.backend}, ${p.images} images): ${p.outputDifference === null ? '' : `largest logit difference ${p.outputDifference.toExponential(2)}, `}largest feature difference ${p.featureDifference.toExponential(2)} (≤ ${p.tolerance})`);
+      if (done.classifier) console.log(`the classifier after the pool was left out: ${done.classifier}`);
+      if (args.out) writeJson(args.out, done);
+      return 0;
     }
     if (command === 'runs') {
       const args = sessionArgs(parse(rest, COMMON_OPTIONS));

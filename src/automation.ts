@@ -42,6 +42,7 @@ export function exposeAutomation(studio: Studio, engine: EngineProxy): void {
       const result = (await studio.inference.choose(ref))!;
       return { result, csv: await studio.inference.predictionsCsv() };
     },
+    importOnnxBackbone: (req) => studio.importOnnxBackbone(req),
     async scanFolder(input) {
       const scan = await studio.scanFolder(input);
       if (!scan) throw new Error(`${studio.scanError?.code}: ${studio.scanError?.message}`);

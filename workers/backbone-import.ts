@@ -21,6 +21,7 @@ const fail = (message: string, detail?: string): never => {
  */
 export async function importBackboneFolder(entry: ZooEntry, input: FolderInput, db: StudioDB): Promise<BackboneImport> {
   if (entry.source.kind === 'builtin') fail(`${entry.name} is built in: it has no pretrained weights to import`);
+  if (entry.source.kind === 'imported') fail(`${entry.name} was imported from ${entry.source.file}: import that ONNX file again to replace it`);
   const { name, source } = await folderSource(input);
   let read;
   try {

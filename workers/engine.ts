@@ -5,7 +5,7 @@ import { ImportCancelled, importDataset, scanFolder, splitId, type FolderSource,
 import { DatasetError } from '../src/core/dataset/layout';
 import { GroupPatternError, manifestToCsv, manifestToJson, stratifiedSplit, validateFractions, type SplitIndices } from '../src/core/dataset/split';
 import { channelStats, IMAGENET_STATS, verifyStats, type ChannelStats } from '../src/core/dataset/stats';
-import { getZooEntry, MODEL_ZOO, type ZooEntry } from '../src/core/models/zoo';
+import { addImportedEntry, getZooEntry, zooEntries, type ZooEntry } from '../src/core/models/zoo';
 import { deriveSeed, mulberry32, shuffle } from '../src/core/random';
 import { deleteRun, getEvaluation, getRun, getStats, lastFolder, listRuns, openStudioDB, rememberFolder, saveRun, saveSplit, saveStats, type StudioDB } from '../src/core/store/db';
 import { exportRunFile, importRunFile, RunFileError, runFileName } from '../src/core/store/run-file';
@@ -24,9 +24,11 @@ import type { TensorDataset } from '../src/core/train/trainer';
 import type { RunRecord, Strategy, TrainConfig } from '../src/core/train/types';
 import { EngineError } from '../src/engine/errors';
 import type { CrossValidationEvent, CrossValidationRequest, CrossValidationResult, RunComparison } from '../src/engine/types';
-import type { AugmentPreview, AugmentPreviewRequest, BackboneImport, BackendInfo, BackendName, DatasetSummary, Engine, EvaluateEvent, EvaluateRequest, EvaluationRecord, ExportedFile, ModelExport, ModelVersion, NetworkRequest, RegisterModelRequest, ReportFile, ZooModel, FolderInput, FolderScan, ImportEvent, StatsVerification, Thumbnail, TrainEvent, PredictImage, PredictOptions, PredictProgress, PredictResult, RegistrationReview, StorageGroupUsage, ModelEvaluateRequest, ReportOptions, GradCam, GradCamRequest } from '../src/engine/types';
+import type { AugmentPreview, AugmentPreviewRequest, BackboneImport, BackendInfo, BackendName, DatasetSummary, Engine, EvaluateEvent, EvaluateRequest, EvaluationRecord, ExportedFile, ModelExport, ModelVersion, NetworkRequest, RegisterModelRequest, ReportFile, ZooModel, FolderInput, FolderScan, ImportEvent, StatsVerification, Thumbnail, TrainEvent, PredictImage, PredictOptions, PredictProgress, PredictResult, RegistrationReview, StorageGroupUsage, ModelEvaluateRequest, ReportOptions, GradCam, GradCamRequest, OnnxBackboneImport, OnnxBackboneRequest } from '../src/engine/types';
 import { ConfigError, configFromSettings, configTemplates, checkSettings, parseConfigText, readConfig, settingsFromConfig, type ConfigTemplate, type StudioConfig, type StudioSettings } from '../src/core/config';
+import { importedBackbones } from '../src/core/store/backbones';
 import { importBackboneFolder } from './backbone-import';
+import { importOnnxBackbone } from './onnx-import';
 import { augmentPreviews } from './preview';
 import { resourceRequests } from '../src/engine/network';
 import { onBackend, routeRun, selectBackend, useBackend } from './backend';
@@ -164,8 +166,12 @@ export class StudioEngine implements Engine {
     this.predictor = new Predictor(() => this.database(), analyze);
   }
 
+  /** The studio DB, once open with the imported ONNX backbones registered in the zoo. */
   private database(): Promise<StudioDB> {
-    this.db ??= openStudioDB();
+    this.db ??= openStudioDB().then(async (db) => {
+      for (const entry of await importedBackbones(db)) addImportedEntry(entry);
+      return db;
+    });
     return this.db;
   }
 
@@ -618,7 +624,8 @@ export class StudioEngine implements Engine {
   }
 
   async zoo(): Promise<ZooModel[]> {
-    return MODEL_ZOO.map((e) => ({ id: e.id, name: e.name, family: e.family, inputSize: e.inputSize, params: e.params, pretrained: e.source.kind === 'url', defaults: e.defaults }));
+    await this.database();
+    return zooEntries().map((e) => ({ id: e.id, name: e.name, family: e.family, inputSize: e.inputSize, params: e.params, pretrained: e.source.kind !== 'builtin', defaults: e.defaults }));
   }
 
   async estimateMemory(cfg: TrainConfig): Promise<MemoryEstimate> {
@@ -805,6 +812,17 @@ export class StudioEngine implements Engine {
     return importBackboneFolder(zooEntry(id), input, await this.database()).catch((err) => {
       throw asEngineError(err);
     });
+  }
+
+  async importOnnxBackbone(req: OnnxBackboneRequest): Promise<OnnxBackboneImport> {
+    // Its parity check runs on the active backend, which a run switches between its forward and training work.
+    if (this.active) throw new EngineError('E_BUSY', `run ${this.active.runId} is training; import the ONNX backbone when it has finished`);
+    await this.backend();
+    try {
+      return await importOnnxBackbone(req, await this.database());
+    } catch (err) {
+      throw asEngineError(err);
+    }
   }
 
   async network(): Promise<NetworkRequest[]> {

@@ -20,6 +20,7 @@ import { EngineError } from '../src/engine/errors';
  */
 export function browserBackboneLoader(db: StudioDB): BackboneLoader {
   const fetchOnce: BackboneLoader = async (url, entry) => {
+    if (entry.source.kind === 'imported') throw new Error(`"${entry.id}" was imported from ${entry.source.file} and is no longer in this browser's backbone cache; import it again`);
     const local = new URL(`/models/${entry.id}/model.json`, self.location.origin).href;
     const res = await fetch(local).catch(() => null);
     // An app server answers unknown paths with its index page: only JSON means the folder is really there.

@@ -10,7 +10,7 @@ import { validateFractions, compileGroupPattern, type SplitFractions } from './d
 import type { DedupeMode, ImportOptions } from './dataset/importer';
 import { NEAR_THRESHOLD } from './dataset/duplicates';
 import { augmentDefault, validateAugmentConfig, type AugmentConfig } from './image/augment';
-import { MODEL_ZOO, getZooEntry } from './models/zoo';
+import { MODEL_ZOO, getZooEntry, zooEntries } from './models/zoo';
 import type { OptimizerName } from './train/optimizers';
 import type { LrScheduleConfig, MonitoredMetric } from './train/schedules';
 import type { BackendName, DemoDatasetConfig, Strategy, TrainConfig } from './train/types';
@@ -376,8 +376,9 @@ function readTrain(r: Reader, root: Rec, d: StudioConfig['train']): StudioConfig
   const o = r.section(root, 'train', path, TRAIN_KEYS);
   let model = d.model;
   if (o.model !== undefined) {
-    if (typeof o.model === 'string' && MODEL_ZOO.some((e) => e.id === o.model)) model = o.model;
-    else r.note(`${path}.model`, `must be a model of the studio (got ${shown(o.model)}); known: ${MODEL_ZOO.map((e) => e.id).join(', ')}`);
+    // The zoo as this side knows it: in the engine it includes the backbones imported from ONNX files.
+    if (typeof o.model === 'string' && zooEntries().some((e) => e.id === o.model)) model = o.model;
+    else r.note(`${path}.model`, `must be a model of the studio (got ${shown(o.model)}); known: ${zooEntries().map((e) => e.id).join(', ')}`);
   }
   const strategy = o.strategy === null ? null : r.oneOf(o, 'strategy', path, d.strategy, STRATEGIES);
   const pretrained = getZooEntry(model).source.kind !== 'builtin';

@@ -2,7 +2,7 @@
  * What the page exposes to a headless driver (the CLI, tests, benchmarks): `window.studio`. It is the same `Studio`
  * object the buttons use, so an automated run goes through the same worker and engine as a click.
  */
-import type { BackendInfo, BackendName, CrossValidationEvent, CrossValidationRequest, CrossValidationResult, DatasetSummary, EvaluateEvent, EvaluateRequest, EvaluationRecord, FolderInput, ReportFile, FolderScan, ImportEvent, ZooModel, ImportOptions, RunRecord, TrainConfig, TrainEvent, ModelExport, ModelVersion, PredictResult, RegisterModelRequest, ModelEvaluateRequest, ReportOptions } from './types';
+import type { BackendInfo, BackendName, CrossValidationEvent, CrossValidationRequest, CrossValidationResult, DatasetSummary, EvaluateEvent, EvaluateRequest, EvaluationRecord, FolderInput, ReportFile, FolderScan, ImportEvent, ZooModel, ImportOptions, RunRecord, TrainConfig, TrainEvent, ModelExport, ModelVersion, PredictResult, RegisterModelRequest, ModelEvaluateRequest, ReportOptions, OnnxBackboneImport, OnnxBackboneRequest } from './types';
 
 export interface StudioAutomation {
   ready(): Promise<BackendInfo>;
@@ -32,6 +32,8 @@ export interface StudioAutomation {
   exportModel(ref: string, format: 'tfjs' | 'onnx', opts?: { zip?: boolean; parityImages?: number }): Promise<ModelExport>;
   /** Classifies the images last handed to the inference panel's file or folder input with `ref`, and their CSV. */
   predictPicked(ref: string): Promise<{ result: PredictResult; csv: string }>;
+  /** Imports an ONNX backbone (see Engine.importOnnxBackbone) and lists it in the zoo. */
+  importOnnxBackbone(req: OnnxBackboneRequest): Promise<OnnxBackboneImport>;
 }
 
 declare global {

@@ -336,6 +336,40 @@ export type CrossValidationEvent =
   | { type: 'fold'; result: FoldResult }
   | { type: 'done'; result: CrossValidationResult };
 
+/** An .onnx file to import as a backbone under a new zoo id. */
+export interface OnnxBackboneRequest {
+  id: string;
+  /** Shown in the zoo; `<id> (ONNX)` by default. */
+  name?: string;
+  file: { name: string; bytes: Uint8Array };
+  /**
+   * The normalisation the network was trained with, when the file does not apply one itself: `imagenet`
+   * (torchvision's mean/std) or `[-1,1]`. A normalisation baked into the graph (the studio's export) wins.
+   */
+  normalization: 'imagenet' | '[-1,1]';
+}
+
+/** An ONNX backbone that was imported, compared with onnxruntime-web and kept in the backbone cache. */
+export interface OnnxBackboneImport {
+  id: string;
+  name: string;
+  file: string;
+  producer: string;
+  opset: number;
+  /** Nodes per operator in the file. */
+  ops: Record<string, number>;
+  params: number;
+  inputSize: number;
+  inputLayout: 'NCHW' | 'NHWC';
+  /** Height, width, channels of the backbone's output (the global pool's input). */
+  features: [number, number, number];
+  normalization: { mean: number[]; std: number[]; source: 'file' | 'imagenet' | '[-1,1]' };
+  /** Why the classifier after the pool could not be imported (then only the features are compared), or null. */
+  classifier: string | null;
+  /** The same seeded input through onnxruntime-web and the imported model: largest differences. */
+  parity: { images: number; featureDifference: number; outputDifference: number | null; tolerance: number; runtime: string; backend: string };
+}
+
 export interface Engine {
   /** Initialise (or re-initialise) TF.js on the requested backend; 'auto' tries BACKEND_ORDER. */
   init(backend: BackendName | 'auto'): Promise<BackendInfo>;
@@ -441,6 +475,8 @@ export interface Engine {
   augmentPreview(req: AugmentPreviewRequest): Promise<AugmentPreview[]>;
   /** Checks a folder holding model `id`'s model.json and weights and caches it, so training needs no download. */
   importBackbone(id: string, input: FolderInput): Promise<BackboneImport>;
+  /** Imports an ONNX CNN up to its global pool as a trainable backbone (zoo id `req.id`), with its parity shown. */
+  importOnnxBackbone(req: OnnxBackboneRequest): Promise<OnnxBackboneImport>;
   /** Every request the engine worker has made this session (pretrained weights, its own scripts), as the browser recorded them. */
   network(): Promise<NetworkRequest[]>;
 }

@@ -9,7 +9,7 @@ import { RunsState } from './runs.svelte';
 import { InferenceState } from './inference.svelte';
 import { RegistryState } from './registry.svelte';
 import { EVALUATION_IMPORT } from '../engine/types';
-import type { BackendInfo, BackendName, ConfigTemplate, Routing, ZooModel, DatasetSummary, EpochMetrics, FolderInput, FolderScan, ImportEvent, ImportOptions, RunRecord, StudioSettings, TrainConfig, TrainEvent, EvaluateEvent, EvaluateRequest, EvaluationRecord } from '../engine/types';
+import type { BackendInfo, BackendName, ConfigTemplate, Routing, ZooModel, DatasetSummary, EpochMetrics, FolderInput, FolderScan, ImportEvent, ImportOptions, RunRecord, StudioSettings, TrainConfig, TrainEvent, EvaluateEvent, EvaluateRequest, EvaluationRecord, OnnxBackboneImport, OnnxBackboneRequest } from '../engine/types';
 import { RESOURCE_BUFFER, resourceRequests, summarizeNetwork } from '../engine/network';
 import type { NetworkSummary } from '../engine/network';
 
@@ -217,6 +217,13 @@ export class Studio {
     const cache = await caches.open('mri-studio-app');
     const held = await Promise.all(files.map((f) => cache.match(new URL(f, reg.scope).href)));
     this.offlineReady = held.every(Boolean);
+  }
+
+  /** Imports an ONNX backbone and lists it in the zoo (the train form's model choice) when it is kept. */
+  async importOnnxBackbone(req: OnnxBackboneRequest): Promise<OnnxBackboneImport> {
+    const done = await this.engine.importOnnxBackbone(req);
+    this.zoo = await this.engine.zoo();
+    return done;
   }
 
   async start(): Promise<void> {

@@ -26,10 +26,11 @@ export interface ModelMetadata {
   input: { layout: 'NHWC'; dtype: 'float32'; range: [0, 255] };
   /**
    * Per-channel normalisation in 0..1 units: the network sees (x/255 − mean) / std. `[-1,1]` is mean = std = 0.5
-   * (the ImageNet MobileNets' scaling), `dataset` the training split's statistics. `bakedIn`: the exported graph
+   * (the ImageNet MobileNets' scaling), `dataset` the training split's statistics, `fixed` an imported backbone's
+   * own. `bakedIn`: the exported graph
    * applies it itself (ONNX); otherwise the caller must (TF.js, whose graph is the trained one).
    */
-  preprocessing: ChannelStats & { scaling: '[-1,1]' | 'dataset'; bakedIn: boolean };
+  preprocessing: ChannelStats & { scaling: '[-1,1]' | 'dataset' | 'fixed'; bakedIn: boolean };
   /** `logits`: apply a softmax for probabilities; `probabilities`: already applied. */
   output: 'logits' | 'probabilities';
   /** Validation accuracy of the exported model and the number of images it was measured on (set by the registry). */
@@ -69,7 +70,7 @@ export interface DescribeModel {
   channels: 1 | 3;
   /** The normalisation the trained graph expects (normalizationFor: dataset statistics or [-1, 1]). */
   normalization: ChannelStats;
-  scaling: '[-1,1]' | 'dataset';
+  scaling: '[-1,1]' | 'dataset' | 'fixed';
   name?: string;
   version?: string;
   runId?: string;

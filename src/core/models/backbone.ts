@@ -37,13 +37,15 @@ export interface LoadBackboneOptions {
  * requested one. The loaded model is disposed; the caller owns the result.
  */
 export async function loadBackbone(entry: ZooEntry, { load }: { load: BackboneLoader }, opts: LoadBackboneOptions = {}): Promise<Backbone> {
-  if (entry.source.kind !== 'url') throw new RangeError(`"${entry.id}" is built in, not a pretrained backbone`);
+  const { source } = entry;
+  if (source.kind === 'builtin') throw new RangeError(`"${entry.id}" is built in, not a pretrained backbone`);
   const inputSize = opts.inputSize ?? entry.inputSize;
   // Keras's minimum for MobileNets: five stride-2 stages take 32 px to 1×1; below that, later stages see only padding.
   if (!Number.isInteger(inputSize) || inputSize < MIN_INPUT_SIZE) throw new RangeError(`input size must be a whole number of at least ${MIN_INPUT_SIZE} (got ${inputSize})`);
-  const loaded = await tf.loadLayersModel(await load(entry.source.url, entry));
+  // An imported backbone lives only in the cache, under its id (the loader's cache answers first).
+  const loaded = await tf.loadLayersModel(await load(source.kind === 'url' ? source.url : `imported:${entry.id}`, entry));
   try {
-    const model = rebuildModel(loaded, { inputSize, outputLayer: entry.source.cutLayer, kerasCorrectPad: entry.family === 'mobilenet_v2', name: entry.id });
+    const model = rebuildModel(loaded, { inputSize, outputLayer: source.kind === 'url' ? source.cutLayer : undefined, kerasCorrectPad: entry.family === 'mobilenet_v2', name: entry.id });
     const shape = model.outputs[0].shape;
     const channels = model.inputs[0].shape[3];
     if (shape.length !== 4 || channels !== entry.channels) {

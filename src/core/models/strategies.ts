@@ -105,6 +105,8 @@ const BLOCK_RULES: Partial<Record<ModelFamily, [RegExp, (m: RegExpMatchArray) =>
 
 /** The backbone's blocks in graph order, by Keras's layer names; a layer matching no block is an error. */
 export function listBlocks(backbone: tf.LayersModel, family: ModelFamily): BackboneBlock[] {
+  // An imported ONNX graph has no naming convention to find blocks by: it unfreezes as one block.
+  if (family === 'onnx') return [{ name: 'backbone', layers: backbone.layers.filter((l) => l.getClassName() !== 'InputLayer').map((l) => l.name) }];
   const rules = BLOCK_RULES[family];
   // The built-in architectures train from scratch as a whole: they come without pretrained backbone blocks.
   if (!rules) throw new RangeError(`${family} models are trained from scratch; they have no backbone blocks`);

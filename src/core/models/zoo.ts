@@ -2,13 +2,23 @@ import type { ChannelStats } from '../dataset/stats';
 import type { OptimizerName } from '../train/optimizers';
 import { ARCHITECTURES, type ArchitectureFamily } from './architectures/catalog';
 
-export type ModelFamily = 'simple_cnn' | 'mobilenet_v1' | 'mobilenet_v2' | ArchitectureFamily;
+/** `onnx`: a backbone the user imported from an ONNX file (models/onnx-import.ts), whatever its architecture. */
+export type ModelFamily = 'simple_cnn' | 'mobilenet_v1' | 'mobilenet_v2' | ArchitectureFamily | 'onnx';
 
 /** Where a model's architecture and weights come from. */
 export type ModelSource =
   | { kind: 'builtin' }
   /** A TF.js layers model.json; `cutLayer` names the backbone's last layer when the file is a full classifier. */
-  | { kind: 'url'; url: string; cutLayer?: string };
+  | { kind: 'url'; url: string; cutLayer?: string }
+  /** Imported from an ONNX file into the backbone cache, which is its only copy. */
+  | { kind: 'imported'; file: string };
+
+/**
+ * `[-1,1]`: x/127.5 − 1, what the ImageNet MobileNets were trained on (their BatchNorm statistics assume it);
+ * `dataset`: per-channel mean and std of the training split, for models trained from scratch;
+ * `fixed`: the mean and std (0..1 units) an imported backbone was trained with, e.g. ImageNet's for torchvision.
+ */
+export type Preprocessing = { scaling: '[-1,1]' | 'dataset' } | ({ scaling: 'fixed' } & ChannelStats);
 
 export interface ZooEntry {
   /** Architecture, width and input size, e.g. `mobilenet_v2_0.35_224`; also the folder name under `public/models/`. */
@@ -21,11 +31,7 @@ export interface ZooEntry {
   /** Parameters of the backbone without a classifier head (approximate for the ones not checked here). */
   params: number;
   source: ModelSource;
-  /**
-   * `[-1,1]`: x/127.5 − 1, what the ImageNet MobileNets were trained on (their BatchNorm statistics assume it);
-   * `dataset`: per-channel mean and std of the training split, for models trained from scratch.
-   */
-  preprocessing: { scaling: '[-1,1]' | 'dataset' };
+  preprocessing: Preprocessing;
   defaults: { learningRate: number; batchSize: number; optimizer: OptimizerName };
 }
 
@@ -35,7 +41,7 @@ const V2_BASE = 'https://storage.googleapis.com/teachable-machine-models';
 export const MOBILENET_V1_CUT = 'conv_pw_13_relu';
 
 /** The seed's transfer-learning recipe: AdamW, lr 1e-3, batch 32 (strategies may override; see strategies.ts). */
-const TRANSFER_DEFAULTS = { learningRate: 1e-3, batchSize: 32, optimizer: 'adamw' } as const;
+export const TRANSFER_DEFAULTS = { learningRate: 1e-3, batchSize: 32, optimizer: 'adamw' } as const;
 
 // Alphas are spelled as in the official URLs: the v1 bucket uses 0.50 and 1.0, Teachable Machine's v2 one
 // formats alpha with toFixed(2) (0.50, 1.00).
@@ -93,9 +99,24 @@ export const MODEL_ZOO: readonly ZooEntry[] = [
   ...ARCHITECTURES.map((a): ZooEntry => ({ id: a.id, name: a.name, family: a.family, inputSize: a.inputSize, channels: 3, params: a.params, source: { kind: 'builtin' }, preprocessing: { scaling: 'dataset' }, defaults: a.defaults })),
 ];
 
+/** Backbones imported from ONNX files, registered by the engine from its backbone cache (see addImportedEntry). */
+const imported = new Map<string, ZooEntry>();
+
+/** Makes an imported backbone a zoo model (replacing one of the same id); built-in ids cannot be taken. */
+export function addImportedEntry(entry: ZooEntry): void {
+  if (entry.source.kind !== 'imported') throw new RangeError(`"${entry.id}" is not an imported backbone`);
+  if (MODEL_ZOO.some((e) => e.id === entry.id)) throw new RangeError(`"${entry.id}" is a built-in model's id; choose another`);
+  imported.set(entry.id, entry);
+}
+
+/** The built-in models, then the imported backbones. */
+export function zooEntries(): ZooEntry[] {
+  return [...MODEL_ZOO, ...imported.values()];
+}
+
 export function getZooEntry(id: string): ZooEntry {
-  const entry = MODEL_ZOO.find((e) => e.id === id);
-  if (!entry) throw new RangeError(`unknown model "${id}"; known: ${MODEL_ZOO.map((e) => e.id).join(', ')}`);
+  const entry = MODEL_ZOO.find((e) => e.id === id) ?? imported.get(id);
+  if (!entry) throw new RangeError(`unknown model "${id}"; known: ${zooEntries().map((e) => e.id).join(', ')}`);
   return entry;
 }
 
@@ -104,6 +125,8 @@ export function getZooEntry(id: string): ZooEntry {
  * 0..1 units of ChannelStats, so pretrained backbones go through the same batch code as the dataset-normalised CNN.
  */
 export function normalizationFor(entry: ZooEntry, datasetStats: ChannelStats): ChannelStats {
-  if (entry.preprocessing.scaling === 'dataset') return datasetStats;
+  const p = entry.preprocessing;
+  if (p.scaling === 'dataset') return datasetStats;
+  if (p.scaling === 'fixed') return { mean: [...p.mean], std: [...p.std] };
   return { mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] };
 }

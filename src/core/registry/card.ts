@@ -70,7 +70,7 @@ export function modelCard({ version: v, metadata: m, run, evaluation, verdict }:
 
   section(
     'Intended use',
-    `Classifies ${m.channels === 3 ? 'RGB' : 'greyscale'} images, resized to ${m.inputSize}×${m.inputSize} px, into ${m.labels.length} classes: ${m.labels.join(', ')}. Input: pixel values 0..255; the network sees (x/255 − mean) / std with mean ${JSON.stringify(m.preprocessing.mean.map((x) => +x.toFixed(4)))} and std ${JSON.stringify(m.preprocessing.std.map((x) => +x.toFixed(4)))} (${m.preprocessing.scaling === 'dataset' ? "the training split's statistics" : 'the [-1, 1] scaling of the ImageNet backbone'}).`,
+    `Classifies ${m.channels === 3 ? 'RGB' : 'greyscale'} images, resized to ${m.inputSize}×${m.inputSize} px, into ${m.labels.length} classes: ${m.labels.join(', ')}. Input: pixel values 0..255; the network sees (x/255 − mean) / std with mean ${JSON.stringify(m.preprocessing.mean.map((x) => +x.toFixed(4)))} and std ${JSON.stringify(m.preprocessing.std.map((x) => +x.toFixed(4)))} (${{ dataset: "the training split's statistics", fixed: 'the normalisation the imported backbone was trained with', '[-1,1]': 'the [-1, 1] scaling of the ImageNet backbone' }[m.preprocessing.scaling]}).`,
     'For research and teaching on images like the training data. It is not a medical device: it has not been cleared for diagnosis, and its output must not replace a clinician’s reading.',
   );
 

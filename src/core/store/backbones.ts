@@ -1,5 +1,7 @@
+import type * as tf from '@tensorflow/tfjs';
 import type { BackboneCache } from '../models/backbone';
 import { browserEstimate, commitOrAbort, writeWithinQuota, type EstimateFn } from '../registry/quota';
+import type { ZooEntry } from '../models/zoo';
 import type { StudioDB } from './db';
 
 export const BACKBONE_CHUNK_BYTES = 4 * 1024 * 1024;
@@ -52,30 +54,44 @@ export function idbBackboneCache(db: StudioDB, chunkBytes = BACKBONE_CHUNK_BYTES
       const { modelTopology, weightSpecs, format, generatedBy, convertedBy } = meta;
       return { modelTopology, weightSpecs, weightData, format, generatedBy, convertedBy };
     },
-    async put(id, artifacts) {
-      const data = artifacts.weightData ?? [];
-      const chunks = rechunk(Array.isArray(data) ? data : [data], chunkBytes);
-      const byteLength = chunks.reduce((n, c) => n + c.byteLength, 0);
-      await writeWithinQuota(`backbone ${id}`, byteLength, estimate, () => {
-        const tx = db.transaction(['backbones', 'backboneChunks'], 'readwrite');
-        // One transaction: a reader sees the old entry or the new one, never a mix of their chunks.
-        return commitOrAbort(tx, async () => {
-          const chunkStore = tx.objectStore('backboneChunks');
-          await chunkStore.delete(chunksOf(id));
-          for (const [i, chunk] of chunks.entries()) await chunkStore.put(chunk, [id, i]);
-          await tx.objectStore('backbones').put({
-            id,
-            modelTopology: artifacts.modelTopology,
-            weightSpecs: artifacts.weightSpecs ?? [],
-            format: artifacts.format,
-            generatedBy: artifacts.generatedBy,
-            convertedBy: artifacts.convertedBy ?? undefined,
-            byteLength,
-            chunkCount: chunks.length,
-            savedAt: new Date().toISOString(),
-          });
-        });
-      });
-    },
+    put: (id, artifacts) => writeBackbone(db, chunkBytes, estimate, id, artifacts),
   };
+}
+
+/** Keeps an ONNX import's backbone and its zoo entry in one transaction: the zoo never lists one without weights. */
+export function putImportedBackbone(db: StudioDB, entry: ZooEntry, artifacts: tf.io.ModelArtifacts): Promise<void> {
+  return writeBackbone(db, BACKBONE_CHUNK_BYTES, browserEstimate(), entry.id, artifacts, entry);
+}
+
+/** The zoo entries of the backbones imported from ONNX files. */
+export async function importedBackbones(db: StudioDB): Promise<ZooEntry[]> {
+  const all = await db.getAll('backbones');
+  return all.flatMap((b) => (b.imported ? [b.imported] : []));
+}
+
+async function writeBackbone(db: StudioDB, chunkBytes: number, estimate: EstimateFn | undefined, id: string, artifacts: tf.io.ModelArtifacts, imported?: ZooEntry): Promise<void> {
+  const data = artifacts.weightData ?? [];
+  const chunks = rechunk(Array.isArray(data) ? data : [data], chunkBytes);
+  const byteLength = chunks.reduce((n, c) => n + c.byteLength, 0);
+  await writeWithinQuota(`backbone ${id}`, byteLength, estimate, () => {
+    const tx = db.transaction(['backbones', 'backboneChunks'], 'readwrite');
+    // One transaction: a reader sees the old entry or the new one, never a mix of their chunks.
+    return commitOrAbort(tx, async () => {
+      const chunkStore = tx.objectStore('backboneChunks');
+      await chunkStore.delete(chunksOf(id));
+      for (const [i, chunk] of chunks.entries()) await chunkStore.put(chunk, [id, i]);
+      await tx.objectStore('backbones').put({
+        id,
+        modelTopology: artifacts.modelTopology,
+        weightSpecs: artifacts.weightSpecs ?? [],
+        format: artifacts.format,
+        generatedBy: artifacts.generatedBy,
+        convertedBy: artifacts.convertedBy ?? undefined,
+        byteLength,
+        chunkCount: chunks.length,
+        savedAt: new Date().toISOString(),
+        ...(imported ? { imported } : {}),
+      });
+    });
+  });
 }

@@ -10,6 +10,7 @@ import type { ModelVersion, StoredModelFile } from '../registry/registry';
 import type { ChannelStats } from '../dataset/stats';
 import type { EvaluationRecord } from '../metrics/evaluation';
 import type { AuditEntry } from './audit';
+import type { ZooEntry } from '../models/zoo';
 import type { RunRecord } from '../train/types';
 import type { StoredCheckpoint, StoredChunk } from './checkpoints';
 
@@ -41,6 +42,8 @@ export interface StoredBackbone {
   byteLength: number;
   chunkCount: number;
   savedAt: string;
+  /** A backbone imported from an ONNX file: its zoo entry (the cache is its only copy). */
+  imported?: ZooEntry;
 }
 
 export interface StudioSchema extends DBSchema {

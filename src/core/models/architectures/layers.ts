@@ -1,6 +1,6 @@
 /**
- * The transformer layers TF.js does not have, written as serialisable custom layers (registered below, so a saved
- * ViT or Swin reloads with tf.loadLayersModel). Linear projections stay stock Dense layers around them: a per-token
+ * The layers TF.js does not have, written as serialisable custom layers (registered below, so a saved ViT, Swin or
+ * imported ONNX backbone reloads with tf.loadLayersModel): the transformers' and the grouped convolution. Linear projections stay stock Dense layers around them: a per-token
  * Dense commutes with Swin's shift and window partition, so `Dense(3C) → WindowAttention → Dense(C)` computes what
  * torchvision's window attention does, and every weight an importer maps is a plain Dense kernel. The head layout
  * of the fused q/k/v projection is torchvision's: [q | k | v], each split into heads of C/heads channels.
@@ -349,4 +349,79 @@ export class PatchMerging extends tf.layers.Layer {
   }
 }
 
-for (const cls of [ClassTokenPositionEmbedding, MultiHeadSelfAttention, WindowAttention, PatchMerging]) tf.serialization.registerClass(cls);
+/** Output side of a convolution: TF's `same` keeps ceil(in / stride), `valid` only whole windows. */
+function convOutputSize(size: number | null, kernel: number, stride: number, dilation: number, padding: 'same' | 'valid'): number | null {
+  if (size == null) return null;
+  return padding === 'same' ? Math.ceil(size / stride) : Math.floor((size - (kernel - 1) * dilation - 1) / stride) + 1;
+}
+
+export interface GroupedConv2DArgs extends LayerArgs {
+  filters: number;
+  kernelSize: [number, number];
+  groups: number;
+  strides?: [number, number];
+  dilationRate?: [number, number];
+  padding?: 'same' | 'valid';
+  useBias?: boolean;
+}
+
+/**
+ * A grouped convolution (ONNX Conv with 1 < group < channels, e.g. ResNeXt), which TF.js's Conv2D lacks: the input
+ * channels and the filters are split into `groups` equal parts and part g of the output sees only part g of the
+ * input. Kernel [kh, kw, channels / groups, filters] (HWIO, the filters of group g contiguous), as one weight.
+ */
+export class GroupedConv2D extends tf.layers.Layer {
+  static readonly className = 'GroupedConv2D';
+  readonly filters: number;
+  readonly kernelSize: [number, number];
+  readonly groups: number;
+  readonly strides: [number, number];
+  readonly dilationRate: [number, number];
+  readonly padding: 'same' | 'valid';
+  readonly useBias: boolean;
+  private kernel: tf.LayerVariable | null = null;
+  private bias: tf.LayerVariable | null = null;
+
+  constructor(args: GroupedConv2DArgs) {
+    super(args);
+    this.filters = args.filters;
+    this.kernelSize = [args.kernelSize[0], args.kernelSize[1]];
+    this.groups = args.groups;
+    this.strides = args.strides ? [args.strides[0], args.strides[1]] : [1, 1];
+    this.dilationRate = args.dilationRate ? [args.dilationRate[0], args.dilationRate[1]] : [1, 1];
+    this.padding = args.padding ?? 'valid';
+    this.useBias = args.useBias ?? true;
+    if (this.filters % this.groups !== 0) throw new Error(`${this.name}: ${this.filters} filters do not split into ${this.groups} groups`);
+  }
+
+  override build(inputShape: tf.Shape | tf.Shape[]): void {
+    const channels = shapeOf(inputShape)[3];
+    if (channels == null || channels % this.groups !== 0) throw new Error(`${this.name}: ${channels} input channels do not split into ${this.groups} groups`);
+    const [kh, kw] = this.kernelSize;
+    this.kernel = this.addWeight('kernel', [kh, kw, channels / this.groups, this.filters], 'float32', tf.initializers.heNormal({}));
+    if (this.useBias) this.bias = this.addWeight('bias', [this.filters], 'float32', tf.initializers.zeros());
+    this.built = true;
+  }
+
+  override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape {
+    const [b, h, w] = shapeOf(inputShape);
+    const side = (size: number | null, d: number) => convOutputSize(size, this.kernelSize[d], this.strides[d], this.dilationRate[d], this.padding);
+    return [b, side(h, 0), side(w, 1), this.filters];
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    return tf.tidy(() => {
+      const parts = tf.split(one(inputs), this.groups, 3) as tf.Tensor4D[];
+      const kernels = tf.split(this.kernel!.read(), this.groups, 3) as tf.Tensor4D[];
+      const y = tf.concat(parts.map((x, g) => tf.conv2d(x, kernels[g], this.strides, this.padding, 'NHWC', this.dilationRate)), 3);
+      return this.bias ? y.add(this.bias.read()) : y;
+    });
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    const { filters, kernelSize, groups, strides, dilationRate, padding, useBias } = this;
+    return { ...super.getConfig(), filters, kernelSize, groups, strides, dilationRate, padding, useBias };
+  }
+}
+
+for (const cls of [ClassTokenPositionEmbedding, MultiHeadSelfAttention, WindowAttention, PatchMerging, GroupedConv2D]) tf.serialization.registerClass(cls);
