@@ -609,12 +609,21 @@ export class StudioEngine implements Engine {
     // Claimed like a run: Grad-CAM switches the active backend, which a run in flight must not see.
     this.active = new RunControl('gradcam');
     try {
-      return await explain({ db: await this.database(), backend: await this.backend(), prepare: (cfg) => this.prepare(cfg), registry: this.registry }, req);
+      return await explain({ db: await this.database(), backend: await this.backend(), prepare: (cfg) => this.prepare(cfg), registry: this.registry, decode: (file, size, channels) => this.decodeOne(file, size, channels) }, req);
     } catch (err) {
       throw asEngineError(err);
     } finally {
       this.active = null;
     }
+  }
+
+  /** One image file through the import's decoder workers, at `size`; E_DATASET with the decoder's reason when it fails. */
+  private async decodeOne(file: Blob, size: number, channels: 1 | 3): Promise<Uint8Array> {
+    if (!this.analyze) throw new EngineError('E_INTERNAL', 'this engine has no image decoder');
+    const { items, pixels } = await this.analyze.analyze([file], size, channels);
+    const item = items[0];
+    if ('error' in item) throw new EngineError('E_DATASET', `the image could not be read: ${item.error.message}`);
+    return pixels.slice(0, size * size * channels);
   }
 
   async evaluationReport(runId: string, opts?: ReportOptions): Promise<ReportFile[]> {

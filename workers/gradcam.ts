@@ -20,6 +20,8 @@ export interface GradCamHost {
   backend: BackendInfo;
   prepare: EvaluateHost['prepare'];
   registry: RegistryService;
+  /** An image file decoded and resized as an import decodes it (uint8 NHWC), for a registered model's file. */
+  decode: (file: Blob, size: number, channels: 1 | 3) => Promise<Uint8Array>;
 }
 
 /** A network, one image for it (uint8 NHWC), what its input expects, and its class names. */
@@ -37,7 +39,7 @@ export async function explain(host: GradCamHost, req: GradCamRequest): Promise<G
   const backend = gradientBackend(host.backend);
   // The network is built on the backend that computes the gradients, so its weights live there from the start.
   return onBackend(backend, async () => {
-    const subject = 'runId' in req ? await runImage(host, req.runId, req.key) : await registeredModel(host, req.modelRef, req.pixels);
+    const subject = 'runId' in req ? await runImage(host, req.runId, req.key) : await registeredModel(host, req.modelRef, 'file' in req ? req.file : req.pixels);
     try {
       const { size, channels } = subject;
       const x = tf.tidy(() => subject.preprocess(tf.tensor4d(Int32Array.from(subject.pixels), [1, size, size, channels], 'int32').toFloat()) as tf.Tensor4D);
@@ -83,9 +85,16 @@ async function runImage(host: GradCamHost, runId: string, key: string): Promise<
   };
 }
 
-async function registeredModel(host: GradCamHost, ref: string, pixels: Uint8Array): Promise<Subject> {
+async function registeredModel(host: GradCamHost, ref: string, image: Uint8Array | Blob): Promise<Subject> {
   const { model, metadata } = await host.registry.openModel(ref);
   const { inputSize: size, channels } = metadata;
+  let pixels: Uint8Array;
+  try {
+    pixels = image instanceof Blob ? await host.decode(image, size, channels) : image;
+  } catch (err) {
+    model.dispose();
+    throw err;
+  }
   if (!(pixels instanceof Uint8Array) || pixels.length !== size * size * channels) {
     model.dispose();
     throw new EngineError('E_CONFIG', `${ref} takes one ${size}×${size}×${channels} image as ${size * size * channels} uint8 values (got ${pixels?.length ?? 0})`);

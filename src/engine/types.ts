@@ -106,12 +106,15 @@ export type EvaluateEvent =
   | { type: 'progress'; phase: 'validation' | 'test' | 'latency' | 'robustness'; done: number; total: number }
   | { type: 'done'; evaluation: EvaluationRecord };
 
+/** An image and the network that classified it: a run's evaluated image, or pixels or an image file for a registered model. */
+export type GradCamSource = { runId: string; key: string } | { modelRef: string; pixels: Uint8Array } | { modelRef: string; file: Blob };
+
 /**
  * What Grad-CAM explains: an image a run was evaluated on (its key in the run's dataset; the checkpoint its stored
  * evaluation used, else the best), or raw pixels given to a registered model (NAME@VERSION, NAME@ALIAS or NAME),
  * uint8 NHWC at the model's input size and channels.
  */
-export type GradCamRequest = ({ runId: string; key: string } | { modelRef: string; pixels: Uint8Array }) & {
+export type GradCamRequest = GradCamSource & {
   /** The class whose score is explained; the predicted class by default. */
   classIndex?: number;
 };

@@ -39,6 +39,21 @@ test('the inference panel classifies picked images, shows a corrupt one\'s error
   }
   await expect(panel.getByTestId('predict-summary')).toContainText('2 of 3 images classified with tiny@0.1.0 (tiny@candidate)');
 
+  // Grad-CAM of a classified image: the registered model explains the picked file, decoded as the prediction was.
+  await cards.nth(1).getByTestId('prediction-gradcam').click();
+  const view = panel.getByTestId('gradcam-view');
+  await expect(view).toHaveAttribute('data-key', 'scan 0.png');
+  const overlay = view.getByTestId('gradcam-overlay');
+  await expect(overlay).toBeVisible({ timeout: 2 * 60_000 });
+  await expect(view.getByTestId('gradcam-info')).toContainText('gradients on');
+  const painted = await overlay.evaluate((c: HTMLCanvasElement) => {
+    const { data } = c.getContext('2d')!.getImageData(0, 0, c.width, c.height);
+    let n = 0;
+    for (let i = 3; i < data.length; i += 4) if (data[i] > 0) n++;
+    return n;
+  });
+  expect(painted).toBeGreaterThan(0);
+
   const download = page.waitForEvent('download');
   await panel.getByTestId('predict-csv').click();
   const csv = readFileSync((await (await download).path())!, 'utf8').trimEnd().split('\r\n');
