@@ -17,6 +17,7 @@ export const { values: options } = parseArgs({
     only: { type: 'string' },
     size: { type: 'string' },
     backends: { type: 'string' },
+    architectures: { type: 'string' },
     'per-class': { type: 'string' },
     epochs: { type: 'string' },
     data: { type: 'string' },
