@@ -65,7 +65,8 @@ test.describe('probe, then fine-tune on WebGPU', () => {
     await probeThenFinetune(page, folder);
     await page.getByTestId('train-demo').click();
     // The probe epoch is done and the fine-tune phase has begun (its cache is recorded before its first epoch).
-    await expect.poll(async () => (await latestRun(page)).phases?.length ?? 0, { timeout: 8 * 60_000 }).toBe(2);
+    // Polled from the click on: the run record may not be stored yet (a thrown error would end the poll at once).
+    await expect.poll(async () => (await page.evaluate(async () => (await window.studio!.runs())[0]?.phases?.length)) ?? 0, { timeout: 8 * 60_000 }).toBe(2);
     await page.reload();
     await expect(page.getByTestId('resumable')).toContainText('when the page closed', { timeout: 60_000 });
     const before = await latestRun(page);
