@@ -3,7 +3,7 @@
  * as the CLI's --models-dir does), opened in headless Chromium and driven through `window.studio`, and small
  * samples of the real MRI folder copied to a temporary folder.
  */
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,7 +29,10 @@ export interface StudioPage {
 
 export async function withStudioPage<T>(backend: string, work: (studio: StudioPage) => Promise<T>): Promise<T> {
   const server = await serveStatic(join(ROOT, 'dist'), 0, '127.0.0.1', { '/models/': MODELS_DIR });
-  const browser = await launchStudioBrowser({});
+  // A profile on disk, not an in-memory context: its storage quota is a share of the disk, so a large network's
+  // checkpoint (ViT-B/16 with Adam state is about 1 GB) is not refused as "storage full".
+  const profile = mkdtempSync(join(tmpdir(), 'studio-bench-profile-'));
+  const browser = await launchStudioBrowser({ profile });
   try {
     const page = await browser.context.newPage();
     let numTensors: number[] = [];
@@ -59,6 +62,7 @@ export async function withStudioPage<T>(backend: string, work: (studio: StudioPa
   } finally {
     await browser.close();
     await server.close();
+    rmSync(profile, { recursive: true, force: true });
   }
 }
 
