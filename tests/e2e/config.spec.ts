@@ -4,6 +4,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { phantomFolder } from '../fixtures/folders';
+import { importFolder } from '../fixtures/studio-ui';
 import { hasPretrained, PRETRAINED_DIR } from '../fixtures/pretrained';
 
 async function openStudio(page: Page) {
@@ -109,10 +110,7 @@ test('a config exported from the form imports back into it; a bad file is refuse
 test('the augmentation preview shows the user’s own images, follows the settings and reshuffles', async ({ page }) => {
   await openStudio(page);
   await expect(page.getByTestId('augment-preview')).toContainText('Import a folder');
-  await page.getByTestId('folder-input').setInputFiles(phantomFolder(['glioma', 'meningioma', 'pituitary'], 6));
-  await page.getByTestId('import-size').fill('32');
-  await page.getByTestId('import').click();
-  await expect(page.getByTestId('dataset-summary')).toBeVisible({ timeout: 120_000 });
+  await importFolder(page, phantomFolder(['glioma', 'meningioma', 'pituitary'], 6), 120_000);
 
   const rows = page.getByTestId('preview-row');
   await expect(rows).toHaveCount(4, { timeout: 60_000 });
@@ -172,10 +170,7 @@ test('import backbone from folder: a wrong folder is refused with its reason, th
   await expect(page.getByTestId('backbone-status')).toContainText('410,208 parameters', { timeout: 60_000 });
   await expect(error).toHaveCount(0);
 
-  await page.getByTestId('folder-input').setInputFiles(phantomFolder(['glioma', 'meningioma'], 6));
-  await page.getByTestId('import-size').fill('32');
-  await page.getByTestId('import').click();
-  await expect(page.getByTestId('dataset-summary')).toBeVisible({ timeout: 60_000 });
+  await importFolder(page, phantomFolder(['glioma', 'meningioma'], 6));
   await page.getByTestId('model').selectOption(V2);
   await page.getByTestId('strategy').selectOption('frozen');
   await page.getByTestId('epochs').fill('1');

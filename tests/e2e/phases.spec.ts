@@ -1,6 +1,7 @@
 import { expect, test, type Page } from '@playwright/test';
 import type { RunRecord } from '../../src/engine/types';
 import { phantomFolder } from '../fixtures/folders';
+import { importFolder } from '../fixtures/studio-ui';
 import { hasPretrained, servePretrained } from '../fixtures/pretrained';
 
 const MODEL = 'mobilenet_v2_0.35_224';
@@ -8,12 +9,6 @@ const skipWhy = `probe-then-fine-tune tests skipped: ../shared/pretrained/${MODE
 
 const latestRun = (page: Page): Promise<RunRecord> => page.evaluate(async () => (await window.studio!.runs())[0]);
 
-async function importFolder(page: Page, folder: string): Promise<void> {
-  await page.getByTestId('folder-input').setInputFiles(folder);
-  await page.getByTestId('import-size').fill('32');
-  await page.getByTestId('import').click();
-  await expect(page.getByTestId('dataset-summary')).toBeVisible({ timeout: 60_000 });
-}
 
 /** The form set for "probe 1 epoch, then the last 2 blocks for 2 at a tenth of the rate", cosine without warm-up. */
 async function probeThenFinetune(page: Page, folder: string): Promise<void> {

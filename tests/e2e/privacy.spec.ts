@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serveStatic } from '../../cli/serve';
 import { phantomFolder } from '../fixtures/folders';
+import { importFolder } from '../fixtures/studio-ui';
 import { hasPretrained, PRETRAINED_DIR, servePretrained } from '../fixtures/pretrained';
 
 const DIST = resolve(dirname(fileURLToPath(import.meta.url)), '../../dist');
@@ -54,10 +55,7 @@ test('import → train → evaluate → register → export sends no request to 
   try {
     await page.goto(server.url);
     await expect(page.getByTestId('backend-name')).toHaveText('webgpu', { timeout: 60_000 });
-    await page.getByTestId('folder-input').setInputFiles(phantomFolder(['glioma', 'meningioma', 'pituitary'], 8));
-    await page.getByTestId('import-size').fill('32');
-    await page.getByTestId('import').click();
-    await expect(page.getByTestId('dataset-summary')).toBeVisible({ timeout: 60_000 });
+    await importFolder(page, phantomFolder(['glioma', 'meningioma', 'pituitary'], 8));
     if (local) {
       await page.getByTestId('model').selectOption(MODEL);
       await page.getByTestId('strategy').selectOption('frozen');
@@ -104,10 +102,7 @@ test('the header names another host when weights come from the official URL', as
   await servePretrained(context);
   await page.goto('/');
   await expect(page.getByTestId('backend-name')).toHaveText('webgpu', { timeout: 60_000 });
-  await page.getByTestId('folder-input').setInputFiles(phantomFolder(['a', 'b'], 6));
-  await page.getByTestId('import-size').fill('32');
-  await page.getByTestId('import').click();
-  await expect(page.getByTestId('dataset-summary')).toBeVisible({ timeout: 60_000 });
+  await importFolder(page, phantomFolder(['a', 'b'], 6));
   await page.getByTestId('model').selectOption(MODEL);
   await page.getByTestId('epochs').fill('1');
   await page.getByTestId('train-demo').click();

@@ -1,6 +1,7 @@
 import { expect, test } from '@playwright/test';
 import type { TrainEvent } from '../../src/engine/types';
 import { phantomFolder } from '../fixtures/folders';
+import { importFolder } from '../fixtures/studio-ui';
 import { hasPretrained, servePretrained } from '../fixtures/pretrained';
 
 // Chromium here has a SwiftShader WebGPU adapter: auto mode selects WebGPU, then routes each run's work to the
@@ -63,10 +64,7 @@ test('a medical run computes its features and trains its head on WASM', async ({
   await servePretrained(context);
   await page.goto('/');
   await expect(page.getByTestId('backend-name')).toHaveText('webgpu', { timeout: 60_000 });
-  await page.getByTestId('folder-input').setInputFiles(phantomFolder(['glioma', 'meningioma', 'pituitary'], 8));
-  await page.getByTestId('import-size').fill('32');
-  await page.getByTestId('import').click();
-  await expect(page.getByTestId('dataset-summary')).toBeVisible({ timeout: 60_000 });
+  await importFolder(page, phantomFolder(['glioma', 'meningioma', 'pituitary'], 8));
   await page.getByTestId('model').selectOption(MODEL);
   await page.getByTestId('strategy').selectOption('medical');
   await page.getByTestId('epochs').fill('2');

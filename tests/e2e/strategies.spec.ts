@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { phantomFolder } from '../fixtures/folders';
+import { importFolder } from '../fixtures/studio-ui';
 import { hasPretrained, PRETRAINED_DIR, servePretrained } from '../fixtures/pretrained';
 
 const MODEL = 'mobilenet_v2_0.35_224';
@@ -17,10 +18,7 @@ test('each strategy trains a pretrained MobileNetV2 on WebGPU, with weights serv
   // Forced: auto mode would route the work off this software adapter (see routing.spec.ts).
   await page.goto('/?backend=webgpu');
   await expect(page.getByTestId('backend-name')).toHaveText('webgpu', { timeout: 60_000 });
-  await page.getByTestId('folder-input').setInputFiles(phantomFolder(['glioma', 'meningioma', 'pituitary'], 8));
-  await page.getByTestId('import-size').fill('32');
-  await page.getByTestId('import').click();
-  await expect(page.getByTestId('dataset-summary')).toBeVisible({ timeout: 60_000 });
+  await importFolder(page, phantomFolder(['glioma', 'meningioma', 'pituitary'], 8));
 
   await page.getByTestId('model').selectOption(MODEL);
   await page.getByTestId('epochs').fill('1');
