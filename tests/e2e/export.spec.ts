@@ -1,10 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
 import { expect, test } from '@playwright/test';
 import * as ort from 'onnxruntime-node';
+import { describeModel } from '../../src/core/export/metadata';
 import { ONNX_INPUT, ONNX_OUTPUT, readOnnxMetadata } from '../../src/core/export/onnx';
 import { maxAbsDifference, PARITY_TOLERANCE } from '../../src/core/export/parity';
-import { importTfjs, unzipFiles } from '../../src/core/export/tfjs';
-import { probabilitiesOf, randomPixels } from '../fixtures/export';
+import { exportTfjs, importTfjs, unzipFiles } from '../../src/core/export/tfjs';
+import { buildArchitecture } from '../../src/core/models/architectures/builders';
+import { perturbArchitecture, probabilitiesOf, randomPixels } from '../fixtures/export';
 import { useDevHarness } from '../fixtures/dev-harness';
 import { phantomFolder } from '../fixtures/folders';
 import type { HarnessExport } from './harness/export-harness';
@@ -62,3 +64,33 @@ test('a model trained on a folder is registered as brain-mri@1.0.0 (champion); i
   expect(reimported).toMatchObject({ id: 'brain-mri@1.0.1', runId: run.runId });
   expect((await page.evaluate(() => window.exportHarness.models())).map((v) => `${v.id}:${v.aliases.join(',')}`)).toEqual(['brain-mri@1.0.1:candidate', 'brain-mri@1.0.0:champion']);
 });
+
+// EfficientNet (swish, squeeze-and-excitation), ViT (layer norm, GELU, attention, class token) and Swin (shifted
+// windows, relative position bias, patch merging): built and perturbed in Node, imported through the engine's
+// registry like a downloaded model folder, then exported to ONNX in the worker, whose parity check runs
+// onnxruntime-web in Chromium. Node's onnxruntime checks every architecture (export-onnx.test.ts); this proves
+// the browser's runtime takes the same operators.
+for (const id of ['efficientnet_b0', 'vit_ti16', 'swin_nano']) {
+  test(`${id}: imported into the registry, exported to ONNX in the browser, passes parity in onnxruntime-web`, async ({ page }) => {
+    await tf.setBackend('cpu');
+    const model = buildArchitecture(id, { imageSize: 32, channels: 3, numClasses: 3, seed: 2 });
+    perturbArchitecture(model, 4);
+    const labels = ['glioma', 'meningioma', 'pituitary'];
+    const metadata = describeModel({ modelId: id, strategy: 'scratch', labels, inputSize: 32, channels: 3, normalization: { mean: [0.2, 0.2, 0.2], std: [0.2, 0.2, 0.2] }, scaling: 'dataset', libraries: { tfjs: tf.version.tfjs } });
+    const files = Object.entries(await exportTfjs(model, metadata)).map(([name, bytes]) => ({ name, base64: Buffer.from(bytes).toString('base64') }));
+    model.dispose();
+
+    await page.goto(harnessUrl());
+    await page.waitForFunction(() => window.exportHarness !== undefined);
+    await page.evaluate(() => window.exportHarness.init('auto'));
+    const version = await page.evaluate((files) => window.exportHarness.importModel(files, { name: 'zoo', version: '1.0.0', overrideReason: 'e2e: untrained architecture' }), files);
+    expect(version).toMatchObject({ id: 'zoo@1.0.0', labels });
+    const onnxExport = await page.evaluate(() => window.exportHarness.exportModel('zoo@1.0.0', 'onnx'));
+    console.log(`${id}: in-browser ONNX parity ${onnxExport.parity!.maxDifference.toExponential(2)} on ${onnxExport.parity!.images} images (${onnxExport.parity!.runtime})`);
+    expect(onnxExport.parity).toMatchObject({ source: 'synthetic', passed: true, tolerance: PARITY_TOLERANCE });
+    expect(onnxExport.parity!.maxDifference).toBeLessThanOrEqual(PARITY_TOLERANCE);
+    // Probabilities far from uniform, or agreeing would prove little.
+    expect(Math.max(...onnxExport.parity!.probabilities.flat())).toBeGreaterThan(1 / 3 + 0.05);
+    expect(readOnnxMetadata(bytesOf(onnxExport, 'model.onnx'))).toMatchObject({ modelId: id, name: 'zoo', version: '1.0.0' });
+  });
+}

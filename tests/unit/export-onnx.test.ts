@@ -1,17 +1,21 @@
 import * as tf from '@tensorflow/tfjs';
 import { onnx } from 'onnx-proto';
+import '@tensorflow/tfjs-backend-wasm';
 import * as ort from 'onnxruntime-node';
 import { existsSync } from 'node:fs';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChannelStats } from '../../src/core/dataset/stats';
 import { describeModel, type ModelMetadata } from '../../src/core/export/metadata';
 import { exportOnnx, ONNX_INPUT, ONNX_OPSET, ONNX_OUTPUT, readOnnxMetadata, UnsupportedLayerError } from '../../src/core/export/onnx';
+import { ARCHITECTURES } from '../../src/core/models/architectures/catalog';
+import { buildArchitecture } from '../../src/core/models/architectures/builders';
+import { GroupedConv2D } from '../../src/core/models/architectures/layers';
 import { loadBackbone } from '../../src/core/models/backbone';
 import { buildSimpleCnn } from '../../src/core/models/simple_cnn';
 import { buildClassifier, type StrategyName } from '../../src/core/models/strategies';
 import { getZooEntry, MODEL_ZOO, normalizationFor } from '../../src/core/models/zoo';
 import { maxAbsDifference, PARITY_TOLERANCE } from '../../src/core/export/parity';
-import { probabilitiesOf, randomizeWeights, randomPixels } from '../fixtures/export';
+import { perturbArchitecture, probabilitiesOf, randomizeWeights, randomPixels } from '../fixtures/export';
 import { hasPretrained, PRETRAINED_DIR, pretrainedLoader } from '../fixtures/pretrained';
 
 const DATASET_STATS: ChannelStats = { mean: [0.21, 0.19, 0.2], std: [0.18, 0.17, 0.19] };
@@ -173,6 +177,41 @@ describe('ONNX export of every supported layer', () => {
     const model = buildSimpleCnn({ imageSize: 16, channels: 3, numClasses: 3, seed: 1 });
     await expect(exportOnnx(model, { ...meta(model), labels: ['a', 'b'] })).rejects.toThrow(/3\] outputs but 2 labels/);
     await expect(exportOnnx(model, meta(model, { normalization: { mean: [0.5], std: [0.5] } }))).rejects.toThrow(/3-channel images/);
+    model.dispose();
+  });
+});
+
+describe('ONNX export of every built-in architecture (seeded init, perturbed statistics)', () => {
+  // WASM: a Swin-S forward pass at 224 px takes minutes on TF.js's CPU backend and seconds here.
+  beforeAll(async () => {
+    await tf.setBackend('wasm');
+  });
+  afterAll(async () => {
+    await tf.setBackend('cpu');
+  });
+
+  // The smallest size each takes (Swin-T/S only work at 224 px); Swin nano at 32 px has shifted windows in its first
+  // two stages and one window without a shift in its last.
+  const cases = ARCHITECTURES.map((a) => [a.id, a.family === 'swin' && a.id !== 'swin_nano' ? 224 : 32] as const);
+
+  it.each(cases)('%s at %i px matches TF.js within 1e-4', async (id, size) => {
+    const model = buildArchitecture(id, { imageSize: size, channels: 3, numClasses: 4, seed: 5 });
+    perturbArchitecture(model, 13);
+    const diff = await parity(model, meta(model), 7, 2);
+    console.log(`${id} ${size}px: max |p_onnx − p_tfjs| = ${diff.toExponential(2)}`);
+    expect(diff).toBeLessThanOrEqual(PARITY_TOLERANCE);
+    model.dispose();
+  });
+
+  it('a grouped convolution (an imported backbone\'s) matches TF.js within 1e-4', async () => {
+    const input = tf.input({ shape: [9, 9, 3] });
+    let x = tf.layers.conv2d({ filters: 4, kernelSize: 1 }).apply(input) as tf.SymbolicTensor;
+    x = new GroupedConv2D({ filters: 6, kernelSize: [3, 3], groups: 2, strides: [2, 2], padding: 'same', name: 'grouped' }).apply(x) as tf.SymbolicTensor;
+    x = tf.layers.globalAveragePooling2d({}).apply(x) as tf.SymbolicTensor;
+    const model = tf.model({ inputs: input, outputs: tf.layers.dense({ units: 3, name: 'logits' }).apply(x) as tf.SymbolicTensor });
+    randomizeWeights(model, 3);
+    const diff = await parity(model, meta(model));
+    expect(diff).toBeLessThanOrEqual(PARITY_TOLERANCE);
     model.dispose();
   });
 });

@@ -1,7 +1,8 @@
 /**
  * TF.js LayersModel → ONNX ModelProto, serialised with onnx-proto (protobufjs). Covers the layers the studio's
- * classifiers are made of (simple_cnn, the MobileNet v1/v2 backbones and their heads); any other layer is refused
- * by name.
+ * classifiers are made of (simple_cnn, the MobileNets and their heads, ResNet, EfficientNet, ViT, Swin, imported
+ * backbones with grouped convolutions), the transformers' custom layers spelled out in standard operators; any
+ * other layer is refused by name.
  *
  * The exported graph takes what a user has: float32 pixel values in 0..255, NHWC as the studio feeds them. It
  * applies the model's normalisation itself, transposes once to NCHW (ONNX's convolution layout), runs the network
@@ -11,6 +12,7 @@ import * as tf from '@tensorflow/tfjs';
 // A CommonJS package: its default export is the whole module in Vite, vitest and Node alike; named exports are not.
 import onnxProto from 'onnx-proto';
 import type { onnx } from 'onnx-proto';
+import { type MultiHeadSelfAttention, type PatchMerging, shiftedWindowMask, type WindowAttention } from '../models/architectures/layers';
 import type { ModelMetadata } from './metadata';
 
 /** Opset 17 (ONNX 1.12): the one every maintained runtime reads; the graph needs nothing newer. */
@@ -63,6 +65,13 @@ class GraphBuilder {
     return output;
   }
 
+  /** A node with `count` outputs (Split), named `name/0`, `name/1`, … */
+  nodeN(opType: string, inputs: string[], name: string, count: number, attributes: onnx.IAttributeProto[] = []): string[] {
+    const outputs = Array.from({ length: count }, (_, k) => this.unique(`${name}/${k}`));
+    this.nodes.push({ opType, input: inputs, output: outputs, name: this.unique(name), attribute: attributes });
+    return outputs;
+  }
+
   floats(name: string, dims: number[], values: Float32Array): string {
     const unique = this.unique(name);
     // raw_data is little-endian by the ONNX spec, and so is every platform a browser or Node runs on (checked below).
@@ -101,11 +110,34 @@ function padsFor(padding: string, inShape: tf.Shape, kernel: [number, number], s
   return [...before, ...after];
 }
 
-const SUPPORTED = new Set(['Conv2D', 'DepthwiseConv2D', 'BatchNormalization', 'Activation', 'ReLU', 'ZeroPadding2D', 'MaxPooling2D', 'GlobalAveragePooling2D', 'Flatten', 'Dense', 'Dropout', 'Add']);
+const SUPPORTED = new Set([
+  'Conv2D',
+  'DepthwiseConv2D',
+  'GroupedConv2D',
+  'BatchNormalization',
+  'LayerNormalization',
+  'Activation',
+  'ReLU',
+  'ZeroPadding2D',
+  'Cropping2D',
+  'MaxPooling2D',
+  'GlobalAveragePooling2D',
+  'GlobalAveragePooling1D',
+  'Flatten',
+  'Reshape',
+  'Dense',
+  'Dropout',
+  'Add',
+  'Multiply',
+  'ClassTokenPositionEmbedding',
+  'MultiHeadSelfAttention',
+  'WindowAttention',
+  'PatchMerging',
+]);
 
 class Converter {
   readonly g = new GraphBuilder();
-  private clipBounds: [string, string] | null = null;
+  private readonly scalars = new Map<number, string>();
 
   constructor() {
     if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) throw new Error('ONNX export needs a little-endian platform');
@@ -123,11 +155,8 @@ class Converter {
       if (perm) x = x.transpose(perm);
       return shape ? x.reshape(shape) : x.clone();
     });
-    try {
-      return { name: this.g.floats(`${layer.name}/${suffix}`, t.shape, (await t.data()) as Float32Array), dims: t.shape };
-    } finally {
-      t.dispose();
-    }
+    const dims = t.shape;
+    return { name: await this.constant(`${layer.name}/${suffix}`, t), dims };
   }
 
   /** A fused activation (Conv2D, Dense, Activation layers). */
@@ -146,19 +175,88 @@ class Converter {
         return { name: this.g.node('Sigmoid', [x.name], name), rank: x.rank };
       case 'tanh':
         return { name: this.g.node('Tanh', [x.name], name), rank: x.rank };
+      case 'swish':
+        // TF.js: x · sigmoid(x).
+        return { name: this.g.node('Mul', [x.name, this.g.node('Sigmoid', [x.name], `${name}/sigmoid`)], name), rank: x.rank };
+      case 'gelu': {
+        // TF.js's exact GELU: x · 0.5 · (1 + erf(x / √2)), in that order.
+        const erf = this.g.node('Erf', [this.g.node('Div', [x.name, this.scalar(Math.SQRT2)], `${name}/scaled`)], `${name}/erf`);
+        const cdf = this.g.node('Mul', [this.scalar(0.5), this.g.node('Add', [this.scalar(1), erf], `${name}/shifted`)], `${name}/cdf`);
+        return { name: this.g.node('Mul', [x.name, cdf], name), rank: x.rank };
+      }
       case 'softmax':
         // TF's softmax runs over the last axis: the channels, which are axis 1 of an NCHW value.
         return { name: this.g.node('Softmax', [x.name], name, [int('axis', x.rank === 4 ? 1 : -1)]), rank: x.rank };
       default:
-        return this.fail(layer, `activation "${String(fn)}" is not supported (linear, relu, relu6, sigmoid, tanh, softmax are)`);
+        return this.fail(layer, `activation "${String(fn)}" is not supported (linear, relu, relu6, sigmoid, tanh, swish, gelu, softmax are)`);
     }
   }
 
+  /** A float32 scalar initializer, one per value for the whole graph (MobileNets clip to 6 everywhere). */
+  scalar(value: number): string {
+    let name = this.scalars.get(value);
+    if (name === undefined) {
+      name = this.g.floats(`const/${value}`, [], new Float32Array([value]));
+      this.scalars.set(value, name);
+    }
+    return name;
+  }
+
   clip(layer: Layer, x: Value, max: number): Value {
-    // Clip takes its bounds as inputs since opset 11; MobileNets use relu6 everywhere, so the bounds are shared.
+    // Clip takes its bounds as inputs since opset 11.
     if (max !== 6) this.fail(layer, `ReLU with max value ${max} is not supported (6 is)`);
-    this.clipBounds ??= [this.g.floats('relu6/min', [], new Float32Array([0])), this.g.floats('relu6/max', [], new Float32Array([6]))];
-    return { name: this.g.node('Clip', [x.name, ...this.clipBounds], `${layer.name}/relu6`), rank: x.rank };
+    return { name: this.g.node('Clip', [x.name, this.scalar(0), this.scalar(6)], `${layer.name}/relu6`), rank: x.rank };
+  }
+
+  /** Reshape to `shape`, where 0 keeps the input's dimension (the batch) and −1 is inferred. */
+  reshape(x: string, shape: number[], name: string): string {
+    return this.g.node('Reshape', [x, this.g.int64s(`${name}/shape`, shape)], name);
+  }
+
+  transpose(x: string, perm: number[], name: string): string {
+    return this.g.node('Transpose', [x], name, [ints('perm', perm)]);
+  }
+
+  slice(x: string, axis: number, start: number, end: number, name: string): string {
+    return this.g.node('Slice', [x, this.g.int64s(`${name}/starts`, [start]), this.g.int64s(`${name}/ends`, [end]), this.g.int64s(`${name}/axes`, [axis])], name);
+  }
+
+  /** torch.roll by `shift` over axes 1 and 2 of [b, H, W, c] (the sizes given), as WindowAttention's roll. */
+  roll(x: string, shift: number, [h, w]: [number, number], name: string): string {
+    let out = x;
+    for (const [axis, size] of [[1, h], [2, w]] as const) {
+      const s = ((shift % size) + size) % size;
+      if (s === 0) continue;
+      const head = this.slice(out, axis, 0, size - s, `${name}/${axis}/head`);
+      const tail = this.slice(out, axis, size - s, size, `${name}/${axis}/tail`);
+      out = this.g.node('Concat', [tail, head], `${name}/${axis}`, [int('axis', axis)]);
+    }
+    return out;
+  }
+
+  /**
+   * Multi-head attention on fused q/k/v [B, n, 3C] → [B, n, C], as layers.ts's splitHeads, attend and mergeHeads:
+   * q is scaled before q·kᵀ, and `bias` may add to the scores [B, heads, n, n] before the softmax.
+   */
+  attention(qkv: string, n: number, c3: number, heads: number, name: string, bias?: (scores: string) => string): string {
+    const d = c3 / 3 / heads;
+    const split = this.transpose(this.reshape(qkv, [0, n, 3 * heads, d], `${name}/heads`), [0, 2, 1, 3], `${name}/heads_first`);
+    const [q, k, v] = this.g.nodeN('Split', [split, this.g.int64s(`${name}/split`, [heads, heads, heads])], `${name}/qkv`, 3, [int('axis', 1)]);
+    const kt = this.transpose(k, [0, 1, 3, 2], `${name}/k_t`);
+    let scores = this.g.node('MatMul', [this.g.node('Mul', [q, this.scalar(1 / Math.sqrt(d))], `${name}/q_scaled`), kt], `${name}/scores`);
+    if (bias) scores = bias(scores);
+    const probs = this.g.node('Softmax', [scores], `${name}/softmax`, [int('axis', -1)]);
+    const out = this.g.node('MatMul', [probs, v], `${name}/weighted`);
+    return this.reshape(this.transpose(out, [0, 2, 1, 3], `${name}/tokens_first`), [0, n, c3 / 3], `${name}/merged`);
+  }
+
+  /** A constant read from a layer at export time (e.g. Swin's relative position bias, computed from its table). */
+  async constant(name: string, t: tf.Tensor): Promise<string> {
+    try {
+      return this.g.floats(name, t.shape, (await t.data()) as Float32Array);
+    } finally {
+      t.dispose();
+    }
   }
 
   async layer(layer: Layer, inputs: Value[], inShapes: tf.Shape[], outShape: tf.Shape): Promise<Value> {
@@ -178,6 +276,7 @@ class Converter {
     };
     switch (className) {
       case 'Conv2D':
+      case 'GroupedConv2D':
       case 'DepthwiseConv2D': {
         rank4();
         const depthwise = className === 'DepthwiseConv2D';
@@ -191,7 +290,8 @@ class Converter {
           : await this.weight(layer, 'kernel', [3, 2, 0, 1]);
         const ins = [x.name, w.name];
         if (cfg['useBias']) ins.push((await this.weight(layer, 'bias')).name);
-        const attrs = [ints('kernel_shape', kernel), ints('strides', strides), ints('dilations', dilations), ints('pads', padsFor(cfg['padding'] as string, inShapes[0], kernel, strides, dilations)), int('group', depthwise ? channels : 1)];
+        const group = depthwise ? channels : ((cfg['groups'] as number | undefined) ?? 1);
+        const attrs = [ints('kernel_shape', kernel), ints('strides', strides), ints('dilations', dilations), ints('pads', padsFor(cfg['padding'] as string, inShapes[0], kernel, strides, dilations)), int('group', group)];
         const conv = { name: this.g.node('Conv', ins, layer.name, attrs), rank: 4 };
         return this.activation(layer, conv, cfg['activation']);
       }
@@ -206,6 +306,17 @@ class Converter {
         // Inference mode: the moving statistics, as the studio's own predictions use.
         return { name: this.g.node('BatchNormalization', [x.name, gamma, beta, mean, variance], layer.name, [float('epsilon', cfg['epsilon'] as number)]), rank: x.rank };
       }
+      case 'LayerNormalization': {
+        const axes = [cfg['axis']].flat() as number[];
+        if (axes.length !== 1 || (axes[0] !== -1 && axes[0] !== one().rank - 1)) this.fail(layer, `normalisation over axes ${JSON.stringify(cfg['axis'])} (only the last)`);
+        // Over a rank-4 value the last axis is the channels, which are axis 1 inside the (NCHW) graph.
+        if (x.rank === 4) this.fail(layer, 'layer normalisation of an image-shaped value is not supported (only of tokens)');
+        const channels = inShapes[0][inShapes[0].length - 1] as number;
+        const gamma = cfg['scale'] ? (await this.weight(layer, 'gamma')).name : this.g.floats(`${layer.name}/gamma`, [channels], new Float32Array(channels).fill(1));
+        const ins = [x.name, gamma];
+        if (cfg['center']) ins.push((await this.weight(layer, 'beta')).name);
+        return { name: this.g.node('LayerNormalization', ins, layer.name, [int('axis', -1), float('epsilon', cfg['epsilon'] as number)]), rank: x.rank };
+      }
       case 'Activation':
         return this.activation(layer, one(), cfg['activation']);
       case 'ReLU': {
@@ -216,6 +327,12 @@ class Converter {
         const [[top, bottom], [left, right]] = cfg['padding'] as number[][];
         const pads = this.g.int64s(`${layer.name}/pads`, [0, 0, top, left, 0, 0, bottom, right]);
         return { name: this.g.node('Pad', [rank4().name, pads], layer.name), rank: 4 };
+      }
+      case 'Cropping2D': {
+        const [[top, bottom], [left, right]] = cfg['cropping'] as number[][];
+        const [, h, w] = inShapes[0] as number[];
+        const rows = this.slice(rank4().name, 2, top, h - bottom, `${layer.name}/rows`);
+        return { name: this.slice(rows, 3, left, w - right, layer.name), rank: 4 };
       }
       case 'MaxPooling2D': {
         const kernel = pair(cfg['poolSize']);
@@ -229,6 +346,19 @@ class Converter {
         if (outShape.length === 4) return { name: pooled, rank: 4 };
         return { name: this.g.node('Flatten', [pooled], layer.name, [int('axis', 1)]), rank: 2 };
       }
+      case 'GlobalAveragePooling1D': {
+        if (one().rank !== 3) this.fail(layer, `expected a [batch, tokens, channels] input, got rank ${x.rank}`);
+        // Opset 17's ReduceMean takes its axes as an attribute (an input from opset 18 on).
+        return { name: this.g.node('ReduceMean', [x.name], layer.name, [ints('axes', [1]), int('keepdims', 0)]), rank: 2 };
+      }
+      case 'Reshape': {
+        // In TF's layout: back to NHWC from an image, and to NCHW again when the result is an image.
+        const target = cfg['targetShape'] as number[];
+        const source = one().rank === 4 ? this.transpose(x.name, [0, 2, 3, 1], `${layer.name}/to_nhwc`) : x.name;
+        if (target.length !== 3) return { name: this.reshape(source, [0, ...target], layer.name), rank: target.length + 1 };
+        const image = this.reshape(source, [0, ...target], `${layer.name}/nhwc`);
+        return { name: this.transpose(image, [0, 3, 1, 2], layer.name), rank: 4 };
+      }
       case 'Flatten': {
         if (one().rank === 2) return x;
         if (x.rank !== 4) this.fail(layer, `rank ${x.rank} input`);
@@ -237,21 +367,85 @@ class Converter {
         return { name: this.g.node('Flatten', [nhwc], layer.name, [int('axis', 1)]), rank: 2 };
       }
       case 'Dense': {
-        if (one().rank !== 2) this.fail(layer, `Dense on a rank-${x.rank} input (flatten or pool first)`);
-        const ins = [x.name, (await this.weight(layer, 'kernel')).name];
-        if (cfg['useBias']) ins.push((await this.weight(layer, 'bias')).name);
-        return this.activation(layer, { name: this.g.node('Gemm', ins, layer.name), rank: 2 }, cfg['activation']);
+        if (one().rank === 4) this.fail(layer, `Dense on a rank-${x.rank} input (flatten or pool first)`);
+        const kernel = (await this.weight(layer, 'kernel')).name;
+        const bias = cfg['useBias'] ? (await this.weight(layer, 'bias')).name : null;
+        let y: string;
+        if (x.rank === 2) y = this.g.node('Gemm', bias ? [x.name, kernel, bias] : [x.name, kernel], layer.name);
+        else {
+          // Per token ([batch, tokens, channels]): Gemm takes matrices only.
+          y = this.g.node('MatMul', [x.name, kernel], bias ? `${layer.name}/matmul` : layer.name);
+          if (bias) y = this.g.node('Add', [y, bias], layer.name);
+        }
+        return this.activation(layer, { name: y, rank: x.rank }, cfg['activation']);
       }
       case 'Dropout':
         // Identity at inference.
         return one();
-      case 'Add': {
+      case 'Add':
+      case 'Multiply': {
+        // Same-rank inputs broadcast alike in both layouts (EfficientNet's [b, c, 1, 1] gate over its feature map).
         if (inputs.some((v) => v.rank !== x.rank)) this.fail(layer, 'inputs of different ranks');
-        return inputs.slice(1).reduce((acc, v, k) => ({ name: this.g.node('Add', [acc.name, v.name], inputs.length > 2 ? `${layer.name}/${k}` : layer.name), rank: x.rank }), x);
+        const op = className === 'Add' ? 'Add' : 'Mul';
+        return inputs.slice(1).reduce((acc, v, k) => ({ name: this.g.node(op, [acc.name, v.name], inputs.length > 2 ? `${layer.name}/${k}` : layer.name), rank: x.rank }), x);
+      }
+      case 'ClassTokenPositionEmbedding': {
+        if (one().rank !== 3) this.fail(layer, `expected tokens, got rank ${x.rank}`);
+        const d = inShapes[0][2] as number;
+        // The class token [1, 1, d] broadcast to the batch, whose size is read from the input.
+        const batch = this.slice(this.g.node('Shape', [x.name], `${layer.name}/shape`), 0, 0, 1, `${layer.name}/batch`);
+        const tokenShape = this.g.node('Concat', [batch, this.g.int64s(`${layer.name}/token_dims`, [1, d])], `${layer.name}/token_shape`, [int('axis', 0)]);
+        const token = this.g.node('Expand', [(await this.weight(layer, 'class_token')).name, tokenShape], `${layer.name}/token`);
+        const tokens = this.g.node('Concat', [token, x.name], `${layer.name}/tokens`, [int('axis', 1)]);
+        return { name: this.g.node('Add', [tokens, (await this.weight(layer, 'pos_embedding')).name], layer.name), rank: 3 };
+      }
+      case 'MultiHeadSelfAttention': {
+        if (one().rank !== 3) this.fail(layer, `expected fused q/k/v tokens, got rank ${x.rank}`);
+        const [, n, c3] = inShapes[0] as number[];
+        return { name: this.attention(x.name, n, c3, (layer as MultiHeadSelfAttention).numHeads, layer.name), rank: 3 };
+      }
+      case 'WindowAttention':
+        return { name: await this.windowAttention(layer as WindowAttention, one().name, inShapes[0][2] as number), rank: 3 };
+      case 'PatchMerging': {
+        const [h, w] = (layer as PatchMerging).resolution;
+        const c = inShapes[0][2] as number;
+        // [b, H/2, row in pair, W/2, column in pair, c] → [b, H/2, W/2, column, row, c]: layers.ts's order (0,0), (1,0), (0,1), (1,1).
+        const pairs = this.reshape(one().name, [0, h / 2, 2, w / 2, 2, c], `${layer.name}/pairs`);
+        const ordered = this.transpose(pairs, [0, 1, 3, 4, 2, 5], `${layer.name}/ordered`);
+        return { name: this.reshape(ordered, [0, (h / 2) * (w / 2), 4 * c], layer.name), rank: 3 };
       }
       default:
         return this.fail(layer, 'unreachable: SUPPORTED lists a layer the switch does not handle');
     }
+  }
+
+  /**
+   * WindowAttention as the layer computes it: shift, partition into windows, attention with the relative position
+   * bias (a constant of the trained table) and the shifted-window mask, then back.
+   */
+  async windowAttention(layer: WindowAttention, x: string, c3: number): Promise<string> {
+    const { windowSize: win, shiftSize: shift, numHeads: heads, resolution } = layer;
+    const [h, w] = resolution;
+    const c = c3 / 3;
+    const n = win * win;
+    const windows = (h / win) * (w / win);
+    const name = layer.name;
+    let grid = this.reshape(x, [-1, h, w, c3], `${name}/grid`);
+    if (shift > 0) grid = this.roll(grid, -shift, resolution, `${name}/shift`);
+    const rows = this.transpose(this.reshape(grid, [-1, win, w / win, win * c3], `${name}/rows`), [0, 2, 1, 3], `${name}/windows_first`);
+    const windowed = this.reshape(rows, [-1, n, c3], `${name}/windows`);
+    const bias = await this.constant(`${name}/position_bias`, tf.tidy(() => layer.relativePositionBias()));
+    const mask = shift > 0 ? this.g.floats(`${name}/mask`, [windows, 1, n, n], shiftedWindowMask(h, w, win, shift)) : null;
+    const attended = this.attention(windowed, n, c3, heads, name, (scores) => {
+      const biased = this.g.node('Add', [scores, bias], `${name}/biased`);
+      if (!mask) return biased;
+      const perImage = this.reshape(biased, [-1, windows, heads, n, n], `${name}/per_image`);
+      return this.reshape(this.g.node('Add', [perImage, mask], `${name}/masked`), [-1, heads, n, n], `${name}/masked_windows`);
+    });
+    const back = this.transpose(this.reshape(attended, [-1, w / win, win, win * c], `${name}/window_rows`), [0, 2, 1, 3], `${name}/rows_first`);
+    let merged = this.reshape(back, [-1, h, w, c], `${name}/merged_grid`);
+    if (shift > 0) merged = this.roll(merged, shift, resolution, `${name}/unshift`);
+    return this.reshape(merged, [-1, h * w, c], name);
   }
 }
 

@@ -249,8 +249,8 @@ export class WindowAttention extends tf.layers.Layer implements InternalActivati
     return [b, l, c3 == null ? null : c3 / 3];
   }
 
-  /** The bias of every token pair in a window, per head: [heads, w², w²]. */
-  private positionBias(): tf.Tensor {
+  /** The bias of every token pair in a window, per head: [heads, w², w²] (the ONNX export writes it as a constant). */
+  relativePositionBias(): tf.Tensor {
     const win = this.windowSize;
     const span = 2 * win - 1;
     const heads = this.numHeads;
@@ -270,7 +270,7 @@ export class WindowAttention extends tf.layers.Layer implements InternalActivati
       let grid = x.reshape([b, h, w, x.shape[2]!]);
       if (this.shiftSize > 0) grid = roll(grid, -this.shiftSize);
       const [q, k, v] = splitHeads(partition(grid, win), this.numHeads);
-      const bias = this.positionBias();
+      const bias = this.relativePositionBias();
       const windows = (h / win) * (w / win);
       const out = attend(q, k, v, (scores) => {
         const biased = scores.add(bias);
