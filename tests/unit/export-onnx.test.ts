@@ -111,8 +111,9 @@ describe('ONNX export of every supported layer', () => {
   /**
    * Each layer kind and option the converter handles, at odd sizes where "same" padding is asymmetric:
    * strided and dilated convolutions, a depthwise convolution with multiplier 2, asymmetric zero padding, batch
-   * norm without centre or scale, every supported activation, ReLU with and without a cap, max pooling, a residual
-   * Add, dropout, flatten, global pooling, and a Dense that ends in its own softmax.
+   * norm without centre or scale, every supported activation, ReLU with and without a cap, max and average pooling,
+   * a residual Add, concatenation of images and of vectors, a permute before flatten, dropout, global pooling, a
+   * softmax layer, and a Dense that ends in its own softmax.
    */
   function kitchenSink(): tf.LayersModel {
     const input = tf.input({ shape: [15, 15, 3] });
@@ -128,11 +129,14 @@ describe('ONNX export of every supported layer', () => {
     x = a(L.activation({ activation: 'tanh', name: 'act_tanh' }), x);
     x = a(L.maxPooling2d({ poolSize: 3, strides: 2, padding: 'same', name: 'pool_same' }), x);
     x = a(L.reLU({ name: 'relu_layer' }), x);
-    const flat = a(L.flatten({ name: 'flat' }), x);
+    const averaged = a(L.averagePooling2d({ poolSize: 2, strides: 1, padding: 'same', name: 'avg_same' }), x);
+    x = a(L.concatenate({ name: 'cat_channels' }), [x, averaged]);
+    const flat = a(L.flatten({ name: 'flat' }), a(L.permute({ dims: [3, 1, 2], name: 'channels_first' }), x));
     const pooled = a(L.globalAveragePooling2d({ name: 'gap' }), x);
     let y = a(L.dense({ units: 8, activation: 'sigmoid', name: 'd_flat' }), flat);
     y = a(L.dropout({ rate: 0.5, name: 'drop' }), y);
-    const z = a(L.dense({ units: 8, activation: 'relu', name: 'd_pool' }), pooled);
+    let z = a(L.dense({ units: 4, activation: 'relu', name: 'd_pool' }), pooled);
+    z = a(L.concatenate({ name: 'cat_vectors' }), [z, a(L.softmax({ name: 'soft_layer' }), z)]);
     y = a(L.add({ name: 'merge' }), [y, z]);
     y = a(L.batchNormalization({ name: 'bn_vector' }), y);
     const out = a(L.dense({ units: 3, activation: 'softmax', name: 'probs' }), y);

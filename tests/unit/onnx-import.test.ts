@@ -144,6 +144,23 @@ describe('ONNX import: a hand-written graph of every supported operator', () => 
     expect(tf.memory().numTensors).toBe(before);
   });
 
+  it('exports back to ONNX (average pooling, concatenation, permute) and matches TF.js within 1e-4', async () => {
+    const { model } = importOnnx(kitchenSink());
+    const meta = describeModel({ modelId: 'imported', strategy: 'scratch', labels: ['a', 'b', 'c', 'd', 'e'], inputSize: 15, channels: 3, normalization: { mean: [0.4, 0.5, 0.6], std: [0.3, 0.3, 0.3] }, scaling: 'dataset', libraries: {} });
+    const { bytes } = await exportOnnx(model, meta);
+    const pixels = randomPixels(3, 15, 3, 4);
+    const expected = studioProbabilities(model, pixels, meta);
+    const session = await ort.InferenceSession.create(bytes);
+    const out = await session.run({ image: new ort.Tensor('float32', pixels.dataSync() as Float32Array, pixels.shape) });
+    await session.release();
+    const diff = maxAbsDifference(expected.dataSync(), out['probabilities'].data as Float32Array);
+    console.log(`hand-written graph, imported then exported: max |Δp| = ${diff.toExponential(2)}`);
+    expect(Math.max(...expected.dataSync())).toBeGreaterThan(0.25);
+    expect(diff).toBeLessThanOrEqual(1e-4);
+    tf.dispose([pixels, expected]);
+    model.dispose();
+  });
+
   it('cuts at the last global pool: NHWC features of the graph up to there', () => {
     const imported = importOnnx(kitchenSink(), { cut: 'pool' });
     expect(imported.output).toBe('features');

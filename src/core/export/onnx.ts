@@ -121,6 +121,7 @@ const SUPPORTED = new Set([
   'ZeroPadding2D',
   'Cropping2D',
   'MaxPooling2D',
+  'AveragePooling2D',
   'GlobalAveragePooling2D',
   'GlobalAveragePooling1D',
   'Flatten',
@@ -129,6 +130,9 @@ const SUPPORTED = new Set([
   'Dropout',
   'Add',
   'Multiply',
+  'Concatenate',
+  'Permute',
+  'Softmax',
   'ClassTokenPositionEmbedding',
   'MultiHeadSelfAttention',
   'WindowAttention',
@@ -190,6 +194,12 @@ class Converter {
       default:
         return this.fail(layer, `activation "${String(fn)}" is not supported (linear, relu, relu6, sigmoid, tanh, swish, gelu, softmax are)`);
     }
+  }
+
+  /** The graph's axis for TF's `axis` of a rank-`rank` value (NHWC axes of an image map to NCHW). */
+  axis(tfAxis: number, rank: number): number {
+    const a = tfAxis < 0 ? tfAxis + rank : tfAxis;
+    return rank === 4 ? [0, 2, 3, 1][a] : a;
   }
 
   /** A float32 scalar initializer, one per value for the whole graph (MobileNets clip to 6 everywhere). */
@@ -334,12 +344,14 @@ class Converter {
         const rows = this.slice(rank4().name, 2, top, h - bottom, `${layer.name}/rows`);
         return { name: this.slice(rows, 3, left, w - right, layer.name), rank: 4 };
       }
-      case 'MaxPooling2D': {
+      case 'MaxPooling2D':
+      case 'AveragePooling2D': {
         const kernel = pair(cfg['poolSize']);
         const strides = pair(cfg['strides'] ?? kernel);
-        // ONNX MaxPool ignores padded positions, as TF's "same" max pooling does.
+        // Padded positions are ignored (MaxPool; AveragePool without count_include_pad), as in TF's "same" pooling.
         const attrs = [ints('kernel_shape', kernel), ints('strides', strides), ints('pads', padsFor(cfg['padding'] as string, inShapes[0], kernel, strides, [1, 1]))];
-        return { name: this.g.node('MaxPool', [rank4().name], layer.name, attrs), rank: 4 };
+        const max = className === 'MaxPooling2D';
+        return { name: this.g.node(max ? 'MaxPool' : 'AveragePool', [rank4().name], layer.name, max ? attrs : [...attrs, int('count_include_pad', 0)]), rank: 4 };
       }
       case 'GlobalAveragePooling2D': {
         const pooled = this.g.node('GlobalAveragePool', [rank4().name], `${layer.name}/pool`);
@@ -388,6 +400,18 @@ class Converter {
         if (inputs.some((v) => v.rank !== x.rank)) this.fail(layer, 'inputs of different ranks');
         const op = className === 'Add' ? 'Add' : 'Mul';
         return inputs.slice(1).reduce((acc, v, k) => ({ name: this.g.node(op, [acc.name, v.name], inputs.length > 2 ? `${layer.name}/${k}` : layer.name), rank: x.rank }), x);
+      }
+      case 'Concatenate': {
+        if (inputs.some((v) => v.rank !== x.rank)) this.fail(layer, 'inputs of different ranks');
+        return { name: this.g.node('Concat', inputs.map((v) => v.name), layer.name, [int('axis', this.axis(cfg['axis'] as number, x.rank))]), rank: x.rank };
+      }
+      case 'Softmax':
+        return { name: this.g.node('Softmax', [one().name], layer.name, [int('axis', this.axis(cfg['axis'] as number, x.rank))]), rank: x.rank };
+      case 'Permute': {
+        // TF's permutation acts on NHWC; inside the graph an image is NCHW, so it is composed with both layout changes.
+        const perm = [0, ...(cfg['dims'] as number[])];
+        const q = one().rank === 4 ? [0, 1, 2, 3].map((k) => this.axis(perm[[0, 3, 1, 2][k]], 4)) : perm;
+        return { name: this.transpose(x.name, q, layer.name), rank: x.rank };
       }
       case 'ClassTokenPositionEmbedding': {
         if (one().rank !== 3) this.fail(layer, `expected tokens, got rank ${x.rank}`);
