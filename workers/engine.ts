@@ -22,7 +22,7 @@ import { inverseFrequencyClassWeights, isImbalanced } from '../src/core/train/lo
 import { checkLrSchedule, checkPhaseConfig, planPhases } from '../src/core/train/phases';
 import type { TensorDataset } from '../src/core/train/trainer';
 import type { RunRecord, Strategy, TrainConfig } from '../src/core/train/types';
-import { EngineError } from '../src/engine/errors';
+import { EngineError, isOutOfMemory } from '../src/engine/errors';
 import type { CrossValidationEvent, CrossValidationRequest, CrossValidationResult, RunComparison } from '../src/engine/types';
 import type { AugmentPreview, AugmentPreviewRequest, BackboneImport, BackendInfo, BackendName, DatasetSummary, Engine, EvaluateEvent, EvaluateRequest, EvaluationRecord, ExportedFile, ModelExport, ModelVersion, NetworkRequest, RegisterModelRequest, ReportFile, ZooModel, FolderInput, FolderScan, ImportEvent, StatsVerification, Thumbnail, TrainEvent, PredictImage, PredictOptions, PredictProgress, PredictResult, RegistrationReview, StorageGroupUsage, ModelEvaluateRequest, ReportOptions, GradCam, GradCamRequest, OnnxBackboneImport, OnnxBackboneRequest } from '../src/engine/types';
 import { ConfigError, configFromSettings, configTemplates, checkSettings, parseConfigText, readConfig, settingsFromConfig, type ConfigTemplate, type StudioConfig, type StudioSettings } from '../src/core/config';
@@ -32,7 +32,7 @@ import { importOnnxBackbone } from './onnx-import';
 import { augmentPreviews } from './preview';
 import { resourceRequests } from '../src/engine/network';
 import { onBackend, routeRun, selectBackend, useBackend } from './backend';
-import { cachesFeatures, forwardBackend } from '../src/core/routing';
+import { BACKEND_LABEL, cachesFeatures, forwardBackend } from '../src/core/routing';
 import { confusionMatrix, perClassRecall } from '../src/core/metrics/confusion';
 import { folderSource } from './folder';
 import { evaluateModelFolder, evaluateRun, evaluationFiles, evaluationThumbnails, type EvaluateHost } from './evaluate';
@@ -531,7 +531,10 @@ export class StudioEngine implements Engine {
         onTrain: () => useBackend(routing.train),
       });
       run.status = result.stopped ? 'cancelled' : 'completed';
-    } catch (err) {
+    } catch (thrown) {
+      const err = isOutOfMemory(thrown)
+        ? new EngineError('E_MEMORY', `the ${BACKEND_LABEL[tf.getBackend() as BackendName] ?? tf.getBackend()} backend ran out of memory training ${cfg.model} on batches of ${cfg.batchSize} at ${run.input?.imageSize ?? '?'} px; choose a smaller batch size or image size (the browser said: ${(thrown as Error).message})`)
+        : thrown;
       run.status = 'failed';
       run.error = err instanceof Error ? err.message : String(err);
       throw asEngineError(err);

@@ -15,6 +15,7 @@ export type ErrorCode =
   | 'E_CANCELLED'
   | 'E_BACKBONE' // pretrained weights could not be loaded (offline, blocked, or a damaged file)
   | 'E_QUOTA' // the browser's storage for this site is full: nothing was written, the previous data is intact
+  | 'E_MEMORY' // the backend could not allocate memory for the work (a batch or an input too large for this machine)
   | 'E_INTERNAL';
 
 export interface EngineErrorData {
@@ -42,6 +43,14 @@ export function toEngineError(err: unknown): EngineError {
   if (err instanceof EngineError) return err;
   if (err instanceof Error) return new EngineError('E_INTERNAL', err.message, err.stack);
   return new EngineError('E_INTERNAL', String(err));
+}
+
+/**
+ * Whether `err` is a failed allocation: V8's "Array buffer allocation failed" (the CPU and WASM backends' memory is
+ * JavaScript's), or a GPU backend's "out of memory" / "failed to allocate".
+ */
+export function isOutOfMemory(err: unknown): boolean {
+  return err instanceof Error && /array buffer allocation failed|out of memory|failed to allocate/i.test(err.message);
 }
 
 let registered = false;

@@ -84,6 +84,21 @@ describe('engine progress protocol', () => {
     await first;
   });
 
+  it('says a batch ran out of memory with E_MEMORY and what to change, and records it on the run', async () => {
+    let runId = '';
+    const err = await engine
+      .train(cfg({ epochs: 1 }), (e) => {
+        if (e.type === 'start') runId = e.runId;
+        // V8's message when an ArrayBuffer cannot be allocated (Swin-S at batch 16 on the CPU backend), thrown inside
+        // the training loop (the epoch callback is awaited there; batch events are not).
+        if (e.type === 'epoch') throw new RangeError('Array buffer allocation failed');
+      })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(EngineError);
+    expect(err).toMatchObject({ code: 'E_MEMORY', message: expect.stringMatching(/^the CPU backend ran out of memory training simple_cnn on batches of 8 at 8 px; choose a smaller batch size or image size \(the browser said: Array buffer allocation failed\)$/) });
+    expect((await engine.runs()).find((r) => r.runId === runId)).toMatchObject({ status: 'failed', error: (err as Error).message });
+  });
+
   it('weights classes by inverse frequency when the folder is imbalanced', async () => {
     const size = 8;
     const withFolder = new StudioEngine(analyzeWith(async (_file, bytes, _size, _channels, out) => out.set(bytes)));
