@@ -533,7 +533,7 @@ export class StudioEngine implements Engine {
       run.status = result.stopped ? 'cancelled' : 'completed';
     } catch (thrown) {
       const err = isOutOfMemory(thrown)
-        ? new EngineError('E_MEMORY', `the ${BACKEND_LABEL[tf.getBackend() as BackendName] ?? tf.getBackend()} backend ran out of memory training ${cfg.model} on batches of ${cfg.batchSize} at ${run.input?.imageSize ?? '?'} px; choose a smaller batch size or image size (the browser said: ${(thrown as Error).message})`)
+        ? new EngineError('E_MEMORY', `the ${BACKEND_LABEL[tf.getBackend() as BackendName] ?? tf.getBackend()} backend ran out of memory training ${cfg.model} on batches of ${cfg.batchSize}${run.input ? ` at ${run.input.imageSize} px` : ''}; choose a smaller batch size or image size (the browser said: ${(thrown as Error).message})`)
         : thrown;
       run.status = 'failed';
       run.error = err instanceof Error ? err.message : String(err);
