@@ -198,17 +198,40 @@ function sessionArgs(v: Values<typeof COMMON_OPTIONS>): SessionArgs {
   };
 }
 
-/** --config FILE: the settings it holds, checked in full before any browser starts. */
-async function readConfigFile(file: string): Promise<StudioSettings> {
+/**
+ * --config FILE: the settings it holds, checked in full before any browser starts; except that a file naming a
+ * model Node does not know, perhaps an ONNX backbone imported into the profile, is checked by the page, which knows
+ * the profile's imported backbones (and lists them when the id is not one of them either).
+ */
+async function readConfigFile(file: string, session: SessionArgs): Promise<StudioSettings> {
   if (!existsSync(file) || !statSync(file).isFile()) throw new UsageError(`--config ${file}: no such file`);
   // Loaded only with --config: the config module checks augmentation with augment.ts, which brings TF.js along.
   const { ConfigError, parseConfigText, settingsFromConfig } = await import('../src/core/config');
+  const text = readFileSync(file, 'utf8');
   try {
-    return settingsFromConfig(parseConfigText(readFileSync(file, 'utf8')));
+    return settingsFromConfig(parseConfigText(text));
   } catch (err) {
-    if (err instanceof ConfigError) throw new UsageError(`--config ${file}: ${err.message}`);
-    throw err;
+    if (!(err instanceof ConfigError)) throw err;
+    if (!(await namesUnknownModel(text))) throw new UsageError(`--config ${file}: ${err.message}`);
   }
+  try {
+    return await withStudio(session, (page) => page.evaluate((t) => window.studio!.readConfig(t), text));
+  } catch (err) {
+    throw new UsageError(`--config ${file}: ${oneLine(err).replace(/^E_CONFIG: /, '')}`);
+  }
+}
+
+/** Whether a config's train.model or its models table names an id that is not a built-in model. */
+async function namesUnknownModel(text: string): Promise<boolean> {
+  const { MODEL_ZOO } = await import('../src/core/models/zoo');
+  let value: { train?: { model?: unknown }; models?: unknown };
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return false;
+  }
+  const ids = [value?.train?.model, ...Object.keys(typeof value?.models === 'object' && value.models ? value.models : {})];
+  return ids.some((id) => typeof id === 'string' && !MODEL_ZOO.some((e) => e.id === id));
 }
 
 /** Flags win over the config file, which wins over the CLI's defaults. */
@@ -217,7 +240,7 @@ export async function parseTrainArgs(argv: string[], command = 'train'): Promise
   if (!v.demo && !v.data) throw new UsageError(`${command} needs a dataset: pass --demo or --data DIR`);
   if (v.demo && v.data) throw new UsageError('pass either --demo or --data DIR, not both');
   if (!v.out) throw new UsageError(`${command} needs --out FILE.json`);
-  const file = v.config === undefined ? null : await readConfigFile(v.config);
+  const file = v.config === undefined ? null : await readConfigFile(v.config, sessionArgs(v));
   const model = v.model ?? file?.train.model ?? 'simple_cnn';
   // A --model other than the file's takes its own defaults from the file's models table, not the file's lr and batch.
   const fileTrain = file && model === file.train.model ? file.train : null;

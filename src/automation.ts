@@ -33,6 +33,7 @@ export function exposeAutomation(studio: Studio, engine: EngineProxy): void {
     evaluateModel: (req) => engine.evaluateModel(req, eventSink((e: EvaluateEvent) => window.onStudioEvent?.(e))),
     evaluationReport: (runId, opts) => engine.evaluationReport(runId, opts),
     zoo: () => engine.zoo(),
+    readConfig: (text) => engine.readConfig(text),
     crossValidate: (req) => studio.runs.crossValidate(req.config, req.folds ?? 5, (e) => window.onStudioEvent?.(e)),
     register: (req) => engine.register(req),
     exportModel: (ref, format, opts) => engine.exportModel(ref, format, opts),

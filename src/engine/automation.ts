@@ -2,7 +2,7 @@
  * What the page exposes to a headless driver (the CLI, tests, benchmarks): `window.studio`. It is the same `Studio`
  * object the buttons use, so an automated run goes through the same worker and engine as a click.
  */
-import type { BackendInfo, BackendName, CrossValidationEvent, CrossValidationRequest, CrossValidationResult, DatasetSummary, EvaluateEvent, EvaluateRequest, EvaluationRecord, FolderInput, ReportFile, FolderScan, ImportEvent, ZooModel, ImportOptions, RunRecord, TrainConfig, TrainEvent, ModelExport, ModelVersion, PredictResult, RegisterModelRequest, ModelEvaluateRequest, ReportOptions, OnnxBackboneImport, OnnxBackboneRequest } from './types';
+import type { BackendInfo, BackendName, StudioSettings, CrossValidationEvent, CrossValidationRequest, CrossValidationResult, DatasetSummary, EvaluateEvent, EvaluateRequest, EvaluationRecord, FolderInput, ReportFile, FolderScan, ImportEvent, ZooModel, ImportOptions, RunRecord, TrainConfig, TrainEvent, ModelExport, ModelVersion, PredictResult, RegisterModelRequest, ModelEvaluateRequest, ReportOptions, OnnxBackboneImport, OnnxBackboneRequest } from './types';
 
 export interface StudioAutomation {
   ready(): Promise<BackendInfo>;
@@ -24,6 +24,8 @@ export interface StudioAutomation {
   /** The report files of a run's stored evaluation (see Engine.evaluationReport). */
   evaluationReport(runId: string, opts?: ReportOptions): Promise<ReportFile[]>;
   zoo(): Promise<ZooModel[]>;
+  /** Reads a config file's text as the Config import does (see Engine.readConfig), knowing this profile's imported backbones. */
+  readConfig(text: string): Promise<StudioSettings>;
   /** k-fold cross-validation of a config (see Engine.crossValidate), shown in the runs panel as it goes. */
   crossValidate(req: CrossValidationRequest): Promise<CrossValidationResult>;
   /** Registers a completed run's best model (see Engine.register). */

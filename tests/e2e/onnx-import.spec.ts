@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CONFIG_VERSION } from '../../src/core/config';
 import { tinyOnnxClassifier } from '../fixtures/tiny-onnx';
 
 test('an ONNX CNN imports as a backbone with its parity shown, and trains frozen on the demo at 32 px', async ({ page }) => {
@@ -72,4 +73,16 @@ test('the CLI imports an ONNX backbone into its profile, then trains it with the
   const trained = studio('train', '--demo', '--image-size', '32', '--per-class', '8', '--model', 'tiny_cli', '--strategy', 'medical', '--epochs', '1', '--out', out);
   expect(trained.status, trained.stderr).toBe(0);
   expect(JSON.parse(readFileSync(out, 'utf8'))).toMatchObject({ model: 'tiny_cli', strategy: 'medical' });
+
+  // A config file naming the imported backbone: Node's check cannot know it, so the page, which does, reads the file.
+  const config = join(dir, 'config.json');
+  writeFileSync(config, JSON.stringify({ version: CONFIG_VERSION, train: { model: 'tiny_cli', strategy: 'medical', epochs: 1 } }));
+  const fromConfig = studio('train', '--demo', '--image-size', '32', '--per-class', '8', '--config', config, '--out', join(dir, 'run-config.json'));
+  expect(fromConfig.status, fromConfig.stderr).toBe(0);
+  expect(JSON.parse(readFileSync(join(dir, 'run-config.json'), 'utf8'))).toMatchObject({ model: 'tiny_cli', strategy: 'medical' });
+  // An id the profile does not have either is refused with the page's list, imported backbones included.
+  writeFileSync(config, JSON.stringify({ version: CONFIG_VERSION, train: { model: 'tiny_typo', strategy: 'medical' } }));
+  const typo = studio('train', '--demo', '--config', config, '--out', join(dir, 'run-typo.json'));
+  expect(typo.status).toBe(2);
+  expect(typo.stderr).toMatch(/--config .*config\.json: .*"tiny_typo".*known: .*tiny_cli/);
 });
