@@ -217,7 +217,7 @@ async function readConfigFile(file: string, session: SessionArgs): Promise<Studi
   try {
     return await withStudio(session, (page) => page.evaluate((t) => window.studio!.readConfig(t), text));
   } catch (err) {
-    throw new UsageError(`--config ${file}: ${oneLine(err).replace(/^E_CONFIG: /, '')}`);
+    throw new UsageError(`--config ${file}: ${oneLine(err)}`);
   }
 }
 
