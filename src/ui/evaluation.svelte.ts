@@ -1,7 +1,7 @@
 /** The evaluation panel's state: one evaluation at a time, through the Engine interface only. */
 import { eventSink, type EngineProxy } from '../engine/client';
 import type { EvaluateEvent, EvaluateRequest, EvaluationRecord } from '../engine/types';
-import { describeError, type ShownError } from './studio.svelte';
+import { tracked, type ShownError } from './studio.svelte';
 
 export class EvaluationState {
   running = $state(false);
@@ -12,11 +12,8 @@ export class EvaluationState {
 
   constructor(private readonly engine: EngineProxy) {}
 
-  async evaluate(req: EvaluateRequest, onEvent?: (e: EvaluateEvent) => void): Promise<EvaluationRecord> {
-    this.running = true;
-    this.error = null;
-    this.progress = null;
-    try {
+  evaluate(req: EvaluateRequest, onEvent?: (e: EvaluateEvent) => void): Promise<EvaluationRecord> {
+    return tracked(this, async () => {
       const result = await this.engine.evaluate(
         req,
         eventSink((e: EvaluateEvent) => {
@@ -26,13 +23,7 @@ export class EvaluationState {
       );
       this.result = result;
       return result;
-    } catch (err) {
-      this.error = describeError(err);
-      throw err;
-    } finally {
-      this.running = false;
-      this.progress = null;
-    }
+    });
   }
 
   /** Shows a run's stored evaluation, if it has one. */

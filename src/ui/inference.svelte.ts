@@ -1,7 +1,7 @@
 /** The inference panel's state: a registered model, the images to classify, their predictions and the audit log. */
 import { eventSink, type EngineProxy } from '../engine/client';
 import type { AuditEntry, ModelVersion, PredictOptions, PredictResult } from '../engine/types';
-import { describeError, type ShownError } from './studio.svelte';
+import { tracked, type ShownError } from './studio.svelte';
 
 export type AuditMode = NonNullable<PredictOptions['audit']>;
 const AUDIT_KEY = 'mri-studio.audit';
@@ -66,23 +66,14 @@ export class InferenceState {
     return ref && this.images.length ? this.predict() : null;
   }
 
-  async predict(): Promise<PredictResult> {
-    this.running = true;
-    this.error = null;
-    this.progress = null;
-    try {
+  predict(): Promise<PredictResult> {
+    return tracked(this, async () => {
       const images = this.images.map((im) => ({ name: im.name, file: im.file }));
       const result = await this.engine.predict(this.ref, images, { audit: this.audit }, eventSink((p: { done: number; total: number }) => (this.progress = p)));
       this.result = result;
       if (this.auditEntries && this.audit !== 'off') await this.viewAudit();
       return result;
-    } catch (err) {
-      this.error = describeError(err);
-      throw err;
-    } finally {
-      this.running = false;
-      this.progress = null;
-    }
+    });
   }
 
   predictionsCsv(): Promise<string> {

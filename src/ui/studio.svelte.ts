@@ -46,6 +46,25 @@ export function describeError(err: unknown): ShownError {
 }
 
 /**
+ * One engine call of a panel that shows it running, with progress: running while it goes, earlier progress and error
+ * cleared at the start, its error shown (and rethrown), progress cleared at the end.
+ */
+export async function tracked<T>(state: { running: boolean; progress: unknown; error: ShownError | null }, work: () => Promise<T>): Promise<T> {
+  state.running = true;
+  state.error = null;
+  state.progress = null;
+  try {
+    return await work();
+  } catch (err) {
+    state.error = describeError(err);
+    throw err;
+  } finally {
+    state.running = false;
+    state.progress = null;
+  }
+}
+
+/**
  * How another folder is imported to evaluate a run on it: at the run's input size and channels, with every class
  * folder (the engine reports those the run does not know). The split does not matter: every image is evaluated.
  */
