@@ -1,0 +1,210 @@
+/**
+ * The convolution-gradient kernels TF.js 4.22's WASM backend lacks (Conv2DBackpropFilter and the two depthwise
+ * backprops), so that training from scratch, fine-tuning and Grad-CAM can run on WASM, which computes a convolution
+ * several times faster than WebGL on a software adapter. Each kernel is written as a few calls to the WASM backend's
+ * own fast kernels (XNNPACK matrix products and depthwise convolutions, strided slices, pads), never as a JS loop over
+ * elements. Shapes these formulations do not cover are refused by name (UnsupportedGradientError), never computed some
+ * slower way behind the caller's back.
+ *
+ * Importing this module registers the kernels; it does not load the WASM backend itself.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+export const WASM_GRADIENT_KERNELS = ['Conv2DBackpropFilter', 'DepthwiseConv2dNativeBackpropFilter', 'DepthwiseConv2dNativeBackpropInput'] as const;
+type KernelName = (typeof WASM_GRADIENT_KERNELS)[number];
+
+/** A case one of our WASM gradient kernels does not compute, named with the kernel and the attribute at fault. */
+export class UnsupportedGradientError extends Error {
+  constructor(
+    readonly kernel: KernelName,
+    readonly detail: string,
+  ) {
+    super(`${kernel} on the WASM backend does not support ${detail}; train this model on another backend (WebGL, WebGPU or CPU)`);
+    this.name = 'UnsupportedGradientError';
+  }
+}
+
+type Pad = 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
+interface ConvAttrs {
+  strides: [number, number] | number;
+  pad: Pad;
+  dilations?: [number, number] | number;
+  dataFormat?: 'NHWC' | 'NCHW';
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+}
+
+/** Above this many elements the im2col matrix of Conv2DBackpropFilter is built a few images at a time (256 MB of floats). */
+const IM2COL_MAX_ELEMENTS = 64 * 1024 * 1024;
+
+type KernelArgs = { inputs: tf.NamedTensorInfoMap; attrs: unknown; backend: { incRef(dataId: tf.DataId): void } };
+
+/**
+ * A kernel's input as a tensor that ops can take. The wrapper holds its own reference to the data (as the backend's
+ * Reshape does), so that disposing it at the end of the kernel's tidy leaves the caller's tensor intact.
+ */
+function asTensor<R extends tf.Rank>(info: tf.TensorInfo, backend: KernelArgs['backend']): tf.Tensor<R> {
+  backend.incRef(info.dataId);
+  return tf.engine().makeTensorFromTensorInfo(info) as tf.Tensor<R>;
+}
+
+function refuse(kernel: KernelName, attrs: ConvAttrs, inputs: tf.TensorInfo[]): void {
+  if (attrs.dataFormat === 'NCHW') throw new UnsupportedGradientError(kernel, "dataFormat 'NCHW' (only NHWC)");
+  for (const t of inputs) {
+    if (t.dtype !== 'float32') throw new UnsupportedGradientError(kernel, `${t.dtype} tensors (only float32)`);
+    if (t.shape.length !== 4) throw new UnsupportedGradientError(kernel, `rank-${t.shape.length} tensors (only rank 4, NHWC)`);
+  }
+}
+
+/**
+ * The `[top, bottom]`-padded input's windows at one filter tap (kh, kw): x[b, oh·sh + kh·dh − top, ow·sw + kw·dw − left, c]
+ * for every output position, as a [batch, outH, outW, channels] tensor (a strided slice of the padded input).
+ */
+function tap(xp: tf.Tensor4D, info: tf.backend_util.Conv2DInfo, kh: number, kw: number): tf.Tensor4D {
+  const [b, , , c] = xp.shape;
+  const top = kh * info.dilationHeight;
+  const left = kw * info.dilationWidth;
+  const { outHeight: oh, outWidth: ow, strideHeight: sh, strideWidth: sw } = info;
+  if (sh === 1 && sw === 1) return tf.slice(xp, [0, top, left, 0], [b, oh, ow, c]);
+  return tf.stridedSlice(xp, [0, top, left, 0], [b, top + (oh - 1) * sh + 1, left + (ow - 1) * sw + 1, c], [1, sh, sw, 1]) as tf.Tensor4D;
+}
+
+/** Pads (or, for a negative amount, crops) H and W of an NHWC tensor. */
+function padOrCrop(x: tf.Tensor4D, top: number, bottom: number, left: number, right: number): tf.Tensor4D {
+  const padded = top > 0 || bottom > 0 || left > 0 || right > 0 ? tf.pad(x, [[0, 0], [Math.max(top, 0), Math.max(bottom, 0)], [Math.max(left, 0), Math.max(right, 0)], [0, 0]]) : x;
+  if (top >= 0 && bottom >= 0 && left >= 0 && right >= 0) return padded;
+  const [b, h, w, c] = padded.shape;
+  const t = Math.max(-top, 0);
+  const l = Math.max(-left, 0);
+  return tf.slice(padded, [0, t, l, 0], [b, h - t - Math.max(-bottom, 0), w - l - Math.max(-right, 0), c]);
+}
+
+function paddedInput(x: tf.Tensor4D, info: tf.backend_util.Conv2DInfo): tf.Tensor4D {
+  const { top, bottom, left, right } = info.padInfo;
+  return padOrCrop(x, top, bottom, left, right);
+}
+
+/**
+ * dW[kh, kw, ci, co] = Σ over images and output positions of x-window(kh, kw)[ci] · dy[co]: the im2col matrix
+ * (every tap's window side by side, [positions, kh·kw·ci], in the filter's own layout) transposed times dy, one
+ * matrix product; a 1×1 stride-1 unpadded filter needs no im2col at all.
+ */
+function conv2DBackpropFilter(args: KernelArgs): tf.Tensor {
+  const attrs = args.attrs as ConvAttrs & { filterShape: [number, number, number, number] };
+  const { x: xInfo, dy: dyInfo } = args.inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
+  refuse('Conv2DBackpropFilter', attrs, [xInfo, dyInfo]);
+  const { filterShape } = attrs;
+  const info = tf.backend_util.computeConv2DInfo(xInfo.shape as [number, number, number, number], filterShape, attrs.strides, attrs.dilations ?? 1, attrs.pad, attrs.dimRoundingMode, false);
+  if (info.dilationHeight !== 1 || info.dilationWidth !== 1) throw new UnsupportedGradientError('Conv2DBackpropFilter', `dilations ${info.dilationHeight}×${info.dilationWidth}`);
+  return tf.tidy(() => {
+    const x = asTensor<tf.Rank.R4>(xInfo, args.backend);
+    const dy = asTensor<tf.Rank.R4>(dyInfo, args.backend);
+    const [kh, kw, ci, co] = filterShape;
+    const batch = x.shape[0];
+    const perImage = info.outHeight * info.outWidth * kh * kw * ci;
+    const chunk = Math.max(1, Math.floor(IM2COL_MAX_ELEMENTS / perImage));
+    let sum: tf.Tensor2D | null = null;
+    for (let b0 = 0; b0 < batch; b0 += chunk) {
+      const n = Math.min(chunk, batch - b0);
+      const part = tf.tidy(() => {
+        const xs = n === batch ? x : tf.slice(x, [b0, 0, 0, 0], [n, -1, -1, -1]);
+        const dys = (n === batch ? dy : tf.slice(dy, [b0, 0, 0, 0], [n, -1, -1, -1])).reshape([-1, co]);
+        const xp = paddedInput(xs, info);
+        const taps: tf.Tensor4D[] = [];
+        for (let i = 0; i < kh; i++) for (let j = 0; j < kw; j++) taps.push(tap(xp, info, i, j));
+        const cols = (taps.length === 1 ? taps[0] : tf.concat(taps, 3)).reshape([-1, kh * kw * ci]);
+        // XNNPACK's fast path is the untransposed product; transposing the (smaller) im2col first is cheaper than the
+        // backend's generic transposed matmul.
+        return tf.matMul(cols.transpose(), dys) as tf.Tensor2D;
+      });
+      if (sum === null) sum = part;
+      else {
+        const next: tf.Tensor2D = tf.add(sum, part);
+        sum.dispose();
+        part.dispose();
+        sum = next;
+      }
+    }
+    return (sum as tf.Tensor2D).reshape(filterShape);
+  });
+}
+
+/** dW[kh, kw, c, m] = Σ x-window(kh, kw)[c] · dy[c·M + m]: one product and one reduction (a matrix product by ones) per tap. */
+function depthwiseBackpropFilter(args: KernelArgs): tf.Tensor {
+  const attrs = args.attrs as ConvAttrs & { filterShape: [number, number, number, number] };
+  const { x: xInfo, dy: dyInfo } = args.inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
+  refuse('DepthwiseConv2dNativeBackpropFilter', attrs, [xInfo, dyInfo]);
+  const { filterShape } = attrs;
+  const info = tf.backend_util.computeConv2DInfo(xInfo.shape as [number, number, number, number], filterShape, attrs.strides, attrs.dilations ?? 1, attrs.pad, attrs.dimRoundingMode, true);
+  return tf.tidy(() => {
+    const x = asTensor<tf.Rank.R4>(xInfo, args.backend);
+    const dy = asTensor<tf.Rank.R4>(dyInfo, args.backend);
+    const [kh, kw, c, m] = filterShape;
+    const positions = dy.shape[0] * dy.shape[1] * dy.shape[2];
+    const dys = dy.reshape([positions, c, m]);
+    const ones = tf.ones([1, positions]);
+    const xp = paddedInput(x, info);
+    const rows: tf.Tensor2D[] = [];
+    for (let i = 0; i < kh; i++) {
+      for (let j = 0; j < kw; j++) {
+        rows.push(
+          tf.tidy(() => {
+            const window = tap(xp, info, i, j).reshape([positions, c, 1]);
+            // Summing over the leading axis with tf.sum would transpose first on WASM; ones × product is one GEMV.
+            return tf.matMul(ones, tf.mul(window, dys).reshape([positions, c * m])) as tf.Tensor2D;
+          }),
+        );
+      }
+    }
+    return tf.concat(rows, 0).reshape(filterShape);
+  });
+}
+
+/**
+ * dx = a stride-1 depthwise convolution (the backend's own kernel, with the forward pass's dilation) of dy with zeros
+ * inserted between its rows and columns for the stride, padded so that every input position sees each tap that read it,
+ * under the spatially flipped filter. A channel multiplier M > 1 convolves each of the C·M output channels with its own
+ * filter and sums each input channel's M results.
+ */
+function depthwiseBackpropInput(args: KernelArgs): tf.Tensor {
+  const attrs = args.attrs as ConvAttrs & { inputShape: [number, number, number, number] };
+  const { dy: dyInfo, filter: filterInfo } = args.inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
+  refuse('DepthwiseConv2dNativeBackpropInput', attrs, [dyInfo, filterInfo]);
+  const { inputShape } = attrs;
+  const [kh, kw, c, m] = filterInfo.shape as [number, number, number, number];
+  const info = tf.backend_util.computeConv2DInfo(inputShape, [kh, kw, c, m], attrs.strides, attrs.dilations ?? 1, attrs.pad, attrs.dimRoundingMode, true);
+  const { strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw, outHeight: oh, outWidth: ow } = info;
+  if ((sh > 1 || sw > 1) && (dh > 1 || dw > 1)) throw new UnsupportedGradientError('DepthwiseConv2dNativeBackpropInput', `strides ${sh}×${sw} together with dilations ${dh}×${dw}`);
+  return tf.tidy(() => {
+    const dy = asTensor<tf.Rank.R4>(dyInfo, args.backend);
+    const filter = asTensor<tf.Rank.R4>(filterInfo, args.backend);
+    const [b, h, w] = inputShape;
+    let spread: tf.Tensor4D = dy;
+    if (sh > 1 || sw > 1) {
+      // [b, oh, 1, ow, 1, cm] padded to [b, oh, sh, ow, sw, cm]: each value followed by stride−1 zeros, then the
+      // trailing zeros of the last row and column cut.
+      const cm = c * m;
+      const grid = tf.pad(dy.reshape([b, oh, 1, ow, 1, cm]), [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]]).reshape([b, oh * sh, ow * sw, cm]) as tf.Tensor4D;
+      spread = tf.slice(grid, [0, 0, 0, 0], [b, (oh - 1) * sh + 1, (ow - 1) * sw + 1, cm]);
+    }
+    const { top, left } = info.padInfo;
+    const reachH = (kh - 1) * dh;
+    const reachW = (kw - 1) * dw;
+    const before = [reachH - top, reachW - left];
+    const after = [h - 1 + top - (oh - 1) * sh, w - 1 + left - (ow - 1) * sw];
+    const padded = padOrCrop(spread, before[0], after[0], before[1], after[1]);
+    const flipped = tf.reverse(filter, [0, 1]).reshape([kh, kw, c * m, 1]) as tf.Tensor4D;
+    const dx = tf.depthwiseConv2d(padded, flipped, 1, 'valid', 'NHWC', [dh, dw]);
+    return m === 1 ? dx : dx.reshape([b, h, w, c, m]).sum(4);
+  });
+}
+
+const KERNELS: Record<KernelName, (args: KernelArgs) => tf.Tensor> = {
+  Conv2DBackpropFilter: conv2DBackpropFilter,
+  DepthwiseConv2dNativeBackpropFilter: depthwiseBackpropFilter,
+  DepthwiseConv2dNativeBackpropInput: depthwiseBackpropInput,
+};
+
+for (const kernelName of WASM_GRADIENT_KERNELS) {
+  // A later TF.js that ships its own kernel keeps it: ours exist only because 4.22 has none.
+  if (!tf.getKernel(kernelName, 'wasm')) tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc: KERNELS[kernelName] as unknown as tf.KernelFunc });
+}
