@@ -82,3 +82,33 @@ test('the CLI fine-tunes the last block of resnet18_imagenet from --weights afte
   expect(refused.status).not.toBe(0);
   expect(refused.stderr).toContain("--weights takes a torchvision model's weights; mobilenet_v2_0.35_224 is not one (those are resnet18_imagenet, resnet50_imagenet");
 });
+
+test('the official URL: a download whose SHA-256 is not the one in its name is refused; an unreadable one gives the link to fetch by hand', async ({ page, context }) => {
+  const pth = readFileSync(writePth());
+  const url = 'https://download.pytorch.org/models/resnet18-f37072fd.pth';
+  const asked: string[] = [];
+  // Tests never reach the internet: the first request gets a random-init file in place of the official one, the
+  // second fails as an offline browser's would.
+  await context.route('https://download.pytorch.org/**', (route) => {
+    asked.push(route.request().url());
+    if (asked.length > 1) return route.abort('internetdisconnected');
+    return route.fulfill({ body: pth, headers: { 'access-control-allow-origin': '*', 'content-type': 'application/octet-stream', 'content-length': String(pth.length) } });
+  });
+  await page.goto('/?backend=webgpu');
+  await expect(page.getByTestId('backend-name')).toHaveText('webgpu', { timeout: 60_000 });
+  await importFolder(page, phantomFolder(['a', 'b'], 4));
+  await page.getByTestId('model').selectOption('resnet18_imagenet');
+  await page.getByTestId('strategy').selectOption('frozen');
+  await page.getByTestId('epochs').fill('1');
+
+  await page.getByTestId('train-demo').click();
+  const error = page.getByTestId('train-error');
+  await expect(error).toContainText("ResNet-18 (ImageNet, torchvision): the downloaded file's SHA-256 starts", { timeout: 2 * 60_000 });
+  await expect(error).toContainText(`not f37072fd as torchvision's file name says (a damaged or changed download). Download ${url} by hand and pick it with “Choose weights file…”`);
+  await expect(error.getByTestId('weights-link')).toHaveAttribute('href', url);
+
+  await page.getByTestId('train-demo').click();
+  await expect(error).toContainText('the browser could not read the official weights file (offline, or the server does not allow this page to read it)', { timeout: 2 * 60_000 });
+  await expect(error.getByTestId('weights-link')).toHaveAttribute('href', url);
+  expect(asked).toEqual([url, url]);
+});
