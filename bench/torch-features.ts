@@ -10,6 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { torchvisionBackbone } from '../src/core/models/torch/backbone';
@@ -30,7 +31,7 @@ export async function torchFeaturesBenchmark(images: number, only?: string[]): P
   try {
     for (const arch of ARCHITECTURES.filter((a) => !only || only.includes(a))) {
       const b = `torch-features/${arch}`;
-      const made = spawnSync(PYTHON, [join(import.meta.dirname, '../tests/fixtures/torchvision_parity.py'), arch, String(SIZE), '0', dir], { encoding: 'utf8' });
+      const made = spawnSync(PYTHON, [fileURLToPath(new URL('../tests/fixtures/torchvision_parity.py', import.meta.url)), arch, String(SIZE), '0', dir], { encoding: 'utf8' });
       if (made.status !== 0) throw new Error(`${arch}: ${made.stderr}`);
       const bytes = new Uint8Array(readFileSync(join(dir, `${arch}.pth`)));
       const t0 = performance.now();
@@ -52,7 +53,7 @@ export async function torchFeaturesBenchmark(images: number, only?: string[]): P
         const note = `${SIZE} px, ${images} images one at a time, wasm (${tf.env().getNumber('WASM_HAS_MULTITHREAD_SUPPORT') ? 'threads' : 'one thread'}), ${(bytes.length / 1e6).toFixed(0)} MB .pth`;
         rows.push(
           { benchmark: b, metric: 'feature pass', value: (images / seconds).toFixed(2), unit: 'images/s', note },
-          { benchmark: b, metric: '.pth read + mapped', value: loadSeconds.toFixed(1), unit: 's', note: `${backbone.model.countParams().toLocaleString('en')} parameters` },
+          { benchmark: b, metric: '.pth read + mapped', value: loadSeconds.toFixed(1), unit: 's', note: `${backbone.model.countParams().toLocaleString('en')} weights, BatchNorm statistics included` },
           { benchmark: b, metric: 'TF.js memory in use', value: (mem.numBytes / 1e6).toFixed(0), unit: 'MB', note: `${mem.numTensors} tensors (weights and the images)` },
           { benchmark: b, metric: 'process resident set', value: (process.memoryUsage().rss / 1e6).toFixed(0), unit: 'MB', note: 'Node, all architectures so far' },
         );

@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { phantomFolder } from '../fixtures/folders';
 import { importFolder } from '../fixtures/studio-ui';
 
@@ -16,7 +17,7 @@ test.skip(probe.status !== 0, skipWhy);
 
 function writePth(): string {
   const dir = mkdtempSync(join(tmpdir(), 'studio-pth-'));
-  const r = spawnSync(PYTHON, [join(__dirname, '../fixtures/torchvision_parity.py'), 'resnet18', '32', '1', dir], { encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(PYTHON, [fileURLToPath(new URL('../fixtures/torchvision_parity.py', import.meta.url)), 'resnet18', '32', '1', dir], { encoding: 'utf8', timeout: 120_000 });
   expect(r.status, r.stderr).toBe(0);
   return join(dir, 'resnet18.pth');
 }

@@ -1,4 +1,4 @@
-import type { ChannelStats } from '../dataset/stats';
+import { IMAGENET_STATS, type ChannelStats } from '../dataset/stats';
 import type { OptimizerName } from '../train/optimizers';
 import { ARCHITECTURES, type ArchitectureFamily } from './architectures/catalog';
 
@@ -64,9 +64,6 @@ const V2: readonly [alpha: string, params: number][] = [
 ];
 const SIZE = 224;
 
-/** ImageNet's per-channel mean and std (0..1 units), what torchvision's weights were trained with. */
-export const IMAGENET_STATS: ChannelStats = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
-
 /** torchvision 0.14's IMAGENET1K_V1 weights (V2 of ResNet-50 is another recipe; V1 is the one the seed used). */
 export const TORCHVISION_WEIGHTS: readonly { architecture: string; url: string }[] = [
   { architecture: 'resnet18', url: 'https://download.pytorch.org/models/resnet18-f37072fd.pth' },
@@ -88,7 +85,8 @@ export const TORCHVISION_ZOO: readonly ZooEntry[] = TORCHVISION_WEIGHTS.map(({ a
     channels: 3,
     params: a.params,
     source: { kind: 'torchvision', architecture, url, sha256: /-([0-9a-f]+)\.pth$/.exec(url)![1] },
-    preprocessing: { scaling: 'fixed', ...IMAGENET_STATS },
+    // What torchvision's weights were trained with.
+    preprocessing: { scaling: 'fixed', mean: [...IMAGENET_STATS.mean], std: [...IMAGENET_STATS.std] },
     // The transfer recipe; the big transformers at the batch their from-scratch defaults fit in a laptop GPU.
     defaults: { ...TRANSFER_DEFAULTS, batchSize: a.defaults.batchSize },
   };
