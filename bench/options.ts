@@ -20,6 +20,7 @@ export const { values: options } = parseArgs({
     architectures: { type: 'string' },
     'per-class': { type: 'string' },
     epochs: { type: 'string' },
+    images: { type: 'string' },
     data: { type: 'string' },
     models: { type: 'string' },
     full: { type: 'boolean', default: false },
@@ -32,7 +33,7 @@ export const MODELS_DIR = resolve(options.models ?? PRETRAINED_DIR);
 export const hasData = (): boolean => existsSync(DATA_DIR);
 
 /** `--NAME` as a number, or `fallback` (its full-size value with --full, else the scaled-down one). */
-export function numberOption(name: 'size' | 'per-class' | 'epochs', fallback: { full: number; quick: number }): number {
+export function numberOption(name: 'size' | 'per-class' | 'epochs' | 'images', fallback: { full: number; quick: number }): number {
   const given = options[name];
   if (given === undefined) return FULL ? fallback.full : fallback.quick;
   const n = Number(given);

@@ -2,7 +2,7 @@
  * The HTTP headers the studio is served with, by every server we ship (the CLI's, the tests', `vite preview`).
  *
  * Content-Security-Policy: scripts only from our own origin, no `eval` (WebAssembly compilation needs
- * 'wasm-unsafe-eval', nothing more); network reads only from our origin and the one host that serves the official
+ * 'wasm-unsafe-eval', nothing more); network reads only from our origin and the hosts that serve the official
  * pretrained weights; nothing can be posted anywhere (form-action 'none'). Styles allow inline values because
  * Svelte and uPlot set style attributes; a style cannot send data anywhere that connect-src and img-src do not allow.
  *
@@ -11,8 +11,11 @@
  * still load under `require-corp`: they are CORS requests, which COEP accepts.
  */
 
-/** Where the zoo's official ImageNet weights live (src/core/models/zoo.ts); the only host the studio contacts. */
-export const WEIGHTS_HOST = 'https://storage.googleapis.com';
+/**
+ * Where the zoo's official ImageNet weights live (src/core/models/zoo.ts): TF.js's MobileNets and torchvision's
+ * checkpoints. The only hosts the studio contacts.
+ */
+export const WEIGHTS_HOSTS = ['https://storage.googleapis.com', 'https://download.pytorch.org'];
 
 const DIRECTIVES: Record<string, string> = {
   'default-src': "'self'",
@@ -20,7 +23,7 @@ const DIRECTIVES: Record<string, string> = {
   // need blob:, which only code already running in the page can mint.
   'script-src': "'self' 'wasm-unsafe-eval' blob:",
   'worker-src': "'self' blob:",
-  'connect-src': `'self' ${WEIGHTS_HOST}`,
+  'connect-src': `'self' ${WEIGHTS_HOSTS.join(' ')}`,
   'img-src': "'self' data: blob:",
   'style-src': "'self' 'unsafe-inline'",
   'object-src': "'none'",

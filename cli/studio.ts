@@ -27,6 +27,7 @@ const USAGE = `usage: npm run studio -- <command> [options]
         [--schedule constant|step:EVERY:GAMMA|cosine:WARMUP|plateau:PATIENCE:FACTOR (constant)]
                 (per phase; e.g. step:10:0.5, cosine:2 (epochs of warm-up), plateau:5:0.1 (on val loss))
         [--patience N (15) | --no-early-stopping] [--save-every N (0)] [--models-dir DIR]
+        [--weights FILE]  a torchvision model's (…_imagenet) weights: a .pth state_dict or .safetensors file
         [--class-weights auto|off (auto: inverse frequency when imbalanced)] [--label-smoothing X (0)]
         [--config FILE.json]  settings from a config file (exported by the studio); flags given here override it
         demo:   [--image-size N (32)] [--per-class N (60)]
@@ -107,6 +108,7 @@ const TRAIN_OPTIONS = {
   'no-early-stopping': { type: 'boolean' },
   'save-every': { type: 'string' },
   'models-dir': { type: 'string' },
+  weights: { type: 'string' },
   'class-weights': { type: 'string' },
   'label-smoothing': { type: 'string' },
   config: { type: 'string' },
@@ -136,6 +138,8 @@ export interface TrainArgs extends SessionArgs {
   cfg: TrainConfig;
   out: string;
   modelsDir?: string;
+  /** --weights: a .pth / .safetensors file the page imports for the model before training, as a user's pick would. */
+  weightsFile?: string;
   /** A folder to import through the page's folder input before training (cfg.dataset then names it). */
   folder?: { dir: string; options: ImportOptions };
 }
@@ -282,12 +286,15 @@ export async function parseTrainArgs(argv: string[], command = 'train'): Promise
   const session = { ...sessionArgs(v), ...(v.backend === undefined && file ? { backend: file.backend } : {}) };
   const modelsDir = v['models-dir'] === undefined ? undefined : resolve(v['models-dir']);
   if (modelsDir && !existsSync(modelsDir)) throw new UsageError(`--models-dir ${v['models-dir']}: no such folder`);
+  const weightsFile = v.weights === undefined ? undefined : resolve(v.weights);
+  if (weightsFile && (!existsSync(weightsFile) || !statSync(weightsFile).isFile())) throw new UsageError(`--weights ${v.weights}: no such file`);
   if (v.demo) {
     for (const flag of ['classes', 'group-pattern', 'dedupe', 'near-threshold', 'channels'] as const) if (v[flag] !== undefined) throw new UsageError(`--${flag} applies to --data, not --demo`);
     return {
       ...session,
       out: resolve(v.out),
       modelsDir,
+      weightsFile,
       cfg: { ...common, dataset: { kind: 'demo', seed: v.seed === undefined ? (d?.seed ?? seed) : seed, imageSize: int('image-size', v['image-size'], d?.imageSize ?? 32, 8, 512), perClass: int('per-class', v['per-class'], d?.perClass ?? 60, 3, 100000), split: parseSplit(v.split, d?.split) } },
     };
   }
@@ -304,6 +311,7 @@ export async function parseTrainArgs(argv: string[], command = 'train'): Promise
     ...session,
     out: resolve(v.out),
     modelsDir,
+    weightsFile,
     // The fingerprint is known only after the import; train() fills it in.
     cfg: { ...common, dataset: { kind: 'folder', fingerprint: '' } },
     folder: {
@@ -373,6 +381,12 @@ function progressLine(e: StudioEvent, epochs: number): string | null {
       lastImportDecile = decile;
       return `  ${e.done}/${e.total} decoded · ${e.imagesPerSecond.toFixed(0)} images/s · ETA ${Math.ceil(e.etaSeconds)} s`;
     }
+    case 'weights': {
+      const decile = e.total ? Math.floor((e.loaded / e.total) * 10) : -1;
+      if (decile === lastImportDecile) return null;
+      lastImportDecile = decile;
+      return `  downloading ${e.model} weights: ${(e.loaded / 1e6).toFixed(0)}${e.total ? ` of ${(e.total / 1e6).toFixed(0)}` : ''} MB`;
+    }
     case 'start':
       return `run ${e.runId} on ${e.backend.name}${e.backend.adapter ? ` (${e.backend.adapter.vendor} ${e.backend.adapter.architecture}${e.backend.adapter.isSoftware ? ', software adapter' : ''})` : ''}: classes ${e.classes.join(', ')}; split ${e.split.train}/${e.split.val}/${e.split.test}${e.resumedFrom ? `; resumed after epoch ${e.resumedFrom}` : ''}\nrouting: ${e.routing.reason}`;
     case 'epoch': {
@@ -386,6 +400,7 @@ function progressLine(e: StudioEvent, epochs: number): string | null {
 
 interface SessionOptions extends SessionArgs {
   modelsDir?: string;
+  weightsFile?: string;
   onEvent?: (e: StudioEvent) => void;
 }
 
@@ -396,7 +411,9 @@ interface SessionOptions extends SessionArgs {
 async function withStudio<T>(opts: SessionOptions, work: (page: Page, backend: BackendInfo) => Promise<T>): Promise<T> {
   const dist = await ensureBuilt();
   // --models-dir stands in for the app's public/models/: the worker looks there before any official URL.
-  const server = await serveStatic(dist, opts.port, '127.0.0.1', opts.modelsDir ? { '/models/': opts.modelsDir } : {});
+  // --weights is served from its own folder, for the page to read as a picked file.
+  const mounts = { ...(opts.modelsDir ? { '/models/': opts.modelsDir } : {}), ...(opts.weightsFile ? { '/weights-file/': dirname(opts.weightsFile) } : {}) };
+  const server = await serveStatic(dist, opts.port, '127.0.0.1', mounts);
   mkdirSync(opts.profile, { recursive: true });
   try {
     const browser = await launchStudioBrowser({ browser: opts.browser, profile: opts.profile });
@@ -440,6 +457,18 @@ async function trainConfig(page: Page, backend: BackendInfo, args: TrainArgs): P
     learningRate: Number.isNaN(args.cfg.learningRate) ? model.defaults.learningRate : args.cfg.learningRate,
     batchSize: Number.isNaN(args.cfg.batchSize) ? model.defaults.batchSize : args.cfg.batchSize,
   };
+  if (args.weightsFile) {
+    if (!model.weightsFile) throw new UsageError(`--weights takes a torchvision model's weights; ${model.id} is not one (those are ${(await page.evaluate(() => window.studio!.zoo())).filter((m) => m.weightsFile).map((m) => m.id).join(', ')})`);
+    const done = await page.evaluate(
+      async ({ id, name }) => {
+        const res = await fetch(`/weights-file/${encodeURIComponent(name)}`);
+        const file = new File([await res.blob()], name);
+        return window.studio!.importBackbone(id, { kind: 'files', name, files: [file], paths: [name] });
+      },
+      { id: model.id, name: basename(args.weightsFile) },
+    );
+    console.log(`weights: ${done.name} from ${done.folder} (${(done.bytes / 1e6).toFixed(1)} MB, ${done.params.toLocaleString('en')} parameters)`);
+  }
   if (args.folder) {
     // The same path as a user's folder pick: the page's <input webkitdirectory> receives the folder.
     await page.setInputFiles('[data-testid="folder-input"]', args.folder.dir);

@@ -44,6 +44,7 @@ export function exposeAutomation(studio: Studio, engine: EngineProxy): void {
       return { result, csv: await studio.inference.predictionsCsv() };
     },
     importOnnxBackbone: (req) => studio.importOnnxBackbone(req),
+    importBackbone: (id, input) => studio.engine.importBackbone(id, input),
     async scanFolder(input) {
       const scan = await studio.scanFolder(input);
       if (!scan) throw new Error(`${studio.scanError?.code}: ${studio.scanError?.message}`);

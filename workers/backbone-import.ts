@@ -9,6 +9,7 @@ import type { StudioDB } from '../src/core/store/db';
 import { EngineError } from '../src/engine/errors';
 import type { BackboneImport, FolderInput } from '../src/engine/types';
 import { folderSource } from './folder';
+import { importTorchWeightsFile } from './torch-weights';
 
 const fail = (message: string, detail?: string): never => {
   throw new EngineError('E_BACKBONE', message, detail);
@@ -22,6 +23,8 @@ const fail = (message: string, detail?: string): never => {
 export async function importBackboneFolder(entry: ZooEntry, input: FolderInput, db: StudioDB): Promise<BackboneImport> {
   if (entry.source.kind === 'builtin') fail(`${entry.name} is built in: it has no pretrained weights to import`);
   if (entry.source.kind === 'imported') fail(`${entry.name} was imported from ${entry.source.file}: import that ONNX file again to replace it`);
+  // torchvision weights come as one .pth or .safetensors file ("Choose weights file…").
+  if (entry.source.kind === 'torchvision') return importTorchWeightsFile(entry, input, db);
   const { name, source } = await folderSource(input);
   let read;
   try {

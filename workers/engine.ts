@@ -28,6 +28,7 @@ import type { AugmentPreview, AugmentPreviewRequest, BackboneImport, BackendInfo
 import { ConfigError, configFromSettings, configTemplates, checkSettings, parseConfigText, readConfig, settingsFromConfig, type ConfigTemplate, type StudioConfig, type StudioSettings } from '../src/core/config';
 import { importedBackbones } from '../src/core/store/backbones';
 import { importBackboneFolder } from './backbone-import';
+import { loadTorchvisionState } from './torch-weights';
 import { importOnnxBackbone } from './onnx-import';
 import { augmentPreviews } from './preview';
 import { resourceRequests } from '../src/engine/network';
@@ -458,7 +459,7 @@ export class StudioEngine implements Engine {
       if ((cfg.classWeights ?? 'auto') === 'auto' && isImbalanced(trainCounts)) run.classWeights = inverseFrequencyClassWeights(trainCounts);
       // Weights are created on the backend that uses them first; later work moves them on use.
       await useBackend(cachesFeatures(work) ? routing.forward : routing.train);
-      const built = await buildModel(cfg, data, prepared.normalization, browserBackboneLoader(store));
+      const built = await buildModel(cfg, data, prepared.normalization, browserBackboneLoader(store), (entry) => loadTorchvisionState(entry, store, (p) => onEvent({ type: 'weights', ...p })));
       model = built.model;
       run.optimizer = built.optimizer;
       run.input = { imageSize: data.imageSize, channels: data.channels as 1 | 3, normalization: built.normalization };
@@ -637,7 +638,7 @@ export class StudioEngine implements Engine {
 
   async zoo(): Promise<ZooModel[]> {
     await this.database();
-    return zooEntries().map((e) => ({ id: e.id, name: e.name, family: e.family, inputSize: e.inputSize, params: e.params, pretrained: e.source.kind !== 'builtin', defaults: e.defaults }));
+    return zooEntries().map((e) => ({ id: e.id, name: e.name, family: e.family, inputSize: e.inputSize, params: e.params, pretrained: e.source.kind !== 'builtin', ...(e.source.kind === 'torchvision' ? { weightsFile: e.source.url } : {}), defaults: e.defaults }));
   }
 
   async estimateMemory(cfg: TrainConfig): Promise<MemoryEstimate> {

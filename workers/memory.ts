@@ -33,7 +33,7 @@ export class MemoryEstimator {
     const key = JSON.stringify([cfg.model, cfg.strategy ?? null, cfg.trainableBlocks ?? null, data.imageSize, data.channels, data.numClasses]);
     let known = this.footprints.get(key);
     if (!known) {
-      const built = await buildModel(cfg, data, NO_STATS, load);
+      const built = await buildModel(cfg, data, NO_STATS, load, 'shapes');
       try {
         known = { footprint: modelFootprint(built.model), optimizer: built.optimizer };
       } finally {

@@ -5,14 +5,18 @@ import { buildArchitecture } from '../src/core/models/architectures/builders';
 import { loadBackbone, withCache, type BackboneLoader } from '../src/core/models/backbone';
 import { buildSimpleCnn } from '../src/core/models/simple_cnn';
 import { buildClassifier, strategyDefaults, type Classifier } from '../src/core/models/strategies';
+import { torchvisionBackbone } from '../src/core/models/torch/backbone';
+import { WeightMappingError } from '../src/core/models/torch/torchvision';
 import { getZooEntry, normalizationFor, type ZooEntry } from '../src/core/models/zoo';
 import { idbBackboneCache } from '../src/core/store/backbones';
 import { StorageFullError } from '../src/core/registry/quota';
 import { restoreCheckpoint, type Checkpoint } from '../src/core/store/checkpoints';
 import type { StudioDB } from '../src/core/store/db';
+import type { StateDict } from '../src/core/models/torch/checkpoint';
 import { createOptimizer, type OptimizerName } from '../src/core/train/optimizers';
 import type { RunRecord, Strategy, TrainConfig } from '../src/core/train/types';
 import { EngineError } from '../src/engine/errors';
+import { loadTorchvisionState } from './torch-weights';
 
 /**
  * Weights come from, in order: the IndexedDB cache (downloaded once), a folder served with the app at
@@ -20,6 +24,7 @@ import { EngineError } from '../src/engine/errors';
  */
 export function browserBackboneLoader(db: StudioDB): BackboneLoader {
   const fetchOnce: BackboneLoader = async (url, entry) => {
+    if (entry.source.kind === 'torchvision') throw new Error(`"${entry.id}" loads torchvision weights, not a TF.js model`);
     if (entry.source.kind === 'imported') throw new Error(`"${entry.id}" was imported from ${entry.source.file} and is no longer in this browser's backbone cache; import it again`);
     const local = new URL(`/models/${entry.id}/model.json`, self.location.origin).href;
     const res = await fetch(local).catch(() => null);
@@ -53,6 +58,8 @@ export async function buildModel(
   data: { imageSize: number; channels: number; numClasses: number },
   datasetStats: ChannelStats,
   load: BackboneLoader,
+  /** Where torchvision weights come from (see torch-weights.ts); `shapes` keeps the random initial weights, for a memory estimate that needs only shapes. */
+  torchState?: ((entry: ZooEntry) => Promise<StateDict>) | 'shapes',
 ): Promise<BuiltModel> {
   let entry: ZooEntry;
   try {
@@ -76,11 +83,18 @@ export async function buildModel(
   if (data.channels !== entry.channels) throw new EngineError('E_CONFIG', `${entry.name} takes ${entry.channels}-channel images; import the dataset as RGB (not single-channel)`);
   let backbone;
   try {
-    backbone = await loadBackbone(entry, { load }, { inputSize: data.imageSize });
+    if (entry.source.kind === 'torchvision') {
+      if (!torchState) throw new Error('no source of torchvision weights was given');
+      backbone = torchvisionBackbone(entry, torchState === 'shapes' ? null : await torchState(entry), data.imageSize);
+    } else backbone = await loadBackbone(entry, { load }, { inputSize: data.imageSize });
   } catch (err) {
     if (err instanceof StorageFullError) throw new EngineError('E_QUOTA', err.message);
+    if (err instanceof EngineError) throw err;
+    if (err instanceof WeightMappingError) throw new EngineError('E_BACKBONE', `the cached weights of ${entry.name} do not fit it; clear them in the Storage panel and load them again`, err.message);
+    // A size the architecture or its weights cannot take names the sizes that work.
+    if (err instanceof RangeError && entry.source.kind === 'torchvision') throw new EngineError('E_CONFIG', err.message);
     const msg = (err as Error).message;
-    throw new EngineError(msg.includes('input size') ? 'E_CONFIG' : 'E_BACKBONE', msg.includes('input size') ? msg : `could not load the pretrained weights of ${entry.name}: ${msg}`, entry.source.kind === 'url' ? entry.source.url : undefined);
+    throw new EngineError(msg.includes('input size') ? 'E_CONFIG' : 'E_BACKBONE', msg.includes('input size') ? msg : `could not load the pretrained weights of ${entry.name}: ${msg}`, entry.source.kind === 'url' || entry.source.kind === 'torchvision' ? entry.source.url : undefined);
   }
   try {
     const classifier = buildClassifier(backbone, { strategy, numClasses: data.numClasses, seed: cfg.seed, ...(strategy === 'finetune' ? { trainableBlocks: cfg.trainableBlocks ?? 'all' } : {}) });
@@ -95,7 +109,7 @@ export async function buildModel(
  * restores weights and optimiser state together; the optimiser is only its vehicle here. Dispose the model.
  */
 export async function restoredModel(db: StudioDB, run: RunRecord, checkpoint: Checkpoint, data: { imageSize: number; channels: number; numClasses: number }, datasetStats: ChannelStats): Promise<BuiltModel> {
-  const built = await buildModel(run.config, data, datasetStats, browserBackboneLoader(db));
+  const built = await buildModel(run.config, data, datasetStats, browserBackboneLoader(db), (entry) => loadTorchvisionState(entry, db));
   const optimizer = createOptimizer({ name: run.optimizer, learningRate: run.config.learningRate });
   try {
     await restoreCheckpoint(built.model, optimizer, checkpoint);

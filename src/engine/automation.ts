@@ -2,7 +2,7 @@
  * What the page exposes to a headless driver (the CLI, tests, benchmarks): `window.studio`. It is the same `Studio`
  * object the buttons use, so an automated run goes through the same worker and engine as a click.
  */
-import type { BackendInfo, BackendName, StudioSettings, CrossValidationEvent, CrossValidationRequest, CrossValidationResult, DatasetSummary, EvaluateEvent, EvaluateRequest, EvaluationRecord, FolderInput, ReportFile, FolderScan, ImportEvent, ZooModel, ImportOptions, RunRecord, TrainConfig, TrainEvent, ModelExport, ModelVersion, PredictResult, RegisterModelRequest, ModelEvaluateRequest, ReportOptions, OnnxBackboneImport, OnnxBackboneRequest } from './types';
+import type { BackboneImport, BackendInfo, BackendName, StudioSettings, CrossValidationEvent, CrossValidationRequest, CrossValidationResult, DatasetSummary, EvaluateEvent, EvaluateRequest, EvaluationRecord, FolderInput, ReportFile, FolderScan, ImportEvent, ZooModel, ImportOptions, RunRecord, TrainConfig, TrainEvent, ModelExport, ModelVersion, PredictResult, RegisterModelRequest, ModelEvaluateRequest, ReportOptions, OnnxBackboneImport, OnnxBackboneRequest } from './types';
 
 export interface StudioAutomation {
   ready(): Promise<BackendInfo>;
@@ -36,6 +36,8 @@ export interface StudioAutomation {
   predictPicked(ref: string): Promise<{ result: PredictResult; csv: string }>;
   /** Imports an ONNX backbone (see Engine.importOnnxBackbone) and lists it in the zoo. */
   importOnnxBackbone(req: OnnxBackboneRequest): Promise<OnnxBackboneImport>;
+  /** Puts a zoo backbone's weights in the cache from picked files (see Engine.importBackbone): a folder, or a torchvision .pth / .safetensors. */
+  importBackbone(id: string, input: FolderInput): Promise<BackboneImport>;
 }
 
 declare global {

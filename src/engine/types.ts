@@ -64,6 +64,8 @@ export type TrainEvent =
   | { type: 'epoch'; metrics: EpochMetrics; numTensors: number; /** tf.memory().numBytes: bytes the backend holds in tensors. */ numBytes: number }
   /** The loop stopped between batches on `pause` (true), or went on after `unpause` or a cancel (false). */
   | { type: 'paused'; paused: boolean }
+  /** Pretrained weights being downloaded before the first epoch: bytes so far, and in all when the server says. */
+  | { type: 'weights'; model: string; loaded: number; total: number | null }
   | { type: 'done'; run: RunRecord };
 
 export interface EvaluateRequest {
@@ -203,6 +205,8 @@ export interface ZooModel {
   inputSize: number;
   params: number;
   pretrained: boolean;
+  /** torchvision weights: one .pth / .safetensors file, downloadable by hand from this official URL. */
+  weightsFile?: string;
   defaults: { learningRate: number; batchSize: number; optimizer: OptimizerName };
 }
 

@@ -97,6 +97,8 @@ export class Studio {
   paused = $state(false);
   /** Pause was asked for (the run pauses after the batch in flight) and not yet taken back. */
   pauseRequested = $state(false);
+  /** Pretrained weights the current run is downloading (torchvision's), until its first batch. */
+  weightsDownload = $state<{ model: string; loaded: number; total: number | null } | null>(null);
   classes = $state<string[]>([]);
   totalBatches = $state(0);
   batchesDone = $state(0);
@@ -269,6 +271,7 @@ export class Studio {
         this.routing = e.routing;
         break;
       case 'batch':
+        this.weightsDownload = null;
         this.batchesDone += 1;
         this.batches.push({ step: (e.epoch - 1) * e.batchesPerEpoch + e.batch, loss: e.loss });
         break;
@@ -279,6 +282,9 @@ export class Studio {
         break;
       case 'paused':
         this.paused = e.paused;
+        break;
+      case 'weights':
+        this.weightsDownload = { model: e.model, loaded: e.loaded, total: e.total };
         break;
       case 'done':
         this.lastRun = e.run;
@@ -325,6 +331,7 @@ export class Studio {
     this.epochs = [...epochs];
     this.batchesDone = 0;
     this.totalBatches = 0;
+    this.weightsDownload = null;
     try {
       const run = await start(
         eventSink((e: TrainEvent) => {

@@ -3,7 +3,7 @@ import { strategyDefaults } from '../../src/core/models/strategies';
 import { getZooEntry, MODEL_ZOO, normalizationFor } from '../../src/core/models/zoo';
 
 describe('model zoo', () => {
-  it('lists the from-scratch CNN, every MobileNet width at 224 and the from-scratch architectures, once each', () => {
+  it('lists the from-scratch CNN, every MobileNet width at 224, the from-scratch architectures and their ImageNet weights, once each', () => {
     expect(MODEL_ZOO.map((e) => e.id)).toEqual([
       'simple_cnn',
       'mobilenet_v1_0.25_224',
@@ -23,7 +23,25 @@ describe('model zoo', () => {
       'swin_t',
       'swin_s',
       'swin_nano',
+      'resnet18_imagenet',
+      'resnet50_imagenet',
+      'efficientnet_b0_imagenet',
+      'vit_b16_imagenet',
+      'swin_t_imagenet',
+      'swin_s_imagenet',
     ]);
+  });
+
+  it('lists torchvision ImageNet weights at their official URLs with the SHA-256 prefix of the name, ImageNet mean/std', () => {
+    expect(getZooEntry('vit_b16_imagenet')).toMatchObject({
+      family: 'vit',
+      inputSize: 224,
+      params: getZooEntry('vit_b16').params,
+      source: { kind: 'torchvision', architecture: 'vit_b16', url: 'https://download.pytorch.org/models/vit_b_16-c867db91.pth', sha256: 'c867db91' },
+      preprocessing: { scaling: 'fixed', mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] },
+    });
+    expect(getZooEntry('efficientnet_b0_imagenet').source).toMatchObject({ url: 'https://download.pytorch.org/models/efficientnet_b0_rwightman-3dd342df.pth', sha256: '3dd342df' });
+    expect(normalizationFor(getZooEntry('resnet50_imagenet'), { mean: [0, 0, 0], std: [1, 1, 1] })).toEqual({ mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] });
   });
 
   it('names architecture, width and input size in each id, and matches it to the entry', () => {

@@ -20,8 +20,8 @@ export interface Backbone {
   /** Image in ([-1, 1] scaled) → last convolutional activation; a functional model of plain layers. */
   model: tf.LayersModel;
   inputSize: number;
-  /** Height, width and channels of one image's features. */
-  outputShape: [number, number, number];
+  /** One image's features: [height, width, channels] for CNNs; [tokens, channels] (Swin) or [channels] (ViT). */
+  outputShape: number[];
 }
 
 export const MIN_INPUT_SIZE = 32;
@@ -39,6 +39,7 @@ export interface LoadBackboneOptions {
 export async function loadBackbone(entry: ZooEntry, { load }: { load: BackboneLoader }, opts: LoadBackboneOptions = {}): Promise<Backbone> {
   const { source } = entry;
   if (source.kind === 'builtin') throw new RangeError(`"${entry.id}" is built in, not a pretrained backbone`);
+  if (source.kind === 'torchvision') throw new RangeError(`"${entry.id}" loads from a torchvision state_dict (models/torch/backbone.ts), not a TF.js model`);
   const inputSize = opts.inputSize ?? entry.inputSize;
   // Keras's minimum for MobileNets: five stride-2 stages take 32 px to 1×1; below that, later stages see only padding.
   if (!Number.isInteger(inputSize) || inputSize < MIN_INPUT_SIZE) throw new RangeError(`input size must be a whole number of at least ${MIN_INPUT_SIZE} (got ${inputSize})`);
@@ -52,7 +53,7 @@ export async function loadBackbone(entry: ZooEntry, { load }: { load: BackboneLo
       model.dispose();
       throw new Error(`"${entry.id}" should map ${entry.channels}-channel images to feature maps; it maps ${JSON.stringify(model.inputs[0].shape)} to ${JSON.stringify(shape)}`);
     }
-    return { entry, model, inputSize, outputShape: shape.slice(1) as [number, number, number] };
+    return { entry, model, inputSize, outputShape: shape.slice(1) as number[] };
   } finally {
     loaded.dispose();
   }

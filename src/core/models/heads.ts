@@ -20,7 +20,10 @@ export const HEAD_LAYERS: Record<HeadKind, readonly string[]> = {
  */
 export function applyHead(features: tf.SymbolicTensor, kind: HeadKind, numClasses: number, seed: number): tf.SymbolicTensor {
   if (!Number.isInteger(numClasses) || numClasses < 2) throw new RangeError(`a classifier needs at least 2 classes (got ${numClasses})`);
-  let x = tf.layers.globalAveragePooling2d({ name: 'head_pool' }).apply(features) as tf.SymbolicTensor;
+  // Feature maps [h, w, c] and token sequences [n, c] (Swin) are averaged; a vector (ViT's class token) is read as is.
+  const rank = features.shape.length;
+  if (rank < 2 || rank > 4) throw new RangeError(`a head reads feature maps, token sequences or vectors, not ${JSON.stringify(features.shape)}`);
+  let x = rank === 2 ? features : (tf.layers[rank === 4 ? 'globalAveragePooling2d' : 'globalAveragePooling1d']({ name: 'head_pool' }).apply(features) as tf.SymbolicTensor);
   if (kind === 'medical') {
     x = tf.layers.dropout({ rate: 0.3, name: 'head_dropout_1' }).apply(x) as tf.SymbolicTensor;
     x = tf.layers.dense({ units: 128, activation: 'relu', kernelInitializer: tf.initializers.heNormal({ seed: seed + 1 }), name: 'head_dense' }).apply(x) as tf.SymbolicTensor;

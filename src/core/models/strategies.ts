@@ -101,6 +101,28 @@ const BLOCK_RULES: Partial<Record<ModelFamily, [RegExp, (m: RegExpMatchArray) =>
     [/^block_(\d+)_/, (m) => `block_${m[1]}`],
     [/^(?:Conv_1|Conv_1_bn|out_relu)$/, () => 'top'],
   ],
+  // torchvision's ImageNet backbones (architectures/builders.ts names), in torchvision's module names.
+  resnet: [
+    [/^(?:conv1|bn1|relu|maxpool)(?:_pad)?$/, () => 'stem'],
+    [/^layer(\d)_/, (m) => `layer${m[1]}`],
+  ],
+  efficientnet: [
+    [/^stem_/, () => 'features.0'],
+    [/^block(\d)/, (m) => `features.${m[1]}`],
+    [/^top_/, () => 'features.8'],
+  ],
+  vit: [
+    [/^(?:conv_proj|conv_proj_tokens|encoder_pos_embedding)$/, () => 'embedding'],
+    [/^encoder_layer_(\d+)_/, (m) => `encoder.layers.${m[1]}`],
+    // The final LayerNorm and the class token's row train with the last encoder layer.
+    [/^(?:encoder_ln|class_token.*)$/, () => ''],
+  ],
+  swin: [
+    [/^features_0_/, () => 'patch embedding'],
+    // features.1, 3, 5, 7 are the stages; the patch merging before a stage (features.2, 4, 6) goes with it.
+    [/^features_(\d+)_/, (m) => `stage ${Math.floor(Number(m[1]) / 2) + 1}`],
+    [/^norm$/, () => ''],
+  ],
 };
 
 /** The backbone's blocks in graph order, by Keras's layer names; a layer matching no block is an error. */
@@ -108,15 +130,16 @@ export function listBlocks(backbone: tf.LayersModel, family: ModelFamily): Backb
   // An imported ONNX graph has no naming convention to find blocks by: it unfreezes as one block.
   if (family === 'onnx') return [{ name: 'backbone', layers: backbone.layers.filter((l) => l.getClassName() !== 'InputLayer').map((l) => l.name) }];
   const rules = BLOCK_RULES[family];
-  // The built-in architectures train from scratch as a whole: they come without pretrained backbone blocks.
   if (!rules) throw new RangeError(`${family} models are trained from scratch; they have no backbone blocks`);
   const blocks: BackboneBlock[] = [];
   for (const layer of backbone.layers) {
     if (layer.getClassName() === 'InputLayer') continue;
     const rule = rules.map(([re, name]) => [layer.name.match(re), name] as const).find(([m]) => m);
     if (!rule) throw new Error(`${family}: layer "${layer.name}" belongs to no known block`);
-    const name = rule[1](rule[0]!);
     const last = blocks[blocks.length - 1];
+    // '' joins the block before (a final norm is no block of its own).
+    const name = rule[1](rule[0]!) || last?.name;
+    if (!name) throw new Error(`${family}: layer "${layer.name}" comes before any block`);
     if (last?.name === name) last.layers.push(layer.name);
     else if (blocks.some((b) => b.name === name)) throw new Error(`${family}: block "${name}" is not contiguous at layer "${layer.name}"`);
     else blocks.push({ name, layers: [layer.name] });

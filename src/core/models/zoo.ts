@@ -1,4 +1,4 @@
-import type { ChannelStats } from '../dataset/stats';
+import { IMAGENET_STATS, type ChannelStats } from '../dataset/stats';
 import type { OptimizerName } from '../train/optimizers';
 import { ARCHITECTURES, type ArchitectureFamily } from './architectures/catalog';
 
@@ -11,7 +11,12 @@ export type ModelSource =
   /** A TF.js layers model.json; `cutLayer` names the backbone's last layer when the file is a full classifier. */
   | { kind: 'url'; url: string; cutLayer?: string }
   /** Imported from an ONNX file into the backbone cache, which is its only copy. */
-  | { kind: 'imported'; file: string };
+  | { kind: 'imported'; file: string }
+  /**
+   * torchvision's ImageNet weights for a catalog architecture (a state_dict .pth, models/torch/): the official URL
+   * and the first hex digits of its SHA-256, as torchvision names the file and checks it.
+   */
+  | { kind: 'torchvision'; architecture: string; url: string; sha256: string };
 
 /**
  * `[-1,1]`: x/127.5 − 1, what the ImageNet MobileNets were trained on (their BatchNorm statistics assume it);
@@ -59,6 +64,34 @@ const V2: readonly [alpha: string, params: number][] = [
 ];
 const SIZE = 224;
 
+/** torchvision 0.14's IMAGENET1K_V1 weights (V2 of ResNet-50 is another recipe; V1 is the one the seed used). */
+export const TORCHVISION_WEIGHTS: readonly { architecture: string; url: string }[] = [
+  { architecture: 'resnet18', url: 'https://download.pytorch.org/models/resnet18-f37072fd.pth' },
+  { architecture: 'resnet50', url: 'https://download.pytorch.org/models/resnet50-0676ba61.pth' },
+  { architecture: 'efficientnet_b0', url: 'https://download.pytorch.org/models/efficientnet_b0_rwightman-3dd342df.pth' },
+  { architecture: 'vit_b16', url: 'https://download.pytorch.org/models/vit_b_16-c867db91.pth' },
+  { architecture: 'swin_t', url: 'https://download.pytorch.org/models/swin_t-704ceda3.pth' },
+  { architecture: 'swin_s', url: 'https://download.pytorch.org/models/swin_s-5e29d889.pth' },
+];
+
+/** The torchvision ImageNet backbones: `<architecture>_imagenet`, next to the same architecture from scratch. */
+export const TORCHVISION_ZOO: readonly ZooEntry[] = TORCHVISION_WEIGHTS.map(({ architecture, url }) => {
+  const a = ARCHITECTURES.find((x) => x.id === architecture)!;
+  return {
+    id: `${architecture}_imagenet`,
+    name: `${a.name} (ImageNet, torchvision)`,
+    family: a.family,
+    inputSize: a.inputSize,
+    channels: 3,
+    params: a.params,
+    source: { kind: 'torchvision', architecture, url, sha256: /-([0-9a-f]+)\.pth$/.exec(url)![1] },
+    // What torchvision's weights were trained with.
+    preprocessing: { scaling: 'fixed', mean: [...IMAGENET_STATS.mean], std: [...IMAGENET_STATS.std] },
+    // The transfer recipe; the big transformers at the batch their from-scratch defaults fit in a laptop GPU.
+    defaults: { ...TRANSFER_DEFAULTS, batchSize: a.defaults.batchSize },
+  };
+});
+
 export const MODEL_ZOO: readonly ZooEntry[] = [
   {
     id: 'simple_cnn',
@@ -97,6 +130,7 @@ export const MODEL_ZOO: readonly ZooEntry[] = [
   })),
   // The seed's other architectures (ResNet, EfficientNet, ViT, Swin), trained from scratch: architectures/catalog.ts.
   ...ARCHITECTURES.map((a): ZooEntry => ({ id: a.id, name: a.name, family: a.family, inputSize: a.inputSize, channels: 3, params: a.params, source: { kind: 'builtin' }, preprocessing: { scaling: 'dataset' }, defaults: a.defaults })),
+  ...TORCHVISION_ZOO,
 ];
 
 /** Backbones imported from ONNX files, registered by the engine from its backbone cache (see addImportedEntry). */

@@ -198,8 +198,32 @@ function buildSwin(c: SwinConfig, input: T, size: number, next: () => number): T
       x = apply(tf.layers.add({ name: `${p}_add_2` }), [x, m]);
     }
   });
-  x = layerNorm(x, 1e-5, 'norm');
-  return apply(tf.layers.globalAveragePooling1d({ name: 'head_pool' }), x);
+  return layerNorm(x, 1e-5, 'norm');
+}
+
+function checkedArchitecture(id: string, imageSize: number) {
+  const arch = getArchitecture(id);
+  if (!arch) throw new RangeError(`"${id}" is not a built-in architecture`);
+  const problem = inputSizeProblem(arch, imageSize);
+  if (problem) throw new RangeError(problem);
+  return arch;
+}
+
+function features(id: string, imageSize: number, channels: number, next: () => number): { input: T; features: T; kind: string } {
+  const c = checkedArchitecture(id, imageSize).config;
+  const input = tf.input({ shape: [imageSize, imageSize, channels], name: 'image' });
+  const out = c.kind === 'resnet' ? buildResNet(c, input, next) : c.kind === 'efficientnet' ? buildEfficientNetB0(input, next) : c.kind === 'vit' ? buildVit(c, input, imageSize, next) : buildSwin(c, input, imageSize, next);
+  return { input, features: out, kind: c.kind };
+}
+
+/**
+ * A catalog architecture without its classifier, up to where torchvision's global pool begins (a pretrained
+ * backbone): the CNNs' last feature map [h, w, c], Swin's normalised tokens [tokens, c] and ViT's class token [c].
+ * A head's pooling (heads.ts) makes each a vector.
+ */
+export function buildArchitectureFeatures(id: string, { imageSize, channels, seed }: Omit<ArchitectureOptions, 'numClasses'>): tf.LayersModel {
+  const { input, features: out } = features(id, imageSize, channels, seeds(seed));
+  return tf.model({ inputs: input, outputs: out, name: id });
 }
 
 /**
@@ -207,22 +231,12 @@ function buildSwin(c: SwinConfig, input: T, size: number, next: () => number): T
  * Throws a RangeError that names working sizes when the architecture cannot take `imageSize`.
  */
 export function buildArchitecture(id: string, { imageSize, channels, numClasses, seed }: ArchitectureOptions): tf.LayersModel {
-  const arch = getArchitecture(id);
-  if (!arch) throw new RangeError(`"${id}" is not a built-in architecture`);
-  const problem = inputSizeProblem(arch, imageSize);
-  if (problem) throw new RangeError(problem);
+  checkedArchitecture(id, imageSize);
   if (!Number.isInteger(numClasses) || numClasses < 2) throw new RangeError(`a classifier needs at least 2 classes (got ${numClasses})`);
   const next = seeds(seed);
-  const input = tf.input({ shape: [imageSize, imageSize, channels], name: 'image' });
-  const c = arch.config;
-  let logits: T;
-  if (c.kind === 'resnet' || c.kind === 'efficientnet') {
-    const features = c.kind === 'resnet' ? buildResNet(c, input, next) : buildEfficientNetB0(input, next);
-    logits = applyHead(features, 'linear', numClasses, next());
-  } else {
-    const features = c.kind === 'vit' ? buildVit(c, input, imageSize, next) : buildSwin(c, input, imageSize, next);
-    // torchvision zero-initialises ViT's head; a zero head also starts every model at loss ln(n).
-    logits = apply(tf.layers.dense({ units: numClasses, kernelInitializer: 'zeros', name: 'logits' }), features);
-  }
+  const { input, features: x, kind } = features(id, imageSize, channels, next);
+  // torchvision zero-initialises ViT's head; a zero head also starts every model at loss ln(n).
+  const logits =
+    kind === 'resnet' || kind === 'efficientnet' ? applyHead(x, 'linear', numClasses, next()) : apply(tf.layers.dense({ units: numClasses, kernelInitializer: 'zeros', name: 'logits' }), kind === 'swin' ? apply(tf.layers.globalAveragePooling1d({ name: 'head_pool' }), x) : x);
   return tf.model({ inputs: input, outputs: logits, name: id });
 }

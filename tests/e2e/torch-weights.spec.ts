@@ -1,0 +1,115 @@
+import { expect, test } from '@playwright/test';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { phantomFolder } from '../fixtures/folders';
+import { importFolder } from '../fixtures/studio-ui';
+
+// A torchvision ResNet-18 state_dict written at test time by Debian's PyTorch (random init; tests never download the
+// official weights): picked in the train panel, trained with the Medical head, registered and exported to ONNX.
+const PYTHON = '/usr/bin/python3';
+const probe = spawnSync(PYTHON, ['-c', 'import torch, torchvision'], { encoding: 'utf8' });
+const skipWhy = `torchvision weights e2e skipped: ${PYTHON} cannot import torch and torchvision (apt-get install python3-torch python3-torchvision)`;
+if (probe.status !== 0) console.log(skipWhy);
+test.skip(probe.status !== 0, skipWhy);
+
+function writePth(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'studio-pth-'));
+  const r = spawnSync(PYTHON, [fileURLToPath(new URL('../fixtures/torchvision_parity.py', import.meta.url)), 'resnet18', '32', '1', dir], { encoding: 'utf8', timeout: 120_000 });
+  expect(r.status, r.stderr).toBe(0);
+  return join(dir, 'resnet18.pth');
+}
+
+test('a .pth picked in the train panel trains resnet18_imagenet with the Medical head, registers and exports to ONNX with parity', async ({ page }) => {
+  const pth = writePth();
+  await page.goto('/?backend=webgpu');
+  await expect(page.getByTestId('backend-name')).toHaveText('webgpu', { timeout: 60_000 });
+  await importFolder(page, phantomFolder(['glioma', 'meningioma', 'pituitary'], 6));
+
+  await page.getByTestId('model').selectOption('resnet18_imagenet');
+  const picker = page.getByTestId('backbone-import');
+  await picker.locator('summary').click();
+  await expect(picker.getByTestId('backbone-id')).toHaveValue('resnet18_imagenet');
+  await expect(picker).toContainText('https://download.pytorch.org/models/resnet18-f37072fd.pth');
+  // A file of another architecture is refused, naming the keys that do not fit.
+  await picker.getByTestId('weights-file-input').setInputFiles({ name: 'notes.pth', mimeType: 'application/octet-stream', buffer: Buffer.from('not a zip') });
+  await expect(picker.getByTestId('backbone-error')).toContainText('“notes.pth” is not a weights file for ResNet-18 (ImageNet, torchvision): this is neither a PyTorch .pth (zip) nor a .safetensors file');
+  await picker.getByTestId('weights-file-input').setInputFiles(pth);
+  await expect(picker.getByTestId('backbone-status')).toContainText('ResNet-18 (ImageNet, torchvision) imported from “resnet18.pth”: 11,176,512 parameters', { timeout: 60_000 });
+
+  await page.getByTestId('strategy').selectOption('medical');
+  await page.getByTestId('epochs').fill('1');
+  await page.getByTestId('train-demo').click();
+  await expect(page.getByTestId('run-status')).toHaveAttribute('data-status', 'completed', { timeout: 5 * 60_000 });
+  const run = await page.evaluate(async () => (await window.studio!.runs())[0]);
+  expect(run).toMatchObject({ status: 'completed', model: 'resnet18_imagenet', strategy: 'medical', checkpoint: { best: 1, last: 1 } });
+  expect(run.input?.normalization).toEqual({ mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] });
+  // Augmentation off: the frozen ResNet's pooled features were computed once.
+  expect(run.featureCache).toBeTruthy();
+
+  const form = page.getByTestId('register-form');
+  await form.getByTestId('register-name').fill('resnet-mri');
+  await form.getByTestId('register-version').fill('1.0.0');
+  await form.getByTestId('register-threshold').fill('0');
+  await expect(form.getByTestId('register-submit')).toBeEnabled();
+  await form.getByTestId('register-submit').click();
+  await expect(page.locator('[data-testid="model-version"][data-id="resnet-mri@1.0.0"]')).toBeVisible({ timeout: 2 * 60_000 });
+
+  const panel = page.getByTestId('registry-panel');
+  const [onnx] = await Promise.all([page.waitForEvent('download', { timeout: 4 * 60_000 }), panel.getByTestId('download-onnx').click()]);
+  expect(onnx.suggestedFilename()).toBe('resnet-mri-1.0.0.onnx');
+  const parity = panel.getByTestId('onnx-parity');
+  await expect(parity).toHaveAttribute('data-passed', 'true');
+  console.log(`ONNX parity of the torchvision-weights model: max |Δp| ${await parity.getAttribute('data-max-difference')}`);
+  expect(readFileSync((await onnx.path())!).length).toBeGreaterThan(40e6);
+});
+
+test('the CLI fine-tunes the last block of resnet18_imagenet from --weights after a probe epoch', async () => {
+  const pth = writePth();
+  const dir = mkdtempSync(join(tmpdir(), 'studio-cli-'));
+  const out = join(dir, 'run.json');
+  const args = ['tsx', 'cli/studio.ts', 'train', '--data', phantomFolder(['a', 'b'], 8), '--image-size', '32', '--model', 'resnet18_imagenet', '--weights', pth, '--strategy', 'finetune', '--trainable-blocks', '1', '--probe-epochs', '1', '--epochs', '2', '--out', out, '--port', '0', '--profile', join(dir, 'profile')];
+  const r = spawnSync('npx', args, { encoding: 'utf8', timeout: 5 * 60_000 });
+  expect(r.status, r.stderr).toBe(0);
+  expect(r.stdout).toContain('weights: ResNet-18 (ImageNet, torchvision) from resnet18.pth (47 MB, 11,176,512 parameters)');
+  const run = JSON.parse(readFileSync(out, 'utf8'));
+  expect(run).toMatchObject({ model: 'resnet18_imagenet', strategy: 'finetune', optimizer: 'adamax', checkpoint: { last: 2 } });
+  expect(run.epochs.map((e: { phase?: string }) => e.phase)).toEqual(['probe', 'finetune']);
+
+  // A MobileNet takes no torchvision file.
+  const refused = spawnSync('npx', [...args.slice(0, 8), 'mobilenet_v2_0.35_224', ...args.slice(9)], { encoding: 'utf8', timeout: 2 * 60_000 });
+  expect(refused.status).not.toBe(0);
+  expect(refused.stderr).toContain("--weights takes a torchvision model's weights; mobilenet_v2_0.35_224 is not one (those are resnet18_imagenet, resnet50_imagenet");
+});
+
+test('the official URL: a download whose SHA-256 is not the one in its name is refused; an unreadable one gives the link to fetch by hand', async ({ page, context }) => {
+  const pth = readFileSync(writePth());
+  const url = 'https://download.pytorch.org/models/resnet18-f37072fd.pth';
+  const asked: string[] = [];
+  // Tests never reach the internet: the first request gets a random-init file in place of the official one, the
+  // second fails as an offline browser's would.
+  await context.route('https://download.pytorch.org/**', (route) => {
+    asked.push(route.request().url());
+    if (asked.length > 1) return route.abort('internetdisconnected');
+    return route.fulfill({ body: pth, headers: { 'access-control-allow-origin': '*', 'content-type': 'application/octet-stream', 'content-length': String(pth.length) } });
+  });
+  await page.goto('/?backend=webgpu');
+  await expect(page.getByTestId('backend-name')).toHaveText('webgpu', { timeout: 60_000 });
+  await importFolder(page, phantomFolder(['a', 'b'], 4));
+  await page.getByTestId('model').selectOption('resnet18_imagenet');
+  await page.getByTestId('strategy').selectOption('frozen');
+  await page.getByTestId('epochs').fill('1');
+
+  await page.getByTestId('train-demo').click();
+  const error = page.getByTestId('train-error');
+  await expect(error).toContainText("ResNet-18 (ImageNet, torchvision): the downloaded file's SHA-256 starts", { timeout: 2 * 60_000 });
+  await expect(error).toContainText(`not f37072fd as torchvision's file name says (a damaged or changed download). Download ${url} by hand and pick it with “Choose weights file…”`);
+  await expect(error.getByTestId('weights-link')).toHaveAttribute('href', url);
+
+  await page.getByTestId('train-demo').click();
+  await expect(error).toContainText('the browser could not read the official weights file (offline, or the server does not allow this page to read it)', { timeout: 2 * 60_000 });
+  await expect(error.getByTestId('weights-link')).toHaveAttribute('href', url);
+  expect(asked).toEqual([url, url]);
+});
