@@ -55,7 +55,8 @@ const USAGE = `usage: npm run studio -- <command> [options]
   export --model NAME@VERSION|NAME@ALIAS --format tfjs|onnx --out DIR
         the model's files, its metadata and model card; ONNX is checked against the studio in onnxruntime-web
   predict --model NAME@VERSION|NAME@ALIAS --images DIR --out predictions.csv
-        every file under DIR: a CSV row each (file, top class, probability per class, latency ms, error)
+        every file under DIR: a CSV row each (file, top class, the operating point's class when the model has one,
+        probability per class, latency ms, error)
   import-onnx --file MODEL.onnx --id ID [--name NAME] [--normalization imagenet|[-1,1] (imagenet)] [--out FILE.json]
         an ONNX CNN up to its global pool as backbone ID (then: train --model ID --strategy frozen|medical|finetune);
         shows its operators and the largest difference to onnxruntime-web (same --profile and --port as training)
