@@ -3,7 +3,8 @@ import { softmax } from '../../src/core/metrics/calibration';
 import { evaluate } from '../../src/core/metrics/evaluation';
 import { evaluationMetricsJson, evaluationReportMarkdown } from '../../src/core/metrics/files';
 import { medicalValidation } from '../../src/core/metrics/medical';
-import { checkTargetSensitivity, decide, fitOperatingPoint } from '../../src/core/metrics/operating-point';
+import { checkTargetSensitivity, decide, exportOperatingPoint, fitOperatingPoint, OPERATING_POINT_RULE, operatingPointOf } from '../../src/core/metrics/operating-point';
+import { describeModel, parseMetadata } from '../../src/core/export/metadata';
 import { mulberry32 } from '../../src/core/random';
 
 /** Logits whose softmax is exactly these probability rows (log p; the rows sum to 1). */
@@ -168,5 +169,21 @@ describe('evaluation at the operating point', () => {
     expect(none.operatingPoint).toBeNull();
     expect(none.screening).toBeNull();
     expect((evaluationMetricsJson(none) as Record<string, unknown>).operating_point).toBeNull();
+  });
+});
+
+describe('the operating point in an exported model’s metadata', () => {
+  const labels = ['glioma', 'notumor'];
+  const meta = (operatingPoint: unknown) =>
+    JSON.parse(JSON.stringify({ ...describeModel({ modelId: 'simple_cnn', strategy: 'scratch', labels, inputSize: 8, channels: 3, normalization: { mean: [0.5, 0.5, 0.5], std: [0.2, 0.2, 0.2] }, scaling: 'dataset', libraries: {} }), operatingPoint }));
+
+  it('round-trips by label into model order, and is checked when read', () => {
+    const op = fitOperatingPoint(labels, [0, 0, 1], logitsOf([[0.7, 0.3], [0.35, 0.65], [0.2, 0.8]]), { targetSensitivity: 1 });
+    const exported = exportOperatingPoint(op, 1.25, labels);
+    expect(exported).toMatchObject({ rule: OPERATING_POINT_RULE, targetSensitivity: 1, temperature: 1.25, validationImages: 3, thresholds: { glioma: op.thresholds[0], notumor: null } });
+    const read = parseMetadata(meta(exported)).operatingPoint!;
+    expect(operatingPointOf(read, labels)).toMatchObject({ thresholds: op.thresholds, tumourClasses: ['glioma'], validationSensitivity: op.validationSensitivity, unreached: [] });
+    expect(() => parseMetadata(meta({ ...exported, thresholds: { glioma: 1.5, notumor: null } }))).toThrow(/"operatingPoint" "thresholds" must give each label a probability in \(0, 1\] or null/);
+    expect(() => parseMetadata(meta({ ...exported, targetSensitivity: 95 }))).toThrow(/"operatingPoint" "targetSensitivity" must be a fraction/);
   });
 });
