@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type {} from '../src/engine/automation';
 import { EVALUATION_IMPORT } from '../src/engine/types';
+import { operatingPointSummary } from '../src/core/metrics/files';
 import type { BackendInfo, CrossValidationEvent, CrossValidationResult, DatasetSummary, EvaluateEvent, EvaluateRequest, EvaluationRecord, ImportEvent, ImportOptions, LrScheduleConfig, RunRecord, SplitFractions, StudioSettings, TrainConfig, TrainEvent, RegisterModelRequest, ExportedFile, ReportFile, ReportOptions } from '../src/engine/types';
 import type { Page } from 'playwright';
 import { launchStudioBrowser } from './browser';
@@ -37,10 +38,14 @@ const USAGE = `usage: npm run studio -- <command> [options]
   resume --run ID [--out FILE.json]  continue a stopped run from its last checkpoint (same --profile and --port)
   evaluate (--run ID [--data DIR | --external DIR] | --model DIR --data DIR) --out DIR [--checkpoint best|last] [--latency-samples N (100)]
         [--min-sensitivity X (0.85)] [--min-accuracy X (0.85)] [--max-p95-ms N (100)] [--tumour-classes a,b]
+        [--target-sensitivity X (0.95)]  screening operating point: per-class thresholds fitted on the run's validation
+                                         split so each tumour class reaches X; its figures are shown beside the argmax's
         [--include-file-names]  name images by their file paths in the report (default: neutral ids)
         [--robustness]  also test accuracy under noise, blur, brightness and rotation (3 severities each)
         the run's test split; a folder run needs --data DIR unless this profile trained it with --data
-        --external DIR: another folder with the same class names, every image evaluated; unknown class folders listed
+        --external DIR: another folder with the same class names, every image evaluated (a folder named Testing, Training
+                        or val included; of X/ holding Training/ and Testing/, the Testing images); unknown class folders
+                        listed; temperature and operating point from the run's own validation split
         --model DIR: an exported TF.js model folder (model.json, shards, metadata.json) evaluated on every image of --data
   crossval (--demo | --data DIR) [--folds K (5)] --out FILE.json [train's options]
         k-fold cross-validation of that training config: stratified, group-aware with --group-pattern; one run per
@@ -51,7 +56,8 @@ const USAGE = `usage: npm run studio -- <command> [options]
   export --model NAME@VERSION|NAME@ALIAS --format tfjs|onnx --out DIR
         the model's files, its metadata and model card; ONNX is checked against the studio in onnxruntime-web
   predict --model NAME@VERSION|NAME@ALIAS --images DIR --out predictions.csv
-        every file under DIR: a CSV row each (file, top class, probability per class, latency ms, error)
+        every file under DIR: a CSV row each (file, top class, the operating point's class when the model has one,
+        probability per class, latency ms, error)
   import-onnx --file MODEL.onnx --id ID [--name NAME] [--normalization imagenet|[-1,1] (imagenet)] [--out FILE.json]
         an ONNX CNN up to its global pool as backbone ID (then: train --model ID --strategy frozen|medical|finetune);
         shows its operators and the largest difference to onnxruntime-web (same --profile and --port as training)
@@ -533,7 +539,8 @@ export function runSummary(run: RunRecord) {
     split: run.split,
     epochs: run.epochs,
     best: run.best,
-    ...(run.bestValidation ? { bestValidation: run.bestValidation } : {}),
+    // The validation labels and logits stay in the profile (evaluate --external fits on them); the fit is shown.
+    ...(run.bestValidation ? { bestValidation: (({ labels: _l, logits: _z, ...shown }) => shown)(run.bestValidation) } : {}),
     ...(run.dataset ? { dataset: { fingerprint: run.dataset.fingerprint, classes: run.dataset.classes, counts: run.dataset.counts, skipped: run.dataset.skipped, duplicates: run.dataset.duplicates, normalization: run.dataset.normalization } } : {}),
   };
 }
@@ -586,6 +593,7 @@ export function parseEvaluateArgs(argv: string[]): EvaluateArgs {
     'min-accuracy': { type: 'string' },
     'max-p95-ms': { type: 'string' },
     'tumour-classes': { type: 'string' },
+    'target-sensitivity': { type: 'string' },
     'include-file-names': { type: 'boolean' },
     robustness: { type: 'boolean' },
   });
@@ -593,7 +601,9 @@ export function parseEvaluateArgs(argv: string[]): EvaluateArgs {
   const model = v.model === undefined ? undefined : resolve(v.model);
   if (model && !existsSync(join(model, 'model.json'))) throw new UsageError(`--model ${v.model}: no model.json there (expected a TF.js model folder exported by the studio)`);
   if (model && !v.data) throw new UsageError('--model DIR needs --data DIR, the folder to evaluate it on');
-  for (const flag of ['external', 'checkpoint'] as const) if (model && v[flag] !== undefined) throw new UsageError(`--${flag} applies to --run, not --model`);
+  for (const flag of ['external', 'checkpoint', 'target-sensitivity'] as const) if (model && v[flag] !== undefined) throw new UsageError(`--${flag} applies to --run, not --model${flag === 'target-sensitivity' ? ' (a model folder\'s thresholds are fixed in its metadata.json)' : ''}`);
+  const target = v['target-sensitivity'] === undefined ? undefined : Number(v['target-sensitivity']);
+  if (target !== undefined && !(target > 0 && target <= 1)) throw new UsageError(`--target-sensitivity must be a fraction above 0 and at most 1, e.g. 0.95 (got "${v['target-sensitivity']}")`);
   if (!v.out) throw new UsageError('evaluate needs --out DIR, the folder the report files go to');
   const data = v.data === undefined ? undefined : resolve(v.data);
   if (data && (!existsSync(data) || !statSync(data).isDirectory())) throw new UsageError(`--data ${v.data}: no such folder`);
@@ -618,6 +628,7 @@ export function parseEvaluateArgs(argv: string[]): EvaluateArgs {
       latencySamples: int('latency-samples', v['latency-samples'], 100, 1, 100_000),
       thresholds,
       ...(v.robustness ? { robustness: true } : {}),
+      ...(target === undefined ? {} : { targetSensitivity: target }),
     },
     report: { includeFileNames: v['include-file-names'] ?? false },
   };
@@ -780,6 +791,7 @@ async function main(argv: string[]): Promise<number> {
       for (const f of files) writeFileSync(join(args.out, f.name), f.bytes ?? f.text);
       const m = ev.metrics;
       console.log(`${ev.medical.verdict}: accuracy ${pct(m.report.accuracy)} (95% CI ${m.ci95.accuracy ? `${pct(m.ci95.accuracy.low)}–${pct(m.ci95.accuracy.high)}` : 'n/a'}), macro F1 ${m.report.macro.f1.toFixed(3)}, macro AUC ${m.roc.macroAuc?.toFixed(3) ?? 'n/a'}, ECE ${m.calibration.ece.toFixed(3)} → ${m.calibrationAfterTemperature?.ece.toFixed(3) ?? 'n/a'}, latency p50 ${m.latencyMs.p50.toFixed(1)} ms p95 ${m.latencyMs.p95.toFixed(1)} ms`);
+      console.log(operatingPointSummary(m) ?? `operating point: n/a (${ev.checkpoint?.kind === 'last' ? 'the run keeps the validation outputs of its best checkpoint only' : 'no validation outputs were stored with this run: train it again to have them'})`);
       if (ev.medical.leakageWarning) console.log(`warning: ${ev.medical.leakageWarning}`);
       if (ev.data.unknownClasses?.length) console.log(`not evaluated: class folders the model was not trained on: ${ev.data.unknownClasses.map((c) => `${c.name} (${c.images} images)`).join(', ')}`);
       if (ev.robustness) {

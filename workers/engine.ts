@@ -34,7 +34,7 @@ import { augmentPreviews } from './preview';
 import { resourceRequests } from '../src/engine/network';
 import { onBackend, routeRun, selectBackend, useBackend } from './backend';
 import { BACKEND_LABEL, cachesFeatures, forwardBackend } from '../src/core/routing';
-import { confusionMatrix, perClassRecall } from '../src/core/metrics/confusion';
+import { bestValidationRecord } from '../src/core/metrics/operating-point';
 import { folderSource } from './folder';
 import { evaluateModelFolder, evaluateRun, evaluationFiles, evaluationThumbnails, type EvaluateHost } from './evaluate';
 import { explain } from './gradcam';
@@ -103,7 +103,8 @@ function checkImport(opts: ImportOptions): void {
   if (!Number.isInteger(opts.seed)) bad(`seed must be a whole number (got ${opts.seed})`);
   const near = opts.nearThreshold;
   if (near !== undefined && (!Number.isInteger(near) || near < 0 || near > 64)) bad(`the near-duplicate threshold must be a whole number of bits from 0 to 64 (got ${near})`);
-  checkFractions(opts.split);
+  // An evaluation import has no split (see ImportOptions.purpose).
+  if (opts.purpose !== 'evaluation') checkFractions(opts.split);
 }
 
 /** Core errors a person can fix become E_CONFIG/E_DATASET with the core's own words. */
@@ -264,7 +265,8 @@ export class StudioEngine implements Engine {
   /** An imported folder's images as one dataset, every split together (an external test set). */
   private importedWhole(fingerprint: string) {
     const { summary, data } = this.importedAs(fingerprint);
-    return { data: { images: data.images, labels: data.labels, imageSize: data.imageSize, channels: data.channels, numClasses: data.classes.length }, classes: data.classes, keys: data.keys, name: summary.name };
+    const notEvaluated = data.skipped.filter((f) => f.reason === 'not-evaluated').length;
+    return { data: { images: data.images, labels: data.labels, imageSize: data.imageSize, channels: data.channels, numClasses: data.classes.length }, classes: data.classes, keys: data.keys, name: summary.name, notEvaluated };
   }
 
   private importedAs(fingerprint: string): { summary: DatasetSummary; data: ImportedDataset } {
@@ -335,6 +337,7 @@ export class StudioEngine implements Engine {
       };
     }
     const { summary, data } = this.importedAs(cfg.dataset.fingerprint);
+    if (data.options.purpose === 'evaluation') throw new EngineError('E_DATASET', `"${summary.name}" was imported as a folder to evaluate on, without a split; import it again to train on it or to evaluate on its test split`);
     let split = data.split;
     // Training uses the statistics stored for this split (the ones the user can see and verify); a fold's come from
     // its own training images, so the held-out fold does not leak into the normalisation.
@@ -463,7 +466,7 @@ export class StudioEngine implements Engine {
       model = built.model;
       run.optimizer = built.optimizer;
       run.input = { imageSize: data.imageSize, channels: data.channels as 1 | 3, normalization: built.normalization };
-      let validated: { epoch: number; predicted: Int32Array } | null = null;
+      let validated: { epoch: number; predicted: Int32Array; logits: Float32Array } | null = null;
       const es = cfg.earlyStopping === undefined ? {} : cfg.earlyStopping;
       const result = await trainInPhases({
         model,
@@ -486,10 +489,7 @@ export class StudioEngine implements Engine {
             if (kind === 'best') {
               run.checkpoint.best = epoch;
               run.best = { epoch, valAccuracy: metrics.valAccuracy };
-              if (validated?.epoch === epoch) {
-                const confusion = confusionMatrix(split.val.map((i) => data.labels[i]), validated.predicted, data.numClasses);
-                run.bestValidation = { epoch, confusion, recall: perClassRecall(confusion) };
-              }
+              if (validated?.epoch === epoch) run.bestValidation = bestValidationRecord(run.classes, epoch, split.val.map((i) => data.labels[i]), validated.predicted, validated.logits);
             }
           };
         },
@@ -525,7 +525,7 @@ export class StudioEngine implements Engine {
               onEvent({ type: 'paused', paused });
             }, flush),
           validateOn: (validate) => onBackend(routing.forward, validate),
-          onValidation: (epoch, predicted) => void (validated = { epoch, predicted }),
+          onValidation: (epoch, predicted, logits) => void (validated = { epoch, predicted, logits }),
         },
         // A frozen part's activations are forward work; the trainable part trains where convolution gradients run.
         onForward: (work) => onBackend(routing.forward, work),

@@ -6,7 +6,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ChannelStats } from '../src/core/dataset/stats';
 import { softmax, topClass } from '../src/core/metrics/calibration';
-import { evaluate, type EvaluatedImage, type EvaluationRecord, type RobustnessRow } from '../src/core/metrics/evaluation';
+import { evaluate, type EvaluatedImage, type EvaluationInput, type EvaluationRecord, type RobustnessRow } from '../src/core/metrics/evaluation';
+import { checkTargetSensitivity, decide, DEFAULT_TARGET_SENSITIVITY, operatingPointOf } from '../src/core/metrics/operating-point';
 import { perturb, PERTURBATIONS } from '../src/core/image/perturb';
 import { reportCharts } from '../src/core/metrics/charts';
 import { evaluationMetricsJson, evaluationReportMarkdown, medicalValidationJson, misclassified, predictionsCsv, reportImageNames } from '../src/core/metrics/files';
@@ -30,7 +31,7 @@ export interface EvaluateHost {
   /** The run's images, labels and split, rebuilt as for training (E_NOT_FOUND when its folder is not imported). */
   prepare(cfg: TrainConfig): Promise<{ data: TensorDataset; classes: string[]; split: { val: number[]; test: number[] }; normalization: ChannelStats; keys: readonly string[]; dataset?: { splitId?: string } }>;
   /** The folder imported in this session with this fingerprint, whole (E_NOT_FOUND when it is not the one imported). */
-  imported(fingerprint: string): { data: TensorDataset; classes: string[]; keys: readonly string[]; name: string };
+  imported(fingerprint: string): { data: TensorDataset; classes: string[]; keys: readonly string[]; name: string; notEvaluated?: number };
   shouldStop(): boolean;
   yieldToHost(): Promise<void>;
 }
@@ -43,7 +44,7 @@ export async function evaluateRun(host: EvaluateHost, req: EvaluateRequest, onEv
   const kind = req.checkpoint ?? 'best';
   const ckpt = run.checkpoint?.[kind] ? await loadCheckpoint(host.db, run.runId, kind) : undefined;
   if (!ckpt) throw new EngineError('E_NOT_FOUND', `run ${run.runId} has no ${kind} checkpoint to evaluate (it stopped before its first epoch ended)`);
-  const prepared = req.external ? await externalData(host, run, req.external.fingerprint) : await host.prepare(run.config);
+  const prepared = req.external ? await externalData(host, run, req.external.fingerprint, ckpt.epoch) : await host.prepare(run.config);
   if (!('external' in prepared)) checkSameSplit(run, prepared.dataset?.splitId);
   if (prepared.split.test.length === 0) throw new EngineError('E_DATASET', `run ${run.runId}'s dataset has no test split to evaluate on; import it with a test fraction above 0`);
 
@@ -74,6 +75,7 @@ export async function evaluateRun(host: EvaluateHost, req: EvaluateRequest, onEv
         // The import's leakage check is about the run's own splits, not another folder.
         crossSplit: 'external' in prepared ? undefined : run.dataset?.duplicates.crossSplit,
         trainCounts: run.dataset ? prepared.classes.map((c) => run.dataset!.counts.train[c] ?? 0) : undefined,
+        storedValidation: 'external' in prepared ? prepared.storedValidation : undefined,
       },
       req,
       onEvent,
@@ -101,7 +103,18 @@ export async function evaluateModelFolder(host: EvaluateHost, req: ModelEvaluate
     const on = onClassNames(host.imported(req.fingerprint), req.fingerprint, metadata.labels, metadata.inputSize, metadata.channels, `the model ${id.slice(6)}`);
     return await evaluateSubject(
       host,
-      { ...on, id, model, modelName: metadata.modelId, normalization: metadata.preprocessing, checkpoint: null, batchSize: req.batchSize ?? 32, seed: 42, info: on.external },
+      {
+        ...on,
+        id,
+        model,
+        modelName: metadata.modelId,
+        normalization: metadata.preprocessing,
+        checkpoint: null,
+        batchSize: req.batchSize ?? 32,
+        seed: 42,
+        info: { ...on.external, temperatureFittedOn: metadata.operatingPoint?.validationImages ?? 0 },
+        fitted: metadata.operatingPoint ? { temperature: metadata.operatingPoint.temperature, operatingPoint: operatingPointOf(metadata.operatingPoint, metadata.labels) } : undefined,
+      },
       req,
       onEvent,
     );
@@ -128,13 +141,19 @@ interface Subject {
   info: EvaluationRecord['data'];
   crossSplit?: MedicalContext['crossSplit'];
   trainCounts?: number[];
+  /** For another folder: the run's own validation labels and logits (its best epoch's), to fit the temperature and operating point on. */
+  storedValidation?: { labels: number[]; logits: number[] };
+  /** For a model folder: the temperature and operating point its metadata carries. */
+  fitted?: EvaluationInput['fitted'];
 }
 
 /** Batched inference for the figures, a batch-of-one pass for latency, the metrics and the medical validation; stored. */
-async function evaluateSubject(host: EvaluateHost, s: Subject, req: Pick<EvaluateRequest, 'latencySamples' | 'thresholds' | 'robustness'>, onEvent: (e: EvaluateEvent) => void): Promise<EvaluationRecord> {
+async function evaluateSubject(host: EvaluateHost, s: Subject, req: Pick<EvaluateRequest, 'latencySamples' | 'thresholds' | 'robustness' | 'targetSensitivity'>, onEvent: (e: EvaluateEvent) => void): Promise<EvaluationRecord> {
   const { data, split, model, batchSize } = s;
   const K = data.numClasses;
-  onEvent({ type: 'start', runId: s.id, checkpointEpoch: s.checkpoint?.epoch ?? null, test: split.test.length, val: split.val.length });
+  const targetProblem = req.targetSensitivity === undefined ? null : checkTargetSensitivity(req.targetSensitivity);
+  if (targetProblem) throw new EngineError('E_CONFIG', targetProblem);
+  onEvent({ type: 'start', runId: s.id, checkpointEpoch: s.checkpoint?.epoch ?? null, test: split.test.length, val: split.val.length || (s.storedValidation?.labels.length ?? 0) });
   const source = imageBatchSource(data);
   const preprocess = normalizeWith(s.normalization);
   /** Logits of images; `alter` corrupts the pixels first (robustness), returning a new tensor. */
@@ -212,7 +231,9 @@ async function evaluateSubject(host: EvaluateHost, s: Subject, req: Pick<Evaluat
     classes: s.classes,
     labels: testLabels,
     logits: testLogits,
-    val: split.val.length ? { labels: Int32Array.from(split.val, (i) => data.labels[i]), logits: valLogits } : undefined,
+    val: split.val.length ? { labels: Int32Array.from(split.val, (i) => data.labels[i]), logits: valLogits } : s.storedValidation,
+    screening: { targetSensitivity: req.targetSensitivity ?? DEFAULT_TARGET_SENSITIVITY, tumourClasses: req.thresholds?.tumourClasses },
+    fitted: s.fitted,
     latencyMs,
     throughput,
     bootstrap: { seed: s.seed },
@@ -227,7 +248,7 @@ async function evaluateSubject(host: EvaluateHost, s: Subject, req: Pick<Evaluat
     metrics,
     medical: medicalValidation(metrics, { thresholds: req.thresholds, crossSplit: s.crossSplit, trainCounts: s.trainCounts }),
     latencyMethod: `batch of one, from upload to probabilities read back, on ${latencyMs.length} test images after ${Math.min(WARMUP, sample.length)} untimed warm-up images (${host.backend.name}${host.backend.adapter ? `, ${host.backend.adapter.description || host.backend.adapter.vendor}` : ''})`,
-    predictions: predictionsOf(split.test, testLabels, testLogits, K, s.keys),
+    predictions: predictionsOf(split.test, testLabels, testLogits, K, s.keys, metrics.operatingPoint?.thresholds),
     ...(rows ? { robustness: { baseline: metrics.report.accuracy, images: split.test.length, seed: robustnessSeed, backend: host.backend.name, rows } } : {}),
   };
   await saveEvaluation(host.db, evaluation);
@@ -238,7 +259,8 @@ async function evaluateSubject(host: EvaluateHost, s: Subject, req: Pick<Evaluat
 /**
  * Another folder as an external test set: every image of a class the model was trained on is evaluated, labelled by
  * class name (the folder's classes may come in another order or be fewer); class folders the model does not know
- * are kept out and reported with their image counts. No validation split: no temperature is fitted.
+ * are kept out and reported with their image counts. The folder has no validation split: the temperature and operating
+ * point come from the run (or the model folder's metadata), see externalData.
  */
 function onClassNames(folder: ReturnType<EvaluateHost['imported']>, fingerprint: string, known: string[], size: number | undefined, channels: number | undefined, who: string) {
   const { data, classes, keys, name } = folder;
@@ -255,18 +277,30 @@ function onClassNames(folder: ReturnType<EvaluateHost['imported']>, fingerprint:
     classes: known,
     keys,
     split: { val: [] as number[], test },
-    external: { kind: 'folder' as const, name, fingerprint, split: 'external' as const, images: test.length, temperatureFittedOn: 0, unknownClasses },
+    external: { kind: 'folder' as const, name, fingerprint, split: 'external' as const, images: test.length, temperatureFittedOn: 0, unknownClasses, ...(folder.notEvaluated ? { notEvaluated: folder.notEvaluated } : {}) },
   };
 }
 
-/** A run on another folder: its classes, input settings and training statistics (normalised as at training time). */
-async function externalData(host: EvaluateHost, run: RunRecord, fingerprint: string) {
+/**
+ * A run on another folder: its classes, input settings and training statistics (normalised as at training time),
+ * and the validation labels and logits the run stored at its best epoch, when the best checkpoint is the one
+ * evaluated: the temperature and the operating point are fitted on the run's own validation split, never on the
+ * folder being evaluated.
+ */
+async function externalData(host: EvaluateHost, run: RunRecord, fingerprint: string, epoch: number) {
   const demo = run.config.dataset.kind === 'demo' ? run.config.dataset : null;
   const size = demo ? demo.imageSize : run.dataset?.importOptions?.imageSize;
   const channels = demo ? 3 : run.dataset?.importOptions?.channels;
   const on = onClassNames(host.imported(fingerprint), fingerprint, run.classes, size, channels, `run ${run.runId}`);
+  const v = run.bestValidation;
+  const storedValidation = v?.labels && v.logits && v.epoch === epoch ? { labels: v.labels, logits: v.logits } : undefined;
   // A demo run's statistics are recomputed from its seed (they are not stored with the run).
-  return { ...on, normalization: run.dataset?.normalization ?? (await host.prepare(run.config)).normalization };
+  return {
+    ...on,
+    external: { ...on.external, temperatureFittedOn: storedValidation?.labels.length ?? 0 },
+    storedValidation,
+    normalization: run.dataset?.normalization ?? (await host.prepare(run.config)).normalization,
+  };
 }
 
 /** A folder run is evaluated only on the very split it was trained with: same files, same split settings. */
@@ -277,10 +311,11 @@ export function checkSameSplit(run: RunRecord, splitId: string | undefined): voi
   }
 }
 
-function predictionsOf(indices: number[], labels: Int32Array, logits: Float32Array, K: number, keys: readonly string[]): EvaluatedImage[] {
+function predictionsOf(indices: number[], labels: Int32Array, logits: Float32Array, K: number, keys: readonly string[], thresholds?: (number | null)[]): EvaluatedImage[] {
   const probs = softmax(logits, K);
   const { predicted } = topClass(probs, K);
-  return indices.map((idx, j) => ({ key: keys[idx], label: labels[j], predicted: predicted[j], probs: Array.from(probs.subarray(j * K, (j + 1) * K)) }));
+  const screened = thresholds && decide(probs, K, thresholds);
+  return indices.map((idx, j) => ({ key: keys[idx], label: labels[j], predicted: predicted[j], ...(screened ? { screened: screened[j] } : {}), probs: Array.from(probs.subarray(j * K, (j + 1) * K)) }));
 }
 
 /**
@@ -291,10 +326,16 @@ function predictionsOf(indices: number[], labels: Int32Array, logits: Float32Arr
 export async function evaluationFiles(ev: EvaluationRecord, opts: ReportOptions = {}): Promise<ReportFile[]> {
   const fingerprint = ev.data.fingerprint ? ` (fingerprint ${ev.data.fingerprint.slice(0, 12)}…)` : '';
   const checkpoint = ev.checkpoint ? `checkpoint ${ev.checkpoint.kind} (epoch ${ev.checkpoint.epoch})` : 'exported model folder';
+  const fittedOn = ev.data.temperatureFittedOn
+    ? `temperature and operating point fitted on ${ev.checkpoint ? 'the run\'s own' : 'the model\'s'} ${ev.data.temperatureFittedOn} validation images`
+    : ev.checkpoint?.kind === 'last'
+      ? 'no temperature scaling or operating point (the run keeps the validation outputs of its best checkpoint only)'
+      : 'no temperature scaling or operating point (no validation outputs were stored with this model: train it again to have them)';
+  const notEvaluated = ev.data.notEvaluated ? `; ${ev.data.notEvaluated} images in its other split folders were not evaluated (only its test folder is)` : '';
   const data =
     ev.data.split === 'external'
-      ? `the folder "${ev.data.name}"${fingerprint}, ${checkpoint}; no temperature scaling (this folder has no validation split)`
-      : `test split of ${ev.data.kind === 'demo' ? 'the demo phantoms' : `"${ev.data.name}"`}${fingerprint}, ${checkpoint}; temperature fitted on ${ev.data.temperatureFittedOn} validation images`;
+      ? `the folder "${ev.data.name}"${fingerprint}, ${checkpoint}; ${fittedOn}${notEvaluated}`
+      : `test split of ${ev.data.kind === 'demo' ? 'the demo phantoms' : `"${ev.data.name}"`}${fingerprint}, ${checkpoint}; temperature and operating point fitted on ${ev.data.temperatureFittedOn} validation images`;
   const unknown = ev.data.unknownClasses ?? [];
   const json = (v: unknown) => JSON.stringify(v, null, 2) + '\n';
   const classes = ev.metrics.classes;

@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { ImageAnalyzer } from '../src/core/dataset/importer';
 import type { ModelMetadata } from '../src/core/export/metadata';
 import { studioProbabilities } from '../src/core/export/parity';
+import { decide, operatingPointOf } from '../src/core/metrics/operating-point';
 import { importTfjs } from '../src/core/export/tfjs';
 import { loadModelFiles, resolveModel, type ModelVersion } from '../src/core/registry/registry';
 import { appendAudit, type AuditEntry } from '../src/core/store/audit';
@@ -46,6 +47,8 @@ export class Predictor {
     }
     const { model, metadata } = await this.load(db, version, backend);
     const { inputSize: size, channels, labels } = metadata;
+    // The screening operating point, when the version has one: thresholds on the same probabilities (T = 1).
+    const thresholds = metadata.operatingPoint && operatingPointOf(metadata.operatingPoint, labels).thresholds;
     const stride = size * size * channels;
     const predictions: ImagePrediction[] = [];
     for (let start = 0; start < images.length; start += DECODE_BATCH) {
@@ -80,6 +83,7 @@ export class Predictor {
         const best = p.probabilities.reduce((a, b) => (b.probability > a.probability ? b : a));
         p.top = best.label;
         p.topProbability = best.probability;
+        if (thresholds) p.screened = labels[decide(values, labels.length, thresholds)[0]];
       }
       onProgress?.({ done: predictions.length, total: images.length });
     }
@@ -90,7 +94,7 @@ export class Predictor {
       );
       await appendAudit(db, entries);
     }
-    return { ref, model: version.id, labels: [...labels], inputSize: size, channels, backend, predictions };
+    return { ref, model: version.id, labels: [...labels], inputSize: size, channels, backend, ...(metadata.operatingPoint ? { operatingPoint: metadata.operatingPoint } : {}), predictions };
   }
 
   /** The version's model, loaded once; another version (or backend) replaces it and its weights are freed. */

@@ -12,7 +12,8 @@ import { getZooEntry } from '../src/core/models/zoo';
 import { browserEstimate } from '../src/core/registry/quota';
 import { deleteModelVersion, listModels, loadModelFiles, registerModel, RegistryError, removeAlias, resolveModel, reviewRegistrationIn, setAlias, type ModelVersion, type RegistrationReview } from '../src/core/registry/registry';
 import { loadCheckpoint, restoreCheckpoint } from '../src/core/store/checkpoints';
-import { getRun, type StudioDB } from '../src/core/store/db';
+import { getEvaluation, getRun, type StudioDB } from '../src/core/store/db';
+import { runOperatingPoint } from '../src/core/metrics/operating-point';
 import { EngineError } from '../src/engine/errors';
 import type { ExportedFile, ModelExport, OnnxParity, RegisterModelRequest } from '../src/engine/types';
 import { version as studioVersion } from '../package.json';
@@ -64,6 +65,7 @@ export class RegistryService {
         version: req.version,
         runId: run.runId,
         validation: { accuracy: run.best.valAccuracy, n: run.split.val },
+        operatingPoint: runOperatingPoint(run, await getEvaluation(db, run.runId)),
         libraries: libraries(),
       });
       const files = await exportTfjs(built.model, metadata);

@@ -85,17 +85,19 @@ export interface EvaluateRequest {
   external?: { fingerprint: string };
   /** Also measure test accuracy under noise, blur, brightness and rotation at three severities each. */
   robustness?: boolean;
+  /** The sensitivity each tumour class's screening threshold is fitted to reach on validation (0.95 by default). */
+  targetSensitivity?: number;
 }
 
 /**
- * The import settings' split and dedupe for a folder imported only to be evaluated (an external test set, or the
- * data for a model folder): every image is evaluated whatever its split, and none is dropped as a duplicate; the
- * import still needs a training and a validation split, and this one leaves neither empty for two images or more.
+ * The import settings for a folder imported only to be evaluated (an external test set, or the data for a model
+ * folder): a dataset without a split, every image in the test split (whatever its folder is called: `Testing`,
+ * `Training`, `val`), none dropped as a duplicate. See ImportOptions.purpose.
  */
-export const EVALUATION_IMPORT = { split: { train: 0.5, val: 0.5, test: 0 }, dedupe: 'off' } as const satisfies Pick<ImportOptions, 'split' | 'dedupe'>;
+export const EVALUATION_IMPORT = { split: { train: 0, val: 0, test: 1 }, dedupe: 'off', purpose: 'evaluation' } as const satisfies Pick<ImportOptions, 'split' | 'dedupe' | 'purpose'>;
 
 /** An exported TF.js model folder evaluated on an imported folder (see Engine.evaluateModel). */
-export interface ModelEvaluateRequest extends Pick<EvaluateRequest, 'thresholds' | 'batchSize' | 'latencySamples' | 'robustness'> {
+export interface ModelEvaluateRequest extends Pick<EvaluateRequest, 'thresholds' | 'batchSize' | 'latencySamples' | 'robustness' | 'targetSensitivity'> {
   /** model.json, its weight shards and metadata.json (labels, input size, normalisation), or one zip of them. */
   files: ExportedFile[];
   /** The folder imported in this session to evaluate on (at the model's input size): every image of a class it knows. */

@@ -33,12 +33,18 @@ test('register (the gate, then an override), export to TF.js and ONNX, predict a
   const tfjs = studio('export', '--model', 'demo@1.0.0', '--format', 'tfjs', '--out', join(dir, 'tfjs'), ...common);
   expect(tfjs.code, tfjs.stderr.join('\n')).toBe(0);
   for (const f of ['model.json', 'group1-shard1of1.bin', 'metadata.json', 'MODEL_CARD.md']) expect(existsSync(join(dir, 'tfjs', f)), f).toBe(true);
+  // The screening operating point the run's best epoch was fitted with travels in the metadata, by label.
+  const meta = JSON.parse(readFileSync(join(dir, 'tfjs', 'metadata.json'), 'utf8'));
+  expect(meta.operatingPoint).toMatchObject({ targetSensitivity: 0.95, validationImages: run.split.val, rule: expect.stringMatching(/^p = softmax\(logits\)/) });
+  expect(Object.keys(meta.operatingPoint.thresholds)).toEqual(run.classes);
   const onnx = studio('export', '--model', 'demo@champion', '--format', 'onnx', '--out', join(dir, 'onnx'), ...common);
   expect(onnx.code, onnx.stderr.join('\n')).toBe(0);
   // A demo run's version is checked on the run's own phantoms, regenerated from its seed (no dataset is imported here).
   const parity = /ONNX parity: largest probability difference (\S+) on \d+ dataset images \(onnxruntime-web .*\), tolerance 0.0001: passed/.exec(onnx.stdout);
   expect(parity, onnx.stdout).not.toBeNull();
   expect(Number(parity![1])).toBeLessThanOrEqual(PARITY_TOLERANCE);
+  // ONNX metadata_props: the thresholds as their own key (and in the whole record under mri_studio).
+  expect(readFileSync(join(dir, 'onnx', 'model.onnx')).includes(Buffer.from(`operating_point_thresholds`))).toBe(true);
   console.log(onnx.stdout.trim().split('\n').at(-1));
 
   // A folder of PNGs at the model's input size (so decoding gives the pixels exactly), one corrupt file, one nested.
@@ -58,9 +64,9 @@ test('register (the gate, then an override), export to TF.js and ONNX, predict a
   expect(predicted.stdout).toMatch(/classified 3 of 4 images with demo@1\.0\.0 on \w+; median latency [\d.]+ ms; 1 could not be read/);
 
   const [header, ...rows] = readFileSync(out, 'utf8').trimEnd().split('\r\n');
-  expect(header).toBe(`file,top_class,${run.classes.join(',')},latency_ms,error`);
+  expect(header).toBe(`file,top_class,operating_point_class,${run.classes.join(',')},latency_ms,error`);
   expect(rows).toHaveLength(4);
-  const broken = `scans/broken.png,${','.repeat(run.classes.length + 2)}"corrupt: corrupt PNG: its header is cut short or damaged, so it has no image size"`;
+  const broken = `scans/broken.png,${','.repeat(run.classes.length + 3)}"corrupt: corrupt PNG: its header is cut short or damaged, so it has no image size"`;
   expect(rows).toContain(broken);
   // The good rows end with an empty error field; a file name with a comma is quoted.
   const parsed = rows.filter((r) => r !== broken).map((r) => {
@@ -70,12 +76,16 @@ test('register (the gate, then an override), export to TF.js and ONNX, predict a
   expect(parsed.map((p) => p.file).sort()).toEqual(['scans/more/scan, 2.png', 'scans/scan 0.png', 'scans/scan 1.png']);
   const session = await ort.InferenceSession.create(new Uint8Array(readFileSync(join(dir, 'onnx', 'model.onnx'))));
   for (const { file, fields } of parsed) {
-    expect(fields).toHaveLength(run.classes.length + 3);
+    expect(fields).toHaveLength(run.classes.length + 4);
     expect(fields.at(-1)).toBe('');
-    const probs = fields.slice(1, 1 + run.classes.length).map(Number);
+    const probs = fields.slice(2, 2 + run.classes.length).map(Number);
     expect(probs.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
     expect(fields[0]).toBe(run.classes[probs.indexOf(Math.max(...probs))]);
-    expect(Number(fields[1 + run.classes.length])).toBeGreaterThan(0);
+    // The operating point's class: a firing class (p ≥ its threshold) with the highest p / t, else the top class.
+    const t = run.classes.map((c: string) => meta.operatingPoint.thresholds[c] as number | null);
+    const firing = probs.map((p, k) => (t[k] !== null && p >= t[k]! ? p / t[k]! : 0));
+    expect(fields[1]).toBe(Math.max(...firing) > 0 ? run.classes[firing.indexOf(Math.max(...firing))] : fields[0]);
+    expect(Number(fields[2 + run.classes.length])).toBeGreaterThan(0);
     // The exported ONNX file, in another runtime, on the same pixels, gives the studio's probabilities.
     const x = new ort.Tensor('float32', Float32Array.from(pixels.get(file)!), [1, SIZE, SIZE, 3]);
     const onnxProbs = (await session.run({ [ONNX_INPUT]: x }))[ONNX_OUTPUT].data as Float32Array;

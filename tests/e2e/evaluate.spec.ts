@@ -114,9 +114,21 @@ test('in the studio: evaluate the demo run, then click a confusion cell for exac
   await page.getByTestId('train-demo').click();
   await expect(page.getByTestId('run-status')).toHaveAttribute('data-status', 'completed', { timeout: 8 * 60_000 });
 
+  // A target sensitivity that is not a fraction is refused in words, and nothing can start until it is one.
+  await page.getByTestId('evaluate-target-sensitivity').fill('95');
+  await expect(page.getByTestId('target-sensitivity-error')).toHaveText(/the target sensitivity must be a fraction above 0 and at most 1, e\.g\. 0\.95 \(got 95\)/);
+  await expect(page.getByTestId('evaluate-run')).toBeDisabled();
+  await expect(page.getByTestId('evaluate-external')).toBeDisabled();
+  await page.getByTestId('evaluate-target-sensitivity').fill('0.9');
+  await expect(page.getByTestId('target-sensitivity-error')).toHaveCount(0);
   await page.getByTestId('evaluate-robustness').check();
   await page.getByTestId('evaluate-run').click();
   await expect(page.getByTestId('verdict')).toBeVisible({ timeout: 5 * 60_000 });
+  // The operating point beside the argmax figures: a row per class (every demo class is a tumour class) and its confusion.
+  await expect(page.getByTestId('operating-point')).toContainText('target sensitivity 90.0 % per tumour class');
+  await expect(page.getByTestId('operating-point-table').locator('tbody tr')).toHaveCount(3);
+  await expect(page.getByTestId('operating-point-confusion').locator('tbody td')).toHaveCount(9);
+  await expect(page.getByTestId('operating-point-accuracy')).toHaveText(/^accuracy [\d.]+ % at the operating point · [\d.]+ % at the argmax$/);
   const robustness = page.getByTestId('robustness-table');
   await expect(robustness.locator('tbody tr')).toHaveCount(4);
   await expect(robustness.locator('tbody tr[data-kind="noise"] td')).toHaveCount(1 + 3);

@@ -52,18 +52,22 @@ describe('engine.predict', () => {
       expect(got.probabilities.map((p) => p.label)).toEqual(run.classes);
       got.probabilities.forEach((p, j) => expect(p.probability).toBeCloseTo(want.probs[j], 6));
       expect(got.top).toBe(run.classes[want.predicted]);
+      // The version carries the evaluation's operating point: the same thresholds give the same screening class.
+      expect(got.screened).toBe(run.classes[want.screened!]);
       expect(got.topProbability).toBe(Math.max(...got.probabilities.map((p) => p.probability)));
       expect(got.latencyMs).toBeGreaterThan(0);
       expect(got.sha256).toMatch(/^[0-9a-f]{64}$/);
     });
     expect(result.predictions[5]).toEqual({ name: 'broken.png', ok: false, reason: 'corrupt', error: 'corrupt test image: 7 bytes' });
     const csv = (await engine.predictionsCsv(result)).trimEnd().split('\r\n').map((l) => l.split(','));
-    expect(csv[0]).toEqual(['file', 'top_class', ...run.classes, 'latency_ms', 'error']);
+    const op = evaluation.metrics.operatingPoint!;
+    expect(result.operatingPoint).toMatchObject({ targetSensitivity: 0.95, temperature: evaluation.metrics.temperature, thresholds: Object.fromEntries(run.classes.map((c, k) => [c, op.thresholds[k]])) });
+    expect(csv[0]).toEqual(['file', 'top_class', 'operating_point_class', ...run.classes, 'latency_ms', 'error']);
     expect(csv).toHaveLength(7);
     const first = result.predictions[0];
     if (!first.ok) throw new Error(first.error);
-    expect(csv[1].slice(0, 2 + run.classes.length).map((v, j) => (j < 2 ? v : Number(v)))).toEqual([first.name, first.top, ...first.probabilities.map((p) => p.probability)]);
-    expect(csv[6]).toEqual(['broken.png', '', ...run.classes.map(() => ''), '', 'corrupt: corrupt test image: 7 bytes']);
+    expect(csv[1].slice(0, 3 + run.classes.length).map((v, j) => (j < 3 ? v : Number(v)))).toEqual([first.name, first.top, first.screened, ...first.probabilities.map((p) => p.probability)]);
+    expect(csv[6]).toEqual(['broken.png', '', '', ...run.classes.map(() => ''), '', 'corrupt: corrupt test image: 7 bytes']);
 
     // The second call reuses the loaded model: nothing more is held.
     const held = tf.memory().numTensors;

@@ -49,6 +49,16 @@ describe('engine.evaluate', () => {
     expect(ev.metrics.throughput).toBeGreaterThan(0);
     expect(ev.latencyMethod).toMatch(/batch of one.*5 test images after 3 untimed warm-up/);
     expect(ev.metrics.temperature).toBeGreaterThan(0);
+    // The operating point, fitted on the 12 validation images: every demo class is a tumour class; the figures at
+    // its thresholds are the predictions' screening classes counted.
+    const op = ev.metrics.operatingPoint!;
+    expect(op).toMatchObject({ targetSensitivity: 0.95, tumourClasses: ['glioma', 'meningioma', 'pituitary'], validationImages: 12 });
+    expect(op.thresholds.every((t) => t !== null && t > 0 && t <= 1)).toBe(true);
+    expect(ev.metrics.screening!.confusion).toEqual(ev.metrics.classes.map((_, t) => ev.metrics.classes.map((_, p) => ev.predictions.filter((x) => x.label === t && x.screened === p).length)));
+    // The run kept its best epoch's validation outputs, with the same fit (the evaluation recomputes the logits).
+    expect(run.bestValidation!.labels).toHaveLength(12);
+    expect(run.bestValidation!.temperature).toBeCloseTo(ev.metrics.temperature!, 4);
+    run.bestValidation!.operatingPoint!.thresholds.forEach((t, k) => expect(t).toBeCloseTo(op.thresholds[k]!, 5));
     expect(JSON.parse(JSON.stringify(evaluationMetricsJson(ev.metrics)))).toEqual(evaluationMetricsJson(ev.metrics));
     expect(await engine.evaluation(run.runId)).toEqual(ev);
     expect(await engine.evaluation('run-none')).toBeNull();
@@ -62,7 +72,7 @@ describe('engine.evaluate', () => {
     const text = files.map((f) => f.text).join('\n');
     expect(ev.predictions.some((x) => text.includes(x.key))).toBe(false);
     const csv = files[3].text!.trim().split('\r\n');
-    expect(csv[0]).toBe('image,true,predicted,p_glioma,p_meningioma,p_pituitary');
+    expect(csv[0]).toBe('image,true,predicted,predicted_operating_point,p_glioma,p_meningioma,p_pituitary');
     expect(csv.slice(1).map((l) => l.split(',')[0])).toEqual(ev.predictions.map((_, j) => `image-${String(j + 1).padStart(4, '0')}`));
     const wrong = ev.predictions.filter((x) => x.label !== x.predicted).length;
     expect(files[2].text).toContain(`## Misclassified images (${wrong})`);
@@ -158,12 +168,20 @@ describe('engine.evaluate', () => {
     const before = tf.memory().numTensors;
     const ev = await e.evaluate({ runId: run.runId, latencySamples: 2, external: { fingerprint: summary.fingerprint } }, () => {});
     expect(tf.memory().numTensors).toBe(before);
-    expect(ev.data).toMatchObject({ split: 'external', name: 'ext', images: 12, temperatureFittedOn: 0, unknownClasses: [{ name: 'extra', images: 4 }] });
+    expect(ev.data).toMatchObject({ split: 'external', name: 'ext', images: 12, temperatureFittedOn: 12, unknownClasses: [{ name: 'extra', images: 4 }] });
     expect(ev.metrics.classes).toEqual(run.classes);
     // Each image is labelled with the run's index of its folder's class name.
     expect(ev.predictions.map((p) => `${run.classes[p.label]}/`)).toEqual(ev.predictions.map((p) => p.key.slice(0, p.key.indexOf('/') + 1)));
-    expect(ev.metrics.temperature).toBeNull();
+    // The temperature and operating point come from the run's own validation split (kept at its best epoch), not
+    // from the folder: they are the ones an evaluation on the run's own test split fits.
+    const stored = run.bestValidation!;
+    expect(ev.metrics.temperature).toBeCloseTo(stored.temperature!, 12);
+    expect(ev.metrics.calibrationAfterTemperature).not.toBeNull();
+    expect(ev.metrics.operatingPoint!.thresholds).toEqual(stored.operatingPoint!.thresholds);
+    expect(ev.metrics.screening!.report.total).toBe(12);
     const md = (await e.evaluationReport(run.runId))[2].text!;
+    expect(md).toContain("temperature and operating point fitted on the run's own 12 validation images");
+    expect(md).toContain('## Screening operating point (target sensitivity 95.0 % per tumour class, fitted on 12 validation images)');
     expect(md).toContain('**Not evaluated:** class folders the model was not trained on: extra (4 images).');
     // A confusion cell's gallery shows the external folder's images.
     const keys = ev.predictions.slice(0, 3).map((p) => p.key);
@@ -191,6 +209,11 @@ describe('engine.evaluate', () => {
     // The exported model gives the run's own predictions: the same images through the run's checkpoint.
     const viaRun = await e.evaluate({ runId: run.runId, latencySamples: 2, external: { fingerprint: summary.fingerprint } }, () => {});
     ev.predictions.forEach((p, j) => p.probs.forEach((q, k) => expect(q).toBeCloseTo(viaRun.predictions[j].probs[k], 5)));
+    // The exported metadata carries the run's operating point and temperature, and its evaluation uses them.
+    expect(ev.metrics.temperature).toBeCloseTo(viaRun.metrics.temperature!, 12);
+    expect(ev.metrics.operatingPoint!.thresholds).toEqual(viaRun.metrics.operatingPoint!.thresholds);
+    expect(ev.predictions.map((p) => p.screened)).toEqual(viaRun.predictions.map((p) => p.screened));
+    expect(ev.data.temperatureFittedOn).toBe(12);
     const files = await e.evaluationReport(ev.runId);
     expect(files[2].text).toContain('exported model folder');
     const broken = exported.files.filter((f) => f.name !== 'metadata.json');

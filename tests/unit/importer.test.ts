@@ -144,3 +144,42 @@ describe('importDataset', () => {
     expect(decoded).toBeLessThan(60);
   });
 });
+
+describe('importDataset for evaluation (an external test set: no split)', () => {
+  const classes = ['glioma', 'meningioma', 'pituitary'];
+  const under = (prefix: string, perClass: number, seed = 1) =>
+    Object.fromEntries(classes.flatMap((c, k) => Array.from({ length: perClass }, (_, i) => [`${prefix}/${c}/img (${i}).png`, demoImage(k, i, seed, SIZE)] as const)));
+  const forEvaluation = opts({ split: { train: 0, val: 0, test: 1 }, purpose: 'evaluation' });
+
+  it('puts every image of a folder named Testing, Training or val in the test split (refused as a 50/50/0 training split before)', async () => {
+    for (const name of ['Testing', 'Training', 'val', 'TEST']) {
+      const d = await importDataset(folder(under(name, 3)), forEvaluation, decode);
+      expect(d.layout, name).toBe('presplit');
+      expect(d.split.test, name).toHaveLength(9);
+      expect(d.split.train).toEqual([]);
+      expect(d.split.val).toEqual([]);
+      expect(d.counts.test).toEqual({ glioma: 3, meningioma: 3, pituitary: 3 });
+      expect(d.normalization.mean).toHaveLength(3);
+    }
+    // The same folder imported for training still needs its training split: the message the external import got.
+    await expect(importDataset(folder(under('Testing', 3)), opts({ split: { train: 0.5, val: 0.5, test: 0 } }), decode)).rejects.toThrow(/the training split is empty: 9 usable images is too few for a 50\/50\/0 split/);
+  });
+
+  it('of X/ holding Training/ and Testing/, keeps the Testing images and lists the others as not evaluated', async () => {
+    const d = await importDataset(folder({ ...under('X/Training', 4), ...under('X/Testing', 2, 2) }), forEvaluation, decode);
+    expect(d.keys).toHaveLength(6);
+    expect(d.keys.every((k) => k.startsWith('Testing/'))).toBe(true);
+    const notEvaluated = d.skipped.filter((s) => s.reason === 'not-evaluated');
+    expect(notEvaluated).toHaveLength(12);
+    expect(notEvaluated[0].detail).toMatch(/in the Training folder: only the test folder's images are evaluated/);
+    // X/ with Testing/ alone, and a flat folder: every image.
+    expect((await importDataset(folder(under('X/Testing', 2)), forEvaluation, decode)).split.test).toHaveLength(6);
+    expect((await importDataset(folder(under('X', 2)), forEvaluation, decode)).split.test).toHaveLength(6);
+    // Without a test folder (Training/ and val/), every image is evaluated.
+    expect((await importDataset(folder({ ...under('X/Training', 2), ...under('X/val', 1, 3) }), forEvaluation, decode)).split.test).toHaveLength(9);
+  });
+
+  it('says so when no image of the folder can be read', async () => {
+    await expect(importDataset(folder({ 'Testing/glioma/a.png': 'text', 'Testing/meningioma/b.png': 'text' }), forEvaluation, decode)).rejects.toThrow(/none of the 2 images could be read, so there is nothing to evaluate/);
+  });
+});

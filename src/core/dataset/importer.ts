@@ -6,7 +6,7 @@
 import { deriveSeed } from '../random';
 import { NEAR_THRESHOLD, dHash, dropDuplicates, duplicateReport, duplicateSplitGroups, findDuplicateGroups, sha256Hex, type DuplicateReport, type PerceptualHash } from './duplicates';
 import { datasetFingerprint } from './fingerprint';
-import { detectLayout, selectClasses, type DatasetLayout, type PathEntry, type SkippedFile } from './layout';
+import { detectLayout, evaluationLayout, selectClasses, type DatasetLayout, type PathEntry, type SkippedFile } from './layout';
 import { buildSplitManifest, combineGroups, compileGroupPattern, groupedSplit, groupFromPattern, splitOfEach, type SplitFractions, type SplitIndices, type SplitManifest, type SplitName } from './split';
 import type { ImageDigest } from './pixels';
 import { imageChannelSums, statsFromSums, type ChannelStats } from './stats';
@@ -120,6 +120,11 @@ export interface ImportOptions {
   nearThreshold?: number;
   /** Batches of files in flight at once (default: as many as the analyzer can work on). */
   concurrency?: number;
+  /**
+   * 'evaluation': a folder imported only to be evaluated on (an external test set): no split, every image is in
+   * `split.test` (see layout.ts's evaluationLayout for a pre-split folder), and `split` is not used.
+   */
+  purpose?: 'training' | 'evaluation';
 }
 
 export type ImportEvent =
@@ -197,7 +202,9 @@ export async function importDataset(
   shouldStop: () => boolean = () => false,
 ): Promise<ImportedDataset> {
   const pattern = opts.groupPattern ? compileGroupPattern(opts.groupPattern) : undefined;
-  const layout = selectClasses(scanFolder(source), opts.classes);
+  const forEvaluation = opts.purpose === 'evaluation';
+  const chosen = selectClasses(scanFolder(source), opts.classes);
+  const layout = forEvaluation ? evaluationLayout(chosen) : chosen;
   const files = layout.files;
   onEvent({ type: 'scanned', files: files.length, skipped: layout.skipped.length, classes: layout.classes });
 
@@ -309,12 +316,15 @@ export async function importDataset(
   const labels = Int32Array.from(keep, (i) => classIndex.get(files[i].className)!);
   const patientGroups = keep.map((i) => (pattern ? groupFromPattern(files[i].key, pattern) : undefined));
   const groupIds = combineGroups(keys, patientGroups, survivors.map((j) => dupGroupIds[j]));
-  const split = groupedSplit(
-    keep.map((i, k) => ({ key: keys[k], label: labels[k], group: groupIds[k], presetSplit: files[i].presetSplit })),
-    opts.split,
-    opts.seed,
-  );
-  for (const [name, idx] of Object.entries({ train: split.train, val: split.val })) {
+  const split: SplitIndices = forEvaluation
+    ? { train: [], val: [], test: keys.map((_, k) => k) }
+    : groupedSplit(
+        keep.map((i, k) => ({ key: keys[k], label: labels[k], group: groupIds[k], presetSplit: files[i].presetSplit })),
+        opts.split,
+        opts.seed,
+      );
+  if (forEvaluation && n === 0) throw new RangeError(`none of the ${files.length} images could be read, so there is nothing to evaluate`);
+  for (const [name, idx] of Object.entries(forEvaluation ? {} : { train: split.train, val: split.val })) {
     if (idx.length === 0) throw new RangeError(`the ${name === 'train' ? 'training' : 'validation'} split is empty: ${n} usable image${n === 1 ? '' : 's'} is too few for a ${Math.round(opts.split.train * 100)}/${Math.round(opts.split.val * 100)}/${Math.round(opts.split.test * 100)} split`);
   }
 
@@ -347,7 +357,8 @@ export async function importDataset(
       dropped,
       keptTogether: opts.dedupe === 'keep-together' ? groups.clusters.length : 0,
     },
-    normalization: statsFromSums(keep.map((i) => pixelSums[i]), split.train, size * size, channels),
+    // An evaluation import is never trained on: its statistics (shown, never used) cover every image.
+    normalization: statsFromSums(keep.map((i) => pixelSums[i]), forEvaluation ? split.test : split.train, size * size, channels),
     options: opts,
   };
 }

@@ -23,7 +23,7 @@ export interface LayoutFile {
   presetSplit?: SplitName;
 }
 
-export type SkipReason = 'hidden' | 'unsupported-type' | 'empty-file' | 'no-class' | 'too-deep' | 'outside-split-folders' | 'unreadable';
+export type SkipReason = 'hidden' | 'unsupported-type' | 'empty-file' | 'no-class' | 'too-deep' | 'outside-split-folders' | 'unreadable' | 'not-evaluated';
 
 export interface SkippedFile {
   path: string;
@@ -196,4 +196,20 @@ export function selectClasses(layout: DatasetLayout, chosen?: readonly string[])
     classes: [...keep].sort(compareStrings),
     files: layout.files.filter((f) => keep.has(f.className)),
   };
+}
+
+/**
+ * The files of a folder imported as an external test set (a dataset without a split: every image is evaluated). A
+ * folder picked as `Testing` (or `Training`, `val`) is pre-split with one split folder, and all of it is kept; a
+ * pre-split folder with a test folder beside others (`X/Training`, `X/Testing`) keeps the test folder's images only,
+ * the set a public dataset is meant to be tested on (its training images may be what the model was trained on), and
+ * lists the others as skipped ('not-evaluated').
+ */
+export function evaluationLayout(layout: DatasetLayout): DatasetLayout {
+  if (layout.kind !== 'presplit' || !layout.files.some((f) => f.presetSplit === 'test') || layout.files.every((f) => f.presetSplit === 'test')) return layout;
+  const skipped: SkippedFile[] = layout.files
+    .filter((f) => f.presetSplit !== 'test')
+    .map((f) => ({ path: f.path, reason: 'not-evaluated' as const, detail: `in the ${segmentsOf(f.key)[0]} folder: only the test folder's images are evaluated (pick the ${segmentsOf(f.key)[0]} folder itself to evaluate on it)` }));
+  const files = layout.files.filter((f) => f.presetSplit === 'test');
+  return { ...layout, classes: layout.classes.filter((c) => files.some((f) => f.className === c)), files, skipped: [...layout.skipped, ...skipped].sort((a, b) => compareStrings(a.path, b.path)) };
 }

@@ -4,6 +4,7 @@
  * `metadata_props` inside an ONNX file; read back when a TF.js folder is imported.
  */
 import type { ChannelStats } from '../dataset/stats';
+import { checkExportedOperatingPoint, type ExportedOperatingPoint } from '../metrics/operating-point';
 
 export const METADATA_FORMAT = 'mri-studio-model';
 export const METADATA_FORMAT_VERSION = 1;
@@ -35,6 +36,11 @@ export interface ModelMetadata {
   output: 'logits' | 'probabilities';
   /** Validation accuracy of the exported model and the number of images it was measured on (set by the registry). */
   validation?: { accuracy: number; n: number };
+  /**
+   * The screening operating point fitted on the run's validation split: per-label probability thresholds and the
+   * rule that applies them (src/core/metrics/operating-point.ts), and the temperature for calibrated probabilities.
+   */
+  operatingPoint?: ExportedOperatingPoint;
   /** Library versions that produced the files (tfjs, studio, opset, …). */
   libraries: Record<string, string>;
   exportedAt: string;
@@ -59,6 +65,8 @@ export function parseMetadata(value: unknown): ModelMetadata {
   if (m!.output !== 'logits' && m!.output !== 'probabilities') fail('"output" must be "logits" or "probabilities"');
   const v = m!.validation;
   if (v !== undefined && !(v && v.accuracy >= 0 && v.accuracy <= 1 && Number.isInteger(v.n) && v.n > 0)) fail('"validation" must be { accuracy: 0..1, n: images }');
+  const op = m!.operatingPoint === undefined ? null : checkExportedOperatingPoint(m!.operatingPoint, m!.labels!);
+  if (op) fail(`"operatingPoint" ${op}`);
   return m as ModelMetadata;
 }
 
@@ -75,6 +83,7 @@ export interface DescribeModel {
   version?: string;
   runId?: string;
   validation?: { accuracy: number; n: number };
+  operatingPoint?: ExportedOperatingPoint;
   libraries: Record<string, string>;
 }
 
@@ -89,6 +98,7 @@ export function describeModel(d: DescribeModel): ModelMetadata {
     ...(d.version === undefined ? {} : { version: d.version }),
     ...(d.runId === undefined ? {} : { runId: d.runId }),
     ...(d.validation === undefined ? {} : { validation: { ...d.validation } }),
+    ...(d.operatingPoint === undefined ? {} : { operatingPoint: d.operatingPoint }),
     labels: [...d.labels],
     inputSize: d.inputSize,
     channels: d.channels,

@@ -562,6 +562,10 @@ function metadataProps(m: ModelMetadata): onnx.IStringStringEntryProto[] {
     ...(m.name ? { name: m.name } : {}),
     ...(m.version ? { version: m.version } : {}),
     ...(m.runId ? { run_id: m.runId } : {}),
+    // The thresholds apply to this file's output as is (softmax at T = 1): see operating_point_rule.
+    ...(m.operatingPoint
+      ? { operating_point_thresholds: JSON.stringify(m.operatingPoint.thresholds), operating_point_rule: m.operatingPoint.rule, target_sensitivity: String(m.operatingPoint.targetSensitivity), temperature: String(m.operatingPoint.temperature) }
+      : {}),
     mri_studio: JSON.stringify(m),
   };
   return Object.entries(flat).map(([key, value]) => ({ key, value }));

@@ -5,6 +5,7 @@
 import { csvText } from '../csv';
 import type { AuditEntry } from '../store/audit';
 import type { BackendName } from '../train/types';
+import type { ExportedOperatingPoint } from '../metrics/operating-point';
 
 export type ImagePrediction =
   | {
@@ -16,6 +17,8 @@ export type ImagePrediction =
       probabilities: { label: string; probability: number }[];
       top: string;
       topProbability: number;
+      /** The class at the model's screening operating point (absent when its metadata has none). */
+      screened?: string;
       /** One image from upload to its probabilities read back (decoding not included). */
       latencyMs: number;
     }
@@ -30,17 +33,23 @@ export interface PredictResult {
   inputSize: number;
   channels: 1 | 3;
   backend: BackendName;
+  /** The screening thresholds applied (`screened`), from the version's metadata; absent without. */
+  operatingPoint?: ExportedOperatingPoint;
   predictions: ImagePrediction[];
 }
 
-/** file, top_class, one probability column per class (the model's order), latency_ms, error: a row per image. */
-export function predictionsCsv(result: Pick<PredictResult, 'labels' | 'predictions'>): string {
+/**
+ * file, top_class, operating_point_class (when the model has a screening operating point), one probability column
+ * per class (the model's order), latency_ms, error: a row per image.
+ */
+export function predictionsCsv(result: Pick<PredictResult, 'labels' | 'predictions' | 'operatingPoint'>): string {
+  const op = result.operatingPoint ? [''] : [];
   const rows = result.predictions.map((p) =>
     p.ok
-      ? [p.name, p.top, ...p.probabilities.map((c) => String(c.probability)), p.latencyMs.toFixed(3), '']
-      : [p.name, '', ...result.labels.map(() => ''), '', `${p.reason ? `${p.reason}: ` : ''}${p.error}`],
+      ? [p.name, p.top, ...(op.length ? [p.screened ?? ''] : []), ...p.probabilities.map((c) => String(c.probability)), p.latencyMs.toFixed(3), '']
+      : [p.name, '', ...op, ...result.labels.map(() => ''), '', `${p.reason ? `${p.reason}: ` : ''}${p.error}`],
   );
-  return csvText(['file', 'top_class', ...result.labels, 'latency_ms', 'error'], rows);
+  return csvText(['file', 'top_class', ...(op.length ? ['operating_point_class'] : []), ...result.labels, 'latency_ms', 'error'], rows);
 }
 
 export function auditCsv(entries: AuditEntry[]): string {

@@ -9,6 +9,7 @@ import { classificationReport, classMetrics, type ClassificationReport } from '.
 import type { PerturbationKind } from '../image/perturb';
 import type { MedicalValidation } from './medical';
 import { rocOneVsRest, type OneVsRestRoc } from './roc';
+import { decide, fitOperatingPoint, type FitOptions, type OperatingPoint } from './operating-point';
 
 export interface EvaluationInput {
   classes: string[];
@@ -16,8 +17,15 @@ export interface EvaluationInput {
   labels: ArrayLike<number>;
   /** The model's logits for the test examples, row-major (`logits[i * K + k]`). */
   logits: ArrayLike<number>;
-  /** Validation labels and logits to fit the temperature on; without them there is no temperature scaling. */
+  /**
+   * Validation labels and logits to fit the temperature and the screening operating point on (the run's own
+   * validation split, also when another folder is evaluated); without them there is neither, unless `fitted` has them.
+   */
   val?: { labels: ArrayLike<number>; logits: ArrayLike<number> };
+  /** The target sensitivity and tumour classes the operating point is fitted for (see operating-point.ts). */
+  screening?: FitOptions;
+  /** A temperature and operating point fitted before (an exported model's metadata), used when `val` is absent. */
+  fitted?: { temperature: number | null; operatingPoint: OperatingPoint | null };
   /** Per-image inference time (ms). */
   latencyMs: ArrayLike<number>;
   /** Images per second through batched inference. */
@@ -36,6 +44,9 @@ export interface EvaluationMetrics {
   /** Fitted on the validation split; null without one. */
   temperature: number | null;
   calibrationAfterTemperature: Calibration | null;
+  /** The screening thresholds (fitted on validation) and the figures under them; null without validation outputs. */
+  operatingPoint: OperatingPoint | null;
+  screening: { report: ClassificationReport; confusion: ConfusionMatrix; confusionNormalized: number[][] } | null;
   ci95: { accuracy: Interval | null; macroF1: Interval | null; sensitivity: (Interval | null)[] };
   confidence: ConfidenceHistogram;
   latencyMs: LatencySummary;
@@ -50,7 +61,10 @@ export function evaluate(input: EvaluationInput): EvaluationMetrics {
   const probs = softmax(input.logits, K);
   const { predicted } = topClass(probs, K);
   const confusion = confusionMatrix(input.labels, predicted, K);
-  const temperature = input.val && input.val.labels.length > 0 ? fitTemperature(input.val.labels, input.val.logits, K) : null;
+  const val = input.val && input.val.labels.length > 0 ? input.val : null;
+  const temperature = val ? fitTemperature(val.labels, val.logits, K) : (input.fitted?.temperature ?? null);
+  const operatingPoint = val ? fitOperatingPoint(input.classes, val.labels, val.logits, input.screening) : (input.fitted?.operatingPoint ?? null);
+  const screened = operatingPoint && confusionMatrix(input.labels, decide(probs, K, operatingPoint.thresholds), K);
   const resamples = input.bootstrap?.resamples ?? 1000;
   const seed = input.bootstrap?.seed ?? 42;
   const perClass: Record<string, (m: ConfusionMatrix) => number | null> = {};
@@ -73,6 +87,8 @@ export function evaluate(input: EvaluationInput): EvaluationMetrics {
     calibration: calibration(input.labels, probs, K),
     temperature,
     calibrationAfterTemperature: temperature === null ? null : calibration(input.labels, softmax(input.logits, K, temperature), K),
+    operatingPoint,
+    screening: screened && { report: classificationReport(screened), confusion: screened, confusionNormalized: rowNormalize(screened) },
     ci95: { accuracy: ci.accuracy, macroF1: ci.macroF1, sensitivity: input.classes.map((_, k) => ci[`sensitivity${k}`]) },
     confidence: confidenceHistogram(input.labels, probs, K),
     latencyMs: latencySummary(input.latencyMs),
@@ -86,6 +102,8 @@ export interface EvaluatedImage {
   key: string;
   label: number;
   predicted: number;
+  /** The class at the screening operating point (absent without one). */
+  screened?: number;
   probs: number[];
 }
 
@@ -122,7 +140,18 @@ export interface EvaluationRecord {
    * What the figures come from: the run's own test split, or another folder (`external`), whose class folders the
    * model does not know are listed in `unknownClasses` with their image counts and left out of the figures.
    */
-  data: { kind: 'demo' | 'folder'; name: string; fingerprint: string | null; split: 'test' | 'external'; images: number; temperatureFittedOn: number; unknownClasses?: { name: string; images: number }[] };
+  data: {
+    kind: 'demo' | 'folder';
+    name: string;
+    fingerprint: string | null;
+    split: 'test' | 'external';
+    images: number;
+    /** Validation images the temperature and operating point were fitted on (the run's own split for an external folder). */
+    temperatureFittedOn: number;
+    unknownClasses?: { name: string; images: number }[];
+    /** An external pre-split folder with a test folder: images under its other split folders, not evaluated. */
+    notEvaluated?: number;
+  };
   metrics: EvaluationMetrics;
   medical: MedicalValidation;
   /** How latency was measured, in words, for the report. */

@@ -10,6 +10,7 @@ import { TEMPERATURE_RANGE } from './calibration';
 import type { EvaluatedImage, EvaluationMetrics, Robustness, RobustnessRow } from './evaluation';
 import type { MedicalValidation } from './medical';
 import type { ClassMetrics } from './report';
+import { OPERATING_POINT_RULE } from './operating-point';
 
 const perClassJson = (c: ClassMetrics) => ({ precision: c.precision, recall: c.recall, specificity: c.specificity, f1: c.f1, support: c.support });
 const interval = (i: Interval | null) => (i ? [i.low, i.high] : null);
@@ -36,6 +37,8 @@ export function evaluationMetricsJson(m: EvaluationMetrics, robustness?: Robustn
     ece: m.calibration.ece,
     ece_after_temperature: m.calibrationAfterTemperature?.ece ?? null,
     temperature: m.temperature,
+    /** The screening thresholds and the figures under them, beside the argmax figures above (null without validation). */
+    operating_point: m.operatingPoint && m.screening ? operatingPointJson(m) : null,
     ci95: {
       accuracy: interval(m.ci95.accuracy),
       macro_f1: interval(m.ci95.macroF1),
@@ -62,6 +65,25 @@ export function evaluationMetricsJson(m: EvaluationMetrics, robustness?: Robustn
   };
 }
 
+function operatingPointJson(m: EvaluationMetrics) {
+  const op = m.operatingPoint!;
+  const s = m.screening!;
+  return {
+    rule: OPERATING_POINT_RULE,
+    target_sensitivity: op.targetSensitivity,
+    tumour_classes: op.tumourClasses,
+    thresholds: byClass(m.classes, op.thresholds),
+    validation_sensitivity: byClass(m.classes, op.validationSensitivity),
+    validation_images: op.validationImages,
+    unreached: op.unreached,
+    without_validation: op.withoutValidation,
+    accuracy: s.report.accuracy,
+    per_class: byClass(m.classes, s.report.perClass.map(perClassJson)),
+    confusion_matrix: s.confusion,
+    confusion_matrix_normalized: s.confusionNormalized,
+  };
+}
+
 export function medicalValidationJson(v: MedicalValidation) {
   return {
     leakage_warning: v.leakageWarning,
@@ -82,9 +104,16 @@ export function reportImageNames(predictions: readonly EvaluatedImage[], include
   return predictions.map((x, j) => (includeFileNames ? x.key : `image-${String(j + 1).padStart(width, '0')}`));
 }
 
-/** One row per evaluated image: its name, true and predicted class, and the model's probability of each class. */
+/**
+ * One row per evaluated image: its name, true and predicted (argmax) class, the class at the screening operating
+ * point when the evaluation has one, and the model's probability of each class.
+ */
 export function predictionsCsv(classes: string[], predictions: readonly EvaluatedImage[], names: string[]): string {
-  return csvText(['image', 'true', 'predicted', ...classes.map((c) => `p_${c}`)], predictions.map((x, j) => [names[j], classes[x.label], classes[x.predicted], ...x.probs.map((p) => p.toFixed(6))]));
+  const screened = predictions.some((x) => x.screened !== undefined);
+  return csvText(
+    ['image', 'true', 'predicted', ...(screened ? ['predicted_operating_point'] : []), ...classes.map((c) => `p_${c}`)],
+    predictions.map((x, j) => [names[j], classes[x.label], classes[x.predicted], ...(screened ? [x.screened === undefined ? '' : classes[x.screened]] : []), ...x.probs.map((p) => p.toFixed(6))]),
+  );
 }
 
 /** Misclassified images, most confident first (the mistakes a reader should look at first). */
@@ -120,6 +149,29 @@ const p = (x: number) => `${(x * 100).toFixed(1)} %`;
 const ci = (i: Interval | null) => (i ? ` (95 % CI ${p(i.low)}–${p(i.high)})` : '');
 const f3 = (x: number | null) => (x === null ? 'n/a' : x.toFixed(3));
 
+/** The operating point's thresholds and figures beside the argmax ones (Markdown lines). */
+function operatingPointMarkdown(m: EvaluationMetrics): string[] {
+  const op = m.operatingPoint!;
+  const s = m.screening!;
+  const out = [
+    `## Screening operating point (target sensitivity ${p(op.targetSensitivity)} per tumour class, fitted on ${op.validationImages} validation images)`,
+    '',
+    `Rule: ${OPERATING_POINT_RULE}`,
+    '',
+    `- Accuracy: ${p(s.report.accuracy)} at the operating point, ${p(m.report.accuracy)} at the argmax`,
+  ];
+  if (op.unreached.length) out.push(`- Not reached on validation: ${op.unreached.map((c) => `${c} (${p(op.validationSensitivity[m.classes.indexOf(c)]!)})`).join(', ')}`);
+  if (op.withoutValidation.length) out.push(`- No validation images, so no threshold (argmax only): ${op.withoutValidation.join(', ')}`);
+  out.push('', '| class | threshold | validation sensitivity | sensitivity (operating point) | sensitivity (argmax) | specificity (operating point) | specificity (argmax) |', '| --- | --- | --- | --- | --- | --- | --- |');
+  m.classes.forEach((c, k) => {
+    const t = op.thresholds[k];
+    out.push(`| ${c} | ${t === null ? '–' : f3(t)} | ${f3(op.validationSensitivity[k])} | ${f3(s.report.perClass[k].recall)} | ${f3(m.report.perClass[k].recall)} | ${f3(s.report.perClass[k].specificity)} | ${f3(m.report.perClass[k].specificity)} |`);
+  });
+  out.push('', '### Confusion matrix at the operating point (rows true, columns predicted)', '', `| true \\ predicted | ${m.classes.join(' | ')} |`, `| --- |${' --- |'.repeat(m.classes.length)}`);
+  s.confusion.forEach((row, t) => out.push(`| ${m.classes[t]} | ${row.map((v, q) => `${v} (${p(s.confusionNormalized[t][q])})`).join(' | ')} |`));
+  return out;
+}
+
 export function evaluationReportMarkdown(m: EvaluationMetrics, v: MedicalValidation, ctx: ReportContext, robustness?: Robustness): string {
   const out: string[] = ['# Evaluation report', ''];
   if (v.leakageWarning) out.push(`> **Warning — leakage:** ${v.leakageWarning}`, '');
@@ -147,6 +199,7 @@ export function evaluationReportMarkdown(m: EvaluationMetrics, v: MedicalValidat
   for (const [name, r] of [['macro avg', m.report.macro], ['weighted avg', m.report.weighted]] as const) {
     out.push(`| *${name}* | ${f3(r.precision)} | ${f3(r.recall)} | ${f3(r.specificity)} | ${f3(r.f1)} | ${name === 'macro avg' ? f3(m.roc.macroAuc) : ''} | ${r.support} |`);
   }
+  if (m.operatingPoint && m.screening) out.push('', ...operatingPointMarkdown(m));
   out.push('', '## Confusion matrix (rows true, columns predicted; count and share of the row)', '', `| true \\ predicted | ${m.classes.join(' | ')} |`, `| --- |${' --- |'.repeat(m.classes.length)}`);
   m.confusion.forEach((row, t) => out.push(`| ${m.classes[t]} | ${row.map((v, q) => `${v} (${p(m.confusionNormalized[t][q])})`).join(' | ')} |`));
   if (robustness) {
@@ -166,4 +219,20 @@ export function evaluationReportMarkdown(m: EvaluationMetrics, v: MedicalValidat
   }
   if (ctx.charts?.length) out.push('', '## Charts', '', ...ctx.charts.map((f) => `![${f.replace(/\.png$/, '').replace(/_/g, ' ')}](${f})`));
   return out.join('\n') + '\n';
+}
+
+/**
+ * One line on the operating point beside the argmax figures (the CLI prints it): accuracy and each tumour class's
+ * sensitivity at the thresholds, the argmax's in brackets. Null without an operating point.
+ */
+export function operatingPointSummary(m: EvaluationMetrics): string | null {
+  const op = m.operatingPoint;
+  const s = m.screening;
+  if (!op || !s) return null;
+  const sens = op.tumourClasses.map((c) => {
+    const k = m.classes.indexOf(c);
+    return `${c} ${p(s.report.perClass[k].recall)} (${p(m.report.perClass[k].recall)})`;
+  });
+  const missed = op.unreached.length ? `; target not reached on validation for ${op.unreached.join(', ')}` : '';
+  return `operating point (target sensitivity ${p(op.targetSensitivity)}, thresholds fitted on ${op.validationImages} validation images): accuracy ${p(s.report.accuracy)} (argmax ${p(m.report.accuracy)}), sensitivity ${sens.join(', ')}${missed}`;
 }

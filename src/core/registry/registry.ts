@@ -8,6 +8,7 @@ import type { StudioDB } from '../store/db';
 import type { ModelMetadata } from '../export/metadata';
 import type { ModelFiles } from '../export/tfjs';
 import type { RunRecord } from '../train/types';
+import type { ExportedOperatingPoint } from '../metrics/operating-point';
 import { modelCard, pct, wilsonInterval, type CardEvaluation, type MedicalVerdict } from './card';
 import { checkQuota, commitOrAbort, isQuotaError, type EstimateFn } from './quota';
 import { compareSemver, parseSemver, semverProblem } from './semver';
@@ -43,6 +44,8 @@ export interface ModelVersion {
   labels: string[];
   inputSize: number;
   channels: 1 | 3;
+  /** The screening thresholds the model's metadata carries (see src/core/metrics/operating-point.ts); absent without. */
+  operatingPoint?: ExportedOperatingPoint;
   /** Validation accuracy the gate judged, with its 95 % Wilson interval; null when the model came without one. */
   validation: { accuracy: number; n: number; ci95: [number, number] } | null;
   gate: { threshold: number; passed: boolean; override: { reason: string; at: string } | null };
@@ -262,6 +265,7 @@ export async function registerModel(db: StudioDB, source: RegisterSource, req: R
     inputSize: metadata.inputSize,
     channels: metadata.channels,
     validation: validation && { ...validation, ci95: wilsonInterval(Math.round(validation.accuracy * validation.n), validation.n) },
+    ...(metadata.operatingPoint ? { operatingPoint: metadata.operatingPoint } : {}),
     gate: { threshold, passed, override: passed ? null : { reason, at: createdAt } },
     files,
     byteLength,

@@ -159,8 +159,11 @@ export interface TrainerOptions {
   waitWhilePaused?: (flush: () => Promise<void>) => Promise<void>;
   /** Runs each validation pass (the engine moves it to the backend routed for forward work). */
   validateOn?: <T>(validate: () => Promise<T>) => Promise<T>;
-  /** Hears each epoch's predicted validation classes, in `split.val` order, before the epoch's checkpoints. */
-  onValidation?: (epoch: number, predicted: Int32Array) => void;
+  /**
+   * Hears each epoch's predicted validation classes and logits (row-major), in `split.val` order, before the epoch's
+   * checkpoints.
+   */
+  onValidation?: (epoch: number, predicted: Int32Array, logits: Float32Array) => void;
 }
 
 export interface TrainResult {
@@ -206,32 +209,35 @@ function inputFn(source: BatchSource, opts: TrainerOptions): InputFn {
 }
 
 /**
- * Mean unweighted, unsmoothed cross-entropy, accuracy and the predicted classes (in `indices` order) over a split,
- * in inference mode, read back once. Class weights and smoothing shape the training objective only, so validation
+ * Mean unweighted, unsmoothed cross-entropy, accuracy, the predicted classes and the logits (in `indices` order) over
+ * a split, in inference mode, read back once. Class weights and smoothing shape the training objective only, so validation
  * losses compare across configurations.
  */
-async function evaluateSplit(model: tf.LayersModel, source: BatchSource, input: InputFn, indices: readonly number[], batchSize: number): Promise<{ loss: number; accuracy: number; predicted: Int32Array }> {
+async function evaluateSplit(model: tf.LayersModel, source: BatchSource, input: InputFn, indices: readonly number[], batchSize: number): Promise<{ loss: number; accuracy: number; predicted: Int32Array; logits: Float32Array }> {
   let lossSum = tf.scalar(0);
   let correct = tf.scalar(0);
   const predicted: tf.Tensor1D[] = [];
+  const outputs: tf.Tensor2D[] = [];
   for (const b of batches(indices, batchSize)) {
     const { x, y } = source.batch(b);
-    const [nextLoss, nextCorrect, classes] = tf.tidy(() => {
+    const [nextLoss, nextCorrect, classes, logits] = tf.tidy(() => {
       const logits = model.predict(input(x, null)) as tf.Tensor2D;
       const loss = tf.losses.softmaxCrossEntropy(y, logits, undefined, undefined, tf.Reduction.SUM);
       const guess = logits.argMax(1) as tf.Tensor1D;
       const hits = guess.equal(y.argMax(1)).sum();
-      return [lossSum.add(loss), correct.add(hits), guess];
+      return [lossSum.add(loss), correct.add(hits), guess, logits];
     });
     tf.dispose([x, y, lossSum, correct]);
     lossSum = nextLoss;
     correct = nextCorrect;
     predicted.push(classes as tf.Tensor1D);
+    outputs.push(logits as tf.Tensor2D);
   }
   const all = tf.concat(predicted);
-  const [l, c, p] = await Promise.all([lossSum.data(), correct.data(), all.data()]);
-  tf.dispose([lossSum, correct, all, ...predicted]);
-  return { loss: l[0] / indices.length, accuracy: c[0] / indices.length, predicted: Int32Array.from(p) };
+  const allLogits = tf.concat(outputs);
+  const [l, c, p, z] = await Promise.all([lossSum.data(), correct.data(), all.data(), allLogits.data()]);
+  tf.dispose([lossSum, correct, all, allLogits, ...predicted, ...outputs]);
+  return { loss: l[0] / indices.length, accuracy: c[0] / indices.length, predicted: Int32Array.from(p), logits: Float32Array.from(z) };
 }
 
 /**
@@ -322,7 +328,7 @@ export async function trainClassifier(model: tf.LayersModel, optimizer: tf.Optim
     const trainSeconds = (performance.now() - started) / 1000;
     const validate = () => evaluateSplit(model, source, input, split.val, opts.batchSize);
     const val = await (opts.validateOn ? opts.validateOn(validate) : validate());
-    opts.onValidation?.(epoch, val.predicted);
+    opts.onValidation?.(epoch, val.predicted, val.logits);
     const metrics: EpochMetrics = {
       epoch,
       trainLoss: l[0] / seen,

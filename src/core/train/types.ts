@@ -5,6 +5,7 @@ import type { AugmentConfig } from '../image/augment';
 import type { OptimizerName } from './optimizers';
 import type { LrScheduleConfig } from './schedules';
 import type { ChannelStats } from '../dataset/stats';
+import type { OperatingPoint } from '../metrics/operating-point';
 import type { ConfusionMatrix } from '../metrics/confusion';
 import type { Routing } from '../routing';
 
@@ -164,8 +165,13 @@ export interface RunRecord {
   phases?: RunPhase[];
   /** Which backend ran the forward work and which the training, and why (auto mode routes around a software GPU). */
   routing?: Routing;
-  /** The best epoch's validation predictions: confusion matrix (rows true, columns predicted) and per-class recall. */
-  bestValidation?: { epoch: number; confusion: ConfusionMatrix; recall: number[] };
+  /**
+   * The best epoch's validation predictions: confusion matrix (rows true, columns predicted) and per-class recall;
+   * since the operating point, also its labels and logits (row-major, `split.val` order), with the temperature and
+   * the screening operating point fitted on them, so another folder can be evaluated (and the model exported) with
+   * them when the run's own folder is not at hand.
+   */
+  bestValidation?: { epoch: number; confusion: ConfusionMatrix; recall: number[]; labels?: number[]; logits?: number[]; temperature?: number; operatingPoint?: OperatingPoint };
   classes: string[];
   split: SplitCounts;
   epochs: EpochMetrics[];
