@@ -52,6 +52,25 @@ async function tryBackend(name: BackendName): Promise<void> {
   const [v] = await probe.data();
   probe.dispose();
   if (v !== 14) throw new EngineError('E_BACKEND', `the ${name} backend computed a wrong result in its self-test`);
+  if (name === 'webgpu') watchDevice();
+}
+
+let deviceLost: ((reason: string) => void) | null = null;
+const watched = new WeakSet<GPUDevice>();
+
+/**
+ * `handler` hears when the WebGPU backend's device is lost (a driver reset, a GPU process crash): its tensors,
+ * buffers and pipelines went with it, and TF.js cannot rebuild them, so the worker is replaced as if it had died.
+ */
+export function onDeviceLost(handler: (reason: string) => void): void {
+  deviceLost = handler;
+}
+
+function watchDevice(): void {
+  const device = (tf.findBackend('webgpu') as unknown as { device?: GPUDevice } | null)?.device;
+  if (!device || watched.has(device)) return;
+  watched.add(device);
+  void device.lost.then((info) => deviceLost?.(`the GPU device was lost (${info.reason || 'unknown reason'}${info.message ? `: ${info.message}` : ''})`));
 }
 
 export async function selectBackend(requested: BackendName | 'auto'): Promise<BackendInfo> {

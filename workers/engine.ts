@@ -47,6 +47,8 @@ import { auditCsv, predictionsCsv } from '../src/core/inference/predictions';
 import { clearAudit, listAudit, type AuditEntry } from '../src/core/store/audit';
 import { trainInPhases } from './phases';
 import { RunControl } from './run-control';
+import { RunLocks } from './run-lock';
+import { markInterrupted } from '../src/core/store/run-status';
 
 const bad = (what: string): never => {
   throw new EngineError('E_CONFIG', what);
@@ -152,6 +154,8 @@ export class StudioEngine implements Engine {
   /** The cross-validation in progress: its folds' runs may train and be evaluated, nothing else. */
   private crossval: { id: string; stop: boolean } | null = null;
   private readonly memory = new MemoryEstimator();
+  /** Each run's lock, held while this worker trains it, so no other tab trains it meanwhile (see run-lock.ts). */
+  private readonly locks = new RunLocks();
 
   private readonly registry = new RegistryService(
     () => this.database(),
@@ -376,7 +380,7 @@ export class StudioEngine implements Engine {
     const entry = zooEntry(cfg.model);
     checkPhases(cfg, resolveStrategy(cfg, entry));
     const runId = newRunId();
-    return this.execute(runId, onEvent, async (backend) => ({
+    return this.locks.hold(runId, () => this.execute(runId, this.locks.announce(onEvent), async (backend) => ({
       run: {
         runId,
         status: 'running',
@@ -396,12 +400,13 @@ export class StudioEngine implements Engine {
         ...(cfg.crossValidation ? { tags: [`cv:${cfg.crossValidation.id}`, `fold ${cfg.crossValidation.fold}/${cfg.crossValidation.folds}`] } : {}),
       },
       checkpoint: null,
-    }));
+    })));
   }
 
   async resume(runId: string, onEvent: (e: TrainEvent) => void): Promise<RunRecord> {
     this.refuseDuringCrossValidation(false);
-    return this.execute(runId, onEvent, async (backend) => {
+    // The lock first: while another tab trains the run, its record is not this tab's to read or write.
+    return this.locks.hold(runId, () => this.execute(runId, this.locks.announce(onEvent), async (backend) => {
       const db = await this.database();
       const run = await getRun(db, runId);
       if (!run) throw new EngineError('E_NOT_FOUND', `there is no run ${runId}`);
@@ -414,7 +419,7 @@ export class StudioEngine implements Engine {
         run: { ...run, status: 'running', endedAt: null, error: undefined, backend: backend.name, adapter: backend.adapter, epochs, resumes: [...(run.resumes ?? []), { at: new Date().toISOString(), fromEpoch: checkpoint.epoch }] },
         checkpoint,
       };
-    });
+    }));
   }
 
   /** Runs (or continues) a run; `open` builds its record, and the checkpoint to continue from, once the run is claimed. */
@@ -658,12 +663,15 @@ export class StudioEngine implements Engine {
     }
   }
 
+  /** Every stored run, newest first; a run marked live that no worker trains any more is stored as `interrupted` first. */
   async runs(): Promise<RunRecord[]> {
-    return listRuns(await this.database());
+    const db = await this.database();
+    return markInterrupted(db, await listRuns(db), () => this.locks.held());
   }
 
   async deleteRun(runId: string): Promise<void> {
     if (this.active?.runId === runId) throw new EngineError('E_BUSY', `run ${runId} is training or being evaluated; cancel it before deleting it`);
+    if ((await this.locks.held()).has(runId)) throw new EngineError('E_LOCKED', `run ${runId} is being trained in another tab or window; delete it when it has stopped`);
     if (!(await deleteRun(await this.database(), runId))) throw new EngineError('E_NOT_FOUND', `there is no run ${runId}`);
   }
 
