@@ -31,7 +31,7 @@ import { importBackboneFolder } from './backbone-import';
 import { importOnnxBackbone } from './onnx-import';
 import { augmentPreviews } from './preview';
 import { resourceRequests } from '../src/engine/network';
-import { onBackend, routeRun, selectBackend, useBackend } from './backend';
+import { isShaderFailure, onBackend, releaseWebGL, routeRun, selectBackend, useBackend, webglContextLost } from './backend';
 import { BACKEND_LABEL, cachesFeatures, forwardBackend } from '../src/core/routing';
 import { confusionMatrix, perClassRecall } from '../src/core/metrics/confusion';
 import { folderSource } from './folder';
@@ -156,6 +156,8 @@ export class StudioEngine implements Engine {
   private readonly memory = new MemoryEstimator();
   /** Each run's lock, held while this worker trains it, so no other tab trains it meanwhile (see run-lock.ts). */
   private readonly locks = new RunLocks();
+  /** Backends that failed to build a run's shaders even after a reset: auto mode routes later runs around them. */
+  private readonly refused = new Set<BackendName>();
 
   private readonly registry = new RegistryService(
     () => this.database(),
@@ -446,7 +448,9 @@ export class StudioEngine implements Engine {
     const augment = requested && !isAugmentIdentity(requested) ? requested : undefined;
     try {
       const work = { strategy: run.strategy, augment: Boolean(augment), cacheFeatures: cfg.featureCache !== 'off' };
-      const routing = (run.routing = routeRun(backend, work));
+      const routing = (run.routing = routeRun(this.routable(backend), work));
+      // A lost context cannot run anything; a fresh backend gets a new one.
+      if (webglContextLost()) await releaseWebGL();
       db = await this.database();
       const store = db;
       const prepared = await this.prepare(cfg);
@@ -539,7 +543,9 @@ export class StudioEngine implements Engine {
     } catch (thrown) {
       const err = isOutOfMemory(thrown)
         ? new EngineError('E_MEMORY', `the ${BACKEND_LABEL[tf.getBackend() as BackendName] ?? tf.getBackend()} backend ran out of memory training ${cfg.model} on batches of ${cfg.batchSize}${run.input ? ` at ${run.input.imageSize} px` : ''}; choose a smaller batch size or image size (the browser said: ${(thrown as Error).message})`)
-        : thrown;
+        : isShaderFailure(thrown)
+          ? this.shaderFailure(cfg, backend, thrown as Error)
+          : thrown;
       run.status = 'failed';
       run.error = err instanceof Error ? err.message : String(err);
       throw asEngineError(err);
@@ -547,11 +553,30 @@ export class StudioEngine implements Engine {
       run.endedAt = new Date().toISOString();
       model?.dispose();
       await useBackend(backend.name);
+      await releaseWebGL();
       this.active = null;
       if (db) await saveRun(db, run);
     }
     onEvent({ type: 'done', run });
     return run;
+  }
+
+  /** The backend as routing sees it: without the backends that could not build a run's shaders (auto mode only). */
+  private routable(info: BackendInfo): BackendInfo {
+    return info.requested === 'auto' ? { ...info, available: info.available.filter((b) => !this.refused.has(b)) } : info;
+  }
+
+  /**
+   * WebGL could not compile or link a shader of the run (its backend is reset when the run ends, so the next run
+   * starts on a fresh context with empty caches). Said as E_BACKEND with what to do, the driver's words kept for
+   * the details; in auto mode, later runs of this session train on another backend.
+   */
+  private shaderFailure(cfg: TrainConfig, info: BackendInfo, err: Error): EngineError {
+    const auto = info.requested === 'auto';
+    if (auto) this.refused.add('webgl');
+    const lost = webglContextLost() ? ' (its context was lost)' : '';
+    const next = auto ? 'the studio trains later runs of this session on another backend: resume this run or start it again' : 'choose another backend (auto, CPU or WebGPU) in the settings and resume this run or start it again';
+    return new EngineError('E_BACKEND', `WebGL could not build the shaders that ${cfg.model} needs on this GPU${lost}; ${next}`, `${err.message} (${info.adapter?.description ?? 'unknown adapter'})`);
   }
 
   async cancel(runId: string): Promise<void> {
@@ -592,6 +617,7 @@ export class StudioEngine implements Engine {
     } catch (err) {
       throw asEngineError(err);
     } finally {
+      await releaseWebGL();
       this.active = null;
     }
   }
