@@ -15,7 +15,7 @@ test('two tabs, one run: the second shows the first tab’s live run as running 
     const first = await context.newPage();
     await first.goto('/');
     await expect(first.getByTestId('backend-name')).toHaveText('webgpu', { timeout: 60_000 });
-    await first.getByTestId('epochs').fill('4');
+    await first.getByTestId('epochs').fill('12');
     await first.getByTestId('image-size').fill('16');
     await first.getByTestId('per-class').fill('16');
     await first.getByTestId('train-demo').click();
@@ -31,7 +31,7 @@ test('two tabs, one run: the second shows the first tab’s live run as running 
     const elsewhere = second.getByTestId('run-elsewhere');
     await expect(elsewhere).toHaveAttribute('data-run-id', live.runId);
     // Its progress comes over the BroadcastChannel from the first tab's worker.
-    await expect(elsewhere).toContainText(/training in another tab or window: +epoch [1-4] of 4, batch \d+ of \d+/, { timeout: 60_000 });
+    await expect(elsewhere).toContainText(/training in another tab or window: +epoch \d+ of 12, batch \d+ of \d+/, { timeout: 60_000 });
     await expect(second.getByTestId('resumable')).toHaveCount(0);
     const row = second.locator(`[data-testid="run-row"][data-run-id="${live.runId}"]`);
     await expect(row.getByTestId('run-state')).toHaveText('running in another tab');
@@ -42,7 +42,7 @@ test('two tabs, one run: the second shows the first tab’s live run as running 
     expect(await second.evaluate((id) => window.studio!.resume(id).then(() => 'resumed', (e: { code?: string }) => e.code), live.runId)).toBe('E_LOCKED');
 
     // The first tab closes mid-run: its worker, and the run's lock, go with it.
-    await expect(first.getByTestId('epoch-row')).toHaveCount(2, { timeout: 5 * 60_000 });
+    await expect(first.getByTestId('run-status')).toHaveAttribute('data-status', 'training');
     await first.close();
     await expect(second.getByTestId('resumable')).toContainText(`Run ${live.runId}`, { timeout: 30_000 });
     await expect(elsewhere).toHaveCount(0);
@@ -50,13 +50,14 @@ test('two tabs, one run: the second shows the first tab’s live run as running 
     expect(cut.status).toBe('interrupted');
     await expect(row.getByTestId('run-state')).toHaveText('interrupted');
     const from = cut.checkpoint.last!;
-    expect(from).toBeGreaterThanOrEqual(2);
+    expect(from).toBeGreaterThanOrEqual(1);
+    expect(from).toBeLessThan(12);
 
     await second.getByTestId('resume-run').click();
     await expect(second.getByTestId('run-status')).toHaveAttribute('data-status', 'completed', { timeout: 5 * 60_000 });
     const done = (await runs(second)).find((r) => r.runId === live.runId)!;
     // One trainer's epochs: each epoch once, those up to the checkpoint from the first tab, the rest from this one.
-    expect(done.epochs.map((m) => m.epoch)).toEqual([1, 2, 3, 4]);
+    expect(done.epochs.map((m) => m.epoch)).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
     expect(done.resumes).toEqual([{ at: expect.any(String), fromEpoch: from }]);
     expect(done.epochs.slice(0, from)).toEqual(cut.epochs.slice(0, from));
     expect(done.epochs.slice(from)).toEqual(secondEpochs.map((e) => (e.type === 'epoch' ? e.metrics : null)));
