@@ -5,8 +5,9 @@ import { createEngine } from './engine/client';
 import { exposeAutomation } from './automation';
 import { conferenceSettings } from './ui/conference';
 
-const { engine } = createEngine();
+const { engine, onLost } = createEngine();
 const studio = new Studio(engine);
+onLost((err) => void studio.engineStopped(err));
 mount(App, { target: document.getElementById('app')!, props: { studio, conference: conferenceSettings(location.search) } });
 exposeAutomation(studio, engine);
 void studio.start();

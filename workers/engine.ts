@@ -32,7 +32,7 @@ import { loadTorchvisionState } from './torch-weights';
 import { importOnnxBackbone } from './onnx-import';
 import { augmentPreviews } from './preview';
 import { resourceRequests } from '../src/engine/network';
-import { onBackend, routeRun, selectBackend, useBackend } from './backend';
+import { isShaderFailure, onBackend, releaseWebGL, routeRun, selectBackend, useBackend, webglContextLost } from './backend';
 import { BACKEND_LABEL, cachesFeatures, forwardBackend } from '../src/core/routing';
 import { bestValidationRecord } from '../src/core/metrics/operating-point';
 import { folderSource } from './folder';
@@ -48,6 +48,8 @@ import { auditCsv, predictionsCsv } from '../src/core/inference/predictions';
 import { clearAudit, listAudit, type AuditEntry } from '../src/core/store/audit';
 import { trainInPhases } from './phases';
 import { RunControl } from './run-control';
+import { RunLocks } from './run-lock';
+import { markInterrupted } from '../src/core/store/run-status';
 
 const bad = (what: string): never => {
   throw new EngineError('E_CONFIG', what);
@@ -154,6 +156,10 @@ export class StudioEngine implements Engine {
   /** The cross-validation in progress: its folds' runs may train and be evaluated, nothing else. */
   private crossval: { id: string; stop: boolean } | null = null;
   private readonly memory = new MemoryEstimator();
+  /** Each run's lock, held while this worker trains it, so no other tab trains it meanwhile (see run-lock.ts). */
+  private readonly locks = new RunLocks();
+  /** Backends that failed to build a run's shaders even after a reset: auto mode routes later runs around them. */
+  private readonly refused = new Set<BackendName>();
 
   private readonly registry = new RegistryService(
     () => this.database(),
@@ -380,7 +386,7 @@ export class StudioEngine implements Engine {
     const entry = zooEntry(cfg.model);
     checkPhases(cfg, resolveStrategy(cfg, entry));
     const runId = newRunId();
-    return this.execute(runId, onEvent, async (backend) => ({
+    return this.locks.hold(runId, () => this.execute(runId, this.locks.announce(onEvent), async (backend) => ({
       run: {
         runId,
         status: 'running',
@@ -400,12 +406,13 @@ export class StudioEngine implements Engine {
         ...(cfg.crossValidation ? { tags: [`cv:${cfg.crossValidation.id}`, `fold ${cfg.crossValidation.fold}/${cfg.crossValidation.folds}`] } : {}),
       },
       checkpoint: null,
-    }));
+    })));
   }
 
   async resume(runId: string, onEvent: (e: TrainEvent) => void): Promise<RunRecord> {
     this.refuseDuringCrossValidation(false);
-    return this.execute(runId, onEvent, async (backend) => {
+    // The lock first: while another tab trains the run, its record is not this tab's to read or write.
+    return this.locks.hold(runId, () => this.execute(runId, this.locks.announce(onEvent), async (backend) => {
       const db = await this.database();
       const run = await getRun(db, runId);
       if (!run) throw new EngineError('E_NOT_FOUND', `there is no run ${runId}`);
@@ -418,7 +425,7 @@ export class StudioEngine implements Engine {
         run: { ...run, status: 'running', endedAt: null, error: undefined, backend: backend.name, adapter: backend.adapter, epochs, resumes: [...(run.resumes ?? []), { at: new Date().toISOString(), fromEpoch: checkpoint.epoch }] },
         checkpoint,
       };
-    });
+    }));
   }
 
   /** Runs (or continues) a run; `open` builds its record, and the checkpoint to continue from, once the run is claimed. */
@@ -445,7 +452,9 @@ export class StudioEngine implements Engine {
     const augment = requested && !isAugmentIdentity(requested) ? requested : undefined;
     try {
       const work = { strategy: run.strategy, augment: Boolean(augment), cacheFeatures: cfg.featureCache !== 'off' };
-      const routing = (run.routing = routeRun(backend, work));
+      const routing = (run.routing = routeRun(this.routable(backend), work));
+      // A lost context cannot run anything; a fresh backend gets a new one.
+      if (webglContextLost()) await releaseWebGL();
       db = await this.database();
       const store = db;
       const prepared = await this.prepare(cfg);
@@ -535,7 +544,9 @@ export class StudioEngine implements Engine {
     } catch (thrown) {
       const err = isOutOfMemory(thrown)
         ? new EngineError('E_MEMORY', `the ${BACKEND_LABEL[tf.getBackend() as BackendName] ?? tf.getBackend()} backend ran out of memory training ${cfg.model} on batches of ${cfg.batchSize}${run.input ? ` at ${run.input.imageSize} px` : ''}; choose a smaller batch size or image size (the browser said: ${(thrown as Error).message})`)
-        : thrown;
+        : isShaderFailure(thrown)
+          ? this.shaderFailure(cfg, backend, thrown as Error)
+          : thrown;
       run.status = 'failed';
       run.error = err instanceof Error ? err.message : String(err);
       throw asEngineError(err);
@@ -543,11 +554,30 @@ export class StudioEngine implements Engine {
       run.endedAt = new Date().toISOString();
       model?.dispose();
       await useBackend(backend.name);
+      await releaseWebGL();
       this.active = null;
       if (db) await saveRun(db, run);
     }
     onEvent({ type: 'done', run });
     return run;
+  }
+
+  /** The backend as routing sees it: without the backends that could not build a run's shaders (auto mode only). */
+  private routable(info: BackendInfo): BackendInfo {
+    return info.requested === 'auto' ? { ...info, available: info.available.filter((b) => !this.refused.has(b)) } : info;
+  }
+
+  /**
+   * WebGL could not compile or link a shader of the run (its backend is reset when the run ends, so the next run
+   * starts on a fresh context with empty caches). Said as E_BACKEND with what to do, the driver's words kept for
+   * the details; in auto mode, later runs of this session train on another backend.
+   */
+  private shaderFailure(cfg: TrainConfig, info: BackendInfo, err: Error): EngineError {
+    const auto = info.requested === 'auto';
+    if (auto) this.refused.add('webgl');
+    const lost = webglContextLost() ? ' (its context was lost)' : '';
+    const next = auto ? 'the studio trains later runs of this session on another backend: resume this run or start it again' : 'choose another backend (auto, CPU or WebGPU) in the settings and resume this run or start it again';
+    return new EngineError('E_BACKEND', `WebGL could not build the shaders that ${cfg.model} needs on this GPU${lost}; ${next}`, `${err.message} (${info.adapter?.description ?? 'unknown adapter'})`);
   }
 
   async cancel(runId: string): Promise<void> {
@@ -588,6 +618,7 @@ export class StudioEngine implements Engine {
     } catch (err) {
       throw asEngineError(err);
     } finally {
+      await releaseWebGL();
       this.active = null;
     }
   }
@@ -659,12 +690,15 @@ export class StudioEngine implements Engine {
     }
   }
 
+  /** Every stored run, newest first; a run marked live that no worker trains any more is stored as `interrupted` first. */
   async runs(): Promise<RunRecord[]> {
-    return listRuns(await this.database());
+    const db = await this.database();
+    return markInterrupted(db, await listRuns(db), () => this.locks.held());
   }
 
   async deleteRun(runId: string): Promise<void> {
     if (this.active?.runId === runId) throw new EngineError('E_BUSY', `run ${runId} is training or being evaluated; cancel it before deleting it`);
+    if ((await this.locks.held()).has(runId)) throw new EngineError('E_LOCKED', `run ${runId} is being trained in another tab or window; delete it when it has stopped`);
     if (!(await deleteRun(await this.database(), runId))) throw new EngineError('E_NOT_FOUND', `there is no run ${runId}`);
   }
 

@@ -16,6 +16,8 @@ export type ErrorCode =
   | 'E_BACKBONE' // pretrained weights could not be loaded (offline, blocked, or a damaged file)
   | 'E_QUOTA' // the browser's storage for this site is full: nothing was written, the previous data is intact
   | 'E_MEMORY' // the backend could not allocate memory for the work (a batch or an input too large for this machine)
+  | 'E_LOCKED' // the run is being trained by another tab or window of this studio (it holds the run's Web Lock)
+  | 'E_WORKER_LOST' // the engine worker died (closed, crashed, out of memory, GPU device lost); calls in flight failed
   | 'E_INTERNAL';
 
 export interface EngineErrorData {

@@ -11,6 +11,7 @@ import { RegistryState } from './registry.svelte';
 import { EVALUATION_IMPORT } from '../engine/types';
 import type { BackendInfo, BackendName, ConfigTemplate, Routing, ZooModel, DatasetSummary, EpochMetrics, FolderInput, FolderScan, ImportEvent, ImportOptions, RunRecord, StudioSettings, TrainConfig, TrainEvent, EvaluateEvent, EvaluateRequest, EvaluationRecord, OnnxBackboneImport, OnnxBackboneRequest } from '../engine/types';
 import { RESOURCE_BUFFER, resourceRequests, summarizeNetwork } from '../engine/network';
+import { runLockName, RUNS_CHANNEL, type RunAnnouncement } from '../engine/live-runs';
 import type { NetworkSummary } from '../engine/network';
 
 export type BackendChoice = BackendName | 'auto';
@@ -77,10 +78,20 @@ export function externalImportOptions(run: RunRecord): ImportOptions {
   return { imageSize: own.imageSize, channels: own.channels, seed: own.seed, ...EVALUATION_IMPORT };
 }
 
-/** The run, when it stopped early (interrupted or cancelled) with a checkpoint to continue from. */
+/**
+ * The run, when it stopped early (interrupted or cancelled) with a checkpoint to continue from. A run still
+ * `running` or `paused` is being trained by some worker (the engine stores the cut-off ones as `interrupted`).
+ */
 export function resumableRun(run: RunRecord): RunRecord | null {
-  const stoppedEarly = (run.status === 'running' || run.status === 'paused' || run.status === 'cancelled') && (run.checkpoint?.last ?? 0) > 0;
+  const stoppedEarly = (run.status === 'interrupted' || run.status === 'cancelled') && (run.checkpoint?.last ?? 0) > 0;
   return stoppedEarly && run.checkpoint.last! < run.config.epochs ? run : null;
+}
+
+/** A run another tab or window is training: what the list says of it, and where it is when that tab says so. */
+export interface RunElsewhere {
+  model: string;
+  epochs: number;
+  at: RunAnnouncement | null;
 }
 
 export class Studio {
@@ -124,6 +135,10 @@ export class Studio {
   zoo = $state<ZooModel[]>([]);
   /** A run that stopped before its last epoch and has a checkpoint to continue from. */
   resumable = $state<RunRecord | null>(null);
+  /** Runs other tabs or windows are training now (each holds its run's lock), by run id: never resumable here. */
+  elsewhere = $state<Record<string, RunElsewhere>>({});
+  /** The engine worker died (E_WORKER_LOST); a fresh one took its place. Cleared when the next run starts. */
+  engineLost = $state<ShownError | null>(null);
   /** Config templates (studio defaults first), from the engine. */
   templates = $state<ConfigTemplate[]>([]);
   /** The last config applied (imported or a template); the train and dataset forms take their fields from it. */
@@ -255,9 +270,58 @@ export class Studio {
     await this.loadRememberedFolder();
     this.zoo = await this.engine.zoo();
     this.templates = await this.engine.configTemplates();
-    // A run still marked 'running' when the page opens was cut off by a reload or a crash.
-    const [latest] = await this.engine.runs();
-    if (latest) this.resumable = resumableRun(latest);
+    this.followOtherTabs();
+    await this.refreshRuns();
+  }
+
+  /**
+   * Re-reads the runs (the engine stores the cut-off ones as `interrupted` as it lists them): the runs panel's list,
+   * the newest run for the Resume banner, and the runs other tabs train, which are followed until their lock is freed.
+   */
+  async refreshRuns(): Promise<void> {
+    const runs = await this.engine.runs();
+    this.runs.runs = runs;
+    for (const r of runs) if ((r.status === 'running' || r.status === 'paused') && !this.ownRun(r.runId)) this.followElsewhere(r);
+    if (!this.running) this.resumable = runs[0] ? resumableRun(runs[0]) : null;
+  }
+
+  /** This tab trains `runId` (or has started a run whose id it does not know yet). */
+  private ownRun(runId: string): boolean {
+    return this.running && (this.runId === null || this.runId === runId);
+  }
+
+  /** Follows a run another tab trains: shown as such until its lock is freed, when the list is read again. */
+  private followElsewhere(run: RunRecord): void {
+    if (run.runId in this.elsewhere) return;
+    this.elsewhere[run.runId] = { model: run.model, epochs: run.config.epochs, at: null };
+    // Granted (and at once given back) only when the worker training the run has let go of it: ended or died.
+    void navigator.locks?.request(runLockName(run.runId), () => undefined).then(() => {
+      delete this.elsewhere[run.runId];
+      return this.refreshRuns();
+    });
+  }
+
+  /** Other tabs' training workers say where their runs are (see workers/run-lock.ts). */
+  private followOtherTabs(): void {
+    if (typeof BroadcastChannel === 'undefined') return;
+    new BroadcastChannel(RUNS_CHANNEL).onmessage = (e: MessageEvent<RunAnnouncement>) => {
+      const at = e.data;
+      if (this.ownRun(at.runId)) return;
+      const known = this.elsewhere[at.runId];
+      if (known) known.at = at.state === 'ended' ? known.at : at;
+      else if (at.state !== 'ended') void this.refreshRuns();
+    };
+  }
+
+  /** The engine worker died (see src/engine/client.ts): every call in flight failed with E_WORKER_LOST. */
+  async engineStopped(err: EngineError): Promise<void> {
+    this.engineLost = describeError(err);
+    // The dead worker held the scanned folder and the imported images; the fresh one starts without them.
+    this.scan = null;
+    this.lastScan = null;
+    this.dataset = null;
+    await this.selectBackend(this.backendChoice);
+    await this.refreshRuns();
   }
 
   private onEvent = (e: TrainEvent): void => {
@@ -325,6 +389,7 @@ export class Studio {
     this.paused = false;
     this.pauseRequested = false;
     this.trainError = null;
+    this.engineLost = null;
     this.resumable = null;
     this.runId = null;
     this.batches = [];

@@ -133,8 +133,11 @@ export interface RunPhase {
   featureCache?: FeatureCacheInfo;
 }
 
-/** `paused`: waiting between batches until continued (or cancelled). */
-export type RunStatus = 'running' | 'paused' | 'completed' | 'cancelled' | 'failed';
+/**
+ * `paused`: waiting between batches until continued (or cancelled). `interrupted`: it was `running` or `paused` when
+ * the worker training it went away (a reload, a crash, a dead worker), found so when no worker holds its lock.
+ */
+export type RunStatus = 'running' | 'paused' | 'completed' | 'cancelled' | 'failed' | 'interrupted';
 
 export interface SplitCounts {
   train: number;

@@ -1,0 +1,68 @@
+import { chromium, expect, test, type Page } from '@playwright/test';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CHROMIUM_FLAGS, resolveBrowser } from '../../cli/browser';
+import type { RunRecord, TrainEvent } from '../../src/engine/types';
+
+const runs = (page: Page) => page.evaluate(() => window.studio!.runs()) as Promise<RunRecord[]>;
+
+test('two tabs, one run: the second shows the first tab’s live run as running and offers no Resume; once the first closes it resumes it, and the record holds one trainer’s epochs', async ({ baseURL }) => {
+  // Two pages of one persistent profile: one origin's IndexedDB and Web Locks, as two tabs of a user's browser.
+  const profile = mkdtempSync(join(tmpdir(), 'studio-tabs-'));
+  const context = await chromium.launchPersistentContext(profile, { executablePath: resolveBrowser(process.env.STUDIO_BROWSER), args: CHROMIUM_FLAGS, headless: true, baseURL });
+  try {
+    const first = await context.newPage();
+    await first.goto('/');
+    await expect(first.getByTestId('backend-name')).toHaveText('webgpu', { timeout: 60_000 });
+    await first.getByTestId('epochs').fill('12');
+    await first.getByTestId('image-size').fill('16');
+    await first.getByTestId('per-class').fill('16');
+    await first.getByTestId('train-demo').click();
+    await expect(first.getByTestId('epoch-row')).toHaveCount(1, { timeout: 5 * 60_000 });
+    const [live] = await runs(first);
+    expect(live.status).toBe('running');
+
+    const second = await context.newPage();
+    const secondEpochs: TrainEvent[] = [];
+    await second.exposeFunction('onStudioEvent', (e: TrainEvent) => void (e.type === 'epoch' && secondEpochs.push(e)));
+    await second.goto('/');
+    await expect(second.getByTestId('backend-name')).toHaveText('webgpu', { timeout: 60_000 });
+    const elsewhere = second.getByTestId('run-elsewhere');
+    await expect(elsewhere).toHaveAttribute('data-run-id', live.runId);
+    // Its progress comes over the BroadcastChannel from the first tab's worker.
+    await expect(elsewhere).toContainText(/training in another tab or window: +epoch \d+ of 12, batch \d+ of \d+/, { timeout: 60_000 });
+    await expect(second.getByTestId('resumable')).toHaveCount(0);
+    const row = second.locator(`[data-testid="run-row"][data-run-id="${live.runId}"]`);
+    await expect(row.getByTestId('run-state')).toHaveText('running in another tab');
+    await expect(row.getByTestId('run-resume')).toHaveCount(0);
+    await expect(row.getByTestId('run-delete')).toBeDisabled();
+    // Listing the runs in the second tab does not mark the live run interrupted, and Resume is refused.
+    expect((await runs(second)).find((r) => r.runId === live.runId)!.status).toMatch(/running|paused/);
+    expect(await second.evaluate((id) => window.studio!.resume(id).then(() => 'resumed', (e: { code?: string }) => e.code), live.runId)).toBe('E_LOCKED');
+
+    // The first tab closes mid-run: its worker, and the run's lock, go with it.
+    await expect(first.getByTestId('run-status')).toHaveAttribute('data-status', 'training');
+    await first.close();
+    await expect(second.getByTestId('resumable')).toContainText(`Run ${live.runId}`, { timeout: 30_000 });
+    await expect(elsewhere).toHaveCount(0);
+    const cut = (await runs(second)).find((r) => r.runId === live.runId)!;
+    expect(cut.status).toBe('interrupted');
+    await expect(row.getByTestId('run-state')).toHaveText('interrupted');
+    const from = cut.checkpoint.last!;
+    expect(from).toBeGreaterThanOrEqual(1);
+    expect(from).toBeLessThan(12);
+
+    await second.getByTestId('resume-run').click();
+    await expect(second.getByTestId('run-status')).toHaveAttribute('data-status', 'completed', { timeout: 5 * 60_000 });
+    const done = (await runs(second)).find((r) => r.runId === live.runId)!;
+    // One trainer's epochs: each epoch once, those up to the checkpoint from the first tab, the rest from this one.
+    expect(done.epochs.map((m) => m.epoch)).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
+    expect(done.resumes).toEqual([{ at: expect.any(String), fromEpoch: from }]);
+    expect(done.epochs.slice(0, from)).toEqual(cut.epochs.slice(0, from));
+    expect(done.epochs.slice(from)).toEqual(secondEpochs.map((e) => (e.type === 'epoch' ? e.metrics : null)));
+  } finally {
+    await context.close();
+    rmSync(profile, { recursive: true, force: true });
+  }
+});

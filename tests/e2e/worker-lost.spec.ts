@@ -1,0 +1,40 @@
+import { expect, test, type Page } from '@playwright/test';
+import type { RunRecord } from '../../src/engine/types';
+
+const runs = (page: Page) => page.evaluate(() => window.studio!.runs()) as Promise<RunRecord[]>;
+
+test('the engine worker dies mid-run: E_WORKER_LOST shows within seconds, a new run starts without a reload, and the interrupted run resumes', async ({ page }) => {
+  await page.goto('/');
+  await expect(page.getByTestId('backend-name')).toHaveText('webgpu', { timeout: 60_000 });
+  await page.getByTestId('epochs').fill('3');
+  await page.getByTestId('image-size').fill('16');
+  await page.getByTestId('per-class').fill('16');
+  await page.getByTestId('train-demo').click();
+  await expect(page.getByTestId('epoch-row')).toHaveCount(1, { timeout: 5 * 60_000 });
+  const [cut] = await runs(page);
+
+  // The worker ends itself, as an out-of-memory kill or a crash would end it: no reply, no error event.
+  const worker = page.workers().find((w) => w.url().includes('engine.worker'))!;
+  await worker.evaluate(() => void setTimeout(() => self.close(), 0));
+  await expect(page.getByTestId('engine-lost')).toContainText('E_WORKER_LOST', { timeout: 10_000 });
+  await expect(page.getByTestId('train-error')).toContainText('the engine worker stopped');
+  await expect(page.getByTestId('train-demo')).toBeEnabled({ timeout: 60_000 });
+  await expect(page.getByTestId('resumable')).toContainText(`Run ${cut.runId}`);
+  const interrupted = (await runs(page)).find((r) => r.runId === cut.runId)!;
+  expect(interrupted.status).toBe('interrupted');
+
+  // A new run, in the fresh worker, without a reload.
+  await page.getByTestId('epochs').fill('1');
+  await page.getByTestId('train-demo').click();
+  await expect(page.getByTestId('run-status')).toHaveAttribute('data-status', 'completed', { timeout: 5 * 60_000 });
+  await expect(page.getByTestId('engine-lost')).toHaveCount(0);
+
+  // The interrupted run is still resumable, from the runs list.
+  const row = page.locator(`[data-testid="run-row"][data-run-id="${cut.runId}"]`);
+  await row.getByTestId('run-resume').click();
+  await expect(page.getByTestId('run-status')).toHaveAttribute('data-status', 'completed', { timeout: 5 * 60_000 });
+  const resumed = (await runs(page)).find((r) => r.runId === cut.runId)!;
+  expect(resumed.status).toBe('completed');
+  expect(resumed.epochs.map((m) => m.epoch)).toEqual([1, 2, 3]);
+  expect(resumed.resumes).toEqual([{ at: expect.any(String), fromEpoch: interrupted.checkpoint.last }]);
+});
