@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type {} from '../src/engine/automation';
 import { EVALUATION_IMPORT } from '../src/engine/types';
-import type { BackendInfo, CrossValidationEvent, CrossValidationResult, DatasetSummary, EvaluateEvent, EvaluateRequest, EvaluationRecord, ImportEvent, ImportOptions, LrScheduleConfig, RunRecord, SplitFractions, StudioSettings, TrainConfig, TrainEvent, RegisterModelRequest, ExportedFile, ReportFile, ReportOptions } from '../src/engine/types';
+import type { BackendInfo, CrossValidationEvent, CrossValidationResult, DatasetSummary, EvaluateEvent, EvaluateRequest, EvaluationRecord, ImportEvent, ImportOptions, LrScheduleConfig, RunRecord, SplitFractions, StudioSettings, TrainConfig, TrainEvent, ZooModel, RegisterModelRequest, ExportedFile, ReportFile, ReportOptions } from '../src/engine/types';
 import type { Page } from 'playwright';
 import { launchStudioBrowser } from './browser';
 import { serveStatic } from './serve';
@@ -27,6 +27,7 @@ const USAGE = `usage: npm run studio -- <command> [options]
         [--schedule constant|step:EVERY:GAMMA|cosine:WARMUP|plateau:PATIENCE:FACTOR (constant)]
                 (per phase; e.g. step:10:0.5, cosine:2 (epochs of warm-up), plateau:5:0.1 (on val loss))
         [--patience N (15) | --no-early-stopping] [--save-every N (0)] [--models-dir DIR]
+        [--weights FILE]  the model's pretrained weights from a file (Xception: Keras's ImageNet .h5), cached in the profile
         [--class-weights auto|off (auto: inverse frequency when imbalanced)] [--label-smoothing X (0)]
         [--config FILE.json]  settings from a config file (exported by the studio); flags given here override it
         demo:   [--image-size N (32)] [--per-class N (60)]
@@ -107,6 +108,7 @@ const TRAIN_OPTIONS = {
   'no-early-stopping': { type: 'boolean' },
   'save-every': { type: 'string' },
   'models-dir': { type: 'string' },
+  weights: { type: 'string' },
   'class-weights': { type: 'string' },
   'label-smoothing': { type: 'string' },
   config: { type: 'string' },
@@ -136,6 +138,8 @@ export interface TrainArgs extends SessionArgs {
   cfg: TrainConfig;
   out: string;
   modelsDir?: string;
+  /** A weights file to hand to the train panel's "Choose weights file…" before training. */
+  weights?: string;
   /** A folder to import through the page's folder input before training (cfg.dataset then names it). */
   folder?: { dir: string; options: ImportOptions };
 }
@@ -282,12 +286,15 @@ export async function parseTrainArgs(argv: string[], command = 'train'): Promise
   const session = { ...sessionArgs(v), ...(v.backend === undefined && file ? { backend: file.backend } : {}) };
   const modelsDir = v['models-dir'] === undefined ? undefined : resolve(v['models-dir']);
   if (modelsDir && !existsSync(modelsDir)) throw new UsageError(`--models-dir ${v['models-dir']}: no such folder`);
+  const weights = v.weights === undefined ? {} : { weights: resolve(v.weights) };
+  if (weights.weights && !(existsSync(weights.weights) && statSync(weights.weights).isFile())) throw new UsageError(`--weights ${v.weights}: no such file`);
   if (v.demo) {
     for (const flag of ['classes', 'group-pattern', 'dedupe', 'near-threshold', 'channels'] as const) if (v[flag] !== undefined) throw new UsageError(`--${flag} applies to --data, not --demo`);
     return {
       ...session,
       out: resolve(v.out),
       modelsDir,
+      ...weights,
       cfg: { ...common, dataset: { kind: 'demo', seed: v.seed === undefined ? (d?.seed ?? seed) : seed, imageSize: int('image-size', v['image-size'], d?.imageSize ?? 32, 8, 512), perClass: int('per-class', v['per-class'], d?.perClass ?? 60, 3, 100000), split: parseSplit(v.split, d?.split) } },
     };
   }
@@ -304,6 +311,7 @@ export async function parseTrainArgs(argv: string[], command = 'train'): Promise
     ...session,
     out: resolve(v.out),
     modelsDir,
+    ...weights,
     // The fingerprint is known only after the import; train() fills it in.
     cfg: { ...common, dataset: { kind: 'folder', fingerprint: '' } },
     folder: {
@@ -440,6 +448,7 @@ async function trainConfig(page: Page, backend: BackendInfo, args: TrainArgs): P
     learningRate: Number.isNaN(args.cfg.learningRate) ? model.defaults.learningRate : args.cfg.learningRate,
     batchSize: Number.isNaN(args.cfg.batchSize) ? model.defaults.batchSize : args.cfg.batchSize,
   };
+  if (args.weights) await pickWeightsFile(page, model, args.weights);
   if (args.folder) {
     // The same path as a user's folder pick: the page's <input webkitdirectory> receives the folder.
     await page.setInputFiles('[data-testid="folder-input"]', args.folder.dir);
@@ -448,6 +457,23 @@ async function trainConfig(page: Page, backend: BackendInfo, args: TrainArgs): P
     cfg = { ...cfg, dataset: { kind: 'folder', fingerprint: dataset.fingerprint } };
   }
   return cfg;
+}
+
+/** --weights: the train panel's "Choose weights file…" with the file, as a user picks it; the page checks and caches it. */
+async function pickWeightsFile(page: Page, model: ZooModel, file: string): Promise<void> {
+  if (!model.weightsFile) {
+    const takers = (await page.evaluate(() => window.studio!.zoo())).filter((m) => m.weightsFile).map((m) => m.id);
+    throw new UsageError(`--weights: ${model.id} does not take a weights file (${takers.join(', ')} do)`);
+  }
+  const panel = page.getByTestId('weights-file');
+  await panel.evaluate((d) => ((d as HTMLDetailsElement).open = true));
+  await panel.getByTestId('weights-model').selectOption(model.id);
+  await page.setInputFiles('[data-testid="weights-file-input"]', file);
+  const done = panel.locator(`[data-testid="weights-status"][data-id="${model.id}"], [data-testid="weights-error"]`);
+  await done.waitFor({ timeout: 10 * 60_000 });
+  const text = (await done.innerText()).replace(/\s+/g, ' ').trim();
+  if ((await done.getAttribute('data-testid')) === 'weights-error') throw new UsageError(`--weights ${basename(file)}: ${text}`);
+  console.log(text);
 }
 
 export interface CrossvalArgs extends TrainArgs {

@@ -24,11 +24,12 @@ import type { TensorDataset } from '../src/core/train/trainer';
 import type { RunRecord, Strategy, TrainConfig } from '../src/core/train/types';
 import { EngineError, isOutOfMemory } from '../src/engine/errors';
 import type { CrossValidationEvent, CrossValidationRequest, CrossValidationResult, RunComparison } from '../src/engine/types';
-import type { AugmentPreview, AugmentPreviewRequest, BackboneImport, BackendInfo, BackendName, DatasetSummary, Engine, EvaluateEvent, EvaluateRequest, EvaluationRecord, ExportedFile, ModelExport, ModelVersion, NetworkRequest, RegisterModelRequest, ReportFile, ZooModel, FolderInput, FolderScan, ImportEvent, StatsVerification, Thumbnail, TrainEvent, PredictImage, PredictOptions, PredictProgress, PredictResult, RegistrationReview, StorageGroupUsage, ModelEvaluateRequest, ReportOptions, GradCam, GradCamRequest, OnnxBackboneImport, OnnxBackboneRequest } from '../src/engine/types';
+import type { AugmentPreview, AugmentPreviewRequest, BackboneImport, BackendInfo, BackendName, DatasetSummary, Engine, EvaluateEvent, EvaluateRequest, EvaluationRecord, ExportedFile, ModelExport, ModelVersion, NetworkRequest, RegisterModelRequest, ReportFile, ZooModel, FolderInput, FolderScan, ImportEvent, StatsVerification, Thumbnail, TrainEvent, PredictImage, PredictOptions, PredictProgress, PredictResult, RegistrationReview, StorageGroupUsage, ModelEvaluateRequest, ReportOptions, GradCam, GradCamRequest, OnnxBackboneImport, OnnxBackboneRequest, WeightsFileImport } from '../src/engine/types';
 import { ConfigError, configFromSettings, configTemplates, checkSettings, parseConfigText, readConfig, settingsFromConfig, type ConfigTemplate, type StudioConfig, type StudioSettings } from '../src/core/config';
 import { importedBackbones } from '../src/core/store/backbones';
 import { importBackboneFolder } from './backbone-import';
 import { importOnnxBackbone } from './onnx-import';
+import { importWeightsFile } from './weights-file';
 import { augmentPreviews } from './preview';
 import { resourceRequests } from '../src/engine/network';
 import { onBackend, routeRun, selectBackend, useBackend } from './backend';
@@ -637,7 +638,7 @@ export class StudioEngine implements Engine {
 
   async zoo(): Promise<ZooModel[]> {
     await this.database();
-    return zooEntries().map((e) => ({ id: e.id, name: e.name, family: e.family, inputSize: e.inputSize, params: e.params, pretrained: e.source.kind !== 'builtin', defaults: e.defaults }));
+    return zooEntries().map((e) => ({ id: e.id, name: e.name, family: e.family, inputSize: e.inputSize, params: e.params, pretrained: e.source.kind !== 'builtin', defaults: e.defaults, ...(e.source.kind === 'keras-h5' ? { weightsFile: { extension: '.h5', url: e.source.url } } : {}) }));
   }
 
   async estimateMemory(cfg: TrainConfig): Promise<MemoryEstimate> {
@@ -822,6 +823,15 @@ export class StudioEngine implements Engine {
   async importBackbone(id: string, input: FolderInput): Promise<BackboneImport> {
     await this.backend();
     return importBackboneFolder(zooEntry(id), input, await this.database()).catch((err) => {
+      throw asEngineError(err);
+    });
+  }
+
+  async importWeightsFile(id: string, file: File): Promise<WeightsFileImport> {
+    // Building the network to check the file runs on the active backend, which a run switches.
+    if (this.active) throw new EngineError('E_BUSY', `run ${this.active.runId} is training; pick the weights file when it has finished`);
+    await this.backend();
+    return importWeightsFile(zooEntry(id), file, await this.database()).catch((err) => {
       throw asEngineError(err);
     });
   }

@@ -68,8 +68,8 @@ export function readKerasWeights(bytes: ArrayBuffer, fileName: string): KerasWei
   return weights;
 }
 
-const shapeKey = (shapes: readonly (readonly number[])[]) => JSON.stringify(shapes);
-const describe = (shape: readonly number[]) => `[${shape.join(', ')}]`;
+const shapeKey = (shapes: readonly (readonly (number | null)[])[]) => JSON.stringify(shapes);
+const describe = (shape: readonly (number | null)[]) => `[${shape.join(', ')}]`;
 
 export interface AssignReport {
   /** Layers of the model that received weights. */
@@ -102,7 +102,7 @@ export function assignKerasWeights(model: tf.LayersModel, file: KerasWeights, fi
     const key = shapeKey(layer.weights.map((w) => w.shape));
     const candidates = [...file.keys()].filter((n) => !used.has(n) && !ignorable.includes(n) && shapesOf(n) === key);
     if (candidates.length !== 1) {
-      const shapes = (ws: readonly { shape: readonly number[] }[]) => ws.map((w) => describe(w.shape)).join(' ');
+      const shapes = (ws: readonly { shape: readonly (number | null)[] }[]) => ws.map((w) => describe(w.shape)).join(' ');
       const why =
         candidates.length > 1 ? `${candidates.length} layers of its shapes (${candidates.join(', ')}) and none of its name`
         : file.has(layer.name) ? `"${layer.name}" of shapes ${shapes(file.get(layer.name)!)}`
