@@ -9,7 +9,7 @@ import { buildXception, XCEPTION_OUTPUT } from '../../src/core/models/architectu
 import { loadBackbone } from '../../src/core/models/backbone';
 import { kerasH5Artifacts } from '../../src/core/models/keras-backbones';
 import { assignKerasWeights, KerasWeightsError, readKerasWeights } from '../../src/core/models/keras-h5';
-import { modelFootprint } from '../../src/core/models/memory';
+import { estimateTrainingMemory, modelFootprint } from '../../src/core/models/memory';
 import { buildClassifier, listBlocks } from '../../src/core/models/strategies';
 import { getZooEntry } from '../../src/core/models/zoo';
 
@@ -131,6 +131,24 @@ describe("Keras's Xception in TF.js", () => {
     expect(blocks.map((b) => b.name)).toEqual(Array.from({ length: 14 }, (_, i) => `block${i + 1}`));
     const of = (layer: string) => blocks.find((b) => b.layers.includes(layer))!.name;
     expect([of('conv2d'), of('batch_normalization_1'), of('add_2'), of('add_3'), of('add_10'), of('conv2d_3'), of('add_11')]).toEqual(['block2', 'block3', 'block4', 'block5', 'block12', 'block13', 'block13']);
+    model.dispose();
+  });
+
+  it('the memory estimate covers Xception-Medical at 299 px: 80 MiB of weights, batch 16 too big for 8 GiB', () => {
+    const model = buildXception();
+    const classifier = buildClassifier({ entry: getZooEntry('xception'), model, inputSize: 299, outputShape: [10, 10, 2048] }, { strategy: 'finetune', numClasses: 4, seed: 1 });
+    const fp = modelFootprint(classifier.model);
+    expect(fp.params).toBe(20_861_480 + 2048 * 4 + 4);
+    expect(fp.trainableParams).toBe(20_806_952 + 2048 * 4 + 4);
+    // The largest feature map per image: block2's 147 × 147 × 128 (block1_conv2's 147 × 147 × 64 is half of it).
+    expect(fp.largestPerSample).toBe(147 * 147 * 128);
+    const estimate = estimateTrainingMemory(fp, { batchSize: 16, optimizer: 'adamax' }, { totalBytes: 8 * 2 ** 30, maxBufferBytes: null, source: 'test' });
+    expect(estimate.weightsBytes).toBe(fp.params * 4);
+    expect(estimate.optimizerBytes).toBe(fp.trainableParams * 2 * 4);
+    console.log(`Xception-Medical at 299 px: ${estimate.summary}; ${estimate.warning ?? 'fits'}`);
+    expect(estimate.fits).toBe(false);
+    expect(estimate.suggestedBatchSize).toBeGreaterThanOrEqual(1);
+    classifier.model.dispose();
     model.dispose();
   });
 
