@@ -240,6 +240,10 @@ describe.skipIf(skipWhy !== null)("an .h5 in Keras's layout, written by h5py, ag
     const [dw, pw] = wrong.get('block14_sepconv1')!;
     wrong.set('block14_sepconv1', [dw, { ...pw, name: 'kernel' }]);
     expect(() => assignKerasWeights(model, wrong, 'x.h5')).toThrow('x.h5: layer "block14_sepconv1" has no weight "pointwise_kernel" (it has depthwise_kernel, kernel)');
+    // The with-top file (xception_weights_tf_dim_ordering_tf_kernels.h5) loads too: its classifier is left out.
+    const top = weights();
+    top.set('predictions', [{ name: 'kernel', shape: [2048, 1000], values: new Float32Array(2048 * 1000) }, { name: 'bias', shape: [1000], values: new Float32Array(1000) }]);
+    expect(assignKerasWeights(model, top, 'top.h5', ['predictions']).ignored).toEqual(['predictions']);
     expect(() => readKerasWeights(new TextEncoder().encode('<!doctype html><html>').buffer, 'index.h5')).toThrow(KerasWeightsError);
     expect(() => readKerasWeights(bytes.slice(0, 4096), 'cut.h5')).toThrow(KerasWeightsError);
     model.dispose();
