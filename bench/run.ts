@@ -1,7 +1,7 @@
 /**
  * Benchmarks (never part of `npm test`): `npm run bench [-- --only NAME] [--data DIR] [--models DIR] [--full] [options]`,
  * NAME one of import [--size 224] · backends [--backends webgpu,webgl,wasm,cpu] [--size 32] · feature-cache
- * [--per-class 40] · real-data [--epochs 10] [--per-class 100] · isolation · finetune [--size 96] [--per-class 16] · architectures [--per-class 30] [--architectures a,b]
+ * [--per-class 40] · real-data [--epochs 10] [--per-class 100] · isolation · finetune [--size 96] [--per-class 16] · xception [--per-class 8] · architectures [--per-class 30] [--architectures a,b]
  * [--backends webgl] · torch-features [--images 4] [--architectures a,b].
  * Without --only the whole suite runs (about 15 minutes on a 2-core machine); --full runs the heavy ones at full size
  * (224 px, the whole folder, 50 epochs; hours on a CPU). --data defaults to ../shared's MRI Training folder; when it
@@ -22,6 +22,7 @@ import { isolationBenchmark } from './isolation';
 import { DATA_DIR, FULL, hasData, MODELS_DIR, numberOption, options } from './options';
 import { realDataBenchmark } from './real-data';
 import { torchFeaturesBenchmark } from './torch-features';
+import { xceptionBenchmark } from './xception';
 import { phantomFolder } from '../tests/fixtures/folders';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -41,6 +42,7 @@ const BENCHMARKS: Record<string, (data: string) => Promise<BenchRow[]>> = {
   'real-data': (data) => realDataBenchmark(data, numberOption('epochs', { full: 50, quick: 10 }), FULL && !options['per-class'] ? null : numberOption('per-class', { full: 100, quick: 100 })),
   isolation: (data) => isolationBenchmark(data),
   finetune: (data) => finetuneBenchmark(data, numberOption('size', { full: 224, quick: 96 }), numberOption('per-class', { full: 16, quick: 16 })),
+  xception: (data) => xceptionBenchmark(data, numberOption('per-class', { full: 16, quick: 8 })),
   architectures: (data) => architecturesBenchmark(data, numberOption('per-class', { full: 30, quick: 30 }), options.architectures?.split(','), options.backends?.split(',')[0]),
   'torch-features': () => torchFeaturesBenchmark(numberOption('images', { full: 16, quick: 4 }), options.architectures?.split(',')),
 };

@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import type {} from '../src/engine/automation';
 import { EVALUATION_IMPORT } from '../src/engine/types';
 import { operatingPointSummary } from '../src/core/metrics/files';
-import type { BackendInfo, CrossValidationEvent, CrossValidationResult, DatasetSummary, EvaluateEvent, EvaluateRequest, EvaluationRecord, ImportEvent, ImportOptions, LrScheduleConfig, RunRecord, SplitFractions, StudioSettings, TrainConfig, TrainEvent, RegisterModelRequest, ExportedFile, ReportFile, ReportOptions } from '../src/engine/types';
+import type { BackendInfo, CrossValidationEvent, CrossValidationResult, DatasetSummary, EvaluateEvent, EvaluateRequest, EvaluationRecord, ImportEvent, ImportOptions, LrScheduleConfig, RunRecord, SplitFractions, StudioSettings, TrainConfig, TrainEvent, ZooModel, RegisterModelRequest, ExportedFile, ReportFile, ReportOptions } from '../src/engine/types';
 import type { Page } from 'playwright';
 import { launchStudioBrowser } from './browser';
 import { serveStatic } from './serve';
@@ -28,7 +28,7 @@ const USAGE = `usage: npm run studio -- <command> [options]
         [--schedule constant|step:EVERY:GAMMA|cosine:WARMUP|plateau:PATIENCE:FACTOR (constant)]
                 (per phase; e.g. step:10:0.5, cosine:2 (epochs of warm-up), plateau:5:0.1 (on val loss))
         [--patience N (15) | --no-early-stopping] [--save-every N (0)] [--models-dir DIR]
-        [--weights FILE]  a torchvision model's (…_imagenet) weights: a .pth state_dict or .safetensors file
+        [--weights FILE]  the model's pretrained weights from a file (a torchvision model's .pth / .safetensors, Xception's Keras .h5), cached in the profile
         [--class-weights auto|off (auto: inverse frequency when imbalanced)] [--label-smoothing X (0)]
         [--config FILE.json]  settings from a config file (exported by the studio); flags given here override it
         demo:   [--image-size N (32)] [--per-class N (60)]
@@ -144,8 +144,8 @@ export interface TrainArgs extends SessionArgs {
   cfg: TrainConfig;
   out: string;
   modelsDir?: string;
-  /** --weights: a .pth / .safetensors file the page imports for the model before training, as a user's pick would. */
-  weightsFile?: string;
+  /** A weights file to hand to the train panel's "Choose weights file…" before training. */
+  weights?: string;
   /** A folder to import through the page's folder input before training (cfg.dataset then names it). */
   folder?: { dir: string; options: ImportOptions };
 }
@@ -292,15 +292,15 @@ export async function parseTrainArgs(argv: string[], command = 'train'): Promise
   const session = { ...sessionArgs(v), ...(v.backend === undefined && file ? { backend: file.backend } : {}) };
   const modelsDir = v['models-dir'] === undefined ? undefined : resolve(v['models-dir']);
   if (modelsDir && !existsSync(modelsDir)) throw new UsageError(`--models-dir ${v['models-dir']}: no such folder`);
-  const weightsFile = v.weights === undefined ? undefined : resolve(v.weights);
-  if (weightsFile && (!existsSync(weightsFile) || !statSync(weightsFile).isFile())) throw new UsageError(`--weights ${v.weights}: no such file`);
+  const weights = v.weights === undefined ? {} : { weights: resolve(v.weights) };
+  if (weights.weights && !(existsSync(weights.weights) && statSync(weights.weights).isFile())) throw new UsageError(`--weights ${v.weights}: no such file`);
   if (v.demo) {
     for (const flag of ['classes', 'group-pattern', 'dedupe', 'near-threshold', 'channels'] as const) if (v[flag] !== undefined) throw new UsageError(`--${flag} applies to --data, not --demo`);
     return {
       ...session,
       out: resolve(v.out),
       modelsDir,
-      weightsFile,
+      ...weights,
       cfg: { ...common, dataset: { kind: 'demo', seed: v.seed === undefined ? (d?.seed ?? seed) : seed, imageSize: int('image-size', v['image-size'], d?.imageSize ?? 32, 8, 512), perClass: int('per-class', v['per-class'], d?.perClass ?? 60, 3, 100000), split: parseSplit(v.split, d?.split) } },
     };
   }
@@ -317,7 +317,7 @@ export async function parseTrainArgs(argv: string[], command = 'train'): Promise
     ...session,
     out: resolve(v.out),
     modelsDir,
-    weightsFile,
+    ...weights,
     // The fingerprint is known only after the import; train() fills it in.
     cfg: { ...common, dataset: { kind: 'folder', fingerprint: '' } },
     folder: {
@@ -406,7 +406,6 @@ function progressLine(e: StudioEvent, epochs: number): string | null {
 
 interface SessionOptions extends SessionArgs {
   modelsDir?: string;
-  weightsFile?: string;
   onEvent?: (e: StudioEvent) => void;
 }
 
@@ -417,8 +416,7 @@ interface SessionOptions extends SessionArgs {
 async function withStudio<T>(opts: SessionOptions, work: (page: Page, backend: BackendInfo) => Promise<T>): Promise<T> {
   const dist = await ensureBuilt();
   // --models-dir stands in for the app's public/models/: the worker looks there before any official URL.
-  // --weights is served from its own folder, for the page to read as a picked file.
-  const mounts = { ...(opts.modelsDir ? { '/models/': opts.modelsDir } : {}), ...(opts.weightsFile ? { '/weights-file/': dirname(opts.weightsFile) } : {}) };
+  const mounts = opts.modelsDir ? { '/models/': opts.modelsDir } : {};
   const server = await serveStatic(dist, opts.port, '127.0.0.1', mounts);
   mkdirSync(opts.profile, { recursive: true });
   try {
@@ -463,18 +461,7 @@ async function trainConfig(page: Page, backend: BackendInfo, args: TrainArgs): P
     learningRate: Number.isNaN(args.cfg.learningRate) ? model.defaults.learningRate : args.cfg.learningRate,
     batchSize: Number.isNaN(args.cfg.batchSize) ? model.defaults.batchSize : args.cfg.batchSize,
   };
-  if (args.weightsFile) {
-    if (!model.weightsFile) throw new UsageError(`--weights takes a torchvision model's weights; ${model.id} is not one (those are ${(await page.evaluate(() => window.studio!.zoo())).filter((m) => m.weightsFile).map((m) => m.id).join(', ')})`);
-    const done = await page.evaluate(
-      async ({ id, name }) => {
-        const res = await fetch(`/weights-file/${encodeURIComponent(name)}`);
-        const file = new File([await res.blob()], name);
-        return window.studio!.importBackbone(id, { kind: 'files', name, files: [file], paths: [name] });
-      },
-      { id: model.id, name: basename(args.weightsFile) },
-    );
-    console.log(`weights: ${done.name} from ${done.folder} (${(done.bytes / 1e6).toFixed(1)} MB, ${done.params.toLocaleString('en')} parameters)`);
-  }
+  if (args.weights) await pickWeightsFile(page, model, args.weights);
   if (args.folder) {
     // The same path as a user's folder pick: the page's <input webkitdirectory> receives the folder.
     await page.setInputFiles('[data-testid="folder-input"]', args.folder.dir);
@@ -483,6 +470,23 @@ async function trainConfig(page: Page, backend: BackendInfo, args: TrainArgs): P
     cfg = { ...cfg, dataset: { kind: 'folder', fingerprint: dataset.fingerprint } };
   }
   return cfg;
+}
+
+/** --weights: the train panel's "Choose weights file…" with the file, as a user picks it; the page checks and caches it. */
+async function pickWeightsFile(page: Page, model: ZooModel, file: string): Promise<void> {
+  if (!model.weightsFile) {
+    const takers = (await page.evaluate(() => window.studio!.zoo())).filter((m) => m.weightsFile).map((m) => m.id);
+    throw new UsageError(`--weights: ${model.id} does not take a weights file (${takers.join(', ')} do)`);
+  }
+  const panel = page.getByTestId('weights-file');
+  await panel.evaluate((d) => ((d as HTMLDetailsElement).open = true));
+  await panel.getByTestId('weights-model').selectOption(model.id);
+  await page.setInputFiles('[data-testid="weights-file-input"]', file);
+  const done = panel.locator(`[data-testid="weights-status"][data-id="${model.id}"], [data-testid="weights-error"]`);
+  await done.waitFor({ timeout: 10 * 60_000 });
+  const text = (await done.innerText()).replace(/\s+/g, ' ').trim();
+  if ((await done.getAttribute('data-testid')) === 'weights-error') throw new UsageError(`--weights ${basename(file)}: ${text}`);
+  console.log(text);
 }
 
 export interface CrossvalArgs extends TrainArgs {

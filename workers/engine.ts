@@ -24,12 +24,13 @@ import type { TensorDataset } from '../src/core/train/trainer';
 import type { RunRecord, Strategy, TrainConfig } from '../src/core/train/types';
 import { EngineError, isOutOfMemory } from '../src/engine/errors';
 import type { CrossValidationEvent, CrossValidationRequest, CrossValidationResult, RunComparison } from '../src/engine/types';
-import type { AugmentPreview, AugmentPreviewRequest, BackboneImport, BackendInfo, BackendName, DatasetSummary, Engine, EvaluateEvent, EvaluateRequest, EvaluationRecord, ExportedFile, ModelExport, ModelVersion, NetworkRequest, RegisterModelRequest, ReportFile, ZooModel, FolderInput, FolderScan, ImportEvent, StatsVerification, Thumbnail, TrainEvent, PredictImage, PredictOptions, PredictProgress, PredictResult, RegistrationReview, StorageGroupUsage, ModelEvaluateRequest, ReportOptions, GradCam, GradCamRequest, OnnxBackboneImport, OnnxBackboneRequest } from '../src/engine/types';
+import type { AugmentPreview, AugmentPreviewRequest, BackboneImport, BackendInfo, BackendName, DatasetSummary, Engine, EvaluateEvent, EvaluateRequest, EvaluationRecord, ExportedFile, ModelExport, ModelVersion, NetworkRequest, RegisterModelRequest, ReportFile, ZooModel, FolderInput, FolderScan, ImportEvent, StatsVerification, Thumbnail, TrainEvent, PredictImage, PredictOptions, PredictProgress, PredictResult, RegistrationReview, StorageGroupUsage, ModelEvaluateRequest, ReportOptions, GradCam, GradCamRequest, OnnxBackboneImport, OnnxBackboneRequest, WeightsFileImport } from '../src/engine/types';
 import { ConfigError, configFromSettings, configTemplates, checkSettings, parseConfigText, readConfig, settingsFromConfig, type ConfigTemplate, type StudioConfig, type StudioSettings } from '../src/core/config';
 import { importedBackbones } from '../src/core/store/backbones';
 import { importBackboneFolder } from './backbone-import';
-import { loadTorchvisionState } from './torch-weights';
+import { importTorchWeightsFile, loadTorchvisionState } from './torch-weights';
 import { importOnnxBackbone } from './onnx-import';
+import { importWeightsFile } from './weights-file';
 import { augmentPreviews } from './preview';
 import { resourceRequests } from '../src/engine/network';
 import { isShaderFailure, onBackend, releaseWebGL, routeRun, selectBackend, useBackend, webglContextLost } from './backend';
@@ -143,6 +144,13 @@ interface Prepared {
   split: SplitIndices;
   normalization: ChannelStats;
   dataset?: RunRecord['dataset'];
+}
+
+/** A zoo entry whose weights come as one file the user may pick ("Choose weights file…"): its types and official URL. */
+function weightsFileOf(e: ZooEntry): ZooModel['weightsFile'] {
+  if (e.source.kind === 'torchvision') return { extension: '.pth,.pt,.safetensors', url: e.source.url };
+  if (e.source.kind === 'keras-h5') return { extension: '.h5', url: e.source.url };
+  return undefined;
 }
 
 export class StudioEngine implements Engine {
@@ -669,7 +677,7 @@ export class StudioEngine implements Engine {
 
   async zoo(): Promise<ZooModel[]> {
     await this.database();
-    return zooEntries().map((e) => ({ id: e.id, name: e.name, family: e.family, inputSize: e.inputSize, params: e.params, pretrained: e.source.kind !== 'builtin', ...(e.source.kind === 'torchvision' ? { weightsFile: e.source.url } : {}), defaults: e.defaults }));
+    return zooEntries().map((e) => ({ id: e.id, name: e.name, family: e.family, inputSize: e.inputSize, params: e.params, pretrained: e.source.kind !== 'builtin', defaults: e.defaults, ...(weightsFileOf(e) ? { weightsFile: weightsFileOf(e) } : {}) }));
   }
 
   async estimateMemory(cfg: TrainConfig): Promise<MemoryEstimate> {
@@ -857,6 +865,21 @@ export class StudioEngine implements Engine {
   async importBackbone(id: string, input: FolderInput): Promise<BackboneImport> {
     await this.backend();
     return importBackboneFolder(zooEntry(id), input, await this.database()).catch((err) => {
+      throw asEngineError(err);
+    });
+  }
+
+  async importWeightsFile(id: string, file: File): Promise<WeightsFileImport> {
+    // Building the network to check the file runs on the active backend, which a run switches.
+    if (this.active) throw new EngineError('E_BUSY', `run ${this.active.runId} is training; pick the weights file when it has finished`);
+    await this.backend();
+    const entry = zooEntry(id);
+    const db = await this.database();
+    const done =
+      entry.source.kind === 'torchvision'
+        ? importTorchWeightsFile(entry, { kind: 'files', name: file.name, files: [file], paths: [file.name] }, db).then((b) => ({ id: b.id, name: b.name, file: b.folder, bytes: b.bytes, weights: b.params }))
+        : importWeightsFile(entry, file, db);
+    return done.catch((err) => {
       throw asEngineError(err);
     });
   }

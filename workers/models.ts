@@ -17,15 +17,18 @@ import { createOptimizer, type OptimizerName } from '../src/core/train/optimizer
 import type { RunRecord, Strategy, TrainConfig } from '../src/core/train/types';
 import { EngineError } from '../src/engine/errors';
 import { loadTorchvisionState } from './torch-weights';
+import { fetchWeightsFile } from './weights-file';
 
 /**
  * Weights come from, in order: the IndexedDB cache (downloaded once), a folder served with the app at
- * `/models/<id>/` (offline installs, conferences, the CLI's --models-dir), then the model's official URL.
+ * `/models/<id>/` (offline installs, conferences, the CLI's --models-dir), then the model's official URL. A model
+ * whose weights are one file (Xception's .h5) is read by weights-file.ts; a file the user picked is already cached.
  */
 export function browserBackboneLoader(db: StudioDB): BackboneLoader {
   const fetchOnce: BackboneLoader = async (url, entry) => {
     if (entry.source.kind === 'torchvision') throw new Error(`"${entry.id}" loads torchvision weights, not a TF.js model`);
     if (entry.source.kind === 'imported') throw new Error(`"${entry.id}" was imported from ${entry.source.file} and is no longer in this browser's backbone cache; import it again`);
+    if (entry.source.kind === 'keras-h5') return { load: () => fetchWeightsFile(entry) };
     const local = new URL(`/models/${entry.id}/model.json`, self.location.origin).href;
     const res = await fetch(local).catch(() => null);
     // An app server answers unknown paths with its index page: only JSON means the folder is really there.
@@ -94,7 +97,7 @@ export async function buildModel(
     // A size the architecture or its weights cannot take names the sizes that work.
     if (err instanceof RangeError && entry.source.kind === 'torchvision') throw new EngineError('E_CONFIG', err.message);
     const msg = (err as Error).message;
-    throw new EngineError(msg.includes('input size') ? 'E_CONFIG' : 'E_BACKBONE', msg.includes('input size') ? msg : `could not load the pretrained weights of ${entry.name}: ${msg}`, entry.source.kind === 'url' || entry.source.kind === 'torchvision' ? entry.source.url : undefined);
+    throw new EngineError(msg.includes('input size') ? 'E_CONFIG' : 'E_BACKBONE', msg.includes('input size') ? msg : `could not load the pretrained weights of ${entry.name}: ${msg}`, 'url' in entry.source ? entry.source.url : undefined);
   }
   try {
     const classifier = buildClassifier(backbone, { strategy, numClasses: data.numClasses, seed: cfg.seed, ...(strategy === 'finetune' ? { trainableBlocks: cfg.trainableBlocks ?? 'all' } : {}) });

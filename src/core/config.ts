@@ -541,7 +541,7 @@ export function trainConfigOf(s: StudioSettings, dataset: TrainConfig['dataset']
 }
 
 export interface ConfigTemplate {
-  id: 'defaults' | 'small-dataset' | 'large-dataset' | 'multi-class';
+  id: 'defaults' | 'small-dataset' | 'large-dataset' | 'multi-class' | 'xception-medical';
   name: string;
   /** When to pick it, in a sentence. */
   description: string;
@@ -574,10 +574,16 @@ export function configTemplates(): ConfigTemplate[] {
   multi.train = { ...multi.train, model: TRANSFER_MODEL, strategy: 'medical', epochs: 40, classWeights: 'auto', labelSmoothing: 0.1, lrSchedule: { kind: 'cosine', warmup: 2, unit: 'epoch' } };
   multi.dataset = { ...multi.dataset, imageSize: 224 };
   multi.transform = { ...multi.transform, augment: { ...augmentDefault, enabled: true } };
+  const xception = defaultConfig();
+  // The seed's strongest recipe, Xception-Medical: ImageNet Xception fine-tuned whole at its 299 px, Adamax at lr 1e-3.
+  xception.train = { ...xception.train, model: 'xception', strategy: 'finetune', trainableBlocks: 'all', optimizer: 'adamax', learningRate: 1e-3, epochs: 30 };
+  xception.dataset = { ...xception.dataset, imageSize: 299 };
+  xception.transform = { ...xception.transform, augment: { ...augmentDefault, enabled: true } };
   return [
     { id: 'defaults', name: 'Studio defaults', description: 'The simple CNN from scratch, no augmentation: a quick first run.', config: base },
     { id: 'small-dataset', name: 'Small dataset', description: 'A few hundred images: frozen MobileNetV2 with the Medical CNN head, strong augmentation, patient early stopping.', config: small },
     { id: 'large-dataset', name: 'Large dataset', description: 'Thousands of images: fine-tune the whole MobileNetV2 after a 2-epoch probe, batch 64, cosine schedule.', config: large },
     { id: 'multi-class', name: 'Multi-class', description: 'Several uneven classes: class weights, label smoothing 0.1, cosine schedule.', config: multi },
+    { id: 'xception-medical', name: 'Xception-Medical', description: "The seed's best recipe: ImageNet Xception fine-tuned whole at 299 px with Adamax, lr 1e-3 (slow without a GPU).", config: xception },
   ];
 }

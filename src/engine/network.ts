@@ -39,7 +39,7 @@ export interface NetworkSummary {
 }
 
 function purpose(url: URL): string {
-  if (/\/model\.json$|\.bin$|group\d+-shard|\.pth$|\.safetensors$/.test(url.pathname)) return 'pretrained weights';
+  if (/\/model\.json$|\.bin$|\.h5$|group\d+-shard|\.pth$|\.safetensors$/.test(url.pathname)) return 'pretrained weights';
   return 'the app';
 }
 

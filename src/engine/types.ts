@@ -207,9 +207,9 @@ export interface ZooModel {
   inputSize: number;
   params: number;
   pretrained: boolean;
-  /** torchvision weights: one .pth / .safetensors file, downloadable by hand from this official URL. */
-  weightsFile?: string;
   defaults: { learningRate: number; batchSize: number; optimizer: OptimizerName };
+  /** Set when the weights come as one file the user may pick ("Choose weights file…"): its type and official URL. */
+  weightsFile?: { extension: string; url: string };
 }
 
 /** Registers a run's best checkpoint (see src/core/registry/registry.ts for the rules and the gate). */
@@ -344,6 +344,17 @@ export type CrossValidationEvent =
   | { type: 'evaluate'; fold: number; event: EvaluateEvent }
   | { type: 'fold'; result: FoldResult }
   | { type: 'done'; result: CrossValidationResult };
+
+/** A weights file the user picked for a zoo model, checked against its network and cached (see Engine.importWeightsFile). */
+export interface WeightsFileImport {
+  id: string;
+  name: string;
+  file: string;
+  bytes: number;
+  /** How many weights the file gave the network, and in how many layers when the reader counts them (Keras .h5). */
+  weights: number;
+  layers?: number;
+}
 
 /** An .onnx file to import as a backbone under a new zoo id. */
 export interface OnnxBackboneRequest {
@@ -484,6 +495,8 @@ export interface Engine {
   augmentPreview(req: AugmentPreviewRequest): Promise<AugmentPreview[]>;
   /** Checks a folder holding model `id`'s model.json and weights and caches it, so training needs no download. */
   importBackbone(id: string, input: FolderInput): Promise<BackboneImport>;
+  /** Checks a picked weights file (torchvision .pth / .safetensors, Keras .h5 for Xception) against model `id`'s network and caches it for training. */
+  importWeightsFile(id: string, file: File): Promise<WeightsFileImport>;
   /** Imports an ONNX CNN up to its global pool as a trainable backbone (zoo id `req.id`), with its parity shown. */
   importOnnxBackbone(req: OnnxBackboneRequest): Promise<OnnxBackboneImport>;
   /** Every request the engine worker has made this session (pretrained weights, its own scripts), as the browser recorded them. */

@@ -29,15 +29,15 @@ test('a .pth picked in the train panel trains resnet18_imagenet with the Medical
   await importFolder(page, phantomFolder(['glioma', 'meningioma', 'pituitary'], 6));
 
   await page.getByTestId('model').selectOption('resnet18_imagenet');
-  const picker = page.getByTestId('backbone-import');
+  const picker = page.getByTestId('weights-file');
   await picker.locator('summary').click();
-  await expect(picker.getByTestId('backbone-id')).toHaveValue('resnet18_imagenet');
-  await expect(picker).toContainText('https://download.pytorch.org/models/resnet18-f37072fd.pth');
+  await expect(picker.getByTestId('weights-model')).toHaveValue('resnet18_imagenet');
+  await expect(picker.getByTestId('weights-url')).toHaveAttribute('href', 'https://download.pytorch.org/models/resnet18-f37072fd.pth');
   // A file of another architecture is refused, naming the keys that do not fit.
   await picker.getByTestId('weights-file-input').setInputFiles({ name: 'notes.pth', mimeType: 'application/octet-stream', buffer: Buffer.from('not a zip') });
-  await expect(picker.getByTestId('backbone-error')).toContainText('“notes.pth” is not a weights file for ResNet-18 (ImageNet, torchvision): this is neither a PyTorch .pth (zip) nor a .safetensors file');
+  await expect(picker.getByTestId('weights-error')).toContainText('“notes.pth” is not a weights file for ResNet-18 (ImageNet, torchvision): this is neither a PyTorch .pth (zip) nor a .safetensors file');
   await picker.getByTestId('weights-file-input').setInputFiles(pth);
-  await expect(picker.getByTestId('backbone-status')).toContainText('ResNet-18 (ImageNet, torchvision) imported from “resnet18.pth”: 11,176,512 parameters', { timeout: 60_000 });
+  await expect(picker.getByTestId('weights-status')).toContainText('ResNet-18 (ImageNet, torchvision): resnet18.pth loaded, 11,176,512 weights', { timeout: 60_000 });
 
   await page.getByTestId('strategy').selectOption('medical');
   await page.getByTestId('epochs').fill('1');
@@ -73,7 +73,7 @@ test('the CLI fine-tunes the last block of resnet18_imagenet from --weights afte
   const args = ['tsx', 'cli/studio.ts', 'train', '--data', phantomFolder(['a', 'b'], 8), '--image-size', '32', '--model', 'resnet18_imagenet', '--weights', pth, '--strategy', 'finetune', '--trainable-blocks', '1', '--probe-epochs', '1', '--epochs', '2', '--out', out, '--port', '0', '--profile', join(dir, 'profile')];
   const r = spawnSync('npx', args, { encoding: 'utf8', timeout: 5 * 60_000 });
   expect(r.status, r.stderr).toBe(0);
-  expect(r.stdout).toContain('weights: ResNet-18 (ImageNet, torchvision) from resnet18.pth (47 MB, 11,176,512 parameters)');
+  expect(r.stdout).toContain('ResNet-18 (ImageNet, torchvision): resnet18.pth loaded, 11,176,512 weights');
   const run = JSON.parse(readFileSync(out, 'utf8'));
   expect(run).toMatchObject({ model: 'resnet18_imagenet', strategy: 'finetune', optimizer: 'adamax', checkpoint: { last: 2 } });
   expect(run.epochs.map((e: { phase?: string }) => e.phase)).toEqual(['probe', 'finetune']);
@@ -81,7 +81,7 @@ test('the CLI fine-tunes the last block of resnet18_imagenet from --weights afte
   // A MobileNet takes no torchvision file.
   const refused = spawnSync('npx', [...args.slice(0, 8), 'mobilenet_v2_0.35_224', ...args.slice(9)], { encoding: 'utf8', timeout: 2 * 60_000 });
   expect(refused.status).not.toBe(0);
-  expect(refused.stderr).toContain("--weights takes a torchvision model's weights; mobilenet_v2_0.35_224 is not one (those are resnet18_imagenet, resnet50_imagenet");
+  expect(refused.stderr).toContain('--weights: mobilenet_v2_0.35_224 does not take a weights file (xception, resnet18_imagenet, resnet50_imagenet');
 });
 
 test('the official URL: a download whose SHA-256 is not the one in its name is refused; an unreadable one gives the link to fetch by hand', async ({ page, context }) => {

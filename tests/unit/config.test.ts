@@ -86,7 +86,7 @@ describe('config file', () => {
     expect(importOptionsOf(off.dataset)).not.toHaveProperty('groupPattern');
   });
 
-  it('gives templates that fit their data: small, large and multi-class', () => {
+  it('gives templates that fit their data: small, large, multi-class and Xception-Medical', () => {
     const byId = Object.fromEntries(configTemplates().map((t) => [t.id, t.config]));
     const small = byId['small-dataset'];
     expect(['frozen', 'medical']).toContain(small.train.strategy);
@@ -98,6 +98,9 @@ describe('config file', () => {
     const multi = byId['multi-class'];
     expect(multi.train).toMatchObject({ classWeights: 'auto' });
     expect(multi.train.labelSmoothing).toBeGreaterThan(0);
+    // The seed's Xception-Medical: the whole network, Adamax, lr 1e-3, 299 px.
+    expect(byId['xception-medical'].train).toMatchObject({ model: 'xception', strategy: 'finetune', trainableBlocks: 'all', optimizer: 'adamax', learningRate: 1e-3 });
+    expect(byId['xception-medical'].dataset.imageSize).toBe(299);
     for (const t of configTemplates()) expect(checkSettings(settingsFromConfig(t.config)), t.id).toEqual(settingsFromConfig(t.config));
   });
 

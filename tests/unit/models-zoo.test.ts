@@ -3,7 +3,7 @@ import { strategyDefaults } from '../../src/core/models/strategies';
 import { getZooEntry, MODEL_ZOO, normalizationFor } from '../../src/core/models/zoo';
 
 describe('model zoo', () => {
-  it('lists the from-scratch CNN, every MobileNet width at 224, the from-scratch architectures and their ImageNet weights, once each', () => {
+  it('lists the from-scratch CNN, every MobileNet width at 224, Xception, the from-scratch architectures and their ImageNet weights, once each', () => {
     expect(MODEL_ZOO.map((e) => e.id)).toEqual([
       'simple_cnn',
       'mobilenet_v1_0.25_224',
@@ -14,6 +14,7 @@ describe('model zoo', () => {
       'mobilenet_v2_0.50_224',
       'mobilenet_v2_0.75_224',
       'mobilenet_v2_1.00_224',
+      'xception',
       'resnet18',
       'resnet50',
       'efficientnet_b0',
@@ -42,6 +43,16 @@ describe('model zoo', () => {
     });
     expect(getZooEntry('efficientnet_b0_imagenet').source).toMatchObject({ url: 'https://download.pytorch.org/models/efficientnet_b0_rwightman-3dd342df.pth', sha256: '3dd342df' });
     expect(normalizationFor(getZooEntry('resnet50_imagenet'), { mean: [0, 0, 0], std: [1, 1, 1] })).toEqual({ mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] });
+  });
+
+  it("takes Xception's weights from Keras's official .h5, [-1, 1]-scaled at 299 px", () => {
+    expect(getZooEntry('xception')).toMatchObject({
+      family: 'xception',
+      inputSize: 299,
+      preprocessing: { scaling: '[-1,1]' },
+      source: { kind: 'keras-h5', url: 'https://storage.googleapis.com/tensorflow/keras-applications/xception/xception_weights_tf_dim_ordering_tf_kernels_notop.h5', file: 'xception_weights_tf_dim_ordering_tf_kernels_notop.h5' },
+      defaults: { optimizer: 'adamax', learningRate: 1e-3 },
+    });
   });
 
   it('names architecture, width and input size in each id, and matches it to the entry', () => {

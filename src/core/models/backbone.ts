@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { XCEPTION_MIN_SIZE } from './architectures/xception';
 import { rebuildModel } from './graph';
 import type { ZooEntry } from './zoo';
 
@@ -42,9 +43,11 @@ export async function loadBackbone(entry: ZooEntry, { load }: { load: BackboneLo
   if (source.kind === 'torchvision') throw new RangeError(`"${entry.id}" loads from a torchvision state_dict (models/torch/backbone.ts), not a TF.js model`);
   const inputSize = opts.inputSize ?? entry.inputSize;
   // Keras's minimum for MobileNets: five stride-2 stages take 32 px to 1×1; below that, later stages see only padding.
-  if (!Number.isInteger(inputSize) || inputSize < MIN_INPUT_SIZE) throw new RangeError(`input size must be a whole number of at least ${MIN_INPUT_SIZE} (got ${inputSize})`);
+  // Xception: Keras's own minimum for it (min_size 71 in keras.applications).
+  const min = entry.family === 'xception' ? XCEPTION_MIN_SIZE : MIN_INPUT_SIZE;
+  if (!Number.isInteger(inputSize) || inputSize < min) throw new RangeError(`input size must be a whole number of at least ${min} for ${entry.name} (got ${inputSize})`);
   // An imported backbone lives only in the cache, under its id (the loader's cache answers first).
-  const loaded = await tf.loadLayersModel(await load(source.kind === 'url' ? source.url : `imported:${entry.id}`, entry));
+  const loaded = await tf.loadLayersModel(await load(source.kind === 'imported' ? `imported:${entry.id}` : source.url, entry));
   try {
     const model = rebuildModel(loaded, { inputSize, outputLayer: source.kind === 'url' ? source.cutLayer : undefined, kerasCorrectPad: entry.family === 'mobilenet_v2', name: entry.id });
     const shape = model.outputs[0].shape;

@@ -123,6 +123,13 @@ const BLOCK_RULES: Partial<Record<ModelFamily, [RegExp, (m: RegExpMatchArray) =>
     [/^features_(\d+)_/, (m) => `stage ${Math.floor(Number(m[1]) / 2) + 1}`],
     [/^norm$/, () => ''],
   ],
+  // Keras Xception's blocks 1–14 (entry flow 1–4, middle flow 5–12, exit flow 13–14); the unnamed shortcut layers
+  // and additions (architectures/xception.ts names them as tf.keras does) belong to the block they close.
+  xception: [
+    [/^block(\d+)_/, (m) => `block${m[1]}`],
+    [/^(?:conv2d|batch_normalization)(?:_(\d))?$/, (m) => `block${[2, 3, 4, 13][Number(m[1] ?? 0)]}`],
+    [/^add(?:_(\d+))?$/, (m) => `block${Number(m[1] ?? 0) + 2}`],
+  ],
 };
 
 /** The backbone's blocks in graph order, by Keras's layer names; a layer matching no block is an error. */

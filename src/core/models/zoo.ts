@@ -3,13 +3,15 @@ import type { OptimizerName } from '../train/optimizers';
 import { ARCHITECTURES, type ArchitectureFamily } from './architectures/catalog';
 
 /** `onnx`: a backbone the user imported from an ONNX file (models/onnx-import.ts), whatever its architecture. */
-export type ModelFamily = 'simple_cnn' | 'mobilenet_v1' | 'mobilenet_v2' | ArchitectureFamily | 'onnx';
+export type ModelFamily = 'simple_cnn' | 'mobilenet_v1' | 'mobilenet_v2' | 'xception' | ArchitectureFamily | 'onnx';
 
 /** Where a model's architecture and weights come from. */
 export type ModelSource =
   | { kind: 'builtin' }
   /** A TF.js layers model.json; `cutLayer` names the backbone's last layer when the file is a full classifier. */
   | { kind: 'url'; url: string; cutLayer?: string }
+  /** Keras weights (`file` at the official `url`) for a network built in TF.js: models/keras-backbones.ts. */
+  | { kind: 'keras-h5'; url: string; file: string }
   /** Imported from an ONNX file into the backbone cache, which is its only copy. */
   | { kind: 'imported'; file: string }
   /**
@@ -63,6 +65,8 @@ const V2: readonly [alpha: string, params: number][] = [
   ['1.00', 2_257_984],
 ];
 const SIZE = 224;
+const XCEPTION_BASE = 'https://storage.googleapis.com/tensorflow/keras-applications/xception';
+export const XCEPTION_FILE = 'xception_weights_tf_dim_ordering_tf_kernels_notop.h5';
 
 /** torchvision 0.14's IMAGENET1K_V1 weights (V2 of ResNet-50 is another recipe; V1 is the one the seed used). */
 export const TORCHVISION_WEIGHTS: readonly { architecture: string; url: string }[] = [
@@ -128,6 +132,19 @@ export const MODEL_ZOO: readonly ZooEntry[] = [
     preprocessing: { scaling: '[-1,1]' },
     defaults: TRANSFER_DEFAULTS,
   })),
+  {
+    id: 'xception',
+    name: 'Xception (299)',
+    family: 'xception',
+    inputSize: 299,
+    channels: 3,
+    // keras.applications.Xception(include_top=False): 20,861,480 (22,910,480 with its 1000-class top).
+    params: 20_861_480,
+    source: { kind: 'keras-h5', url: `${XCEPTION_BASE}/${XCEPTION_FILE}`, file: XCEPTION_FILE },
+    preprocessing: { scaling: '[-1,1]' },
+    // The seed's Xception-Medical recipe: Adamax at lr 1e-3; batch 16, which a laptop GPU holds at 299 px.
+    defaults: { learningRate: 1e-3, batchSize: 16, optimizer: 'adamax' },
+  },
   // The seed's other architectures (ResNet, EfficientNet, ViT, Swin), trained from scratch: architectures/catalog.ts.
   ...ARCHITECTURES.map((a): ZooEntry => ({ id: a.id, name: a.name, family: a.family, inputSize: a.inputSize, channels: 3, params: a.params, source: { kind: 'builtin' }, preprocessing: { scaling: 'dataset' }, defaults: a.defaults })),
   ...TORCHVISION_ZOO,

@@ -1,0 +1,62 @@
+/**
+ * Issue 15: Xception's feature pass at its 299 px on the WASM backend (cross-origin isolated, so threaded), on real
+ * MRI images: a frozen run computes every image's features once (the feature cache), which is that pass's speed, and
+ * its memory in use after the epoch. The weights are an .h5 in Keras's layout with seeded random numbers, written by
+ * tests/fixtures/xception_h5.py into a models folder the page serves as /models/ (the speed does not depend on the
+ * values); skipped, saying so, without /usr/bin/python3 and h5py.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, renameSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type {} from '../src/engine/automation';
+import type { TrainEvent } from '../src/engine/types';
+import { launchStudioBrowser } from '../cli/browser';
+import { serveStatic } from '../cli/serve';
+import { XCEPTION_FILE } from '../src/core/models/zoo';
+import type { BenchRow } from './run';
+import { sampleFolder } from './studio-page';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+export async function xceptionBenchmark(dataDir: string, perClass: number, size = 299): Promise<BenchRow[]> {
+  const models = mkdtempSync(join(tmpdir(), 'studio-bench-models-'));
+  const r = spawnSync('/usr/bin/python3', [join(ROOT, 'tests/fixtures/xception_h5.py'), models, '--no-reference'], { encoding: 'utf8' });
+  if (r.status !== 0) {
+    console.log(`xception: skipped, /usr/bin/python3 could not write the test weights (h5py absent?): ${(r.stderr || r.error?.message || '').trim().split('\n').at(-1)}`);
+    return [];
+  }
+  mkdirSync(join(models, 'xception'));
+  renameSync(join(models, 'xception.h5'), join(models, 'xception', XCEPTION_FILE));
+  const folder = sampleFolder(dataDir, perClass);
+  const server = await serveStatic(join(ROOT, 'dist'), 0, '127.0.0.1', { '/models/': models });
+  const browser = await launchStudioBrowser({ profile: mkdtempSync(join(tmpdir(), 'studio-bench-profile-')) });
+  try {
+    const page = await browser.context.newPage();
+    let memory = { numBytes: Number.NaN, numTensors: Number.NaN };
+    await page.exposeFunction('onStudioEvent', (e: TrainEvent) => {
+      if (e.type === 'epoch') memory = { numBytes: e.numBytes, numTensors: e.numTensors };
+    });
+    await page.goto(`${server.url}?backend=wasm`);
+    await page.waitForFunction(() => window.studio !== undefined);
+    await page.evaluate(() => window.studio!.ready());
+    await page.setInputFiles('[data-testid="folder-input"]', folder);
+    const summary = await page.evaluate((imageSize) => window.studio!.importFolder({ imageSize, channels: 3, split: { train: 0.7, val: 0.15, test: 0.15 }, seed: 42, dedupe: 'off' }), size);
+    console.log(`xception: frozen feature pass at ${size} px on ${summary.images} images…`);
+    const t0 = Date.now();
+    const run = await page.evaluate(
+      ({ fingerprint }) => window.studio!.train({ dataset: { kind: 'folder', fingerprint }, model: 'xception', strategy: 'frozen', epochs: 1, batchSize: 16, learningRate: 1e-3, seed: 42 }),
+      { fingerprint: summary.fingerprint },
+    );
+    if (!run.featureCache) throw new Error(`the Xception run cached no features (status ${run.status}: ${run.error ?? ''})`);
+    const { seconds, images } = run.featureCache;
+    return [
+      { benchmark: 'xception', metric: `feature pass, WASM, ${size} px`, value: (images / seconds).toFixed(2), unit: 'images/s', note: `${images} images in ${seconds.toFixed(1)} s (.h5 read, cached and the whole run: ${((Date.now() - t0) / 1000).toFixed(0)} s)` },
+      { benchmark: 'xception', metric: 'tensor memory after the epoch', value: (memory.numBytes / 2 ** 20).toFixed(0), unit: 'MiB', note: `${memory.numTensors} tensors (backbone weights ${(20_861_480 * 4 / 2 ** 20).toFixed(0)} MiB)` },
+    ];
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+}
