@@ -2,7 +2,8 @@
  * Benchmarks (never part of `npm test`): `npm run bench [-- --only NAME] [--data DIR] [--models DIR] [--full] [options]`,
  * NAME one of import [--size 224] · backends [--backends webgpu,webgl,wasm,cpu] [--size 32] · feature-cache
  * [--per-class 40] · real-data [--epochs 10] [--per-class 100] · isolation · finetune [--size 96] [--per-class 16] · architectures [--per-class 30] [--architectures a,b]
- * [--backends webgl].
+ * [--backends webgl] · quality (the recommended recipe against the plain one, 5-fold on the real MRI folder; skipped
+ * without it; about 10 minutes once the features are cached in /tmp, 15 more the first time).
  * Without --only the whole suite runs (about 15 minutes on a 2-core machine); --full runs the heavy ones at full size
  * (224 px, the whole folder, 50 epochs; hours on a CPU). --data defaults to ../shared's MRI Training folder; when it
  * is absent the suite runs on synthetic phantoms (the demo's images as PNG files), and what needs a pretrained
@@ -20,6 +21,7 @@ import { finetuneBenchmark } from './finetune';
 import { importBenchmark } from './import';
 import { isolationBenchmark } from './isolation';
 import { DATA_DIR, FULL, hasData, MODELS_DIR, numberOption, options } from './options';
+import { qualityBenchmark } from './quality';
 import { realDataBenchmark } from './real-data';
 import { phantomFolder } from '../tests/fixtures/folders';
 
@@ -40,6 +42,7 @@ const BENCHMARKS: Record<string, (data: string) => Promise<BenchRow[]>> = {
   'real-data': (data) => realDataBenchmark(data, numberOption('epochs', { full: 50, quick: 10 }), FULL && !options['per-class'] ? null : numberOption('per-class', { full: 100, quick: 100 })),
   isolation: (data) => isolationBenchmark(data),
   finetune: (data) => finetuneBenchmark(data, numberOption('size', { full: 224, quick: 96 }), numberOption('per-class', { full: 16, quick: 16 })),
+  quality: (data) => qualityBenchmark(data, hasData()),
   architectures: (data) => architecturesBenchmark(data, numberOption('per-class', { full: 30, quick: 30 }), options.architectures?.split(','), options.backends?.split(',')[0]),
 };
 if (options.only && !(options.only in BENCHMARKS)) {
