@@ -602,8 +602,8 @@ export function configTemplates(): ConfigTemplate[] {
   // The recommended recipe before any device is measured: its full 50 epochs, and a test split carved (no test folder known).
   const recommended = recommendedConfig({ model: RECOMMENDED_MODEL, ...RECOMMENDED_HEAD, earlyStopping: null, classWeights: 'off', clipNorm: 0, labelSmoothing: 0, imageSize: 224, channels: 3, split: { train: 0.7, val: 0.15, test: 0.15 }, augment: false });
   return [
-    { id: 'recommended', name: 'Recommended (MRI-tested)', description: 'Frozen MobileNetV2-0.35 features, Dense 100 ReLU head, Adam 1e-3, batch 16, 50 epochs, no class weights, no early stopping: the best recipe in 5-fold cross-validation (docs/quality.md). The train panel adapts it to your folder and device.', config: recommended },
     { id: 'defaults', name: 'Studio defaults', description: 'The simple CNN from scratch, no augmentation: a quick first run.', config: base },
+    { id: 'recommended', name: 'Recommended', description: 'Frozen MobileNetV2-0.35 features, Dense 100 ReLU head, Adam 1e-3, batch 16, 50 epochs, no class weights, no early stopping, 224 px (issue 14\'s plain recipe; docs/quality.md). The train panel adapts it to your folder and device.', config: recommended },
     { id: 'small-dataset', name: 'Small dataset', description: 'A few hundred images: frozen MobileNetV2 with the Medical CNN head, strong augmentation, patient early stopping.', config: small },
     { id: 'large-dataset', name: 'Large dataset', description: 'Thousands of images: fine-tune the whole MobileNetV2 after a 2-epoch probe, batch 64, cosine schedule.', config: large },
     { id: 'multi-class', name: 'Multi-class', description: 'Several uneven classes: class weights, label smoothing 0.1, cosine schedule.', config: multi },

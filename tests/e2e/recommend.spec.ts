@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { studio } from '../fixtures/cli';
 import { phantomFolder } from '../fixtures/folders';
-import { hasPretrained, PRETRAINED_DIR } from '../fixtures/pretrained';
+import { hasPretrained, PRETRAINED_DIR, servePretrained } from '../fixtures/pretrained';
 
 const MODEL = 'mobilenet_v2_0.35_224';
 const skipWhy = `the recommended recipe skipped: ../shared/pretrained/${MODEL} is absent (tests never download weights)`;
@@ -46,4 +46,34 @@ test('train --recommended measures this machine, prints the recipe with its reas
   expect(run.epochs).toHaveLength(rec.settings.epochs);
   expect(run.split.train + run.split.val + run.split.test).toBe(32);
   expect(run.featureCache).toMatchObject({ images: 32, featureShape: [1280] });
+});
+
+test('the train panel offers the recommended recipe first, with its reasons and time, and one click fills the forms', async ({ page, context }) => {
+  test.skip(!hasPretrained(MODEL), skipWhy);
+  await servePretrained(context);
+  await page.goto('/');
+  await expect(page.getByTestId('backend-name')).toHaveText(/webgpu|webgl|wasm|cpu/, { timeout: 60_000 });
+  await page.getByTestId('folder-input').setInputFiles(phantomFolder(['glioma', 'meningioma', 'notumor'], 6));
+  await expect(page.getByTestId('scan')).toBeVisible();
+  // Shown before the train form's settings: the first thing the panel offers.
+  const box = page.getByTestId('recommended-recipe');
+  await expect(box).toBeVisible();
+  expect(await box.evaluate((el) => Boolean(el.compareDocumentPosition(document.querySelector('form.settings')!) & Node.DOCUMENT_POSITION_FOLLOWING))).toBe(true);
+  await page.getByTestId('recommend').click();
+  await expect(page.getByTestId('recommendation-summary')).toContainText('Dense 100 ReLU', { timeout: 120_000 });
+  await expect(page.getByTestId('recommendation-summary')).toContainText('batch 16, 50 epochs, split 70/15/15, class weights off, no early stopping, 224 px');
+  await expect(page.getByTestId('recommendation-estimate')).toContainText(/Estimated time on this machine: \d+ (s|min)/);
+  await expect(page.getByTestId('recommendation-reasons').locator('li')).not.toHaveCount(0);
+  await expect(page.getByTestId('recommendation-reasons')).toContainText('Only 6 images of glioma');
+
+  await page.getByTestId('use-recommended').click();
+  await expect(page.getByTestId('model')).toHaveValue(MODEL);
+  await expect(page.getByTestId('strategy')).toHaveValue('mlp');
+  await expect(page.getByTestId('optimizer')).toHaveValue('adam');
+  await expect(page.getByTestId('epochs')).toHaveValue('50');
+  await expect(page.getByTestId('batch-size')).toHaveValue('16');
+  await expect(page.getByTestId('early-stopping')).not.toBeChecked();
+  await expect(page.getByTestId('class-weights')).toHaveValue('off');
+  await expect(page.getByTestId('clip-norm')).toHaveValue('0');
+  await expect(page.getByTestId('import-size')).toHaveValue('224');
 });
