@@ -3,7 +3,8 @@
  * NAME one of import [--size 224] · backends [--backends webgpu,webgl,wasm,cpu] [--size 32] · feature-cache
  * [--per-class 40] · real-data [--epochs 10] [--per-class 100] · isolation · finetune [--size 96] [--per-class 16] · architectures [--per-class 30] [--architectures a,b]
  * [--backends webgl] · quality (the recommended recipe against the plain one, 5-fold on the real MRI folder; skipped
- * without it; about 10 minutes once the features are cached in /tmp, 15 more the first time).
+ * without it; about 20 minutes once the features are cached in /tmp, 4 more the first time; run only with --only
+ * quality or --full).
  * Without --only the whole suite runs (about 15 minutes on a 2-core machine); --full runs the heavy ones at full size
  * (224 px, the whole folder, 50 epochs; hours on a CPU). --data defaults to ../shared's MRI Training folder; when it
  * is absent the suite runs on synthetic phantoms (the demo's images as PNG files), and what needs a pretrained
@@ -60,6 +61,8 @@ const rows: BenchRow[] = [
 const started = Date.now();
 for (const [name, run] of Object.entries(BENCHMARKS)) {
   if (options.only && options.only !== name) continue;
+  // Twenty-odd minutes of k-fold training on a 2-core machine: only when asked for, or with --full.
+  if (name === 'quality' && !options.only && !FULL) continue;
   const t0 = Date.now();
   rows.push(...(await run(data)));
   console.log(`${name}: ${((Date.now() - t0) / 1000).toFixed(0)} s`);
