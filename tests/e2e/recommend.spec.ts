@@ -45,7 +45,7 @@ test('train --recommended measures this machine, prints the recipe with its reas
   expect(run).toMatchObject({ model: MODEL, strategy: 'mlp', optimizer: 'adam', status: 'completed' });
   expect(run.epochs).toHaveLength(rec.settings.epochs);
   expect(run.split.train + run.split.val + run.split.test).toBe(32);
-  expect(run.featureCache).toMatchObject({ images: 32, featureShape: [1280] });
+  expect(run.featureCache).toMatchObject({ images: run.split.train + run.split.val, featureShape: [1280] });
 });
 
 test('the train panel offers the recommended recipe first, with its reasons and time, and one click fills the forms', async ({ page, context }) => {
