@@ -2,7 +2,9 @@
  * Benchmarks (never part of `npm test`): `npm run bench [-- --only NAME] [--data DIR] [--models DIR] [--full] [options]`,
  * NAME one of import [--size 224] · backends [--backends webgpu,webgl,wasm,cpu] [--size 32] · feature-cache
  * [--per-class 40] · real-data [--epochs 10] [--per-class 100] · isolation · finetune [--size 96] [--per-class 16] · xception [--per-class 8] · architectures [--per-class 30] [--architectures a,b]
- * [--backends webgl] · torch-features [--images 4] [--architectures a,b].
+ * [--backends webgl] · torch-features [--images 4] [--architectures a,b] · quality (the recommended recipe against the plain one, 5-fold on the real MRI folder; skipped
+ * without it; about 20 minutes once the features are cached in /tmp, 4 more the first time; run only with --only
+ * quality or --full).
  * Without --only the whole suite runs (about 15 minutes on a 2-core machine); --full runs the heavy ones at full size
  * (224 px, the whole folder, 50 epochs; hours on a CPU). --data defaults to ../shared's MRI Training folder; when it
  * is absent the suite runs on synthetic phantoms (the demo's images as PNG files), and what needs a pretrained
@@ -20,6 +22,7 @@ import { finetuneBenchmark } from './finetune';
 import { importBenchmark } from './import';
 import { isolationBenchmark } from './isolation';
 import { DATA_DIR, FULL, hasData, MODELS_DIR, numberOption, options } from './options';
+import { qualityBenchmark } from './quality';
 import { realDataBenchmark } from './real-data';
 import { torchFeaturesBenchmark } from './torch-features';
 import { xceptionBenchmark } from './xception';
@@ -43,6 +46,7 @@ const BENCHMARKS: Record<string, (data: string) => Promise<BenchRow[]>> = {
   isolation: (data) => isolationBenchmark(data),
   finetune: (data) => finetuneBenchmark(data, numberOption('size', { full: 224, quick: 96 }), numberOption('per-class', { full: 16, quick: 16 })),
   xception: (data) => xceptionBenchmark(data, numberOption('per-class', { full: 16, quick: 8 })),
+  quality: (data) => qualityBenchmark(data, hasData()),
   architectures: (data) => architecturesBenchmark(data, numberOption('per-class', { full: 30, quick: 30 }), options.architectures?.split(','), options.backends?.split(',')[0]),
   'torch-features': () => torchFeaturesBenchmark(numberOption('images', { full: 16, quick: 4 }), options.architectures?.split(',')),
 };
@@ -61,6 +65,8 @@ const rows: BenchRow[] = [
 const started = Date.now();
 for (const [name, run] of Object.entries(BENCHMARKS)) {
   if (options.only && options.only !== name) continue;
+  // Twenty-odd minutes of k-fold training on a 2-core machine: only when asked for, or with --full.
+  if (name === 'quality' && !options.only && !FULL) continue;
   const t0 = Date.now();
   rows.push(...(await run(data)));
   console.log(`${name}: ${((Date.now() - t0) / 1000).toFixed(0)} s`);

@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import type {} from '../src/engine/automation';
 import { EVALUATION_IMPORT } from '../src/engine/types';
 import { operatingPointSummary } from '../src/core/metrics/files';
-import type { BackendInfo, CrossValidationEvent, CrossValidationResult, DatasetSummary, EvaluateEvent, EvaluateRequest, EvaluationRecord, ImportEvent, ImportOptions, LrScheduleConfig, RunRecord, SplitFractions, StudioSettings, TrainConfig, TrainEvent, ZooModel, RegisterModelRequest, ExportedFile, ReportFile, ReportOptions } from '../src/engine/types';
+import type { BackendInfo, CrossValidationEvent, CrossValidationResult, DatasetSummary, EvaluateEvent, EvaluateRequest, EvaluationRecord, ImportEvent, ImportOptions, LrScheduleConfig, RunRecord, SplitFractions, StudioSettings, TrainConfig, TrainEvent, ZooModel, RegisterModelRequest, ExportedFile, ReportFile, ReportOptions, RecommendedRecipe } from '../src/engine/types';
 import type { Page } from 'playwright';
 import { launchStudioBrowser } from './browser';
 import { serveStatic } from './serve';
@@ -22,7 +22,10 @@ const BACKENDS = ['webgpu', 'webgl', 'wasm', 'cpu'] as const;
 
 const USAGE = `usage: npm run studio -- <command> [options]
   train (--demo | --data DIR) --epochs N [--backend webgpu|webgl|wasm|cpu] [--seed N] --out FILE.json
-        [--model ID (simple_cnn)] [--strategy frozen|medical|finetune]
+  train --data DIR --recommended --out FILE.json  the recommended recipe for the folder and this machine (model, head,
+        split, epochs; see docs/quality.md), printed with its reasons and estimated time; data flags (--classes,
+        --group-pattern, --dedupe, --near-threshold) and --seed still apply, training flags are the recipe's
+        [--model ID (simple_cnn)] [--strategy frozen|medical|mlp|finetune]
         finetune: [--trainable-blocks N|all (all)] [--probe-epochs N (0): the head alone first, then the blocks at lr/10]
         [--optimizer adamw|adam|adamax|sgd] [--augment on|off (off)] [--lr X] [--batch-size N] (model defaults)
         [--schedule constant|step:EVERY:GAMMA|cosine:WARMUP|plateau:PATIENCE:FACTOR (constant)]
@@ -59,7 +62,7 @@ const USAGE = `usage: npm run studio -- <command> [options]
         every file under DIR: a CSV row each (file, top class, the operating point's class when the model has one,
         probability per class, latency ms, error)
   import-onnx --file MODEL.onnx --id ID [--name NAME] [--normalization imagenet|[-1,1] (imagenet)] [--out FILE.json]
-        an ONNX CNN up to its global pool as backbone ID (then: train --model ID --strategy frozen|medical|finetune);
+        an ONNX CNN up to its global pool as backbone ID (then: train --model ID --strategy frozen|medical|mlp|finetune);
         shows its operators and the largest difference to onnxruntime-web (same --profile and --port as training)
   common: --browser PATH (/usr/bin/chromium)  --profile DIR (~/.local/share/mri-studio/profile)  --port N (5199)  --verbose`;
 
@@ -118,6 +121,7 @@ const TRAIN_OPTIONS = {
   'class-weights': { type: 'string' },
   'label-smoothing': { type: 'string' },
   config: { type: 'string' },
+  recommended: { type: 'boolean' },
 } as const;
 
 type Values<O> = { [K in keyof O]?: O[K] extends { type: 'boolean' } ? boolean : O[K] extends { multiple: true } ? string[] : string };
@@ -148,10 +152,15 @@ export interface TrainArgs extends SessionArgs {
   weights?: string;
   /** A folder to import through the page's folder input before training (cfg.dataset then names it). */
   folder?: { dir: string; options: ImportOptions };
+  /** --recommended: the recipe (training settings, image size, split) comes from the page's recommendation. */
+  recommended?: boolean;
 }
 
+/** Flags that set what --recommended decides. */
+const RECIPE_FLAGS = ['demo', 'epochs', 'image-size', 'channels', 'per-class', 'batch-size', 'lr', 'model', 'strategy', 'trainable-blocks', 'probe-epochs', 'schedule', 'optimizer', 'augment', 'patience', 'no-early-stopping', 'save-every', 'class-weights', 'label-smoothing', 'config', 'split'] as const;
+
 const DEDUPE = ['keep-together', 'drop', 'off'] as const;
-const STRATEGIES = ['frozen', 'medical', 'finetune'] as const;
+const STRATEGIES = ['frozen', 'medical', 'mlp', 'finetune'] as const;
 const OPTIMIZERS = ['adamw', 'adam', 'adamax', 'sgd'] as const;
 
 function oneOf<T extends string>(name: string, v: string | undefined, allowed: readonly T[]): T | undefined {
@@ -247,6 +256,12 @@ async function namesUnknownModel(text: string): Promise<boolean> {
 /** Flags win over the config file, which wins over the CLI's defaults. */
 export async function parseTrainArgs(argv: string[], command = 'train'): Promise<TrainArgs> {
   const v = parse(argv, TRAIN_OPTIONS);
+  if (v.recommended) {
+    if (command !== 'train') throw new UsageError(`--recommended applies to train, not ${command}`);
+    if (!v.data) throw new UsageError('--recommended needs --data DIR: the recipe is picked for a folder');
+    const given = RECIPE_FLAGS.filter((f) => v[f] !== undefined);
+    if (given.length) throw new UsageError(`--recommended picks the recipe itself; leave out ${given.map((f) => `--${f}`).join(', ')}`);
+  }
   if (!v.demo && !v.data) throw new UsageError(`${command} needs a dataset: pass --demo or --data DIR`);
   if (v.demo && v.data) throw new UsageError('pass either --demo or --data DIR, not both');
   if (!v.out) throw new UsageError(`${command} needs --out FILE.json`);
@@ -318,6 +333,7 @@ export async function parseTrainArgs(argv: string[], command = 'train'): Promise
     out: resolve(v.out),
     modelsDir,
     ...weights,
+    ...(v.recommended ? { recommended: true } : {}),
     // The fingerprint is known only after the import; train() fills it in.
     cfg: { ...common, dataset: { kind: 'folder', fingerprint: '' } },
     folder: {
@@ -444,16 +460,45 @@ async function withStudio<T>(opts: SessionOptions, work: (page: Page, backend: B
   }
 }
 
-export function train(args: TrainArgs): Promise<RunRecord> {
-  return withStudio({ ...args, onEvent: (e) => printProgress(e, args.cfg.epochs) }, async (page, backend) => {
-    const cfg = await trainConfig(page, backend, args);
+/** @param onRecommendation hears the recipe --recommended trained (before training starts). */
+export function train(args: TrainArgs, onRecommendation?: (r: RecommendedRecipe) => void): Promise<RunRecord> {
+  let epochs = args.cfg.epochs;
+  return withStudio({ ...args, onEvent: (e) => printProgress(e, epochs) }, async (page, backend) => {
+    const cfg = await trainConfig(page, backend, args, onRecommendation);
+    epochs = cfg.epochs;
     return page.evaluate((c) => window.studio!.train(c), cfg);
   });
 }
 
+/**
+ * --recommended: scans the folder through the page's folder input, asks the page for its recipe (which times this
+ * machine), prints it, and returns the training config and import options it sets.
+ */
+async function recommendedSetup(page: Page, args: TrainArgs & { folder: NonNullable<TrainArgs['folder']> }): Promise<{ cfg: TrainConfig; options: ImportOptions; recipe: RecommendedRecipe }> {
+  await page.setInputFiles('[data-testid="folder-input"]', args.folder.dir);
+  console.log('measuring this machine for the recommended recipe…');
+  const recipe = await page.evaluate(() => window.studio!.recommendRecipe());
+  const s = recipe.settings;
+  const split = `${Math.round(s.split.train * 100)}/${Math.round(s.split.val * 100)}/${Math.round(s.split.test * 100)}`;
+  console.log(`recommended recipe: ${s.model} ${s.strategy} (Dense 100 ReLU head), ${s.optimizer} lr ${s.learningRate}, batch ${s.batchSize}, ${s.epochs} epochs, split ${split}, class weights ${s.classWeights}, no early stopping, ${s.imageSize} px`);
+  for (const r of recipe.reasons) console.log(`  - ${r}`);
+  const time = (x: number | null) => (x === null ? 'not measured yet' : `${Math.round(x)} s`);
+  console.log(`estimated time: ${Math.round(recipe.estimate.seconds)} s (${recipe.estimate.stages.map((st) => `${st.stage} ${time(st.seconds)}`).join(', ')})`);
+  const cfg: TrainConfig = { ...args.cfg, model: s.model, strategy: s.strategy, optimizer: s.optimizer, learningRate: s.learningRate, batchSize: s.batchSize, epochs: s.epochs, earlyStopping: s.earlyStopping, classWeights: s.classWeights, clipNorm: s.clipNorm, labelSmoothing: s.labelSmoothing };
+  return { cfg, options: { ...args.folder.options, imageSize: s.imageSize, channels: s.channels, split: { ...s.split } }, recipe };
+}
+
 /** The config to train in the page: the model's defaults filled in and, with --data, the folder imported first. */
-async function trainConfig(page: Page, backend: BackendInfo, args: TrainArgs): Promise<TrainConfig> {
+async function trainConfig(page: Page, backend: BackendInfo, args: TrainArgs, onRecommendation?: (r: RecommendedRecipe) => void): Promise<TrainConfig> {
   if (args.backend !== 'auto' && backend.name !== args.backend) throw new Error(`backend ${args.backend} is not available`);
+  if (args.recommended && args.folder) {
+    const { cfg, options, recipe } = await recommendedSetup(page, { ...args, folder: args.folder });
+    onRecommendation?.(recipe);
+    // The folder input already holds the folder: the import reads the scan the recommendation was made for.
+    const dataset = await page.evaluate((opts) => window.studio!.importFolder(opts), options);
+    console.log(importLine(dataset));
+    return { ...cfg, dataset: { kind: 'folder', fingerprint: dataset.fingerprint } };
+  }
   const model = (await page.evaluate(() => window.studio!.zoo())).find((m) => m.id === args.cfg.model);
   if (!model) throw new UsageError(`--model ${args.cfg.model} is not in the zoo; choose one of ${(await page.evaluate(() => window.studio!.zoo())).map((m) => m.id).join(", ")}`);
   let cfg: TrainConfig = {
@@ -539,6 +584,7 @@ export function runSummary(run: RunRecord) {
     ...(run.routing ? { routing: run.routing } : {}),
     ...(run.classWeights ? { classWeights: run.classWeights } : {}),
     ...(run.phases ? { phases: run.phases } : {}),
+    ...(run.featureCache ? { featureCache: run.featureCache } : {}),
     classes: run.classes,
     split: run.split,
     epochs: run.epochs,
@@ -773,9 +819,10 @@ async function main(argv: string[]): Promise<number> {
   try {
     if (command === 'train') {
       const args = await parseTrainArgs(rest);
-      const run = await train(args);
+      let recipe: RecommendedRecipe | undefined;
+      const run = await train(args, (r) => (recipe = r));
       if (args.folder) recordDataFolder(args.profile, run.runId, args.folder.dir);
-      writeJson(args.out, runSummary(run));
+      writeJson(args.out, recipe ? { ...runSummary(run), recommendation: { settings: recipe.settings, reasons: recipe.reasons, estimate: recipe.estimate } } : runSummary(run));
       console.log(`${run.status}: best val accuracy ${run.best ? pct(run.best.valAccuracy) : 'n/a'} at epoch ${run.best?.epoch ?? '-'}; wrote ${args.out}`);
       return run.status === 'completed' ? 0 : 1;
     }

@@ -1,6 +1,6 @@
 import type { StudioAutomation } from './engine/automation';
 import { eventSink, type EngineProxy } from './engine/client';
-import type { BackendInfo, DatasetSummary, EvaluateEvent, FolderScan } from './engine/types';
+import type { BackendInfo, DatasetSummary, EvaluateEvent, FolderScan, RecommendedRecipe } from './engine/types';
 import type { Studio } from './ui/studio.svelte';
 
 /** Installs `window.studio` (see src/engine/automation.ts) over the page's own Studio and engine. */
@@ -49,6 +49,11 @@ export function exposeAutomation(studio: Studio, engine: EngineProxy): void {
       const scan = await studio.scanFolder(input);
       if (!scan) throw new Error(`${studio.scanError?.code}: ${studio.scanError?.message}`);
       return JSON.parse(JSON.stringify(scan)) as FolderScan;
+    },
+    async recommendRecipe() {
+      if (!studio.lastScan) throw new Error('E_DATASET: no folder was given to the page');
+      if (!(await studio.lastScan)) throw new Error(`${studio.scanError?.code}: ${studio.scanError?.message}`);
+      return JSON.parse(JSON.stringify(await studio.recommend())) as RecommendedRecipe;
     },
     async importFolder(opts) {
       if (!studio.lastScan) throw new Error('E_DATASET: no folder was given to the page');

@@ -24,8 +24,8 @@ import type { TensorDataset } from '../src/core/train/trainer';
 import type { RunRecord, Strategy, TrainConfig } from '../src/core/train/types';
 import { EngineError, isOutOfMemory } from '../src/engine/errors';
 import type { CrossValidationEvent, CrossValidationRequest, CrossValidationResult, RunComparison } from '../src/engine/types';
-import type { AugmentPreview, AugmentPreviewRequest, BackboneImport, BackendInfo, BackendName, DatasetSummary, Engine, EvaluateEvent, EvaluateRequest, EvaluationRecord, ExportedFile, ModelExport, ModelVersion, NetworkRequest, RegisterModelRequest, ReportFile, ZooModel, FolderInput, FolderScan, ImportEvent, StatsVerification, Thumbnail, TrainEvent, PredictImage, PredictOptions, PredictProgress, PredictResult, RegistrationReview, StorageGroupUsage, ModelEvaluateRequest, ReportOptions, GradCam, GradCamRequest, OnnxBackboneImport, OnnxBackboneRequest, WeightsFileImport } from '../src/engine/types';
-import { ConfigError, configFromSettings, configTemplates, checkSettings, parseConfigText, readConfig, settingsFromConfig, type ConfigTemplate, type StudioConfig, type StudioSettings } from '../src/core/config';
+import type { AugmentPreview, AugmentPreviewRequest, BackboneImport, BackendInfo, BackendName, DatasetSummary, Engine, EvaluateEvent, EvaluateRequest, EvaluationRecord, ExportedFile, ModelExport, ModelVersion, NetworkRequest, RegisterModelRequest, ReportFile, ZooModel, FolderInput, FolderScan, ImportEvent, StatsVerification, Thumbnail, TrainEvent, PredictImage, PredictOptions, PredictProgress, PredictResult, RegistrationReview, StorageGroupUsage, ModelEvaluateRequest, ReportOptions, GradCam, GradCamRequest, OnnxBackboneImport, OnnxBackboneRequest, WeightsFileImport, RecommendedRecipe } from '../src/engine/types';
+import { ConfigError, configFromSettings, configTemplates, checkSettings, parseConfigText, readConfig, recommendedConfig, settingsFromConfig, type ConfigTemplate, type StudioConfig, type StudioSettings } from '../src/core/config';
 import { importedBackbones } from '../src/core/store/backbones';
 import { importBackboneFolder } from './backbone-import';
 import { importTorchWeightsFile, loadTorchvisionState } from './torch-weights';
@@ -51,6 +51,8 @@ import { trainInPhases } from './phases';
 import { RunControl } from './run-control';
 import { RunLocks } from './run-lock';
 import { markInterrupted } from '../src/core/store/run-status';
+import { measureDeviceSpeed } from './recommend';
+import { recommendRecipe } from '../src/core/train/recommend';
 
 const bad = (what: string): never => {
   throw new EngineError('E_CONFIG', what);
@@ -219,6 +221,23 @@ export class StudioEngine implements Engine {
       files: layout.files.length,
       skipped: layout.skipped,
     };
+  }
+
+  async recommendRecipe(): Promise<RecommendedRecipe> {
+    if (!this.scanned) throw new EngineError('E_NOT_FOUND', 'pick a folder first: the recipe depends on its classes and size');
+    if (this.active) throw new EngineError('E_BUSY', `run ${this.active.runId} is training or being evaluated; the speed probe would measure it too`);
+    const layout = scanFolder(this.scanned.source);
+    const count = new Map<string, number>();
+    for (const f of layout.files) if (f.presetSplit !== 'test') count.set(f.className, (count.get(f.className) ?? 0) + 1);
+    const shape = { classes: layout.classes.map((name) => ({ name, count: count.get(name) ?? 0 })), presetTest: layout.files.some((f) => f.presetSplit === 'test') };
+    const routing = routeRun(await this.backend(), { strategy: 'mlp', augment: false, cacheFeatures: true });
+    const imported = this.dataset?.summary.name === this.scanned.name ? this.dataset.summary.imagesPerSecond : undefined;
+    try {
+      const recommendation = recommendRecipe(shape, await measureDeviceSpeed(browserBackboneLoader(await this.database()), routing, shape.classes.length, imported));
+      return { ...recommendation, form: settingsFromConfig(recommendedConfig(recommendation.settings)) };
+    } catch (err) {
+      throw asEngineError(err);
+    }
   }
 
   async importDataset(opts: ImportOptions, onEvent: (e: ImportEvent) => void): Promise<DatasetSummary> {

@@ -52,7 +52,7 @@ export interface BuiltModel {
 export function resolveStrategy(cfg: TrainConfig, entry: ZooEntry): Strategy {
   const strategy = cfg.strategy ?? (entry.source.kind === 'builtin' ? 'scratch' : 'frozen');
   if (entry.source.kind === 'builtin' && strategy !== 'scratch') throw new EngineError('E_CONFIG', `${entry.name} has no pretrained weights: it trains from scratch, not with the ${strategy} strategy`);
-  if (entry.source.kind !== 'builtin' && strategy === 'scratch') throw new EngineError('E_CONFIG', `${entry.name} is a pretrained backbone: choose frozen, medical or finetune`);
+  if (entry.source.kind !== 'builtin' && strategy === 'scratch') throw new EngineError('E_CONFIG', `${entry.name} is a pretrained backbone: choose frozen, medical, mlp or finetune`);
   return strategy;
 }
 

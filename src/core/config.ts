@@ -14,6 +14,7 @@ import { MODEL_ZOO, getZooEntry, zooEntries } from './models/zoo';
 import type { OptimizerName } from './train/optimizers';
 import type { LrScheduleConfig, MonitoredMetric } from './train/schedules';
 import type { BackendName, DemoDatasetConfig, Strategy, TrainConfig } from './train/types';
+import { RECOMMENDED_HEAD, RECOMMENDED_MODEL, type RecommendedSettings } from './train/recommend';
 
 export const CONFIG_VERSION = 1;
 
@@ -96,7 +97,7 @@ export class ConfigError extends Error {
 }
 
 const OPTIMIZERS: readonly OptimizerName[] = ['adamw', 'adam', 'adamax', 'sgd'];
-const STRATEGIES: readonly Strategy[] = ['scratch', 'frozen', 'medical', 'finetune'];
+const STRATEGIES: readonly Strategy[] = ['scratch', 'frozen', 'medical', 'mlp', 'finetune'];
 const BACKENDS: readonly (BackendName | 'auto')[] = ['auto', 'webgpu', 'webgl', 'wasm', 'cpu'];
 const DEDUPE: readonly DedupeMode[] = ['keep-together', 'drop', 'off'];
 const METRICS: readonly MonitoredMetric[] = ['valAccuracy', 'valLoss', 'trainAccuracy', 'trainLoss'];
@@ -382,7 +383,7 @@ function readTrain(r: Reader, root: Rec, d: StudioConfig['train']): StudioConfig
   }
   const strategy = o.strategy === null ? null : r.oneOf(o, 'strategy', path, d.strategy, STRATEGIES);
   const pretrained = getZooEntry(model).source.kind !== 'builtin';
-  if (strategy === 'scratch' && pretrained) r.note(`${path}.strategy`, `"scratch" is for the simple CNN; ${model} is a pretrained backbone: choose frozen, medical or finetune`);
+  if (strategy === 'scratch' && pretrained) r.note(`${path}.strategy`, `"scratch" is for the simple CNN; ${model} is a pretrained backbone: choose frozen, medical, mlp or finetune`);
   if (strategy !== null && strategy !== 'scratch' && !pretrained) r.note(`${path}.strategy`, `"${strategy}" needs a pretrained backbone; ${model} trains from scratch`);
 
   let trainableBlocks = d.trainableBlocks;
@@ -540,8 +541,32 @@ export function trainConfigOf(s: StudioSettings, dataset: TrainConfig['dataset']
   return { ...structuredClone(s.train), dataset, ...(enabled ? { augment } : {}) };
 }
 
+/** The config of a recommended recipe (src/core/train/recommend.ts): `base` with the recipe's choices. */
+export function recommendedConfig(s: RecommendedSettings, base: StudioConfig = defaultConfig()): StudioConfig {
+  const c = structuredClone(base);
+  c.dataset = { ...c.dataset, imageSize: s.imageSize, channels: s.channels, split: { ...s.split } };
+  c.transform = { ...c.transform, augment: { ...c.transform.augment, enabled: s.augment } };
+  c.train = {
+    ...c.train,
+    model: s.model,
+    strategy: s.strategy,
+    trainableBlocks: 'all',
+    probeEpochs: 0,
+    optimizer: s.optimizer,
+    learningRate: s.learningRate,
+    lrSchedule: { kind: 'constant' },
+    epochs: s.epochs,
+    batchSize: s.batchSize,
+    earlyStopping: s.earlyStopping,
+    labelSmoothing: s.labelSmoothing,
+    classWeights: s.classWeights,
+    clipNorm: s.clipNorm,
+  };
+  return c;
+}
+
 export interface ConfigTemplate {
-  id: 'defaults' | 'small-dataset' | 'large-dataset' | 'multi-class' | 'xception-medical';
+  id: 'recommended' | 'defaults' | 'small-dataset' | 'large-dataset' | 'multi-class' | 'xception-medical';
   name: string;
   /** When to pick it, in a sentence. */
   description: string;
@@ -579,8 +604,11 @@ export function configTemplates(): ConfigTemplate[] {
   xception.train = { ...xception.train, model: 'xception', strategy: 'finetune', trainableBlocks: 'all', optimizer: 'adamax', learningRate: 1e-3, epochs: 30 };
   xception.dataset = { ...xception.dataset, imageSize: 299 };
   xception.transform = { ...xception.transform, augment: { ...augmentDefault, enabled: true } };
+  // The recommended recipe before any device is measured: its full 50 epochs, and a test split carved (no test folder known).
+  const recommended = recommendedConfig({ model: RECOMMENDED_MODEL, ...RECOMMENDED_HEAD, earlyStopping: null, classWeights: 'off', clipNorm: 0, labelSmoothing: 0, imageSize: 224, channels: 3, split: { train: 0.7, val: 0.15, test: 0.15 }, augment: false });
   return [
     { id: 'defaults', name: 'Studio defaults', description: 'The simple CNN from scratch, no augmentation: a quick first run.', config: base },
+    { id: 'recommended', name: 'Recommended', description: 'Frozen MobileNetV2-0.35 features, Dense 100 ReLU head, Adam 1e-3, batch 16, 50 epochs, no class weights, no early stopping, 224 px (issue 14\'s plain recipe; docs/quality.md). The train panel adapts it to your folder and device.', config: recommended },
     { id: 'small-dataset', name: 'Small dataset', description: 'A few hundred images: frozen MobileNetV2 with the Medical CNN head, strong augmentation, patient early stopping.', config: small },
     { id: 'large-dataset', name: 'Large dataset', description: 'Thousands of images: fine-tune the whole MobileNetV2 after a 2-epoch probe, batch 64, cosine schedule.', config: large },
     { id: 'multi-class', name: 'Multi-class', description: 'Several uneven classes: class weights, label smoothing 0.1, cosine schedule.', config: multi },

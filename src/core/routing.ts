@@ -64,7 +64,7 @@ export const BACKEND_LABEL: Record<BackendName, string> = { webgpu: 'WebGPU', we
 export const trainsConvolutions = (strategy: Strategy): boolean => strategy === 'scratch' || strategy === 'finetune';
 
 /** The engine computes a frozen backbone's features once when nothing changes the images between epochs. */
-export const cachesFeatures = (work: RunWork): boolean => !work.augment && work.cacheFeatures !== false && (work.strategy === 'frozen' || work.strategy === 'medical');
+export const cachesFeatures = (work: RunWork): boolean => !work.augment && work.cacheFeatures !== false && (work.strategy === 'frozen' || work.strategy === 'medical' || work.strategy === 'mlp');
 
 const KNOWN_ADAPTERS: [RegExp, string][] = [
   [/swiftshader/i, 'SwiftShader'],

@@ -2,7 +2,7 @@
  * What the page exposes to a headless driver (the CLI, tests, benchmarks): `window.studio`. It is the same `Studio`
  * object the buttons use, so an automated run goes through the same worker and engine as a click.
  */
-import type { BackboneImport, BackendInfo, BackendName, StudioSettings, CrossValidationEvent, CrossValidationRequest, CrossValidationResult, DatasetSummary, EvaluateEvent, EvaluateRequest, EvaluationRecord, FolderInput, ReportFile, FolderScan, ImportEvent, ZooModel, ImportOptions, RunRecord, TrainConfig, TrainEvent, ModelExport, ModelVersion, PredictResult, RegisterModelRequest, ModelEvaluateRequest, ReportOptions, OnnxBackboneImport, OnnxBackboneRequest } from './types';
+import type { BackboneImport, BackendInfo, BackendName, StudioSettings, CrossValidationEvent, CrossValidationRequest, CrossValidationResult, DatasetSummary, EvaluateEvent, EvaluateRequest, EvaluationRecord, FolderInput, ReportFile, FolderScan, ImportEvent, ZooModel, ImportOptions, RunRecord, TrainConfig, TrainEvent, ModelExport, ModelVersion, PredictResult, RegisterModelRequest, ModelEvaluateRequest, ReportOptions, OnnxBackboneImport, OnnxBackboneRequest, RecommendedRecipe } from './types';
 
 export interface StudioAutomation {
   ready(): Promise<BackendInfo>;
@@ -14,6 +14,8 @@ export interface StudioAutomation {
   scanFolder(input: FolderInput): Promise<FolderScan>;
   /** Imports the folder last scanned, or last handed to the page's folder input (the driver sets its files first). */
   importFolder(opts: ImportOptions): Promise<DatasetSummary>;
+  /** The recommended recipe for the folder last scanned or handed to the page's folder input (see Engine.recommendRecipe). */
+  recommendRecipe(): Promise<RecommendedRecipe>;
   runs(): Promise<RunRecord[]>;
   /** Evaluates a run on its test split (see Engine.evaluate); a folder run needs its folder imported first. */
   evaluate(req: EvaluateRequest): Promise<EvaluationRecord>;

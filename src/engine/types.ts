@@ -19,6 +19,7 @@ import type { AuditEntry } from '../core/store/audit';
 import type { PredictResult } from '../core/inference/predictions';
 import type { Routing } from '../core/routing';
 import type { RunComparison } from '../core/metrics/compare';
+import type { Recommendation } from '../core/train/recommend';
 
 export type { AdapterInfo, BackendName, CrossValidationFold, DatasetConfig, DemoDatasetConfig, EpochMetrics, FeatureCacheInfo, FolderDatasetConfig, PhaseName, RunPhase, RunRecord, RunStatus, SplitCounts, Strategy, TrainConfig } from '../core/train/types';
 export type { LrScheduleConfig } from '../core/train/schedules';
@@ -27,6 +28,7 @@ export type { EvaluatedImage, EvaluationMetrics, EvaluationRecord, Robustness, R
 export type { MedicalThresholds, MedicalValidation } from '../core/metrics/medical';
 export type { MemoryBudget, MemoryEstimate } from '../core/models/memory';
 export type { Routing } from '../core/routing';
+export type { DeviceSpeed, Recommendation, RecommendedSettings, StageEstimate } from '../core/train/recommend';
 export type { AugmentConfig } from '../core/image/augment';
 export type { SplitFractions, SplitName } from '../core/dataset/split';
 export type { DedupeMode, DuplicateSummary, ImportEvent, ImportOptions, SplitCountsByClass } from '../core/dataset/importer';
@@ -390,6 +392,11 @@ export interface OnnxBackboneImport {
   parity: { images: number; featureDifference: number; outputDifference: number | null; tolerance: number; runtime: string; backend: string };
 }
 
+/** A recommended recipe with the form settings that apply it (the studio's defaults for everything it leaves). */
+export interface RecommendedRecipe extends Recommendation {
+  form: StudioSettings;
+}
+
 export interface Engine {
   /** Initialise (or re-initialise) TF.js on the requested backend; 'auto' tries BACKEND_ORDER. */
   init(backend: BackendName | 'auto'): Promise<BackendInfo>;
@@ -441,6 +448,11 @@ export interface Engine {
 
   /** Lists a folder and detects its layout and classes; remembers a handle so a returning user can re-grant it. */
   scanFolder(input: FolderInput): Promise<FolderScan>;
+  /**
+   * The recommended recipe for the last scanned folder on this device: picked from the folder's classes, size,
+   * imbalance and test folder and from a short timed probe of the backbone and head here (src/core/train/recommend.ts).
+   */
+  recommendRecipe(): Promise<RecommendedRecipe>;
   /** Decodes the last scanned folder at the model's input size, splits it and computes its statistics. */
   importDataset(opts: ImportOptions, onEvent: (e: ImportEvent) => void): Promise<DatasetSummary>;
   cancelImport(): Promise<void>;

@@ -9,7 +9,7 @@ import { RunsState } from './runs.svelte';
 import { InferenceState } from './inference.svelte';
 import { RegistryState } from './registry.svelte';
 import { EVALUATION_IMPORT } from '../engine/types';
-import type { BackendInfo, BackendName, ConfigTemplate, Routing, ZooModel, DatasetSummary, EpochMetrics, FolderInput, FolderScan, ImportEvent, ImportOptions, RunRecord, StudioSettings, TrainConfig, TrainEvent, EvaluateEvent, EvaluateRequest, EvaluationRecord, OnnxBackboneImport, OnnxBackboneRequest } from '../engine/types';
+import type { BackendInfo, BackendName, ConfigTemplate, Routing, ZooModel, DatasetSummary, EpochMetrics, FolderInput, FolderScan, ImportEvent, ImportOptions, RunRecord, StudioSettings, TrainConfig, TrainEvent, EvaluateEvent, EvaluateRequest, EvaluationRecord, OnnxBackboneImport, OnnxBackboneRequest, RecommendedRecipe } from '../engine/types';
 import { RESOURCE_BUFFER, resourceRequests, summarizeNetwork } from '../engine/network';
 import { runLockName, RUNS_CHANNEL, type RunAnnouncement } from '../engine/live-runs';
 import type { NetworkSummary } from '../engine/network';
@@ -143,6 +143,10 @@ export class Studio {
   templates = $state<ConfigTemplate[]>([]);
   /** The last config applied (imported or a template); the train and dataset forms take their fields from it. */
   appliedConfig = $state<{ settings: StudioSettings; source: string } | null>(null);
+  /** The recommended recipe for the scanned folder on this device (see Engine.recommendRecipe), once asked for. */
+  recommendation = $state<RecommendedRecipe | null>(null);
+  recommending = $state(false);
+  recommendError = $state<ShownError | null>(null);
   /** The dataset form's current import options (published by it, so a config export can include them). */
   importDraft = $state<ImportOptions | null>(null);
   /** Every request the page and the engine made this session, by origin (see src/engine/network.ts). */
@@ -180,6 +184,7 @@ export class Studio {
     this.scanError = null;
     try {
       this.scan = await this.engine.scanFolder(input);
+      this.recommendation = null;
       return this.scan;
     } catch (err) {
       this.scanError = describeError(err);
@@ -187,6 +192,26 @@ export class Studio {
     } finally {
       this.scanning = false;
     }
+  }
+
+  /** Asks the engine for the recommended recipe of the scanned folder (it times the backbone and head here). */
+  async recommend(): Promise<RecommendedRecipe> {
+    this.recommending = true;
+    this.recommendError = null;
+    try {
+      this.recommendation = await this.engine.recommendRecipe();
+      return this.recommendation;
+    } catch (err) {
+      this.recommendError = describeError(err);
+      throw err;
+    } finally {
+      this.recommending = false;
+    }
+  }
+
+  /** Fills the train and dataset forms with the recommended recipe. */
+  useRecommended(): void {
+    if (this.recommendation) this.appliedConfig = { settings: $state.snapshot(this.recommendation.form) as StudioSettings, source: 'the recommended recipe' };
   }
 
   /** Files from `<input webkitdirectory>` or a drop: their relative paths say which class folder each is in. */

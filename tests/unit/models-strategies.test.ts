@@ -107,6 +107,23 @@ describe.skipIf(!existsSync(PRETRAINED_DIR))('strategies on pretrained backbones
     expect(tf.memory().numTensors).toBe(before);
   });
 
+  it.skipIf(!hasPretrained(v1))('mlp: GAP → Dense 100 ReLU → Dense n, only the head trains', () => {
+    const before = tf.memory().numTensors;
+    const { model, headLayers } = build(v1, { strategy: 'mlp' });
+    expect(headLayers).toEqual(['head_pool', 'head_dense', 'logits']);
+    const head = model.layers.slice(-3);
+    expect(head.map((l) => [l.getClassName(), l.getConfig()['units'] ?? null, l.getConfig()['activation'] ?? null])).toEqual([
+      ['GlobalAveragePooling2D', null, null],
+      ['Dense', 100, 'relu'],
+      ['Dense', CLASSES, 'linear'],
+    ]);
+    const w0 = snapshot(model);
+    trainStep(model);
+    expect(changed(w0, snapshot(model))).toEqual(['head_dense/bias', 'head_dense/kernel', 'logits/bias', 'logits/kernel']);
+    model.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   it.skipIf(!hasPretrained(v2))('finetune, last 2 blocks: exactly those blocks and the head change; frozen BatchNorm stays put', () => {
     const before = tf.memory().numTensors;
     const classifier = build(v2, { strategy: 'finetune', trainableBlocks: 2 });
@@ -156,9 +173,9 @@ describe.skipIf(!existsSync(PRETRAINED_DIR))('strategies on pretrained backbones
     classifier.model.dispose();
   });
 
-  it.skipIf(!hasPretrained(v2))('splits frozen and medical classifiers after the pooling, and the parts compose to the full model', () => {
+  it.skipIf(!hasPretrained(v2))('splits frozen, medical and mlp classifiers after the pooling, and the parts compose to the full model', () => {
     const before = tf.memory().numTensors;
-    for (const strategy of ['frozen', 'medical'] as const) {
+    for (const strategy of ['frozen', 'medical', 'mlp'] as const) {
       const { model } = build(v2, { strategy });
       const split = splitAtFrozenBoundary(model);
       expect(split.featureShape).toEqual([1280]);

@@ -20,7 +20,7 @@ const input = (over: Partial<RoutingInput>): RoutingInput => ({
 
 describe('routing', () => {
   it('honours a forced backend whatever the adapter and the work', () => {
-    for (const strategy of ['scratch', 'frozen', 'medical', 'finetune'] as const) {
+    for (const strategy of ['scratch', 'frozen', 'medical', 'mlp', 'finetune'] as const) {
       const r = routeWork(input({ requested: 'webgpu', work: { strategy, augment: false } }));
       expect(r).toMatchObject({ forward: 'webgpu', train: 'webgpu', routed: false });
       expect(r.reason).toMatch(/on WebGPU, as chosen$/);
@@ -80,6 +80,7 @@ describe('routing', () => {
 
   it('caches features only for a frozen backbone with nothing changing the images', () => {
     expect(cachesFeatures({ strategy: 'medical', augment: false })).toBe(true);
+    expect(cachesFeatures({ strategy: 'mlp', augment: false })).toBe(true);
     expect(cachesFeatures({ strategy: 'frozen', augment: false, cacheFeatures: false })).toBe(false);
     expect(cachesFeatures({ strategy: 'frozen', augment: true })).toBe(false);
     expect(cachesFeatures({ strategy: 'finetune', augment: false })).toBe(false);

@@ -4,13 +4,16 @@ import * as tf from '@tensorflow/tfjs';
  * `linear`: global average pooling → Dense(n), the transfer-learning head (a linear probe of the features).
  * `medical`: global average pooling → Dropout 0.3 → Dense 128 ReLU → Dropout 0.25 → Dense n, the seed's
  * "Medical CNN" head.
+ * `mlp`: global average pooling → Dense 100 ReLU → Dense n, Teachable Machine's head on MobileNetV2 (the "plain
+ * recipe" of issue 14, which beat the linear and Medical heads in k-fold on the MRI folder: docs/quality.md).
  */
-export type HeadKind = 'linear' | 'medical';
+export type HeadKind = 'linear' | 'medical' | 'mlp';
 
 /** Names of the layers a head adds; none collides with a Keras backbone's layer names. */
 export const HEAD_LAYERS: Record<HeadKind, readonly string[]> = {
   linear: ['head_pool', 'logits'],
   medical: ['head_pool', 'head_dropout_1', 'head_dense', 'head_dropout_2', 'logits'],
+  mlp: ['head_pool', 'head_dense', 'logits'],
 };
 
 /**
@@ -28,6 +31,8 @@ export function applyHead(features: tf.SymbolicTensor, kind: HeadKind, numClasse
     x = tf.layers.dropout({ rate: 0.3, name: 'head_dropout_1' }).apply(x) as tf.SymbolicTensor;
     x = tf.layers.dense({ units: 128, activation: 'relu', kernelInitializer: tf.initializers.heNormal({ seed: seed + 1 }), name: 'head_dense' }).apply(x) as tf.SymbolicTensor;
     x = tf.layers.dropout({ rate: 0.25, name: 'head_dropout_2' }).apply(x) as tf.SymbolicTensor;
+  } else if (kind === 'mlp') {
+    x = tf.layers.dense({ units: 100, activation: 'relu', kernelInitializer: tf.initializers.heNormal({ seed: seed + 1 }), name: 'head_dense' }).apply(x) as tf.SymbolicTensor;
   }
   return tf.layers.dense({ units: numClasses, kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 3 }), name: 'logits' }).apply(x) as tf.SymbolicTensor;
 }

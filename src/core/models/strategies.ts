@@ -8,9 +8,10 @@ import type { ModelFamily, ZooEntry } from './zoo';
 /**
  * `frozen`: transfer learning, the backbone fixed and a linear head trained.
  * `medical`: the backbone fixed and the seed's Medical CNN head trained.
+ * `mlp`: the backbone fixed and a Dense 100 ReLU head trained (Teachable Machine's head; the recommended recipe's).
  * `finetune`: the seed's Xception-Medical recipe: the whole network, or its last N blocks, trains.
  */
-export type StrategyName = 'frozen' | 'medical' | 'finetune';
+export type StrategyName = 'frozen' | 'medical' | 'mlp' | 'finetune';
 
 export interface StrategyOptions {
   strategy: StrategyName;
@@ -56,7 +57,7 @@ export function buildClassifier(backbone: Backbone, opts: StrategyOptions): Clas
     throw new RangeError(`trainableBlocks and freezeBatchNorm apply to finetune, not ${opts.strategy}`);
   }
   const blocks = listBlocks(backbone.model, entry.family);
-  const kind: HeadKind = opts.strategy === 'medical' ? 'medical' : 'linear';
+  const kind: HeadKind = opts.strategy === 'medical' || opts.strategy === 'mlp' ? opts.strategy : 'linear';
   const base = rebuildModel(backbone.model, { name: entry.id });
   let model: tf.LayersModel | undefined;
   try {

@@ -37,8 +37,11 @@ export interface FolderDatasetConfig {
 
 export type DatasetConfig = DemoDatasetConfig | FolderDatasetConfig;
 
-/** `scratch` trains every weight from its initialisation (the built-in simple CNN); the others need a pretrained backbone. */
-export type Strategy = 'scratch' | 'frozen' | 'medical' | 'finetune';
+/**
+ * `scratch` trains every weight from its initialisation (the built-in simple CNN); the others need a pretrained backbone:
+ * `frozen` (linear head), `medical` (the Medical CNN head), `mlp` (Dense 100 ReLU head) and `finetune`.
+ */
+export type Strategy = 'scratch' | 'frozen' | 'medical' | 'mlp' | 'finetune';
 
 export interface TrainConfig {
   dataset: DatasetConfig;
