@@ -10,10 +10,13 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type {} from '../src/engine/automation';
-import { EVALUATION_IMPORT } from '../src/engine/types';
+import { compileGroupPattern } from '../src/core/dataset/split';
+import { reviewRegistration } from '../src/core/registry/registry';
+import { DEFAULT_LABEL_CONFLICTS, EVALUATION_IMPORT, LABEL_CONFLICT_MODES } from '../src/engine/types';
 import type { BackendInfo, CrossValidationEvent, CrossValidationResult, DatasetSummary, EvaluateEvent, EvaluateRequest, EvaluationRecord, ImportEvent, ImportOptions, LrScheduleConfig, RunRecord, SplitFractions, StudioSettings, TrainConfig, TrainEvent, RegisterModelRequest, ExportedFile, ReportFile, ReportOptions } from '../src/engine/types';
 import type { Page } from 'playwright';
 import { launchStudioBrowser } from './browser';
+import { checkDataFolder } from './folder-check';
 import { serveStatic } from './serve';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -31,6 +34,8 @@ const USAGE = `usage: npm run studio -- <command> [options]
         [--config FILE.json]  settings from a config file (exported by the studio); flags given here override it
         demo:   [--image-size N (32)] [--per-class N (60)]
         folder: [--classes a,b,c] [--split 70/15/15] [--group-pattern REGEX] [--dedupe keep-together|drop|off]
+                [--label-conflicts drop-all|keep-first|keep-all (drop-all)]: the same image (identical bytes) under
+                two or more classes: drop every copy, keep the copies in the class of the first by path, or keep all
                 [--near-threshold BITS (5): perceptual-hash distance, of 64 bits, for near duplicates]
                 [--image-size N (64)] [--channels 1|3]
   resume --run ID [--out FILE.json]  continue a stopped run from its last checkpoint (same --profile and --port)
@@ -109,14 +114,29 @@ const TRAIN_OPTIONS = {
   'models-dir': { type: 'string' },
   'class-weights': { type: 'string' },
   'label-smoothing': { type: 'string' },
+  'label-conflicts': { type: 'string' },
   config: { type: 'string' },
 } as const;
 
 type Values<O> = { [K in keyof O]?: O[K] extends { type: 'boolean' } ? boolean : O[K] extends { multiple: true } ? string[] : string };
 
+/**
+ * `--epochs -3`: a value that is a negative number is the option's value (node's parser would take it for an option
+ * and say "ambiguous"); joined as `--epochs=-3`, it reaches the range check and its message.
+ */
+function negativeValuesJoined(argv: string[], options: Record<string, { type: 'string' | 'boolean' }>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const name = argv[i].startsWith('--') ? argv[i].slice(2) : undefined;
+    if (name !== undefined && options[name]?.type === 'string' && /^-(\d|\.\d|Infinity)/.test(argv[i + 1] ?? '')) out.push(`${argv[i]}=${argv[++i]}`);
+    else out.push(argv[i]);
+  }
+  return out;
+}
+
 function parse<O extends Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>>(argv: string[], options: O): Values<O> {
   try {
-    return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values as Values<O>;
+    return parseArgs({ args: negativeValuesJoined(argv, options), options, strict: true, allowPositionals: false }).values as Values<O>;
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
@@ -244,6 +264,8 @@ export async function parseTrainArgs(argv: string[], command = 'train'): Promise
   const model = v.model ?? file?.train.model ?? 'simple_cnn';
   // A --model other than the file's takes its own defaults from the file's models table, not the file's lr and batch.
   const fileTrain = file && model === file.train.model ? file.train : null;
+  const smoothing = v['label-smoothing'] === undefined ? undefined : Number(v['label-smoothing']);
+  if (smoothing !== undefined && !(smoothing >= 0 && smoothing < 1)) throw new UsageError(`--label-smoothing must be a number from 0 up to (not including) 1 (got "${v['label-smoothing']}")`);
   const lr = v.lr === undefined ? (fileTrain?.learningRate ?? file?.models[model]?.learningRate ?? Number.NaN) : Number(v.lr);
   if (v.lr !== undefined && !(lr > 0 && lr < 10)) throw new UsageError(`--lr must be a positive number below 10 (got "${v.lr}")`);
   const seed = int('seed', v.seed, file?.train.seed ?? 42, 0, 2 ** 31 - 1);
@@ -270,7 +292,7 @@ export async function parseTrainArgs(argv: string[], command = 'train'): Promise
     ...(v.optimizer === undefined ? (fileTrain?.optimizer ? { optimizer: fileTrain.optimizer } : {}) : { optimizer: oneOf('optimizer', v.optimizer, OPTIMIZERS) }),
     ...(augment === 'on' ? { augment: file ? (fileAugment as Exclude<TrainConfig['augment'], undefined>) : ('default' as const) } : {}),
     ...(v['class-weights'] === undefined ? (file ? { classWeights: file.train.classWeights } : {}) : { classWeights: oneOf('class-weights', v['class-weights'], ['auto', 'off'] as const) }),
-    ...(v['label-smoothing'] === undefined ? (file ? { labelSmoothing: file.train.labelSmoothing } : {}) : { labelSmoothing: Number(v['label-smoothing']) }),
+    ...(v['label-smoothing'] === undefined ? (file ? { labelSmoothing: file.train.labelSmoothing } : {}) : { labelSmoothing: smoothing }),
     earlyStopping: v['no-early-stopping'] || (v.patience === undefined && fileStopping === null) ? null : { patience: int('patience', v.patience, fileStopping?.patience ?? 15, 1, 10000), minDelta: fileStopping?.minDelta ?? 0.0005 },
     saveEveryEpochs: int('save-every', v['save-every'], file?.train.saveEveryEpochs ?? 0, 0, 10000),
     epochs,
@@ -283,7 +305,7 @@ export async function parseTrainArgs(argv: string[], command = 'train'): Promise
   const modelsDir = v['models-dir'] === undefined ? undefined : resolve(v['models-dir']);
   if (modelsDir && !existsSync(modelsDir)) throw new UsageError(`--models-dir ${v['models-dir']}: no such folder`);
   if (v.demo) {
-    for (const flag of ['classes', 'group-pattern', 'dedupe', 'near-threshold', 'channels'] as const) if (v[flag] !== undefined) throw new UsageError(`--${flag} applies to --data, not --demo`);
+    for (const flag of ['classes', 'group-pattern', 'dedupe', 'near-threshold', 'channels', 'label-conflicts'] as const) if (v[flag] !== undefined) throw new UsageError(`--${flag} applies to --data, not --demo`);
     return {
       ...session,
       out: resolve(v.out),
@@ -294,12 +316,21 @@ export async function parseTrainArgs(argv: string[], command = 'train'): Promise
   if (v['per-class'] !== undefined) throw new UsageError('--per-class applies to --demo, not --data');
   const dir = resolve(v.data!);
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`--data ${v.data}: no such folder`);
+  dataFolderWarnings('data', dir);
+  const labelConflicts = oneOf('label-conflicts', v['label-conflicts'], LABEL_CONFLICT_MODES) ?? DEFAULT_LABEL_CONFLICTS;
   const dedupe = v.dedupe ?? d?.dedupe ?? 'keep-together';
   if (!(DEDUPE as readonly string[]).includes(dedupe)) throw new UsageError(`--dedupe must be one of ${DEDUPE.join(', ')} (got "${dedupe}")`);
   const channels = int('channels', v.channels, d?.channels ?? 3, 1, 3);
   if (channels === 2) throw new UsageError('--channels must be 1 or 3 (got "2")');
   const classes = v.classes?.split(',').map((c) => c.trim()).filter(Boolean) ?? d?.classes ?? undefined;
   const groupPattern = v['group-pattern'] ?? d?.groupPattern ?? undefined;
+  if (groupPattern !== undefined) {
+    try {
+      compileGroupPattern(groupPattern);
+    } catch (err) {
+      throw new UsageError(`--group-pattern: ${(err as Error).message}`);
+    }
+  }
   return {
     ...session,
     out: resolve(v.out),
@@ -316,11 +347,19 @@ export async function parseTrainArgs(argv: string[], command = 'train'): Promise
         seed: v.seed === undefined ? (d?.seed ?? seed) : seed,
         groupPattern,
         dedupe: dedupe as ImportOptions['dedupe'],
+        labelConflicts,
         // Left out, the engine's default applies.
         nearThreshold: v['near-threshold'] === undefined ? d?.nearThreshold : int('near-threshold', v['near-threshold'], 0, 0, 64),
       },
     },
   };
+}
+
+/** Refuses a --data/--external folder the page would refuse (empty, loose images, no images); prints its warnings. */
+function dataFolderWarnings(flag: string, dir: string): void {
+  const { refusal, warnings } = checkDataFolder(dir);
+  if (refusal) throw new UsageError(`--${flag} ${dir}: ${refusal}`);
+  for (const w of warnings) console.log(`warning: ${w.message}`);
 }
 
 function newestMtime(path: string): number {
@@ -445,6 +484,7 @@ async function trainConfig(page: Page, backend: BackendInfo, args: TrainArgs): P
     await page.setInputFiles('[data-testid="folder-input"]', args.folder.dir);
     const dataset = await page.evaluate((opts) => window.studio!.importFolder(opts), args.folder.options);
     console.log(importLine(dataset));
+    for (const check of dataset.checks) console.log(`warning: ${check.message}`);
     cfg = { ...cfg, dataset: { kind: 'folder', fingerprint: dataset.fingerprint } };
   }
   return cfg;
@@ -568,9 +608,11 @@ export function parseEvaluateArgs(argv: string[]): EvaluateArgs {
   if (!v.out) throw new UsageError('evaluate needs --out DIR, the folder the report files go to');
   const data = v.data === undefined ? undefined : resolve(v.data);
   if (data && (!existsSync(data) || !statSync(data).isDirectory())) throw new UsageError(`--data ${v.data}: no such folder`);
+  if (data) dataFolderWarnings('data', data);
   if (data && v.external) throw new UsageError('pass --data DIR (the run\'s own folder, evaluated on its test split) or --external DIR (another folder), not both');
   const external = v.external === undefined ? undefined : resolve(v.external);
   if (external && (!existsSync(external) || !statSync(external).isDirectory())) throw new UsageError(`--external ${v.external}: no such folder`);
+  if (external) dataFolderWarnings('external', external);
   const thresholds = {
     ...(v['min-sensitivity'] === undefined ? {} : { minSensitivity: fraction('min-sensitivity', v['min-sensitivity']) }),
     ...(v['min-accuracy'] === undefined ? {} : { minAccuracy: fraction('min-accuracy', v['min-accuracy']) }),
@@ -638,7 +680,9 @@ export function evaluateRun(args: EvaluateArgs): Promise<{ evaluation: Evaluatio
       const dir = args.data ?? recordedDataFolder(args.profile, run.runId);
       if (!dir) throw new UsageError(`run ${run.runId} was trained on a folder this profile has no path for: pass --data DIR, the folder it was trained on`);
       if (!existsSync(dir)) throw new UsageError(`run ${run.runId} was trained on ${dir}, which is gone: pass --data DIR`);
-      const options = run.dataset?.importOptions;
+      // A run recorded before the label-conflict check kept every copy: its split is rebuilt as it was trained.
+      const recorded = run.dataset?.importOptions;
+      const options = recorded && { labelConflicts: 'keep-all' as const, ...recorded };
       if (!run.dataset || !options) throw new UsageError(`run ${run.runId} predates recorded import settings, so its split cannot be rebuilt; train it again`);
       await page.setInputFiles('[data-testid="folder-input"]', dir);
       const dataset = await page.evaluate((opts) => window.studio!.importFolder(opts), options);
@@ -670,6 +714,9 @@ export function parseRegisterArgs(argv: string[]): SessionArgs & { request: Regi
   if (!v.version) throw new UsageError('register needs --version X.Y.Z');
   const reason = v['override-reason']?.trim();
   if (v['override-reason'] !== undefined && !reason) throw new UsageError('--override-reason needs a reason, in words');
+  // The name, version, aliases and tags are checked here, as the registry will check them; the gate needs the run.
+  const form = reviewRegistration({ name: v.name, version: v.version, tags: v.tag, aliases: v.alias }, {}).problems.find((p) => p.field !== 'gate');
+  if (form) throw new UsageError(`--${{ name: 'name', version: 'version', aliases: 'alias', tags: 'tag' }[form.field as string] ?? form.field}: ${form.message}`);
   return {
     ...sessionArgs(v),
     request: {

@@ -3,6 +3,7 @@
  * Web Worker. Only plain data and comlink-proxied callbacks cross it; the main thread never holds a tensor.
  */
 
+import type { DataCheck, LabelConflict } from '../core/dataset/checks';
 import type { DuplicateSummary, ImportEvent, ImportOptions, SplitCountsByClass } from '../core/dataset/importer';
 import type { SkippedFile } from '../core/dataset/layout';
 import type { ChannelStats, StatsCheck } from '../core/dataset/stats';
@@ -30,6 +31,7 @@ export type { Routing } from '../core/routing';
 export type { AugmentConfig } from '../core/image/augment';
 export type { SplitFractions, SplitName } from '../core/dataset/split';
 export type { DedupeMode, DuplicateSummary, ImportEvent, ImportOptions, SplitCountsByClass } from '../core/dataset/importer';
+export { DEFAULT_LABEL_CONFLICTS, LABEL_CONFLICT_MODES, type DataCheck, type LabelConflict, type LabelConflictMode } from '../core/dataset/checks';
 export type { SkippedFile } from '../core/dataset/layout';
 export type { ChannelStats, StatsCheck } from '../core/dataset/stats';
 export type { ModelVersion, RegistrationProblem, RegistrationReview } from '../core/registry/registry';
@@ -87,10 +89,11 @@ export interface EvaluateRequest {
 
 /**
  * The import settings' split and dedupe for a folder imported only to be evaluated (an external test set, or the
- * data for a model folder): every image is evaluated whatever its split, and none is dropped as a duplicate; the
- * import still needs a training and a validation split, and this one leaves neither empty for two images or more.
+ * data for a model folder): every image is evaluated whatever its split, and none is dropped as a duplicate or a
+ * label conflict (the summary still warns of those); the import still needs a training and a validation split, and
+ * this one leaves neither empty for two images or more.
  */
-export const EVALUATION_IMPORT = { split: { train: 0.5, val: 0.5, test: 0 }, dedupe: 'off' } as const satisfies Pick<ImportOptions, 'split' | 'dedupe'>;
+export const EVALUATION_IMPORT = { split: { train: 0.5, val: 0.5, test: 0 }, dedupe: 'off', labelConflicts: 'keep-all' } as const satisfies Pick<ImportOptions, 'split' | 'dedupe' | 'labelConflicts'>;
 
 /** An exported TF.js model folder evaluated on an imported folder (see Engine.evaluateModel). */
 export interface ModelEvaluateRequest extends Pick<EvaluateRequest, 'thresholds' | 'batchSize' | 'latencySamples' | 'robustness'> {
@@ -156,6 +159,8 @@ export interface FolderScan {
   emptyClasses: string[];
   files: number;
   skipped: SkippedFile[];
+  /** What the studio warns about in this folder before any import (e.g. images outside the class folders). */
+  checks: DataCheck[];
 }
 
 export interface DatasetSummary {
@@ -174,6 +179,10 @@ export interface DatasetSummary {
   samples: Record<string, string[]>;
   skipped: SkippedFile[];
   duplicates: DuplicateSummary;
+  /** Identical files under two or more classes, and what the import did with them. */
+  labelConflicts: LabelConflict[];
+  /** The data checks' warnings on this import (label conflicts, classes missing from a split). */
+  checks: DataCheck[];
   normalization: ChannelStats;
   imagenet: ChannelStats;
   /** Bytes of decoded pixels the engine holds, and per pixel-channel (1.0 means plain uint8, no overhead). */
