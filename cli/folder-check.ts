@@ -6,7 +6,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import { basename, join, relative, sep } from 'node:path';
 import { scanChecks, type DataCheck } from '../src/core/dataset/checks';
-import { detectLayout, type PathEntry } from '../src/core/dataset/layout';
+import { detectLayout, type DatasetLayout, type PathEntry } from '../src/core/dataset/layout';
 
 function listFiles(dir: string, out: string[] = []): string[] {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
@@ -17,9 +17,10 @@ function listFiles(dir: string, out: string[] = []): string[] {
   return out;
 }
 
-/** The folder's refusal (null when it can be imported) and its warnings. */
-export function checkDataFolder(dir: string): { refusal: string | null; warnings: DataCheck[] } {
+/** The folder's layout, its refusal (null when it can be imported) and its warnings. */
+export function checkDataFolder(dir: string): { layout: DatasetLayout; refusal: string | null; warnings: DataCheck[] } {
   const name = basename(dir);
   const entries: PathEntry[] = listFiles(dir).map((path) => ({ path: [name, ...relative(dir, path).split(sep)].join('/'), size: statSync(path).size }));
-  return scanChecks(detectLayout(entries), entries.map((e) => e.path), name);
+  const layout = detectLayout(entries);
+  return { layout, ...scanChecks(layout, entries.map((e) => e.path), name) };
 }

@@ -10,8 +10,9 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type {} from '../src/engine/automation';
+import { selectClasses, type DatasetLayout } from '../src/core/dataset/layout';
 import { compileGroupPattern } from '../src/core/dataset/split';
-import { reviewRegistration } from '../src/core/registry/registry';
+import { nameProblem, reviewRegistration } from '../src/core/registry/registry';
 import { DEFAULT_LABEL_CONFLICTS, EVALUATION_IMPORT, LABEL_CONFLICT_MODES } from '../src/engine/types';
 import type { BackendInfo, CrossValidationEvent, CrossValidationResult, DatasetSummary, EvaluateEvent, EvaluateRequest, EvaluationRecord, ImportEvent, ImportOptions, LrScheduleConfig, RunRecord, SplitFractions, StudioSettings, TrainConfig, TrainEvent, RegisterModelRequest, ExportedFile, ReportFile, ReportOptions } from '../src/engine/types';
 import type { Page } from 'playwright';
@@ -316,13 +317,18 @@ export async function parseTrainArgs(argv: string[], command = 'train'): Promise
   if (v['per-class'] !== undefined) throw new UsageError('--per-class applies to --demo, not --data');
   const dir = resolve(v.data!);
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`--data ${v.data}: no such folder`);
-  dataFolderWarnings('data', dir);
+  const layout = dataFolderWarnings('data', dir);
   const labelConflicts = oneOf('label-conflicts', v['label-conflicts'], LABEL_CONFLICT_MODES) ?? DEFAULT_LABEL_CONFLICTS;
   const dedupe = v.dedupe ?? d?.dedupe ?? 'keep-together';
   if (!(DEDUPE as readonly string[]).includes(dedupe)) throw new UsageError(`--dedupe must be one of ${DEDUPE.join(', ')} (got "${dedupe}")`);
   const channels = int('channels', v.channels, d?.channels ?? 3, 1, 3);
   if (channels === 2) throw new UsageError('--channels must be 1 or 3 (got "2")');
   const classes = v.classes?.split(',').map((c) => c.trim()).filter(Boolean) ?? d?.classes ?? undefined;
+  try {
+    selectClasses(layout, classes);
+  } catch (err) {
+    throw new UsageError(`${v.classes !== undefined ? '--classes' : d?.classes ? `--config ${v.config}` : `--data ${v.data}`}: ${(err as Error).message}`);
+  }
   const groupPattern = v['group-pattern'] ?? d?.groupPattern ?? undefined;
   if (groupPattern !== undefined) {
     try {
@@ -356,10 +362,11 @@ export async function parseTrainArgs(argv: string[], command = 'train'): Promise
 }
 
 /** Refuses a --data/--external folder the page would refuse (empty, loose images, no images); prints its warnings. */
-function dataFolderWarnings(flag: string, dir: string): void {
-  const { refusal, warnings } = checkDataFolder(dir);
+function dataFolderWarnings(flag: string, dir: string): DatasetLayout {
+  const { layout, refusal, warnings } = checkDataFolder(dir);
   if (refusal) throw new UsageError(`--${flag} ${dir}: ${refusal}`);
   for (const w of warnings) console.log(`warning: ${w.message}`);
+  return layout;
 }
 
 function newestMtime(path: string): number {
@@ -734,10 +741,17 @@ export function parseRegisterArgs(argv: string[]): SessionArgs & { request: Regi
 export function parseExportArgs(argv: string[]): SessionArgs & { model: string; format: 'tfjs' | 'onnx'; out: string } {
   const v = parse(argv, { ...COMMON_OPTIONS, model: { type: 'string' }, format: { type: 'string' } });
   if (!v.model) throw new UsageError('export needs --model NAME@VERSION or NAME@ALIAS');
+  modelRef(v.model);
   const format = oneOf('format', v.format, ['tfjs', 'onnx'] as const);
   if (!format) throw new UsageError('export needs --format tfjs|onnx');
   if (!v.out) throw new UsageError('export needs --out DIR, the folder the files go to');
   return { ...sessionArgs(v), model: v.model, format, out: resolve(v.out) };
+}
+
+/** A --model NAME@VERSION|NAME@ALIAS whose name the registry could never hold is refused here, in the registry's words. */
+function modelRef(ref: string): void {
+  const problem = nameProblem(ref.split('@')[0]);
+  if (problem) throw new UsageError(`--model ${ref}: ${problem}`);
 }
 
 function filesUnder(dir: string): number {
@@ -747,6 +761,7 @@ function filesUnder(dir: string): number {
 export function parsePredictArgs(argv: string[]): SessionArgs & { model: string; images: string; out: string } {
   const v = parse(argv, { ...COMMON_OPTIONS, model: { type: 'string' }, images: { type: 'string' } });
   if (!v.model) throw new UsageError('predict needs --model NAME@VERSION or NAME@ALIAS');
+  modelRef(v.model);
   if (!v.images) throw new UsageError('predict needs --images DIR');
   if (!v.out) throw new UsageError('predict needs --out FILE.csv');
   const images = resolve(v.images);

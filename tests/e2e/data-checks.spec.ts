@@ -35,7 +35,7 @@ test('the dataset summary lists a label conflict and a class without validation 
 
   // Default: both copies left out, and said so.
   await expect(page.getByTestId('data-check').and(page.locator('[data-check="label-conflicts"]'))).toContainText('glioma/image (2).png = meningioma/same as glioma.png): every copy was left out');
-  await page.getByTestId('label-conflicts').locator('summary').click();
+  await page.getByTestId('label-conflict-list').locator('summary').click();
   await expect(page.getByTestId('label-conflict')).toContainText('every copy left out');
   const total = (cls: string) => page.locator(`[data-testid="counts-row"][data-class="${cls}"] td`).nth(4);
   await expect(total('glioma')).toHaveText('5');
@@ -102,6 +102,7 @@ test('CLI: every flag is checked before the browser starts, negative numbers get
     [['register', '--run', 'run-x', '--name', 'Brain MRI', '--version', '1.0.0'], /^studio: --name: model name "Brain MRI" must be 1 to 64 characters/],
     [['register', '--run', 'run-x', '--name', 'brain', '--version', '1.0'], /^studio: --version: .*MAJOR\.MINOR\.PATCH/],
     [['register', '--run', 'run-x', '--name', 'brain', '--version', '1.0.0', '--tag', 'site'], /^studio: --tag: tag "site" must be key=value$/],
+    [['export', '--model', 'Brain MRI@1.0.0', '--format', 'tfjs'], /^studio: --model Brain MRI@1\.0\.0: model name "Brain MRI" must be 1 to 64 characters/],
   ] as const) {
     const r = studio(...args, ...noBrowser);
     expect(r.code, args.join(' ')).toBe(2);
@@ -130,15 +131,16 @@ test('a class folder named <img src=x onerror=alert(1)> and a hostile descriptio
   await openStudio(page);
   await page.getByTestId('folder-input').setInputFiles(root);
   await expect(page.getByTestId('scan')).toContainText('2 class folders');
-  const { report, card } = await page.evaluate(async (hostile) => {
+  const { report, card, overridden } = await page.evaluate(async (hostile) => {
     const s = window.studio!;
     const data = await s.importFolder({ imageSize: 16, channels: 3, split: { train: 0.5, val: 0.25, test: 0.25 }, seed: 1, dedupe: 'keep-together' });
     const run = await s.train({ dataset: { kind: 'folder', fingerprint: data.fingerprint }, model: 'simple_cnn', epochs: 1, batchSize: 4, learningRate: 0.003, seed: 1 });
     await s.evaluate({ runId: run.runId, latencySamples: 5 });
     const files = await s.evaluationReport(run.runId, { includeFileNames: true });
-    await s.register({ runId: run.runId, name: 'hostile', version: '1.0.0', description: `${hostile} [x](javascript:alert(1))`, tags: [`site=${hostile}`], overrideReason: `${hostile} | ${hostile}`, aliases: ['candidate'] });
+    // A 100 % gate: the reason is recorded unless this tiny run happens to score every validation image right.
+    const v = await s.register({ runId: run.runId, name: 'hostile', version: '1.0.0', description: `${hostile} [x](javascript:alert(1))`, tags: [`site=${hostile}`], overrideReason: `${hostile} | ${hostile}`, aliases: ['candidate'], threshold: 1 });
     const exported = await s.exportModel('hostile@1.0.0', 'tfjs');
-    return { report: files.find((f) => f.name === 'evaluation_report.md')!.text!, card: new TextDecoder().decode(exported.files.find((f) => f.name === 'MODEL_CARD.md')!.bytes) };
+    return { overridden: !v.gate.passed, report: files.find((f) => f.name === 'evaluation_report.md')!.text!, card: new TextDecoder().decode(exported.files.find((f) => f.name === 'MODEL_CARD.md')!.bytes) };
   }, HOSTILE);
   for (const [name, md] of [['evaluation_report.md', report], ['MODEL_CARD.md', card]]) {
     const rendered = renderMarkdown(md);
@@ -147,6 +149,8 @@ test('a class folder named <img src=x onerror=alert(1)> and a hostile descriptio
   }
   // The class name in the per-class table, file names (included on request) in the mistakes table.
   expect(renderMarkdown(report).text).toContain(`${HOSTILE}/image (`);
-  expect(renderMarkdown(card).text).toContain(`${HOSTILE} | ${HOSTILE}`);
+  expect(renderMarkdown(card).text).toContain(`${HOSTILE} [x](javascript:alert(1))`);
+  expect(renderMarkdown(card).text).toContain(`site=${HOSTILE}`);
+  if (overridden) expect(renderMarkdown(card).text).toContain(`“${HOSTILE} | ${HOSTILE}”`);
   expect(pageErrors).toEqual([]);
 });
