@@ -10,11 +10,15 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type {} from '../src/engine/automation';
-import { EVALUATION_IMPORT } from '../src/engine/types';
+import { selectClasses, type DatasetLayout } from '../src/core/dataset/layout';
+import { compileGroupPattern } from '../src/core/dataset/split';
+import { nameProblem, reviewRegistration } from '../src/core/registry/registry';
+import { DEFAULT_LABEL_CONFLICTS, EVALUATION_IMPORT, LABEL_CONFLICT_MODES } from '../src/engine/types';
 import { operatingPointSummary } from '../src/core/metrics/files';
 import type { BackendInfo, CrossValidationEvent, CrossValidationResult, DatasetSummary, EvaluateEvent, EvaluateRequest, EvaluationRecord, ImportEvent, ImportOptions, LrScheduleConfig, RunRecord, SplitFractions, StudioSettings, TrainConfig, TrainEvent, ZooModel, RegisterModelRequest, ExportedFile, ReportFile, ReportOptions, RecommendedRecipe } from '../src/engine/types';
 import type { Page } from 'playwright';
 import { launchStudioBrowser } from './browser';
+import { checkDataFolder } from './folder-check';
 import { serveStatic } from './serve';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -36,6 +40,8 @@ const USAGE = `usage: npm run studio -- <command> [options]
         [--config FILE.json]  settings from a config file (exported by the studio); flags given here override it
         demo:   [--image-size N (32)] [--per-class N (60)]
         folder: [--classes a,b,c] [--split 70/15/15] [--group-pattern REGEX] [--dedupe keep-together|drop|off]
+                [--label-conflicts drop-all|keep-first|keep-all (drop-all)]: the same image (identical bytes) under
+                two or more classes: drop every copy, keep the copies in the class of the first by path, or keep all
                 [--near-threshold BITS (5): perceptual-hash distance, of 64 bits, for near duplicates]
                 [--image-size N (64)] [--channels 1|3]
   resume --run ID [--out FILE.json]  continue a stopped run from its last checkpoint (same --profile and --port)
@@ -120,15 +126,30 @@ const TRAIN_OPTIONS = {
   weights: { type: 'string' },
   'class-weights': { type: 'string' },
   'label-smoothing': { type: 'string' },
+  'label-conflicts': { type: 'string' },
   config: { type: 'string' },
   recommended: { type: 'boolean' },
 } as const;
 
 type Values<O> = { [K in keyof O]?: O[K] extends { type: 'boolean' } ? boolean : O[K] extends { multiple: true } ? string[] : string };
 
+/**
+ * `--epochs -3`: a value that is a negative number is the option's value (node's parser would take it for an option
+ * and say "ambiguous"); joined as `--epochs=-3`, it reaches the range check and its message.
+ */
+function negativeValuesJoined(argv: string[], options: Record<string, { type: 'string' | 'boolean' }>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const name = argv[i].startsWith('--') ? argv[i].slice(2) : undefined;
+    if (name !== undefined && options[name]?.type === 'string' && /^-(\d|\.\d|Infinity)/.test(argv[i + 1] ?? '')) out.push(`${argv[i]}=${argv[++i]}`);
+    else out.push(argv[i]);
+  }
+  return out;
+}
+
 function parse<O extends Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>>(argv: string[], options: O): Values<O> {
   try {
-    return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values as Values<O>;
+    return parseArgs({ args: negativeValuesJoined(argv, options), options, strict: true, allowPositionals: false }).values as Values<O>;
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
@@ -269,6 +290,8 @@ export async function parseTrainArgs(argv: string[], command = 'train'): Promise
   const model = v.model ?? file?.train.model ?? 'simple_cnn';
   // A --model other than the file's takes its own defaults from the file's models table, not the file's lr and batch.
   const fileTrain = file && model === file.train.model ? file.train : null;
+  const smoothing = v['label-smoothing'] === undefined ? undefined : Number(v['label-smoothing']);
+  if (smoothing !== undefined && !(smoothing >= 0 && smoothing < 1)) throw new UsageError(`--label-smoothing must be a number from 0 up to (not including) 1 (got "${v['label-smoothing']}")`);
   const lr = v.lr === undefined ? (fileTrain?.learningRate ?? file?.models[model]?.learningRate ?? Number.NaN) : Number(v.lr);
   if (v.lr !== undefined && !(lr > 0 && lr < 10)) throw new UsageError(`--lr must be a positive number below 10 (got "${v.lr}")`);
   const seed = int('seed', v.seed, file?.train.seed ?? 42, 0, 2 ** 31 - 1);
@@ -295,7 +318,7 @@ export async function parseTrainArgs(argv: string[], command = 'train'): Promise
     ...(v.optimizer === undefined ? (fileTrain?.optimizer ? { optimizer: fileTrain.optimizer } : {}) : { optimizer: oneOf('optimizer', v.optimizer, OPTIMIZERS) }),
     ...(augment === 'on' ? { augment: file ? (fileAugment as Exclude<TrainConfig['augment'], undefined>) : ('default' as const) } : {}),
     ...(v['class-weights'] === undefined ? (file ? { classWeights: file.train.classWeights } : {}) : { classWeights: oneOf('class-weights', v['class-weights'], ['auto', 'off'] as const) }),
-    ...(v['label-smoothing'] === undefined ? (file ? { labelSmoothing: file.train.labelSmoothing } : {}) : { labelSmoothing: Number(v['label-smoothing']) }),
+    ...(v['label-smoothing'] === undefined ? (file ? { labelSmoothing: file.train.labelSmoothing } : {}) : { labelSmoothing: smoothing }),
     earlyStopping: v['no-early-stopping'] || (v.patience === undefined && fileStopping === null) ? null : { patience: int('patience', v.patience, fileStopping?.patience ?? 15, 1, 10000), minDelta: fileStopping?.minDelta ?? 0.0005 },
     saveEveryEpochs: int('save-every', v['save-every'], file?.train.saveEveryEpochs ?? 0, 0, 10000),
     epochs,
@@ -310,7 +333,7 @@ export async function parseTrainArgs(argv: string[], command = 'train'): Promise
   const weights = v.weights === undefined ? {} : { weights: resolve(v.weights) };
   if (weights.weights && !(existsSync(weights.weights) && statSync(weights.weights).isFile())) throw new UsageError(`--weights ${v.weights}: no such file`);
   if (v.demo) {
-    for (const flag of ['classes', 'group-pattern', 'dedupe', 'near-threshold', 'channels'] as const) if (v[flag] !== undefined) throw new UsageError(`--${flag} applies to --data, not --demo`);
+    for (const flag of ['classes', 'group-pattern', 'dedupe', 'near-threshold', 'channels', 'label-conflicts'] as const) if (v[flag] !== undefined) throw new UsageError(`--${flag} applies to --data, not --demo`);
     return {
       ...session,
       out: resolve(v.out),
@@ -322,12 +345,26 @@ export async function parseTrainArgs(argv: string[], command = 'train'): Promise
   if (v['per-class'] !== undefined) throw new UsageError('--per-class applies to --demo, not --data');
   const dir = resolve(v.data!);
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`--data ${v.data}: no such folder`);
+  const layout = dataFolderWarnings('data', dir);
+  const labelConflicts = oneOf('label-conflicts', v['label-conflicts'], LABEL_CONFLICT_MODES) ?? DEFAULT_LABEL_CONFLICTS;
   const dedupe = v.dedupe ?? d?.dedupe ?? 'keep-together';
   if (!(DEDUPE as readonly string[]).includes(dedupe)) throw new UsageError(`--dedupe must be one of ${DEDUPE.join(', ')} (got "${dedupe}")`);
   const channels = int('channels', v.channels, d?.channels ?? 3, 1, 3);
   if (channels === 2) throw new UsageError('--channels must be 1 or 3 (got "2")');
   const classes = v.classes?.split(',').map((c) => c.trim()).filter(Boolean) ?? d?.classes ?? undefined;
+  try {
+    selectClasses(layout, classes);
+  } catch (err) {
+    throw new UsageError(`${v.classes !== undefined ? '--classes' : d?.classes ? `--config ${v.config}` : `--data ${v.data}`}: ${(err as Error).message}`);
+  }
   const groupPattern = v['group-pattern'] ?? d?.groupPattern ?? undefined;
+  if (groupPattern !== undefined) {
+    try {
+      compileGroupPattern(groupPattern);
+    } catch (err) {
+      throw new UsageError(`--group-pattern: ${(err as Error).message}`);
+    }
+  }
   return {
     ...session,
     out: resolve(v.out),
@@ -346,11 +383,20 @@ export async function parseTrainArgs(argv: string[], command = 'train'): Promise
         seed: v.seed === undefined ? (d?.seed ?? seed) : seed,
         groupPattern,
         dedupe: dedupe as ImportOptions['dedupe'],
+        labelConflicts,
         // Left out, the engine's default applies.
         nearThreshold: v['near-threshold'] === undefined ? d?.nearThreshold : int('near-threshold', v['near-threshold'], 0, 0, 64),
       },
     },
   };
+}
+
+/** Refuses a --data/--external folder the page would refuse (empty, loose images, no images); prints its warnings. */
+function dataFolderWarnings(flag: string, dir: string): DatasetLayout {
+  const { layout, refusal, warnings } = checkDataFolder(dir);
+  if (refusal) throw new UsageError(`--${flag} ${dir}: ${refusal}`);
+  for (const w of warnings) console.log(`warning: ${w.message}`);
+  return layout;
 }
 
 function newestMtime(path: string): number {
@@ -512,6 +558,7 @@ async function trainConfig(page: Page, backend: BackendInfo, args: TrainArgs, on
     await page.setInputFiles('[data-testid="folder-input"]', args.folder.dir);
     const dataset = await page.evaluate((opts) => window.studio!.importFolder(opts), args.folder.options);
     console.log(importLine(dataset));
+    for (const check of dataset.checks) console.log(`warning: ${check.message}`);
     cfg = { ...cfg, dataset: { kind: 'folder', fingerprint: dataset.fingerprint } };
   }
   return cfg;
@@ -657,9 +704,11 @@ export function parseEvaluateArgs(argv: string[]): EvaluateArgs {
   if (!v.out) throw new UsageError('evaluate needs --out DIR, the folder the report files go to');
   const data = v.data === undefined ? undefined : resolve(v.data);
   if (data && (!existsSync(data) || !statSync(data).isDirectory())) throw new UsageError(`--data ${v.data}: no such folder`);
+  if (data) dataFolderWarnings('data', data);
   if (data && v.external) throw new UsageError('pass --data DIR (the run\'s own folder, evaluated on its test split) or --external DIR (another folder), not both');
   const external = v.external === undefined ? undefined : resolve(v.external);
   if (external && (!existsSync(external) || !statSync(external).isDirectory())) throw new UsageError(`--external ${v.external}: no such folder`);
+  if (external) dataFolderWarnings('external', external);
   const thresholds = {
     ...(v['min-sensitivity'] === undefined ? {} : { minSensitivity: fraction('min-sensitivity', v['min-sensitivity']) }),
     ...(v['min-accuracy'] === undefined ? {} : { minAccuracy: fraction('min-accuracy', v['min-accuracy']) }),
@@ -728,7 +777,9 @@ export function evaluateRun(args: EvaluateArgs): Promise<{ evaluation: Evaluatio
       const dir = args.data ?? recordedDataFolder(args.profile, run.runId);
       if (!dir) throw new UsageError(`run ${run.runId} was trained on a folder this profile has no path for: pass --data DIR, the folder it was trained on`);
       if (!existsSync(dir)) throw new UsageError(`run ${run.runId} was trained on ${dir}, which is gone: pass --data DIR`);
-      const options = run.dataset?.importOptions;
+      // A run recorded before the label-conflict check kept every copy: its split is rebuilt as it was trained.
+      const recorded = run.dataset?.importOptions;
+      const options = recorded && { labelConflicts: 'keep-all' as const, ...recorded };
       if (!run.dataset || !options) throw new UsageError(`run ${run.runId} predates recorded import settings, so its split cannot be rebuilt; train it again`);
       await page.setInputFiles('[data-testid="folder-input"]', dir);
       const dataset = await page.evaluate((opts) => window.studio!.importFolder(opts), options);
@@ -760,6 +811,9 @@ export function parseRegisterArgs(argv: string[]): SessionArgs & { request: Regi
   if (!v.version) throw new UsageError('register needs --version X.Y.Z');
   const reason = v['override-reason']?.trim();
   if (v['override-reason'] !== undefined && !reason) throw new UsageError('--override-reason needs a reason, in words');
+  // The name, version, aliases and tags are checked here, as the registry will check them; the gate needs the run.
+  const form = reviewRegistration({ name: v.name, version: v.version, tags: v.tag, aliases: v.alias }, {}).problems.find((p) => p.field !== 'gate');
+  if (form) throw new UsageError(`--${{ name: 'name', version: 'version', aliases: 'alias', tags: 'tag' }[form.field as string] ?? form.field}: ${form.message}`);
   return {
     ...sessionArgs(v),
     request: {
@@ -777,10 +831,17 @@ export function parseRegisterArgs(argv: string[]): SessionArgs & { request: Regi
 export function parseExportArgs(argv: string[]): SessionArgs & { model: string; format: 'tfjs' | 'onnx'; out: string } {
   const v = parse(argv, { ...COMMON_OPTIONS, model: { type: 'string' }, format: { type: 'string' } });
   if (!v.model) throw new UsageError('export needs --model NAME@VERSION or NAME@ALIAS');
+  modelRef(v.model);
   const format = oneOf('format', v.format, ['tfjs', 'onnx'] as const);
   if (!format) throw new UsageError('export needs --format tfjs|onnx');
   if (!v.out) throw new UsageError('export needs --out DIR, the folder the files go to');
   return { ...sessionArgs(v), model: v.model, format, out: resolve(v.out) };
+}
+
+/** A --model NAME@VERSION|NAME@ALIAS whose name the registry could never hold is refused here, in the registry's words. */
+function modelRef(ref: string): void {
+  const problem = nameProblem(ref.split('@')[0]);
+  if (problem) throw new UsageError(`--model ${ref}: ${problem}`);
 }
 
 function filesUnder(dir: string): number {
@@ -790,6 +851,7 @@ function filesUnder(dir: string): number {
 export function parsePredictArgs(argv: string[]): SessionArgs & { model: string; images: string; out: string } {
   const v = parse(argv, { ...COMMON_OPTIONS, model: { type: 'string' }, images: { type: 'string' } });
   if (!v.model) throw new UsageError('predict needs --model NAME@VERSION or NAME@ALIAS');
+  modelRef(v.model);
   if (!v.images) throw new UsageError('predict needs --images DIR');
   if (!v.out) throw new UsageError('predict needs --out FILE.csv');
   const images = resolve(v.images);

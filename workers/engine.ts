@@ -1,6 +1,7 @@
 /** The engine behind the `Engine` interface: runs in a dedicated worker and owns every tensor and every image. */
 import * as tf from '@tensorflow/tfjs';
 import { DEMO_CLASSES, generateDemoDataset } from '../src/core/dataset/demo';
+import { scanChecks } from '../src/core/dataset/checks';
 import { ImportCancelled, importDataset, scanFolder, splitId, type FolderSource, type ImageAnalyzer, type ImportedDataset, type ImportOptions } from '../src/core/dataset/importer';
 import { DatasetError } from '../src/core/dataset/layout';
 import { GroupPatternError, manifestToCsv, manifestToJson, stratifiedSplit, validateFractions, type SplitIndices } from '../src/core/dataset/split';
@@ -204,11 +205,12 @@ export class StudioEngine implements Engine {
   }
 
   async scanFolder(input: FolderInput): Promise<FolderScan> {
+    // A new pick replaces the last one, whatever it holds: an import must never read the previous folder by mistake.
+    this.scanned = null;
     const { name, source } = await folderSource(input);
     const layout = scanFolder(source);
-    if (layout.files.length === 0) {
-      throw new EngineError('E_DATASET', `no images found in "${name}": expected one sub-folder per class (e.g. ${name}/glioma/*.jpg) or Training/ and Testing/ folders of class sub-folders`, `${layout.skipped.length} files skipped`);
-    }
+    const checks = scanChecks(layout, source.entries.map((e) => e.path), name);
+    if (checks.refusal) throw new EngineError('E_DATASET', checks.refusal, `${layout.skipped.length} files skipped`);
     this.scanned = { name, source };
     if (input.kind === 'handle') await rememberFolder(await this.database(), name, input.handle);
     const count = new Map<string, number>();
@@ -220,6 +222,7 @@ export class StudioEngine implements Engine {
       emptyClasses: layout.emptyClasses,
       files: layout.files.length,
       skipped: layout.skipped,
+      checks: checks.warnings,
     };
   }
 
@@ -265,6 +268,8 @@ export class StudioEngine implements Engine {
         samples: samplesPerClass(data, opts.seed),
         skipped: data.skipped,
         duplicates: data.duplicates,
+        labelConflicts: data.labelConflicts,
+        checks: data.checks,
         normalization: data.normalization,
         imagenet: IMAGENET_STATS,
         bytesHeld: data.images.buffer.byteLength,

@@ -29,8 +29,9 @@ const PARITY_IMAGES = 8;
 
 export function asEngineError(err: unknown): unknown {
   if (!(err instanceof RegistryError)) return err;
-  // The registry's own code travels in `detail`, so the UI and the CLI can tell a gate refusal from a bad name.
-  const code = err.code === 'E_NOT_FOUND' ? 'E_NOT_FOUND' : 'E_CONFIG';
+  // The registry's own code travels in `detail`, so the UI and the CLI can tell a gate refusal from a bad name. A
+  // full disk is E_QUOTA, as every other save reports it: nothing about the request was wrong.
+  const code = err.code === 'E_NOT_FOUND' || err.code === 'E_QUOTA' ? err.code : 'E_CONFIG';
   return new EngineError(code, err.message, err.code);
 }
 

@@ -3,6 +3,7 @@
  * Web Worker. Only plain data and comlink-proxied callbacks cross it; the main thread never holds a tensor.
  */
 
+import type { DataCheck, LabelConflict } from '../core/dataset/checks';
 import type { DuplicateSummary, ImportEvent, ImportOptions, SplitCountsByClass } from '../core/dataset/importer';
 import type { SkippedFile } from '../core/dataset/layout';
 import type { ChannelStats, StatsCheck } from '../core/dataset/stats';
@@ -32,6 +33,7 @@ export type { DeviceSpeed, Recommendation, RecommendedSettings, StageEstimate } 
 export type { AugmentConfig } from '../core/image/augment';
 export type { SplitFractions, SplitName } from '../core/dataset/split';
 export type { DedupeMode, DuplicateSummary, ImportEvent, ImportOptions, SplitCountsByClass } from '../core/dataset/importer';
+export { DEFAULT_LABEL_CONFLICTS, LABEL_CONFLICT_MODES, type DataCheck, type LabelConflict, type LabelConflictMode } from '../core/dataset/checks';
 export type { SkippedFile } from '../core/dataset/layout';
 export type { ChannelStats, StatsCheck } from '../core/dataset/stats';
 export type { ModelVersion, RegistrationProblem, RegistrationReview } from '../core/registry/registry';
@@ -94,9 +96,10 @@ export interface EvaluateRequest {
 /**
  * The import settings for a folder imported only to be evaluated (an external test set, or the data for a model
  * folder): a dataset without a split, every image in the test split (whatever its folder is called: `Testing`,
- * `Training`, `val`), none dropped as a duplicate. See ImportOptions.purpose.
+ * `Training`, `val`), none dropped as a duplicate or a label conflict (the summary still warns of those). See
+ * ImportOptions.purpose.
  */
-export const EVALUATION_IMPORT = { split: { train: 0, val: 0, test: 1 }, dedupe: 'off', purpose: 'evaluation' } as const satisfies Pick<ImportOptions, 'split' | 'dedupe' | 'purpose'>;
+export const EVALUATION_IMPORT = { split: { train: 0, val: 0, test: 1 }, dedupe: 'off', purpose: 'evaluation', labelConflicts: 'keep-all' } as const satisfies Pick<ImportOptions, 'split' | 'dedupe' | 'purpose' | 'labelConflicts'>;
 
 /** An exported TF.js model folder evaluated on an imported folder (see Engine.evaluateModel). */
 export interface ModelEvaluateRequest extends Pick<EvaluateRequest, 'thresholds' | 'batchSize' | 'latencySamples' | 'robustness' | 'targetSensitivity'> {
@@ -162,6 +165,8 @@ export interface FolderScan {
   emptyClasses: string[];
   files: number;
   skipped: SkippedFile[];
+  /** What the studio warns about in this folder before any import (e.g. images outside the class folders). */
+  checks: DataCheck[];
 }
 
 export interface DatasetSummary {
@@ -180,6 +185,10 @@ export interface DatasetSummary {
   samples: Record<string, string[]>;
   skipped: SkippedFile[];
   duplicates: DuplicateSummary;
+  /** Identical files under two or more classes, and what the import did with them. */
+  labelConflicts: LabelConflict[];
+  /** The data checks' warnings on this import (label conflicts, classes missing from a split). */
+  checks: DataCheck[];
   normalization: ChannelStats;
   imagenet: ChannelStats;
   /** Bytes of decoded pixels the engine holds, and per pixel-channel (1.0 means plain uint8, no overhead). */

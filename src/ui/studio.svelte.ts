@@ -173,7 +173,10 @@ export class Studio {
   /** The scan in flight or last finished (null result: it failed, see scanError); automation waits on it. */
   lastScan: Promise<FolderScan | null> | null = null;
 
-  /** Scans a picked folder. A failed scan keeps the previous folder and dataset as they were. */
+  /**
+   * Scans a picked folder. A scan that finds nothing to import clears the previous folder's scan (the page must not
+   * offer to import a folder the user has moved away from) and says why; the imported dataset stays as it was.
+   */
   scanFolder(input: FolderInput): Promise<FolderScan | null> {
     this.lastScan = this.runScan(input);
     return this.lastScan;
@@ -187,6 +190,7 @@ export class Studio {
       this.recommendation = null;
       return this.scan;
     } catch (err) {
+      this.scan = null;
       this.scanError = describeError(err);
       return null;
     } finally {
@@ -216,7 +220,8 @@ export class Studio {
 
   /** Files from `<input webkitdirectory>` or a drop: their relative paths say which class folder each is in. */
   scanFiles(files: File[], paths: string[] = files.map((f) => f.webkitRelativePath || f.name)): Promise<FolderScan | null> {
-    const name = paths[0]?.split('/')[0] ?? 'folder';
+    // A browser lists nothing, not even the folder's name, for an empty folder.
+    const name = paths[0]?.split('/')[0] ?? '';
     return this.scanFolder({ kind: 'files', name, files, paths });
   }
 

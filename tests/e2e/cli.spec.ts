@@ -72,11 +72,13 @@ test('train --data imports a folder through the page, leaves a class out, and re
   expect(run.split.train + run.split.val + run.split.test).toBe(Object.values(run.dataset.counts).reduce((n: number, c) => n + Object.values(c as Record<string, number>).reduce((a, b) => a + b, 0), 0));
 });
 
-test('train --data with fewer than two classes fails with a one-line reason', () => {
+test('train --data with fewer than two classes fails with a one-line reason, before any browser starts', () => {
   const root = phantomFolder(['glioma', 'meningioma'], 4);
-  const r = studio('train', '--data', root, '--classes', 'glioma', '--epochs', '1', '--out', '/tmp/x.json', '--port', '0');
-  expect(r.code).toBe(1);
-  expect(r.stderr).toEqual([expect.stringMatching(/^studio: .*at least two classes/)]);
+  const r = studio('train', '--data', root, '--classes', 'glioma', '--epochs', '1', '--out', '/tmp/x.json', '--browser', '/nonexistent/chrome');
+  expect(r.code).toBe(2);
+  expect(r.stderr[0]).toBe('studio: --classes: a classifier needs at least two classes, but only one class (glioma) was chosen');
+  const unknown = studio('train', '--data', root, '--classes', 'glioma,notumor', '--epochs', '1', '--out', '/tmp/x.json', '--browser', '/nonexistent/chrome');
+  expect(unknown.stderr[0]).toBe('studio: --classes: unknown class notumor; the dataset has glioma, meningioma');
   const missing = studio('train', '--data', '/nonexistent/folder', '--epochs', '1', '--out', '/tmp/x.json');
   expect(missing.code).toBe(2);
   expect(missing.stderr[0]).toBe('studio: --data /nonexistent/folder: no such folder');

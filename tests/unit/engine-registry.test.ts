@@ -8,6 +8,7 @@ import { importTfjs, unzipFiles } from '../../src/core/export/tfjs';
 import { EngineError } from '../../src/engine/errors';
 import type { DemoDatasetConfig, RunRecord, TrainConfig } from '../../src/engine/types';
 import { StudioEngine } from '../../workers/engine';
+import { withFullDisk } from '../fixtures/quota';
 
 // The real engine, as the worker exposes it, on TF.js's CPU backend and fake-indexeddb: train, register, export,
 // import. (The ONNX export's parity check runs onnxruntime-web, so it is tested in Chromium: tests/e2e/export.spec.ts.)
@@ -48,7 +49,7 @@ describe('engine: register, export and import models', () => {
     expect(tf.memory().numTensors).toBe(held);
     expect(version).toMatchObject({ id: 'demo-model@1.0.0', runId: run.runId, epoch: run.best!.epoch, labels: run.classes, inputSize: 12, aliases: ['champion'] });
     expect(version.gate.passed).toBe(run.best!.valAccuracy >= 0.85);
-    expect(version.card).toContain(`\`${run.runId}\`, best epoch ${run.best!.epoch}`);
+    expect(version.card).toContain(`| source run | ${run.runId}, best epoch ${run.best!.epoch} |`);
     expect((await engine.models()).map((v) => v.id)).toEqual(['demo-model@1.0.0']);
 
     const exported = await engine.exportModel('demo-model@champion', 'tfjs');
@@ -81,6 +82,14 @@ describe('engine: register, export and import models', () => {
     const missing = await errorOf(engine.exportModel('demo-model@production', 'onnx'));
     expect([missing.code, missing.message]).toEqual(['E_NOT_FOUND', 'demo-model@production is not registered (demo-model has aliases: candidate, champion)']);
     expect((await errorOf(engine.register({ runId: 'run-nope', name: 'a', version: '1.0.0' }))).code).toBe('E_NOT_FOUND');
+    // A full disk is E_QUOTA, as the UI and every other save report it (it said E_CONFIG), and nothing is registered.
+    let full: EngineError | undefined;
+    await withFullDisk('modelFiles', 1, async () => {
+      full = await errorOf(engine.register({ runId: run.runId, name: 'demo-model', version: '9.0.0', overrideReason: 'x' }));
+    });
+    expect([full!.code, full!.detail]).toEqual(['E_QUOTA', 'E_QUOTA']);
+    expect(full!.message).toMatch(/storage for this site is full/);
+    expect((await engine.models()).map((v) => v.id)).not.toContain('demo-model@9.0.0');
   });
 
   it('reviews a request as the form types it, moves and removes aliases, sizes its storage and deletes a version', async () => {

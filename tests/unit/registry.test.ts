@@ -280,7 +280,7 @@ describe('model card', () => {
     db.close();
     const card = v.card;
     for (const h of ['# brain-mri 1.0.0', '## Intended use', '## Data summary', '## Split protocol and leakage status', '## Training configuration', '## Metrics', '## Medical validation', '## Limitations', '## Library versions']) expect(card).toContain(h);
-    expect(card).toContain('| source run | `run-20260101-abc`, best epoch 3 |');
+    expect(card).toContain('| source run | run-20260101-abc, best epoch 3 |');
     expect(card).toContain('| validation accuracy | 90.0 % | 78.6 % – 95.7 % | 50 |');
     const [lo, hi] = wilsonInterval(54, 60);
     expect(card).toContain(`| test accuracy | 90.0 % | ${(lo * 100).toFixed(1)} % – ${(hi * 100).toFixed(1)} % | 60 |`);

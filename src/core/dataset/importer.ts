@@ -4,7 +4,8 @@
  * The file system and the image decoder are injected: the worker passes browser ones, tests pass Node ones.
  */
 import { deriveSeed } from '../random';
-import { NEAR_THRESHOLD, dHash, dropDuplicates, duplicateReport, duplicateSplitGroups, findDuplicateGroups, sha256Hex, type DuplicateReport, type PerceptualHash } from './duplicates';
+import { NEAR_THRESHOLD, dHash, dropDuplicates, duplicateReport, duplicateSplitGroups, findDuplicateGroups, sha256Hex, type DuplicateGroups, type DuplicateReport, type PerceptualHash } from './duplicates';
+import { DEFAULT_LABEL_CONFLICTS, importChecks, resolveLabelConflicts, type DataCheck, type LabelConflict, type LabelConflictMode } from './checks';
 import { datasetFingerprint } from './fingerprint';
 import { detectLayout, evaluationLayout, selectClasses, type DatasetLayout, type PathEntry, type SkippedFile } from './layout';
 import { buildSplitManifest, combineGroups, compileGroupPattern, groupedSplit, groupFromPattern, splitOfEach, type SplitFractions, type SplitIndices, type SplitManifest, type SplitName } from './split';
@@ -116,6 +117,8 @@ export interface ImportOptions {
   /** A regex whose first capture is a group (patient) id: every image of a group lands in one split. */
   groupPattern?: string;
   dedupe: DedupeMode;
+  /** What to do with identical files filed under two or more classes (default drop-all: no copy is trained on). */
+  labelConflicts?: LabelConflictMode;
   /** Hamming distance (of 64 bits) under which two dHashes are near duplicates. */
   nearThreshold?: number;
   /** Batches of files in flight at once (default: as many as the analyzer can work on). */
@@ -165,6 +168,10 @@ export interface ImportedDataset {
   counts: SplitCountsByClass;
   skipped: SkippedFile[];
   duplicates: DuplicateSummary;
+  /** Identical files under two or more classes, and what the import did with them. */
+  labelConflicts: LabelConflict[];
+  /** Warnings on this import (label conflicts, classes missing from a split), in words. */
+  checks: DataCheck[];
   normalization: ChannelStats;
   options: ImportOptions;
 }
@@ -293,15 +300,20 @@ export async function importDataset(
     kept.map((i) => ({ key: files[i].key, contentHash: hashes[i], phash: phashes[i] })),
     { threshold: opts.nearThreshold ?? NEAR_THRESHOLD },
   );
+  const conflictMode = opts.labelConflicts ?? DEFAULT_LABEL_CONFLICTS;
+  const { conflicts, drop: conflicting } = resolveLabelConflicts(groups.exact, keysAll, (j) => files[kept[j]].className, conflictMode);
+  // Dedupe works on what the label-conflict choice left: a dropped copy represents no cluster and joins no group.
+  const remaining = conflicting.size ? withoutItems(groups, conflicting) : groups;
   const dropped: DuplicateSummary['dropped'] = [];
   let dupGroupIds: (string | undefined)[] = new Array(kept.length).fill(undefined);
-  let survivors = kept.map((_, j) => j); // indices into `kept`
+  let survivors = kept.map((_, j) => j).filter((j) => !conflicting.has(j)); // indices into `kept`
   if (opts.dedupe === 'drop') {
-    const d = dropDuplicates(groups, keysAll);
+    const d = dropDuplicates(remaining, keysAll);
     for (const x of d.dropped) dropped.push({ path: keysAll[x.index], duplicateOf: keysAll[x.keptAs] });
-    survivors = d.keep.sort((a, b) => a - b);
+    const deduped = new Set(d.keep);
+    survivors = survivors.filter((j) => deduped.has(j));
   } else if (opts.dedupe === 'keep-together') {
-    dupGroupIds = duplicateSplitGroups(groups, keysAll);
+    dupGroupIds = duplicateSplitGroups(remaining, keysAll);
   }
   if (survivors.length !== kept.length) {
     survivors.forEach((j, n) => {
@@ -335,6 +347,7 @@ export async function importDataset(
   const report: DuplicateReport = duplicateReport(groups, splitOfKept);
   const named = (members: number[]) => members.map((j) => keysAll[j]);
 
+  const counts = countBySplit(layout.classes, labels, split);
   const fingerprint = await datasetFingerprint(kept.map((i) => ({ path: files[i].key, size: sizes[i], contentHash: hashes[i] })));
   return {
     fingerprint,
@@ -348,26 +361,37 @@ export async function importDataset(
     keys,
     split,
     manifest: buildSplitManifest(keys.map((key, k) => ({ path: key, className: layout.classes[labels[k]], group: groupIds[k] })), split, opts.seed, opts.split),
-    counts: countBySplit(layout.classes, labels, split),
+    counts,
     skipped: skipped.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)),
+    labelConflicts: conflicts,
+    checks: importChecks(conflicts, conflictMode, layout.classes, counts, opts.split.test),
     duplicates: {
       exactGroups: report.exactGroups.map((g) => named(g.members)),
       nearGroups: report.nearGroups.map((g) => named(g.members)),
       crossSplit: report.crossSplit.map((g) => ({ kind: g.kind, members: named(g.members), splits: g.splits })),
       dropped,
-      keptTogether: opts.dedupe === 'keep-together' ? groups.clusters.length : 0,
+      keptTogether: opts.dedupe === 'keep-together' ? remaining.clusters.length : 0,
     },
     // An evaluation import is never trained on: its statistics (shown, never used) cover every image.
     normalization: statsFromSums(keep.map((i) => pixelSums[i]), forEvaluation ? split.test : split.train, size * size, channels),
-    options: opts,
+    // The choice made, default included: a run records it, and rebuilding its split must make the same one.
+    options: { ...opts, labelConflicts: conflictMode },
   };
 }
 
+/** The duplicate groups without the items in `drop` (groups left with fewer than two members are gone). */
+function withoutItems(groups: DuplicateGroups, drop: ReadonlySet<number>): DuplicateGroups {
+  const keep = (list: number[][]) => list.map((g) => g.filter((i) => !drop.has(i))).filter((g) => g.length > 1);
+  return { exact: keep(groups.exact), near: keep(groups.near), clusters: keep(groups.clusters) };
+}
+
 /** A stable id for one split of one dataset: the key under which its statistics are stored. */
-export function splitId(d: Pick<ImportedDataset, 'fingerprint' | 'options' | 'classes'>): string {
+export function splitId(d: Pick<ImportedDataset, 'fingerprint' | 'options' | 'classes' | 'labelConflicts'>): string {
   const o = d.options;
   // The threshold shapes the split only through the dedupe option; at its default it is left out, so ids (and the
   // statistics stored under them) from before the option existed still match.
   const near = o.dedupe !== 'off' && (o.nearThreshold ?? NEAR_THRESHOLD) !== NEAR_THRESHOLD ? [o.nearThreshold!] : [];
-  return `${d.fingerprint}:${deriveSeed(o.seed, d.classes.join(','), o.split.train, o.split.val, o.split.test, o.groupPattern ?? '', o.dedupe, o.imageSize, o.channels, ...near).toString(16)}`;
+  // Likewise the label-conflict choice, which changes the split only when the folder has conflicts.
+  const conflicts = d.labelConflicts.length ? [o.labelConflicts ?? DEFAULT_LABEL_CONFLICTS] : [];
+  return `${d.fingerprint}:${deriveSeed(o.seed, d.classes.join(','), o.split.train, o.split.val, o.split.test, o.groupPattern ?? '', o.dedupe, o.imageSize, o.channels, ...near, ...conflicts).toString(16)}`;
 }

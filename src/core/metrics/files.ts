@@ -5,6 +5,7 @@
  * by a neutral id, so a report can be handed on without them.
  */
 import { csvText } from '../csv';
+import { mdText } from '../markdown';
 import type { Interval } from './bootstrap';
 import { TEMPERATURE_RANGE } from './calibration';
 import type { EvaluatedImage, EvaluationMetrics, Robustness, RobustnessRow } from './evaluation';
@@ -174,14 +175,14 @@ function operatingPointMarkdown(m: EvaluationMetrics): string[] {
 
 export function evaluationReportMarkdown(m: EvaluationMetrics, v: MedicalValidation, ctx: ReportContext, robustness?: Robustness): string {
   const out: string[] = ['# Evaluation report', ''];
-  if (v.leakageWarning) out.push(`> **Warning — leakage:** ${v.leakageWarning}`, '');
-  out.push(`Run \`${ctx.runId}\` · model \`${ctx.model}\` · backend ${ctx.backend} · ${ctx.date}`, '', `Evaluated on ${ctx.data}: ${m.report.total} images.`, '');
-  if (ctx.unknownClasses?.length) out.push(`> **Not evaluated:** class folders the model was not trained on: ${ctx.unknownClasses.map((c) => `${c.name} (${c.images} images)`).join(', ')}.`, '');
-  out.push(`## Verdict: ${v.verdict}`, '', '| check | value | threshold | passed |', '| --- | --- | --- | --- |');
+  if (v.leakageWarning) out.push(`> **Warning — leakage:** ${mdText(v.leakageWarning)}`, '');
+  out.push(`Run ${mdText(ctx.runId)} · model ${mdText(ctx.model)} · backend ${mdText(ctx.backend)} · ${mdText(ctx.date)}`, '', `Evaluated on ${mdText(ctx.data)}: ${m.report.total} images.`, '');
+  if (ctx.unknownClasses?.length) out.push(`> **Not evaluated:** class folders the model was not trained on: ${ctx.unknownClasses.map((c) => `${mdText(c.name)} (${c.images} images)`).join(', ')}.`, '');
+  out.push(`## Verdict: ${mdText(v.verdict)}`, '', '| check | value | threshold | passed |', '| --- | --- | --- | --- |');
   for (const c of v.checks) {
     const value = c.kind === 'max' ? `${c.value.toFixed(1)}` : p(c.value);
     const threshold = c.kind === 'max' ? `< ${c.threshold}` : `≥ ${p(c.threshold)}`;
-    out.push(`| ${c.name} | ${value} | ${threshold} | ${c.passed ? 'yes' : '**no**'} |`);
+    out.push(`| ${mdText(c.name)} | ${value} | ${threshold} | ${c.passed ? 'yes' : '**no**'} |`);
   }
   out.push('', '## Summary', '');
   out.push(`- Accuracy: ${p(m.report.accuracy)}${ci(m.ci95.accuracy)}`);
@@ -189,32 +190,32 @@ export function evaluationReportMarkdown(m: EvaluationMetrics, v: MedicalValidat
   out.push(`- Macro ROC AUC (one-vs-rest): ${f3(m.roc.macroAuc)}`);
   const atBound = m.temperature !== null && TEMPERATURE_RANGE.some((b) => Math.abs(Math.log(m.temperature! / b)) < 1e-3);
   out.push(`- ECE (${m.calibration.bins.length} bins): ${f3(m.calibration.ece)}${m.temperature !== null ? `; after temperature scaling (T = ${m.temperature.toFixed(3)}, fitted on validation${atBound ? ', at the end of its search range: the validation split is too small or too easy to fit it' : ''}): ${f3(m.calibrationAfterTemperature?.ece ?? null)}` : ''}`);
-  out.push(`- Latency per image: p50 ${m.latencyMs.p50.toFixed(2)} ms, p95 ${m.latencyMs.p95.toFixed(2)} ms${ctx.latencyMethod ? ` (${ctx.latencyMethod})` : ''}; batched throughput ${m.throughput.toFixed(1)} images/s`);
+  out.push(`- Latency per image: p50 ${m.latencyMs.p50.toFixed(2)} ms, p95 ${m.latencyMs.p95.toFixed(2)} ms${ctx.latencyMethod ? ` (${mdText(ctx.latencyMethod)})` : ''}; batched throughput ${m.throughput.toFixed(1)} images/s`);
   out.push(`- Confidence intervals: percentile bootstrap, ${m.bootstrap.resamples} resamples, seed ${m.bootstrap.seed}`);
   out.push('', '## Per class', '', '| class | precision | recall (sensitivity) | specificity | F1 | ROC AUC | support |', '| --- | --- | --- | --- | --- | --- | --- |');
   m.classes.forEach((c, k) => {
     const r = m.report.perClass[k];
-    out.push(`| ${c} | ${f3(r.precision)} | ${f3(r.recall)}${ci(m.ci95.sensitivity[k])} | ${f3(r.specificity)} | ${f3(r.f1)} | ${f3(m.roc.auc[k])} | ${r.support} |`);
+    out.push(`| ${mdText(c)} | ${f3(r.precision)} | ${f3(r.recall)}${ci(m.ci95.sensitivity[k])} | ${f3(r.specificity)} | ${f3(r.f1)} | ${f3(m.roc.auc[k])} | ${r.support} |`);
   });
   for (const [name, r] of [['macro avg', m.report.macro], ['weighted avg', m.report.weighted]] as const) {
     out.push(`| *${name}* | ${f3(r.precision)} | ${f3(r.recall)} | ${f3(r.specificity)} | ${f3(r.f1)} | ${name === 'macro avg' ? f3(m.roc.macroAuc) : ''} | ${r.support} |`);
   }
   if (m.operatingPoint && m.screening) out.push('', ...operatingPointMarkdown(m));
-  out.push('', '## Confusion matrix (rows true, columns predicted; count and share of the row)', '', `| true \\ predicted | ${m.classes.join(' | ')} |`, `| --- |${' --- |'.repeat(m.classes.length)}`);
-  m.confusion.forEach((row, t) => out.push(`| ${m.classes[t]} | ${row.map((v, q) => `${v} (${p(m.confusionNormalized[t][q])})`).join(' | ')} |`));
+  out.push('', '## Confusion matrix (rows true, columns predicted; count and share of the row)', '', `| true \\ predicted | ${m.classes.map(mdText).join(' | ')} |`, `| --- |${' --- |'.repeat(m.classes.length)}`);
+  m.confusion.forEach((row, t) => out.push(`| ${mdText(m.classes[t])} | ${row.map((v, q) => `${v} (${p(m.confusionNormalized[t][q])})`).join(' | ')} |`));
   if (robustness) {
     const groups = byPerturbation(robustness);
     const severities = groups[0]?.map((r) => r.severity) ?? [];
-    out.push('', `## Robustness (accuracy on the ${robustness.images} test images, clean ${p(robustness.baseline)}; noise seed ${robustness.seed}; on ${robustness.backend})`, '');
+    out.push('', `## Robustness (accuracy on the ${robustness.images} test images, clean ${p(robustness.baseline)}; noise seed ${robustness.seed}; on ${mdText(robustness.backend)})`, '');
     out.push(`| perturbation | level | ${severities.map((s) => `severity ${s}`).join(' | ')} |`, `| --- | --- |${' --- |'.repeat(severities.length)}`);
-    for (const rows of groups) out.push(`| ${rows[0].label} | ${rows[0].unit} | ${rows.map((r) => `${p(r.accuracy)} (${r.level})`).join(' | ')} |`);
+    for (const rows of groups) out.push(`| ${mdText(rows[0].label)} | ${mdText(rows[0].unit)} | ${rows.map((r) => `${p(r.accuracy)} (${r.level})`).join(' | ')} |`);
   }
   out.push('', '## Recommendations', '');
-  out.push(...(v.recommendations.length ? v.recommendations.map((r) => `- ${r}`) : ['- none: every check passed and no confusion, calibration or imbalance problem stands out.']));
+  out.push(...(v.recommendations.length ? v.recommendations.map((r) => `- ${mdText(r)}`) : ['- none: every check passed and no confusion, calibration or imbalance problem stands out.']));
   if (ctx.misclassified) {
     const shown = ctx.misclassified.slice(0, MISCLASSIFIED_SHOWN);
     out.push('', `## Misclassified images (${ctx.misclassified.length}${shown.length < ctx.misclassified.length ? `, the ${shown.length} most confident shown; predictions.csv lists every image` : ''})`, '');
-    if (shown.length) out.push('| image | true | predicted | confidence |', '| --- | --- | --- | --- |', ...shown.map((x) => `| ${x.image.replace(/\|/g, '\\|')} | ${x.true} | ${x.predicted} | ${p(x.confidence)} |`));
+    if (shown.length) out.push('| image | true | predicted | confidence |', '| --- | --- | --- | --- |', ...shown.map((x) => `| ${mdText(x.image)} | ${mdText(x.true)} | ${mdText(x.predicted)} | ${p(x.confidence)} |`));
     else out.push('none.');
   }
   if (ctx.charts?.length) out.push('', '## Charts', '', ...ctx.charts.map((f) => `![${f.replace(/\.png$/, '').replace(/_/g, ' ')}](${f})`));

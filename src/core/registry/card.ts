@@ -4,6 +4,7 @@
  * medical-validation verdict. Facts only; where the studio does not know something, the card says so.
  */
 import type { ModelMetadata } from '../export/metadata';
+import { mdText } from '../markdown';
 import type { RunRecord } from '../train/types';
 import type { ModelVersion } from './registry';
 
@@ -37,8 +38,8 @@ export function wilsonInterval(successes: number, n: number, z = 1.959964): [num
 
 export const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
 const ci = ([lo, hi]: [number, number]) => `${pct(lo)} – ${pct(hi)}`;
-const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
-const table = (head: string[], rows: string[][]) => [`| ${head.map(cell).join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.map(cell).join(' | ')} |`)].join('\n');
+/** Every cell is text (see mdText): what the studio writes there and what users typed alike. */
+const table = (head: string[], rows: string[][]) => [`| ${head.map(mdText).join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.map(mdText).join(' | ')} |`)].join('\n');
 
 export interface CardInput {
   version: ModelVersion;
@@ -52,14 +53,14 @@ export function modelCard({ version: v, metadata: m, run, evaluation, verdict }:
   const out: string[] = [];
   const section = (title: string, ...body: string[]) => out.push(`## ${title}`, '', ...body.filter(Boolean).flatMap((b) => [b, '']));
 
-  out.push(`# ${v.name} ${v.version}`, '');
-  if (v.description) out.push(v.description, '');
+  out.push(`# ${mdText(v.name)} ${mdText(v.version)}`, '');
+  if (v.description) out.push(mdText(v.description), '');
   out.push(
     table(
       ['field', 'value'],
       [
         ['registered', v.createdAt],
-        ['source run', v.runId ? `\`${v.runId}\`${v.epoch != null ? `, best epoch ${v.epoch}` : ''}` : 'imported from files (no run in this studio)'],
+        ['source run', v.runId ? `${v.runId}${v.epoch != null ? `, best epoch ${v.epoch}` : ''}` : 'imported from files (no run in this studio)'],
         ['architecture', `${m.modelId} (${m.strategy})`],
         ['aliases', v.aliases.join(', ') || 'none'],
         ['tags', Object.entries(v.tags).map(([k, val]) => `${k}=${val}`).join(', ') || 'none'],
@@ -70,7 +71,7 @@ export function modelCard({ version: v, metadata: m, run, evaluation, verdict }:
 
   section(
     'Intended use',
-    `Classifies ${m.channels === 3 ? 'RGB' : 'greyscale'} images, resized to ${m.inputSize}×${m.inputSize} px, into ${m.labels.length} classes: ${m.labels.join(', ')}. Input: pixel values 0..255; the network sees (x/255 − mean) / std with mean ${JSON.stringify(m.preprocessing.mean.map((x) => +x.toFixed(4)))} and std ${JSON.stringify(m.preprocessing.std.map((x) => +x.toFixed(4)))} (${{ dataset: "the training split's statistics", fixed: 'the normalisation the imported backbone was trained with', '[-1,1]': 'the [-1, 1] scaling of the ImageNet backbone' }[m.preprocessing.scaling]}).`,
+    mdText(`Classifies ${m.channels === 3 ? 'RGB' : 'greyscale'} images, resized to ${m.inputSize}×${m.inputSize} px, into ${m.labels.length} classes: ${m.labels.join(', ')}. Input: pixel values 0..255; the network sees (x/255 − mean) / std with mean ${JSON.stringify(m.preprocessing.mean.map((x) => +x.toFixed(4)))} and std ${JSON.stringify(m.preprocessing.std.map((x) => +x.toFixed(4)))} (${{ dataset: "the training split's statistics", fixed: 'the normalisation the imported backbone was trained with', '[-1,1]': 'the [-1, 1] scaling of the ImageNet backbone' }[m.preprocessing.scaling]}).`),
     'For research and teaching on images like the training data. It is not a medical device: it has not been cleared for diagnosis, and its output must not replace a clinician’s reading.',
   );
 
@@ -79,11 +80,11 @@ export function modelCard({ version: v, metadata: m, run, evaluation, verdict }:
     const splits = ['train', 'val', 'test'] as const;
     section(
       'Data summary',
-      `Dataset fingerprint \`${d.fingerprint.slice(0, 16)}…\` (SHA-256 over file paths, sizes and contents). ${d.skipped.length} file(s) were skipped at import (unreadable or not images).`,
+      `Dataset fingerprint ${mdText(d.fingerprint.slice(0, 16))}… (SHA-256 over file paths, sizes and contents). ${d.skipped.length} file(s) were skipped at import (unreadable or not images).`,
       table(['class', ...splits], d.classes.map((c) => [c, ...splits.map((s) => String(d.counts[s]?.[c] ?? 0))])),
     );
   } else if (run) {
-    section('Data summary', `The studio's synthetic demo phantoms (seed ${run.config.dataset.kind === 'demo' ? run.config.dataset.seed : '?'}): ${run.split.train} training, ${run.split.val} validation and ${run.split.test} test images in ${run.classes.length} classes. Not real patient data.`);
+    section('Data summary', mdText(`The studio's synthetic demo phantoms (seed ${run.config.dataset.kind === 'demo' ? run.config.dataset.seed : '?'}): ${run.split.train} training, ${run.split.val} validation and ${run.split.test} test images in ${run.classes.length} classes. Not real patient data.`));
   } else {
     section('Data summary', 'Unknown: the model was imported from files, without the run that trained it.');
   }
@@ -98,7 +99,7 @@ export function modelCard({ version: v, metadata: m, run, evaluation, verdict }:
         : `**Leakage: ${cross.length} duplicate group(s) span two splits** (${cross.filter((g) => g.kind === 'exact').length} exact, ${cross.filter((g) => g.kind === 'near').length} near), so validation and test figures may be optimistic.`;
     section(
       'Split protocol and leakage status',
-      `Stratified, seeded split into ${run.split.train} training / ${run.split.val} validation / ${run.split.test} test images${split ? ` (fractions ${split.train}/${split.val}/${split.test}, seed ${run.config.seed})` : ', fixed when the folder was imported'}. The best epoch was chosen on validation accuracy; the test split was not used for training or model selection.`,
+      mdText(`Stratified, seeded split into ${run.split.train} training / ${run.split.val} validation / ${run.split.test} test images${split ? ` (fractions ${split.train}/${split.val}/${split.test}, seed ${run.config.seed})` : ', fixed when the folder was imported'}. The best epoch was chosen on validation accuracy; the test split was not used for training or model selection.`),
       leakage,
     );
 
@@ -135,7 +136,7 @@ export function modelCard({ version: v, metadata: m, run, evaluation, verdict }:
     for (const k of evaluation.perClass ?? []) rows.push([`${evaluation.split} recall: ${k.label}`, pct(k.recall), ci(wilsonInterval(Math.round(k.recall * k.support), k.support)), String(k.support)]);
   }
   const gate = v.gate.override
-    ? `**Accuracy gate overridden**: ${v.validation ? `validation accuracy ${pct(v.validation.accuracy)}` : 'no validation accuracy'} against a threshold of ${pct(v.gate.threshold)}. Reason given (${v.gate.override.at}): “${v.gate.override.reason}”.`
+    ? `**Accuracy gate overridden**: ${v.validation ? `validation accuracy ${pct(v.validation.accuracy)}` : 'no validation accuracy'} against a threshold of ${pct(v.gate.threshold)}. Reason given (${mdText(v.gate.override.at)}): “${mdText(v.gate.override.reason)}”.`
     : `Accuracy gate passed: validation accuracy at or above ${pct(v.gate.threshold)}.`;
   section(
     'Metrics',
@@ -147,7 +148,7 @@ export function modelCard({ version: v, metadata: m, run, evaluation, verdict }:
   section(
     'Medical validation',
     verdict
-      ? [`Verdict: **${verdict.verdict}**${verdict.summary ? `. ${verdict.summary}` : ''}`, verdict.criteria?.length ? table(['criterion', 'result', 'detail'], verdict.criteria.map((k) => [k.name, k.passed ? 'pass' : 'FAIL', k.detail ?? ''])) : ''].filter(Boolean).join('\n\n')
+      ? [`Verdict: **${mdText(verdict.verdict)}**${verdict.summary ? `. ${mdText(verdict.summary)}` : ''}`, verdict.criteria?.length ? table(['criterion', 'result', 'detail'], verdict.criteria.map((k) => [k.name, k.passed ? 'pass' : 'FAIL', k.detail ?? ''])) : ''].filter(Boolean).join('\n\n')
       : 'No medical-validation verdict was recorded for this model.',
   );
 
@@ -158,7 +159,7 @@ export function modelCard({ version: v, metadata: m, run, evaluation, verdict }:
     !run?.dataset && run ? 'Trained on synthetic demo images: it says nothing about real scans.' : '',
     v.gate.override ? 'Registered below the accuracy gate (see Metrics).' : '',
   ].filter(Boolean);
-  section('Limitations', limits.map((l) => `- ${l}`).join('\n'));
+  section('Limitations', limits.map((l) => `- ${mdText(l)}`).join('\n'));
 
   section('Library versions', table(['library', 'version'], Object.entries(m.libraries).map(([k, val]) => [k, val])));
   return out.join('\n').trimEnd() + '\n';
