@@ -364,7 +364,8 @@ export async function importDataset(
     counts,
     skipped: skipped.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)),
     labelConflicts: conflicts,
-    checks: importChecks(conflicts, conflictMode, layout.classes, counts, opts.split.test),
+    // A folder imported to be evaluated has no split: only its label conflicts are worth a warning.
+    checks: importChecks(conflicts, conflictMode, layout.classes, counts, opts.split.test).filter((c) => !forEvaluation || c.id === 'label-conflicts'),
     duplicates: {
       exactGroups: report.exactGroups.map((g) => named(g.members)),
       nearGroups: report.nearGroups.map((g) => named(g.members)),
