@@ -2,7 +2,7 @@
  * Benchmarks (never part of `npm test`): `npm run bench [-- --only NAME] [--data DIR] [--models DIR] [--full] [options]`,
  * NAME one of import [--size 224] · backends [--backends webgpu,webgl,wasm,cpu] [--size 32] · feature-cache
  * [--per-class 40] · real-data [--epochs 10] [--per-class 100] · isolation · finetune [--size 96] [--per-class 16] · architectures [--per-class 30] [--architectures a,b]
- * [--backends webgl].
+ * [--backends webgl] · demo [--epochs N] [--per-class N] [--size N] (the conference recipe's defaults otherwise).
  * Without --only the whole suite runs (about 15 minutes on a 2-core machine); --full runs the heavy ones at full size
  * (224 px, the whole folder, 50 epochs; hours on a CPU). --data defaults to ../shared's MRI Training folder; when it
  * is absent the suite runs on synthetic phantoms (the demo's images as PNG files), and what needs a pretrained
@@ -15,6 +15,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { architecturesBenchmark } from './architectures';
 import { BENCH_BACKENDS, backendsBenchmark } from './backends';
+import { demoBenchmark } from './demo';
 import { featureCacheBenchmark } from './feature-cache';
 import { finetuneBenchmark } from './finetune';
 import { importBenchmark } from './import';
@@ -40,6 +41,7 @@ const BENCHMARKS: Record<string, (data: string) => Promise<BenchRow[]>> = {
   'real-data': (data) => realDataBenchmark(data, numberOption('epochs', { full: 50, quick: 10 }), FULL && !options['per-class'] ? null : numberOption('per-class', { full: 100, quick: 100 })),
   isolation: (data) => isolationBenchmark(data),
   finetune: (data) => finetuneBenchmark(data, numberOption('size', { full: 224, quick: 96 }), numberOption('per-class', { full: 16, quick: 16 })),
+  demo: () => demoBenchmark({ ...(options.epochs ? { epochs: numberOption('epochs', { full: 0, quick: 0 }) } : {}), ...(options['per-class'] ? { perClass: numberOption('per-class', { full: 0, quick: 0 }) } : {}), ...(options.size ? { imageSize: numberOption('size', { full: 0, quick: 0 }) } : {}) }),
   architectures: (data) => architecturesBenchmark(data, numberOption('per-class', { full: 30, quick: 30 }), options.architectures?.split(','), options.backends?.split(',')[0]),
 };
 if (options.only && !(options.only in BENCHMARKS)) {
