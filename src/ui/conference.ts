@@ -1,7 +1,7 @@
 /**
  * Conference mode: a locked, guided flow for a projector and a queue of visitors, chosen with `?conference` in the
  * URL. Its few settings come from the URL too, so whoever runs the stand fixes them once in a bookmark:
- * `?conference&epochs=4&size=32&reset=30`.
+ * `?conference&epochs=5&size=32&reset=30`.
  */
 import type { TrainConfig } from '../engine/types';
 
@@ -13,7 +13,7 @@ export interface ConferenceSettings {
   resetSeconds: number;
 }
 
-export const CONFERENCE_DEFAULTS: ConferenceSettings = { epochs: 4, imageSize: 32, perClass: 60, resetSeconds: 30 };
+export const CONFERENCE_DEFAULTS: ConferenceSettings = { epochs: 5, imageSize: 32, perClass: 80, resetSeconds: 30 };
 
 /** Null when the URL does not ask for conference mode; out-of-range values fall back to the defaults. */
 export function conferenceSettings(search: string): ConferenceSettings | null {
@@ -42,8 +42,11 @@ export function demoRecipe(settings: ConferenceSettings, seed: number): TrainCon
     model: 'simple_cnn',
     strategy: 'scratch',
     epochs: settings.epochs,
-    batchSize: 8,
-    learningRate: 0.003,
+    // Tuned on a 2-core CPU (SwiftShader, routed to WebGL): batches of 16 at 5e-3, decaying on a cosine so the last
+    // epochs settle instead of swinging; 80 images per class keep 36 for validation, so one image is under 3 %.
+    batchSize: 16,
+    learningRate: 0.005,
+    lrSchedule: { kind: 'cosine', warmup: 0, unit: 'epoch' },
     seed,
     earlyStopping: null,
   };
