@@ -4,7 +4,8 @@
  * [--per-class 40] · real-data [--epochs 10] [--per-class 100] · isolation · finetune [--size 96] [--per-class 16] · xception [--per-class 8] · architectures [--per-class 30] [--architectures a,b]
  * [--backends webgl] · torch-features [--images 4] [--architectures a,b] · quality (the recommended recipe against the plain one, 5-fold on the real MRI folder; skipped
  * without it; about 20 minutes once the features are cached in /tmp, 4 more the first time; run only with --only
- * quality or --full).
+ * quality or --full) · demo [--epochs N] [--per-class N]
+ * [--size N] (the conference recipe's defaults otherwise).
  * Without --only the whole suite runs (about 15 minutes on a 2-core machine); --full runs the heavy ones at full size
  * (224 px, the whole folder, 50 epochs; hours on a CPU). --data defaults to ../shared's MRI Training folder; when it
  * is absent the suite runs on synthetic phantoms (the demo's images as PNG files), and what needs a pretrained
@@ -17,6 +18,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { architecturesBenchmark } from './architectures';
 import { BENCH_BACKENDS, backendsBenchmark } from './backends';
+import { demoBenchmark } from './demo';
 import { featureCacheBenchmark } from './feature-cache';
 import { finetuneBenchmark } from './finetune';
 import { importBenchmark } from './import';
@@ -47,6 +49,7 @@ const BENCHMARKS: Record<string, (data: string) => Promise<BenchRow[]>> = {
   finetune: (data) => finetuneBenchmark(data, numberOption('size', { full: 224, quick: 96 }), numberOption('per-class', { full: 16, quick: 16 })),
   xception: (data) => xceptionBenchmark(data, numberOption('per-class', { full: 16, quick: 8 })),
   quality: (data) => qualityBenchmark(data, hasData()),
+  demo: () => demoBenchmark({ ...(options.epochs ? { epochs: numberOption('epochs', { full: 0, quick: 0 }) } : {}), ...(options['per-class'] ? { perClass: numberOption('per-class', { full: 0, quick: 0 }) } : {}), ...(options.size ? { imageSize: numberOption('size', { full: 0, quick: 0 }) } : {}) }),
   architectures: (data) => architecturesBenchmark(data, numberOption('per-class', { full: 30, quick: 30 }), options.architectures?.split(','), options.backends?.split(',')[0]),
   'torch-features': () => torchFeaturesBenchmark(numberOption('images', { full: 16, quick: 4 }), options.architectures?.split(',')),
 };

@@ -434,6 +434,7 @@ function printProgress(e: StudioEvent, epochs: number): void {
 }
 
 let lastImportDecile = -1;
+let lastFeatureDecile = -1;
 
 function progressLine(e: StudioEvent, epochs: number): string | null {
   // Cross-validation events wrap a fold's own training and evaluation events.
@@ -457,6 +458,13 @@ function progressLine(e: StudioEvent, epochs: number): string | null {
     }
     case 'start':
       return `run ${e.runId} on ${e.backend.name}${e.backend.adapter ? ` (${e.backend.adapter.vendor} ${e.backend.adapter.architecture}${e.backend.adapter.isSoftware ? ', software adapter' : ''})` : ''}: classes ${e.classes.join(', ')}; split ${e.split.train}/${e.split.val}/${e.split.test}${e.resumedFrom ? `; resumed after epoch ${e.resumedFrom}` : ''}\nrouting: ${e.routing.reason}`;
+    case 'features': {
+      // Caching a frozen backbone's activations takes minutes on a large folder before epoch 1: a line per tenth.
+      const decile = Math.floor((e.done / e.total) * 10);
+      if (decile === lastFeatureDecile) return null;
+      lastFeatureDecile = e.done === e.total ? -1 : decile;
+      return `  caching the frozen backbone's features: ${e.done}/${e.total} images`;
+    }
     case 'epoch': {
       const m = e.metrics;
       return `epoch ${m.epoch}${Number.isNaN(epochs) ? '' : `/${epochs}`}${m.phase ? ` [${m.phase}, lr ${m.learningRate?.toPrecision(3)}]` : ''}: train loss ${m.trainLoss.toFixed(4)} acc ${pct(m.trainAccuracy)} · val loss ${m.valLoss.toFixed(4)} acc ${pct(m.valAccuracy)} · ${m.seconds.toFixed(1)} s, ${m.imagesPerSecond.toFixed(1)} img/s · tensors ${e.numTensors}`;

@@ -24,7 +24,7 @@ import { checkLrSchedule, checkPhaseConfig, planPhases } from '../src/core/train
 import type { TensorDataset } from '../src/core/train/trainer';
 import type { RunRecord, Strategy, TrainConfig } from '../src/core/train/types';
 import { EngineError, isOutOfMemory } from '../src/engine/errors';
-import type { CrossValidationEvent, CrossValidationRequest, CrossValidationResult, RunComparison } from '../src/engine/types';
+import type { CrossValidationEvent, CrossValidationRequest, CrossValidationResult, RunComparison, SpeedProbe } from '../src/engine/types';
 import type { AugmentPreview, AugmentPreviewRequest, BackboneImport, BackendInfo, BackendName, DatasetSummary, Engine, EvaluateEvent, EvaluateRequest, EvaluationRecord, ExportedFile, ModelExport, ModelVersion, NetworkRequest, RegisterModelRequest, ReportFile, ZooModel, FolderInput, FolderScan, ImportEvent, StatsVerification, Thumbnail, TrainEvent, PredictImage, PredictOptions, PredictProgress, PredictResult, RegistrationReview, StorageGroupUsage, ModelEvaluateRequest, ReportOptions, GradCam, GradCamRequest, OnnxBackboneImport, OnnxBackboneRequest, WeightsFileImport, RecommendedRecipe } from '../src/engine/types';
 import { ConfigError, configFromSettings, configTemplates, checkSettings, parseConfigText, readConfig, recommendedConfig, settingsFromConfig, type ConfigTemplate, type StudioConfig, type StudioSettings } from '../src/core/config';
 import { importedBackbones } from '../src/core/store/backbones';
@@ -41,6 +41,8 @@ import { folderSource } from './folder';
 import { evaluateModelFolder, evaluateRun, evaluationFiles, evaluationThumbnails, type EvaluateHost } from './evaluate';
 import { explain } from './gradcam';
 import { thumbnailOf } from './thumbnail';
+import { validationSampler } from './val-samples';
+import { probeModel } from './speed';
 import type { MemoryEstimate } from '../src/core/models/memory';
 import { MemoryEstimator } from './memory';
 import { browserBackboneLoader, buildModel, resolveStrategy } from './models';
@@ -160,6 +162,8 @@ export class StudioEngine implements Engine {
   private info: BackendInfo | null = null;
   private db: Promise<StudioDB> | null = null;
   private active: RunControl | null = null;
+  /** A speed probe in flight (see probeSpeed). */
+  private probing: Promise<void> | null = null;
   private scanned: { name: string; source: FolderSource } | null = null;
   private importing: { stop: boolean } | null = null;
   /** The one imported dataset held in memory (a new import replaces it: decoded images are large). */
@@ -471,6 +475,7 @@ export class StudioEngine implements Engine {
     let resumeFrom: Checkpoint | null;
     let backend: BackendInfo;
     try {
+      while (this.probing) await this.probing;
       backend = await this.backend();
       ({ run, checkpoint: resumeFrom } = await open(backend));
     } catch (err) {
@@ -508,6 +513,7 @@ export class StudioEngine implements Engine {
       run.optimizer = built.optimizer;
       run.input = { imageSize: data.imageSize, channels: data.channels as 1 | 3, normalization: built.normalization };
       let validated: { epoch: number; predicted: Int32Array; logits: Float32Array } | null = null;
+      const samples = validationSampler(data, split.val, (i) => prepared.keys[i]);
       const es = cfg.earlyStopping === undefined ? {} : cfg.earlyStopping;
       const result = await trainInPhases({
         model,
@@ -534,6 +540,7 @@ export class StudioEngine implements Engine {
             }
           };
         },
+        onFeatureProgress: (done, total) => onEvent({ type: 'features', done, total }),
         onPhase: async (phase, cache) => {
           if (phase.name === null) {
             if (cache) run.featureCache = cache;
@@ -555,7 +562,8 @@ export class StudioEngine implements Engine {
           onEpoch: async (metrics) => {
             run.epochs.push(metrics);
             await saveRun(store, run);
-            onEvent({ type: 'epoch', metrics, numTensors: tf.memory().numTensors, numBytes: tf.memory().numBytes });
+            const predicted = validated?.epoch === metrics.epoch ? validated.predicted : null;
+            onEvent({ type: 'epoch', metrics, numTensors: tf.memory().numTensors, numBytes: tf.memory().numBytes, ...(predicted ? { samples: samples(predicted) } : {}) });
           },
           shouldStop: () => control.stop,
           yieldToHost,
@@ -719,6 +727,41 @@ export class StudioEngine implements Engine {
       return await this.memory.estimate(cfg, data, browserBackboneLoader(await this.database()), backend.name);
     } catch (err) {
       throw asEngineError(err);
+    }
+  }
+
+  /** A probe during a run would slow the run and measure a shared device. */
+  private refuseProbeWhileTraining(): void {
+    if (this.active) throw new EngineError('E_BUSY', `run ${this.active.runId} is training; measure when it has finished`);
+  }
+
+  async probeSpeed(cfg: TrainConfig): Promise<SpeedProbe> {
+    checkConfig(cfg);
+    const entry = zooEntry(cfg.model);
+    this.refuseProbeWhileTraining();
+    const backend = await this.backend();
+    const data = cfg.dataset.kind === 'demo' ? { imageSize: cfg.dataset.imageSize, channels: 3, numClasses: DEMO_CLASSES.length } : (({ summary }) => ({ imageSize: summary.imageSize, channels: summary.channels, numClasses: summary.classes.length }))(this.importedAs(cfg.dataset.fingerprint));
+    const routing = routeRun(backend, { strategy: resolveStrategy(cfg, entry), augment: false, cacheFeatures: false });
+    let done!: () => void;
+    const probing = new Promise<void>((resolve) => (done = resolve));
+    // One probe at a time, and a run that starts meanwhile waits for it (both switch the active backend).
+    while (this.probing) await this.probing;
+    this.refuseProbeWhileTraining();
+    this.probing = probing;
+    try {
+      await useBackend(routing.train);
+      const built = await buildModel(cfg, data, { mean: [0, 0, 0], std: [1, 1, 1] }, browserBackboneLoader(await this.database()));
+      try {
+        return await probeModel(built.model, cfg.batchSize, routing.train);
+      } finally {
+        built.model.dispose();
+      }
+    } catch (err) {
+      throw asEngineError(err);
+    } finally {
+      await useBackend(backend.name);
+      this.probing = null;
+      done();
     }
   }
 

@@ -42,6 +42,8 @@ export interface PhasedTraining {
   onForward?: <T>(work: () => Promise<T>) => Promise<T>;
   /** Makes the backend routed for training the active one, before each phase trains. */
   onTrain?: () => Promise<void>;
+  /** Hears the frozen part's pass over the images while it caches their activations (images done, of total). */
+  onFeatureProgress?: (done: number, total: number) => void;
   /** Hears each phase as it starts, with its feature cache when it has one. */
   onPhase?: (phase: PlannedPhase, cache: FeatureCacheInfo | null) => void | Promise<void>;
 }
@@ -62,7 +64,7 @@ interface FrozenCache {
  * enough to bind and leave the GPU room to train, else worker memory. Null when nothing with weights is frozen or
  * the cache would be too large for either.
  */
-async function cacheFrozenPart(model: tf.LayersModel, data: TensorDataset, split: Split, trainer: PhasedTraining['trainer']): Promise<FrozenCache | null> {
+async function cacheFrozenPart(model: tf.LayersModel, data: TensorDataset, split: Split, trainer: PhasedTraining['trainer'], onProgress?: (done: number, total: number) => void): Promise<FrozenCache | null> {
   const boundary = findFrozenBoundary(model);
   if (!boundary) return null;
   const featureShape = boundary.shape.slice(1) as number[];
@@ -86,14 +88,14 @@ async function cacheFrozenPart(model: tf.LayersModel, data: TensorDataset, split
         }),
     };
     if (keep === 'backend') {
-      const onBackend = await computeFeatures(parts.frozen, batches, { batchSize: trainer.batchSize, keep });
+      const onBackend = await computeFeatures(parts.frozen, batches, { batchSize: trainer.batchSize, keep, onProgress });
       features = onBackend;
       // The backend runs asynchronously: wait until the activations exist, so the time is the frozen part's.
       const probe = tf.tidy(() => onBackend.sum());
       await probe.data();
       probe.dispose();
     } else {
-      features = (await computeFeatures(parts.frozen, batches, { batchSize: trainer.batchSize, keep })).data;
+      features = (await computeFeatures(parts.frozen, batches, { batchSize: trainer.batchSize, keep, onProgress })).data;
     }
     const held = features;
     const nTrain = split.train.length;
@@ -146,7 +148,7 @@ export async function trainInPhases(t: PhasedTraining): Promise<TrainResult> {
         setTrainableBlocks(t.classifier, phase.trainableBlocks);
       }
       const forward = t.onForward ?? ((work) => work());
-      const cache = t.cacheFeatures ? await forward(() => cacheFrozenPart(model, t.data, t.split, t.trainer)) : null;
+      const cache = t.cacheFeatures ? await forward(() => cacheFrozenPart(model, t.data, t.split, t.trainer, t.onFeatureProgress)) : null;
       await t.onTrain?.();
       try {
         await t.onPhase?.(phase, cache?.info ?? null);

@@ -65,7 +65,9 @@ export interface BackendInfo {
 export type TrainEvent =
   | { type: 'start'; runId: string; classes: string[]; split: SplitCounts; totalBatches: number; backend: BackendInfo; /** Where this run's work runs (see RunRecord.routing). */ routing: Routing; /** The checkpoint epoch a resumed run continues from. */ resumedFrom: number | null }
   | { type: 'batch'; epoch: number; batch: number; batchesPerEpoch: number; loss: number }
-  | { type: 'epoch'; metrics: EpochMetrics; numTensors: number; /** tf.memory().numBytes: bytes the backend holds in tensors. */ numBytes: number }
+  /** A frozen backbone's activations being cached before the first epoch of a phase: images done, of total. */
+  | { type: 'features'; done: number; total: number }
+  | { type: 'epoch'; metrics: EpochMetrics; numTensors: number; /** tf.memory().numBytes: bytes the backend holds in tensors. */ numBytes: number; /** A few validation images with this epoch's predictions (class indices). */ samples?: ValidationSample[] }
   /** The loop stopped between batches on `pause` (true), or went on after `unpause` or a cancel (false). */
   | { type: 'paused'; paused: boolean }
   /** Pretrained weights being downloaded before the first epoch: bytes so far, and in all when the server says. */
@@ -196,6 +198,25 @@ export interface DatasetSummary {
   bytesPerPixelChannel: number;
   seconds: number;
   imagesPerSecond: number;
+}
+
+/** Measured passes (workers/speed.ts): the model cards turn them into an estimated time per epoch. */
+export interface SpeedProbe {
+  backend: string;
+  batchSize: number;
+  imageSize: number;
+  /** A forward pass of the batch (inference: validation). */
+  secondsPerBatch: number;
+  forwardSecondsPerImage: number;
+  /** A training step on the batch: forward and backward through the trainable weights. */
+  stepSecondsPerBatch: number;
+}
+
+/** A validation image with its true and predicted class (indices into the run's classes). */
+export interface ValidationSample {
+  thumb: Thumbnail;
+  truth: number;
+  predicted: number;
 }
 
 export interface Thumbnail {
@@ -454,6 +475,8 @@ export interface Engine {
   zoo(): Promise<ZooModel[]>;
   /** Memory a run of `cfg` needs (weights, gradients, optimiser state, a batch's activations) against the device's. */
   estimateMemory(cfg: TrainConfig): Promise<MemoryEstimate>;
+  /** Times a forward pass and a gradient step of a batch of `cfg`'s model on the backend its training would run on (see SpeedProbe). */
+  probeSpeed(cfg: TrainConfig): Promise<SpeedProbe>;
 
   /** Lists a folder and detects its layout and classes; remembers a handle so a returning user can re-grant it. */
   scanFolder(input: FolderInput): Promise<FolderScan>;

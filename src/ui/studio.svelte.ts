@@ -9,7 +9,7 @@ import { RunsState } from './runs.svelte';
 import { InferenceState } from './inference.svelte';
 import { RegistryState } from './registry.svelte';
 import { EVALUATION_IMPORT } from '../engine/types';
-import type { BackendInfo, BackendName, ConfigTemplate, Routing, ZooModel, DatasetSummary, EpochMetrics, FolderInput, FolderScan, ImportEvent, ImportOptions, RunRecord, StudioSettings, TrainConfig, TrainEvent, EvaluateEvent, EvaluateRequest, EvaluationRecord, OnnxBackboneImport, OnnxBackboneRequest, RecommendedRecipe } from '../engine/types';
+import type { BackendInfo, BackendName, ConfigTemplate, Routing, ZooModel, DatasetSummary, EpochMetrics, FolderInput, FolderScan, ImportEvent, ImportOptions, RunRecord, StudioSettings, TrainConfig, TrainEvent, EvaluateEvent, EvaluateRequest, EvaluationRecord, OnnxBackboneImport, OnnxBackboneRequest, RecommendedRecipe, ValidationSample } from '../engine/types';
 import { RESOURCE_BUFFER, resourceRequests, summarizeNetwork } from '../engine/network';
 import { runLockName, RUNS_CHANNEL, type RunAnnouncement } from '../engine/live-runs';
 import type { NetworkSummary } from '../engine/network';
@@ -116,6 +116,10 @@ export class Studio {
   batches = $state<BatchPoint[]>([]);
   epochs = $state<EpochMetrics[]>([]);
   numTensors = $state<number | null>(null);
+  /** A frozen backbone's features being cached before epoch 1 (images done, of total); null otherwise. */
+  featureProgress = $state<{ done: number; total: number } | null>(null);
+  /** A few validation images with the last epoch's predictions. */
+  samples = $state.raw<ValidationSample[]>([]);
   numBytes = $state<number | null>(null);
   /** The backend the current (or last) run trains on, from its start event. */
   runBackend = $state<BackendInfo | null>(null);
@@ -364,13 +368,18 @@ export class Studio {
         this.runStartedAt = performance.now();
         this.routing = e.routing;
         break;
+      case 'features':
+        this.featureProgress = e.done < e.total ? { done: e.done, total: e.total } : null;
+        break;
       case 'batch':
         this.weightsDownload = null;
+        this.featureProgress = null;
         this.batchesDone += 1;
         this.batches.push({ step: (e.epoch - 1) * e.batchesPerEpoch + e.batch, loss: e.loss });
         break;
       case 'epoch':
         this.epochs.push(e.metrics);
+        if (e.samples) this.samples = e.samples;
         this.numTensors = e.numTensors;
         this.numBytes = e.numBytes;
         break;
@@ -423,6 +432,8 @@ export class Studio {
     this.resumable = null;
     this.runId = null;
     this.batches = [];
+    this.samples = [];
+    this.featureProgress = null;
     this.epochs = [...epochs];
     this.batchesDone = 0;
     this.totalBatches = 0;
@@ -472,6 +483,7 @@ export class Studio {
     this.runId = null;
     this.trainError = null;
     this.batches = [];
+    this.samples = [];
     this.epochs = [];
     this.batchesDone = 0;
     this.totalBatches = 0;

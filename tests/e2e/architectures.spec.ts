@@ -1,4 +1,5 @@
 import { expect, test } from '@playwright/test';
+import { gotoStep, chooseModel } from '../fixtures/studio-ui';
 import { useDevHarness } from '../fixtures/dev-harness';
 import type { StepResult } from './harness/architectures-harness';
 
@@ -29,16 +30,18 @@ test('the train panel lists the architectures, estimates memory, and refuses a s
   test.setTimeout(15 * 60_000);
   await page.goto('/');
   await expect(page.getByTestId('backend-name')).toHaveText('webgpu', { timeout: 60_000 });
-  const options = await page.getByTestId('model').locator('option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value));
+  const options = await page.getByTestId('zoo-card').evaluateAll((cards) => cards.map((c) => (c as HTMLElement).dataset.model));
   expect(options).toEqual(expect.arrayContaining(['resnet18', 'resnet50', 'efficientnet_b0', 'vit_b16', 'vit_s16', 'vit_ti16', 'swin_t', 'swin_s', 'swin_nano']));
 
+  await gotoStep(page, 'train');
   await page.getByTestId('image-size').fill('32');
-  await page.getByTestId('model').selectOption('swin_t');
+  await chooseModel(page, 'swin_t');
   await expect(page.getByTestId('memory-estimate')).toContainText('Swin-T cannot take 32 px images', { timeout: 60_000 });
   await expect(page.getByTestId('memory-estimate')).toContainText('224');
 
   // ResNet-50 at 128 px and batch 4096 cannot fit: the panel says so and offers a batch that does.
-  await page.getByTestId('model').selectOption('resnet50');
+  await chooseModel(page, 'resnet50');
+  await gotoStep(page, 'train');
   await page.getByTestId('image-size').fill('128');
   await page.getByTestId('batch-size').fill('4096');
   await expect(page.getByTestId('memory-estimate')).toHaveAttribute('data-fits', 'false', { timeout: 120_000 });
@@ -47,7 +50,8 @@ test('the train panel lists the architectures, estimates memory, and refuses a s
   await expect(page.getByTestId('memory-estimate')).toHaveAttribute('data-fits', 'true', { timeout: 60_000 });
 
   // A tiny ViT trains one epoch through the studio's own engine path.
-  await page.getByTestId('model').selectOption('vit_ti16');
+  await chooseModel(page, 'vit_ti16');
+  await gotoStep(page, 'train');
   await page.getByTestId('image-size').fill('32');
   await page.getByTestId('per-class').fill('10');
   await page.getByTestId('epochs').fill('1');

@@ -13,6 +13,10 @@ test('conference mode: one big button, no settings, a result, then it resets for
   await page.getByTestId('conference-start').click();
   await expect(stand).toHaveAttribute('data-stage', 'training');
   await expect(page.getByTestId('conference-result')).toContainText(/Best validation accuracy: \d+ %/, { timeout: 5 * 60_000 });
+  // A visitor sees loss and accuracy per epoch and a few validation images, not the learning rate.
+  await expect(page.getByTestId('epoch-chart')).toHaveAttribute('data-points', '1');
+  await expect(page.getByTestId('lr-chart')).toHaveCount(0);
+  await expect(page.getByTestId('val-sample').first()).toBeVisible();
   await expect(stand).toHaveAttribute('data-stage', 'welcome', { timeout: 10_000 });
   // The next visitor starts from a clean screen, and their run trains again.
   await page.getByTestId('conference-start').click();

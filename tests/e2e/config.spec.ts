@@ -4,16 +4,18 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { phantomFolder } from '../fixtures/folders';
-import { importFolder } from '../fixtures/studio-ui';
+import { chooseModel, gotoStep, importFolder } from '../fixtures/studio-ui';
 import { hasPretrained, PRETRAINED_DIR } from '../fixtures/pretrained';
 
 async function openStudio(page: Page) {
   await page.goto('/');
   await expect(page.getByTestId('backend-name')).toHaveText('webgpu', { timeout: 60_000 });
+  await gotoStep(page, 'model', { advanced: true });
   await expect(page.getByTestId('config-bar')).toBeVisible();
 }
 
 async function exported(page: Page) {
+  await gotoStep(page, 'model', { advanced: true });
   const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-config').click()]);
   return JSON.parse(readFileSync((await download.path())!, 'utf8'));
 }
@@ -22,6 +24,7 @@ const pixels = (canvas: Locator) => canvas.evaluate((c: HTMLCanvasElement) => c.
 
 test('the dashboard shows LR, tensor bytes, ETA, backend and the best epoch during a short demo run', async ({ page }) => {
   await openStudio(page);
+  await gotoStep(page, 'train');
   await page.getByTestId('epochs').fill('4');
   await page.getByTestId('image-size').fill('16');
   await page.getByTestId('per-class').fill('20');
@@ -55,9 +58,11 @@ test('the dashboard shows LR, tensor bytes, ETA, backend and the best epoch duri
 
 test('a config exported from the form imports back into it; a bad file is refused and changes nothing', async ({ page }) => {
   await openStudio(page);
+  await gotoStep(page, 'train');
   await page.getByTestId('epochs').fill('7');
   await page.getByTestId('image-size').fill('24');
   await page.getByTestId('per-class').fill('30');
+  await gotoStep(page, 'model', { advanced: true });
   await page.getByTestId('seed').fill('5');
   await page.getByTestId('label-smoothing').fill('0.1');
   await page.getByTestId('class-weights').selectOption('off');
@@ -75,7 +80,7 @@ test('a config exported from the form imports back into it; a bad file is refuse
   expect(Object.keys(first.models)).toContain('mobilenet_v2_0.35_224');
 
   await page.getByTestId('config-template').selectOption('large-dataset');
-  await expect(page.getByTestId('model')).toHaveValue('mobilenet_v2_0.35_224');
+  await expect(page.getByTestId('model')).toHaveAttribute('data-value', 'mobilenet_v2_0.35_224');
   await expect(page.getByTestId('strategy')).toHaveValue('finetune');
   await expect(page.getByTestId('epochs')).toHaveValue('30');
   await expect(page.getByTestId('config-status')).toContainText('Large dataset');
@@ -87,14 +92,14 @@ test('a config exported from the form imports back into it; a bad file is refuse
   await expect(error).toContainText('bad.json was not imported: nothing was changed');
   await expect(error.locator('li')).toHaveText([/^train\.optimiser is not a setting here; known: .*optimizer/, 'train.epochs must be a whole number from 1 to 10000 (got 0)']);
   await expect(page.getByTestId('epochs')).toHaveValue('30');
-  await expect(page.getByTestId('model')).toHaveValue('mobilenet_v2_0.35_224');
+  await expect(page.getByTestId('model')).toHaveAttribute('data-value', 'mobilenet_v2_0.35_224');
   await page.getByTestId('import-config-input').setInputFiles({ name: 'broken.json', mimeType: 'application/json', buffer: Buffer.from('{"version": 1,') });
   await expect(error.locator('li')).toHaveText([/^the file is not valid JSON/]);
 
   await page.getByTestId('import-config-input').setInputFiles({ name: 'mine.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(first)) });
   await expect(page.getByTestId('config-status')).toHaveText('Imported mine.json');
   await expect(error).toHaveCount(0);
-  await expect(page.getByTestId('model')).toHaveValue('simple_cnn');
+  await expect(page.getByTestId('model')).toHaveAttribute('data-value', 'simple_cnn');
   await expect(page.getByTestId('epochs')).toHaveValue('7');
   await expect(page.getByTestId('image-size')).toHaveValue('24');
   await expect(page.getByTestId('per-class')).toHaveValue('30');
@@ -112,6 +117,7 @@ test('the augmentation preview shows the user’s own images, follows the settin
   await expect(page.getByTestId('augment-preview')).toContainText('Import a folder');
   await importFolder(page, phantomFolder(['glioma', 'meningioma', 'pituitary'], 6), 120_000);
 
+  await gotoStep(page, 'model', { advanced: true });
   const rows = page.getByTestId('preview-row');
   await expect(rows).toHaveCount(4, { timeout: 60_000 });
   await expect(rows.first().getByTestId('thumb')).toHaveCount(6);
@@ -159,6 +165,7 @@ test('import backbone from folder: a wrong folder is refused with its reason, th
   rmSync(join(noWeights, 'group1-shard1of1.bin'));
 
   await openStudio(page);
+  await gotoStep(page, 'model');
   await page.getByTestId('backbone-import').locator('summary').click();
   await page.getByTestId('backbone-id').selectOption(V2);
   const error = page.getByTestId('backbone-error');
@@ -171,8 +178,9 @@ test('import backbone from folder: a wrong folder is refused with its reason, th
   await expect(error).toHaveCount(0);
 
   await importFolder(page, phantomFolder(['glioma', 'meningioma'], 6));
-  await page.getByTestId('model').selectOption(V2);
+  await chooseModel(page, V2);
   await page.getByTestId('strategy').selectOption('frozen');
+  await gotoStep(page, 'train');
   await page.getByTestId('epochs').fill('1');
   await page.getByTestId('train-demo').click();
   await expect(page.getByTestId('run-status')).toHaveAttribute('data-status', 'completed', { timeout: 5 * 60_000 });

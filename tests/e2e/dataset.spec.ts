@@ -1,4 +1,5 @@
 import { expect, test, type Page } from '@playwright/test';
+import { gotoStep } from '../fixtures/studio-ui';
 import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +21,7 @@ test('a real folder with bad files imports with an honest summary, three of four
   await page.getByTestId('folder-input').setInputFiles(root);
   await expect(page.getByTestId('scan')).toContainText('4 class folders');
   await page.locator('[data-testid="class-choice"][data-class="notumor"]').uncheck();
+  await gotoStep(page, 'data');
   await page.getByTestId('import-size').fill('32');
   await page.getByTestId('import').click();
 
@@ -62,6 +64,7 @@ test('a real folder with bad files imports with an honest summary, three of four
   await expect(rows).toHaveCount(3);
 
   await expect(page.getByTestId('train-source')).toHaveValue('folder');
+  await gotoStep(page, 'train');
   await page.getByTestId('epochs').fill('1');
   await page.getByTestId('train-demo').click();
   await expect(page.getByTestId('run-status')).toHaveAttribute('data-status', 'completed', { timeout: 5 * 60_000 });
@@ -74,6 +77,7 @@ test('one class is not a dataset: a clear message, nothing imported', async ({ p
   await page.getByTestId('folder-input').setInputFiles(root);
   await expect(page.getByTestId('scan')).toContainText('1 class folders');
   await expect(page.getByTestId('scan')).toContainText('Choose at least two classes');
+  await gotoStep(page, 'data');
   await expect(page.getByTestId('import')).toBeDisabled();
 
   const two = phantomFolder(['a', 'b'], 6);
@@ -100,6 +104,7 @@ test('the near-duplicate threshold is a user option: out of range is refused, 64
   const root = phantomFolder(['a', 'b'], 6);
   await openStudio(page);
   await page.getByTestId('folder-input').setInputFiles(root);
+  await gotoStep(page, 'data');
   await page.getByTestId('import-size').fill('32');
   await page.getByTestId('near-threshold').fill('65');
   await expect(page.getByTestId('scan')).toContainText('whole number of bits from 0 to 64');

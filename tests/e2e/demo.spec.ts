@@ -1,10 +1,12 @@
 import { expect, test } from '@playwright/test';
+import { gotoStep } from '../fixtures/studio-ui';
 
 test('the demo trains 2 epochs on WebGPU in a worker, charting as it goes, without blocking the page', async ({ page }) => {
   // Forced: auto mode would route the work off this software adapter (see routing.spec.ts).
   await page.goto('/?backend=webgpu');
   await expect(page.getByTestId('backend-name')).toHaveText('webgpu', { timeout: 60_000 });
   await expect(page.getByTestId('adapter')).toContainText('swiftshader');
+  await gotoStep(page, 'train');
   await expect(page.getByTestId('software-banner')).toBeVisible();
   await expect(page.getByTestId('not-webgpu-banner')).toHaveCount(0);
 
@@ -37,6 +39,7 @@ test('the demo trains 2 epochs on WebGPU in a worker, charting as it goes, witho
 test('cancel stops the run within a batch and the studio stays usable', async ({ page }) => {
   await page.goto('/');
   await expect(page.getByTestId('backend-name')).toHaveText('webgpu', { timeout: 60_000 });
+  await gotoStep(page, 'train');
   await page.getByTestId('epochs').fill('50');
   await page.getByTestId('image-size').fill('16');
   await page.getByTestId('train-demo').click();

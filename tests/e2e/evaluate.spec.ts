@@ -1,4 +1,5 @@
 import { expect, test } from '@playwright/test';
+import { gotoStep } from '../fixtures/studio-ui';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -108,12 +109,14 @@ test('evaluate --run writes the report files and PNG charts; image file names on
 test('in the studio: evaluate the demo run, then click a confusion cell for exactly its images', async ({ page }) => {
   await page.goto('/');
   await expect(page.getByTestId('backend-name')).toHaveText('webgpu', { timeout: 60_000 });
+  await gotoStep(page, 'train');
   await page.getByTestId('epochs').fill('2');
   await page.getByTestId('image-size').fill('16');
   await page.getByTestId('per-class').fill('20');
   await page.getByTestId('train-demo').click();
   await expect(page.getByTestId('run-status')).toHaveAttribute('data-status', 'completed', { timeout: 8 * 60_000 });
 
+  await gotoStep(page, 'evaluate');
   // A target sensitivity that is not a fraction is refused in words, and nothing can start until it is one.
   await page.getByTestId('evaluate-target-sensitivity').fill('95');
   await expect(page.getByTestId('target-sensitivity-error')).toHaveText(/the target sensitivity must be a fraction above 0 and at most 1, e\.g\. 0\.95 \(got 95\)/);

@@ -1,4 +1,5 @@
 import { expect, test } from '@playwright/test';
+import { gotoStep } from '../fixtures/studio-ui';
 import { resolveBrowser } from '../../cli/browser';
 
 // Without --enable-unsafe-webgpu this Chromium exposes navigator.gpu but hands out no adapter: WebGPU is unavailable.
@@ -7,6 +8,7 @@ test.use({ launchOptions: { executablePath: resolveBrowser(process.env.STUDIO_BR
 test('without WebGPU the studio trains on the next backend and says so', async ({ page }) => {
   await page.goto('/');
   await expect(page.getByTestId('backend-name')).toHaveText('webgl', { timeout: 60_000 });
+  await gotoStep(page, 'train');
   const banner = page.getByTestId('not-webgpu-banner');
   await expect(banner).toBeVisible();
   await expect(banner).toContainText('webgpu: WebGPU is present but no GPU adapter is available');

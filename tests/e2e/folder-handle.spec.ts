@@ -1,4 +1,5 @@
 import { expect, test } from '@playwright/test';
+import { gotoStep } from '../fixtures/studio-ui';
 import { demoImage } from '../../src/core/dataset/demo';
 import { rgbPng } from '../fixtures/png';
 
@@ -31,6 +32,7 @@ test('a directory handle is read in the worker, pre-split folders are honoured, 
   expect(scan.classes).toEqual([{ name: 'glioma', count: 13 }, { name: 'pituitary', count: 13 }]);
   await expect(page.getByTestId('scan')).toContainText('Empty class folders, ignored: meningioma');
 
+  await gotoStep(page, 'data');
   await page.getByTestId('import').click();
   await expect(page.getByTestId('dataset-summary')).toBeVisible({ timeout: 60_000 });
   // The Testing folder is the test split, whole and alone; validation is carved from Training.
@@ -43,6 +45,7 @@ test('a directory handle is read in the worker, pre-split folders are honoured, 
   // A returning user re-grants the remembered folder instead of picking it again.
   await page.reload();
   await expect(page.getByTestId('reopen-folder')).toHaveText('Reopen “MRI export”', { timeout: 60_000 });
+  await gotoStep(page, 'data');
   await page.getByTestId('reopen-folder').click();
   await expect(page.getByTestId('scan')).toContainText('“MRI export”: 26 images in 2 class folders (pre-split)');
 });

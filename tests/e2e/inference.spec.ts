@@ -1,4 +1,5 @@
 import { expect, test } from '@playwright/test';
+import { gotoStep } from '../fixtures/studio-ui';
 import { readFileSync } from 'node:fs';
 import { demoImage } from '../../src/core/dataset/demo';
 import { rgbPng } from '../fixtures/png';
@@ -15,6 +16,7 @@ test('the inference panel classifies picked images, shows a corrupt one\'s error
   const run = await page.evaluate((size) => window.studio!.train({ dataset: { kind: 'demo', seed: 2, imageSize: size, perClass: 8, split: { train: 0.5, val: 0.25, test: 0.25 } }, model: 'simple_cnn', epochs: 1, batchSize: 8, learningRate: 0.003, seed: 2 }), SIZE);
   await page.evaluate((runId) => window.studio!.register({ runId, name: 'tiny', version: '0.1.0', aliases: ['candidate'], overrideReason: 'e2e: one epoch' }), run.runId);
 
+  await gotoStep(page, 'use');
   const panel = page.getByTestId('inference-panel');
   const files = [0, 1].map((k) => ({ name: `scan ${k}.png`, mimeType: 'image/png', buffer: rgbPng(demoImage(k, 300 + k, 4, SIZE), SIZE, SIZE) }));
   await panel.getByTestId('predict-files').setInputFiles([...files, { name: 'corrupt.png', mimeType: 'image/png', buffer: Buffer.from('\x89PNG\r\n\x1a\nrest', 'latin1') }]);

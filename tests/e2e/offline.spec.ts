@@ -1,4 +1,5 @@
 import { expect, test } from '@playwright/test';
+import { gotoStep, chooseModel } from '../fixtures/studio-ui';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serveStatic } from '../../cli/serve';
@@ -18,6 +19,7 @@ test('after one visit the studio loads and trains the demo with its server gone'
 
   await page.reload();
   await expect(page.getByTestId('backend-name')).toHaveText('webgpu', { timeout: 60_000 });
+  await gotoStep(page, 'train');
   await page.getByTestId('epochs').fill('1');
   await page.getByTestId('image-size').fill('16');
   await page.getByTestId('train-demo').click();
@@ -32,8 +34,9 @@ test('a backbone trained with once trains again with the server gone (its weight
   const server = await serveStatic(DIST, 0, '127.0.0.1', { '/models/': PRETRAINED_DIR });
   const trainMobilenet = async () => {
     await expect(page.getByTestId('backend-name')).toHaveText('webgpu', { timeout: 60_000 });
-    await page.getByTestId('model').selectOption(model);
+    await chooseModel(page, model);
     await page.getByTestId('strategy').selectOption('frozen');
+    await gotoStep(page, 'train');
     await page.getByTestId('epochs').fill('1');
     await page.getByTestId('image-size').fill('32');
     await page.getByTestId('train-demo').click();

@@ -1,4 +1,5 @@
 import { expect, test } from '@playwright/test';
+import { gotoStep, chooseModel } from '../fixtures/studio-ui';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,6 +16,7 @@ test('an ONNX CNN imports as a backbone with its parity shown, and trains frozen
 
   await page.goto('/');
   await expect(page.getByTestId('backend-name')).not.toBeEmpty({ timeout: 60_000 });
+  await gotoStep(page, 'model');
   await page.getByTestId('onnx-import').locator('summary').click();
 
   // A file that is not ONNX: a clear message, nothing listed.
@@ -22,7 +24,7 @@ test('an ONNX CNN imports as a backbone with its parity shown, and trains frozen
   await page.getByTestId('onnx-id').fill('broken');
   await page.getByTestId('onnx-import-button').click();
   await expect(page.getByTestId('onnx-error')).toContainText('not an ONNX model');
-  await expect(page.getByTestId('model').locator('option[value="broken"]')).toHaveCount(0);
+  await expect(page.getByTestId('model').locator('[data-model="broken"]')).toHaveCount(0);
 
   await page.getByTestId('onnx-input').setInputFiles(file);
   await page.getByTestId('onnx-id').fill('tiny_onnx');
@@ -36,8 +38,9 @@ test('an ONNX CNN imports as a backbone with its parity shown, and trains frozen
   console.log(`ONNX import parity: ${await page.getByTestId('onnx-parity').innerText()}`);
 
   // Listed with the models; trains with a frozen backbone on the demo phantoms.
-  await page.getByTestId('model').selectOption('tiny_onnx');
+  await chooseModel(page, 'tiny_onnx');
   await page.getByTestId('strategy').selectOption('frozen');
+  await gotoStep(page, 'train');
   await page.getByTestId('epochs').fill('1');
   await page.getByTestId('image-size').fill('32');
   await page.getByTestId('train-demo').click();
@@ -48,7 +51,7 @@ test('an ONNX CNN imports as a backbone with its parity shown, and trains frozen
 
   // Still in the zoo after a reload (the entry lives with the weights in IndexedDB).
   await page.reload();
-  await expect(page.getByTestId('model').locator('option[value="tiny_onnx"]')).toHaveCount(1, { timeout: 60_000 });
+  await expect(page.getByTestId('model').locator('[data-model="tiny_onnx"]')).toHaveCount(1, { timeout: 60_000 });
 });
 
 test('the CLI imports an ONNX backbone into its profile, then trains it with the medical head', async () => {

@@ -1,7 +1,7 @@
 import { expect, test, type Page } from '@playwright/test';
 import type { RunRecord } from '../../src/engine/types';
 import { phantomFolder } from '../fixtures/folders';
-import { importFolder } from '../fixtures/studio-ui';
+import { chooseModel, gotoStep, importFolder } from '../fixtures/studio-ui';
 import { hasPretrained, servePretrained } from '../fixtures/pretrained';
 
 const MODEL = 'mobilenet_v2_0.35_224';
@@ -17,9 +17,11 @@ async function probeThenFinetune(page: Page, folder: string): Promise<void> {
   await page.goto('/');
   await expect(page.getByTestId('backend-name')).toHaveText('webgpu', { timeout: 60_000 });
   await importFolder(page, folder);
-  await page.getByTestId('model').selectOption(MODEL);
+  await chooseModel(page, MODEL);
   await page.getByTestId('strategy').selectOption('finetune');
+  await gotoStep(page, 'train');
   await page.getByTestId('epochs').fill('3');
+  await gotoStep(page, 'model', { advanced: true });
   await page.getByTestId('trainable-blocks').fill('2');
   await page.getByTestId('probe-epochs').fill('1');
   await page.getByTestId('schedule').selectOption('cosine');
@@ -47,6 +49,7 @@ test.describe('probe, then fine-tune on WebGPU', () => {
 
   test('a probe epoch, then the last 2 blocks on cached activations, each phase on its own cosine', async ({ page }) => {
     await probeThenFinetune(page, phantomFolder(['glioma', 'meningioma', 'pituitary'], 8));
+    await gotoStep(page, 'train');
     await page.getByTestId('train-demo').click();
     await expect(page.getByTestId('run-status')).toHaveAttribute('data-status', 'completed', { timeout: 8 * 60_000 });
     await expect(page.getByTestId('epoch-row')).toHaveCount(3);
@@ -58,6 +61,7 @@ test.describe('probe, then fine-tune on WebGPU', () => {
   test('after a reload in the fine-tune phase, the run resumes in that phase', async ({ page }) => {
     const folder = phantomFolder(['glioma', 'meningioma', 'pituitary'], 8);
     await probeThenFinetune(page, folder);
+    await gotoStep(page, 'train');
     await page.getByTestId('train-demo').click();
     // The probe epoch is done and the fine-tune phase has begun (its cache is recorded before its first epoch).
     // Polled from the click on: the run record may not be stored yet (a thrown error would end the poll at once).
@@ -68,6 +72,7 @@ test.describe('probe, then fine-tune on WebGPU', () => {
     expect(before.checkpoint.last).toBeGreaterThanOrEqual(1);
     // Decoded images live only in the page's session: the same folder, imported again, is the same dataset.
     await importFolder(page, folder);
+    await gotoStep(page, 'train');
     await page.getByTestId('resume-run').click();
     await expect(page.getByTestId('run-status')).toHaveAttribute('data-status', 'completed', { timeout: 8 * 60_000 });
     await expect(page.getByTestId('train-error')).toHaveCount(0);
@@ -81,6 +86,7 @@ test.describe('probe, then fine-tune on WebGPU', () => {
 test('Pause holds the run between batches, shows it as paused, and Continue finishes it', async ({ page }) => {
   await page.goto('/');
   await expect(page.getByTestId('backend-name')).toHaveText('webgpu', { timeout: 60_000 });
+  await gotoStep(page, 'train');
   await page.getByTestId('epochs').fill('2');
   await page.getByTestId('image-size').fill('16');
   await page.getByTestId('train-demo').click();

@@ -3,7 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serveStatic } from '../../cli/serve';
 import { phantomFolder } from '../fixtures/folders';
-import { importFolder } from '../fixtures/studio-ui';
+import { chooseModel, gotoStep, importFolder } from '../fixtures/studio-ui';
 import { hasPretrained, PRETRAINED_DIR, servePretrained } from '../fixtures/pretrained';
 
 const DIST = resolve(dirname(fileURLToPath(import.meta.url)), '../../dist');
@@ -34,6 +34,7 @@ test('the built site runs under its Content-Security-Policy, cross-origin isolat
   violations.length = 0;
   expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
 
+  await gotoStep(page, 'train');
   await page.getByTestId('epochs').fill('1');
   await page.getByTestId('image-size').fill('16');
   await page.getByTestId('train-demo').click();
@@ -57,9 +58,10 @@ test('import → train → evaluate → register → export sends no request to 
     await expect(page.getByTestId('backend-name')).toHaveText('webgpu', { timeout: 60_000 });
     await importFolder(page, phantomFolder(['glioma', 'meningioma', 'pituitary'], 8));
     if (local) {
-      await page.getByTestId('model').selectOption(MODEL);
+      await chooseModel(page, MODEL);
       await page.getByTestId('strategy').selectOption('frozen');
     }
+    await gotoStep(page, 'train');
     await page.getByTestId('epochs').fill('1');
     await page.getByTestId('train-demo').click();
     await expect(page.getByTestId('run-status')).toHaveAttribute('data-status', 'completed', { timeout: 5 * 60_000 });
@@ -103,7 +105,8 @@ test('the header names another host when weights come from the official URL', as
   await page.goto('/');
   await expect(page.getByTestId('backend-name')).toHaveText('webgpu', { timeout: 60_000 });
   await importFolder(page, phantomFolder(['a', 'b'], 6));
-  await page.getByTestId('model').selectOption(MODEL);
+  await chooseModel(page, MODEL);
+  await gotoStep(page, 'train');
   await page.getByTestId('epochs').fill('1');
   await page.getByTestId('train-demo').click();
   await expect(page.getByTestId('run-status')).toHaveAttribute('data-status', 'completed', { timeout: 5 * 60_000 });

@@ -1,4 +1,5 @@
 import { expect, test } from '@playwright/test';
+import { gotoStep } from '../fixtures/studio-ui';
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +16,7 @@ test('the real brain-MRI folder imports with its duplicates found and kept out o
   await expect(page.getByTestId('backend-name')).toHaveText('cpu', { timeout: 60_000 });
   await page.getByTestId('folder-input').setInputFiles(MRI);
   await expect(page.getByTestId('scan')).toContainText('5708 images in 4 class folders');
+  await gotoStep(page, 'data');
   await page.getByTestId('import-size').fill('32');
   await page.getByTestId('import').click();
   await expect(page.getByTestId('dataset-summary')).toBeVisible({ timeout: 5 * 60_000 });

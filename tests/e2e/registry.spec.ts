@@ -1,4 +1,5 @@
 import { expect, test, type Download } from '@playwright/test';
+import { gotoStep } from '../fixtures/studio-ui';
 import * as ort from 'onnxruntime-node';
 import { readFileSync } from 'node:fs';
 import { strFromU8 } from 'fflate';
@@ -16,12 +17,14 @@ const bytesOf = async (download: Download) => new Uint8Array(readFileSync((await
 test('register demo@1.0.0 as champion through the UI, download TF.js and ONNX, import it back, see the storage', async ({ page }) => {
   await page.goto('/');
   await expect(page.getByTestId('backend-name')).not.toBeEmpty({ timeout: 60_000 });
+  await gotoStep(page, 'train');
   await page.getByTestId('epochs').fill('2');
   await page.getByTestId('image-size').fill('32');
   await page.getByTestId('per-class').fill('20');
   await page.getByTestId('train-demo').click();
   await expect(page.getByTestId('run-status')).toHaveAttribute('data-status', 'completed', { timeout: 8 * 60_000 });
 
+  await gotoStep(page, 'use');
   const form = page.getByTestId('register-form');
   await form.getByTestId('register-name').fill('demo');
   // The version is checked as it is typed.
@@ -136,6 +139,7 @@ test('register demo@1.0.0 as champion through the UI, download TF.js and ONNX, i
   await expect(row.getByTestId('version-aliases')).not.toContainText('champion');
 
   // Storage: the browser's usage and quota, the studio's share by kind, and the persistence request.
+  await gotoStep(page, 'storage');
   const storage = page.getByTestId('storage-panel');
   await storage.getByTestId('storage-refresh').click();
   const models = storage.locator('[data-testid="storage-group"][data-group="models"]');

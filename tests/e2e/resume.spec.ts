@@ -1,8 +1,10 @@
 import { expect, test } from '@playwright/test';
+import { gotoStep } from '../fixtures/studio-ui';
 
 test('after a page reload mid-run, the run resumes from its last checkpoint and loses at most one epoch', async ({ page }) => {
   await page.goto('/');
   await expect(page.getByTestId('backend-name')).toHaveText('webgpu', { timeout: 60_000 });
+  await gotoStep(page, 'train');
   await page.getByTestId('epochs').fill('4');
   await page.getByTestId('image-size').fill('16');
   await page.getByTestId('train-demo').click();
@@ -10,6 +12,7 @@ test('after a page reload mid-run, the run resumes from its last checkpoint and 
   // The worker dies with the page, in the middle of epoch 3.
   await page.reload();
 
+  await gotoStep(page, 'train');
   const banner = page.getByTestId('resumable');
   await expect(banner).toContainText('when the page closed', { timeout: 60_000 });
   const before = await page.evaluate(async () => (await window.studio!.runs())[0]);

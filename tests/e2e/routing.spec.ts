@@ -1,7 +1,7 @@
 import { expect, test } from '@playwright/test';
 import type { TrainEvent } from '../../src/engine/types';
 import { phantomFolder } from '../fixtures/folders';
-import { importFolder } from '../fixtures/studio-ui';
+import { chooseModel, gotoStep, importFolder } from '../fixtures/studio-ui';
 import { hasPretrained, servePretrained } from '../fixtures/pretrained';
 
 // Chromium here has a SwiftShader WebGPU adapter: auto mode selects WebGPU, then routes each run's work to the
@@ -45,6 +45,7 @@ test('an auto run on the software adapter is routed to faster backends, trains, 
 test('a forced backend that cannot train convolutions is refused with a reason, and the studio stays usable', async ({ page }) => {
   await page.goto('/?backend=wasm');
   await expect(page.getByTestId('backend-name')).toHaveText('wasm', { timeout: 60_000 });
+  await gotoStep(page, 'train');
   await page.getByTestId('epochs').fill('1');
   await page.getByTestId('image-size').fill('16');
   await page.getByTestId('train-demo').click();
@@ -65,8 +66,9 @@ test('a medical run computes its features and trains its head on WASM', async ({
   await page.goto('/');
   await expect(page.getByTestId('backend-name')).toHaveText('webgpu', { timeout: 60_000 });
   await importFolder(page, phantomFolder(['glioma', 'meningioma', 'pituitary'], 8));
-  await page.getByTestId('model').selectOption(MODEL);
+  await chooseModel(page, MODEL);
   await page.getByTestId('strategy').selectOption('medical');
+  await gotoStep(page, 'train');
   await page.getByTestId('epochs').fill('2');
   await page.getByTestId('train-demo').click();
   await expect(page.getByTestId('run-status')).toHaveAttribute('data-status', 'completed', { timeout: 5 * 60_000 });

@@ -1,4 +1,5 @@
 import { expect, test } from '@playwright/test';
+import { gotoStep } from '../fixtures/studio-ui';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,12 +11,14 @@ const runs = (page: import('@playwright/test').Page) => page.evaluate(() => wind
 test('runs page: a demo run is exported (download), deleted, imported back with the same metrics, compared and cross-validated', async ({ page }) => {
   await page.goto('/');
   await expect(page.getByTestId('backend-name')).not.toBeEmpty({ timeout: 60_000 });
+  await gotoStep(page, 'train');
   await page.getByTestId('epochs').fill('1');
   await page.getByTestId('image-size').fill('32');
   await page.getByTestId('per-class').fill('30');
   await page.getByTestId('train-demo').click();
   await expect(page.getByTestId('run-status')).toHaveAttribute('data-status', 'completed', { timeout: 8 * 60_000 });
 
+  await gotoStep(page, 'runs');
   const rows = page.getByTestId('run-row');
   await expect(rows).toHaveCount(1);
   const [original] = await runs(page);

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { phantomFolder } from '../fixtures/folders';
-import { importFolder } from '../fixtures/studio-ui';
+import { chooseModel, gotoStep, importFolder } from '../fixtures/studio-ui';
 import { hasPretrained, PRETRAINED_DIR, servePretrained } from '../fixtures/pretrained';
 
 const MODEL = 'mobilenet_v2_0.35_224';
@@ -20,10 +20,13 @@ test('each strategy trains a pretrained MobileNetV2 on WebGPU, with weights serv
   await expect(page.getByTestId('backend-name')).toHaveText('webgpu', { timeout: 60_000 });
   await importFolder(page, phantomFolder(['glioma', 'meningioma', 'pituitary'], 8));
 
-  await page.getByTestId('model').selectOption(MODEL);
+  await chooseModel(page, MODEL);
+  await gotoStep(page, 'train');
   await page.getByTestId('epochs').fill('1');
   for (const strategy of ['frozen', 'medical', 'finetune']) {
+    await gotoStep(page, 'model');
     await page.getByTestId('strategy').selectOption(strategy);
+    await gotoStep(page, 'train');
     await page.getByTestId('train-demo').click();
     await expect(page.getByTestId('run-status')).toHaveAttribute('data-status', 'training');
     await expect(page.getByTestId('run-status')).toHaveAttribute('data-status', 'completed', { timeout: 5 * 60_000 });

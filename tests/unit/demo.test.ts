@@ -49,6 +49,22 @@ describe('demo dataset', () => {
     expect(mean(2)).toBeGreaterThan(mean(1) + 5);
   });
 
+  it('draws the same heads with stronger lesions when asked for clear ones (the conference demo)', () => {
+    const size = 32;
+    const varied = generateDemoDataset({ seed: 5, imageSize: size, perClass: 40 });
+    expect(generateDemoDataset({ seed: 5, imageSize: size, perClass: 40, lesions: 'varied' }).images).toEqual(varied.images);
+    const clear = generateDemoDataset({ seed: 5, imageSize: size, perClass: 40, lesions: 'clear' });
+    expect(clear.keys).toEqual(varied.keys);
+    // The pituitary patch (low on the midline) stands out further from the other classes with clear lesions.
+    const patchMean = (d: typeof clear, cls: number) => {
+      let s = 0;
+      for (let k = 0; k < 40; k++) for (let y = 20; y < 26; y++) for (let x = 13; x < 19; x++) s += d.images[((cls * 40 + k) * size * size + y * size + x) * 3];
+      return s / 40 / 36;
+    };
+    const gap = (d: typeof clear) => patchMean(d, 2) - Math.max(patchMean(d, 0), patchMean(d, 1));
+    expect(gap(clear)).toBeGreaterThan(gap(varied));
+  });
+
   it('rejects sizes it cannot draw with a clear message', () => {
     expect(() => generateDemoDataset({ seed: 1, imageSize: 4, perClass: 5 })).toThrow(/image size/);
     expect(() => generateDemoDataset({ seed: 1, imageSize: 32, perClass: 1 })).toThrow(/at least 3 images per class/);

@@ -43,6 +43,22 @@ describe('engine progress protocol', () => {
     expect(run.epochs).toHaveLength(3);
     expect(run.best?.valAccuracy).toBe(Math.max(...run.epochs.map((m) => m.valAccuracy)));
     expect((await engine.runs()).map((r) => r.runId)).toContain(run.runId);
+    // Each epoch carries a few validation images with that epoch's predictions, one class after another.
+    const samples = epochs.map((e) => e.samples!);
+    expect(samples.every((s) => s.length === 6)).toBe(true);
+    expect(samples[0].map((s) => s.truth)).toEqual([0, 1, 2, 0, 1, 2]);
+    expect(samples[0].every((s) => s.predicted >= 0 && s.predicted < 3 && s.thumb.rgba.length === 48 * 48 * 4)).toBe(true);
+  });
+
+  it('times a forward pass and a training step of a batch for the model cards, refusing to while a run trains', async () => {
+    const probe = await engine.probeSpeed(cfg({ batchSize: 4 }));
+    expect(probe).toMatchObject({ backend: 'cpu', batchSize: 4, imageSize: 8 });
+    expect(probe.secondsPerBatch).toBeGreaterThan(0);
+    expect(probe.forwardSecondsPerImage).toBeCloseTo(probe.secondsPerBatch / 4, 12);
+    expect(probe.stepSecondsPerBatch).toBeGreaterThan(0);
+    const training = engine.train(cfg({ epochs: 1 }), () => {});
+    await expect(engine.probeSpeed(cfg())).rejects.toMatchObject({ code: 'E_BUSY' });
+    await training;
   });
 
   it('cancels within one batch', async () => {

@@ -233,8 +233,10 @@ describe.skipIf(!existsSync(PRETRAINED_DIR))('strategies on pretrained backbones
     const images = { count: 7, batch: (s: number, e: number) => all.slice([s], [e - s]) as tf.Tensor4D };
     const reference = split.frozen.predict(all) as tf.Tensor;
     const before = tf.memory().numTensors;
-    const cpu = await computeFeatures(split.frozen, images, { batchSize: 3, keep: 'cpu' });
+    const progress: number[] = [];
+    const cpu = await computeFeatures(split.frozen, images, { batchSize: 3, keep: 'cpu', onProgress: (done, total) => progress.push(done / total) });
     expect(tf.memory().numTensors).toBe(before);
+    expect(progress).toEqual([3 / 7, 6 / 7, 1]);
     expect(cpu.featureShape).toEqual([256]);
     expect(cpu.data.length).toBe(7 * 256);
     const onBackend = await computeFeatures(split.frozen, images, { batchSize: 3, keep: 'backend' });

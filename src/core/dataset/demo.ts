@@ -33,14 +33,21 @@ interface Lesion {
   core: number;
 }
 
-function lesionFor(cls: number, rand: () => number): Lesion {
-  const contrast = 40 + rand() * 60; // faint to obvious
+/**
+ * `varied`: lesions from faint to obvious (the studio's demo: learnable, not trivial). `clear`: every lesion obvious,
+ * gliomas' cores dark, and less noise, so the small CNN separates the classes within a minute (the conference demo).
+ */
+export type DemoLesions = 'varied' | 'clear';
+
+function lesionFor(cls: number, rand: () => number, lesions: DemoLesions): Lesion {
+  const contrast = lesions === 'clear' ? 90 + rand() * 30 : 40 + rand() * 60; // faint to obvious
   if (cls === 0) {
     // glioma-like: irregular intra-axial mass in a hemisphere, ring-enhancing with a darker (necrotic) core
     const angle = rand() * 2 * Math.PI;
     const dist = 0.15 + rand() * 0.35;
     const wobble = [2, 3, 5].map((k) => ({ k, amp: 0.15 + rand() * 0.2, phase: rand() * 2 * Math.PI }));
-    return { cx: Math.cos(angle) * dist, cy: Math.sin(angle) * dist, r: 0.14 + rand() * 0.12, wobble, rim: contrast, core: -contrast * 0.5 };
+    // A clear one's necrotic core is as dark as its rim is bright: no small CNN mistakes it for the bright masses.
+    return { cx: Math.cos(angle) * dist, cy: Math.sin(angle) * dist, r: 0.14 + rand() * 0.12, wobble, rim: contrast, core: -contrast * (lesions === 'clear' ? 1 : 0.5) };
   }
   if (cls === 1) {
     // meningioma-like: round, homogeneous, extra-axial mass pressed against the skull
@@ -54,7 +61,7 @@ function lesionFor(cls: number, rand: () => number): Lesion {
 }
 
 /** Draws one phantom slice into `out` (size × size grey levels, 0..255 floats before clamping). */
-function renderSlice(cls: number, size: number, rand: () => number, out: Float32Array): void {
+function renderSlice(cls: number, size: number, rand: () => number, out: Float32Array, lesions: DemoLesions): void {
   const headRx = 0.78 + rand() * 0.1;
   const headRy = 0.86 + rand() * 0.1;
   const tilt = (rand() - 0.5) * 0.4;
@@ -62,10 +69,10 @@ function renderSlice(cls: number, size: number, rand: () => number, out: Float32
   const oy = (rand() - 0.5) * 0.1;
   const tissue = 95 + rand() * 40;
   const skull = 180 + rand() * 50;
-  const noise = 4 + rand() * 8;
+  const noise = lesions === 'clear' ? 3 + rand() * 3 : 4 + rand() * 8;
   // low-frequency texture: a few random plane waves
   const waves = Array.from({ length: 4 }, () => ({ fx: (rand() - 0.5) * 14, fy: (rand() - 0.5) * 14, ph: rand() * 6.283, a: 2 + rand() * 4 }));
-  const lesion = lesionFor(cls, rand);
+  const lesion = lesionFor(cls, rand, lesions);
   const ventricleGap = 0.1 + rand() * 0.05;
   const cos = Math.cos(tilt);
   const sin = Math.sin(tilt);
@@ -108,11 +115,13 @@ export interface DemoOptions {
   seed: number;
   imageSize: number;
   perClass: number;
+  /** `varied` by default. */
+  lesions?: DemoLesions;
 }
 
-export function demoImage(cls: number, index: number, seed: number, size: number): Uint8Array {
+export function demoImage(cls: number, index: number, seed: number, size: number, lesions: DemoLesions = 'varied'): Uint8Array {
   const grey = new Float32Array(size * size);
-  renderSlice(cls, size, mulberry32(deriveSeed(seed, 'demo', cls, index)), grey);
+  renderSlice(cls, size, mulberry32(deriveSeed(seed, 'demo', cls, index)), grey, lesions);
   const rgb = new Uint8Array(size * size * 3);
   for (let p = 0; p < grey.length; p++) {
     const g = Math.max(0, Math.min(255, Math.round(grey[p])));
@@ -121,7 +130,7 @@ export function demoImage(cls: number, index: number, seed: number, size: number
   return rgb;
 }
 
-export function generateDemoDataset({ seed, imageSize, perClass }: DemoOptions): DemoDataset {
+export function generateDemoDataset({ seed, imageSize, perClass, lesions = 'varied' }: DemoOptions): DemoDataset {
   if (!Number.isInteger(imageSize) || imageSize < 8 || imageSize > 512) throw new RangeError(`demo image size must be an integer in 8..512 (got ${imageSize})`);
   if (!Number.isInteger(perClass) || perClass < 3) throw new RangeError(`demo dataset needs at least 3 images per class (got ${perClass})`);
   const n = DEMO_CLASSES.length * perClass;
@@ -132,7 +141,7 @@ export function generateDemoDataset({ seed, imageSize, perClass }: DemoOptions):
   let i = 0;
   for (let cls = 0; cls < DEMO_CLASSES.length; cls++) {
     for (let k = 0; k < perClass; k++, i++) {
-      images.set(demoImage(cls, k, seed, imageSize), i * pixels);
+      images.set(demoImage(cls, k, seed, imageSize, lesions), i * pixels);
       labels[i] = cls;
       keys.push(`${DEMO_CLASSES[cls]}/${String(k).padStart(4, '0')}`);
     }

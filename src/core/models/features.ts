@@ -111,9 +111,14 @@ export interface CpuFeatures {
  * into one Float32Array (for large sets, or to keep GPU memory for training); `backend` keeps them as one tensor of
  * shape [count, ...featureShape] on the backend, owned by the caller.
  */
-export async function computeFeatures(frozen: tf.LayersModel, images: ImageBatches, opts: { batchSize: number; keep: 'cpu' }): Promise<CpuFeatures>;
-export async function computeFeatures(frozen: tf.LayersModel, images: ImageBatches, opts: { batchSize: number; keep: 'backend' }): Promise<tf.Tensor>;
-export async function computeFeatures(frozen: tf.LayersModel, images: ImageBatches, { batchSize, keep }: { batchSize: number; keep: 'cpu' | 'backend' }): Promise<CpuFeatures | tf.Tensor> {
+export interface FeatureOptions {
+  batchSize: number;
+  /** Hears the images done so far after each batch: a large folder's pass takes minutes before epoch 1. */
+  onProgress?: (done: number, total: number) => void;
+}
+export async function computeFeatures(frozen: tf.LayersModel, images: ImageBatches, opts: FeatureOptions & { keep: 'cpu' }): Promise<CpuFeatures>;
+export async function computeFeatures(frozen: tf.LayersModel, images: ImageBatches, opts: FeatureOptions & { keep: 'backend' }): Promise<tf.Tensor>;
+export async function computeFeatures(frozen: tf.LayersModel, images: ImageBatches, { batchSize, keep, onProgress }: FeatureOptions & { keep: 'cpu' | 'backend' }): Promise<CpuFeatures | tf.Tensor> {
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`batch size must be a positive whole number (got ${batchSize})`);
   if (images.count < 1) throw new RangeError('no images to compute features for');
   const featureShape = frozen.outputs[0].shape.slice(1) as number[];
@@ -137,6 +142,7 @@ export async function computeFeatures(frozen: tf.LayersModel, images: ImageBatch
           y.dispose();
         }
       } else parts.push(y);
+      onProgress?.(end, images.count);
     }
     if (data) return { data, featureShape };
     return parts.length === 1 ? parts.pop()! : tf.concat(parts);

@@ -6,6 +6,7 @@ import type { OptimizerName } from './optimizers';
 import type { LrScheduleConfig } from './schedules';
 import type { ChannelStats } from '../dataset/stats';
 import type { OperatingPoint } from '../metrics/operating-point';
+import type { DemoLesions } from '../dataset/demo';
 import type { ConfusionMatrix } from '../metrics/confusion';
 import type { Routing } from '../routing';
 
@@ -27,6 +28,8 @@ export interface DemoDatasetConfig {
   /** Images per class. */
   perClass: number;
   split: SplitFractions;
+  /** `clear`: every lesion obvious (the conference demo); `varied` (faint to obvious) when absent. */
+  lesions?: DemoLesions;
 }
 
 /** A folder imported in this engine session (its split and statistics were fixed at import). */
