@@ -486,7 +486,7 @@ interface SessionOptions extends SessionArgs {
 async function withStudio<T>(opts: SessionOptions, work: (page: Page, backend: BackendInfo) => Promise<T>): Promise<T> {
   const dist = await ensureBuilt();
   // --models-dir stands in for the app's public/models/: the worker looks there before any official URL.
-  const mounts = opts.modelsDir ? { '/models/': opts.modelsDir } : {};
+  const mounts: Record<string, string> = opts.modelsDir ? { '/models/': opts.modelsDir } : {};
   const server = await serveStatic(dist, opts.port, '127.0.0.1', mounts);
   mkdirSync(opts.profile, { recursive: true });
   try {
