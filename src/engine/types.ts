@@ -33,7 +33,7 @@ export type { DeviceSpeed, Recommendation, RecommendedSettings, StageEstimate } 
 export type { AugmentConfig } from '../core/image/augment';
 export type { SplitFractions, SplitName } from '../core/dataset/split';
 export type { DedupeMode, DuplicateSummary, ImportEvent, ImportOptions, SplitCountsByClass } from '../core/dataset/importer';
-export { DEFAULT_LABEL_CONFLICTS, LABEL_CONFLICT_MODES, type DataCheck, type LabelConflict, type LabelConflictMode } from '../core/dataset/checks';
+export type { DataCheck, LabelConflict, LabelConflictMode } from '../core/dataset/checks';
 export type { SkippedFile } from '../core/dataset/layout';
 export type { ChannelStats, StatsCheck } from '../core/dataset/stats';
 export type { ModelVersion, RegistrationProblem, RegistrationReview } from '../core/registry/registry';
