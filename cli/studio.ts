@@ -579,6 +579,8 @@ async function pickWeightsFile(page: Page, model: ZooModel, file: string): Promi
     const takers = (await page.evaluate(() => window.studio!.zoo())).filter((m) => m.weightsFile).map((m) => m.id);
     throw new UsageError(`--weights: ${model.id} does not take a weights file (${takers.join(', ')} do)`);
   }
+  // The picker lives on the Model step, the screen a user picks it on.
+  await page.evaluate(() => (location.hash = '#/model'));
   const panel = page.getByTestId('weights-file');
   await panel.evaluate((d) => ((d as HTMLDetailsElement).open = true));
   await panel.getByTestId('weights-model').selectOption(model.id);
