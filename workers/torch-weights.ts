@@ -104,7 +104,7 @@ export async function importTorchWeightsFile(entry: ZooEntry, input: FolderInput
   try {
     const backbone = torchvisionBackbone(entry, state);
     // Trainable weights, as the zoo counts them (BatchNorm's moving statistics are not parameters).
-    params = backbone.model.trainableWeights.reduce((n, w) => n + w.shape.reduce((a, b) => a * b, 1), 0);
+    params = backbone.model.trainableWeights.reduce((n, w) => n + (w.shape as number[]).reduce((a, b) => a * b, 1), 0);
     backbone.model.dispose();
   } catch (err) {
     if (err instanceof WeightMappingError) throw new EngineError('E_BACKBONE', `“${file.name}” does not hold ${entry.name}`, err.message);
