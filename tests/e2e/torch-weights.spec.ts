@@ -66,11 +66,7 @@ test('a .pth picked in the train panel trains resnet18_imagenet with the Medical
   expect(readFileSync((await onnx.path())!).length).toBeGreaterThan(40e6);
 });
 
-// fixme: with feature caching, ResNet's partial fine-tuning fails: the first unfrozen block reads two frozen tensors
-// (its conv's ZeroPadding output and the block input its downsample reads), and splitAtFrozenBoundary needs one
-// ("reads 2 frozen tensors (layer4_0_conv1_pad…, layer3_1_out…)"). findFrozenBoundary should fall back to their
-// common weightless ancestor (layer3_1_out).
-test.fixme('the CLI fine-tunes the last block of resnet18_imagenet from --weights after a probe epoch', async () => {
+test('the CLI fine-tunes the last block of resnet18_imagenet from --weights after a probe epoch', async () => {
   const pth = writePth();
   const dir = mkdtempSync(join(tmpdir(), 'studio-cli-'));
   const out = join(dir, 'run.json');

@@ -219,6 +219,30 @@ describe.skipIf(!existsSync(PRETRAINED_DIR))('strategies on pretrained backbones
     expect(tf.memory().numTensors).toBe(before);
   });
 
+  it('splits where a block pads the very tensor its shortcut reads (ResNet\'s first unfrozen block) at that tensor', () => {
+    const before = tf.memory().numTensors;
+    const input = tf.input({ shape: [8, 8, 3] });
+    const stem = tf.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', name: 'stem', trainable: false }).apply(input) as tf.SymbolicTensor;
+    const out = tf.layers.reLU({ name: 'stem_out' }).apply(stem) as tf.SymbolicTensor;
+    const padded = tf.layers.zeroPadding2d({ padding: 1, name: 'block_pad' }).apply(out) as tf.SymbolicTensor;
+    const conv = tf.layers.conv2d({ filters: 4, kernelSize: 3, name: 'block_conv' }).apply(padded) as tf.SymbolicTensor;
+    const shortcut = tf.layers.conv2d({ filters: 4, kernelSize: 1, name: 'block_downsample' }).apply(out) as tf.SymbolicTensor;
+    const sum = tf.layers.add({ name: 'block_add' }).apply([conv, shortcut]) as tf.SymbolicTensor;
+    const pooled = tf.layers.globalAveragePooling2d({ name: 'pool' }).apply(sum) as tf.SymbolicTensor;
+    const model = tf.model({ inputs: input, outputs: tf.layers.dense({ units: CLASSES, name: 'head' }).apply(pooled) as tf.SymbolicTensor });
+    expect(findFrozenBoundary(model)!.sourceLayer.name).toBe('stem_out');
+    const split = splitAtFrozenBoundary(model);
+    expect(split.featureShape).toEqual([8, 8, 4]);
+    const x = tf.randomUniform([2, 8, 8, 3], -1, 1, 'float32', 3);
+    const [full, features] = [model.predict(x) as tf.Tensor, split.frozen.predict(x) as tf.Tensor];
+    const composed = split.trainable.predict(features) as tf.Tensor;
+    expect(maxAbsDiff(full, composed)).toBeLessThan(1e-5);
+    tf.dispose([x, full, features, composed]);
+    split.dispose();
+    model.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   it.skipIf(!hasPretrained(v1))('refuses to split a fully trainable network', () => {
     const { model } = build(v1, { strategy: 'finetune' });
     expect(findFrozenBoundary(model)).toBeNull();

@@ -45,6 +45,17 @@ export function findFrozenBoundary(model: tf.LayersModel): tf.SymbolicTensor | n
   const output = model.outputs[0];
   if (isConstantTensor(output)) throw new RangeError(`model "${model.name}" has nothing trainable`);
   visit(output);
+  // A frozen tensor computed from another one the rest also reads, through single-input layers, is recomputed from
+  // that one on the trainable side: ResNet's first unfrozen block pads the very tensor its shortcut reads.
+  for (const t of [...boundary.values()]) {
+    for (let s = t; s.inputs.length === 1; ) {
+      s = s.inputs[0];
+      if (boundary.has(s.id)) {
+        boundary.delete(t.id);
+        break;
+      }
+    }
+  }
   if (boundary.size !== 1) throw new Error(`model "${model.name}" reads ${boundary.size} frozen tensors (${[...boundary.values()].map((t) => t.name).join(', ')}); a split needs exactly one`);
   const [tensor] = boundary.values();
   return holdsWeights(tensor) ? tensor : null;
