@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { studio } from '../fixtures/cli';
 import { phantomFolder } from '../fixtures/folders';
+import { gotoStep } from '../fixtures/studio-ui';
 import { hasPretrained, PRETRAINED_DIR, servePretrained } from '../fixtures/pretrained';
 
 const MODEL = 'mobilenet_v2_0.35_224';
@@ -55,10 +56,11 @@ test('the train panel offers the recommended recipe first, with its reasons and 
   await expect(page.getByTestId('backend-name')).toHaveText(/webgpu|webgl|wasm|cpu/, { timeout: 60_000 });
   await page.getByTestId('folder-input').setInputFiles(phantomFolder(['glioma', 'meningioma', 'notumor'], 6));
   await expect(page.getByTestId('scan')).toBeVisible();
-  // Shown before the train form's settings: the first thing the panel offers.
+  // The Model step's first offer: above every model card.
+  await gotoStep(page, 'model');
   const box = page.getByTestId('recommended-recipe');
   await expect(box).toBeVisible();
-  expect(await box.evaluate((el) => Boolean(el.compareDocumentPosition(document.querySelector('form.settings')!) & Node.DOCUMENT_POSITION_FOLLOWING))).toBe(true);
+  expect(await box.evaluate((el) => Boolean(el.compareDocumentPosition(document.querySelector('[data-testid^="model-card-"]')!) & Node.DOCUMENT_POSITION_FOLLOWING))).toBe(true);
   await page.getByTestId('recommend').click();
   await expect(page.getByTestId('recommendation-summary')).toContainText('Dense 100 ReLU', { timeout: 120_000 });
   await expect(page.getByTestId('recommendation-summary')).toContainText('batch 16, 50 epochs, split 70/15/15, class weights off, no early stopping, 224 px');
@@ -67,7 +69,7 @@ test('the train panel offers the recommended recipe first, with its reasons and 
   await expect(page.getByTestId('recommendation-reasons')).toContainText('Only 6 images of glioma');
 
   await page.getByTestId('use-recommended').click();
-  await expect(page.getByTestId('model')).toHaveValue(MODEL);
+  await expect(page.getByTestId('model')).toHaveAttribute('data-value', MODEL);
   await expect(page.getByTestId('strategy')).toHaveValue('mlp');
   await expect(page.getByTestId('optimizer')).toHaveValue('adam');
   await expect(page.getByTestId('epochs')).toHaveValue('50');

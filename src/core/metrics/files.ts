@@ -161,15 +161,15 @@ function operatingPointMarkdown(m: EvaluationMetrics): string[] {
     '',
     `- Accuracy: ${p(s.report.accuracy)} at the operating point, ${p(m.report.accuracy)} at the argmax`,
   ];
-  if (op.unreached.length) out.push(`- Not reached on validation: ${op.unreached.map((c) => `${c} (${p(op.validationSensitivity[m.classes.indexOf(c)]!)})`).join(', ')}`);
-  if (op.withoutValidation.length) out.push(`- No validation images, so no threshold (argmax only): ${op.withoutValidation.join(', ')}`);
+  if (op.unreached.length) out.push(`- Not reached on validation: ${op.unreached.map((c) => `${mdText(c)} (${p(op.validationSensitivity[m.classes.indexOf(c)]!)})`).join(', ')}`);
+  if (op.withoutValidation.length) out.push(`- No validation images, so no threshold (argmax only): ${op.withoutValidation.map(mdText).join(', ')}`);
   out.push('', '| class | threshold | validation sensitivity | sensitivity (operating point) | sensitivity (argmax) | specificity (operating point) | specificity (argmax) |', '| --- | --- | --- | --- | --- | --- | --- |');
   m.classes.forEach((c, k) => {
     const t = op.thresholds[k];
-    out.push(`| ${c} | ${t === null ? '–' : f3(t)} | ${f3(op.validationSensitivity[k])} | ${f3(s.report.perClass[k].recall)} | ${f3(m.report.perClass[k].recall)} | ${f3(s.report.perClass[k].specificity)} | ${f3(m.report.perClass[k].specificity)} |`);
+    out.push(`| ${mdText(c)} | ${t === null ? '–' : f3(t)} | ${f3(op.validationSensitivity[k])} | ${f3(s.report.perClass[k].recall)} | ${f3(m.report.perClass[k].recall)} | ${f3(s.report.perClass[k].specificity)} | ${f3(m.report.perClass[k].specificity)} |`);
   });
-  out.push('', '### Confusion matrix at the operating point (rows true, columns predicted)', '', `| true \\ predicted | ${m.classes.join(' | ')} |`, `| --- |${' --- |'.repeat(m.classes.length)}`);
-  s.confusion.forEach((row, t) => out.push(`| ${m.classes[t]} | ${row.map((v, q) => `${v} (${p(s.confusionNormalized[t][q])})`).join(' | ')} |`));
+  out.push('', '### Confusion matrix at the operating point (rows true, columns predicted)', '', `| true \\ predicted | ${m.classes.map(mdText).join(' | ')} |`, `| --- |${' --- |'.repeat(m.classes.length)}`);
+  s.confusion.forEach((row, t) => out.push(`| ${mdText(m.classes[t])} | ${row.map((v, q) => `${v} (${p(s.confusionNormalized[t][q])})`).join(' | ')} |`));
   return out;
 }
 
