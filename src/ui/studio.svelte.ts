@@ -343,9 +343,12 @@ export class Studio {
       if (this.ownRun(at.runId)) return;
       const known = this.elsewhere[at.runId];
       if (known) known.at = at.state === 'ended' ? known.at : at;
-      else if (at.state !== 'ended') void this.refreshRuns();
+      // A run started elsewhere after this page read the list: read it once (announcements come with every batch).
+      else if (at.state !== 'ended') this.rereading ??= this.refreshRuns().finally(() => (this.rereading = null));
     };
   }
+
+  private rereading: Promise<void> | null = null;
 
   /** The engine worker died (see src/engine/client.ts): every call in flight failed with E_WORKER_LOST. */
   async engineStopped(err: EngineError): Promise<void> {
