@@ -9,6 +9,8 @@
  * Importing this module registers the kernels; it does not load the WASM backend itself.
  */
 import * as tf from '@tensorflow/tfjs';
+// Training on WASM also needs a batch-norm gradient that does not tile (see there).
+import './batchnorm-gradient';
 
 export const WASM_GRADIENT_KERNELS = ['Conv2DBackpropFilter', 'DepthwiseConv2dNativeBackpropFilter', 'DepthwiseConv2dNativeBackpropInput'] as const;
 type KernelName = (typeof WASM_GRADIENT_KERNELS)[number];
