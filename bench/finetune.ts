@@ -2,7 +2,8 @@
  * Partial fine-tuning benchmark: what caching the frozen part's activations gains. The same imported subset of real
  * MRI images trains MobileNetV2 0.35 with its last 2 blocks unfrozen twice in one page, on one backend: once running
  * the frozen layers every epoch (featureCache 'off'), once on activations cached at the frozen boundary. WebGL, not
- * WebGPU (about 100× slower on SwiftShader) nor WASM (no Conv2DBackpropFilter, so it cannot train convolutions).
+ * WebGPU (about 100× slower on SwiftShader), as in the figures recorded before WASM could train convolutions
+ * (src/core/kernels/wasm-gradients.ts); `--only backends` times the fine-tuning step on every backend, WASM included.
  */
 import { rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';

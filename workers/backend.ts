@@ -10,6 +10,8 @@ import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
 import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
 import wasmThreaded from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
+// Convolution gradients for WASM, which TF.js 4.22 lacks: training and Grad-CAM can then run there.
+import '../src/core/kernels/wasm-gradients';
 import { isSoftwareAdapter, routeWork, type Routing, type RunWork } from '../src/core/routing';
 import { BACKEND_ORDER, type AdapterInfo, type BackendInfo, type BackendName } from '../src/engine/types';
 import { EngineError } from '../src/engine/errors';
@@ -115,11 +117,11 @@ export function routeRun(info: BackendInfo, work: RunWork): Routing {
 }
 
 /**
- * Where work that differentiates through a network goes (Grad-CAM): the backend convolution training would use,
- * because TF.js's WASM backend has no convolution gradients. A forced backend without them is refused.
+ * Where work that differentiates through a network goes (Grad-CAM): the backend convolution training would use.
+ * A forced backend without convolution gradients is refused.
  */
 export function gradientBackend(info: BackendInfo): BackendName {
-  const why = `Grad-CAM needs gradients, and TF.js's ${info.name} backend has no convolution-gradient kernels (Conv2DBackpropFilter)`;
+  const why = `Grad-CAM needs gradients, and the ${info.name} backend has no convolution-gradient kernels (Conv2DBackpropFilter)`;
   if (info.requested !== 'auto' && !convGradientBackends().includes(info.name)) throw new EngineError('E_CONFIG', `${why}: choose another backend`);
   try {
     return routeRun(info, { strategy: 'scratch', augment: true }).train;

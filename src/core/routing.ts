@@ -27,7 +27,7 @@ export interface RoutingInput {
   adapter: AdapterInfo | null;
   /** Every backend that initialised and passed its self-test. */
   available: readonly BackendName[];
-  /** Backends that have the kernels for convolution gradients (TF.js WASM has no Conv2DBackpropFilter). */
+  /** Backends that have the kernels for convolution gradients (WASM has them once src/core/kernels/wasm-gradients is loaded). */
   convGradients: readonly BackendName[];
   work: RunWork;
 }
@@ -49,13 +49,15 @@ export interface Routing {
  * forced and timed in turn on the shared 2-core machine). Run of 2026-11-28 00:14, load steady at 4–5:
  *   backbone forward per image   wasm 44 ms · webgl 11.5× · cpu 12.4× · webgpu 52×
  *   Medical head epoch (cached)  wasm 44 ms · webgl 3.1× · cpu 5.1× · webgpu 6.7×
- *   fine-tuning step, batch 16   webgl 72 s · cpu 2.6× · webgpu 3.5× · wasm: TF.js says "Kernel
- *                                'Conv2DBackpropFilter' not registered for backend 'wasm'"
+ *   fine-tuning step, batch 16   webgl 72 s · cpu 2.6× · webgpu 3.5× · wasm: TF.js had no Conv2DBackpropFilter
  * An earlier run under a load of 16–22 that changed while the backends took turns put WebGPU (1.4×) before the CPU
  * (2.1×) for fine-tuning; the steady run decides, and WASM first for forward and dense work held in both.
+ * With our WASM convolution gradients (src/core/kernels/wasm-gradients.ts) the same step on WASM took 16–19 s in Node
+ * under a load of 3–6 (2026-12-03), about 4× faster than WebGL's 72 s, so WASM leads convolution training too; WebGL
+ * stays next for a build where the WASM backend did not start.
  */
 const FORWARD_ORDER: readonly BackendName[] = ['wasm', 'webgl', 'cpu', 'webgpu'];
-const CONV_TRAINING_ORDER: readonly BackendName[] = ['webgl', 'cpu', 'webgpu', 'wasm'];
+const CONV_TRAINING_ORDER: readonly BackendName[] = ['wasm', 'webgl', 'cpu', 'webgpu'];
 const DENSE_TRAINING_ORDER: readonly BackendName[] = ['wasm', 'webgl', 'cpu', 'webgpu'];
 
 export const BACKEND_LABEL: Record<BackendName, string> = { webgpu: 'WebGPU', webgl: 'WebGL', wasm: 'WASM', cpu: 'CPU' };
@@ -103,7 +105,7 @@ export function routeWork(input: RoutingInput): Routing {
   if (requested !== 'auto') {
     // A forced backend is honoured (tests force WebGPU to prove it correct), so a missing kernel is the user's to fix.
     if (!canTrain(selected)) {
-      throw new RangeError(`the ${BACKEND_LABEL[selected]} backend cannot train the ${work.strategy} strategy: TF.js ${BACKEND_LABEL[selected]} has no convolution-gradient kernels (Conv2DBackpropFilter); choose another backend, or the frozen or medical strategy`);
+      throw new RangeError(`the ${BACKEND_LABEL[selected]} backend cannot train the ${work.strategy} strategy: it has no convolution-gradient kernels (Conv2DBackpropFilter); choose another backend, or the frozen or medical strategy`);
     }
     return { forward: selected, train: selected, routed: false, reason: `${describe(work, selected, selected)}, as chosen` };
   }

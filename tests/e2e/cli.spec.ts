@@ -14,13 +14,13 @@ test('train --demo writes the run contract, and the run survives in the profile'
   const common = ['--profile', join(dir, 'profile'), '--port', '5291'];
   const r = studio('train', '--demo', '--epochs', '1', '--image-size', '16', '--per-class', '20', '--seed', '3', '--out', out, ...common);
   expect(r.code, r.stderr.join('\n')).toBe(0);
-  expect(r.stdout).toContain('routing: Software adapter (SwiftShader): training on WebGL, validation on WASM — faster here');
+  expect(r.stdout).toContain('routing: Software adapter (SwiftShader): training and validation on WASM — faster here');
   expect(r.stdout).toMatch(/epoch 1\/1: train loss [\d.]+ acc [\d.]+% · val loss [\d.]+ acc [\d.]+%/);
 
   const run = JSON.parse(readFileSync(out, 'utf8'));
   expect(Object.keys(run)).toEqual(expect.arrayContaining(['runId', 'backend', 'adapter', 'model', 'classes', 'split', 'epochs', 'best']));
   expect(run.backend).toBe('webgpu');
-  expect(run.routing).toMatchObject({ forward: 'wasm', train: 'webgl', routed: true });
+  expect(run.routing).toMatchObject({ forward: 'wasm', train: 'wasm', routed: true });
   expect(run.adapter).toMatchObject({ vendor: expect.any(String), architecture: expect.any(String), isSoftware: true });
   expect(run.model).toBe('simple_cnn');
   expect(run.classes).toEqual(['glioma', 'meningioma', 'pituitary']);

@@ -162,8 +162,8 @@ test('in the studio: evaluate the demo run, then click a confusion cell for exac
   await expect(view).toHaveAttribute('data-key', keys[0]!);
   const overlay = view.getByTestId('gradcam-overlay');
   await expect(overlay).toBeVisible({ timeout: 2 * 60_000 });
-  // WebGPU on SwiftShader is a software adapter: the gradients go where convolution training goes, WebGL.
-  await expect(view.getByTestId('gradcam-info')).toContainText('gradients on webgl');
+  // WebGPU on SwiftShader is a software adapter: the gradients go where convolution training goes, WASM.
+  await expect(view.getByTestId('gradcam-info')).toContainText('gradients on wasm');
   const painted = () => overlay.evaluate((c: HTMLCanvasElement) => {
     const { data } = c.getContext('2d')!.getImageData(0, 0, c.width, c.height);
     let n = 0;

@@ -6,7 +6,9 @@ import type { AdapterInfo, BackendName } from '../../src/core/train/types';
 const SWIFTSHADER: AdapterInfo = { vendor: 'google', architecture: 'swiftshader', device: '', description: '', isSoftware: true };
 const HARDWARE: AdapterInfo = { vendor: 'nvidia', architecture: 'ampere', device: '', description: '', isSoftware: false };
 const ALL: BackendName[] = ['webgpu', 'webgl', 'wasm', 'cpu'];
-const CONV: BackendName[] = ['webgpu', 'webgl', 'cpu'];
+// What the registry reports once src/core/kernels/wasm-gradients is loaded (workers/backend.ts loads it).
+const CONV: BackendName[] = ['webgpu', 'webgl', 'wasm', 'cpu'];
+const WITHOUT_WASM: BackendName[] = ['webgpu', 'webgl', 'cpu'];
 
 const input = (over: Partial<RoutingInput>): RoutingInput => ({
   requested: 'auto',
@@ -28,9 +30,10 @@ describe('routing', () => {
   });
 
   it('refuses a forced backend that lacks the kernels for the work, saying what to do', () => {
-    expect(() => routeWork(input({ requested: 'wasm', selected: 'wasm', adapter: null, work: { strategy: 'finetune', augment: false } }))).toThrow(
-      /the WASM backend cannot train the finetune strategy: TF.js WASM has no convolution-gradient kernels \(Conv2DBackpropFilter\); choose another backend, or the frozen or medical strategy/,
+    expect(() => routeWork(input({ requested: 'wasm', selected: 'wasm', adapter: null, convGradients: WITHOUT_WASM, work: { strategy: 'finetune', augment: false } }))).toThrow(
+      /the WASM backend cannot train the finetune strategy: it has no convolution-gradient kernels \(Conv2DBackpropFilter\); choose another backend, or the frozen or medical strategy/,
     );
+    expect(routeWork(input({ requested: 'wasm', selected: 'wasm', adapter: null, work: { strategy: 'finetune', augment: false } }))).toMatchObject({ forward: 'wasm', train: 'wasm', routed: false });
     expect(routeWork(input({ requested: 'wasm', selected: 'wasm', adapter: null, work: { strategy: 'medical', augment: false } }))).toMatchObject({ forward: 'wasm', train: 'wasm' });
   });
 
@@ -51,24 +54,27 @@ describe('routing', () => {
 
   it('on a software adapter trains convolutions on the fastest backend that has their gradients', () => {
     for (const strategy of ['scratch', 'finetune'] as const) {
-      expect(routeWork(input({ work: { strategy, augment: false } }))).toEqual({ forward: 'wasm', train: 'webgl', routed: true, reason: 'Software adapter (SwiftShader): training on WebGL, validation on WASM — faster here' });
+      expect(routeWork(input({ work: { strategy, augment: false } }))).toEqual({ forward: 'wasm', train: 'wasm', routed: true, reason: 'Software adapter (SwiftShader): training and validation on WASM — faster here' });
     }
-    // WebGL on SwiftShader too (no WebGPU): the same split.
+    // WebGL on SwiftShader too (no WebGPU): the same.
     const webgl = routeWork(input({ selected: 'webgl', available: ['webgl', 'wasm', 'cpu'], adapter: { ...SWIFTSHADER, architecture: '', description: 'ANGLE (Google, Vulkan 1.3.0 (SwiftShader Device (Subzero)), SwiftShader driver)' } }));
-    expect(webgl).toMatchObject({ forward: 'wasm', train: 'webgl', reason: expect.stringMatching(/^Software adapter \(SwiftShader\): /) });
-    // Without WebGL, the next measured: the CPU backend, ahead of WebGPU on SwiftShader.
-    expect(routeWork(input({ available: ['webgpu', 'wasm', 'cpu'] }))).toMatchObject({ forward: 'wasm', train: 'cpu', routed: true });
+    expect(webgl).toMatchObject({ forward: 'wasm', train: 'wasm', reason: expect.stringMatching(/^Software adapter \(SwiftShader\): /) });
+    // A WASM without the gradient kernels: WebGL, then the CPU backend, ahead of WebGPU on SwiftShader.
+    expect(routeWork(input({ convGradients: WITHOUT_WASM }))).toMatchObject({ forward: 'wasm', train: 'webgl', routed: true });
+    expect(routeWork(input({ convGradients: WITHOUT_WASM, available: ['webgpu', 'wasm', 'cpu'] }))).toMatchObject({ forward: 'wasm', train: 'cpu', routed: true });
   });
 
   it('uses the next backend for forward work when WASM did not start', () => {
     expect(routeWork(input({ available: ['webgpu', 'webgl', 'cpu'], work: { strategy: 'medical', augment: false } }))).toMatchObject({ forward: 'webgl', train: 'webgl' });
   });
 
-  it('without any GPU backend, trains convolutions on the CPU and runs the rest on WASM', () => {
+  it('without any GPU backend, runs everything on WASM (convolution training on the CPU when WASM lacks the gradients)', () => {
     const r = routeWork(input({ selected: 'wasm', adapter: null, available: ['wasm', 'cpu'], work: { strategy: 'scratch', augment: false } }));
-    expect(r).toEqual({ forward: 'wasm', train: 'cpu', routed: true, reason: 'No GPU backend: training on CPU, validation on WASM — faster here' });
+    expect(r).toEqual({ forward: 'wasm', train: 'wasm', routed: false, reason: 'No GPU backend: training and validation on WASM' });
+    const without = routeWork(input({ selected: 'wasm', adapter: null, available: ['wasm', 'cpu'], convGradients: WITHOUT_WASM, work: { strategy: 'scratch', augment: false } }));
+    expect(without).toEqual({ forward: 'wasm', train: 'cpu', routed: true, reason: 'No GPU backend: training on CPU, validation on WASM — faster here' });
     expect(routeWork(input({ selected: 'wasm', adapter: null, available: ['wasm', 'cpu'], work: { strategy: 'frozen', augment: false } }))).toMatchObject({ forward: 'wasm', train: 'wasm', routed: false });
-    expect(() => routeWork(input({ selected: 'wasm', adapter: null, available: ['wasm'] }))).toThrow(/no backend that started here can train the scratch strategy/);
+    expect(() => routeWork(input({ selected: 'wasm', adapter: null, available: ['wasm'], convGradients: WITHOUT_WASM }))).toThrow(/no backend that started here can train the scratch strategy/);
   });
 
   it('sends evaluation and prediction to the fastest forward backend on a software adapter only', () => {
@@ -86,7 +92,7 @@ describe('routing', () => {
     expect(cachesFeatures({ strategy: 'finetune', augment: false })).toBe(false);
   });
 
-  it("reads the convolution gradients from TF.js's kernel registry: WASM lacks them, the others have them", () => {
+  it("reads the convolution gradients from TF.js's kernel registry: every backend has them once ours for WASM are loaded", () => {
     expect(convGradientBackends()).toEqual(CONV);
   });
 });

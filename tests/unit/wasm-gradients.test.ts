@@ -118,7 +118,7 @@ describe('WASM convolution gradients match the CPU backend', () => {
         const [kh, kw, c, m] = fShape;
         if (dilation === 1) {
           // [kh, 1, kw, 1, c, m] padded to [kh, 2, kw, 2, c, m], the trailing zero row and column cut.
-          const spread = tf.pad(f.reshape([kh, 1, kw, 1, c, m]), [[0, 0], [0, 1], [0, 0], [0, 1], [0, 0], [0, 0]]).reshape([2 * kh, 2 * kw, c, m]);
+          const spread = tf.pad(f.reshape([kh, 1, kw, 1, c, m]), [[0, 0], [0, 1], [0, 0], [0, 1], [0, 0], [0, 0]]).reshape([2 * kh, 2 * kw, c, m]) as tf.Tensor4D;
           f = tf.slice(spread, [0, 0, 0, 0], [2 * kh - 1, 2 * kw - 1, c, m]);
         }
         const y = tf.depthwiseConv2d(x, f, 1, pad, 'NHWC', dilation);
