@@ -83,10 +83,12 @@ test('a forced-WASM fine-tune of MobileNetV2-0.35 at 64 px completes and its tra
   await servePretrained(context);
   await page.goto('/?backend=wasm');
   await expect(page.getByTestId('backend-name')).toHaveText('wasm', { timeout: 60_000 });
-  await importFolder(page, phantomFolder(['glioma', 'meningioma', 'pituitary'], 6));
-  await page.getByTestId('model').selectOption(MODEL);
+  await chooseModel(page, MODEL);
   await page.getByTestId('strategy').selectOption('finetune');
+  // A few demo phantoms at 64 px: 10 per class.
+  await gotoStep(page, 'train');
   await page.getByTestId('image-size').fill('64');
+  await page.getByTestId('per-class').fill('10');
   await page.getByTestId('epochs').fill('3');
   await page.getByTestId('train-demo').click();
   await expect(page.getByTestId('run-status')).toHaveAttribute('data-status', 'completed', { timeout: 8 * 60_000 });

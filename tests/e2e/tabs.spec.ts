@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CHROMIUM_FLAGS, resolveBrowser } from '../../cli/browser';
 import type { RunRecord } from '../../src/engine/types';
+import { gotoStep } from '../fixtures/studio-ui';
 
 const runs = (page: Page) => page.evaluate(() => window.studio!.runs()) as Promise<RunRecord[]>;
 
@@ -15,6 +16,7 @@ test('two tabs, one run: the second shows the first tab’s live run as running 
     const first = await context.newPage();
     await first.goto('/');
     await expect(first.getByTestId('backend-name')).toHaveText('webgpu', { timeout: 60_000 });
+    await gotoStep(first, 'train');
     await first.getByTestId('epochs').fill('12');
     await first.getByTestId('image-size').fill('16');
     await first.getByTestId('per-class').fill('16');
@@ -31,6 +33,7 @@ test('two tabs, one run: the second shows the first tab’s live run as running 
     // Its progress comes over the BroadcastChannel from the first tab's worker.
     await expect(elsewhere).toContainText(/training in another tab or window: +epoch \d+ of 12, batch \d+ of \d+/, { timeout: 60_000 });
     await expect(second.getByTestId('resumable')).toHaveCount(0);
+    await gotoStep(second, 'runs');
     const row = second.locator(`[data-testid="run-row"][data-run-id="${live.runId}"]`);
     await expect(row.getByTestId('run-state')).toHaveText('running in another tab');
     await expect(row.getByTestId('run-resume')).toHaveCount(0);
@@ -51,6 +54,7 @@ test('two tabs, one run: the second shows the first tab’s live run as running 
     expect(from).toBeGreaterThanOrEqual(1);
     expect(from).toBeLessThan(12);
 
+    await gotoStep(second, 'train');
     await second.getByTestId('resume-run').click();
     await expect(second.getByTestId('run-status')).toHaveAttribute('data-status', 'completed', { timeout: 5 * 60_000 });
     const done = (await runs(second)).find((r) => r.runId === live.runId)!;

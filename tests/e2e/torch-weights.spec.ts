@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { phantomFolder } from '../fixtures/folders';
-import { importFolder } from '../fixtures/studio-ui';
+import { chooseModel, gotoStep, importFolder } from '../fixtures/studio-ui';
 
 // A torchvision ResNet-18 state_dict written at test time by Debian's PyTorch (random init; tests never download the
 // official weights): picked in the train panel, trained with the Medical head, registered and exported to ONNX.
@@ -28,7 +28,7 @@ test('a .pth picked in the train panel trains resnet18_imagenet with the Medical
   await expect(page.getByTestId('backend-name')).toHaveText('webgpu', { timeout: 60_000 });
   await importFolder(page, phantomFolder(['glioma', 'meningioma', 'pituitary'], 6));
 
-  await page.getByTestId('model').selectOption('resnet18_imagenet');
+  await chooseModel(page, 'resnet18_imagenet');
   const picker = page.getByTestId('weights-file');
   await picker.locator('summary').click();
   await picker.getByTestId('weights-model').selectOption('resnet18_imagenet');
@@ -40,6 +40,7 @@ test('a .pth picked in the train panel trains resnet18_imagenet with the Medical
   await expect(picker.getByTestId('weights-status')).toContainText('ResNet-18 (ImageNet, torchvision): resnet18.pth loaded, 11,176,512 weights', { timeout: 60_000 });
 
   await page.getByTestId('strategy').selectOption('medical');
+  await gotoStep(page, 'train');
   await page.getByTestId('epochs').fill('1');
   await page.getByTestId('train-demo').click();
   await expect(page.getByTestId('run-status')).toHaveAttribute('data-status', 'completed', { timeout: 5 * 60_000 });
@@ -49,6 +50,7 @@ test('a .pth picked in the train panel trains resnet18_imagenet with the Medical
   // Augmentation off: the frozen ResNet's pooled features were computed once.
   expect(run.featureCache).toBeTruthy();
 
+  await gotoStep(page, 'use');
   const form = page.getByTestId('register-form');
   await form.getByTestId('register-name').fill('resnet-mri');
   await form.getByTestId('register-version').fill('1.0.0');
@@ -98,8 +100,9 @@ test('the official URL: a download whose SHA-256 is not the one in its name is r
   await page.goto('/?backend=webgpu');
   await expect(page.getByTestId('backend-name')).toHaveText('webgpu', { timeout: 60_000 });
   await importFolder(page, phantomFolder(['a', 'b'], 4));
-  await page.getByTestId('model').selectOption('resnet18_imagenet');
+  await chooseModel(page, 'resnet18_imagenet');
   await page.getByTestId('strategy').selectOption('frozen');
+  await gotoStep(page, 'train');
   await page.getByTestId('epochs').fill('1');
 
   await page.getByTestId('train-demo').click();

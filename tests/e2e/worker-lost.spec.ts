@@ -1,11 +1,13 @@
 import { expect, test, type Page } from '@playwright/test';
 import type { RunRecord } from '../../src/engine/types';
+import { gotoStep } from '../fixtures/studio-ui';
 
 const runs = (page: Page) => page.evaluate(() => window.studio!.runs()) as Promise<RunRecord[]>;
 
 test('the engine worker dies mid-run: E_WORKER_LOST shows within seconds, a new run starts without a reload, and the interrupted run resumes', async ({ page }) => {
   await page.goto('/');
   await expect(page.getByTestId('backend-name')).toHaveText('webgpu', { timeout: 60_000 });
+  await gotoStep(page, 'train');
   await page.getByTestId('epochs').fill('3');
   await page.getByTestId('image-size').fill('16');
   await page.getByTestId('per-class').fill('16');
@@ -30,6 +32,7 @@ test('the engine worker dies mid-run: E_WORKER_LOST shows within seconds, a new 
   await expect(page.getByTestId('engine-lost')).toHaveCount(0);
 
   // The interrupted run is still resumable, from the runs list.
+  await gotoStep(page, 'runs');
   const row = page.locator(`[data-testid="run-row"][data-run-id="${cut.runId}"]`);
   await row.getByTestId('run-resume').click();
   await expect(page.getByTestId('run-status')).toHaveAttribute('data-status', 'completed', { timeout: 5 * 60_000 });

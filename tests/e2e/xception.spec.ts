@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { phantomFolder } from '../fixtures/folders';
+import { chooseModel, gotoStep } from '../fixtures/studio-ui';
 
 // Keras's smallest input for Xception, to keep its three trainings short; the weights file is the full network.
 const SIZE = 71;
@@ -33,8 +34,9 @@ test('Xception: a blocked official URL says how to get the file; a picked .h5 tr
   await page.getByTestId('import').click();
   await expect(page.getByTestId('dataset-summary')).toBeVisible({ timeout: 60_000 });
 
-  await page.getByTestId('model').selectOption('xception');
+  await chooseModel(page, 'xception');
   await page.getByTestId('strategy').selectOption('frozen');
+  await gotoStep(page, 'train');
   await page.getByTestId('epochs').fill('1');
   await page.getByTestId('batch-size').fill('4');
   await page.getByTestId('train-demo').click();
@@ -43,6 +45,7 @@ test('Xception: a blocked official URL says how to get the file; a picked .h5 tr
   await expect(error).toContainText('pick it with "Choose weights file…"');
   expect(requested).toEqual(['https://storage.googleapis.com/tensorflow/keras-applications/xception/xception_weights_tf_dim_ordering_tf_kernels_notop.h5']);
 
+  await gotoStep(page, 'model');
   const panel = page.getByTestId('weights-file');
   await panel.locator('summary').click();
   await expect(panel.getByTestId('weights-model')).toHaveValue('xception');
@@ -51,8 +54,10 @@ test('Xception: a blocked official URL says how to get the file; a picked .h5 tr
   await expect(panel.getByTestId('weights-status')).toContainText('234 weights in 80 layers', { timeout: 120_000 });
 
   for (const strategy of ['frozen', 'medical', 'finetune']) {
+    await gotoStep(page, 'model', { advanced: strategy === 'finetune' });
     await page.getByTestId('strategy').selectOption(strategy);
     if (strategy === 'finetune') await page.getByTestId('trainable-blocks').fill('2');
+    await gotoStep(page, 'train');
     const known = new Set(await page.evaluate(async () => (await window.studio!.runs()).map((r) => r.runId)));
     await page.getByTestId('train-demo').click();
     // A frozen epoch on eight images at 71 px can end before a status check would see it training: find the new run.
