@@ -63,7 +63,7 @@ test('evaluate --run writes the report files and PNG charts; image file names on
   expect(medical.thresholds.tumour_classes).toEqual(['glioma', 'meningioma', 'pituitary']);
   const md = readFileSync(join(out, 'evaluation_report.md'), 'utf8');
   expect(md).toMatch(/^# Evaluation report\n/);
-  expect(md).toContain(`Run \`${run.runId}\``);
+  expect(md).toContain(`Run ${run.runId} · model simple\\_cnn`);
   expect(md).toMatch(/\| notumor \| [\d.]+ \|/);
   expect(md).toMatch(/## Robustness \(accuracy on the 12 test images/);
   expect(md).toMatch(/\| Rotation \| degrees \| [\d.]+ % \(10\) \| [\d.]+ % \(20\) \| [\d.]+ % \(30\) \|/);

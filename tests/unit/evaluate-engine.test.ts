@@ -67,7 +67,7 @@ describe('engine.evaluate', () => {
     expect(files.map((f) => f.name)).toEqual(['evaluation_metrics.json', 'medical_validation.json', 'evaluation_report.md', 'predictions.csv']);
     expect(JSON.parse(files[0].text!)).toEqual({ ...JSON.parse(JSON.stringify(evaluationMetricsJson(ev.metrics))), evaluated_on: 'test' });
     expect(JSON.parse(files[1].text!).verdict).toBe(ev.medical.verdict);
-    expect(files[2].text).toContain(`Run \`${run.runId}\``);
+    expect(files[2].text).toContain(`Run ${run.runId} · model`);
     // Images are named by neutral ids unless the caller opts in to their keys (a folder's file paths).
     const text = files.map((f) => f.text).join('\n');
     expect(ev.predictions.some((x) => text.includes(x.key))).toBe(false);

@@ -66,9 +66,9 @@ function refuse(kernel: KernelName, attrs: ConvAttrs, inputs: tf.TensorInfo[]): 
 function tap(xp: tf.Tensor4D, info: tf.backend_util.Conv2DInfo, kh: number, kw: number): tf.Tensor4D {
   const [b, , , c] = xp.shape;
   const { outHeight: oh, outWidth: ow, strideHeight: sh, strideWidth: sw } = info;
-  const window = tf.slice(xp, [0, kh * info.dilationHeight, kw * info.dilationWidth, 0], [b, oh * sh, ow * sw, c]);
-  if (sh === 1 && sw === 1) return window;
-  return tf.slice(window.reshape([b * oh, sh, ow, sw * c]), [0, 0, 0, 0], [b * oh, 1, ow, c]).reshape([b, oh, ow, c]);
+  const taps = tf.slice(xp, [0, kh * info.dilationHeight, kw * info.dilationWidth, 0], [b, oh * sh, ow * sw, c]);
+  if (sh === 1 && sw === 1) return taps;
+  return tf.slice(taps.reshape([b * oh, sh, ow, sw * c]), [0, 0, 0, 0], [b * oh, 1, ow, c]).reshape([b, oh, ow, c]);
 }
 
 /** Pads (or, for a negative amount, crops) H and W of an NHWC tensor. */
