@@ -59,7 +59,8 @@ test('the inference panel classifies picked images, shows a corrupt one\'s error
   const download = page.waitForEvent('download');
   await panel.getByTestId('predict-csv').click();
   const csv = readFileSync((await (await download).path())!, 'utf8').trimEnd().split('\r\n');
-  expect(csv[0]).toBe(`file,top_class,${run.classes.join(',')},latency_ms,error`);
+  // The operating point's class sits beside the argmax's: the run keeps thresholds fitted on its validation split.
+  expect(csv[0]).toBe(`file,top_class,operating_point_class,${run.classes.join(',')},latency_ms,error`);
   expect(csv.slice(1).map((r) => r.split(',')[0])).toEqual(['corrupt.png', 'scan 0.png', 'scan 1.png']);
   expect(csv[1]).toMatch(/^corrupt\.png,,+"corrupt: corrupt PNG: /);
 
