@@ -91,17 +91,23 @@ function paddedInput(x: tf.Tensor4D, info: tf.backend_util.Conv2DInfo): tf.Tenso
   return padOrCrop(x, top, needH - x.shape[1] - top, left, needW - x.shape[2] - left);
 }
 
+/** The two filter gradients' common start: their inputs, the refusal of what they do not compute, the conv geometry. */
+function filterGradientInputs(name: KernelName, args: KernelArgs, depthwise: boolean) {
+  const attrs = args.attrs as ConvAttrs & { filterShape: [number, number, number, number] };
+  const { x: xInfo, dy: dyInfo } = args.inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
+  refuse(name, attrs, [xInfo, dyInfo]);
+  const { filterShape } = attrs;
+  const info = tf.backend_util.computeConv2DInfo(xInfo.shape as [number, number, number, number], filterShape, attrs.strides, attrs.dilations ?? 1, attrs.pad, attrs.dimRoundingMode, depthwise);
+  return { xInfo, dyInfo, filterShape, info };
+}
+
 /**
  * dW[kh, kw, ci, co] = Σ over images and output positions of x-window(kh, kw)[ci] · dy[co]: the im2col matrix
  * (every tap's window side by side, [positions, kh·kw·ci], in the filter's own layout) transposed times dy, one
  * matrix product; a 1×1 stride-1 unpadded filter needs no im2col at all.
  */
 function conv2DBackpropFilter(args: KernelArgs): tf.Tensor {
-  const attrs = args.attrs as ConvAttrs & { filterShape: [number, number, number, number] };
-  const { x: xInfo, dy: dyInfo } = args.inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
-  refuse('Conv2DBackpropFilter', attrs, [xInfo, dyInfo]);
-  const { filterShape } = attrs;
-  const info = tf.backend_util.computeConv2DInfo(xInfo.shape as [number, number, number, number], filterShape, attrs.strides, attrs.dilations ?? 1, attrs.pad, attrs.dimRoundingMode, false);
+  const { xInfo, dyInfo, filterShape, info } = filterGradientInputs('Conv2DBackpropFilter', args, false);
   if (info.dilationHeight !== 1 || info.dilationWidth !== 1) throw new UnsupportedGradientError('Conv2DBackpropFilter', `dilations ${info.dilationHeight}×${info.dilationWidth}`);
   return tf.tidy(() => {
     const x = asTensor<tf.Rank.R4>(xInfo, args.backend);
@@ -144,11 +150,7 @@ function conv2DBackpropFilter(args: KernelArgs): tf.Tensor {
  * ones then sums the images.
  */
 function depthwiseBackpropFilter(args: KernelArgs): tf.Tensor {
-  const attrs = args.attrs as ConvAttrs & { filterShape: [number, number, number, number] };
-  const { x: xInfo, dy: dyInfo } = args.inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
-  refuse('DepthwiseConv2dNativeBackpropFilter', attrs, [xInfo, dyInfo]);
-  const { filterShape } = attrs;
-  const info = tf.backend_util.computeConv2DInfo(xInfo.shape as [number, number, number, number], filterShape, attrs.strides, attrs.dilations ?? 1, attrs.pad, attrs.dimRoundingMode, true);
+  const { xInfo, dyInfo, filterShape, info } = filterGradientInputs('DepthwiseConv2dNativeBackpropFilter', args, true);
   const { strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw, outHeight: oh, outWidth: ow } = info;
   if ((sh > 1 || sw > 1) && (dh > 1 || dw > 1)) throw new UnsupportedGradientError('DepthwiseConv2dNativeBackpropFilter', `strides ${sh}×${sw} together with dilations ${dh}×${dw}`);
   return tf.tidy(() => {
