@@ -455,8 +455,9 @@ export class StudioEngine implements Engine {
       if (run.status === 'completed') throw new EngineError('E_CONFIG', `run ${runId} has completed; there is nothing to resume`);
       const checkpoint = run.checkpoint?.last ? await loadCheckpoint(db, runId, 'last') : undefined;
       if (!checkpoint) throw new EngineError('E_NOT_FOUND', `run ${runId} stopped before its first epoch ended, so it has no checkpoint to resume from; start it again`);
-      // Epochs after the checkpoint (none, as 'last' is written every epoch) would be redone, so they are dropped.
-      const epochs = run.epochs.filter((m) => m.epoch <= checkpoint.epoch);
+      // Epochs after the checkpoint would be redone, so they are dropped; the checkpoint's own epoch is missing from a
+      // record cut off between the two writes (see withStoredCheckpoints), and its metrics are in the checkpoint.
+      const epochs = [...run.epochs.filter((m) => m.epoch < checkpoint.epoch), run.epochs.find((m) => m.epoch === checkpoint.epoch) ?? checkpoint.metrics];
       return {
         run: { ...run, status: 'running', endedAt: null, error: undefined, backend: backend.name, adapter: backend.adapter, epochs, resumes: [...(run.resumes ?? []), { at: new Date().toISOString(), fromEpoch: checkpoint.epoch }] },
         checkpoint,

@@ -4,6 +4,7 @@ import { openStudioDB, saveRun, listRuns } from '../../src/core/store/db';
 import { markInterrupted, staleRuns } from '../../src/core/store/run-status';
 import { lockedRunIds, runLockName } from '../../src/engine/live-runs';
 import type { RunRecord } from '../../src/engine/types';
+import type { StoredCheckpoint } from '../../src/core/store/checkpoints';
 
 const run = (runId: string, status: RunRecord['status'], startedAt: string): RunRecord =>
   ({ runId, status, startedAt, endedAt: null, config: { epochs: 5 }, checkpoint: { best: 1, last: 1 }, epochs: [], best: null }) as unknown as RunRecord;
@@ -34,6 +35,24 @@ describe('stale run statuses', () => {
     expect((await db.get('runs', 'cut'))!.status).toBe('interrupted');
     expect((await db.get('runs', 'ends'))!.status).toBe('completed');
     expect((await db.get('runs', 'live'))!.status).toBe('running');
+    db.close();
+  });
+
+  it('a run cut off between its checkpoint and its record takes that epoch from the checkpoints, so a resume redoes nothing and skips nothing', async () => {
+    const db = await openStudioDB('run-status-checkpoint-test');
+    const epoch1 = { epoch: 1, valAccuracy: 0.5 };
+    const epoch2 = { epoch: 2, valAccuracy: 0.75 };
+    await saveRun(db, { ...run('cut', 'running', '2026-01-01'), epochs: [epoch1], best: { epoch: 1, valAccuracy: 0.5 } } as unknown as RunRecord);
+    // Epoch 2's checkpoints were written; the worker died before the record was.
+    for (const kind of ['last', 'best'] as const) {
+      await db.put('checkpoints', { id: `cut/${kind}`, runId: 'cut', kind, epoch: 2, metrics: epoch2 } as unknown as StoredCheckpoint);
+    }
+    const [cut] = await markInterrupted(db, await listRuns(db), async () => new Set());
+    expect(cut.status).toBe('interrupted');
+    expect(cut.epochs).toEqual([epoch1, epoch2]);
+    expect(cut.checkpoint).toEqual({ last: 2, best: 2 });
+    expect(cut.best).toEqual({ epoch: 2, valAccuracy: 0.75 });
+    expect(await db.get('runs', 'cut')).toEqual(cut);
     db.close();
   });
 });

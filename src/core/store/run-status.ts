@@ -5,6 +5,7 @@
  * about a run no one trains.
  */
 import type { RunRecord } from '../train/types';
+import { checkpointId, type StoredCheckpoint } from './checkpoints';
 import type { StudioDB } from './db';
 
 export const isLiveStatus = (status: RunRecord['status']): boolean => status === 'running' || status === 'paused';
@@ -24,19 +25,39 @@ export async function markInterrupted(db: StudioDB, runs: RunRecord[], heldRunId
   if (!runs.some((r) => isLiveStatus(r.status))) return runs;
   const stale = staleRuns(runs, await heldRunIds());
   if (stale.length === 0) return runs;
-  const tx = db.transaction('runs', 'readwrite');
+  const tx = db.transaction(['runs', 'checkpoints'], 'readwrite');
+  const runsStore = tx.objectStore('runs');
+  const checkpoints = tx.objectStore('checkpoints');
   const marked = new Map<string, RunRecord>();
   for (const { runId } of stale) {
-    const now = await tx.store.get(runId);
+    const now = await runsStore.get(runId);
     if (!now || !isLiveStatus(now.status)) {
       if (now) marked.set(runId, now);
       continue;
     }
+    const [last, best] = await Promise.all([checkpoints.get(checkpointId(runId, 'last', 0)), checkpoints.get(checkpointId(runId, 'best', 0))]);
     // endedAt stays as it was: when the worker went away is not known, only that it did.
-    const run: RunRecord = { ...now, status: 'interrupted' };
-    await tx.store.put(run);
+    const run: RunRecord = withStoredCheckpoints({ ...now, status: 'interrupted' }, last, best);
+    await runsStore.put(run);
     marked.set(runId, run);
   }
   await tx.done;
   return runs.map((r) => marked.get(r.runId) ?? r);
+}
+
+/**
+ * The run as its stored checkpoints say it stood. An epoch's checkpoints are written before its record (see the
+ * trainer): a worker cut off between the two leaves a record one epoch behind the checkpoint a resume continues
+ * from, so that epoch's metrics, and the checkpoint epochs, are taken from the checkpoints themselves.
+ */
+export function withStoredCheckpoints(run: RunRecord, last: StoredCheckpoint | undefined, best: StoredCheckpoint | undefined): RunRecord {
+  if (!last || last.epoch <= (run.checkpoint.last ?? 0)) return run;
+  const epochs = run.epochs.some((m) => m.epoch === last.epoch) ? run.epochs : [...run.epochs.filter((m) => m.epoch < last.epoch), last.metrics];
+  const newBest = best && best.epoch !== run.checkpoint.best ? best : null;
+  return {
+    ...run,
+    epochs,
+    checkpoint: { last: last.epoch, best: newBest ? newBest.epoch : run.checkpoint.best },
+    ...(newBest ? { best: { epoch: newBest.epoch, valAccuracy: newBest.metrics.valAccuracy } } : {}),
+  };
 }
