@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CHROMIUM_FLAGS, resolveBrowser } from '../../cli/browser';
 import type { RunRecord } from '../../src/engine/types';
-import { gotoStep } from '../fixtures/studio-ui';
+import { gotoStep, pauseAfterFirstEpoch } from '../fixtures/studio-ui';
 
 const runs = (page: Page) => page.evaluate(() => window.studio!.runs()) as Promise<RunRecord[]>;
 
@@ -13,25 +13,28 @@ test('two tabs, one run: the second shows the first tab’s live run as running 
   const profile = mkdtempSync(join(tmpdir(), 'studio-tabs-'));
   const context = await chromium.launchPersistentContext(profile, { executablePath: resolveBrowser(process.env.STUDIO_BROWSER), args: CHROMIUM_FLAGS, headless: true, baseURL });
   try {
+    // Both tabs are open before the run starts, and the first pauses it: on a software adapter a 16 px epoch trains
+    // in a fraction of a second, and a loaded machine can take longer than the whole run to open a tab.
     const first = await context.newPage();
     await first.goto('/');
     await expect(first.getByTestId('backend-name')).toHaveText('webgpu', { timeout: 60_000 });
+    const second = await context.newPage();
+    await second.goto('/');
+    await expect(second.getByTestId('backend-name')).toHaveText('webgpu', { timeout: 60_000 });
     await gotoStep(first, 'train');
     await first.getByTestId('epochs').fill('12');
     await first.getByTestId('image-size').fill('16');
     await first.getByTestId('per-class').fill('16');
+    await pauseAfterFirstEpoch(first);
     await first.getByTestId('train-demo').click();
-    await expect(first.getByTestId('epoch-row')).toHaveCount(1, { timeout: 5 * 60_000 });
+    await expect(first.getByTestId('run-status')).toHaveAttribute('data-status', 'paused', { timeout: 60_000 });
+    await expect(first.getByTestId('epoch-row')).not.toHaveCount(12);
     const [live] = await runs(first);
-    expect(live.status).toBe('running');
-
-    const second = await context.newPage();
-    await second.goto('/');
-    await expect(second.getByTestId('backend-name')).toHaveText('webgpu', { timeout: 60_000 });
+    expect(live.status).toBe('paused');
     const elsewhere = second.getByTestId('run-elsewhere');
+    // Where the run is comes over the BroadcastChannel from the first tab's worker.
+    await expect(elsewhere).toContainText(/training in another tab or window: +paused in epoch \d+ of 12, batch \d+ of \d+/, { timeout: 60_000 });
     await expect(elsewhere).toHaveAttribute('data-run-id', live.runId);
-    // Its progress comes over the BroadcastChannel from the first tab's worker.
-    await expect(elsewhere).toContainText(/training in another tab or window: +epoch \d+ of 12, batch \d+ of \d+/, { timeout: 60_000 });
     await expect(second.getByTestId('resumable')).toHaveCount(0);
     await gotoStep(second, 'runs');
     const row = second.locator(`[data-testid="run-row"][data-run-id="${live.runId}"]`);
@@ -39,11 +42,10 @@ test('two tabs, one run: the second shows the first tab’s live run as running 
     await expect(row.getByTestId('run-resume')).toHaveCount(0);
     await expect(row.getByTestId('run-delete')).toBeDisabled();
     // Listing the runs in the second tab does not mark the live run interrupted, and Resume is refused.
-    expect((await runs(second)).find((r) => r.runId === live.runId)!.status).toMatch(/running|paused/);
+    expect((await runs(second)).find((r) => r.runId === live.runId)!.status).toBe('paused');
     expect(await second.evaluate((id) => window.studio!.resume(id).then(() => 'resumed', (e: { code?: string }) => e.code), live.runId)).toBe('E_LOCKED');
 
     // The first tab closes mid-run: its worker, and the run's lock, go with it.
-    await expect(first.getByTestId('run-status')).toHaveAttribute('data-status', 'training');
     await first.close();
     await expect(second.getByTestId('resumable')).toContainText(`Run ${live.runId}`, { timeout: 30_000 });
     await expect(elsewhere).toHaveCount(0);
