@@ -37,7 +37,7 @@ const USAGE = `usage: npm run studio -- <command> [options]
                 (per phase; e.g. step:10:0.5, cosine:2 (epochs of warm-up), plateau:5:0.1 (on val loss))
         [--patience N (15) | --no-early-stopping] [--save-every N (0)] [--models-dir DIR]
         [--weights FILE]  the model's pretrained weights from a file (a torchvision model's .pth / .safetensors, Xception's Keras .h5), cached in the profile
-        [--class-weights auto|off (auto: inverse frequency when imbalanced)] [--label-smoothing X (0)]
+        [--class-weights off|auto (off; auto: inverse frequency when imbalanced)] [--label-smoothing X (0)]
         [--config FILE.json]  settings from a config file (exported by the studio); flags given here override it
         demo:   [--image-size N (32)] [--per-class N (60)]
         folder: [--classes a,b,c] [--split 70/15/15] [--group-pattern REGEX] [--dedupe keep-together|drop|off]

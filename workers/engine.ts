@@ -506,7 +506,7 @@ export class StudioEngine implements Engine {
 
       const trainCounts = Array.from({ length: data.numClasses }, (_, k) => split.train.filter((i) => data.labels[i] === k).length);
       // The seed balanced classes by default; weights are recorded so a resumed run (and the report) uses the same.
-      if ((cfg.classWeights ?? 'auto') === 'auto' && isImbalanced(trainCounts)) run.classWeights = inverseFrequencyClassWeights(trainCounts);
+      if (cfg.classWeights === 'auto' && isImbalanced(trainCounts)) run.classWeights = inverseFrequencyClassWeights(trainCounts);
       // Weights are created on the backend that uses them first; later work moves them on use.
       await useBackend(cachesFeatures(work) ? routing.forward : routing.train);
       const built = await buildModel(cfg, data, prepared.normalization, browserBackboneLoader(store), (entry) => loadTorchvisionState(entry, store, (p) => onEvent({ type: 'weights', ...p })));

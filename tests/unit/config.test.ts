@@ -96,7 +96,7 @@ describe('config file', () => {
     expect(large.train).toMatchObject({ strategy: 'finetune', lrSchedule: { kind: 'cosine' } });
     expect(large.train.batchSize!).toBeGreaterThan(small.train.batchSize!);
     const multi = byId['multi-class'];
-    expect(multi.train).toMatchObject({ classWeights: 'auto' });
+    expect(multi.train).toMatchObject({ classWeights: 'off' });
     expect(multi.train.labelSmoothing).toBeGreaterThan(0);
     // The seed's Xception-Medical: the whole network, Adamax, lr 1e-3, 299 px.
     expect(byId['xception-medical'].train).toMatchObject({ model: 'xception', strategy: 'finetune', trainableBlocks: 'all', optimizer: 'adamax', learningRate: 1e-3 });

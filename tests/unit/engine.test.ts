@@ -115,7 +115,7 @@ describe('engine progress protocol', () => {
     expect((await engine.runs()).find((r) => r.runId === runId)).toMatchObject({ status: 'failed', error: (err as Error).message });
   });
 
-  it('weights classes by inverse frequency when the folder is imbalanced', async () => {
+  it("weights classes by inverse frequency on an imbalanced folder with 'auto', and not by default", async () => {
     const size = 8;
     const withFolder = new StudioEngine(analyzeWith(async (_file, bytes, _size, _channels, out) => out.set(bytes)));
     await withFolder.init('cpu');
@@ -129,9 +129,11 @@ describe('engine progress protocol', () => {
     });
     await withFolder.scanFolder({ kind: 'files', name: 'data', files, paths });
     const summary = await withFolder.importDataset({ imageSize: size, channels: 3, split: { train: 0.6, val: 0.2, test: 0.2 }, seed: 1, dedupe: 'off' }, () => {});
-    const run = await withFolder.train(cfg({ dataset: { kind: 'folder', fingerprint: summary.fingerprint }, epochs: 1 }), () => {});
+    const run = await withFolder.train(cfg({ dataset: { kind: 'folder', fingerprint: summary.fingerprint }, epochs: 1, classWeights: 'auto' }), () => {});
     // 18 and 6 training images: N / (C · n) = 24/36 and 24/12.
     expect(run.classWeights?.map((w) => w.toFixed(4))).toEqual([(24 / 36).toFixed(4), '2.0000']);
+    const unweighted = await withFolder.train(cfg({ dataset: { kind: 'folder', fingerprint: summary.fingerprint }, epochs: 1 }), () => {});
+    expect(unweighted.classWeights).toBeUndefined();
     await expect(withFolder.train(cfg({ labelSmoothing: 1.5 }), () => {})).rejects.toMatchObject({ code: 'E_CONFIG', message: expect.stringMatching(/label smoothing/) });
   });
 
