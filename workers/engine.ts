@@ -526,6 +526,7 @@ export class StudioEngine implements Engine {
         split,
         earlyStopping: es,
         saveEveryEpochs: cfg.saveEveryEpochs ?? 0,
+        keepEpoch: cfg.keepEpoch ?? 'best',
         resumeFrom,
         // The frozen part maps each image to the same activations every epoch only without augmentation.
         cacheFeatures: !augment && cfg.featureCache !== 'off',

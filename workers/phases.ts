@@ -33,6 +33,8 @@ export interface PhasedTraining {
   /** null: no early stopping. */
   earlyStopping: EarlyStoppingOptions | null;
   saveEveryEpochs: number;
+  /** Which epoch the `best` checkpoint holds (TrainConfig.keepEpoch). */
+  keepEpoch: 'best' | 'last';
   /** Stores a checkpoint of `model` with the phase's optimiser (`best` tracks the run's best epoch); absent: none. */
   save?: (optimizer: tf.Optimizer, best: BestCheckpoint) => Save;
   resumeFrom: Checkpoint | null;
@@ -132,7 +134,7 @@ export async function trainInPhases(t: PhasedTraining): Promise<TrainResult> {
       optimizer = optimizerFor(phaseOf(phases, resumeFrom.epoch) ?? last);
       restored = await restoreCheckpoint(model, optimizer, resumeFrom);
     }
-    const best = new BestCheckpoint({ everyEpochs: t.saveEveryEpochs }, restored?.best ?? null);
+    const best = new BestCheckpoint({ everyEpochs: t.saveEveryEpochs, keep: t.keepEpoch }, restored?.best ?? null);
     for (const phase of phases) {
       if (phase.toEpoch < startEpoch) continue;
       const inside = phase.fromEpoch < startEpoch;

@@ -68,6 +68,7 @@ export interface StudioConfig {
     classWeights: 'auto' | 'off';
     clipNorm: number;
     saveEveryEpochs: number;
+    keepEpoch: 'best' | 'last';
     /** Seeds initialisation, batch order and augmentation. */
     seed: number;
   };
@@ -84,7 +85,7 @@ export interface StudioSettings {
   dataset: DatasetSettings;
   augment: StudioConfig['transform']['augment'];
   /** learningRate and batchSize resolved; strategy and optimizer absent where the model's default applies. */
-  train: Omit<TrainConfig, 'dataset' | 'augment'> & Required<Pick<TrainConfig, 'trainableBlocks' | 'probeEpochs' | 'lrSchedule' | 'labelSmoothing' | 'classWeights' | 'clipNorm' | 'saveEveryEpochs'>> & { earlyStopping: { patience: number; minDelta: number } | null };
+  train: Omit<TrainConfig, 'dataset' | 'augment'> & Required<Pick<TrainConfig, 'trainableBlocks' | 'probeEpochs' | 'lrSchedule' | 'labelSmoothing' | 'classWeights' | 'clipNorm' | 'saveEveryEpochs' | 'keepEpoch'>> & { earlyStopping: { patience: number; minDelta: number } | null };
   backend: BackendName | 'auto';
 }
 
@@ -131,6 +132,7 @@ export function defaultConfig(): StudioConfig {
       classWeights: 'off',
       clipNorm: 1,
       saveEveryEpochs: 0,
+      keepEpoch: 'best',
       seed: 42,
     },
     performance: { backend: 'auto' },
@@ -373,7 +375,7 @@ function readSchedule(r: Reader, o: Rec, path: string, fallback: LrScheduleConfi
   }
 }
 
-const TRAIN_KEYS = ['model', 'strategy', 'trainableBlocks', 'probeEpochs', 'optimizer', 'learningRate', 'lrSchedule', 'epochs', 'batchSize', 'earlyStopping', 'labelSmoothing', 'classWeights', 'clipNorm', 'saveEveryEpochs', 'seed'] as const;
+const TRAIN_KEYS = ['model', 'strategy', 'trainableBlocks', 'probeEpochs', 'optimizer', 'learningRate', 'lrSchedule', 'epochs', 'batchSize', 'earlyStopping', 'labelSmoothing', 'classWeights', 'clipNorm', 'saveEveryEpochs', 'keepEpoch', 'seed'] as const;
 
 function readTrain(r: Reader, root: Rec, d: StudioConfig['train']): StudioConfig['train'] {
   const path = 'train';
@@ -422,6 +424,7 @@ function readTrain(r: Reader, root: Rec, d: StudioConfig['train']): StudioConfig
     classWeights: r.oneOf(o, 'classWeights', path, d.classWeights, ['auto', 'off'] as const),
     clipNorm: r.number(o, 'clipNorm', path, d.clipNorm, { min: 0 }),
     saveEveryEpochs: r.number(o, 'saveEveryEpochs', path, d.saveEveryEpochs, { min: 0, max: 10000, integer: true }),
+    keepEpoch: r.oneOf(o, 'keepEpoch', path, d.keepEpoch, ['best', 'last'] as const),
     seed: r.number(o, 'seed', path, d.seed, { min: 0, max: MAX_SEED, integer: true }),
   };
 }
@@ -489,6 +492,7 @@ export function settingsFromConfig(c: StudioConfig): StudioSettings {
       clipNorm: t.clipNorm,
       earlyStopping: t.earlyStopping && { ...t.earlyStopping },
       saveEveryEpochs: t.saveEveryEpochs,
+      keepEpoch: t.keepEpoch,
     },
     backend: c.performance.backend,
   };
@@ -517,6 +521,7 @@ export function configFromSettings(s: StudioSettings): StudioConfig {
       classWeights: t.classWeights,
       clipNorm: t.clipNorm,
       saveEveryEpochs: t.saveEveryEpochs,
+      keepEpoch: t.keepEpoch,
       seed: t.seed,
     },
     performance: { backend: s.backend },
@@ -564,6 +569,7 @@ export function recommendedConfig(s: RecommendedSettings, base: StudioConfig = d
     labelSmoothing: s.labelSmoothing,
     classWeights: s.classWeights,
     clipNorm: s.clipNorm,
+    keepEpoch: s.keepEpoch,
   };
   return c;
 }
@@ -608,10 +614,10 @@ export function configTemplates(): ConfigTemplate[] {
   xception.dataset = { ...xception.dataset, imageSize: 299 };
   xception.transform = { ...xception.transform, augment: { ...augmentDefault, enabled: true } };
   // The recommended recipe before any device is measured: its full 50 epochs, and a test split carved (no test folder known).
-  const recommended = recommendedConfig({ model: RECOMMENDED_MODEL, ...RECOMMENDED_HEAD, earlyStopping: null, classWeights: 'off', clipNorm: 0, labelSmoothing: 0, imageSize: 224, channels: 3, split: { train: 0.7, val: 0.15, test: 0.15 }, augment: false });
+  const recommended = recommendedConfig({ model: RECOMMENDED_MODEL, ...RECOMMENDED_HEAD, earlyStopping: null, keepEpoch: 'last', classWeights: 'off', clipNorm: 0, labelSmoothing: 0, imageSize: 224, channels: 3, split: { train: 0.7, val: 0.15, test: 0.15 }, augment: false });
   return [
     { id: 'defaults', name: 'Studio defaults', description: 'The simple CNN from scratch, no augmentation: a quick first run.', config: base },
-    { id: 'recommended', name: 'Recommended', description: 'Frozen MobileNetV2-0.35 features, Dense 100 ReLU head, Adam 1e-3, batch 16, 50 epochs, no class weights, no early stopping, 224 px (issue 14\'s plain recipe; docs/quality.md). The train panel adapts it to your folder and device.', config: recommended },
+    { id: 'recommended', name: 'Recommended', description: 'Frozen MobileNetV2-0.35 features, Dense 100 ReLU head, Adam 1e-3, batch 16, 50 epochs, no class weights, no early stopping, the last epoch kept, 224 px (issue 14\'s plain recipe; docs/quality.md). The train panel adapts it to your folder and device.', config: recommended },
     { id: 'small-dataset', name: 'Small dataset', description: 'A few hundred images: frozen MobileNetV2 with the Medical CNN head, strong augmentation, patient early stopping.', config: small },
     { id: 'large-dataset', name: 'Large dataset', description: 'Thousands of images: fine-tune the whole MobileNetV2 after a 2-epoch probe, batch 64, cosine schedule.', config: large },
     { id: 'multi-class', name: 'Multi-class', description: 'Several uneven classes: class weights, label smoothing 0.1, cosine schedule.', config: multi },

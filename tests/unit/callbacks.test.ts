@@ -73,4 +73,11 @@ describe('BestCheckpoint', () => {
     expect(bc.update(epochMetrics(9, { valAccuracy: 0.91, valLoss: 0.4 })).saveBest).toBe(true);
     expect(bc.best?.epoch).toBe(9);
   });
+
+  it("with keep 'last' hands back every epoch, worse or not, also after a resume", () => {
+    const bc = new BestCheckpoint({ keep: 'last' }, { epoch: 2, valAccuracy: 0.9, valLoss: 0.3 });
+    expect(bc.update(epochMetrics(3, { valAccuracy: 0.7, valLoss: 0.6 })).saveBest).toBe(true);
+    expect(bc.update(epochMetrics(4, { valAccuracy: 0.6, valLoss: 0.9 })).saveBest).toBe(true);
+    expect(bc.best).toEqual({ epoch: 4, valAccuracy: 0.6, valLoss: 0.9 });
+  });
 });

@@ -50,6 +50,13 @@ describe('engine progress protocol', () => {
     expect(samples[0].every((s) => s.predicted >= 0 && s.predicted < 3 && s.thumb.rgba.length === 48 * 48 * 4)).toBe(true);
   });
 
+  it("with keepEpoch 'last' the run hands back its final epoch as the model that evaluation and export use", async () => {
+    const run = await engine.train(cfg({ keepEpoch: 'last', epochs: 4 }), () => {});
+    expect(run.checkpoint).toEqual({ best: 4, last: 4 });
+    expect(run.best).toEqual({ epoch: 4, valAccuracy: run.epochs[3].valAccuracy });
+    expect(run.bestValidation?.epoch).toBe(4);
+  });
+
   it('times a forward pass and a training step of a batch for the model cards, refusing to while a run trains', async () => {
     const probe = await engine.probeSpeed(cfg({ batchSize: 4 }));
     expect(probe).toMatchObject({ backend: 'cpu', batchSize: 4, imageSize: 8 });

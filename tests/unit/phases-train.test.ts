@@ -61,6 +61,7 @@ describe.skipIf(!hasPretrained(ID))('training in phases: MobileNetV2 0.35 at 32 
       },
       earlyStopping: null,
       saveEveryEpochs: 0,
+      keepEpoch: 'best',
       save: (optimizer) => async (kind, epoch, metrics, trainer) => {
         if (kind === 'last') log.checkpoints.set(epoch, await captureCheckpoint(c.model, optimizer, { runId: 'test', kind, epoch, metrics, config: null, trainer }));
       },

@@ -70,8 +70,12 @@ export class BestCheckpoint {
   readonly everyEpochs: number;
   private bestEpoch: BestEpoch | null;
 
-  constructor(opts: { everyEpochs?: number } = {}, best: BestEpoch | null = null) {
+  /** `last`: every epoch replaces the kept one, so the run hands back its final epoch (TrainConfig.keepEpoch). */
+  readonly keep: 'best' | 'last';
+
+  constructor(opts: { everyEpochs?: number; keep?: 'best' | 'last' } = {}, best: BestEpoch | null = null) {
     this.everyEpochs = opts.everyEpochs ?? 0;
+    this.keep = opts.keep ?? 'best';
     if (!(Number.isInteger(this.everyEpochs) && this.everyEpochs >= 0)) throw new RangeError('checkpoint interval must be a whole number of epochs');
     this.bestEpoch = best && { ...best };
   }
@@ -79,7 +83,7 @@ export class BestCheckpoint {
   /** `metrics.epoch` counts from 1, as the trainer reports it. */
   update(metrics: EpochMetrics): CheckpointDecision {
     const b = this.bestEpoch;
-    const saveBest = !b || metrics.valAccuracy > b.valAccuracy || (metrics.valAccuracy === b.valAccuracy && metrics.valLoss < b.valLoss);
+    const saveBest = this.keep === 'last' || !b || metrics.valAccuracy > b.valAccuracy || (metrics.valAccuracy === b.valAccuracy && metrics.valLoss < b.valLoss);
     if (saveBest) this.bestEpoch = { epoch: metrics.epoch, valAccuracy: metrics.valAccuracy, valLoss: metrics.valLoss };
     return { saveBest, savePeriodic: this.everyEpochs > 0 && metrics.epoch % this.everyEpochs === 0 };
   }

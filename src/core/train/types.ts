@@ -72,7 +72,7 @@ export interface TrainConfig {
    * epoch runs only the trainable part; `off` runs the frozen layers every epoch (less memory; the benchmark's baseline).
    */
   featureCache?: 'auto' | 'off';
-  /** `auto` (default): inverse-frequency weights when the training split is imbalanced (largest > 1.5 × smallest). */
+  /** `auto`: inverse-frequency weights when the training split is imbalanced (largest > 1.5 × smallest); off by default. */
   classWeights?: 'auto' | 'off';
   /** Cross-entropy label smoothing ε (0 by default). */
   labelSmoothing?: number;
@@ -82,6 +82,13 @@ export interface TrainConfig {
   earlyStopping?: { patience: number; minDelta: number } | null;
   /** Keep a checkpoint every N epochs besides the best and the last (0: none). */
   saveEveryEpochs?: number;
+  /**
+   * The epoch the run hands back (its "best" checkpoint, which evaluation, registry and export use): `best` (default)
+   * by validation accuracy, ties broken by validation loss; `last`, the final epoch, which the k-fold study of
+   * docs/quality.md found ahead on the recommended head, where the best-accuracy pick on a small validation split is
+   * partly noise.
+   */
+  keepEpoch?: 'best' | 'last';
   /**
    * One fold of a k-fold cross-validation (see src/core/metrics/kfold.ts): the run trains on the other folds and its
    * test split is fold `fold` (1-based). Part of the config so that resume and evaluate rebuild the same split.
