@@ -90,6 +90,7 @@ describe('model zoo', () => {
     const v2 = getZooEntry('mobilenet_v2_0.35_224');
     expect(strategyDefaults(v2, 'frozen')).toEqual({ learningRate: 1e-3, batchSize: 32, optimizer: 'adamw' });
     expect(strategyDefaults(v2, 'finetune')).toEqual({ learningRate: 1e-3, batchSize: 32, optimizer: 'adamax' });
+    expect(strategyDefaults(v2, 'mlp')).toEqual({ learningRate: 1e-3, batchSize: 16, optimizer: 'adam' });
   });
 
   it('scales pretrained inputs to [-1, 1] and normalises the CNN by dataset statistics', () => {

@@ -41,10 +41,13 @@ export interface Classifier {
 
 /**
  * Training defaults per strategy, given the model's: fine-tuning uses the seed's Xception-Medical optimiser
- * (Adamax, lr 1e-3); the head-only strategies keep the model's transfer defaults.
+ * (Adamax, lr 1e-3); the MLP head the plain recipe's Adam at 1e-3, batch 16, as measured in docs/quality.md; the other
+ * head-only strategies keep the model's transfer defaults.
  */
 export function strategyDefaults(entry: ZooEntry, strategy: StrategyName): { learningRate: number; batchSize: number; optimizer: OptimizerName } {
-  return strategy === 'finetune' ? { ...entry.defaults, optimizer: 'adamax', learningRate: 1e-3 } : { ...entry.defaults };
+  if (strategy === 'finetune') return { ...entry.defaults, optimizer: 'adamax', learningRate: 1e-3 };
+  if (strategy === 'mlp') return { optimizer: 'adam', learningRate: 1e-3, batchSize: 16 };
+  return { ...entry.defaults };
 }
 
 /**
