@@ -53,7 +53,7 @@ import { clearAudit, listAudit, type AuditEntry } from '../src/core/store/audit'
 import { trainInPhases } from './phases';
 import { RunControl } from './run-control';
 import { RunLocks } from './run-lock';
-import { markInterrupted } from '../src/core/store/run-status';
+import { checkpointMetrics, markInterrupted } from '../src/core/store/run-status';
 import { measureDeviceSpeed } from './recommend';
 import { recommendRecipe } from '../src/core/train/recommend';
 
@@ -457,7 +457,7 @@ export class StudioEngine implements Engine {
       if (!checkpoint) throw new EngineError('E_NOT_FOUND', `run ${runId} stopped before its first epoch ended, so it has no checkpoint to resume from; start it again`);
       // Epochs after the checkpoint would be redone, so they are dropped; the checkpoint's own epoch is missing from a
       // record cut off between the two writes (see withStoredCheckpoints), and its metrics are in the checkpoint.
-      const epochs = [...run.epochs.filter((m) => m.epoch < checkpoint.epoch), run.epochs.find((m) => m.epoch === checkpoint.epoch) ?? checkpoint.metrics];
+      const epochs = [...run.epochs.filter((m) => m.epoch < checkpoint.epoch), run.epochs.find((m) => m.epoch === checkpoint.epoch) ?? checkpointMetrics(run, checkpoint.metrics)];
       return {
         run: { ...run, status: 'running', endedAt: null, error: undefined, backend: backend.name, adapter: backend.adapter, epochs, resumes: [...(run.resumes ?? []), { at: new Date().toISOString(), fromEpoch: checkpoint.epoch }] },
         checkpoint,

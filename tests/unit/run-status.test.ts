@@ -1,9 +1,10 @@
 import 'fake-indexeddb/auto';
 import { describe, expect, it } from 'vitest';
 import { openStudioDB, saveRun, listRuns } from '../../src/core/store/db';
-import { markInterrupted, staleRuns } from '../../src/core/store/run-status';
+import { checkpointMetrics, markInterrupted, staleRuns } from '../../src/core/store/run-status';
 import { lockedRunIds, runLockName } from '../../src/engine/live-runs';
 import type { RunRecord } from '../../src/engine/types';
+import type { EpochMetrics } from '../../src/core/train/types';
 import type { StoredCheckpoint } from '../../src/core/store/checkpoints';
 
 const run = (runId: string, status: RunRecord['status'], startedAt: string): RunRecord =>
@@ -54,5 +55,11 @@ describe('stale run statuses', () => {
     expect(cut.best).toEqual({ epoch: 2, valAccuracy: 0.75 });
     expect(await db.get('runs', 'cut')).toEqual(cut);
     db.close();
+  });
+
+  it('a metric taken from a checkpoint carries the name of the phase its epoch was trained in', () => {
+    const phases = [{ name: 'probe', fromEpoch: 1, toEpoch: 1 }, { name: 'finetune', fromEpoch: 2, toEpoch: 3 }] as RunRecord['phases'];
+    expect(checkpointMetrics({ phases }, { epoch: 2, valAccuracy: 0.5 } as EpochMetrics)).toEqual({ epoch: 2, valAccuracy: 0.5, phase: 'finetune' });
+    expect(checkpointMetrics({}, { epoch: 2, valAccuracy: 0.5 } as EpochMetrics)).toEqual({ epoch: 2, valAccuracy: 0.5 });
   });
 });

@@ -4,7 +4,7 @@
  * reload, a closed tab, a crash, a dead worker — and is stored as `interrupted`, so the list never says `running`
  * about a run no one trains.
  */
-import type { RunRecord } from '../train/types';
+import type { EpochMetrics, RunRecord } from '../train/types';
 import { checkpointId, type StoredCheckpoint } from './checkpoints';
 import type { StudioDB } from './db';
 
@@ -52,7 +52,7 @@ export async function markInterrupted(db: StudioDB, runs: RunRecord[], heldRunId
  */
 export function withStoredCheckpoints(run: RunRecord, last: StoredCheckpoint | undefined, best: StoredCheckpoint | undefined): RunRecord {
   if (!last || last.epoch <= (run.checkpoint.last ?? 0)) return run;
-  const epochs = run.epochs.some((m) => m.epoch === last.epoch) ? run.epochs : [...run.epochs.filter((m) => m.epoch < last.epoch), last.metrics];
+  const epochs = run.epochs.some((m) => m.epoch === last.epoch) ? run.epochs : [...run.epochs.filter((m) => m.epoch < last.epoch), checkpointMetrics(run, last.metrics)];
   const newBest = best && best.epoch !== run.checkpoint.best ? best : null;
   return {
     ...run,
@@ -60,4 +60,10 @@ export function withStoredCheckpoints(run: RunRecord, last: StoredCheckpoint | u
     checkpoint: { last: last.epoch, best: newBest ? newBest.epoch : run.checkpoint.best },
     ...(newBest ? { best: { epoch: newBest.epoch, valAccuracy: newBest.metrics.valAccuracy } } : {}),
   };
+}
+
+/** A checkpoint's metrics as the run's record holds them: with the name of the phase they were trained in. */
+export function checkpointMetrics(run: Pick<RunRecord, 'phases'>, metrics: EpochMetrics): EpochMetrics {
+  const phase = run.phases?.find((p) => p.fromEpoch <= metrics.epoch && metrics.epoch <= p.toEpoch);
+  return phase ? { ...metrics, phase: phase.name } : metrics;
 }
