@@ -620,7 +620,7 @@ export function configTemplates(): ConfigTemplate[] {
     { id: 'recommended', name: 'Recommended', description: 'Frozen MobileNetV2-0.35 features, Dense 100 ReLU head, Adam 1e-3, batch 16, 50 epochs, no class weights, no early stopping, the last epoch kept, 224 px (issue 14\'s plain recipe; docs/quality.md). The train panel adapts it to your folder and device.', config: recommended },
     { id: 'small-dataset', name: 'Small dataset', description: 'A few hundred images: frozen MobileNetV2 with the Medical CNN head, strong augmentation, patient early stopping.', config: small },
     { id: 'large-dataset', name: 'Large dataset', description: 'Thousands of images: fine-tune the whole MobileNetV2 after a 2-epoch probe, batch 64, cosine schedule.', config: large },
-    { id: 'multi-class', name: 'Multi-class', description: 'Several uneven classes: class weights, label smoothing 0.1, cosine schedule.', config: multi },
+    { id: 'multi-class', name: 'Multi-class', description: 'Several uneven classes: label smoothing 0.1, cosine schedule, no class weights (see docs/quality.md).', config: multi },
     { id: 'xception-medical', name: 'Xception-Medical', description: "The seed's best recipe: ImageNet Xception fine-tuned whole at 299 px with Adamax, lr 1e-3 (slow without a GPU).", config: xception },
   ];
 }
