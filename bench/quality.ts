@@ -51,8 +51,8 @@ export async function qualityBenchmark(dataDir: string, real: boolean): Promise<
   const rec: Recommendation = recommendRecipe(shape, { backend: 'wasm', backboneImagesPerSecond, headStepsPerSecond });
   const s = rec.settings;
   const recommended: HeadRecipe = { head: s.strategy === 'mlp' ? 'mlp' : s.strategy === 'medical' ? 'medical' : 'linear', optimizer: s.optimizer, learningRate: s.learningRate, batchSize: s.batchSize, epochs: s.epochs, ...(s.clipNorm > 0 ? { clipNorm: s.clipNorm } : {}), classWeights: s.classWeights, trainViews: ['id'], testViews: ['id'], trainShare: s.split.train };
-  // The studio evaluates a run's best checkpoint (by validation accuracy); without early stopping it is picked from every epoch.
-  const recommendedRule: EpochRule = { kind: 'best', monitor: 'valAccuracy', patience: s.earlyStopping, epochs: s.epochs };
+  // The epoch the studio hands back: the recipe keeps the last (RecommendedSettings.keepEpoch).
+  const recommendedRule: EpochRule = { kind: s.keepEpoch, epochs: s.epochs };
   console.log(`quality: recommended ${JSON.stringify(s)}`);
 
   const rows: BenchRow[] = [
