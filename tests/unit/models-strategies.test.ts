@@ -13,6 +13,15 @@ const SIZE = 32;
 const CLASSES = 3;
 const maxAbsDiff = (a: tf.Tensor, b: tf.Tensor) => tf.tidy(() => a.sub(b).abs().max().dataSync()[0]);
 
+/** The frozen part then the trainable part, on a seeded random batch of `shape`, give the full model's output. */
+function expectPartsCompose(model: tf.LayersModel, split: ReturnType<typeof splitAtFrozenBoundary>, shape: number[], seed: number): void {
+  const diff = tf.tidy(() => {
+    const x = tf.randomUniform(shape, -1, 1, 'float32', seed);
+    return maxAbsDiff(model.predict(x) as tf.Tensor, split.trainable.predict(split.frozen.predict(x) as tf.Tensor) as tf.Tensor);
+  });
+  expect(diff).toBeLessThan(1e-5);
+}
+
 /** Every weight's value by its name in the model (`block_16_project/kernel`), copied to the CPU. */
 function snapshot(model: tf.LayersModel): Map<string, Float32Array> {
   return new Map(model.weights.map((w) => [w.originalName, w.read().dataSync() as Float32Array]));
@@ -180,11 +189,7 @@ describe.skipIf(!existsSync(PRETRAINED_DIR))('strategies on pretrained backbones
       const split = splitAtFrozenBoundary(model);
       expect(split.featureShape).toEqual([1280]);
       expect(split.trainable.trainableWeights.length).toBe(model.trainableWeights.length);
-      const x = tf.randomUniform([3, SIZE, SIZE, 3], -1, 1, 'float32', 3);
-      const [full, features] = [model.predict(x) as tf.Tensor, split.frozen.predict(x) as tf.Tensor];
-      const composed = split.trainable.predict(features) as tf.Tensor;
-      expect(maxAbsDiff(full, composed)).toBeLessThan(1e-5);
-      tf.dispose([x, full, features, composed]);
+      expectPartsCompose(model, split, [3, SIZE, SIZE, 3], 3);
       split.dispose();
       model.dispose();
     }
@@ -200,16 +205,12 @@ describe.skipIf(!existsSync(PRETRAINED_DIR))('strategies on pretrained backbones
     expect(findFrozenBoundary(classifier.model)!.sourceLayer.name).toBe('block_14_add');
     expect(split.featureShape).toEqual([1, 1, 56]);
     expect(split.frozen.trainableWeights).toEqual([]);
-    const x = tf.randomUniform([2, SIZE, SIZE, 3], -1, 1, 'float32', 5);
-    const [full, features] = [classifier.model.predict(x) as tf.Tensor, split.frozen.predict(x) as tf.Tensor];
-    const composed = split.trainable.predict(features) as tf.Tensor;
-    expect(maxAbsDiff(full, composed)).toBeLessThan(1e-5);
+    expectPartsCompose(classifier.model, split, [2, SIZE, SIZE, 3], 5);
     const w0 = snapshot(classifier.model);
     trainStep(split.trainable);
     const moved = changed(w0, snapshot(classifier.model));
     expect(moved).toContain('block_16_project/kernel');
     expect(moved.some((n) => n.startsWith('block_14_'))).toBe(false);
-    tf.dispose([x, full, features, composed]);
     split.dispose();
     // The classifier survives its split.
     const probe = tf.tidy(() => classifier.model.predict(tf.zeros([1, SIZE, SIZE, 3])) as tf.Tensor);
@@ -233,11 +234,7 @@ describe.skipIf(!existsSync(PRETRAINED_DIR))('strategies on pretrained backbones
     expect(findFrozenBoundary(model)!.sourceLayer.name).toBe('stem_out');
     const split = splitAtFrozenBoundary(model);
     expect(split.featureShape).toEqual([8, 8, 4]);
-    const x = tf.randomUniform([2, 8, 8, 3], -1, 1, 'float32', 3);
-    const [full, features] = [model.predict(x) as tf.Tensor, split.frozen.predict(x) as tf.Tensor];
-    const composed = split.trainable.predict(features) as tf.Tensor;
-    expect(maxAbsDiff(full, composed)).toBeLessThan(1e-5);
-    tf.dispose([x, full, features, composed]);
+    expectPartsCompose(model, split, [2, 8, 8, 3], 3);
     split.dispose();
     model.dispose();
     expect(tf.memory().numTensors).toBe(before);
