@@ -15,6 +15,7 @@ import { compileGroupPattern } from '../src/core/dataset/split';
 import { nameProblem, reviewRegistration } from '../src/core/registry/registry';
 import { DEFAULT_LABEL_CONFLICTS, LABEL_CONFLICT_MODES } from '../src/core/dataset/checks';
 import { EVALUATION_IMPORT } from '../src/engine/types';
+import { TTA_KINDS } from '../src/core/train/types';
 import { operatingPointSummary } from '../src/core/metrics/files';
 import type { BackendInfo, CrossValidationEvent, CrossValidationResult, DatasetSummary, EvaluateEvent, EvaluateRequest, EvaluationRecord, ImportEvent, ImportOptions, LrScheduleConfig, RunRecord, SplitFractions, StudioSettings, TrainConfig, TrainEvent, ZooModel, RegisterModelRequest, ExportedFile, ReportFile, ReportOptions, RecommendedRecipe } from '../src/engine/types';
 import type { Page } from 'playwright';
@@ -35,7 +36,8 @@ const USAGE = `usage: npm run studio -- <command> [options]
         [--optimizer adamw|adam|adamax|sgd] [--augment on|off (off)] [--lr X] [--batch-size N] (model defaults)
         [--schedule constant|step:EVERY:GAMMA|cosine:WARMUP|plateau:PATIENCE:FACTOR (constant)]
                 (per phase; e.g. step:10:0.5, cosine:2 (epochs of warm-up), plateau:5:0.1 (on val loss))
-        [--patience N (15) | --no-early-stopping] [--save-every N (0)] [--keep-epoch best|last (best: by validation accuracy)] [--models-dir DIR]
+        [--patience N (15) | --no-early-stopping] [--save-every N (0)] [--keep-epoch best|last (best: by validation accuracy)]
+        [--tta none|flip (none; flip: each image answered with its left–right mirror too, in validation, evaluation, prediction, export)] [--models-dir DIR]
         [--weights FILE]  the model's pretrained weights from a file (a torchvision model's .pth / .safetensors, Xception's Keras .h5), cached in the profile
         [--class-weights off|auto (off; auto: inverse frequency when imbalanced)] [--label-smoothing X (0)]
         [--config FILE.json]  settings from a config file (exported by the studio); flags given here override it
@@ -123,6 +125,7 @@ const TRAIN_OPTIONS = {
   patience: { type: 'string' },
   'no-early-stopping': { type: 'boolean' },
   'keep-epoch': { type: 'string' },
+  tta: { type: 'string' },
   'save-every': { type: 'string' },
   'models-dir': { type: 'string' },
   weights: { type: 'string' },
@@ -180,7 +183,7 @@ export interface TrainArgs extends SessionArgs {
 }
 
 /** Flags that set what --recommended decides. */
-const RECIPE_FLAGS = ['demo', 'epochs', 'image-size', 'channels', 'per-class', 'batch-size', 'lr', 'model', 'strategy', 'trainable-blocks', 'probe-epochs', 'schedule', 'optimizer', 'augment', 'patience', 'no-early-stopping', 'save-every', 'keep-epoch', 'class-weights', 'label-smoothing', 'config', 'split'] as const;
+const RECIPE_FLAGS = ['demo', 'epochs', 'image-size', 'channels', 'per-class', 'batch-size', 'lr', 'model', 'strategy', 'trainable-blocks', 'probe-epochs', 'schedule', 'optimizer', 'augment', 'patience', 'no-early-stopping', 'save-every', 'keep-epoch', 'tta', 'class-weights', 'label-smoothing', 'config', 'split'] as const;
 
 const DEDUPE = ['keep-together', 'drop', 'off'] as const;
 const STRATEGIES = ['frozen', 'medical', 'mlp', 'finetune'] as const;
@@ -324,6 +327,7 @@ export async function parseTrainArgs(argv: string[], command = 'train'): Promise
     earlyStopping: v['no-early-stopping'] || (v.patience === undefined && fileStopping === null) ? null : { patience: int('patience', v.patience, fileStopping?.patience ?? 15, 1, 10000), minDelta: fileStopping?.minDelta ?? 0.0005 },
     saveEveryEpochs: int('save-every', v['save-every'], file?.train.saveEveryEpochs ?? 0, 0, 10000),
     ...(v['keep-epoch'] === undefined ? (file ? { keepEpoch: file.train.keepEpoch } : {}) : { keepEpoch: oneOf('keep-epoch', v['keep-epoch'], ['best', 'last'] as const) }),
+    ...(v.tta === undefined ? (file ? { tta: file.train.tta } : {}) : { tta: oneOf('tta', v.tta, TTA_KINDS) }),
     epochs,
     batchSize: v['batch-size'] === undefined ? (fileTrain?.batchSize ?? file?.models[model]?.batchSize ?? Number.NaN) : int('batch-size', v['batch-size'], 8, 1, 4096),
     learningRate: lr,
@@ -537,11 +541,11 @@ async function recommendedSetup(page: Page, args: TrainArgs & { folder: NonNulla
   const recipe = await page.evaluate(() => window.studio!.recommendRecipe());
   const s = recipe.settings;
   const split = `${Math.round(s.split.train * 100)}/${Math.round(s.split.val * 100)}/${Math.round(s.split.test * 100)}`;
-  console.log(`recommended recipe: ${s.model} ${s.strategy} (Dense 100 ReLU head), ${s.optimizer} lr ${s.learningRate}, batch ${s.batchSize}, ${s.epochs} epochs, split ${split}, class weights ${s.classWeights}, no early stopping, ${s.keepEpoch} epoch kept, ${s.imageSize} px`);
+  console.log(`recommended recipe: ${s.model} ${s.strategy} (Dense 100 ReLU head), ${s.optimizer} lr ${s.learningRate}, batch ${s.batchSize}, ${s.epochs} epochs, split ${split}, class weights ${s.classWeights}, no early stopping, ${s.keepEpoch} epoch kept, test-time ${s.tta === 'flip' ? 'mirroring' : 'views: none'}, ${s.imageSize} px`);
   for (const r of recipe.reasons) console.log(`  - ${r}`);
   const time = (x: number | null) => (x === null ? 'not measured yet' : `${Math.round(x)} s`);
   console.log(`estimated time: ${Math.round(recipe.estimate.seconds)} s (${recipe.estimate.stages.map((st) => `${st.stage} ${time(st.seconds)}`).join(', ')})`);
-  const cfg: TrainConfig = { ...args.cfg, model: s.model, strategy: s.strategy, optimizer: s.optimizer, learningRate: s.learningRate, batchSize: s.batchSize, epochs: s.epochs, earlyStopping: s.earlyStopping, keepEpoch: s.keepEpoch, classWeights: s.classWeights, clipNorm: s.clipNorm, labelSmoothing: s.labelSmoothing };
+  const cfg: TrainConfig = { ...args.cfg, model: s.model, strategy: s.strategy, optimizer: s.optimizer, learningRate: s.learningRate, batchSize: s.batchSize, epochs: s.epochs, earlyStopping: s.earlyStopping, keepEpoch: s.keepEpoch, tta: s.tta, classWeights: s.classWeights, clipNorm: s.clipNorm, labelSmoothing: s.labelSmoothing };
   return { cfg, options: { ...args.folder.options, imageSize: s.imageSize, channels: s.channels, split: { ...s.split } }, recipe };
 }
 

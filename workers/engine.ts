@@ -560,6 +560,7 @@ export class StudioEngine implements Engine {
           clipNorm: cfg.clipNorm === 0 ? undefined : (cfg.clipNorm ?? 1),
           classWeights: run.classWeights,
           labelSmoothing: cfg.labelSmoothing,
+          tta: cfg.tta ?? 'none',
           onBatch: (e) => onEvent({ type: 'batch', ...e }),
           onEpoch: async (metrics) => {
             run.epochs.push(metrics);

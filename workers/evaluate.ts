@@ -17,7 +17,8 @@ import { getEvaluation, saveEvaluation, getRun, type StudioDB } from '../src/cor
 import { loadCheckpoint } from '../src/core/store/checkpoints';
 import { imageBatchSource, normalizeWith, type TensorDataset } from '../src/core/train/trainer';
 import { importTfjs, modelFilesOf } from '../src/core/export/tfjs';
-import type { RunRecord, TrainConfig } from '../src/core/train/types';
+import { predictLogits } from '../src/core/inference/tta';
+import type { RunRecord, TestTimeAugmentation, TrainConfig } from '../src/core/train/types';
 import { EngineError } from '../src/engine/errors';
 import type { BackendInfo, EvaluateEvent, EvaluateRequest, ModelEvaluateRequest, ReportFile, ReportOptions, Thumbnail } from '../src/engine/types';
 import { renderChartPng } from './charts';
@@ -58,6 +59,7 @@ export async function evaluateRun(host: EvaluateHost, req: EvaluateRequest, onEv
         model: built.model,
         modelName: run.model,
         normalization: built.normalization,
+        tta: run.config.tta ?? 'none',
         checkpoint: { kind, epoch: ckpt.epoch },
         batchSize: req.batchSize ?? run.config.batchSize,
         seed: run.config.seed,
@@ -109,6 +111,7 @@ export async function evaluateModelFolder(host: EvaluateHost, req: ModelEvaluate
         model,
         modelName: metadata.modelId,
         normalization: metadata.preprocessing,
+        tta: metadata.tta ? metadata.tta.kind : 'none',
         checkpoint: null,
         batchSize: req.batchSize ?? 32,
         seed: 42,
@@ -130,6 +133,8 @@ interface Subject {
   model: tf.LayersModel;
   modelName: string;
   normalization: ChannelStats;
+  /** How the model answers: the image alone, or averaged with its mirror (the run's config or the model's metadata). */
+  tta: TestTimeAugmentation;
   checkpoint: EvaluationRecord['checkpoint'];
   batchSize: number;
   /** Seeds the latency sample and the bootstrap. */
@@ -160,7 +165,7 @@ async function evaluateSubject(host: EvaluateHost, s: Subject, req: Pick<Evaluat
   const forward = (indices: readonly number[], alter?: (x: tf.Tensor4D) => tf.Tensor4D) => {
     const { x, y } = source.batch(indices);
     try {
-      return tf.tidy(() => model.predict(preprocess(alter ? alter(x as tf.Tensor4D) : (x as tf.Tensor4D))) as tf.Tensor2D);
+      return tf.tidy(() => predictLogits(model, preprocess(alter ? alter(x as tf.Tensor4D) : (x as tf.Tensor4D)) as tf.Tensor4D, s.tta));
     } finally {
       tf.dispose([x, y]);
     }
@@ -247,7 +252,7 @@ async function evaluateSubject(host: EvaluateHost, s: Subject, req: Pick<Evaluat
     data: s.info,
     metrics,
     medical: medicalValidation(metrics, { thresholds: req.thresholds, crossSplit: s.crossSplit, trainCounts: s.trainCounts }),
-    latencyMethod: `batch of one, from upload to probabilities read back, on ${latencyMs.length} test images after ${Math.min(WARMUP, sample.length)} untimed warm-up images (${host.backend.name}${host.backend.adapter ? `, ${host.backend.adapter.description || host.backend.adapter.vendor}` : ''})`,
+    latencyMethod: `${s.tta === 'flip' ? 'the image and its mirror in one batch of two' : 'batch of one'}, from upload to probabilities read back, on ${latencyMs.length} test images after ${Math.min(WARMUP, sample.length)} untimed warm-up images (${host.backend.name}${host.backend.adapter ? `, ${host.backend.adapter.description || host.backend.adapter.vendor}` : ''})`,
     predictions: predictionsOf(split.test, testLabels, testLogits, K, s.keys, metrics.operatingPoint?.thresholds),
     ...(rows ? { robustness: { baseline: metrics.report.accuracy, images: split.test.length, seed: robustnessSeed, backend: host.backend.name, rows } } : {}),
   };

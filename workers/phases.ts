@@ -70,7 +70,9 @@ async function cacheFrozenPart(model: tf.LayersModel, data: TensorDataset, split
   const boundary = findFrozenBoundary(model);
   if (!boundary) return null;
   const featureShape = boundary.shape.slice(1) as number[];
-  const rows = [...split.train, ...split.val];
+  // With test-time mirroring, the validation images once more, mirrored, after the rest (see mirrorRow below).
+  const mirrored = trainer.tta === 'flip' ? split.val : [];
+  const rows = [...split.train, ...split.val, ...mirrored];
   const bytes = rows.length * featureShape.reduce((a, b) => a * b, 1) * 4;
   const keep = featureCachePlacement(bytes);
   if (!keep) return null;
@@ -80,12 +82,16 @@ async function cacheFrozenPart(model: tf.LayersModel, data: TensorDataset, split
     const started = performance.now();
     const images = imageBatchSource(data);
     const preprocess = trainer.preprocess ?? normalizeWith(trainer.normalization!);
+    const unmirrored = rows.length - mirrored.length;
     const batches = {
       count: rows.length,
       batch: (start: number, end: number) =>
         tf.tidy(() => {
-          const { x, y } = images.batch(rows.slice(start, end));
-          y.dispose();
+          // Rows from `unmirrored` on are the validation images mirrored; a batch may hold rows of both parts.
+          const parts = [];
+          if (start < unmirrored) parts.push(images.batch(rows.slice(start, Math.min(end, unmirrored))));
+          if (end > unmirrored) parts.push(images.mirrored!(rows.slice(Math.max(start, unmirrored), end)));
+          const x = parts.length === 1 ? parts[0].x : tf.concat(parts.map((b) => b.x));
           return preprocess(x as tf.Tensor4D) as tf.Tensor4D;
         }),
     };
@@ -103,7 +109,14 @@ async function cacheFrozenPart(model: tf.LayersModel, data: TensorDataset, split
     const nTrain = split.train.length;
     return {
       trainable: parts.trainable,
-      source: featureBatchSource({ features: held, featureShape, labels: Int32Array.from(rows, (i) => data.labels[i]), numClasses: data.numClasses }),
+      source: featureBatchSource({
+        features: held,
+        featureShape,
+        labels: Int32Array.from(rows, (i) => data.labels[i]),
+        numClasses: data.numClasses,
+        // Validation row nTrain + k is mirrored at row unmirrored + k; training rows are never asked for theirs.
+        ...(mirrored.length ? { mirrorRow: (row: number) => row + split.val.length } : {}),
+      }),
       split: { train: split.train.map((_, k) => k), val: split.val.map((_, k) => nTrain + k) },
       info: { images: rows.length, seconds: (performance.now() - started) / 1000, keep, bytes, boundary: boundary.sourceLayer.name, featureShape },
       dispose: () => {

@@ -62,6 +62,7 @@ export class RegistryService {
         channels,
         normalization,
         scaling: getZooEntry(run.model).preprocessing.scaling,
+        tta: run.config.tta,
         name: req.name,
         version: req.version,
         runId: run.runId,

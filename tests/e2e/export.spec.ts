@@ -21,14 +21,14 @@ const bytesOf = (exported: HarnessExport, name: string) => {
   return new Uint8Array(Buffer.from(file.base64, 'base64'));
 };
 
-test('a model trained on a folder is registered as brain-mri@1.0.0 (champion); its ONNX file, written in the browser, passes parity in onnxruntime-web, and both downloads give the same probabilities in other runtimes', async ({ page }) => {
+test('a model trained on a folder with test-time mirroring is registered as brain-mri@1.0.0 (champion); its ONNX file, written in the browser with the mirror in the graph, passes parity in onnxruntime-web, and both downloads give the same probabilities in other runtimes', async ({ page }) => {
   const root = phantomFolder(['glioma', 'meningioma', 'pituitary'], 10);
   await page.goto(harnessUrl());
   await page.waitForFunction(() => window.exportHarness !== undefined);
   expect((await page.evaluate(() => window.exportHarness.init('auto'))).name).toBe('webgpu');
   await page.locator('#folder').setInputFiles(root);
   const summary = await page.evaluate(() => window.exportHarness.importFolder({ imageSize: 32, channels: 3, split: { train: 0.6, val: 0.2, test: 0.2 }, seed: 42, dedupe: 'keep-together' }));
-  const run = await page.evaluate((fingerprint) => window.exportHarness.train({ dataset: { kind: 'folder', fingerprint }, model: 'simple_cnn', epochs: 2, batchSize: 8, learningRate: 0.003, seed: 1 }), summary.fingerprint);
+  const run = await page.evaluate((fingerprint) => window.exportHarness.train({ dataset: { kind: 'folder', fingerprint }, model: 'simple_cnn', epochs: 2, batchSize: 8, learningRate: 0.003, seed: 1, tta: 'flip' }), summary.fingerprint);
   expect(run.status).toBe('completed');
 
   // Two epochs on phantoms need not reach 85 %: the override reason is recorded when the gate would refuse.
@@ -42,13 +42,14 @@ test('a model trained on a folder is registered as brain-mri@1.0.0 (champion); i
   expect(onnxExport.parity!.images).toBeGreaterThan(0);
   expect(onnxExport.parity!.maxDifference).toBeLessThanOrEqual(PARITY_TOLERANCE);
   const onnxBytes = bytesOf(onnxExport, 'model.onnx');
-  expect(readOnnxMetadata(onnxBytes)).toMatchObject({ name: 'brain-mri', version: '1.0.0', labels: version.labels, inputSize: 32 });
+  expect(readOnnxMetadata(onnxBytes)).toMatchObject({ name: 'brain-mri', version: '1.0.0', labels: version.labels, inputSize: 32, tta: { kind: 'flip', bakedIn: true } });
 
   // Other runtimes: the TF.js download in Node's TF.js, the ONNX one in onnxruntime-node, on the same pixels.
   const tfjsExport = await page.evaluate(() => window.exportHarness.exportModel('brain-mri@champion', 'tfjs', { zip: true }));
   expect(tfjsExport.files.map((f) => f.name)).toEqual(['brain-mri-1.0.0-tfjs.zip']);
   await tf.setBackend('cpu');
   const { model, metadata } = await importTfjs(unzipFiles(bytesOf(tfjsExport, 'brain-mri-1.0.0-tfjs.zip')));
+  expect(metadata.tta).toEqual({ kind: 'flip', bakedIn: false });
   const pixels = randomPixels(6, 32, 3, 9);
   const session = await ort.InferenceSession.create(onnxBytes);
   const out = await session.run({ [ONNX_INPUT]: new ort.Tensor('float32', pixels.dataSync() as Float32Array, pixels.shape) });

@@ -101,9 +101,10 @@ describe('config file', () => {
     // The seed's Xception-Medical: the whole network, Adamax, lr 1e-3, 299 px.
     expect(byId['xception-medical'].train).toMatchObject({ model: 'xception', strategy: 'finetune', trainableBlocks: 'all', optimizer: 'adamax', learningRate: 1e-3 });
     expect(byId['xception-medical'].dataset.imageSize).toBe(299);
-    // The recommended recipe hands back its last epoch; the studio's default keeps the best by validation accuracy.
-    expect(byId.recommended.train).toMatchObject({ strategy: 'mlp', classWeights: 'off', earlyStopping: null, keepEpoch: 'last' });
-    expect(byId.defaults.train).toMatchObject({ classWeights: 'off', keepEpoch: 'best' });
+    // The recommended recipe hands back its last epoch and answers with each image's mirror too; the studio's default
+    // keeps the best by validation accuracy and answers with the image alone.
+    expect(byId.recommended.train).toMatchObject({ strategy: 'mlp', classWeights: 'off', earlyStopping: null, keepEpoch: 'last', tta: 'flip' });
+    expect(byId.defaults.train).toMatchObject({ classWeights: 'off', keepEpoch: 'best', tta: 'none' });
     for (const t of configTemplates()) expect(checkSettings(settingsFromConfig(t.config)), t.id).toEqual(settingsFromConfig(t.config));
   });
 
@@ -118,7 +119,7 @@ describe('config file', () => {
   it('names wrong types and out-of-range values in words, all at once', () => {
     const p = problemsOf({
       version: 1,
-      train: { epochs: '10', batchSize: 0, learningRate: -1, labelSmoothing: 1, optimizer: 'rmsprop', seed: 1.5, keepEpoch: 'first' },
+      train: { epochs: '10', batchSize: 0, learningRate: -1, labelSmoothing: 1, optimizer: 'rmsprop', seed: 1.5, keepEpoch: 'first', tta: 'rotate' },
       dataset: { split: { train: 0.7, val: 0.2, test: 0.2 }, channels: 2, classes: ['a'], nearThreshold: 65 },
       performance: { backend: 'metal' },
     });
@@ -131,6 +132,7 @@ describe('config file', () => {
         'train.optimizer must be one of "adamw", "adam", "adamax", "sgd" (got "rmsprop")',
         'train.seed must be a whole number from 0 to 2147483647 (got 1.5)',
         'train.keepEpoch must be one of "best", "last" (got "first")',
+        'train.tta must be one of "none", "flip" (got "rotate")',
         expect.stringMatching(/^dataset\.split: split fractions must add up to 1/),
         'dataset.channels must be one of 1, 3 (got 2)',
         'dataset.classes must name at least two different classes, each once (got a)',
@@ -138,7 +140,7 @@ describe('config file', () => {
         'performance.backend must be one of "auto", "webgpu", "webgl", "wasm", "cpu" (got "metal")',
       ]),
     );
-    expect(p).toHaveLength(12);
+    expect(p).toHaveLength(13);
   });
 
   it('checks augmentation with the trainer’s own ranges, schedules, models and strategies', () => {

@@ -71,6 +71,24 @@ describe('ONNX export of the simple CNN', () => {
     model.dispose();
   });
 
+  it('computes test-time mirroring in the graph: the mean over the image and its mirror, as the studio answers', async () => {
+    const model = buildSimpleCnn({ imageSize: 32, channels: 3, numClasses: 4, seed: 11 });
+    randomizeWeights(model, 5);
+    const m = meta(model, { tta: { kind: 'flip', bakedIn: false } });
+    const diff = await parity(model, m);
+    expect(diff).toBeLessThanOrEqual(PARITY_TOLERANCE);
+    const { bytes, metadata } = await exportOnnx(model, m);
+    expect(metadata.tta).toEqual({ kind: 'flip', bakedIn: true });
+    expect(readOnnxMetadata(bytes)?.tta).toEqual({ kind: 'flip', bakedIn: true });
+    // Without it the file answers differently, beyond the parity tolerance: the parity check above would catch a
+    // graph that left the mirror out.
+    const pixels = randomPixels(4, 32, 3, 3);
+    const single = await onnxProbabilities((await exportOnnx(model, meta(model))).bytes, pixels);
+    expect(maxAbsDifference(single, await onnxProbabilities(bytes, pixels))).toBeGreaterThan(PARITY_TOLERANCE);
+    pixels.dispose();
+    model.dispose();
+  });
+
   it('matches TF.js within 1e-4 (grey, 24 px, 3 classes)', async () => {
     const model = buildSimpleCnn({ imageSize: 24, channels: 1, numClasses: 3, seed: 2 });
     randomizeWeights(model, 9);

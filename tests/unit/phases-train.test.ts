@@ -42,6 +42,8 @@ describe.skipIf(!hasPretrained(ID))('training in phases: MobileNetV2 0.35 at 32 
 
   const classifier = () => buildClassifier(backbone, { strategy: 'finetune', numClasses: 3, seed: 7, trainableBlocks: 2 });
 
+  const trainerOf = (c: Classifier): PhasedTraining['trainer'] => ({ batchSize: 4, seed: 1, normalization: normalizationFor(c.entry, channelStats(demo.images, SIZE * SIZE, 3, split.train)) });
+
   /** Trains `c` with "probe 1 epoch, then 2 blocks for 2" and a cosine per phase unless `over` says otherwise. */
   async function train(c: Classifier, over: Partial<PhasedTraining> = {}): Promise<Log> {
     const log: Log = { epochs: [], phases: [], checkpoints: new Map() };
@@ -53,12 +55,7 @@ describe.skipIf(!hasPretrained(ID))('training in phases: MobileNetV2 0.35 at 32 
       lrSchedule: cosine,
       data,
       split,
-      trainer: {
-        batchSize: 4,
-        seed: 1,
-        normalization: normalizationFor(c.entry, channelStats(demo.images, SIZE * SIZE, 3, split.train)),
-        onEpoch: (m) => void log.epochs.push({ ...m, numTensors: tf.memory().numTensors }),
-      },
+      trainer: { ...trainerOf(c), onEpoch: (m) => void log.epochs.push({ ...m, numTensors: tf.memory().numTensors }) },
       earlyStopping: null,
       saveEveryEpochs: 0,
       keepEpoch: 'best',
@@ -113,6 +110,20 @@ describe.skipIf(!hasPretrained(ID))('training in phases: MobileNetV2 0.35 at 32 
       expect(m.trainLoss).toBeCloseTo(n.trainLoss, 4);
       expect(m.valLoss).toBeCloseTo(n.valLoss, 4);
     }
+  });
+
+  it('with test-time mirroring, caches the validation images mirrored too and validates as a run without a cache does', async () => {
+    const phases = planPhases({ epochs: 2, learningRate: LR, trainableBlocks: 2 }, 'finetune');
+    const [a, b] = [classifier(), classifier()];
+    const logits = { cached: [] as number[][], uncached: [] as number[][] };
+    const heard = (to: number[][]) => (_: number, __: Int32Array, l: Float32Array) => void to.push(Array.from(l));
+    const cached = await train(a, { phases, trainer: { ...trainerOf(a), tta: 'flip', onValidation: heard(logits.cached) } });
+    await train(b, { phases, cacheFeatures: false, trainer: { ...trainerOf(b), tta: 'flip', onValidation: heard(logits.uncached) } });
+    a.model.dispose();
+    b.model.dispose();
+    // 12 training and 6 validation images, and the 6 validation images mirrored.
+    expect(cached.phases.map((p) => p.cache?.images)).toEqual([24]);
+    logits.cached.forEach((epoch, e) => epoch.forEach((v, k) => expect(v).toBeCloseTo(logits.uncached[e][k], 3)));
   });
 
   it('resumes in the right phase: afresh at a phase boundary, with its optimiser inside one, as if never stopped', async () => {

@@ -5,6 +5,7 @@
  */
 import type { ChannelStats } from '../dataset/stats';
 import { checkExportedOperatingPoint, type ExportedOperatingPoint } from '../metrics/operating-point';
+import type { TestTimeAugmentation } from '../train/types';
 
 export const METADATA_FORMAT = 'mri-studio-model';
 export const METADATA_FORMAT_VERSION = 1;
@@ -34,6 +35,12 @@ export interface ModelMetadata {
   preprocessing: ChannelStats & { scaling: '[-1,1]' | 'dataset' | 'fixed'; bakedIn: boolean };
   /** `logits`: apply a softmax for probabilities; `probabilities`: already applied. */
   output: 'logits' | 'probabilities';
+  /**
+   * Test-time augmentation (src/core/inference/tta.ts): `flip`, the model's answer is the mean of its logits for the
+   * image and for the image mirrored left to right (width reversed). `bakedIn`: the exported graph does it itself
+   * (ONNX); otherwise the caller must (TF.js). Absent: the image alone.
+   */
+  tta?: { kind: 'flip'; bakedIn: boolean };
   /** Validation accuracy of the exported model and the number of images it was measured on (set by the registry). */
   validation?: { accuracy: number; n: number };
   /**
@@ -63,6 +70,8 @@ export function parseMetadata(value: unknown): ModelMetadata {
   const okStats = (xs: unknown) => Array.isArray(xs) && xs.length === m!.channels && xs.every((x) => typeof x === 'number' && Number.isFinite(x));
   if (!p || !okStats(p.mean) || !okStats(p.std) || p.std.some((s) => s <= 0)) fail(`"preprocessing" needs ${m!.channels} finite means and ${m!.channels} positive stds`);
   if (m!.output !== 'logits' && m!.output !== 'probabilities') fail('"output" must be "logits" or "probabilities"');
+  const tta = m!.tta;
+  if (tta !== undefined && !(tta && tta.kind === 'flip' && typeof tta.bakedIn === 'boolean')) fail('"tta" must be { kind: "flip", bakedIn: true or false }');
   const v = m!.validation;
   if (v !== undefined && !(v && v.accuracy >= 0 && v.accuracy <= 1 && Number.isInteger(v.n) && v.n > 0)) fail('"validation" must be { accuracy: 0..1, n: images }');
   const op = m!.operatingPoint === undefined ? null : checkExportedOperatingPoint(m!.operatingPoint, m!.labels!);
@@ -79,6 +88,7 @@ export interface DescribeModel {
   /** The normalisation the trained graph expects (normalizationFor: dataset statistics or [-1, 1]). */
   normalization: ChannelStats;
   scaling: '[-1,1]' | 'dataset' | 'fixed';
+  tta?: TestTimeAugmentation;
   name?: string;
   version?: string;
   runId?: string;
@@ -105,6 +115,7 @@ export function describeModel(d: DescribeModel): ModelMetadata {
     input: { layout: 'NHWC', dtype: 'float32', range: [0, 255] },
     preprocessing: { scaling: d.scaling, mean: [...d.normalization.mean], std: [...d.normalization.std], bakedIn: false },
     output: 'logits',
+    ...(d.tta === 'flip' ? { tta: { kind: 'flip', bakedIn: false } } : {}),
     libraries: { ...d.libraries },
     exportedAt: new Date().toISOString(),
   };

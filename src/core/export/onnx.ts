@@ -503,8 +503,14 @@ export async function exportOnnx(model: tf.LayersModel, meta: ModelMetadata): Pr
   const centred = g.node('Sub', [ONNX_INPUT, g.floats('preprocess/mean', [c], Float32Array.from(mean, (m) => m * 255))], 'preprocess/centre');
   const scaled = g.node('Div', [centred, g.floats('preprocess/std', [c], Float32Array.from(std, (s) => s * 255))], 'preprocess/scale');
   const nchw = g.node('Transpose', [scaled], 'preprocess/to_nchw', [ints('perm', [0, 3, 1, 2])]);
+  // Test-time mirroring (src/core/inference/tta.ts): the batch and its mirror (columns reversed) go through the
+  // network as one batch of 2·b, and the two halves' outputs are averaged after it.
+  const mirror = meta.tta?.kind === 'flip';
+  const views = mirror
+    ? g.node('Concat', [nchw, g.node('Gather', [nchw, g.int64s('tta/columns_reversed', Array.from({ length: w }, (_, k) => w - 1 - k))], 'tta/mirror', [int('axis', 3)])], 'tta/views', [int('axis', 0)])
+    : nchw;
 
-  const done = new Map<number, Value>([[input.id, { name: nchw, rank: 4 }]]);
+  const done = new Map<number, Value>([[input.id, { name: views, rank: 4 }]]);
   const visit = async (t: tf.SymbolicTensor): Promise<Value> => {
     const known = done.get(t.id);
     if (known) return known;
@@ -515,14 +521,16 @@ export async function exportOnnx(model: tf.LayersModel, meta: ModelMetadata): Pr
     done.set(t.id, out);
     return out;
   };
-  const last = await visit(model.outputs[0]);
-  if (last.rank !== 2) throw new Error(`the model's output has rank ${last.rank}; a classifier's is [batch, classes]`);
-  if (meta.output === 'logits') g.node('Softmax', [last.name], 'softmax', [int('axis', -1)], ONNX_OUTPUT);
-  else g.node('Identity', [last.name], 'output', [], ONNX_OUTPUT);
+  const network = await visit(model.outputs[0]);
+  if (network.rank !== 2) throw new Error(`the model's output has rank ${network.rank}; a classifier's is [batch, classes]`);
+  const last = mirror ? g.node('ReduceMean', [conv.reshape(network.name, [2, -1, meta.labels.length], 'tta/by_view')], 'tta/mean', [ints('axes', [0]), int('keepdims', 0)]) : network.name;
+  if (meta.output === 'logits') g.node('Softmax', [last], 'softmax', [int('axis', -1)], ONNX_OUTPUT);
+  else g.node('Identity', [last], 'output', [], ONNX_OUTPUT);
 
   const written: ModelMetadata = {
     ...meta,
     preprocessing: { ...meta.preprocessing, bakedIn: true },
+    ...(mirror ? { tta: { kind: 'flip', bakedIn: true } } : {}),
     output: 'probabilities',
     libraries: { ...meta.libraries, onnxOpset: String(ONNX_OPSET) },
   };
@@ -557,6 +565,7 @@ function metadataProps(m: ModelMetadata): onnx.IStringStringEntryProto[] {
     normalization_mean: JSON.stringify(m.preprocessing.mean),
     normalization_std: JSON.stringify(m.preprocessing.std),
     output: `${ONNX_OUTPUT}: float32 [batch, ${m.labels.length}], softmax applied`,
+    ...(m.tta ? { test_time_augmentation: 'baked in: the mean of the outputs for the image and its left-right mirror' } : {}),
     model_id: m.modelId,
     strategy: m.strategy,
     ...(m.name ? { name: m.name } : {}),

@@ -1,16 +1,18 @@
 /** What parity checks compare: the studio's own probabilities for raw pixels, and the largest difference. */
 import * as tf from '@tensorflow/tfjs';
+import { predictLogits } from '../inference/tta';
 import { mulberry32 } from '../random';
 import { normalizeWith } from '../train/trainer';
 import type { ModelMetadata } from './metadata';
 
 /**
- * Class probabilities the studio computes for float32 pixels in 0..255: the model's normalisation, the graph in
- * inference mode, and a softmax when the graph returns logits. The caller disposes the result.
+ * Class probabilities the studio computes for float32 pixels in 0..255 with a TF.js graph: the model's normalisation,
+ * the graph in inference mode (averaged with the mirrored image's when the metadata asks for test-time mirroring),
+ * and a softmax when the graph returns logits. The caller disposes the result.
  */
-export function studioProbabilities(model: tf.LayersModel, pixels: tf.Tensor4D, meta: Pick<ModelMetadata, 'preprocessing' | 'output'>): tf.Tensor2D {
+export function studioProbabilities(model: tf.LayersModel, pixels: tf.Tensor4D, meta: Pick<ModelMetadata, 'preprocessing' | 'output' | 'tta'>): tf.Tensor2D {
   return tf.tidy(() => {
-    const y = model.predict(normalizeWith(meta.preprocessing)(pixels)) as tf.Tensor2D;
+    const y = predictLogits(model, normalizeWith(meta.preprocessing)(pixels) as tf.Tensor4D, meta.tta ? meta.tta.kind : 'none');
     return meta.output === 'logits' ? tf.softmax(y) : y;
   });
 }

@@ -71,7 +71,7 @@ export function modelCard({ version: v, metadata: m, run, evaluation, verdict }:
 
   section(
     'Intended use',
-    mdText(`Classifies ${m.channels === 3 ? 'RGB' : 'greyscale'} images, resized to ${m.inputSize}×${m.inputSize} px, into ${m.labels.length} classes: ${m.labels.join(', ')}. Input: pixel values 0..255; the network sees (x/255 − mean) / std with mean ${JSON.stringify(m.preprocessing.mean.map((x) => +x.toFixed(4)))} and std ${JSON.stringify(m.preprocessing.std.map((x) => +x.toFixed(4)))} (${{ dataset: "the training split's statistics", fixed: 'the normalisation the imported backbone was trained with', '[-1,1]': 'the [-1, 1] scaling of the ImageNet backbone' }[m.preprocessing.scaling]}).`),
+    mdText(`Classifies ${m.channels === 3 ? 'RGB' : 'greyscale'} images, resized to ${m.inputSize}×${m.inputSize} px, into ${m.labels.length} classes: ${m.labels.join(', ')}. Input: pixel values 0..255; the network sees (x/255 − mean) / std with mean ${JSON.stringify(m.preprocessing.mean.map((x) => +x.toFixed(4)))} and std ${JSON.stringify(m.preprocessing.std.map((x) => +x.toFixed(4)))} (${{ dataset: "the training split's statistics", fixed: 'the normalisation the imported backbone was trained with', '[-1,1]': 'the [-1, 1] scaling of the ImageNet backbone' }[m.preprocessing.scaling]}).${m.tta ? ' Its answer is the mean of the logits for the image and for the image mirrored left to right (test-time mirroring); the TF.js graph returns one image\'s logits, so a caller of it must average the two (the ONNX file does it itself).' : ''}`),
     'For research and teaching on images like the training data. It is not a medical device: it has not been cleared for diagnosis, and its output must not replace a clinician’s reading.',
   );
 

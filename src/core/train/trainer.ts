@@ -1,13 +1,14 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ChannelStats } from '../dataset/stats';
 import { augmentBatch, isAugmentIdentity, validateAugmentConfig, type AugmentConfig } from '../image/augment';
+import { mirrorLeftRight } from '../inference/tta';
 import { deriveSeed, mulberry32, shuffle } from '../random';
 import type { BestCheckpoint, BestEpoch, EarlyStopping, EarlyStoppingState } from './callbacks';
 import { clipByGlobalNorm } from './gradients';
 import { softmaxCrossEntropyWithOptions, type CrossEntropyOptions } from './losses';
 import { getLearningRate, setLearningRate } from './optimizers';
 import type { LrScheduler, PlateauState } from './schedules';
-import type { EpochMetrics } from './types';
+import type { EpochMetrics, TestTimeAugmentation } from './types';
 
 /** Images held as uint8 on the CPU; batches are uploaded and normalised on the backend, one at a time. */
 export interface TensorDataset {
@@ -34,6 +35,11 @@ export interface BatchSource {
    */
   readonly kind: 'images' | 'features';
   batch(indices: readonly number[]): Batch;
+  /**
+   * The same images mirrored left to right (what test-time augmentation averages with): the pixels flipped, or a
+   * feature cache's rows of the mirrored images. Absent: a feature cache that holds no mirrored rows.
+   */
+  mirrored?(indices: readonly number[]): Batch;
 }
 
 function oneHot(labels: Int32Array, numClasses: number): tf.Tensor2D {
@@ -48,15 +54,22 @@ function gatherLabels(labels: Int32Array, indices: readonly number[]): Int32Arra
 export function imageBatchSource(data: TensorDataset): BatchSource {
   const { imageSize: s, channels: c } = data;
   const stride = s * s * c;
+  const batch = (indices: readonly number[]): Batch => {
+    const raw = new Int32Array(indices.length * stride);
+    indices.forEach((idx, k) => raw.set(data.images.subarray(idx * stride, (idx + 1) * stride), k * stride));
+    const x = tf.tidy(() => tf.tensor4d(raw, [indices.length, s, s, c], 'int32').toFloat());
+    return { x, y: oneHot(gatherLabels(data.labels, indices), data.numClasses) };
+  };
   return {
     size: data.labels.length,
     numClasses: data.numClasses,
     kind: 'images',
-    batch(indices) {
-      const raw = new Int32Array(indices.length * stride);
-      indices.forEach((idx, k) => raw.set(data.images.subarray(idx * stride, (idx + 1) * stride), k * stride));
-      const x = tf.tidy(() => tf.tensor4d(raw, [indices.length, s, s, c], 'int32').toFloat());
-      return { x, y: oneHot(gatherLabels(data.labels, indices), data.numClasses) };
+    batch,
+    mirrored(indices) {
+      const { x, y } = batch(indices);
+      const flipped = mirrorLeftRight(x as tf.Tensor4D);
+      x.dispose();
+      return { x: flipped, y };
     },
   };
 }
@@ -70,6 +83,8 @@ export interface FeatureDataset {
   featureShape: readonly number[];
   labels: Int32Array;
   numClasses: number;
+  /** Where row i's mirrored image has its features (test-time augmentation), for the rows that have one. */
+  mirrorRow?: (row: number) => number;
 }
 
 /** Precomputed features (e.g. a frozen backbone's output), so later epochs run only the trainable part. */
@@ -79,7 +94,7 @@ export function featureBatchSource(data: FeatureDataset): BatchSource {
   if (features instanceof Float32Array ? features.length !== data.labels.length * rowSize : features.shape[0] !== data.labels.length) {
     throw new RangeError('the features and the labels disagree on the number of images');
   }
-  return {
+  const source: BatchSource = {
     size: data.labels.length,
     numClasses: data.numClasses,
     kind: 'features',
@@ -96,6 +111,8 @@ export function featureBatchSource(data: FeatureDataset): BatchSource {
       return { x, y: oneHot(gatherLabels(data.labels, indices), data.numClasses) };
     },
   };
+  const { mirrorRow } = data;
+  return mirrorRow ? { ...source, mirrored: (indices) => source.batch(indices.map(mirrorRow)) } : source;
 }
 
 /** Maps a float pixel batch in [0, 255] to the model's input scale; called inside a tidy. */
@@ -157,6 +174,11 @@ export interface TrainerOptions {
    * `flush` (the loss reads in flight delivered as batch events) so that what it shows as paused holds still.
    */
   waitWhilePaused?: (flush: () => Promise<void>) => Promise<void>;
+  /**
+   * Validation answers as the trained model will (src/core/inference/tta.ts): `flip` averages the logits of each
+   * image and its mirror, from the source's `mirrored` batches. `none` by default.
+   */
+  tta?: TestTimeAugmentation;
   /** Runs each validation pass (the engine moves it to the backend routed for forward work). */
   validateOn?: <T>(validate: () => Promise<T>) => Promise<T>;
   /**
@@ -213,21 +235,25 @@ function inputFn(source: BatchSource, opts: TrainerOptions): InputFn {
  * a split, in inference mode, read back once. Class weights and smoothing shape the training objective only, so validation
  * losses compare across configurations.
  */
-async function evaluateSplit(model: tf.LayersModel, source: BatchSource, input: InputFn, indices: readonly number[], batchSize: number): Promise<{ loss: number; accuracy: number; predicted: Int32Array; logits: Float32Array }> {
+async function evaluateSplit(model: tf.LayersModel, source: BatchSource, input: InputFn, indices: readonly number[], batchSize: number, tta: TestTimeAugmentation): Promise<{ loss: number; accuracy: number; predicted: Int32Array; logits: Float32Array }> {
+  if (tta === 'flip' && !source.mirrored) throw new RangeError('test-time mirroring needs the mirrored images: this feature cache holds none');
   let lossSum = tf.scalar(0);
   let correct = tf.scalar(0);
   const predicted: tf.Tensor1D[] = [];
   const outputs: tf.Tensor2D[] = [];
   for (const b of batches(indices, batchSize)) {
     const { x, y } = source.batch(b);
+    const mirror = tta === 'flip' ? source.mirrored!(b) : null;
     const [nextLoss, nextCorrect, classes, logits] = tf.tidy(() => {
-      const logits = model.predict(input(x, null)) as tf.Tensor2D;
+      const single = model.predict(input(x, null)) as tf.Tensor2D;
+      const logits = mirror ? single.add(model.predict(input(mirror.x, null)) as tf.Tensor2D).div(2) : single;
       const loss = tf.losses.softmaxCrossEntropy(y, logits, undefined, undefined, tf.Reduction.SUM);
       const guess = logits.argMax(1) as tf.Tensor1D;
       const hits = guess.equal(y.argMax(1)).sum();
       return [lossSum.add(loss), correct.add(hits), guess, logits];
     });
     tf.dispose([x, y, lossSum, correct]);
+    if (mirror) tf.dispose([mirror.x, mirror.y]);
     lossSum = nextLoss;
     correct = nextCorrect;
     predicted.push(classes as tf.Tensor1D);
@@ -326,7 +352,7 @@ export async function trainClassifier(model: tf.LayersModel, optimizer: tf.Optim
     const [l, c] = await Promise.all([lossSum.data(), correct.data()]);
     tf.dispose([lossSum, correct]);
     const trainSeconds = (performance.now() - started) / 1000;
-    const validate = () => evaluateSplit(model, source, input, split.val, opts.batchSize);
+    const validate = () => evaluateSplit(model, source, input, split.val, opts.batchSize, opts.tta ?? 'none');
     const val = await (opts.validateOn ? opts.validateOn(validate) : validate());
     opts.onValidation?.(epoch, val.predicted, val.logits);
     const metrics: EpochMetrics = {

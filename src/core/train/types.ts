@@ -46,6 +46,10 @@ export type DatasetConfig = DemoDatasetConfig | FolderDatasetConfig;
  */
 export type Strategy = 'scratch' | 'frozen' | 'medical' | 'mlp' | 'finetune';
 
+/** `none`: the image alone; `flip`: the image and its left–right mirror, logits averaged (src/core/inference/tta.ts). */
+export type TestTimeAugmentation = 'none' | 'flip';
+export const TTA_KINDS: readonly TestTimeAugmentation[] = ['none', 'flip'];
+
 export interface TrainConfig {
   dataset: DatasetConfig;
   /** A model zoo id: `simple_cnn`, `mobilenet_v2_0.35_224`, … */
@@ -89,6 +93,12 @@ export interface TrainConfig {
    * partly noise.
    */
   keepEpoch?: 'best' | 'last';
+  /**
+   * Test-time augmentation (src/core/inference/tta.ts): `flip` answers with the mean logits of each image and its
+   * left–right mirror, in validation, evaluation, prediction and the exports; `none` (default) the image alone.
+   * Recommended where a mirrored image is as likely as the original (brain slices); not for data with a handedness.
+   */
+  tta?: TestTimeAugmentation;
   /**
    * One fold of a k-fold cross-validation (see src/core/metrics/kfold.ts): the run trains on the other folds and its
    * test split is fold `fold` (1-based). Part of the config so that resume and evaluate rebuild the same split.
