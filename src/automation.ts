@@ -1,5 +1,6 @@
 import type { StudioAutomation } from './engine/automation';
 import { eventSink, type EngineProxy } from './engine/client';
+import { EngineError } from './engine/errors';
 import type { BackendInfo, DatasetSummary, EvaluateEvent, FolderScan, RecommendedRecipe } from './engine/types';
 import type { Studio } from './ui/studio.svelte';
 
@@ -63,5 +64,25 @@ export function exposeAutomation(studio: Studio, engine: EngineProxy): void {
       return JSON.parse(JSON.stringify(summary)) as DatasetSummary;
     },
   };
-  window.studio = automation;
+  window.studio = withCodesInMessages(automation);
+}
+
+/**
+ * A driver reads a rejection through page.evaluate, which keeps only its message: an EngineError's code goes in front
+ * of the message ("E_WORKER_LOST: the engine worker stopped: …"), as the UI shows it, so the CLI prints the same
+ * code. It also stays on the error's `code` for a caller inside the page.
+ */
+function withCodesInMessages(api: StudioAutomation): StudioAutomation {
+  const coded = Object.entries(api).map(([name, call]) => [
+    name,
+    async (...args: unknown[]) => {
+      try {
+        return await (call as (...a: unknown[]) => unknown)(...args);
+      } catch (err) {
+        if (err instanceof EngineError && !err.message.startsWith(`${err.code}:`)) throw new EngineError(err.code, `${err.code}: ${err.message}`, err.detail);
+        throw err;
+      }
+    },
+  ]);
+  return Object.fromEntries(coded) as StudioAutomation;
 }

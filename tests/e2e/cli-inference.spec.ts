@@ -25,7 +25,7 @@ test('register (the gate, then an override), export to TF.js and ONNX, predict a
 
   const refused = studio('register', '--run', run.runId, '--name', 'demo', '--version', '1.0.0', ...common);
   expect(refused.code).toBe(1);
-  expect(refused.stderr).toEqual([`studio: validation accuracy ${accuracy} is below the 85.0 % threshold; give an override reason to register it anyway`]);
+  expect(refused.stderr).toEqual([`studio: E_CONFIG: validation accuracy ${accuracy} is below the 85.0 % threshold; give an override reason to register it anyway`]);
   const registered = studio('register', '--run', run.runId, '--name', 'demo', '--version', '1.0.0', '--alias', 'champion', '--tag', 'data=demo', '--description', 'CLI test', '--override-reason', 'demo data, one epoch', ...common);
   expect(registered.code, registered.stderr.join('\n')).toBe(0);
   expect(registered.stdout).toContain(`registered demo@1.0.0 (champion) from run ${run.runId}: validation accuracy ${accuracy.replace(' ', '')} on ${run.split.val} images; gate 85.0% overridden: demo data, one epoch`);
@@ -94,9 +94,9 @@ test('register (the gate, then an override), export to TF.js and ONNX, predict a
   await session.release();
 
   for (const [args, message] of [
-    [['predict', '--model', 'nope@1.0.0', '--images', images, '--out', out], 'studio: no model named "nope" is registered'],
-    [['predict', '--model', 'demo@2.0.0', '--images', images, '--out', out], 'studio: demo@2.0.0 is not registered (demo has versions: 1.0.0)'],
-    [['export', '--model', 'demo@production', '--format', 'onnx', '--out', join(dir, 'x')], 'studio: demo@production is not registered (demo has aliases: champion)'],
+    [['predict', '--model', 'nope@1.0.0', '--images', images, '--out', out], 'studio: E_NOT_FOUND: no model named "nope" is registered'],
+    [['predict', '--model', 'demo@2.0.0', '--images', images, '--out', out], 'studio: E_NOT_FOUND: demo@2.0.0 is not registered (demo has versions: 1.0.0)'],
+    [['export', '--model', 'demo@production', '--format', 'onnx', '--out', join(dir, 'x')], 'studio: E_NOT_FOUND: demo@production is not registered (demo has aliases: champion)'],
   ] as const) {
     const r = studio(...args, ...common);
     expect(r.code, args.join(' ')).toBe(1);
