@@ -70,11 +70,28 @@ export function onDeviceLost(handler: (reason: string) => void): void {
   deviceLost = handler;
 }
 
+const webgpuDevice = (): GPUDevice | undefined => (tf.findBackend('webgpu') as unknown as { device?: GPUDevice } | null)?.device;
+const lostReason = (info: GPUDeviceLostInfo) => `the GPU device was lost (${info.reason || 'unknown reason'}${info.message ? `: ${info.message}` : ''})`;
+
 function watchDevice(): void {
-  const device = (tf.findBackend('webgpu') as unknown as { device?: GPUDevice } | null)?.device;
+  const device = webgpuDevice();
   if (!device || watched.has(device)) return;
   watched.add(device);
-  void device.lost.then((info) => deviceLost?.(`the GPU device was lost (${info.reason || 'unknown reason'}${info.message ? `: ${info.message}` : ''})`));
+  void device.lost.then((info) => deviceLost?.(lostReason(info)));
+}
+
+/** How long a failure waits for the device's `lost` promise, which a loss settles around the failure it causes. */
+const LOSS_SETTLES_MS = 100;
+
+/**
+ * Why the WebGPU device was lost, or null while it is not. Work that failed because the device went away (a mapAsync
+ * rejected when the device was destroyed) is an interruption, not the run's own failure: asked in that failure's
+ * handler, it waits briefly for the `lost` promise, which may settle just after the failure.
+ */
+export async function gpuDeviceLoss(): Promise<string | null> {
+  const device = webgpuDevice();
+  if (!device) return null;
+  return Promise.race([device.lost.then(lostReason), new Promise<null>((resolve) => setTimeout(() => resolve(null), LOSS_SETTLES_MS))]);
 }
 
 export async function selectBackend(requested: BackendName | 'auto'): Promise<BackendInfo> {

@@ -34,7 +34,7 @@ import { importOnnxBackbone } from './onnx-import';
 import { importWeightsFile } from './weights-file';
 import { augmentPreviews } from './preview';
 import { resourceRequests } from '../src/engine/network';
-import { isShaderFailure, onBackend, releaseWebGL, routeRun, selectBackend, useBackend, webglContextLost } from './backend';
+import { gpuDeviceLoss, isShaderFailure, onBackend, releaseWebGL, routeRun, selectBackend, useBackend, webglContextLost } from './backend';
 import { BACKEND_LABEL, cachesFeatures, forwardBackend } from '../src/core/routing';
 import { bestValidationRecord } from '../src/core/metrics/operating-point';
 import { folderSource } from './folder';
@@ -585,6 +585,12 @@ export class StudioEngine implements Engine {
       });
       run.status = result.stopped ? 'cancelled' : 'completed';
     } catch (thrown) {
+      const loss = await gpuDeviceLoss();
+      if (loss) {
+        // Not the run's failure: its checkpoints stand, and the fresh worker that replaces this one resumes it.
+        run.status = 'interrupted';
+        throw new EngineError('E_WORKER_LOST', `the engine worker stopped: ${loss}`);
+      }
       const err = isOutOfMemory(thrown)
         ? new EngineError('E_MEMORY', `the ${BACKEND_LABEL[tf.getBackend() as BackendName] ?? tf.getBackend()} backend ran out of memory training ${cfg.model} on batches of ${cfg.batchSize}${run.input ? ` at ${run.input.imageSize} px` : ''}; choose a smaller batch size or image size (the browser said: ${(thrown as Error).message})`)
         : isShaderFailure(thrown)

@@ -357,7 +357,11 @@ export class Studio {
     this.scan = null;
     this.lastScan = null;
     this.dataset = null;
+    const cut = this.runId;
     await this.selectBackend(this.backendChoice);
+    // The dead worker's run lock goes when the browser has torn its context down, which may come after this point:
+    // until then its run reads as trained elsewhere, and a resume would be refused as locked.
+    if (cut) await navigator.locks?.request(runLockName(cut), () => undefined);
     await this.refreshRuns();
   }
 
