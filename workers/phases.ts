@@ -71,8 +71,8 @@ async function cacheFrozenPart(model: tf.LayersModel, data: TensorDataset, split
   if (!boundary) return null;
   const featureShape = boundary.shape.slice(1) as number[];
   // With test-time mirroring, the validation images once more, mirrored, after the rest (see mirrorRow below).
-  const mirrored = trainer.tta === 'flip' ? split.val : [];
-  const rows = [...split.train, ...split.val, ...mirrored];
+  const mirroredVal = trainer.tta === 'flip' ? split.val : [];
+  const rows = [...split.train, ...split.val, ...mirroredVal];
   const bytes = rows.length * featureShape.reduce((a, b) => a * b, 1) * 4;
   const keep = featureCachePlacement(bytes);
   if (!keep) return null;
@@ -82,7 +82,7 @@ async function cacheFrozenPart(model: tf.LayersModel, data: TensorDataset, split
     const started = performance.now();
     const images = imageBatchSource(data);
     const preprocess = trainer.preprocess ?? normalizeWith(trainer.normalization!);
-    const unmirrored = rows.length - mirrored.length;
+    const unmirrored = rows.length - mirroredVal.length;
     const batches = {
       count: rows.length,
       batch: (start: number, end: number) =>
@@ -115,7 +115,7 @@ async function cacheFrozenPart(model: tf.LayersModel, data: TensorDataset, split
         labels: Int32Array.from(rows, (i) => data.labels[i]),
         numClasses: data.numClasses,
         // Validation row nTrain + k is mirrored at row unmirrored + k; training rows are never asked for theirs.
-        ...(mirrored.length ? { mirrorRow: (row: number) => row + split.val.length } : {}),
+        ...(mirroredVal.length ? { mirrorRow: (row: number) => row + split.val.length } : {}),
       }),
       split: { train: split.train.map((_, k) => k), val: split.val.map((_, k) => nTrain + k) },
       info: { images: rows.length, seconds: (performance.now() - started) / 1000, keep, bytes, boundary: boundary.sourceLayer.name, featureShape },

@@ -132,6 +132,7 @@ export type PhaseName = 'probe' | 'finetune';
 
 /** Where a phase kept the frozen part's activations, and what computing them cost. */
 export interface FeatureCacheInfo {
+  /** Rows cached: the training and validation images, and with test-time mirroring the validation images mirrored. */
   images: number;
   seconds: number;
   /** `backend`: one tensor on the GPU; `cpu`: worker memory, uploaded one batch at a time. */
