@@ -37,7 +37,8 @@ const USAGE = `usage: npm run studio -- <command> [options]
         [--schedule constant|step:EVERY:GAMMA|cosine:WARMUP|plateau:PATIENCE:FACTOR (constant)]
                 (per phase; e.g. step:10:0.5, cosine:2 (epochs of warm-up), plateau:5:0.1 (on val loss))
         [--patience N (15) | --no-early-stopping] [--save-every N (0)] [--keep-epoch best|last (best: by validation accuracy)]
-        [--tta none|flip (none; flip: each image answered with its left–right mirror too, in validation, evaluation, prediction, export)] [--models-dir DIR]
+        [--tta none|flip (none; flip: each image answered with its left–right mirror too, in validation, evaluation, prediction, export)]
+        [--mirror-training on|off (off; on: every training image also trains mirrored, each epoch)] [--models-dir DIR]
         [--weights FILE]  the model's pretrained weights from a file (a torchvision model's .pth / .safetensors, Xception's Keras .h5), cached in the profile
         [--class-weights off|auto (off; auto: inverse frequency when imbalanced)] [--label-smoothing X (0)]
         [--config FILE.json]  settings from a config file (exported by the studio); flags given here override it
@@ -126,6 +127,7 @@ const TRAIN_OPTIONS = {
   'no-early-stopping': { type: 'boolean' },
   'keep-epoch': { type: 'string' },
   tta: { type: 'string' },
+  'mirror-training': { type: 'string' },
   'save-every': { type: 'string' },
   'models-dir': { type: 'string' },
   weights: { type: 'string' },
@@ -183,7 +185,7 @@ export interface TrainArgs extends SessionArgs {
 }
 
 /** Flags that set what --recommended decides. */
-const RECIPE_FLAGS = ['demo', 'epochs', 'image-size', 'channels', 'per-class', 'batch-size', 'lr', 'model', 'strategy', 'trainable-blocks', 'probe-epochs', 'schedule', 'optimizer', 'augment', 'patience', 'no-early-stopping', 'save-every', 'keep-epoch', 'tta', 'class-weights', 'label-smoothing', 'config', 'split'] as const;
+const RECIPE_FLAGS = ['demo', 'epochs', 'image-size', 'channels', 'per-class', 'batch-size', 'lr', 'model', 'strategy', 'trainable-blocks', 'probe-epochs', 'schedule', 'optimizer', 'augment', 'patience', 'no-early-stopping', 'save-every', 'keep-epoch', 'tta', 'mirror-training', 'class-weights', 'label-smoothing', 'config', 'split'] as const;
 
 const DEDUPE = ['keep-together', 'drop', 'off'] as const;
 const STRATEGIES = ['frozen', 'medical', 'mlp', 'finetune'] as const;
@@ -328,6 +330,7 @@ export async function parseTrainArgs(argv: string[], command = 'train'): Promise
     saveEveryEpochs: int('save-every', v['save-every'], file?.train.saveEveryEpochs ?? 0, 0, 10000),
     ...(v['keep-epoch'] === undefined ? (file ? { keepEpoch: file.train.keepEpoch } : {}) : { keepEpoch: oneOf('keep-epoch', v['keep-epoch'], ['best', 'last'] as const) }),
     ...(v.tta === undefined ? (file ? { tta: file.train.tta } : {}) : { tta: oneOf('tta', v.tta, TTA_KINDS) }),
+    ...(v['mirror-training'] === undefined ? (file ? { mirrorTraining: file.train.mirrorTraining } : {}) : { mirrorTraining: oneOf('mirror-training', v['mirror-training'], ['on', 'off'] as const) === 'on' }),
     epochs,
     batchSize: v['batch-size'] === undefined ? (fileTrain?.batchSize ?? file?.models[model]?.batchSize ?? Number.NaN) : int('batch-size', v['batch-size'], 8, 1, 4096),
     learningRate: lr,
@@ -541,11 +544,11 @@ async function recommendedSetup(page: Page, args: TrainArgs & { folder: NonNulla
   const recipe = await page.evaluate(() => window.studio!.recommendRecipe());
   const s = recipe.settings;
   const split = `${Math.round(s.split.train * 100)}/${Math.round(s.split.val * 100)}/${Math.round(s.split.test * 100)}`;
-  console.log(`recommended recipe: ${s.model} ${s.strategy} (Dense 100 ReLU head), ${s.optimizer} lr ${s.learningRate}, batch ${s.batchSize}, ${s.epochs} epochs, split ${split}, class weights ${s.classWeights}, no early stopping, ${s.keepEpoch} epoch kept, test-time ${s.tta === 'flip' ? 'mirroring' : 'views: none'}, ${s.imageSize} px`);
+  console.log(`recommended recipe: ${s.model} ${s.strategy} (Dense 100 ReLU head), ${s.optimizer} lr ${s.learningRate}, batch ${s.batchSize}, ${s.epochs} epochs, split ${split}, class weights ${s.classWeights}, no early stopping, ${s.keepEpoch} epoch kept, ${s.mirrorTraining ? 'mirrored training' : 'no mirrored training'}, test-time ${s.tta === 'flip' ? 'mirroring' : 'views: none'}, ${s.imageSize} px`);
   for (const r of recipe.reasons) console.log(`  - ${r}`);
   const time = (x: number | null) => (x === null ? 'not measured yet' : `${Math.round(x)} s`);
   console.log(`estimated time: ${Math.round(recipe.estimate.seconds)} s (${recipe.estimate.stages.map((st) => `${st.stage} ${time(st.seconds)}`).join(', ')})`);
-  const cfg: TrainConfig = { ...args.cfg, model: s.model, strategy: s.strategy, optimizer: s.optimizer, learningRate: s.learningRate, batchSize: s.batchSize, epochs: s.epochs, earlyStopping: s.earlyStopping, keepEpoch: s.keepEpoch, tta: s.tta, classWeights: s.classWeights, clipNorm: s.clipNorm, labelSmoothing: s.labelSmoothing };
+  const cfg: TrainConfig = { ...args.cfg, model: s.model, strategy: s.strategy, optimizer: s.optimizer, learningRate: s.learningRate, batchSize: s.batchSize, epochs: s.epochs, earlyStopping: s.earlyStopping, keepEpoch: s.keepEpoch, tta: s.tta, mirrorTraining: s.mirrorTraining, classWeights: s.classWeights, clipNorm: s.clipNorm, labelSmoothing: s.labelSmoothing };
   return { cfg, options: { ...args.folder.options, imageSize: s.imageSize, channels: s.channels, split: { ...s.split } }, recipe };
 }
 

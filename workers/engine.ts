@@ -501,7 +501,7 @@ export class StudioEngine implements Engine {
       run.split = { train: split.train.length, val: split.val.length, test: split.test.length };
       if (prepared.dataset) run.dataset = prepared.dataset;
       await saveRun(store, run);
-      const batchesPerEpoch = Math.ceil(split.train.length / cfg.batchSize);
+      const batchesPerEpoch = Math.ceil(((cfg.mirrorTraining ? 2 : 1) * split.train.length) / cfg.batchSize);
       onEvent({ type: 'start', runId: run.runId, classes: run.classes, split: run.split, totalBatches: batchesPerEpoch * (cfg.epochs - (resumeFrom?.epoch ?? 0)), backend, routing, resumedFrom: resumeFrom?.epoch ?? null });
 
       const trainCounts = Array.from({ length: data.numClasses }, (_, k) => split.train.filter((i) => data.labels[i] === k).length);
@@ -561,6 +561,7 @@ export class StudioEngine implements Engine {
           classWeights: run.classWeights,
           labelSmoothing: cfg.labelSmoothing,
           tta: cfg.tta ?? 'none',
+          mirrorTraining: cfg.mirrorTraining ?? false,
           onBatch: (e) => onEvent({ type: 'batch', ...e }),
           onEpoch: async (metrics) => {
             run.epochs.push(metrics);

@@ -70,9 +70,11 @@ async function cacheFrozenPart(model: tf.LayersModel, data: TensorDataset, split
   const boundary = findFrozenBoundary(model);
   if (!boundary) return null;
   const featureShape = boundary.shape.slice(1) as number[];
-  // With test-time mirroring, the validation images once more, mirrored, after the rest (see mirrorRow below).
+  // Mirrored images after the rest (see mirrorRow below): the validation images with test-time mirroring, the
+  // training images with mirrored training.
   const mirroredVal = trainer.tta === 'flip' ? split.val : [];
-  const rows = [...split.train, ...split.val, ...mirroredVal];
+  const mirroredTrain = trainer.mirrorTraining ? split.train : [];
+  const rows = [...split.train, ...split.val, ...mirroredVal, ...mirroredTrain];
   const bytes = rows.length * featureShape.reduce((a, b) => a * b, 1) * 4;
   const keep = featureCachePlacement(bytes);
   if (!keep) return null;
@@ -82,12 +84,12 @@ async function cacheFrozenPart(model: tf.LayersModel, data: TensorDataset, split
     const started = performance.now();
     const images = imageBatchSource(data);
     const preprocess = trainer.preprocess ?? normalizeWith(trainer.normalization!);
-    const unmirrored = rows.length - mirroredVal.length;
+    const unmirrored = split.train.length + split.val.length;
     const batches = {
       count: rows.length,
       batch: (start: number, end: number) =>
         tf.tidy(() => {
-          // Rows from `unmirrored` on are the validation images mirrored; a batch may hold rows of both parts.
+          // Rows from `unmirrored` on are images mirrored; a batch may hold rows of both parts.
           const parts = [];
           if (start < unmirrored) parts.push(images.batch(rows.slice(start, Math.min(end, unmirrored))));
           if (end > unmirrored) parts.push(images.mirrored!(rows.slice(Math.max(start, unmirrored), end)));
@@ -114,8 +116,9 @@ async function cacheFrozenPart(model: tf.LayersModel, data: TensorDataset, split
         featureShape,
         labels: Int32Array.from(rows, (i) => data.labels[i]),
         numClasses: data.numClasses,
-        // Validation row nTrain + k is mirrored at row unmirrored + k; training rows are never asked for theirs.
-        ...(mirroredVal.length ? { mirrorRow: (row: number) => row + split.val.length } : {}),
+        // Validation row nTrain + k is mirrored at row unmirrored + k, training row k at unmirrored + |mirroredVal| + k;
+        // a row whose mirror is not cached is never asked for it (the trainer refuses a source without `mirrored`).
+        ...(mirroredVal.length || mirroredTrain.length ? { mirrorRow: (row: number) => unmirrored + (row < nTrain ? mirroredVal.length + row : row - nTrain) } : {}),
       }),
       split: { train: split.train.map((_, k) => k), val: split.val.map((_, k) => nTrain + k) },
       info: { images: rows.length, seconds: (performance.now() - started) / 1000, keep, bytes, boundary: boundary.sourceLayer.name, featureShape },
@@ -134,7 +137,7 @@ async function cacheFrozenPart(model: tf.LayersModel, data: TensorDataset, split
 export async function trainInPhases(t: PhasedTraining): Promise<TrainResult> {
   const { model, phases, resumeFrom } = t;
   const startEpoch = resumeFrom ? resumeFrom.epoch + 1 : 1;
-  const stepsPerEpoch = Math.ceil(t.split.train.length / t.trainer.batchSize);
+  const stepsPerEpoch = Math.ceil(((t.trainer.mirrorTraining ? 2 : 1) * t.split.train.length) / t.trainer.batchSize);
   const optimizerFor = (phase: PlannedPhase) => createOptimizer({ name: t.optimizer, learningRate: phase.learningRate });
   const last = phases[phases.length - 1];
   const total: TrainResult = { epochs: [], best: null, stopped: false, earlyStopped: false };

@@ -70,6 +70,7 @@ export interface StudioConfig {
     saveEveryEpochs: number;
     keepEpoch: 'best' | 'last';
     tta: TestTimeAugmentation;
+    mirrorTraining: boolean;
     /** Seeds initialisation, batch order and augmentation. */
     seed: number;
   };
@@ -86,7 +87,7 @@ export interface StudioSettings {
   dataset: DatasetSettings;
   augment: StudioConfig['transform']['augment'];
   /** learningRate and batchSize resolved; strategy and optimizer absent where the model's default applies. */
-  train: Omit<TrainConfig, 'dataset' | 'augment'> & Required<Pick<TrainConfig, 'trainableBlocks' | 'probeEpochs' | 'lrSchedule' | 'labelSmoothing' | 'classWeights' | 'clipNorm' | 'saveEveryEpochs' | 'keepEpoch' | 'tta'>> & { earlyStopping: { patience: number; minDelta: number } | null };
+  train: Omit<TrainConfig, 'dataset' | 'augment'> & Required<Pick<TrainConfig, 'trainableBlocks' | 'probeEpochs' | 'lrSchedule' | 'labelSmoothing' | 'classWeights' | 'clipNorm' | 'saveEveryEpochs' | 'keepEpoch' | 'tta' | 'mirrorTraining'>> & { earlyStopping: { patience: number; minDelta: number } | null };
   backend: BackendName | 'auto';
 }
 
@@ -135,6 +136,7 @@ export function defaultConfig(): StudioConfig {
       saveEveryEpochs: 0,
       keepEpoch: 'best',
       tta: 'none',
+      mirrorTraining: false,
       seed: 42,
     },
     performance: { backend: 'auto' },
@@ -377,7 +379,7 @@ function readSchedule(r: Reader, o: Rec, path: string, fallback: LrScheduleConfi
   }
 }
 
-const TRAIN_KEYS = ['model', 'strategy', 'trainableBlocks', 'probeEpochs', 'optimizer', 'learningRate', 'lrSchedule', 'epochs', 'batchSize', 'earlyStopping', 'labelSmoothing', 'classWeights', 'clipNorm', 'saveEveryEpochs', 'keepEpoch', 'tta', 'seed'] as const;
+const TRAIN_KEYS = ['model', 'strategy', 'trainableBlocks', 'probeEpochs', 'optimizer', 'learningRate', 'lrSchedule', 'epochs', 'batchSize', 'earlyStopping', 'labelSmoothing', 'classWeights', 'clipNorm', 'saveEveryEpochs', 'keepEpoch', 'tta', 'mirrorTraining', 'seed'] as const;
 
 function readTrain(r: Reader, root: Rec, d: StudioConfig['train']): StudioConfig['train'] {
   const path = 'train';
@@ -428,6 +430,7 @@ function readTrain(r: Reader, root: Rec, d: StudioConfig['train']): StudioConfig
     saveEveryEpochs: r.number(o, 'saveEveryEpochs', path, d.saveEveryEpochs, { min: 0, max: 10000, integer: true }),
     keepEpoch: r.oneOf(o, 'keepEpoch', path, d.keepEpoch, ['best', 'last'] as const),
     tta: r.oneOf(o, 'tta', path, d.tta, TTA_KINDS),
+    mirrorTraining: r.boolean(o, 'mirrorTraining', path, d.mirrorTraining),
     seed: r.number(o, 'seed', path, d.seed, { min: 0, max: MAX_SEED, integer: true }),
   };
 }
@@ -497,6 +500,7 @@ export function settingsFromConfig(c: StudioConfig): StudioSettings {
       saveEveryEpochs: t.saveEveryEpochs,
       keepEpoch: t.keepEpoch,
       tta: t.tta,
+      mirrorTraining: t.mirrorTraining,
     },
     backend: c.performance.backend,
   };
@@ -527,6 +531,7 @@ export function configFromSettings(s: StudioSettings): StudioConfig {
       saveEveryEpochs: t.saveEveryEpochs,
       keepEpoch: t.keepEpoch,
       tta: t.tta,
+      mirrorTraining: t.mirrorTraining,
       seed: t.seed,
     },
     performance: { backend: s.backend },
@@ -576,6 +581,7 @@ export function recommendedConfig(s: RecommendedSettings, base: StudioConfig = d
     clipNorm: s.clipNorm,
     keepEpoch: s.keepEpoch,
     tta: s.tta,
+    mirrorTraining: s.mirrorTraining,
   };
   return c;
 }
@@ -620,10 +626,10 @@ export function configTemplates(): ConfigTemplate[] {
   xception.dataset = { ...xception.dataset, imageSize: 299 };
   xception.transform = { ...xception.transform, augment: { ...augmentDefault, enabled: true } };
   // The recommended recipe before any device is measured: its full 50 epochs, and a test split carved (no test folder known).
-  const recommended = recommendedConfig({ model: RECOMMENDED_MODEL, ...RECOMMENDED_HEAD, earlyStopping: null, keepEpoch: 'last', tta: 'flip', classWeights: 'off', clipNorm: 0, labelSmoothing: 0, imageSize: 224, channels: 3, split: { train: 0.7, val: 0.15, test: 0.15 }, augment: false });
+  const recommended = recommendedConfig({ model: RECOMMENDED_MODEL, ...RECOMMENDED_HEAD, earlyStopping: null, keepEpoch: 'last', tta: 'flip', mirrorTraining: true, classWeights: 'off', clipNorm: 0, labelSmoothing: 0, imageSize: 224, channels: 3, split: { train: 0.7, val: 0.15, test: 0.15 }, augment: false });
   return [
     { id: 'defaults', name: 'Studio defaults', description: 'The simple CNN from scratch, no augmentation: a quick first run.', config: base },
-    { id: 'recommended', name: 'Recommended', description: 'Frozen MobileNetV2-0.35 features, Dense 100 ReLU head, Adam 1e-3, batch 16, 50 epochs, no class weights, no early stopping, the last epoch kept, each image answered with its mirror (test-time augmentation), 224 px (issue 14\'s plain recipe; docs/quality.md). The train panel adapts it to your folder and device.', config: recommended },
+    { id: 'recommended', name: 'Recommended', description: 'Frozen MobileNetV2-0.35 features, Dense 100 ReLU head, Adam 1e-3, batch 16, 50 epochs, no class weights, no early stopping, the last epoch kept, every training image also trained mirrored and each image answered with its mirror too, 224 px (issue 14\'s plain recipe; docs/quality.md). The train panel adapts it to your folder and device.', config: recommended },
     { id: 'small-dataset', name: 'Small dataset', description: 'A few hundred images: frozen MobileNetV2 with the Medical CNN head, strong augmentation, patient early stopping.', config: small },
     { id: 'large-dataset', name: 'Large dataset', description: 'Thousands of images: fine-tune the whole MobileNetV2 after a 2-epoch probe, batch 64, cosine schedule.', config: large },
     { id: 'multi-class', name: 'Multi-class', description: 'Several uneven classes: label smoothing 0.1, cosine schedule, no class weights (see docs/quality.md).', config: multi },

@@ -69,6 +69,7 @@ test('a config exported from the form imports back into it; a bad file is refuse
   await page.getByTestId('patience').fill('4');
   await page.getByTestId('keep-epoch').selectOption('last');
   await page.getByTestId('tta').selectOption('flip');
+  await page.getByTestId('mirror-training').check();
   await page.getByTestId('augment').check();
   await page.getByTestId('augment-rotation').fill('25');
   const first = await exported(page);
@@ -76,7 +77,7 @@ test('a config exported from the form imports back into it; a bad file is refuse
     version: 1,
     dataset: { imageSize: 24, perClass: 30, seed: 5, split: { train: 0.7, val: 0.15, test: 0.15 } },
     transform: { augment: { enabled: true, rotationDeg: 25 }, normalization: 'model' },
-    train: { model: 'simple_cnn', epochs: 7, seed: 5, labelSmoothing: 0.1, classWeights: 'auto', earlyStopping: { patience: 4, minDelta: 0.0005 }, keepEpoch: 'last', tta: 'flip' },
+    train: { model: 'simple_cnn', epochs: 7, seed: 5, labelSmoothing: 0.1, classWeights: 'auto', earlyStopping: { patience: 4, minDelta: 0.0005 }, keepEpoch: 'last', tta: 'flip', mirrorTraining: true },
     performance: { backend: 'auto' },
   });
   expect(Object.keys(first.models)).toContain('mobilenet_v2_0.35_224');
@@ -112,6 +113,7 @@ test('a config exported from the form imports back into it; a bad file is refuse
   await expect(page.getByTestId('patience')).toHaveValue('4');
   await expect(page.getByTestId('keep-epoch')).toHaveValue('last');
   await expect(page.getByTestId('tta')).toHaveValue('flip');
+  await expect(page.getByTestId('mirror-training')).toBeChecked();
   await expect(page.getByTestId('augment')).toBeChecked();
   await expect(page.getByTestId('augment-rotation')).toHaveValue('25');
   expect(await exported(page)).toEqual(first);

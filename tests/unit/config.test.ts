@@ -103,8 +103,8 @@ describe('config file', () => {
     expect(byId['xception-medical'].dataset.imageSize).toBe(299);
     // The recommended recipe hands back its last epoch and answers with each image's mirror too; the studio's default
     // keeps the best by validation accuracy and answers with the image alone.
-    expect(byId.recommended.train).toMatchObject({ strategy: 'mlp', classWeights: 'off', earlyStopping: null, keepEpoch: 'last', tta: 'flip' });
-    expect(byId.defaults.train).toMatchObject({ classWeights: 'off', keepEpoch: 'best', tta: 'none' });
+    expect(byId.recommended.train).toMatchObject({ strategy: 'mlp', classWeights: 'off', earlyStopping: null, keepEpoch: 'last', tta: 'flip', mirrorTraining: true });
+    expect(byId.defaults.train).toMatchObject({ classWeights: 'off', keepEpoch: 'best', tta: 'none', mirrorTraining: false });
     for (const t of configTemplates()) expect(checkSettings(settingsFromConfig(t.config)), t.id).toEqual(settingsFromConfig(t.config));
   });
 
@@ -119,7 +119,7 @@ describe('config file', () => {
   it('names wrong types and out-of-range values in words, all at once', () => {
     const p = problemsOf({
       version: 1,
-      train: { epochs: '10', batchSize: 0, learningRate: -1, labelSmoothing: 1, optimizer: 'rmsprop', seed: 1.5, keepEpoch: 'first', tta: 'rotate' },
+      train: { epochs: '10', batchSize: 0, learningRate: -1, labelSmoothing: 1, optimizer: 'rmsprop', seed: 1.5, keepEpoch: 'first', tta: 'rotate', mirrorTraining: 'yes' },
       dataset: { split: { train: 0.7, val: 0.2, test: 0.2 }, channels: 2, classes: ['a'], nearThreshold: 65 },
       performance: { backend: 'metal' },
     });
@@ -133,6 +133,7 @@ describe('config file', () => {
         'train.seed must be a whole number from 0 to 2147483647 (got 1.5)',
         'train.keepEpoch must be one of "best", "last" (got "first")',
         'train.tta must be one of "none", "flip" (got "rotate")',
+        'train.mirrorTraining must be true or false (got "yes")',
         expect.stringMatching(/^dataset\.split: split fractions must add up to 1/),
         'dataset.channels must be one of 1, 3 (got 2)',
         'dataset.classes must name at least two different classes, each once (got a)',
@@ -140,7 +141,7 @@ describe('config file', () => {
         'performance.backend must be one of "auto", "webgpu", "webgl", "wasm", "cpu" (got "metal")',
       ]),
     );
-    expect(p).toHaveLength(13);
+    expect(p).toHaveLength(14);
   });
 
   it('checks augmentation with the trainer’s own ranges, schedules, models and strategies', () => {

@@ -126,6 +126,20 @@ describe.skipIf(!hasPretrained(ID))('training in phases: MobileNetV2 0.35 at 32 
     logits.cached.forEach((epoch, e) => epoch.forEach((v, k) => expect(v).toBeCloseTo(logits.uncached[e][k], 3)));
   });
 
+  it('with mirrored training and test-time mirroring, caches both mirrors and trains as a run without a cache does', async () => {
+    const phases = planPhases({ epochs: 2, learningRate: LR, trainableBlocks: 2 }, 'finetune');
+    const [a, b] = [classifier(), classifier()];
+    const losses = { cached: [] as number[], uncached: [] as number[] };
+    const heard = (to: number[]) => (m: EpochMetrics) => void to.push(m.trainLoss, m.valLoss);
+    const cached = await train(a, { phases, trainer: { ...trainerOf(a), tta: 'flip', mirrorTraining: true, onEpoch: heard(losses.cached) } });
+    await train(b, { phases, cacheFeatures: false, trainer: { ...trainerOf(b), tta: 'flip', mirrorTraining: true, onEpoch: heard(losses.uncached) } });
+    a.model.dispose();
+    b.model.dispose();
+    // 12 training and 6 validation images, and each of them mirrored.
+    expect(cached.phases.map((p) => p.cache?.images)).toEqual([36]);
+    losses.cached.forEach((v, k) => expect(v).toBeCloseTo(losses.uncached[k], 4));
+  });
+
   it('resumes in the right phase: afresh at a phase boundary, with its optimiser inside one, as if never stopped', async () => {
     for (const from of [1, 2]) {
       const c = classifier();

@@ -109,4 +109,34 @@ describe('test-time mirroring', () => {
     head.dispose();
     optimizer.dispose();
   });
+
+  it('mirrored training: each epoch trains every image as it is and mirrored, in twice the steps', async () => {
+    // Features [row, 1]: rows 0–2 train, 3–4 validate, 5–7 are rows 0–2 mirrored.
+    const features = Float32Array.from([1, -1, 2, 0.5, -0.5, -2, 3, 0.25]);
+    const labels = Int32Array.from([0, 1, 0, 1, 0, 0, 1, 0]);
+    const head = () => tf.sequential({ layers: [tf.layers.dense({ inputShape: [1], units: 2, kernelInitializer: 'glorotUniform', biasInitializer: 'zeros' })] });
+    const split = { train: [0, 1, 2], val: [3, 4] };
+    // Learning rate 0: the weights never change, so each epoch's training loss is the mean over what it trained on.
+    const lossOf = async (source: ReturnType<typeof featureBatchSource>, train: number[], mirrorTraining: boolean) => {
+      const model = head();
+      model.setWeights([tf.tensor2d([[0.7, -0.4]]), tf.tensor1d([0.1, -0.2])]);
+      const optimizer = tf.train.sgd(0);
+      const steps: number[] = [];
+      const r = await trainClassifier(model, optimizer, source, { ...split, train }, { epochs: 1, batchSize: 2, seed: 1, mirrorTraining, onBatch: (b) => void steps.push(b.batchesPerEpoch) });
+      model.dispose();
+      optimizer.dispose();
+      return { loss: r.epochs[0].trainLoss, batchesPerEpoch: steps[0] };
+    };
+    const source = featureBatchSource({ features, featureShape: [1], labels, numClasses: 2, mirrorRow: (row) => (row < 3 ? 5 + row : row) });
+    const both = await lossOf(source, split.train, true);
+    const [plain, mirrors] = [await lossOf(source, [0, 1, 2], false), await lossOf(source, [5, 6, 7], false)];
+    expect(both.batchesPerEpoch).toBe(3);
+    expect(plain.batchesPerEpoch).toBe(2);
+    expect(both.loss).toBeCloseTo((plain.loss + mirrors.loss) / 2, 6);
+    const without = featureBatchSource({ features, featureShape: [1], labels, numClasses: 2 });
+    const [model, optimizer] = [head(), tf.train.sgd(0)];
+    await expect(trainClassifier(model, optimizer, without, split, { epochs: 1, batchSize: 2, seed: 1, mirrorTraining: true })).rejects.toThrow('mirrored training needs the mirrored images');
+    model.dispose();
+    optimizer.dispose();
+  });
 });

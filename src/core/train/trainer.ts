@@ -175,6 +175,12 @@ export interface TrainerOptions {
    */
   waitWhilePaused?: (flush: () => Promise<void>) => Promise<void>;
   /**
+   * Every training image trains twice per epoch, as it is and mirrored left to right (the source's `mirrored`
+   * batches: flipped pixels, or a feature cache's mirrored rows), in one shuffled order; an epoch takes twice the
+   * steps. Off by default.
+   */
+  mirrorTraining?: boolean;
+  /**
    * Validation answers as the trained model will (src/core/inference/tta.ts): `flip` averages the logits of each
    * image and its mirror, from the source's `mirrored` batches. `none` by default.
    */
@@ -291,6 +297,29 @@ function trainStep(model: tf.LayersModel, optimizer: tf.Optimizer, x: tf.Tensor,
 }
 
 /**
+ * What an epoch draws its batches from: the training images, or with mirrored training every image twice, as it is
+ * (sample k for image k of `train`) and mirrored (sample n + k), shuffled together.
+ */
+function trainingBatches(source: BatchSource, train: readonly number[], mirrorTraining: boolean): { samples: readonly number[]; batch: (samples: readonly number[]) => Batch } {
+  if (!mirrorTraining) return { samples: train, batch: (indices) => source.batch(indices) };
+  const mirrored = source.mirrored;
+  if (!mirrored) throw new RangeError('mirrored training needs the mirrored images: this feature cache holds none');
+  const n = train.length;
+  return {
+    samples: Array.from({ length: 2 * n }, (_, k) => k),
+    batch(samples) {
+      const plain = samples.filter((k) => k < n).map((k) => train[k]);
+      const flipped = samples.filter((k) => k >= n).map((k) => train[k - n]);
+      const parts = [...(plain.length ? [source.batch(plain)] : []), ...(flipped.length ? [mirrored(flipped)] : [])];
+      if (parts.length === 1) return parts[0];
+      const joined = { x: tf.concat(parts.map((b) => b.x)), y: tf.concat(parts.map((b) => b.y)) as tf.Tensor2D };
+      tf.dispose(parts.flatMap((b) => [b.x, b.y]));
+      return joined;
+    },
+  };
+}
+
+/**
  * The training loop: shuffled mini-batches, softmax cross-entropy on logits, per-batch loss read back
  * asynchronously (never a blocking read per step), per-epoch train/val loss and accuracy, then the epoch's
  * callbacks (schedule, early stopping, checkpoints). Accepts the dataset's uint8 images or any BatchSource.
@@ -307,10 +336,11 @@ export async function trainClassifier(model: tf.LayersModel, optimizer: tf.Optim
   const epochs: EpochMetrics[] = [];
   const prior = opts.checkpoint?.best.best;
   let best: TrainResult['best'] = prior ? { epoch: prior.epoch, valAccuracy: prior.valAccuracy } : null;
-  const batchesPerEpoch = Math.ceil(split.train.length / opts.batchSize);
+  const fetch = trainingBatches(source, split.train, opts.mirrorTraining ?? false);
+  const batchesPerEpoch = Math.ceil(fetch.samples.length / opts.batchSize);
   for (let epoch = startEpoch; epoch <= opts.epochs; epoch++) {
     const started = performance.now();
-    const order = shuffle([...split.train], mulberry32(deriveSeed(opts.seed, 'epoch', epoch)));
+    const order = shuffle([...fetch.samples], mulberry32(deriveSeed(opts.seed, 'epoch', epoch)));
     let lossSum = tf.scalar(0);
     let correct = tf.scalar(0);
     let seen = 0;
@@ -319,7 +349,7 @@ export async function trainClassifier(model: tf.LayersModel, optimizer: tf.Optim
     for (let bi = 0; bi < list.length; bi++) {
       if (opts.shouldStop?.()) break;
       if (opts.lrScheduler) setLearningRate(optimizer, opts.lrScheduler.lrAt(epoch - 1, bi));
-      const batch = source.batch(list[bi]);
+      const batch = fetch.batch(list[bi]);
       const x = input(batch.x, deriveSeed(opts.seed, 'augment', epoch, bi));
       batch.x.dispose();
       const { loss, logits } = trainStep(model, optimizer, x, batch.y, lossOpts, opts.clipNorm);
@@ -344,7 +374,7 @@ export async function trainClassifier(model: tf.LayersModel, optimizer: tf.Optim
       });
     }
     await Promise.all(pending);
-    if (seen < split.train.length) {
+    if (seen < fetch.samples.length) {
       // Cancelled mid-epoch: the partial epoch is dropped rather than validated, so cancel takes effect at once.
       tf.dispose([lossSum, correct]);
       return { epochs, best, stopped: true, earlyStopped: false };

@@ -100,6 +100,12 @@ export interface TrainConfig {
    */
   tta?: TestTimeAugmentation;
   /**
+   * Every training image also trains mirrored left to right, each epoch (an epoch takes twice the steps); with a
+   * feature cache the mirrored training images' features are cached too. Off by default; like `tta`, not for data
+   * with a handedness.
+   */
+  mirrorTraining?: boolean;
+  /**
    * One fold of a k-fold cross-validation (see src/core/metrics/kfold.ts): the run trains on the other folds and its
    * test split is fold `fold` (1-based). Part of the config so that resume and evaluate rebuild the same split.
    */
