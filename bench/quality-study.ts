@@ -89,6 +89,8 @@ const EXPERIMENTS: Record<string, Experiment[]> = {
     { name: 'lr 3e-3 (plain otherwise)', recipe: { ...PLAIN, learningRate: 3e-3 }, rules: { 'last of 50': LAST50 } },
     { name: 'AdamW b32 clip 1 (plain head)', recipe: { ...PLAIN, optimizer: 'adamw', batchSize: 32, clipNorm: 1 }, rules: { 'last of 50': LAST50 } },
   ],
+  // The views group's last experiment alone: the candidate for the recommended recipe after test-time mirroring.
+  mirror: [{ name: 'train id+flip, TTA id+flip', recipe: { ...PLAIN, trainViews: ['id', 'flip'], testViews: ['id', 'flip'] }, rules: { 'last of 25': { kind: 'last', epochs: 25 }, 'last of 50': LAST50 } }],
   views: [
     { name: 'train on id+flip views', recipe: { ...PLAIN, trainViews: ['id', 'flip'] }, rules: { 'last of 25': { kind: 'last', epochs: 25 }, 'last of 50': LAST50 } },
     { name: 'train id+flip+zoom+rot views', recipe: { ...PLAIN, trainViews: ['id', 'flip', 'zoom', 'rot'], epochs: 25 }, rules: { 'last of 13': { kind: 'last', epochs: 13 }, 'last of 25': { kind: 'last', epochs: 25 } } },

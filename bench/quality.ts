@@ -52,7 +52,7 @@ export async function qualityBenchmark(dataDir: string, real: boolean): Promise<
   const shape = { classes: data.classes.map((name, k) => ({ name, count: data.labels.filter((l) => l === k).length })), presetTest: true };
   const rec: Recommendation = recommendRecipe(shape, { backend: 'wasm', backboneImagesPerSecond, headStepsPerSecond });
   const s = rec.settings;
-  const recommended: HeadRecipe = { head: s.strategy === 'mlp' ? 'mlp' : s.strategy === 'medical' ? 'medical' : 'linear', optimizer: s.optimizer, learningRate: s.learningRate, batchSize: s.batchSize, epochs: s.epochs, ...(s.clipNorm > 0 ? { clipNorm: s.clipNorm } : {}), classWeights: s.classWeights, trainViews: ['id'], testViews: s.tta === 'flip' ? ['id', 'flip'] : ['id'], trainShare: s.split.train };
+  const recommended: HeadRecipe = { head: s.strategy === 'mlp' ? 'mlp' : s.strategy === 'medical' ? 'medical' : 'linear', optimizer: s.optimizer, learningRate: s.learningRate, batchSize: s.batchSize, epochs: s.epochs, ...(s.clipNorm > 0 ? { clipNorm: s.clipNorm } : {}), classWeights: s.classWeights, trainViews: s.mirrorTraining ? ['id', 'flip'] : ['id'], testViews: s.tta === 'flip' ? ['id', 'flip'] : ['id'], trainShare: s.split.train };
   // The epoch the studio hands back: the recipe keeps the last (RecommendedSettings.keepEpoch).
   const recommendedRule: EpochRule = { kind: s.keepEpoch, epochs: s.epochs };
   console.log(`quality: recommended ${JSON.stringify(s)}`);

@@ -32,7 +32,7 @@ test('train --recommended measures this machine, prints the recipe with its reas
   const out = join(dir, 'run.json');
   const r = studio('train', '--data', root, '--recommended', '--models-dir', PRETRAINED_DIR, '--out', out, '--port', '4411', '--profile', join(dir, 'profile'));
   expect(r.code, r.stderr.join('\n')).toBe(0);
-  expect(r.stdout).toMatch(/recommended recipe: mobilenet_v2_0\.35_224 mlp \(Dense 100 ReLU head\), adam lr 0\.001, batch 16, \d+ epochs, split 70\/15\/15, class weights off, no early stopping, last epoch kept, test-time mirroring, 224 px/);
+  expect(r.stdout).toMatch(/recommended recipe: mobilenet_v2_0\.35_224 mlp \(Dense 100 ReLU head\), adam lr 0\.001, batch 16, \d+ epochs, split 70\/15\/15, class weights off, no early stopping, last epoch kept, mirrored training, test-time mirroring, 224 px/);
   expect(r.stdout).toMatch(/ {2}- MobileNetV2 α 0\.35 with its ImageNet weights frozen: .* at the measured \d+ images\/s on /);
   expect(r.stdout).toContain('  - Only 8 images of glioma');
   expect(r.stdout).toMatch(/estimated time: \d+ s \(import not measured yet, features \d+ s, training \d+ s, evaluation \d+ s\)/);
@@ -40,14 +40,14 @@ test('train --recommended measures this machine, prints the recipe with its reas
 
   const run = JSON.parse(readFileSync(out, 'utf8'));
   const rec = run.recommendation;
-  expect(rec.settings).toMatchObject({ model: MODEL, strategy: 'mlp', optimizer: 'adam', batchSize: 16, earlyStopping: null, classWeights: 'off', keepEpoch: 'last', tta: 'flip', imageSize: 224 });
+  expect(rec.settings).toMatchObject({ model: MODEL, strategy: 'mlp', optimizer: 'adam', batchSize: 16, earlyStopping: null, classWeights: 'off', keepEpoch: 'last', tta: 'flip', mirrorTraining: true, imageSize: 224 });
   expect(rec.estimate.stages.map((s: { stage: string }) => s.stage)).toEqual(['import', 'features', 'training', 'evaluation']);
   // The run is the recipe: its strategy and optimiser, every epoch (no early stopping), its cached features at 224 px.
   expect(run).toMatchObject({ model: MODEL, strategy: 'mlp', optimizer: 'adam', status: 'completed' });
   expect(run.epochs).toHaveLength(rec.settings.epochs);
   expect(run.split.train + run.split.val + run.split.test).toBe(32);
-  // Cached features: the training and validation images, and the validation images mirrored (test-time mirroring).
-  expect(run.featureCache).toMatchObject({ images: run.split.train + 2 * run.split.val, featureShape: [1280] });
+  // Cached features: the training and validation images, each as it is and mirrored (mirrored training, test-time mirroring).
+  expect(run.featureCache).toMatchObject({ images: 2 * (run.split.train + run.split.val), featureShape: [1280] });
 });
 
 test('the train panel offers the recommended recipe first, with its reasons and time, and one click fills the forms', async ({ page, context }) => {
@@ -64,7 +64,7 @@ test('the train panel offers the recommended recipe first, with its reasons and 
   expect(await box.evaluate((el) => Boolean(el.compareDocumentPosition(document.querySelector('[data-testid^="model-card-"]')!) & Node.DOCUMENT_POSITION_FOLLOWING))).toBe(true);
   await page.getByTestId('recommend').click();
   await expect(page.getByTestId('recommendation-summary')).toContainText('Dense 100 ReLU', { timeout: 120_000 });
-  await expect(page.getByTestId('recommendation-summary')).toContainText('batch 16, 50 epochs, split 70/15/15, class weights off, no early stopping, last epoch kept, each image answered with its mirror too, 224 px');
+  await expect(page.getByTestId('recommendation-summary')).toContainText('batch 16, 50 epochs, split 70/15/15, class weights off, no early stopping, last epoch kept, trained on mirrored images too, each image answered with its mirror too, 224 px');
   await expect(page.getByTestId('recommendation-estimate')).toContainText(/Estimated time on this machine: \d+ (s|min)/);
   await expect(page.getByTestId('recommendation-reasons').locator('li')).not.toHaveCount(0);
   await expect(page.getByTestId('recommendation-reasons')).toContainText('Only 6 images of glioma');
@@ -79,6 +79,7 @@ test('the train panel offers the recommended recipe first, with its reasons and 
   await expect(page.getByTestId('class-weights')).toHaveValue('off');
   await expect(page.getByTestId('keep-epoch')).toHaveValue('last');
   await expect(page.getByTestId('tta')).toHaveValue('flip');
+  await expect(page.getByTestId('mirror-training')).toBeChecked();
   await expect(page.getByTestId('clip-norm')).toHaveValue('0');
   await expect(page.getByTestId('import-size')).toHaveValue('224');
 });

@@ -17,8 +17,8 @@ const CPU: DeviceSpeed = { backend: 'wasm', backboneImagesPerSecond: 30, headSte
 describe('recommended recipe', () => {
   it('picks frozen MobileNetV2-0.35 with the MLP head, Adam 1e-3, batch 16, no class weights and no early stopping for the MRI folder', () => {
     const r = recommendRecipe(MRI, CPU);
-    expect(r.settings).toMatchObject({ model: RECOMMENDED_MODEL, strategy: 'mlp', optimizer: 'adam', learningRate: 1e-3, batchSize: 16, epochs: 50, classWeights: 'off', earlyStopping: null, keepEpoch: 'last', tta: 'flip', clipNorm: 0, imageSize: 224, channels: 3 });
-    expect(r.reasons.some((x) => /answered with its left–right mirror too/.test(x))).toBe(true);
+    expect(r.settings).toMatchObject({ model: RECOMMENDED_MODEL, strategy: 'mlp', optimizer: 'adam', learningRate: 1e-3, batchSize: 16, epochs: 50, classWeights: 'off', earlyStopping: null, keepEpoch: 'last', tta: 'flip', mirrorTraining: true, clipNorm: 0, imageSize: 224, channels: 3 });
+    expect(r.reasons.some((x) => /also trains mirrored left to right, every epoch, and each image is answered with its mirror too/.test(x))).toBe(true);
     expect(r.settings.split).toEqual({ train: 0.7, val: 0.15, test: 0.15 });
     expect(r.reasons.some((x) => /balanced/.test(x))).toBe(true);
     expect(r.estimate.withinBudget).toBe(true);
@@ -28,10 +28,10 @@ describe('recommended recipe', () => {
     const r = recommendRecipe(MRI, { ...CPU, importImagesPerSecond: 100 });
     const by = Object.fromEntries(r.estimate.stages.map((s) => [s.stage, s.seconds]));
     expect(by.import).toBeCloseTo(5708 / 100);
-    // Every image once, and the 15 % validating once more, mirrored.
-    expect(by.features).toBeCloseTo((5708 + Math.round(5708 * 0.15)) / 30);
-    // 70 % of 5,708 images in batches of 16, 50 epochs, at 150 steps/s.
-    expect(by.training).toBeCloseTo((50 * Math.ceil(Math.round(5708 * 0.7) / 16)) / 150);
+    // Every image once, and the 70 % training and 15 % validating once more, mirrored.
+    expect(by.features).toBeCloseTo((5708 + Math.round(5708 * 0.7) + Math.round(5708 * 0.15)) / 30);
+    // 70 % of 5,708 images, each as it is and mirrored, in batches of 16, 50 epochs, at 150 steps/s.
+    expect(by.training).toBeCloseTo((50 * Math.ceil((2 * Math.round(5708 * 0.7)) / 16)) / 150);
     // Test and validation images, each with its mirror.
     expect(by.evaluation).toBeCloseTo((2 * (Math.round(5708 * 0.15) + Math.round(5708 * 0.15))) / 30);
     expect(r.estimate.seconds).toBeCloseTo(by.import! + by.features! + by.training! + by.evaluation!);
@@ -60,7 +60,7 @@ describe('recommended recipe', () => {
   });
 
   it('cuts epochs to fit the budget on a slow device, never below the minimum, and says when even that is over', () => {
-    const slowHead = recommendRecipe(MRI, { ...CPU, headStepsPerSecond: 5 });
+    const slowHead = recommendRecipe(MRI, { ...CPU, headStepsPerSecond: 10 });
     expect(slowHead.settings.epochs).toBeLessThan(RECOMMENDED_HEAD.epochs);
     expect(slowHead.settings.epochs).toBeGreaterThanOrEqual(MIN_EPOCHS);
     expect(slowHead.estimate.seconds).toBeLessThanOrEqual(DEFAULT_BUDGET_SECONDS);
