@@ -116,8 +116,9 @@ async function cacheFrozenPart(model: tf.LayersModel, data: TensorDataset, split
         featureShape,
         labels: Int32Array.from(rows, (i) => data.labels[i]),
         numClasses: data.numClasses,
-        // Validation row nTrain + k is mirrored at row unmirrored + k, training row k at unmirrored + |mirroredVal| + k;
-        // a row whose mirror is not cached is never asked for it (the trainer refuses a source without `mirrored`).
+        // Validation row nTrain + k is mirrored at row unmirrored + k, training row k at unmirrored + |mirroredVal| + k.
+        // The trainer asks for validation mirrors only with test-time mirroring and for training mirrors only with
+        // mirrored training, exactly the parts cached.
         ...(mirroredVal.length || mirroredTrain.length ? { mirrorRow: (row: number) => unmirrored + (row < nTrain ? mirroredVal.length + row : row - nTrain) } : {}),
       }),
       split: { train: split.train.map((_, k) => k), val: split.val.map((_, k) => nTrain + k) },
