@@ -1,20 +1,13 @@
 import { expect, test, type Page } from '@playwright/test';
 import type { RunRecord } from '../../src/engine/types';
-import { gotoStep } from '../fixtures/studio-ui';
+import { gotoStep, startLongDemoRun } from '../fixtures/studio-ui';
 
 const runs = (page: Page) => page.evaluate(() => window.studio!.runs()) as Promise<RunRecord[]>;
 
 test('the engine worker dies mid-run: E_WORKER_LOST shows within seconds, a new run starts without a reload, and the interrupted run resumes', async ({ page }) => {
   await page.goto('/');
   await expect(page.getByTestId('backend-name')).toHaveText('webgpu', { timeout: 60_000 });
-  await gotoStep(page, 'train');
-  // Enough epochs that the run is still training when its worker dies: on a software adapter a 16 px epoch trains
-  // on WASM in about a second.
-  await page.getByTestId('epochs').fill('20');
-  await page.getByTestId('image-size').fill('16');
-  await page.getByTestId('per-class').fill('16');
-  await page.getByTestId('train-demo').click();
-  await expect.poll(() => page.getByTestId('epoch-row').count(), { timeout: 5 * 60_000 }).toBeGreaterThanOrEqual(1);
+  await startLongDemoRun(page);
   const [cut] = await runs(page);
 
   // The worker ends itself, as an out-of-memory kill or a crash would end it: no reply, no error event.
