@@ -130,7 +130,8 @@ export function convGradientBackends(): BackendName[] {
 
 /** Where a run's work goes on this backend (see src/core/routing.ts); a RangeError when no backend can train it. */
 export function routeRun(info: BackendInfo, work: RunWork): Routing {
-  return routeWork({ requested: info.requested, selected: info.name, adapter: info.adapter, available: info.available, convGradients: convGradientBackends(), work });
+  const refused = info.refused?.map((r) => r.name);
+  return routeWork({ requested: info.requested, selected: info.name, adapter: info.adapter, available: info.available, convGradients: convGradientBackends(), work, refused });
 }
 
 /**

@@ -35,7 +35,7 @@ import { importWeightsFile } from './weights-file';
 import { augmentPreviews } from './preview';
 import { resourceRequests } from '../src/engine/network';
 import { gpuDeviceLoss, isShaderFailure, onBackend, releaseWebGL, routeRun, selectBackend, useBackend, webglContextLost } from './backend';
-import { BACKEND_LABEL, cachesFeatures, forwardBackend } from '../src/core/routing';
+import { BACKEND_LABEL, cachesFeatures, forwardBackend, type RunWork } from '../src/core/routing';
 import { bestValidationRecord } from '../src/core/metrics/operating-point';
 import { folderSource } from './folder';
 import { evaluateModelFolder, evaluateRun, evaluationFiles, evaluationThumbnails, type EvaluateHost } from './evaluate';
@@ -160,6 +160,8 @@ function weightsFileOf(e: ZooEntry): ZooModel['weightsFile'] {
 
 export class StudioEngine implements Engine {
   private info: BackendInfo | null = null;
+  /** The backend choice in progress (see init and backend). */
+  private selecting: Promise<BackendInfo> | null = null;
   private db: Promise<StudioDB> | null = null;
   private active: RunControl | null = null;
   /** A speed probe in flight (see probeSpeed). */
@@ -173,8 +175,6 @@ export class StudioEngine implements Engine {
   private readonly memory = new MemoryEstimator();
   /** Each run's lock, held while this worker trains it, so no other tab trains it meanwhile (see run-lock.ts). */
   private readonly locks = new RunLocks();
-  /** Backends that failed to build a run's shaders even after a reset: auto mode routes later runs around them. */
-  private readonly refused = new Set<BackendName>();
 
   private readonly registry = new RegistryService(
     () => this.database(),
@@ -200,12 +200,25 @@ export class StudioEngine implements Engine {
 
   async init(backend: BackendName | 'auto'): Promise<BackendInfo> {
     if (this.active) throw new EngineError('E_BUSY', 'cannot switch backend while a run is training; cancel it first');
-    this.info = await selectBackend(backend);
-    return this.info;
+    return this.choose(backend);
   }
 
+  /**
+   * The backend work runs on. A call that comes while one is being chosen (a fresh worker's first init, sent just
+   * before a Resume) waits for that choice: it neither starts a second one nor is refused as busy.
+   */
   async backend(): Promise<BackendInfo> {
-    return this.info ?? this.init('auto');
+    return this.selecting ?? this.info ?? this.choose('auto');
+  }
+
+  private async choose(backend: BackendName | 'auto'): Promise<BackendInfo> {
+    const selecting = selectBackend(backend).then((info) => (this.info = info));
+    this.selecting = selecting;
+    try {
+      return await selecting;
+    } finally {
+      if (this.selecting === selecting) this.selecting = null;
+    }
   }
 
   async scanFolder(input: FolderInput): Promise<FolderScan> {
@@ -448,21 +461,28 @@ export class StudioEngine implements Engine {
   async resume(runId: string, onEvent: (e: TrainEvent) => void): Promise<RunRecord> {
     this.refuseDuringCrossValidation(false);
     // The lock first: while another tab trains the run, its record is not this tab's to read or write.
-    return this.locks.hold(runId, () => this.execute(runId, this.locks.announce(onEvent), async (backend) => {
-      const db = await this.database();
-      const run = await getRun(db, runId);
-      if (!run) throw new EngineError('E_NOT_FOUND', `there is no run ${runId}`);
-      if (run.status === 'completed') throw new EngineError('E_CONFIG', `run ${runId} has completed; there is nothing to resume`);
-      const checkpoint = run.checkpoint?.last ? await loadCheckpoint(db, runId, 'last') : undefined;
-      if (!checkpoint) throw new EngineError('E_NOT_FOUND', `run ${runId} stopped before its first epoch ended, so it has no checkpoint to resume from; start it again`);
-      // Epochs after the checkpoint would be redone, so they are dropped; the checkpoint's own epoch is missing from a
-      // record cut off between the two writes (see withStoredCheckpoints), and its metrics are in the checkpoint.
-      const epochs = [...run.epochs.filter((m) => m.epoch < checkpoint.epoch), run.epochs.find((m) => m.epoch === checkpoint.epoch) ?? checkpointMetrics(run, checkpoint.metrics)];
-      return {
-        run: { ...run, status: 'running', endedAt: null, error: undefined, backend: backend.name, adapter: backend.adapter, epochs, resumes: [...(run.resumes ?? []), { at: new Date().toISOString(), fromEpoch: checkpoint.epoch }] },
-        checkpoint,
-      };
-    }));
+    return this.locks.hold(runId, () => this.execute(runId, this.locks.announce(onEvent), (backend) => this.reopen(runId, backend)));
+  }
+
+  /**
+   * A stored run, opened to continue from its last checkpoint. `movedBecause` (a run moved to another backend, see
+   * execute) starts one with no checkpoint again from its first epoch, where Resume refuses it.
+   */
+  private async reopen(runId: string, backend: BackendInfo, movedBecause?: string): Promise<{ run: RunRecord; checkpoint: Checkpoint | null }> {
+    const db = await this.database();
+    const run = await getRun(db, runId);
+    if (!run) throw new EngineError('E_NOT_FOUND', `there is no run ${runId}`);
+    if (run.status === 'completed') throw new EngineError('E_CONFIG', `run ${runId} has completed; there is nothing to resume`);
+    const checkpoint = run.checkpoint?.last ? await loadCheckpoint(db, runId, 'last') : undefined;
+    if (!checkpoint && !movedBecause) throw new EngineError('E_NOT_FOUND', `run ${runId} stopped before its first epoch ended, so it has no checkpoint to resume from; start it again`);
+    // Epochs after the checkpoint would be redone, so they are dropped; the checkpoint's own epoch is missing from a
+    // record cut off between the two writes (see withStoredCheckpoints), and its metrics are in the checkpoint.
+    const epochs = checkpoint ? [...run.epochs.filter((m) => m.epoch < checkpoint.epoch), run.epochs.find((m) => m.epoch === checkpoint.epoch) ?? checkpointMetrics(run, checkpoint.metrics)] : [];
+    const resumed = { at: new Date().toISOString(), fromEpoch: checkpoint?.epoch ?? 0, ...(movedBecause ? { reason: movedBecause } : {}) };
+    return {
+      run: { ...run, status: 'running', endedAt: null, error: undefined, backend: backend.name, adapter: backend.adapter, epochs, resumes: [...(run.resumes ?? []), resumed] },
+      checkpoint: checkpoint ?? null,
+    };
   }
 
   /** Runs (or continues) a run; `open` builds its record, and the checkpoint to continue from, once the run is claimed. */
@@ -488,9 +508,11 @@ export class StudioEngine implements Engine {
     let model: tf.LayersModel | null = null;
     const requested = cfg.augment === 'default' ? augmentDefault : cfg.augment;
     const augment = requested && !isAugmentIdentity(requested) ? requested : undefined;
+    const work = { strategy: run.strategy, augment: Boolean(augment), cacheFeatures: cfg.featureCache !== 'off' };
+    // Set when WebGL could not build this run's shaders in auto mode and another backend can take the run over.
+    let movedBecause: string | null = null;
     try {
-      const work = { strategy: run.strategy, augment: Boolean(augment), cacheFeatures: cfg.featureCache !== 'off' };
-      const routing = (run.routing = routeRun(this.routable(backend), work));
+      const routing = (run.routing = routeRun(backend, work));
       // A lost context cannot run anything; a fresh backend gets a new one.
       if (webglContextLost()) await releaseWebGL();
       db = await this.database();
@@ -592,14 +614,19 @@ export class StudioEngine implements Engine {
         run.status = 'interrupted';
         throw new EngineError('E_WORKER_LOST', `the engine worker stopped: ${loss}`);
       }
-      const err = isOutOfMemory(thrown)
-        ? new EngineError('E_MEMORY', `the ${BACKEND_LABEL[tf.getBackend() as BackendName] ?? tf.getBackend()} backend ran out of memory training ${cfg.model} on batches of ${cfg.batchSize}${run.input ? ` at ${run.input.imageSize} px` : ''}; choose a smaller batch size or image size (the browser said: ${(thrown as Error).message})`)
-        : isShaderFailure(thrown)
-          ? this.shaderFailure(cfg, backend, thrown as Error)
-          : thrown;
-      run.status = 'failed';
-      run.error = err instanceof Error ? err.message : String(err);
-      throw asEngineError(err);
+      movedBecause = isShaderFailure(thrown) ? this.moveOffWebGL(cfg, backend, work, thrown as Error) : null;
+      if (movedBecause) {
+        run.status = 'interrupted';
+      } else {
+        const err = isOutOfMemory(thrown)
+          ? new EngineError('E_MEMORY', `the ${BACKEND_LABEL[tf.getBackend() as BackendName] ?? tf.getBackend()} backend ran out of memory training ${cfg.model} on batches of ${cfg.batchSize}${run.input ? ` at ${run.input.imageSize} px` : ''}; choose a smaller batch size or image size (the browser said: ${(thrown as Error).message})`)
+          : isShaderFailure(thrown)
+            ? this.shaderFailure(cfg, backend, thrown as Error)
+            : thrown;
+        run.status = 'failed';
+        run.error = err instanceof Error ? err.message : String(err);
+        throw asEngineError(err);
+      }
     } finally {
       run.endedAt = new Date().toISOString();
       model?.dispose();
@@ -608,25 +635,37 @@ export class StudioEngine implements Engine {
       this.active = null;
       if (db) await saveRun(db, run);
     }
+    // The same run, continued from its last checkpoint (or from its start) where routing now sends it.
+    if (movedBecause) return this.execute(runId, onEvent, (b) => this.reopen(runId, b, movedBecause!));
     onEvent({ type: 'done', run });
     return run;
   }
 
-  /** The backend as routing sees it: without the backends that could not build a run's shaders (auto mode only). */
-  private routable(info: BackendInfo): BackendInfo {
-    return info.requested === 'auto' ? { ...info, available: info.available.filter((b) => !this.refused.has(b)) } : info;
+  /**
+   * Auto mode, WebGL could not compile or link a shader of the run: WebGL is refused for the rest of this page (its
+   * backend is reset when the run ends anyway), and the run moves on to where routing then sends it. Returns why, or
+   * null when the run cannot move (a forced backend, or no other backend that can train it).
+   */
+  private moveOffWebGL(cfg: TrainConfig, info: BackendInfo, work: RunWork, err: Error): string | null {
+    if (info.requested !== 'auto' || info.refused?.some((r) => r.name === 'webgl')) return null;
+    const reason = `WebGL could not build the shaders that ${cfg.model} needs on this GPU${webglContextLost() ? ' (its context was lost)' : ''}: ${err.message}`;
+    const refusing = { ...info, refused: [...(info.refused ?? []), { name: 'webgl' as const, reason }] };
+    try {
+      routeRun(refusing, work);
+    } catch {
+      return null;
+    }
+    if (this.info === info) this.info = refusing;
+    return reason;
   }
 
   /**
-   * WebGL could not compile or link a shader of the run (its backend is reset when the run ends, so the next run
-   * starts on a fresh context with empty caches). Said as E_BACKEND with what to do, the driver's words kept for
-   * the details; in auto mode, later runs of this session train on another backend.
+   * WebGL could not compile or link a shader of the run and the run could not move to another backend. Said as
+   * E_BACKEND with what to do, the driver's words kept for the details.
    */
   private shaderFailure(cfg: TrainConfig, info: BackendInfo, err: Error): EngineError {
-    const auto = info.requested === 'auto';
-    if (auto) this.refused.add('webgl');
     const lost = webglContextLost() ? ' (its context was lost)' : '';
-    const next = auto ? 'the studio trains later runs of this session on another backend: resume this run or start it again' : 'choose another backend (auto, CPU or WebGPU) in the settings and resume this run or start it again';
+    const next = info.requested === 'auto' ? 'no other backend that started here can train it' : 'choose another backend (auto, CPU or WebGPU) in the settings and resume this run or start it again';
     return new EngineError('E_BACKEND', `WebGL could not build the shaders that ${cfg.model} needs on this GPU${lost}; ${next}`, `${err.message} (${info.adapter?.description ?? 'unknown adapter'})`);
   }
 
@@ -676,7 +715,7 @@ export class StudioEngine implements Engine {
   /** The backend that forward-only work (evaluation, prediction) runs on, described as the UI and reports show it. */
   private async forwardInfo(): Promise<BackendInfo> {
     const b = await this.backend();
-    const name = forwardBackend({ requested: b.requested, selected: b.name, adapter: b.adapter, available: b.available });
+    const name = forwardBackend({ requested: b.requested, selected: b.name, adapter: b.adapter, available: b.available, refused: b.refused?.map((r) => r.name) });
     // The adapter describes the GPU backends only; WASM and CPU work on the CPU whatever the adapter is.
     return name === b.name ? b : { ...b, name, adapter: name === 'webgpu' || name === 'webgl' ? b.adapter : null };
   }

@@ -30,6 +30,11 @@ export interface RoutingInput {
   /** Backends that have the kernels for convolution gradients (WASM has them once src/core/kernels/wasm-gradients is loaded). */
   convGradients: readonly BackendName[];
   work: RunWork;
+  /**
+   * Backends that could not run an earlier run of this session (WebGL that could not build a model's shaders). In
+   * auto mode no work goes to them, even the selected backend on a real GPU.
+   */
+  refused?: readonly BackendName[];
 }
 
 export interface Routing {
@@ -92,14 +97,17 @@ function describe(work: RunWork, forward: BackendName, train: BackendName): stri
  * Where forward-only work outside a run (evaluation, prediction) goes: the selected backend when it was forced or is a
  * real GPU, otherwise the backend measured fastest for a forward pass among those that started.
  */
-export function forwardBackend({ requested, selected, adapter, available }: Omit<RoutingInput, 'convGradients' | 'work'>): BackendName {
+export function forwardBackend({ requested, selected, adapter, available, refused = [] }: Omit<RoutingInput, 'convGradients' | 'work'>): BackendName {
   if (requested !== 'auto') return selected;
-  if ((selected === 'webgpu' || selected === 'webgl') && !adapter?.isSoftware) return selected;
-  return FORWARD_ORDER.find((b) => b === selected || available.includes(b)) ?? selected;
+  if (onRealGpu(selected, adapter, refused)) return selected;
+  return FORWARD_ORDER.find((b) => usable(b, selected, available, refused)) ?? selected;
 }
 
+const usable = (b: BackendName, selected: BackendName, available: readonly BackendName[], refused: readonly BackendName[]) => (b === selected || available.includes(b)) && !refused.includes(b);
+const onRealGpu = (selected: BackendName, adapter: AdapterInfo | null, refused: readonly BackendName[]) => (selected === 'webgpu' || selected === 'webgl') && !adapter?.isSoftware && !refused.includes(selected);
+
 export function routeWork(input: RoutingInput): Routing {
-  const { requested, selected, adapter, available, convGradients, work } = input;
+  const { requested, selected, adapter, available, convGradients, work, refused = [] } = input;
   const conv = trainsConvolutions(work.strategy);
   const canTrain = (b: BackendName) => !conv || convGradients.includes(b);
   if (requested !== 'auto') {
@@ -109,14 +117,22 @@ export function routeWork(input: RoutingInput): Routing {
     }
     return { forward: selected, train: selected, routed: false, reason: `${describe(work, selected, selected)}, as chosen` };
   }
-  const gpu = selected === 'webgpu' || selected === 'webgl';
-  if (gpu && !adapter?.isSoftware) return { forward: selected, train: selected, routed: false, reason: `GPU: ${describe(work, selected, selected)}` };
+  if (refused.length) {
+    // Said only when the refusal changes where the work goes.
+    const plain = routeWork({ ...input, refused: [] });
+    if (!refused.includes(plain.forward) && !refused.includes(plain.train)) return plain;
+  }
+  if (onRealGpu(selected, adapter, refused)) return { forward: selected, train: selected, routed: false, reason: `GPU: ${describe(work, selected, selected)}` };
 
-  const first = (order: readonly BackendName[], ok: (b: BackendName) => boolean = () => true) => order.find((b) => (b === selected || available.includes(b)) && ok(b));
   const forward = forwardBackend(input);
-  const train = first(conv ? CONV_TRAINING_ORDER : DENSE_TRAINING_ORDER, canTrain);
+  const train = (conv ? CONV_TRAINING_ORDER : DENSE_TRAINING_ORDER).find((b) => usable(b, selected, available, refused) && canTrain(b));
   if (!train) throw new RangeError(`no backend that started here can train the ${work.strategy} strategy (convolution gradients are missing on ${available.map((b) => BACKEND_LABEL[b]).join(', ')}); choose the frozen or medical strategy`);
   const routed = forward !== selected || train !== selected;
-  const where = adapter?.isSoftware ? `Software adapter (${adapterName(adapter)})` : 'No GPU backend';
-  return { forward, train, routed, reason: `${where}: ${describe(work, forward, train)}${routed ? ' — faster here' : ''}` };
+  const where = refused.length
+    ? `${refused.map((b) => BACKEND_LABEL[b]).join(' and ')} failed a run on this page and is left out`
+    : adapter?.isSoftware
+      ? `Software adapter (${adapterName(adapter)})`
+      : 'No GPU backend';
+  const why = refused.length ? '' : routed ? ' — faster here' : '';
+  return { forward, train, routed, reason: `${where}: ${describe(work, forward, train)}${why}` };
 }

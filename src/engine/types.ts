@@ -59,6 +59,11 @@ export interface BackendInfo {
   adapter: AdapterInfo | null;
   /** Auto mode: every backend that initialised and passed its self-test, `name` included (routing picks among them). Forced: just `name`. */
   available: BackendName[];
+  /**
+   * Auto mode: backends that could not run a run of this page (WebGL that could not build a model's shaders), with
+   * why. No work is routed to them until the backend is chosen again.
+   */
+  refused?: { name: BackendName; reason: string }[];
   tfjsVersion: string;
 }
 

@@ -368,7 +368,15 @@ export class Studio {
   private onEvent = (e: TrainEvent): void => {
     switch (e.type) {
       case 'start':
+        // A second start is the same run moved to another backend (engine: moveOffWebGL): it goes on from its checkpoint.
+        if (this.runId === e.runId) {
+          this.epochs = this.epochs.filter((m) => m.epoch <= (e.resumedFrom ?? 0));
+          this.batches = [];
+          this.batchesDone = 0;
+        }
         this.runId = e.runId;
+        // The engine's own view, which may have changed since init (a backend left out after it failed a run).
+        this.backend = e.backend;
         this.classes = e.classes;
         this.totalBatches = e.totalBatches;
         this.runBackend = e.backend;

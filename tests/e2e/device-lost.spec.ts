@@ -4,9 +4,7 @@ import { startLongDemoRun } from '../fixtures/studio-ui';
 
 const runs = (page: Page) => page.evaluate(() => window.studio!.runs()) as Promise<RunRecord[]>;
 
-// Flaky: it failed 2 of its last 5 runs here (once the resume never completed, once an earlier step), which would fail
-// CI; kept as fixme until the race after a device loss is found (issue 20's note).
-test.fixme('the WebGPU device is lost mid-run: E_WORKER_LOST names it, a fresh engine takes over and the run resumes', async ({ page }) => {
+test('the WebGPU device is lost mid-run: E_WORKER_LOST names it, a fresh engine takes over and the run resumes', async ({ page }) => {
   await page.goto('/');
   await expect(page.getByTestId('backend-name')).toHaveText('webgpu', { timeout: 60_000 });
   // Forced, WebGPU does all the work (a software adapter would otherwise route this run's training to WASM).

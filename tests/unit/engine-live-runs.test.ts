@@ -41,4 +41,14 @@ describe('live runs in the engine', () => {
     expect((await (await openStudioDB()).get('runs', stale.runId))?.status).toBe('interrupted');
     expect((await engine.runs()).find((r) => r.runId === live)?.epochs).toHaveLength(3);
   });
+
+  it("a run asked for while a fresh engine is still choosing its backend waits for that choice, neither busy nor on another backend", async () => {
+    // A worker that replaced a lost one: the page re-selects the user's backend, and a Resume may follow at once.
+    const fresh = new StudioEngine();
+    const choosing = fresh.init('cpu');
+    const run = await fresh.train({ ...cfg, epochs: 1 }, () => undefined);
+    expect(run.status).toBe('completed');
+    expect(run.backend).toBe('cpu');
+    expect((await choosing).name).toBe('cpu');
+  });
 });

@@ -84,6 +84,19 @@ describe('routing', () => {
     expect(forwardBackend(input({ requested: 'webgpu' }))).toBe('webgpu');
   });
 
+  it('leaves out a backend that failed a run on this page (WebGL that could not build the shaders), saying so only where it changes the route', () => {
+    // A real GPU without WebGPU: everything was on WebGL; now on WASM.
+    const gl = input({ selected: 'webgl', adapter: HARDWARE, available: ['webgl', 'wasm', 'cpu'], refused: ['webgl'] });
+    expect(routeWork(gl)).toEqual({ forward: 'wasm', train: 'wasm', routed: true, reason: 'WebGL failed a run on this page and is left out: training and validation on WASM' });
+    expect(forwardBackend(gl)).toBe('wasm');
+    // SwiftShader where WASM lacks the gradients: training went to WebGL, now to the CPU backend.
+    expect(routeWork(input({ convGradients: WITHOUT_WASM, refused: ['webgl'] }))).toMatchObject({ forward: 'wasm', train: 'cpu', routed: true, reason: 'WebGL failed a run on this page and is left out: training on CPU, validation on WASM' });
+    // Where WebGL was not on the route, the route and its reason are unchanged.
+    expect(routeWork(input({ refused: ['webgl'] }))).toEqual(routeWork(input({})));
+    // A forced backend is honoured as ever.
+    expect(routeWork(input({ requested: 'webgl', selected: 'webgl', refused: ['webgl'] }))).toMatchObject({ forward: 'webgl', train: 'webgl' });
+  });
+
   it('caches features only for a frozen backbone with nothing changing the images', () => {
     expect(cachesFeatures({ strategy: 'medical', augment: false })).toBe(true);
     expect(cachesFeatures({ strategy: 'mlp', augment: false })).toBe(true);

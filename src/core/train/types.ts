@@ -190,8 +190,11 @@ export interface RunRecord {
   checkpoint: { best: number | null; last: number | null };
   /** The class weights the loss used (absent: unweighted). */
   classWeights?: number[];
-  /** Each time the run was continued from its last checkpoint (after a reload, a crash or a cancel). */
-  resumes?: { at: string; fromEpoch: number }[];
+  /**
+   * Each time the run was continued from its last checkpoint (after a reload, a crash or a cancel), or moved to another
+   * backend (`reason`: WebGL could not build its shaders; from epoch 0 when it had no checkpoint yet).
+   */
+  resumes?: { at: string; fromEpoch: number; reason?: string }[];
   /** Set when a frozen backbone's features were computed once and cached (augmentation off). */
   featureCache?: FeatureCacheInfo;
   /** `finetune` runs: the phases, each with its blocks, base rate and feature cache. */
