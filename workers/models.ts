@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { ChannelStats } from '../src/core/dataset/stats';
 import { buildArchitecture } from '../src/core/models/architectures/builders';
 import { loadBackbone, withCache, type BackboneLoader } from '../src/core/models/backbone';
+import { kerasH5InitialArtifacts } from '../src/core/models/keras-backbones';
 import { buildSimpleCnn } from '../src/core/models/simple_cnn';
 import { buildClassifier, strategyDefaults, type Classifier } from '../src/core/models/strategies';
 import { torchvisionBackbone } from '../src/core/models/torch/backbone';
@@ -63,7 +64,10 @@ export async function buildModel(
   data: { imageSize: number; channels: number; numClasses: number },
   datasetStats: ChannelStats,
   load: BackboneLoader,
-  /** Where torchvision weights come from (see torch-weights.ts); `shapes` keeps the random initial weights, for a memory estimate that needs only shapes. */
+  /**
+   * Where torchvision weights come from (see torch-weights.ts); `shapes` keeps the random initial weights of the
+   * networks built here (torchvision's, Keras .h5 ones), for a memory estimate that needs only shapes: no download.
+   */
   torchState?: ((entry: ZooEntry) => Promise<StateDict>) | 'shapes',
 ): Promise<BuiltModel> {
   let entry: ZooEntry;
@@ -91,7 +95,10 @@ export async function buildModel(
     if (entry.source.kind === 'torchvision') {
       if (!torchState) throw new Error('no source of torchvision weights was given');
       backbone = torchvisionBackbone(entry, torchState === 'shapes' ? null : await torchState(entry), data.imageSize);
-    } else backbone = await loadBackbone(entry, { load }, { inputSize: data.imageSize });
+    } else {
+      const initial: BackboneLoader = () => ({ load: () => kerasH5InitialArtifacts(entry) });
+      backbone = await loadBackbone(entry, { load: torchState === 'shapes' && entry.source.kind === 'keras-h5' ? initial : load }, { inputSize: data.imageSize });
+    }
   } catch (err) {
     if (err instanceof StorageFullError) throw new EngineError('E_QUOTA', err.message);
     if (err instanceof EngineError) throw err;

@@ -1,9 +1,10 @@
 import { expect, test } from '@playwright/test';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { serveStatic } from '../../cli/serve';
 import { phantomFolder } from '../fixtures/folders';
 import { chooseModel, gotoStep, importFolder } from '../fixtures/studio-ui';
 
@@ -14,6 +15,8 @@ const probe = spawnSync(PYTHON, ['-c', 'import torch, torchvision'], { encoding:
 const skipWhy = `torchvision weights e2e skipped: ${PYTHON} cannot import torch and torchvision (apt-get install python3-torch python3-torchvision)`;
 if (probe.status !== 0) console.log(skipWhy);
 test.skip(probe.status !== 0, skipWhy);
+
+const DIST = resolve(dirname(fileURLToPath(import.meta.url)), '../../dist');
 
 function writePth(): string {
   const dir = mkdtempSync(join(tmpdir(), 'studio-pth-'));
@@ -115,4 +118,58 @@ test('the official URL: a download whose SHA-256 is not the one in its name is r
   await expect(error).toContainText('the browser could not read the official weights file (offline, or the server does not allow this page to read it)', { timeout: 2 * 60_000 });
   await expect(error.getByTestId('weights-link')).toHaveAttribute('href', url);
   expect(asked).toEqual([url, url]);
+});
+
+/** A models folder in public/models/'s layout, `<id>/weights.pth`, as an offline install or --models-dir holds it. */
+function modelsFolder(pth: string | null): string {
+  const dir = mkdtempSync(join(tmpdir(), 'studio-models-'));
+  mkdirSync(join(dir, 'resnet18_imagenet'));
+  if (pth) copyFileSync(pth, join(dir, 'resnet18_imagenet', 'weights.pth'));
+  else writeFileSync(join(dir, 'resnet18_imagenet', 'weights.pth'), 'not a state_dict');
+  return dir;
+}
+
+test("the page takes resnet18_imagenet's weights from its own /models/<id>/weights.pth, before the official URL", async ({ page, context }) => {
+  const models = modelsFolder(writePth());
+  // The app server with public/models/ as the build has it (dist/models/), here mounted from a temp folder.
+  const server = await serveStatic(DIST, 0, '127.0.0.1', { '/models/': models });
+  const asked: string[] = [];
+  context.on('request', (r) => void (/\.(pth|safetensors)$/.test(r.url()) && asked.push(r.url())));
+  // Tests never reach the internet: the official host fails as offline.
+  await context.route('https://download.pytorch.org/**', (route) => route.abort('internetdisconnected'));
+  try {
+    await page.goto(`${server.url}?backend=webgpu`);
+    await expect(page.getByTestId('backend-name')).toHaveText('webgpu', { timeout: 60_000 });
+    await importFolder(page, phantomFolder(['a', 'b'], 4));
+    await chooseModel(page, 'resnet18_imagenet');
+    await page.getByTestId('strategy').selectOption('frozen');
+    await gotoStep(page, 'train');
+    await page.getByTestId('epochs').fill('1');
+    await page.getByTestId('train-demo').click();
+    await expect(page.getByTestId('run-status')).toHaveAttribute('data-status', 'completed', { timeout: 5 * 60_000 });
+    const run = await page.evaluate(async () => (await window.studio!.runs())[0]);
+    expect(run).toMatchObject({ status: 'completed', model: 'resnet18_imagenet', strategy: 'frozen' });
+    expect(run.featureCache).toBeTruthy();
+    // The official file's name first (a folder may hold it under that name), then weights.pth; never the official host.
+    // A page the service worker controls may ask twice for one file (its fetch, then the worker's own).
+    expect([...new Set(asked)]).toEqual([`${server.url}models/resnet18_imagenet/resnet18-f37072fd.pth`, `${server.url}models/resnet18_imagenet/weights.pth`]);
+  } finally {
+    await server.close();
+  }
+});
+
+test('the CLI takes resnet18_imagenet from --models-dir; a file there that is no state_dict is named in the error', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'studio-cli-'));
+  const out = join(dir, 'run.json');
+  const train = (models: string) =>
+    spawnSync('npx', ['tsx', 'cli/studio.ts', 'train', '--data', phantomFolder(['a', 'b'], 6), '--image-size', '32', '--model', 'resnet18_imagenet', '--strategy', 'frozen', '--epochs', '1', '--models-dir', models, '--out', out, '--port', '0', '--profile', join(dir, 'profile')], { encoding: 'utf8', timeout: 5 * 60_000 });
+  // A bad file is read and refused, and not cached: the folder is where the weights came from.
+  const bad = train(modelsFolder(null));
+  expect(bad.status).not.toBe(0);
+  expect(bad.stderr).toContain('the file under /models/resnet18_imagenet/ is not a weights file for ResNet-18 (ImageNet, torchvision)');
+  const good = train(modelsFolder(writePth()));
+  expect(good.status, good.stderr).toBe(0);
+  // Nothing was downloaded: the CLI prints the progress of any download.
+  expect(good.stdout).not.toContain('downloading resnet18_imagenet weights');
+  expect(JSON.parse(readFileSync(out, 'utf8'))).toMatchObject({ model: 'resnet18_imagenet', strategy: 'frozen', status: 'completed', featureCache: expect.anything() });
 });

@@ -41,7 +41,7 @@ describe('model zoo', () => {
       source: { kind: 'torchvision', architecture: 'vit_b16', url: 'https://download.pytorch.org/models/vit_b_16-c867db91.pth', sha256: 'c867db91' },
       preprocessing: { scaling: 'fixed', mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] },
     });
-    expect(getZooEntry('efficientnet_b0_imagenet').source).toMatchObject({ url: 'https://download.pytorch.org/models/efficientnet_b0_rwightman-3dd342df.pth', sha256: '3dd342df' });
+    expect(getZooEntry('efficientnet_b0_imagenet').source).toMatchObject({ url: 'https://download.pytorch.org/models/efficientnet_b0_rwightman-7f5810bc.pth', sha256: '7f5810bc' });
     expect(normalizationFor(getZooEntry('resnet50_imagenet'), { mean: [0, 0, 0], std: [1, 1, 1] })).toEqual({ mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] });
   });
 

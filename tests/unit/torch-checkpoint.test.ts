@@ -6,15 +6,16 @@
 import 'fake-indexeddb/auto';
 import * as tf from '@tensorflow/tfjs';
 import { zipSync } from 'fflate';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { buildArchitectureFeatures } from '../../src/core/models/architectures/builders';
 import { estimateTrainingMemory, modelFootprint } from '../../src/core/models/memory';
 import { buildClassifier, listBlocks } from '../../src/core/models/strategies';
-import { stateDictArtifacts, stateDictFromArtifacts, torchvisionBackbone } from '../../src/core/models/torch/backbone';
+import { sha256Hex, stateDictArtifacts, stateDictFromArtifacts, torchvisionBackbone } from '../../src/core/models/torch/backbone';
 import { readCheckpoint } from '../../src/core/models/torch/checkpoint';
 import { getZooEntry } from '../../src/core/models/zoo';
 import { idbBackboneCache } from '../../src/core/store/backbones';
 import { openStudioDB } from '../../src/core/store/db';
+import { loadTorchvisionState, type WeightsProgress } from '../../workers/torch-weights';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -159,6 +160,63 @@ describe('the backbone cache holds a state_dict in chunks', () => {
     expect([...back.keys()]).toEqual(['a', 'b']);
     expect(back.get('a')).toEqual({ shape: [2, 3], data: new Float32Array([1, 2, 3, 4, 5, 6]) });
     expect(back.get('b')).toEqual({ shape: [5], data: new Float32Array([8, 9, 10, 11, 12]) });
+    db.close();
+  });
+});
+
+describe('the official URL', () => {
+  const ORIGIN = 'http://127.0.0.1:4800';
+  afterEach(() => {
+    vi.unstubAllGlobals();
+  });
+
+  /** The worker's fetch: the app server answers /models/… with its index page (no local copy); the official host with `file`. */
+  function serve(file: Uint8Array) {
+    const asked: string[] = [];
+    vi.stubGlobal('self', { location: { origin: ORIGIN } });
+    vi.stubGlobal('fetch', async (url: string) => {
+      asked.push(url);
+      if (url.startsWith(`${ORIGIN}/`)) return new Response('<!doctype html><title>MRI Studio</title>', { headers: { 'content-type': 'text/html' } });
+      return new Response(file as Uint8Array<ArrayBuffer>, { headers: { 'content-type': 'application/octet-stream', 'content-length': String(file.length) } });
+    });
+    return asked;
+  }
+
+  const file = safetensors({ 'fc.weight': { dtype: 'F32', shape: [2, 3], bytes: f32([1, 2, 3, 4, 5, 6]) }, 'fc.bias': { dtype: 'F32', shape: [2], bytes: f32([-1, 1]) } });
+
+  it('accepts a download whose SHA-256 starts with the prefix in its name, caches it, and loads it from the cache next time with no request', async () => {
+    const db = await openStudioDB('torch-download-test');
+    const prefix = (await sha256Hex(file)).slice(0, 8);
+    const official = getZooEntry('resnet18_imagenet');
+    // The same architecture at a URL named for this file's hash, as torchvision names each of its files.
+    const url = `https://download.pytorch.org/models/resnet18-${prefix}.pth`;
+    const entry = { ...official, source: { kind: 'torchvision' as const, architecture: 'resnet18', url, sha256: prefix } };
+    const asked = serve(file);
+    const progress: WeightsProgress[] = [];
+    const state = await loadTorchvisionState(entry, db, (p) => progress.push(p));
+    expect(asked).toEqual([`${ORIGIN}/models/resnet18_imagenet/resnet18-${prefix}.pth`, `${ORIGIN}/models/resnet18_imagenet/weights.pth`, `${ORIGIN}/models/resnet18_imagenet/weights.safetensors`, url]);
+    expect(progress.at(-1)).toEqual({ model: 'resnet18_imagenet', loaded: file.length, total: file.length });
+    expect(state.get('fc.weight')).toEqual({ shape: [2, 3], data: new Float32Array([1, 2, 3, 4, 5, 6]) });
+    expect(stateDictFromArtifacts((await idbBackboneCache(db).get('resnet18_imagenet'))!)!.get('fc.bias')).toEqual({ shape: [2], data: new Float32Array([-1, 1]) });
+
+    asked.length = 0;
+    const again = await loadTorchvisionState(entry, db);
+    expect(asked).toEqual([]);
+    expect([...again.keys()]).toEqual(['fc.weight', 'fc.bias']);
+    expect(again.get('fc.weight')!.data).toEqual(new Float32Array([1, 2, 3, 4, 5, 6]));
+    db.close();
+  });
+
+  it("refuses a download whose SHA-256 is not EfficientNet-B0's 7f5810bc…, and caches nothing", async () => {
+    const db = await openStudioDB('torch-download-refused-test');
+    const entry = getZooEntry('efficientnet_b0_imagenet');
+    const asked = serve(file);
+    await expect(loadTorchvisionState(entry, db)).rejects.toMatchObject({
+      code: 'E_BACKBONE',
+      message: expect.stringContaining(`the downloaded file's SHA-256 starts ${(await sha256Hex(file)).slice(0, 8)}, not 7f5810bc as torchvision's file name says`),
+    });
+    expect(asked.at(-1)).toBe('https://download.pytorch.org/models/efficientnet_b0_rwightman-7f5810bc.pth');
+    expect(await idbBackboneCache(db).get('efficientnet_b0_imagenet')).toBeUndefined();
     db.close();
   });
 });

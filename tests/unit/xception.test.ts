@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { buildXception, XCEPTION_OUTPUT } from '../../src/core/models/architectures/xception';
 import { loadBackbone } from '../../src/core/models/backbone';
 import { kerasH5Artifacts } from '../../src/core/models/keras-backbones';
@@ -12,6 +12,7 @@ import { assignKerasWeights, KerasWeightsError, readKerasWeights } from '../../s
 import { estimateTrainingMemory, modelFootprint } from '../../src/core/models/memory';
 import { buildClassifier, listBlocks } from '../../src/core/models/strategies';
 import { getZooEntry } from '../../src/core/models/zoo';
+import { StudioEngine } from '../../workers/engine';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -150,6 +151,27 @@ describe("Keras's Xception in TF.js", () => {
     expect(estimate.suggestedBatchSize).toBeGreaterThanOrEqual(1);
     classifier.model.dispose();
     model.dispose();
+  });
+
+  it("the engine's memory estimate builds Xception here and reads no .h5: no request, the same weights and optimiser state", async () => {
+    const asked: string[] = [];
+    vi.stubGlobal('self', { location: { origin: 'http://127.0.0.1:4800' } });
+    vi.stubGlobal('fetch', async (url: string) => {
+      asked.push(String(url));
+      return new Response(null, { status: 404 });
+    });
+    try {
+      const engine = new StudioEngine();
+      await engine.init('cpu');
+      const dataset = { kind: 'demo', seed: 1, imageSize: 71, perClass: 3, split: { train: 0.34, val: 0.33, test: 0.33 } } as const;
+      const estimate = await engine.estimateMemory({ dataset, model: 'xception', strategy: 'finetune', epochs: 1, batchSize: 2, learningRate: 1e-3, seed: 1 });
+      expect(asked).toEqual([]);
+      // The backbone and a linear head for the demo's 3 classes; Adamax keeps two slots per trainable weight.
+      expect(estimate.weightsBytes).toBe(4 * (20_861_480 + 2048 * 3 + 3));
+      expect(estimate.optimizerBytes).toBe(4 * 2 * (20_806_952 + 2048 * 3 + 3));
+    } finally {
+      vi.unstubAllGlobals();
+    }
   });
 
   it('rejects images below Keras\'s 71 px minimum', () => {

@@ -68,11 +68,15 @@ const SIZE = 224;
 const XCEPTION_BASE = 'https://storage.googleapis.com/tensorflow/keras-applications/xception';
 export const XCEPTION_FILE = 'xception_weights_tf_dim_ordering_tf_kernels_notop.h5';
 
-/** torchvision 0.14's IMAGENET1K_V1 weights (V2 of ResNet-50 is another recipe; V1 is the one the seed used). */
+/**
+ * torchvision's IMAGENET1K_V1 weights (V2 of ResNet-50 is another recipe; V1 is the one the seed used). EfficientNet-B0's
+ * file is the one torchvision ≥ 0.16.1 names: the file behind 0.14's name `…rwightman-3dd342df.pth` hashes to 7f5810bc…,
+ * so torchvision renamed it (pytorch/vision#7744, #8064) and its old name fails the prefix check here as it did there.
+ */
 export const TORCHVISION_WEIGHTS: readonly { architecture: string; url: string }[] = [
   { architecture: 'resnet18', url: 'https://download.pytorch.org/models/resnet18-f37072fd.pth' },
   { architecture: 'resnet50', url: 'https://download.pytorch.org/models/resnet50-0676ba61.pth' },
-  { architecture: 'efficientnet_b0', url: 'https://download.pytorch.org/models/efficientnet_b0_rwightman-3dd342df.pth' },
+  { architecture: 'efficientnet_b0', url: 'https://download.pytorch.org/models/efficientnet_b0_rwightman-7f5810bc.pth' },
   { architecture: 'vit_b16', url: 'https://download.pytorch.org/models/vit_b_16-c867db91.pth' },
   { architecture: 'swin_t', url: 'https://download.pytorch.org/models/swin_t-704ceda3.pth' },
   { architecture: 'swin_s', url: 'https://download.pytorch.org/models/swin_s-5e29d889.pth' },
