@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { phantomFolder } from '../fixtures/folders';
 import { chooseModel, gotoStep } from '../fixtures/studio-ui';
+import { launchStudioBrowser } from '../../cli/browser';
 import type { RunRecord } from '../../src/engine/types';
 
 // Issue 15's "done when": every torchvision architecture, from a state_dict in the ImageNet layout (random init, written
@@ -47,40 +48,52 @@ async function importAt(page: Page, folder: string, size: number): Promise<void>
   await expect(page.getByTestId('dataset-summary')).toBeVisible({ timeout: 2 * 60_000 });
 }
 
+async function trainEachStrategyInUI(page: Page, url: string, model: string, architecture: string, size: number, pth: string): Promise<void> {
+  await page.goto(url);
+  await expect(page.getByTestId('backend-name')).toHaveText('webgpu', { timeout: 60_000 });
+  await importAt(page, phantomFolder(['glioma', 'meningioma'], 6), size);
+  await chooseModel(page, model);
+  const picker = page.getByTestId('weights-file');
+  await picker.locator('summary').click();
+  await picker.getByTestId('weights-model').selectOption(model);
+  await picker.getByTestId('weights-file-input').setInputFiles(pth);
+  await expect(picker.getByTestId('weights-status')).toContainText(`${architecture}.pth loaded`, { timeout: 10 * 60_000 });
+
+  for (const strategy of STRATEGIES) {
+    await gotoStep(page, 'model', { advanced: strategy === 'finetune' });
+    await page.getByTestId('strategy').selectOption(strategy);
+    if (strategy === 'finetune') {
+      await page.getByTestId('trainable-blocks').fill('1');
+      await page.getByTestId('probe-epochs').fill('0');
+    }
+    await gotoStep(page, 'train');
+    await page.getByTestId('epochs').fill('1');
+    const known = new Set(await page.evaluate(async () => (await window.studio!.runs()).map((r) => r.runId)));
+    await page.getByTestId('train-demo').click();
+    const newRun = async () => ((await page.evaluate(() => window.studio!.runs())) as RunRecord[]).find((r) => !known.has(r.runId));
+    // Until the run has ended, whichever way: a failed run fails here with its error.
+    await expect.poll(async () => ['completed', 'failed', 'cancelled'].includes((await newRun())?.status ?? ''), { timeout: 20 * 60_000, intervals: [2_000] }).toBe(true);
+    const run = (await newRun())!;
+    expect(run.error ?? '', `${model} ${strategy}`).toBe('');
+    expect(run).toMatchObject({ model, strategy, checkpoint: { best: 1, last: 1 } });
+    expect(Number.isFinite(run.epochs[0].trainLoss) && Number.isFinite(run.epochs[0].valLoss)).toBe(true);
+    expect(run.input?.normalization).toEqual({ mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] });
+    console.log(`${model} ${strategy} (UI): epoch ${run.epochs[0].seconds.toFixed(1)} s on ${run.routing?.train}, train loss ${run.epochs[0].trainLoss.toFixed(3)}`);
+  }
+}
+
 for (const [architecture, size] of MATRIX) {
   const model = `${architecture}_imagenet`;
 
-  test(`${model} trains frozen, medical and finetune in the UI from a picked .pth`, async ({ page }) => {
+  test(`${model} trains frozen, medical and finetune in the UI from a picked .pth`, async ({ baseURL }) => {
     test.setTimeout(40 * 60_000);
     const pth = writePth(architecture);
-    await page.goto('/');
-    await expect(page.getByTestId('backend-name')).toHaveText('webgpu', { timeout: 60_000 });
-    await importAt(page, phantomFolder(['glioma', 'meningioma'], 6), size);
-    await chooseModel(page, model);
-    const picker = page.getByTestId('weights-file');
-    await picker.locator('summary').click();
-    await picker.getByTestId('weights-model').selectOption(model);
-    await picker.getByTestId('weights-file-input').setInputFiles(pth);
-    await expect(picker.getByTestId('weights-status')).toContainText(`${architecture}.pth loaded`, { timeout: 10 * 60_000 });
-
-    for (const strategy of STRATEGIES) {
-      await gotoStep(page, 'model', { advanced: strategy === 'finetune' });
-      await page.getByTestId('strategy').selectOption(strategy);
-      if (strategy === 'finetune') {
-        await page.getByTestId('trainable-blocks').fill('1');
-        await page.getByTestId('probe-epochs').fill('0');
-      }
-      await gotoStep(page, 'train');
-      await page.getByTestId('epochs').fill('1');
-      const known = new Set(await page.evaluate(async () => (await window.studio!.runs()).map((r) => r.runId)));
-      await page.getByTestId('train-demo').click();
-      const newRun = async () => ((await page.evaluate(() => window.studio!.runs())) as RunRecord[]).find((r) => !known.has(r.runId));
-      await expect.poll(async () => (await newRun())?.status ?? 'not started', { timeout: 20 * 60_000, intervals: [2_000] }).toBe('completed');
-      const run = (await newRun())!;
-      expect(run).toMatchObject({ model, strategy, checkpoint: { best: 1, last: 1 } });
-      expect(Number.isFinite(run.epochs[0].trainLoss) && Number.isFinite(run.epochs[0].valLoss)).toBe(true);
-      expect(run.input?.normalization).toEqual({ mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] });
-      console.log(`${model} ${strategy} (UI): epoch ${run.epochs[0].seconds.toFixed(1)} s on ${run.routing?.train}, train loss ${run.epochs[0].trainLoss.toFixed(3)}`);
+    // A profile on disk, as a user's: a throw-away context's storage quota cannot hold ViT-B/16's checkpoints (344 MB each).
+    const { context, close } = await launchStudioBrowser({ browser: process.env.STUDIO_BROWSER, profile: mkdtempSync(join(tmpdir(), 'studio-profile-')) });
+    try {
+      await trainEachStrategyInUI(await context.newPage(), baseURL!, model, architecture, size, pth);
+    } finally {
+      await close();
     }
   });
 

@@ -72,13 +72,17 @@ test('Xception: a blocked official URL says how to get the file; a picked .h5 tr
   expect(requested).toHaveLength(1);
 });
 
-test('the CLI trains Xception from --weights FILE at a size below 299', async () => {
+test('the CLI trains Xception from --weights FILE at a size below 299, frozen, medical and finetune', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'studio-cli-'));
-  const out = join(dir, 'run.json');
-  const args = ['tsx', 'cli/studio.ts', 'train', '--data', phantomFolder(['a', 'b'], 3), '--image-size', String(SIZE), '--model', 'xception', '--strategy', 'frozen', '--weights', weightsFile(), '--epochs', '1', '--batch-size', '4', '--backend', 'wasm', '--out', out, '--port', '0', '--profile', join(dir, 'profile')];
-  const r = spawnSync('npx', args, { encoding: 'utf8', timeout: 8 * 60_000 });
-  expect(r.status, r.stderr).toBe(0);
-  expect(r.stdout).toContain('Xception (299): xception.h5 loaded, 234 weights in 80 layers');
-  const run = JSON.parse(readFileSync(out, 'utf8'));
-  expect(run).toMatchObject({ model: 'xception', strategy: 'frozen', optimizer: 'adamax', checkpoint: { best: 1, last: 1 } });
+  const [data, h5] = [phantomFolder(['a', 'b'], 3), weightsFile()];
+  for (const strategy of ['frozen', 'medical', 'finetune']) {
+    const out = join(dir, `${strategy}.json`);
+    const blocks = strategy === 'finetune' ? ['--trainable-blocks', '2', '--probe-epochs', '0'] : [];
+    const args = ['tsx', 'cli/studio.ts', 'train', '--data', data, '--image-size', String(SIZE), '--model', 'xception', '--strategy', strategy, ...blocks, '--weights', h5, '--epochs', '1', '--batch-size', '4', '--backend', 'wasm', '--out', out, '--port', '0', '--profile', join(dir, 'profile')];
+    const r = spawnSync('npx', args, { encoding: 'utf8', timeout: 8 * 60_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain('Xception (299): xception.h5 loaded, 234 weights in 80 layers');
+    const run = JSON.parse(readFileSync(out, 'utf8'));
+    expect(run).toMatchObject({ model: 'xception', strategy, optimizer: 'adamax', checkpoint: { best: 1, last: 1 } });
+  }
 });
