@@ -158,6 +158,9 @@ function weightsFileOf(e: ZooEntry): ZooModel['weightsFile'] {
   return undefined;
 }
 
+/** What a WebGL shader failure means for a run, in the words its error and its move to another backend share. */
+const webglCannotBuild = (cfg: TrainConfig) => `WebGL could not build the shaders that ${cfg.model} needs on this GPU${webglContextLost() ? ' (its context was lost)' : ''}`;
+
 export class StudioEngine implements Engine {
   private info: BackendInfo | null = null;
   /** The backend choice in progress (see init and backend). */
@@ -648,7 +651,7 @@ export class StudioEngine implements Engine {
    */
   private moveOffWebGL(cfg: TrainConfig, info: BackendInfo, work: RunWork, err: Error): string | null {
     if (info.requested !== 'auto' || info.refused?.some((r) => r.name === 'webgl')) return null;
-    const reason = `WebGL could not build the shaders that ${cfg.model} needs on this GPU${webglContextLost() ? ' (its context was lost)' : ''}: ${err.message}`;
+    const reason = `${webglCannotBuild(cfg)}: ${err.message}`;
     const refusing = { ...info, refused: [...(info.refused ?? []), { name: 'webgl' as const, reason }] };
     try {
       routeRun(refusing, work);
@@ -664,9 +667,8 @@ export class StudioEngine implements Engine {
    * E_BACKEND with what to do, the driver's words kept for the details.
    */
   private shaderFailure(cfg: TrainConfig, info: BackendInfo, err: Error): EngineError {
-    const lost = webglContextLost() ? ' (its context was lost)' : '';
     const next = info.requested === 'auto' ? 'no other backend that started here can train it' : 'choose another backend (auto, CPU or WebGPU) in the settings and resume this run or start it again';
-    return new EngineError('E_BACKEND', `WebGL could not build the shaders that ${cfg.model} needs on this GPU${lost}; ${next}`, `${err.message} (${info.adapter?.description ?? 'unknown adapter'})`);
+    return new EngineError('E_BACKEND', `${webglCannotBuild(cfg)}; ${next}`, `${err.message} (${info.adapter?.description ?? 'unknown adapter'})`);
   }
 
   async cancel(runId: string): Promise<void> {

@@ -1,4 +1,4 @@
-import { expect, test } from '@playwright/test';
+import { expect, test, type Page } from '@playwright/test';
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -89,6 +89,18 @@ test('the CLI fine-tunes the last block of resnet18_imagenet from --weights afte
   expect(refused.stderr).toContain('--weights: mobilenet_v2_0.35_224 does not take a weights file (xception, resnet18_imagenet, resnet50_imagenet');
 });
 
+/** Opens the studio at `url` on WebGPU and starts one frozen epoch of resnet18_imagenet on a small phantom folder. */
+async function trainFrozenResnet(page: Page, url: string): Promise<void> {
+  await page.goto(url);
+  await expect(page.getByTestId('backend-name')).toHaveText('webgpu', { timeout: 60_000 });
+  await importFolder(page, phantomFolder(['a', 'b'], 4));
+  await chooseModel(page, 'resnet18_imagenet');
+  await page.getByTestId('strategy').selectOption('frozen');
+  await gotoStep(page, 'train');
+  await page.getByTestId('epochs').fill('1');
+  await page.getByTestId('train-demo').click();
+}
+
 test('the official URL: a download whose SHA-256 is not the one in its name is refused; an unreadable one gives the link to fetch by hand', async ({ page, context }) => {
   const pth = readFileSync(writePth());
   const url = 'https://download.pytorch.org/models/resnet18-f37072fd.pth';
@@ -100,15 +112,7 @@ test('the official URL: a download whose SHA-256 is not the one in its name is r
     if (asked.length > 1) return route.abort('internetdisconnected');
     return route.fulfill({ body: pth, headers: { 'access-control-allow-origin': '*', 'content-type': 'application/octet-stream', 'content-length': String(pth.length) } });
   });
-  await page.goto('/?backend=webgpu');
-  await expect(page.getByTestId('backend-name')).toHaveText('webgpu', { timeout: 60_000 });
-  await importFolder(page, phantomFolder(['a', 'b'], 4));
-  await chooseModel(page, 'resnet18_imagenet');
-  await page.getByTestId('strategy').selectOption('frozen');
-  await gotoStep(page, 'train');
-  await page.getByTestId('epochs').fill('1');
-
-  await page.getByTestId('train-demo').click();
+  await trainFrozenResnet(page, '/?backend=webgpu');
   const error = page.getByTestId('train-error');
   await expect(error).toContainText("ResNet-18 (ImageNet, torchvision): the downloaded file's SHA-256 starts", { timeout: 2 * 60_000 });
   await expect(error).toContainText(`not f37072fd as torchvision's file name says (a damaged or changed download). Download ${url} by hand and pick it with “Choose weights file…”`);
@@ -138,14 +142,7 @@ test("the page takes resnet18_imagenet's weights from its own /models/<id>/weigh
   // Tests never reach the internet: the official host fails as offline.
   await context.route('https://download.pytorch.org/**', (route) => route.abort('internetdisconnected'));
   try {
-    await page.goto(`${server.url}?backend=webgpu`);
-    await expect(page.getByTestId('backend-name')).toHaveText('webgpu', { timeout: 60_000 });
-    await importFolder(page, phantomFolder(['a', 'b'], 4));
-    await chooseModel(page, 'resnet18_imagenet');
-    await page.getByTestId('strategy').selectOption('frozen');
-    await gotoStep(page, 'train');
-    await page.getByTestId('epochs').fill('1');
-    await page.getByTestId('train-demo').click();
+    await trainFrozenResnet(page, `${server.url}?backend=webgpu`);
     await expect(page.getByTestId('run-status')).toHaveAttribute('data-status', 'completed', { timeout: 5 * 60_000 });
     const run = await page.evaluate(async () => (await window.studio!.runs())[0]);
     expect(run).toMatchObject({ status: 'completed', model: 'resnet18_imagenet', strategy: 'frozen' });

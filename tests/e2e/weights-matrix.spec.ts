@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { phantomFolder } from '../fixtures/folders';
-import { chooseModel, gotoStep } from '../fixtures/studio-ui';
+import { chooseModel, gotoStep, importFolder } from '../fixtures/studio-ui';
 import { launchStudioBrowser } from '../../cli/browser';
 import type { RunRecord } from '../../src/engine/types';
 
@@ -40,18 +40,10 @@ function writePth(architecture: string): string {
   return join(dir, `${architecture}.pth`);
 }
 
-async function importAt(page: Page, folder: string, size: number): Promise<void> {
-  await gotoStep(page, 'data');
-  await page.getByTestId('folder-input').setInputFiles(folder);
-  await page.getByTestId('import-size').fill(String(size));
-  await page.getByTestId('import').click();
-  await expect(page.getByTestId('dataset-summary')).toBeVisible({ timeout: 2 * 60_000 });
-}
-
 async function trainEachStrategyInUI(page: Page, url: string, model: string, architecture: string, size: number, pth: string): Promise<void> {
   await page.goto(url);
   await expect(page.getByTestId('backend-name')).toHaveText('webgpu', { timeout: 60_000 });
-  await importAt(page, phantomFolder(['glioma', 'meningioma'], 6), size);
+  await importFolder(page, phantomFolder(['glioma', 'meningioma'], 6), 2 * 60_000, size);
   await chooseModel(page, model);
   const picker = page.getByTestId('weights-file');
   await picker.locator('summary').click();
