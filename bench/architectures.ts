@@ -7,7 +7,7 @@
  */
 import { getArchitecture } from '../src/core/models/architectures/catalog';
 import { pageError, sampleFolder, withStudioPage } from './studio-page';
-import type { BenchRow } from './run';
+import type { BenchRow } from './row';
 
 /** The smallest input each takes: CNNs 64 px (five stride-2 stages), ViT a multiple of 16, Swin nano of 32, Swin-T/S 224. */
 // Cheapest first: on a shared machine a run may have to stop early, and each model's rows are printed when done.

@@ -9,7 +9,7 @@
  * measured by the studio's own evaluation (workers/evaluate.ts: batch of one, upload to probabilities read back).
  * The first epoch of each run compiles kernels, so steps are timed on later ones.
  */
-import type { BenchRow } from './run';
+import type { BenchRow } from './row';
 import { hasMobilenet, MOBILENET, pageError, sampleFolder, withStudioPage, type StudioPage } from './studio-page';
 import type { BackendName, DemoDatasetConfig, RunRecord, TrainConfig } from '../src/engine/types';
 

@@ -4,7 +4,7 @@
  * epoch whose validation accuracy is ≥ 90 % (the target: within 60 s on a 2-core CPU), and the best accuracy.
  * Three seeds, since a visitor gets a random one.
  */
-import type { BenchRow } from './run';
+import type { BenchRow } from './row';
 import { withStudioPage } from './studio-page';
 import { CONFERENCE_DEFAULTS, demoRecipe, type ConferenceSettings } from '../src/ui/conference';
 

@@ -2,7 +2,7 @@
  * Issue 4 (a): a head epoch on cached backbone features against an epoch that runs the frozen backbone on every
  * batch, same images, same split, same backend (auto routing: WASM on a software adapter), in one page.
  */
-import type { BenchRow } from './run';
+import type { BenchRow } from './row';
 import { hasMobilenet, MOBILENET, sampleFolder, withStudioPage } from './studio-page';
 import type { TrainConfig } from '../src/engine/types';
 

@@ -13,7 +13,7 @@ import type { RunRecord, TrainConfig } from '../src/engine/types';
 import { launchStudioBrowser } from '../cli/browser';
 import { serveStatic } from '../cli/serve';
 import { MODELS_DIR } from './options';
-import type { BenchRow } from './run';
+import type { BenchRow } from './row';
 import { hasMobilenet, MOBILENET, sampleFolder } from './studio-page';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');

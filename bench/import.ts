@@ -9,7 +9,7 @@ import type {} from '../src/engine/automation';
 import { launchStudioBrowser } from '../cli/browser';
 import { serveStatic } from '../cli/serve';
 import { browserCpuSeconds } from './cpu';
-import type { BenchRow } from './run';
+import type { BenchRow } from './row';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 

@@ -10,7 +10,7 @@ import type {} from '../src/engine/automation';
 import { launchStudioBrowser } from '../cli/browser';
 import { serveStatic } from '../cli/serve';
 import { MODELS_DIR } from './options';
-import type { BenchRow } from './run';
+import type { BenchRow } from './row';
 import { hasMobilenet, MOBILENET as MODEL, sampleFolder } from './studio-page';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');

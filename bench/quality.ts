@@ -19,7 +19,7 @@ import { folderHandler } from '../tests/fixtures/pretrained';
 import { MODELS_DIR } from './options';
 import { duplicateAwareFolder, features, useWasm } from './quality-features';
 import { chooseEpoch, kfoldSplits, PLAIN, scoreEpoch, trainFold, type EpochRule, type FeatureTable, type FoldScore, type HeadRecipe } from './quality-kfold';
-import type { BenchRow } from './run';
+import type { BenchRow } from './row';
 
 const FOLDS = 5;
 const SEED = 42;

@@ -3,7 +3,7 @@
  * four classes and on the three tumour classes: best validation accuracy, per-class recall and the confusion matrix
  * of that epoch (RunRecord.bestValidation). Auto mode, so on a software adapter it runs on WASM.
  */
-import type { BenchRow } from './run';
+import type { BenchRow } from './row';
 import { hasMobilenet, MOBILENET, sampleFolder, withStudioPage } from './studio-page';
 
 const TUMOURS = ['glioma', 'meningioma', 'pituitary'];

@@ -29,16 +29,9 @@ import { realDataBenchmark } from './real-data';
 import { torchFeaturesBenchmark } from './torch-features';
 import { xceptionBenchmark } from './xception';
 import { phantomFolder } from '../tests/fixtures/folders';
+import type { BenchRow } from './row';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-
-export interface BenchRow {
-  benchmark: string;
-  metric: string;
-  value: number | string;
-  unit: string;
-  note?: string;
-}
 
 const BENCHMARKS: Record<string, (data: string) => Promise<BenchRow[]>> = {
   import: (data) => importBenchmark(data, numberOption('size', { full: 224, quick: 224 })),

@@ -16,7 +16,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { torchvisionBackbone } from '../src/core/models/torch/backbone';
 import { readCheckpoint } from '../src/core/models/torch/checkpoint';
 import { getZooEntry } from '../src/core/models/zoo';
-import type { BenchRow } from './run';
+import type { BenchRow } from './row';
 
 const PYTHON = '/usr/bin/python3';
 const ARCHITECTURES = ['resnet18', 'resnet50', 'efficientnet_b0', 'vit_b16', 'swin_t', 'swin_s'];

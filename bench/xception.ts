@@ -15,7 +15,7 @@ import type { TrainEvent } from '../src/engine/types';
 import { launchStudioBrowser } from '../cli/browser';
 import { serveStatic } from '../cli/serve';
 import { XCEPTION_FILE } from '../src/core/models/zoo';
-import type { BenchRow } from './run';
+import type { BenchRow } from './row';
 import { sampleFolder } from './studio-page';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');

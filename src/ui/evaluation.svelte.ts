@@ -1,7 +1,7 @@
 /** The evaluation panel's state: one evaluation at a time, through the Engine interface only. */
 import { eventSink, type EngineProxy } from '../engine/client';
 import type { EvaluateEvent, EvaluateRequest, EvaluationRecord } from '../engine/types';
-import { tracked, type ShownError } from './studio.svelte';
+import { tracked, type ShownError } from './shown-error';
 
 export class EvaluationState {
   running = $state(false);

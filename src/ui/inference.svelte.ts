@@ -1,7 +1,7 @@
 /** The inference panel's state: a registered model, the images to classify, their predictions and the audit log. */
 import { eventSink, type EngineProxy } from '../engine/client';
 import type { AuditEntry, ModelVersion, PredictOptions, PredictResult } from '../engine/types';
-import { tracked, type ShownError } from './studio.svelte';
+import { tracked, type ShownError } from './shown-error';
 
 export type AuditMode = NonNullable<PredictOptions['audit']>;
 const AUDIT_KEY = 'mri-studio.audit';

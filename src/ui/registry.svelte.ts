@@ -1,7 +1,7 @@
 /** The registry and storage views' state: registered versions and exports, through the Engine interface only. */
 import type { EngineProxy } from '../engine/client';
 import type { ExportedFile, ModelExport, ModelVersion, OnnxParity, RegisterModelRequest, StorageGroupUsage } from '../engine/types';
-import { describeError, type ShownError } from './studio.svelte';
+import { describeError, type ShownError } from './shown-error';
 
 /** What the browser says about this site's storage (navigator.storage), plus the studio's own breakdown. */
 export interface StorageView {

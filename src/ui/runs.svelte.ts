@@ -1,7 +1,7 @@
 /** The runs page's state: the stored runs and what can be done with them, through the Engine interface only. */
 import { eventSink, type EngineProxy } from '../engine/client';
 import type { CrossValidationEvent, CrossValidationResult, ExportedFile, RunComparison, RunRecord, TrainConfig } from '../engine/types';
-import { describeError, type ShownError } from './studio.svelte';
+import { describeError, type ShownError } from './shown-error';
 
 export class RunsState {
   runs = $state.raw<RunRecord[]>([]);
