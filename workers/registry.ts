@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { strToU8 } from 'fflate';
-import { describeModel, type ModelMetadata } from '../src/core/export/metadata';
+import { describeModel, runOperatingPoint, type ModelMetadata } from '../src/core/export/metadata';
 import { exportOnnx, ONNX_INPUT, ONNX_OUTPUT, UnsupportedLayerError } from '../src/core/export/onnx';
 import { maxAbsDifference, PARITY_TOLERANCE, rowsOf, studioProbabilities, syntheticPixels } from '../src/core/export/parity';
 import { exportTfjs, importTfjs, unzipFiles, zipFiles, type ImportedModel, type ModelFiles, modelFilesOf } from '../src/core/export/tfjs';
@@ -13,7 +13,6 @@ import { browserEstimate } from '../src/core/registry/quota';
 import { deleteModelVersion, listModels, loadModelFiles, registerModel, RegistryError, removeAlias, resolveModel, reviewRegistrationIn, setAlias, type ModelVersion, type RegistrationReview } from '../src/core/registry/registry';
 import { loadCheckpoint, restoreCheckpoint } from '../src/core/store/checkpoints';
 import { getEvaluation, getRun, type StudioDB } from '../src/core/store/db';
-import { runOperatingPoint } from '../src/core/metrics/operating-point';
 import { EngineError } from '../src/engine/errors';
 import type { ExportedFile, ModelExport, OnnxParity, RegisterModelRequest } from '../src/engine/types';
 import { version as studioVersion } from '../package.json';

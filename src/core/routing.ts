@@ -3,7 +3,10 @@
  * emulating a GPU: SwiftShader, llvmpipe) the GPU backends are the slowest way to compute, so in 'auto' mode the
  * engine moves each kind of work to the backend measured fastest for it. Pure: the engine supplies what initialised.
  */
-import type { AdapterInfo, BackendName, Strategy } from './train/types';
+import type { AdapterInfo, BackendName, Routing, Strategy } from './train/types';
+
+// The record of a run's routing is declared with the run record, which holds it.
+export type { Routing } from './train/types';
 
 const SOFTWARE_ADAPTER = /swiftshader|llvmpipe|softpipe|lavapipe|warp|software|basic render/i;
 
@@ -35,17 +38,6 @@ export interface RoutingInput {
    * auto mode no work goes to them, even the selected backend on a real GPU.
    */
   refused?: readonly BackendName[];
-}
-
-export interface Routing {
-  /** Forward-only work: feature extraction, validation, evaluation, prediction. */
-  forward: BackendName;
-  /** Optimiser steps. */
-  train: BackendName;
-  /** True when work left the selected backend. */
-  routed: boolean;
-  /** What runs where and why, for the UI and the CLI. */
-  reason: string;
 }
 
 /*

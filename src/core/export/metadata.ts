@@ -4,8 +4,9 @@
  * `metadata_props` inside an ONNX file; read back when a TF.js folder is imported.
  */
 import type { ChannelStats } from '../dataset/stats';
-import { checkExportedOperatingPoint, type ExportedOperatingPoint } from '../metrics/operating-point';
-import type { TestTimeAugmentation } from '../train/types';
+import type { EvaluationRecord } from '../metrics/evaluation';
+import { checkExportedOperatingPoint, exportOperatingPoint, type ExportedOperatingPoint } from '../metrics/operating-point';
+import type { RunRecord, TestTimeAugmentation } from '../train/types';
 
 export const METADATA_FORMAT = 'mri-studio-model';
 export const METADATA_FORMAT_VERSION = 1;
@@ -119,4 +120,16 @@ export function describeModel(d: DescribeModel): ModelMetadata {
     libraries: { ...d.libraries },
     exportedAt: new Date().toISOString(),
   };
+}
+
+/**
+ * The operating point a run's best model is exported with: its stored evaluation's when that evaluated the best
+ * checkpoint (the target the user chose), else the one fitted at the default target when the best epoch was saved.
+ */
+export function runOperatingPoint(run: Pick<RunRecord, 'classes' | 'best' | 'bestValidation'>, evaluation?: Pick<EvaluationRecord, 'checkpoint' | 'metrics'> | null): ExportedOperatingPoint | undefined {
+  const best = run.best?.epoch;
+  const m = evaluation?.checkpoint?.kind === 'best' && evaluation.checkpoint.epoch === best ? evaluation.metrics : null;
+  if (m?.operatingPoint) return exportOperatingPoint(m.operatingPoint, m.temperature, run.classes);
+  const v = run.bestValidation;
+  return v?.operatingPoint && v.epoch === best ? exportOperatingPoint(v.operatingPoint, v.temperature ?? null, run.classes) : undefined;
 }

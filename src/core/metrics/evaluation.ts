@@ -7,7 +7,7 @@ import { calibration, confidenceHistogram, fitTemperature, softmax, topClass, ty
 import { confusionMatrix, rowNormalize, type ConfusionMatrix } from './confusion';
 import { classificationReport, classMetrics, type ClassificationReport } from './report';
 import type { PerturbationKind } from '../image/perturb';
-import type { MedicalValidation } from './medical';
+import type { MedicalValidation } from './medical-record';
 import { rocOneVsRest, type OneVsRestRoc } from './roc';
 import { decide, fitOperatingPoint, type FitOptions, type OperatingPoint } from './operating-point';
 

@@ -9,7 +9,7 @@ import { mdText } from '../markdown';
 import type { Interval } from './bootstrap';
 import { TEMPERATURE_RANGE } from './calibration';
 import type { EvaluatedImage, EvaluationMetrics, Robustness, RobustnessRow } from './evaluation';
-import type { MedicalValidation } from './medical';
+import type { MedicalValidation } from './medical-record';
 import type { ClassMetrics } from './report';
 import { OPERATING_POINT_RULE } from './operating-point';
 

@@ -5,49 +5,14 @@
 import type { SplitName } from '../dataset/split';
 import { isImbalanced } from '../train/losses';
 import type { EvaluationMetrics } from './evaluation';
+import { DEFAULT_THRESHOLDS, isNoTumourClass, type MedicalCheck, type MedicalThresholds, type MedicalValidation, type Verdict } from './medical-record';
 
-export interface MedicalThresholds {
-  /** Every tumour class's sensitivity must reach this (0.85). */
-  minSensitivity: number;
-  minAccuracy: number;
-  maxP95LatencyMs: number;
-  /** The classes whose sensitivity is held to the threshold; by default every class not named like "no tumour". */
-  tumourClasses?: string[];
-}
-
-export const DEFAULT_THRESHOLDS: MedicalThresholds = { minSensitivity: 0.85, minAccuracy: 0.85, maxP95LatencyMs: 100 };
-
-/** "notumor", "no_tumour", "No Tumor", "normal", "healthy": the class of scans without a tumour. */
-export function isNoTumourClass(name: string): boolean {
-  return /^(no[\s_-]?tumou?rs?|normal|healthy|negative)$/i.test(name.trim());
-}
-
-export type Verdict = 'Excellent' | 'Good' | 'Needs improvement';
-
-export interface MedicalCheck {
-  name: string;
-  value: number;
-  threshold: number;
-  /** 'min': value must be ≥ threshold; 'max': value must be < threshold. */
-  kind: 'min' | 'max';
-  passed: boolean;
-}
+export { isNoTumourClass, type MedicalThresholds, type MedicalValidation } from './medical-record';
 
 export interface CrossSplitDuplicate {
   kind: 'exact' | 'near';
   members: string[];
   splits: SplitName[];
-}
-
-export interface MedicalValidation {
-  verdict: Verdict;
-  /** Every check passed. */
-  passed: boolean;
-  thresholds: Required<MedicalThresholds>;
-  checks: MedicalCheck[];
-  recommendations: string[];
-  /** Set when duplicate images cross from training or validation into an evaluated split: the figures are optimistic. */
-  leakageWarning: string | null;
 }
 
 export interface MedicalContext {

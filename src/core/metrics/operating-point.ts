@@ -16,11 +16,9 @@
  * probability. Thresholds only go down and the candidates are finite, so this ends; a class that still misses the
  * target at its lowest candidate is reported as unreached, with the sensitivity it got.
  */
-import { isNoTumourClass } from './medical';
+import { isNoTumourClass } from './medical-record';
 import { fitTemperature, softmax } from './calibration';
 import { confusionMatrix, perClassRecall } from './confusion';
-import type { EvaluationRecord } from './evaluation';
-import type { RunRecord } from '../train/types';
 
 export const DEFAULT_TARGET_SENSITIVITY = 0.95;
 
@@ -192,16 +190,4 @@ export function checkExportedOperatingPoint(e: unknown, labels: string[]): strin
   if (typeof t !== 'object' || t === null || !labels.every((l) => t[l] === null || (typeof t[l] === 'number' && (t[l] as number) > 0 && (t[l] as number) <= 1))) return '"thresholds" must give each label a probability in (0, 1] or null';
   if (o.temperature !== null && !(typeof o.temperature === 'number' && o.temperature > 0)) return '"temperature" must be a positive number or null';
   return null;
-}
-
-/**
- * The operating point a run's best model is exported with: its stored evaluation's when that evaluated the best
- * checkpoint (the target the user chose), else the one fitted at the default target when the best epoch was saved.
- */
-export function runOperatingPoint(run: Pick<RunRecord, 'classes' | 'best' | 'bestValidation'>, evaluation?: Pick<EvaluationRecord, 'checkpoint' | 'metrics'> | null): ExportedOperatingPoint | undefined {
-  const best = run.best?.epoch;
-  const m = evaluation?.checkpoint?.kind === 'best' && evaluation.checkpoint.epoch === best ? evaluation.metrics : null;
-  if (m?.operatingPoint) return exportOperatingPoint(m.operatingPoint, m.temperature, run.classes);
-  const v = run.bestValidation;
-  return v?.operatingPoint && v.epoch === best ? exportOperatingPoint(v.operatingPoint, v.temperature ?? null, run.classes) : undefined;
 }

@@ -6,7 +6,7 @@
 import type { ModelMetadata } from '../export/metadata';
 import { mdText } from '../markdown';
 import type { RunRecord } from '../train/types';
-import type { ModelVersion } from './registry';
+import type { ModelVersion } from '../store/records';
 
 /** A held-out evaluation of the model (e.g. the test split), as the evaluation step reports it. */
 export interface CardEvaluation {

@@ -8,10 +8,12 @@ import type { StudioDB } from '../store/db';
 import type { ModelMetadata } from '../export/metadata';
 import type { ModelFiles } from '../export/tfjs';
 import type { RunRecord } from '../train/types';
-import type { ExportedOperatingPoint } from '../metrics/operating-point';
+import type { ModelVersion, StoredModelFile } from '../store/records';
 import { modelCard, pct, wilsonInterval, type CardEvaluation, type MedicalVerdict } from './card';
 import { checkQuota, commitOrAbort, isQuotaError, type EstimateFn } from './quota';
 import { compareSemver, parseSemver, semverProblem } from './semver';
+
+export type { ModelVersion, StoredModelFile } from '../store/records';
 
 export const DEFAULT_ACCURACY_THRESHOLD = 0.85;
 
@@ -25,40 +27,6 @@ export class RegistryError extends Error {
     super(message);
     this.name = 'RegistryError';
   }
-}
-
-export interface ModelVersion {
-  /** `${name}@${version}`. */
-  id: string;
-  name: string;
-  version: string;
-  description: string;
-  tags: Record<string, string>;
-  aliases: string[];
-  createdAt: string;
-  /** The run the model comes from (its best epoch); null for a model imported from files. */
-  runId: string | null;
-  epoch: number | null;
-  modelId: string;
-  strategy: string;
-  labels: string[];
-  inputSize: number;
-  channels: 1 | 3;
-  /** The screening thresholds the model's metadata carries (see src/core/metrics/operating-point.ts); absent without. */
-  operatingPoint?: ExportedOperatingPoint;
-  /** Validation accuracy the gate judged, with its 95 % Wilson interval; null when the model came without one. */
-  validation: { accuracy: number; n: number; ci95: [number, number] } | null;
-  gate: { threshold: number; passed: boolean; override: { reason: string; at: string } | null };
-  files: { path: string; byteLength: number }[];
-  byteLength: number;
-  /** Markdown model card, generated at registration. */
-  card: string;
-}
-
-export interface StoredModelFile {
-  versionId: string;
-  path: string;
-  data: ArrayBuffer;
 }
 
 export interface RegisterRequest {

@@ -4,21 +4,9 @@
  * user asked for names) and what the model answered.
  */
 import type { StudioDB } from './db';
+import type { AuditEntry } from './records';
 
-export interface AuditEntry {
-  /** Assigned by the store, in the order entries were written. */
-  id?: number;
-  at: string;
-  /** The ref the user asked for (`brain-mri@champion`) and the version it resolved to (`brain-mri@1.0.0`). */
-  ref: string;
-  model: string;
-  /** SHA-256 of the file's bytes: identifies the image without naming it. */
-  sha256: string;
-  /** The file's name, only when the log records names. */
-  file?: string;
-  top: string;
-  probability: number;
-}
+export type { AuditEntry } from './records';
 
 export async function appendAudit(db: StudioDB, entries: AuditEntry[]): Promise<void> {
   if (entries.length === 0) return;

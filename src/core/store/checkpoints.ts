@@ -11,56 +11,17 @@
  * built in the same worker, gets new variable names, and its optimiser state has to follow it.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { IDBPTransaction, StoreNames } from 'idb';
 import type { BestCheckpoint } from '../train/callbacks';
 import type { CheckpointKind, TrainerState } from '../train/trainer';
 import type { EpochMetrics } from '../train/types';
 import { browserEstimate, commitOrAbort, writeWithinQuota, type EstimateFn } from '../registry/quota';
-import type { StudioDB, StudioSchema } from './db';
+import { deleteCheckpointsIn, type StudioDB, type WriteTx } from './db';
+import type { CheckpointMeta, StoredCheckpoint, TensorEntry } from './records';
 
-/** A read-write transaction over stores that include `checkpoints` and `checkpointChunks`. */
-export type WriteTx = IDBPTransaction<StudioSchema, StoreNames<StudioSchema>[], 'readwrite'>;
+export type { StoredCheckpoint, StoredChunk, TensorEntry } from './records';
 
 /** Chunk size: well under every browser's per-value comfort zone, and few enough chunks for a large network. */
 export const CHUNK_BYTES = 4 * 1024 * 1024;
-
-export interface TensorEntry {
-  name: string;
-  shape: number[];
-  dtype: 'float32' | 'int32';
-  /** Byte range in the checkpoint's packed stream. */
-  offset: number;
-  byteLength: number;
-}
-
-/** What every form of a checkpoint carries besides its tensors. */
-interface CheckpointMeta {
-  runId: string;
-  kind: CheckpointKind;
-  epoch: number;
-  savedAt: string;
-  metrics: EpochMetrics;
-  /** The run's configuration as the caller serialises it (e.g. the JSON config); stored, not interpreted. */
-  config: unknown;
-  trainer: TrainerState;
-  optimizerClass: string;
-}
-
-/** The checkpoint's record: everything but the tensor bytes, which live in `checkpointChunks`. */
-export interface StoredCheckpoint extends CheckpointMeta {
-  /** `${runId}/${kind}`, plus `/${epoch}` for periodic ones, so best and last are overwritten in place. */
-  id: string;
-  weights: TensorEntry[];
-  optimizer: TensorEntry[];
-  byteLength: number;
-  chunkCount: number;
-}
-
-export interface StoredChunk {
-  checkpointId: string;
-  index: number;
-  data: ArrayBuffer;
-}
 
 export interface NamedArray {
   name: string;
@@ -259,15 +220,6 @@ export async function deleteCheckpoints(db: StudioDB, runId: string): Promise<vo
   const tx = db.transaction(['checkpoints', 'checkpointChunks'], 'readwrite') as unknown as WriteTx;
   await deleteCheckpointsIn(tx, runId);
   await tx.done;
-}
-
-/** Deletes a run's checkpoints in the caller's transaction (deleting a run takes its checkpoints in the same one). */
-export async function deleteCheckpointsIn(tx: WriteTx, runId: string): Promise<void> {
-  const records = await tx.objectStore('checkpoints').index('runId').getAll(runId);
-  for (const r of records) {
-    await tx.objectStore('checkpointChunks').delete(IDBKeyRange.bound([r.id, 0], [r.id, Infinity]));
-    await tx.objectStore('checkpoints').delete(r.id);
-  }
 }
 
 /**

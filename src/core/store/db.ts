@@ -3,16 +3,13 @@
  * returning user's data survives every release. Works in the page, in the worker, and in Node (fake-indexeddb).
  */
 import type * as tf from '@tensorflow/tfjs';
-import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
-import { deleteCheckpointsIn, type WriteTx } from './checkpoints';
+import { openDB, type DBSchema, type IDBPDatabase, type IDBPTransaction, type StoreNames } from 'idb';
 import type { SplitManifest } from '../dataset/split';
-import type { ModelVersion, StoredModelFile } from '../registry/registry';
 import type { ChannelStats } from '../dataset/stats';
 import type { EvaluationRecord } from '../metrics/evaluation';
-import type { AuditEntry } from './audit';
 import type { ZooEntry } from '../models/zoo';
 import type { RunRecord } from '../train/types';
-import type { StoredCheckpoint, StoredChunk } from './checkpoints';
+import type { AuditEntry, ModelVersion, StoredCheckpoint, StoredChunk, StoredModelFile } from './records';
 
 export interface StoredStats extends ChannelStats {
   splitId: string;
@@ -74,6 +71,9 @@ export interface StudioSchema extends DBSchema {
 
 export type StudioDB = IDBPDatabase<StudioSchema>;
 
+/** A read-write transaction over stores that include `checkpoints` and `checkpointChunks`. */
+export type WriteTx = IDBPTransaction<StudioSchema, StoreNames<StudioSchema>[], 'readwrite'>;
+
 export function openStudioDB(name = DB_NAME): Promise<StudioDB> {
   return openDB<StudioSchema>(name, DB_VERSION, {
     upgrade(db, oldVersion) {
@@ -134,6 +134,15 @@ export async function deleteRun(db: StudioDB, runId: string): Promise<boolean> {
   await tx.objectStore('runs').delete(runId);
   await tx.done;
   return true;
+}
+
+/** Deletes a run's checkpoints in the caller's transaction (deleting a run takes its checkpoints in the same one). */
+export async function deleteCheckpointsIn(tx: WriteTx, runId: string): Promise<void> {
+  const records = await tx.objectStore('checkpoints').index('runId').getAll(runId);
+  for (const r of records) {
+    await tx.objectStore('checkpointChunks').delete(IDBKeyRange.bound([r.id, 0], [r.id, Infinity]));
+    await tx.objectStore('checkpoints').delete(r.id);
+  }
 }
 
 export async function saveStats(db: StudioDB, stats: StoredStats): Promise<void> {

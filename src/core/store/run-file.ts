@@ -10,8 +10,8 @@ import { strFromU8, strToU8, unzipSync, zipSync } from 'fflate';
 import type { EvaluationRecord } from '../metrics/evaluation';
 import { checkQuota, isQuotaError, type StorageEstimateLike } from '../registry/quota';
 import type { RunRecord } from '../train/types';
-import { checkpointBytes, checkpointId, CHUNK_BYTES, listCheckpoints, putCheckpoint, type StoredCheckpoint, type TensorEntry, type WriteTx } from './checkpoints';
-import { getEvaluation, getRun, getSplit, getStats, type StoredSplit, type StoredStats, type StudioDB } from './db';
+import { checkpointBytes, checkpointId, CHUNK_BYTES, listCheckpoints, putCheckpoint, type StoredCheckpoint, type TensorEntry } from './checkpoints';
+import { getEvaluation, getRun, getSplit, getStats, type StoredSplit, type StoredStats, type StudioDB, type WriteTx } from './db';
 
 export const RUN_FILE_FORMAT = 'mri-studio-run';
 /** Bumped when a reader of an older version could not read the file; a newer file is refused with that reason. */

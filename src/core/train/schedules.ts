@@ -1,5 +1,3 @@
-import type { EpochMetrics } from './types';
-
 /** Multiplies the rate by `gamma` every `everyEpochs` epochs; `epoch` counts from 0 (PyTorch's StepLR). */
 export function stepLr(baseLr: number, epoch: number, everyEpochs: number, gamma: number): number {
   return baseLr * gamma ** Math.floor(epoch / everyEpochs);
@@ -26,6 +24,9 @@ export function cosineWarmupLr(baseLr: number, t: number, { warmup, total, minLr
 
 export type MonitoredMetric = 'valAccuracy' | 'valLoss' | 'trainAccuracy' | 'trainLoss';
 export type MonitorMode = 'min' | 'max';
+/** The figures of one epoch a schedule can watch: any `EpochMetrics` has them (declared here, not imported, so that
+ * `types.ts` can name a schedule's config without an import cycle). */
+export type MonitoredValues = Readonly<Record<MonitoredMetric, number>>;
 
 /** Whether `value` beats `best` by more than `minDelta` (Keras's rule: a gain of exactly minDelta is no gain). */
 export function improves(value: number, best: number, mode: MonitorMode, minDelta: number): boolean {
@@ -75,7 +76,7 @@ export class ReduceLrOnPlateau {
   }
 
   /** Feeds one epoch's metrics; returns the rate for the next epoch. */
-  update(metrics: EpochMetrics): number {
+  update(metrics: MonitoredValues): number {
     const value = metrics[this.monitor];
     if (improves(value, this.s.best, this.mode, this.minDelta)) {
       this.s.best = value;
@@ -104,7 +105,7 @@ export interface LrScheduler {
   /** The rate for the step about to run; `epoch` and `step` (within the epoch) count from 0. */
   lrAt(epoch: number, step: number): number;
   /** Called after each validated epoch; only reduce-on-plateau reacts. */
-  endEpoch(metrics: EpochMetrics): void;
+  endEpoch(metrics: MonitoredValues): void;
   /** What a checkpoint must store to resume the schedule exactly (null where the rate is a function of time). */
   state(): PlateauState | null;
 }

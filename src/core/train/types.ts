@@ -8,7 +8,6 @@ import type { ChannelStats } from '../dataset/stats';
 import type { OperatingPoint } from '../metrics/operating-point';
 import type { DemoLesions } from '../dataset/demo';
 import type { ConfusionMatrix } from '../metrics/confusion';
-import type { Routing } from '../routing';
 
 export type BackendName = 'webgpu' | 'webgl' | 'wasm' | 'cpu';
 
@@ -173,6 +172,18 @@ export interface SplitCounts {
   train: number;
   val: number;
   test: number;
+}
+
+/** Which backend ran a run's work and why (src/core/routing.ts decides it). */
+export interface Routing {
+  /** Forward-only work: feature extraction, validation, evaluation, prediction. */
+  forward: BackendName;
+  /** Optimiser steps. */
+  train: BackendName;
+  /** True when work left the selected backend. */
+  routed: boolean;
+  /** What runs where and why, for the UI and the CLI. */
+  reason: string;
 }
 
 export interface RunRecord {
