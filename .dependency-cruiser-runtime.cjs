@@ -1,0 +1,39 @@
+/**
+ * The second pass of the dependency rule (see .dependency-cruiser.cjs): on the graph without type-only imports, what
+ * the page and the CLI may load. A core module is pure when it does not reach TF.js at run time, directly or through
+ * other modules (config, metrics records, markdown, csv …); the page and the CLI may use those and no tensor code.
+ * Type-only imports are erased by the compiler, so the UI may still name a tensor module's types (through src/engine).
+ */
+const base = require('./.dependency-cruiser.cjs');
+
+const TFJS = '(^|/)node_modules/@tensorflow/';
+
+/** @type {import('dependency-cruiser').IConfiguration} */
+module.exports = {
+  forbidden: [
+    {
+      name: 'ui-loads-no-tensor-code',
+      severity: 'error',
+      comment: 'The page bundle never contains TF.js: the UI may import the engine interface and pure core modules, not a core module that reaches @tensorflow.',
+      from: { path: '^src/(ui/|main\\.ts$|automation\\.ts$)' },
+      to: { path: TFJS, reachable: true },
+    },
+    {
+      name: 'engine-interface-loads-no-tensor-code',
+      severity: 'error',
+      from: { path: '^src/engine/' },
+      to: { path: TFJS, reachable: true },
+    },
+    {
+      name: 'cli-loads-no-tensor-code',
+      severity: 'error',
+      comment: 'The CLI drives the page: it may check inputs with pure core modules, never run tensor code itself.',
+      // TODO(issue 18, items 1 and 4): cli/studio.ts loads src/core/config.ts (to check a --config file), and
+      // config.ts reaches TF.js through src/core/image/augment.ts (augmentDefault, validateAugmentConfig). That is its
+      // only path to TF.js today; drop this exception once the settings schema is free of TF.js.
+      from: { path: '^cli/', pathNot: '^cli/studio\\.ts$' },
+      to: { path: TFJS, reachable: true },
+    },
+  ],
+  options: { ...base.options, tsPreCompilationDeps: false },
+};
