@@ -12,6 +12,7 @@ import type { EvaluationRecord } from '../metrics/evaluation';
 import type { AuditEntry } from './audit';
 import type { ZooEntry } from '../models/zoo';
 import type { RunRecord } from '../train/types';
+import type { BackendMeasurement } from '../routing';
 import type { StoredCheckpoint, StoredChunk } from './checkpoints';
 
 export interface StoredStats extends ChannelStats {
@@ -21,7 +22,7 @@ export interface StoredStats extends ChannelStats {
 }
 
 export const DB_NAME = 'mri-studio';
-export const DB_VERSION = 6;
+export const DB_VERSION = 7;
 
 export interface StoredSplit {
   splitId: string;
@@ -70,6 +71,8 @@ export interface StudioSchema extends DBSchema {
   evaluations: { key: string; value: EvaluationRecord };
   /** The opt-in log of predictions made with registered models (see audit.ts), keyed by an increasing number. */
   predictionAudit: { key: number; value: AuditEntry };
+  /** Timed backend choices (see measurements.ts), keyed by adapter, model, strategy, input and batch (measurementKey). */
+  backendMeasurements: { key: string; value: BackendMeasurement };
 }
 
 export type StudioDB = IDBPDatabase<StudioSchema>;
@@ -101,6 +104,9 @@ export function openStudioDB(name = DB_NAME): Promise<StudioDB> {
       }
       if (oldVersion < 6) {
         db.createObjectStore('predictionAudit', { keyPath: 'id', autoIncrement: true });
+      }
+      if (oldVersion < 7) {
+        db.createObjectStore('backendMeasurements', { keyPath: 'key' });
       }
     },
   });

@@ -76,6 +76,13 @@ export interface TrainConfig {
    * epoch runs only the trainable part; `off` runs the frozen layers every epoch (less memory; the benchmark's baseline).
    */
   featureCache?: 'auto' | 'off';
+  /**
+   * Auto backend mode, a model's first run on this adapter (model, strategy, input and batch): `auto` (default) times
+   * a few training steps on each backend that could run it when the adapter is a real GPU, keeps the fastest and runs
+   * there (workers/measure.ts); `on` measures on a software adapter or without a GPU too; `off` keeps the fixed order
+   * of src/core/routing.ts and leaves stored measurements aside. A forced backend is never measured.
+   */
+  measureBackends?: 'auto' | 'on' | 'off';
   /** `auto`: inverse-frequency weights when the training split is imbalanced (largest > 1.5 × smallest); off by default. */
   classWeights?: 'auto' | 'off';
   /** Cross-entropy label smoothing ε (0 by default). */
