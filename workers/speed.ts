@@ -24,7 +24,8 @@ function syntheticBatch(model: tf.LayersModel, batchSize: number) {
   const [, h, w, c] = model.inputs[0].shape as number[];
   const classes = model.outputs[0].shape[1] as number;
   const x = tf.randomUniform([batchSize, h, w, c]);
-  const y = tf.oneHot(tf.zeros([batchSize], 'int32') as tf.Tensor1D, classes);
+  // tidy: the zeros the labels are made from would otherwise stay behind.
+  const y = tf.tidy(() => tf.oneHot(tf.zeros([batchSize], 'int32') as tf.Tensor1D, classes));
   return { x, y, h, trainable: model.trainableWeights.map((v) => v.read() as tf.Variable) };
 }
 
