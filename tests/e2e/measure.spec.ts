@@ -1,4 +1,8 @@
 import { expect, test } from '@playwright/test';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { studio } from '../fixtures/cli';
 import type { TrainConfig, TrainEvent } from '../../src/engine/types';
 import { gotoStep } from '../fixtures/studio-ui';
 
@@ -86,4 +90,23 @@ test('a forced backend is never measured, and a measurement asked for says why',
   expect(run.routing).toEqual({ forward: 'wasm', train: 'wasm', routed: false, reason: 'training and validation on WASM, as chosen' });
   await expect(page.evaluate((c) => window.studio!.measureBackends(c), cfg())).rejects.toThrow('E_CONFIG: the WASM backend was chosen, so every run stays on it: choose auto to measure the backends');
   expect(await page.evaluate(() => window.studio!.backendMeasurements())).toEqual([]);
+});
+
+test('the CLI measures with --measure-backends on, prints the figures in its routing line, and lists the measurements', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'studio-measure-'));
+  // IndexedDB belongs to the origin: both commands use the same profile and port (offset from this checkout's test port).
+  const common = ['--profile', join(dir, 'profile'), '--port', String(Number(process.env.STUDIO_TEST_PORT ?? 4173) + 7)];
+  const out = join(dir, 'run.json');
+  const r = studio('train', '--demo', '--epochs', '1', '--image-size', '16', '--per-class', '12', '--batch-size', '8', '--measure-backends', 'on', '--out', out, ...common);
+  expect(r.code, r.stderr.join('\n')).toBe(0);
+  expect(r.stdout).toContain('  measuring the backends for this model: webgpu (1 of 3)');
+  expect(r.stdout).toContain('  measuring the backends for this model: wasm (3 of 3)');
+  const run = JSON.parse(readFileSync(out, 'utf8'));
+  const fastest = { webgpu: 'WebGPU', webgl: 'WebGL', wasm: 'WASM' }[run.routing.train as 'webgpu' | 'webgl' | 'wasm'];
+  expect(r.stdout).toMatch(new RegExp(`routing: Measured here: (WebGPU|WebGL|WASM) [\\d.]+ m?s/step, (WebGPU|WebGL|WASM) [\\d.]+ m?s/step, (WebGPU|WebGL|WASM) [\\d.]+ m?s/step → ${fastest}: training and validation on ${fastest}`));
+
+  const listed = studio('measurements', ...common);
+  expect(listed.code, listed.stderr.join('\n')).toBe(0);
+  expect(listed.stdout).toMatch(new RegExp(`simple_cnn \\(scratch, 16 px, batch 8\\) on .*: (webgpu|webgl|wasm) [\\d.]+ s/step \\(first [\\d.]+ s\\), .* → ${run.routing.train}`));
+  expect(studio('train', '--demo', '--epochs', '1', '--measure-backends', 'always', '--out', out).stderr[0]).toBe('studio: --measure-backends must be one of auto, on, off (got "always")');
 });
