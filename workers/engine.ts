@@ -76,8 +76,8 @@ function checkConfig(cfg: TrainConfig): void {
   if (!Number.isInteger(cfg.seed)) bad(`seed must be a whole number (got ${cfg.seed})`);
   if (cfg.labelSmoothing !== undefined && !(cfg.labelSmoothing >= 0 && cfg.labelSmoothing < 1)) bad(`label smoothing must be in [0, 1) (got ${cfg.labelSmoothing})`);
   if (cfg.dataset.kind === 'demo') checkFractions(cfg.dataset.split);
-  const cv = cfg.crossValidation;
   if (cfg.measureBackends !== undefined && !['auto', 'on', 'off'].includes(cfg.measureBackends)) bad(`measureBackends must be auto, on or off (got ${String(cfg.measureBackends)})`);
+  const cv = cfg.crossValidation;
   if (cv && !(Number.isInteger(cv.folds) && cv.folds >= 2 && cv.folds <= MAX_FOLDS && Number.isInteger(cv.fold) && cv.fold >= 1 && cv.fold <= cv.folds)) bad(`cross-validation needs 2 to ${MAX_FOLDS} folds and a fold among them (got fold ${cv.fold} of ${cv.folds})`);
 }
 
@@ -791,12 +791,19 @@ export class StudioEngine implements Engine {
     if (this.active) throw new EngineError('E_BUSY', `run ${this.active.runId} is training; measure when it has finished`);
   }
 
+  /** The input and class count a config's model is built for: the demo's, or the imported dataset's. */
+  private inputShape(cfg: TrainConfig): { imageSize: number; channels: number; numClasses: number } {
+    if (cfg.dataset.kind === 'demo') return { imageSize: cfg.dataset.imageSize, channels: 3, numClasses: DEMO_CLASSES.length };
+    const { summary } = this.importedAs(cfg.dataset.fingerprint);
+    return { imageSize: summary.imageSize, channels: summary.channels, numClasses: summary.classes.length };
+  }
+
   async probeSpeed(cfg: TrainConfig): Promise<SpeedProbe> {
     checkConfig(cfg);
     const entry = zooEntry(cfg.model);
     this.refuseProbeWhileTraining();
     const backend = await this.backend();
-    const data = cfg.dataset.kind === 'demo' ? { imageSize: cfg.dataset.imageSize, channels: 3, numClasses: DEMO_CLASSES.length } : (({ summary }) => ({ imageSize: summary.imageSize, channels: summary.channels, numClasses: summary.classes.length }))(this.importedAs(cfg.dataset.fingerprint));
+    const data = this.inputShape(cfg);
     const routing = routeRun(backend, { strategy: resolveStrategy(cfg, entry), augment: false, cacheFeatures: false });
     let done!: () => void;
     const probing = new Promise<void>((resolve) => (done = resolve));
@@ -837,7 +844,7 @@ export class StudioEngine implements Engine {
     } else {
       cfg = target;
       checkConfig(cfg);
-      data = cfg.dataset.kind === 'demo' ? { imageSize: cfg.dataset.imageSize, channels: 3, numClasses: DEMO_CLASSES.length } : (({ summary }) => ({ imageSize: summary.imageSize, channels: summary.channels, numClasses: summary.classes.length }))(this.importedAs(cfg.dataset.fingerprint));
+      data = this.inputShape(cfg);
     }
     this.refuseProbeWhileTraining();
     const backend = await this.backend();

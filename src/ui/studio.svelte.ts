@@ -480,6 +480,8 @@ export class Studio {
       this.running = false;
       this.paused = false;
       this.pauseRequested = false;
+      // A run that failed while its backends were being measured.
+      this.measurements.progress = null;
     }
   }
 
