@@ -5,7 +5,8 @@
  * [--backends webgl] · torch-features [--images 4] [--architectures a,b] · quality (the recommended recipe against the plain one, 5-fold on the real MRI folder; skipped
  * without it; about 20 minutes once the features are cached in /tmp, 4 more the first time; run only with --only
  * quality or --full) · demo [--epochs N] [--per-class N]
- * [--size N] (the conference recipe's defaults otherwise).
+ * [--size N] (the conference recipe's defaults otherwise) · measure [--size 224] (the measured backend choice, batch 16:
+ * each backend's time to its first training step, and the measurement's own time).
  * Without --only the whole suite runs (about 15 minutes on a 2-core machine); --full runs the heavy ones at full size
  * (224 px, the whole folder, 50 epochs; hours on a CPU). --data defaults to ../shared's MRI Training folder; when it
  * is absent the suite runs on synthetic phantoms (the demo's images as PNG files), and what needs a pretrained
@@ -23,6 +24,7 @@ import { featureCacheBenchmark } from './feature-cache';
 import { finetuneBenchmark } from './finetune';
 import { importBenchmark } from './import';
 import { isolationBenchmark } from './isolation';
+import { measureBenchmark } from './measure';
 import { DATA_DIR, FULL, hasData, MODELS_DIR, numberOption, options } from './options';
 import { qualityBenchmark } from './quality';
 import { realDataBenchmark } from './real-data';
@@ -44,6 +46,7 @@ const BENCHMARKS: Record<string, (data: string) => Promise<BenchRow[]>> = {
   quality: (data) => qualityBenchmark(data, hasData()),
   demo: () => demoBenchmark({ ...(options.epochs ? { epochs: numberOption('epochs', { full: 0, quick: 0 }) } : {}), ...(options['per-class'] ? { perClass: numberOption('per-class', { full: 0, quick: 0 }) } : {}), ...(options.size ? { imageSize: numberOption('size', { full: 0, quick: 0 }) } : {}) }),
   architectures: (data) => architecturesBenchmark(data, numberOption('per-class', { full: 30, quick: 30 }), options.architectures?.split(','), options.backends?.split(',')[0]),
+  measure: () => measureBenchmark(numberOption('size', { full: 224, quick: 224 }), 16),
   'torch-features': () => torchFeaturesBenchmark(numberOption('images', { full: 16, quick: 4 }), options.architectures?.split(',')),
 };
 if (options.only && !(options.only in BENCHMARKS)) {

@@ -41,6 +41,9 @@ const USAGE = `usage: npm run studio -- <command> [options]
         [--mirror-training on|off (off; on: every training image also trains mirrored, each epoch)] [--models-dir DIR]
         [--weights FILE]  the model's pretrained weights from a file (a torchvision model's .pth / .safetensors, Xception's Keras .h5), cached in the profile
         [--class-weights off|auto (off; auto: inverse frequency when imbalanced)] [--label-smoothing X (0)]
+        [--measure-backends auto|on|off (auto)]  auto backend only: a model's first run on this adapter times a few
+                training steps on WebGPU, WebGL and WASM and trains on the fastest (auto: on a real GPU; on: on a
+                software adapter or without a GPU too; off: the fixed order); later runs follow the stored figures
         [--config FILE.json]  settings from a config file (exported by the studio); flags given here override it
         demo:   [--image-size N (32)] [--per-class N (60)]
         folder: [--classes a,b,c] [--split 70/15/15] [--group-pattern REGEX] [--dedupe keep-together|drop|off]
@@ -64,6 +67,8 @@ const USAGE = `usage: npm run studio -- <command> [options]
         k-fold cross-validation of that training config: stratified, group-aware with --group-pattern; one run per
         fold (tagged cv:ID), each scored on its held-out fold; prints and writes mean ± std of accuracy and macro-F1
   runs  [--out FILE.json]          list the runs kept in the profile
+  measurements [--out FILE.json]  the backend measurements kept in the profile: seconds per training step on each
+        backend for a model, strategy, input and batch on an adapter, and the backend its runs go to
   register --run ID --name NAME --version X.Y.Z [--alias A ...] [--description TEXT] [--tag KEY=VALUE ...]
         [--override-reason TEXT]  the run's best model into the registry; below 85 % validation accuracy only with a reason
   export --model NAME@VERSION|NAME@ALIAS --format tfjs|onnx --out DIR
@@ -134,6 +139,7 @@ const TRAIN_OPTIONS = {
   'class-weights': { type: 'string' },
   'label-smoothing': { type: 'string' },
   'label-conflicts': { type: 'string' },
+  'measure-backends': { type: 'string' },
   config: { type: 'string' },
   recommended: { type: 'boolean' },
 } as const;
@@ -331,6 +337,7 @@ export async function parseTrainArgs(argv: string[], command = 'train'): Promise
     ...(v['keep-epoch'] === undefined ? (file ? { keepEpoch: file.train.keepEpoch } : {}) : { keepEpoch: oneOf('keep-epoch', v['keep-epoch'], ['best', 'last'] as const) }),
     ...(v.tta === undefined ? (file ? { tta: file.train.tta } : {}) : { tta: oneOf('tta', v.tta, TTA_KINDS) }),
     ...(v['mirror-training'] === undefined ? (file ? { mirrorTraining: file.train.mirrorTraining } : {}) : { mirrorTraining: oneOf('mirror-training', v['mirror-training'], ['on', 'off'] as const) === 'on' }),
+    ...(v['measure-backends'] === undefined ? {} : { measureBackends: oneOf('measure-backends', v['measure-backends'], ['auto', 'on', 'off'] as const) }),
     epochs,
     batchSize: v['batch-size'] === undefined ? (fileTrain?.batchSize ?? file?.models[model]?.batchSize ?? Number.NaN) : int('batch-size', v['batch-size'], 8, 1, 4096),
     learningRate: lr,
@@ -468,6 +475,8 @@ function progressLine(e: StudioEvent, epochs: number): string | null {
     }
     case 'start':
       return `run ${e.runId} on ${e.backend.name}${e.backend.adapter ? ` (${e.backend.adapter.vendor} ${e.backend.adapter.architecture}${e.backend.adapter.isSoftware ? ', software adapter' : ''})` : ''}: classes ${e.classes.join(', ')}; split ${e.split.train}/${e.split.val}/${e.split.test}${e.resumedFrom ? `; resumed after epoch ${e.resumedFrom}` : ''}\nrouting: ${e.routing.reason}`;
+    case 'measure':
+      return `  measuring the backends for this model: ${e.backend} (${e.index} of ${e.of})`;
     case 'features': {
       // Caching a frozen backbone's activations takes minutes on a large folder before epoch 1: a line per tenth.
       const decile = Math.floor((e.done / e.total) * 10);
@@ -967,6 +976,14 @@ async function main(argv: string[]): Promise<number> {
       for (const r of runs) console.log(`${r.runId}  ${r.status.padEnd(9)}  ${r.backend.padEnd(6)}  ${r.model}  ${r.epochs.length} epochs  best ${r.best ? pct(r.best.valAccuracy) : '-'}`);
       if (runs.length === 0) console.log(`no runs in profile ${args.profile} (port ${args.port})`);
       if (args.out) writeJson(args.out, runs.map(runSummary));
+      return 0;
+    }
+    if (command === 'measurements') {
+      const args = sessionArgs(parse(rest, COMMON_OPTIONS));
+      const all = await withStudio(args, (page) => page.evaluate(() => window.studio!.backendMeasurements()));
+      for (const m of all) console.log(`${m.measuredAt}  ${m.model} (${m.strategy}, ${m.imageSize} px, batch ${m.batchSize}) on ${m.adapter ? [m.adapter.vendor, m.adapter.architecture, m.adapter.description].filter(Boolean).join(' ') : 'no GPU adapter'}: ${[...m.figures.map((f) => `${f.backend} ${f.secondsPerStep.toFixed(3)} s/step (first ${f.firstStepSeconds.toFixed(1)} s)`), ...m.failed.map((f) => `${f.backend} failed: ${f.reason}`)].join(', ')} → ${m.fastest}`);
+      if (all.length === 0) console.log(`no backend measurements in profile ${args.profile} (port ${args.port})`);
+      if (args.out) writeJson(args.out, all);
       return 0;
     }
     if (command === 'register') {

@@ -25,6 +25,8 @@ export function exposeAutomation(studio: Studio, engine: EngineProxy): void {
       return studio.resume(run, (e) => window.onStudioEvent?.(e));
     },
     runs: () => engine.runs(),
+    measureBackends: (target) => studio.measurements.measure(target),
+    backendMeasurements: () => engine.backendMeasurements(),
     evaluate: (req) => studio.evaluation.evaluate(req, (e) => window.onStudioEvent?.(e)),
     async evaluateExternal(runId, req) {
       const run = (await engine.runs()).find((r) => r.runId === runId);

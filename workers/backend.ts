@@ -12,7 +12,7 @@ import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.
 import wasmThreaded from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
 // Convolution gradients for WASM, which TF.js 4.22 lacks: training and Grad-CAM can then run there.
 import '../src/core/kernels/wasm-gradients';
-import { isSoftwareAdapter, routeWork, type Routing, type RunWork } from '../src/core/routing';
+import { isSoftwareAdapter, routeWork, type BackendMeasurement, type Routing, type RunWork } from '../src/core/routing';
 import { BACKEND_ORDER, type AdapterInfo, type BackendInfo, type BackendName } from '../src/engine/types';
 import { EngineError } from '../src/engine/errors';
 
@@ -128,10 +128,13 @@ export function convGradientBackends(): BackendName[] {
   return BACKEND_ORDER.filter((b) => tf.getKernel('Conv2DBackpropFilter', b) && tf.getKernel('DepthwiseConv2dNativeBackpropFilter', b));
 }
 
-/** Where a run's work goes on this backend (see src/core/routing.ts); a RangeError when no backend can train it. */
-export function routeRun(info: BackendInfo, work: RunWork): Routing {
+/**
+ * Where a run's work goes on this backend (see src/core/routing.ts), by `measured` when a measurement of its model on
+ * this adapter is stored (see measure.ts); a RangeError when no backend can train it.
+ */
+export function routeRun(info: BackendInfo, work: RunWork, measured?: BackendMeasurement | null): Routing {
   const refused = info.refused?.map((r) => r.name);
-  return routeWork({ requested: info.requested, selected: info.name, adapter: info.adapter, available: info.available, convGradients: convGradientBackends(), work, refused });
+  return routeWork({ requested: info.requested, selected: info.name, adapter: info.adapter, available: info.available, convGradients: convGradientBackends(), work, refused, measured });
 }
 
 /**

@@ -24,7 +24,7 @@ import { checkLrSchedule, checkPhaseConfig, planPhases } from '../src/core/train
 import type { TensorDataset } from '../src/core/train/trainer';
 import type { RunRecord, Strategy, TrainConfig } from '../src/core/train/types';
 import { EngineError, isOutOfMemory } from '../src/engine/errors';
-import type { CrossValidationEvent, CrossValidationRequest, CrossValidationResult, RunComparison, SpeedProbe } from '../src/engine/types';
+import type { CrossValidationEvent, CrossValidationRequest, CrossValidationResult, MeasureProgress, RunComparison, SpeedProbe } from '../src/engine/types';
 import type { AugmentPreview, AugmentPreviewRequest, BackboneImport, BackendInfo, BackendName, DatasetSummary, Engine, EvaluateEvent, EvaluateRequest, EvaluationRecord, ExportedFile, ModelExport, ModelVersion, NetworkRequest, RegisterModelRequest, ReportFile, ZooModel, FolderInput, FolderScan, ImportEvent, StatsVerification, Thumbnail, TrainEvent, PredictImage, PredictOptions, PredictProgress, PredictResult, RegistrationReview, StorageGroupUsage, ModelEvaluateRequest, ReportOptions, GradCam, GradCamRequest, OnnxBackboneImport, OnnxBackboneRequest, WeightsFileImport, RecommendedRecipe } from '../src/engine/types';
 import { ConfigError, configFromSettings, configTemplates, checkSettings, parseConfigText, readConfig, recommendedConfig, settingsFromConfig, type ConfigTemplate, type StudioConfig, type StudioSettings } from '../src/core/config';
 import { importedBackbones } from '../src/core/store/backbones';
@@ -35,7 +35,7 @@ import { importWeightsFile } from './weights-file';
 import { augmentPreviews } from './preview';
 import { resourceRequests } from '../src/engine/network';
 import { gpuDeviceLoss, isShaderFailure, onBackend, releaseWebGL, routeRun, selectBackend, useBackend, webglContextLost } from './backend';
-import { BACKEND_LABEL, cachesFeatures, forwardBackend, type RunWork } from '../src/core/routing';
+import { BACKEND_LABEL, cachesFeatures, forwardBackend, type BackendMeasurement, type RunWork } from '../src/core/routing';
 import { bestValidationRecord } from '../src/core/metrics/operating-point';
 import { folderSource } from './folder';
 import { evaluateModelFolder, evaluateRun, evaluationFiles, evaluationThumbnails, type EvaluateHost } from './evaluate';
@@ -43,6 +43,8 @@ import { explain } from './gradcam';
 import { thumbnailOf } from './thumbnail';
 import { validationSampler } from './val-samples';
 import { probeModel } from './speed';
+import { candidatesFor, measureBackends, measuredRouting } from './measure';
+import { getMeasurement, listMeasurements } from '../src/core/store/measurements';
 import type { MemoryEstimate } from '../src/core/models/memory';
 import { MemoryEstimator } from './memory';
 import { browserBackboneLoader, buildModel, resolveStrategy } from './models';
@@ -74,6 +76,7 @@ function checkConfig(cfg: TrainConfig): void {
   if (!Number.isInteger(cfg.seed)) bad(`seed must be a whole number (got ${cfg.seed})`);
   if (cfg.labelSmoothing !== undefined && !(cfg.labelSmoothing >= 0 && cfg.labelSmoothing < 1)) bad(`label smoothing must be in [0, 1) (got ${cfg.labelSmoothing})`);
   if (cfg.dataset.kind === 'demo') checkFractions(cfg.dataset.split);
+  if (cfg.measureBackends !== undefined && !['auto', 'on', 'off'].includes(cfg.measureBackends)) bad(`measureBackends must be auto, on or off (got ${String(cfg.measureBackends)})`);
   const cv = cfg.crossValidation;
   if (cv && !(Number.isInteger(cv.folds) && cv.folds >= 2 && cv.folds <= MAX_FOLDS && Number.isInteger(cv.fold) && cv.fold >= 1 && cv.fold <= cv.folds)) bad(`cross-validation needs 2 to ${MAX_FOLDS} folds and a fold among them (got fold ${cv.fold} of ${cv.folds})`);
 }
@@ -515,13 +518,15 @@ export class StudioEngine implements Engine {
     // Set when WebGL could not build this run's shaders in auto mode and another backend can take the run over.
     let movedBecause: string | null = null;
     try {
-      const routing = (run.routing = routeRun(backend, work));
+      // Work that no backend here can train is refused before the data is prepared.
+      routeRun(backend, work);
       // A lost context cannot run anything; a fresh backend gets a new one.
       if (webglContextLost()) await releaseWebGL();
       db = await this.database();
       const store = db;
       const prepared = await this.prepare(cfg);
       const { data, split } = prepared;
+      const routing = (run.routing = await measuredRouting(store, backend, { cfg, data, work }, (p) => onEvent({ type: 'measure', ...p })));
       run.classes = prepared.classes;
       run.split = { train: split.train.length, val: split.val.length, test: split.test.length };
       if (prepared.dataset) run.dataset = prepared.dataset;
@@ -786,12 +791,19 @@ export class StudioEngine implements Engine {
     if (this.active) throw new EngineError('E_BUSY', `run ${this.active.runId} is training; measure when it has finished`);
   }
 
+  /** The input and class count a config's model is built for: the demo's, or the imported dataset's. */
+  private inputShape(cfg: TrainConfig): { imageSize: number; channels: number; numClasses: number } {
+    if (cfg.dataset.kind === 'demo') return { imageSize: cfg.dataset.imageSize, channels: 3, numClasses: DEMO_CLASSES.length };
+    const { summary } = this.importedAs(cfg.dataset.fingerprint);
+    return { imageSize: summary.imageSize, channels: summary.channels, numClasses: summary.classes.length };
+  }
+
   async probeSpeed(cfg: TrainConfig): Promise<SpeedProbe> {
     checkConfig(cfg);
     const entry = zooEntry(cfg.model);
     this.refuseProbeWhileTraining();
     const backend = await this.backend();
-    const data = cfg.dataset.kind === 'demo' ? { imageSize: cfg.dataset.imageSize, channels: 3, numClasses: DEMO_CLASSES.length } : (({ summary }) => ({ imageSize: summary.imageSize, channels: summary.channels, numClasses: summary.classes.length }))(this.importedAs(cfg.dataset.fingerprint));
+    const data = this.inputShape(cfg);
     const routing = routeRun(backend, { strategy: resolveStrategy(cfg, entry), augment: false, cacheFeatures: false });
     let done!: () => void;
     const probing = new Promise<void>((resolve) => (done = resolve));
@@ -814,6 +826,54 @@ export class StudioEngine implements Engine {
       this.probing = null;
       done();
     }
+  }
+
+  /**
+   * Times a few training steps of the model on each backend that could train it here, keeps the fastest for this
+   * adapter (see workers/measure.ts) and returns the figures: "Re-measure", or a first measurement on demand. `key`
+   * re-measures a stored measurement with the settings it was taken with.
+   */
+  async measureBackends(target: TrainConfig | { key: string }, onProgress?: (p: MeasureProgress) => void): Promise<BackendMeasurement> {
+    let cfg: TrainConfig;
+    let data: { imageSize: number; channels: number; numClasses: number };
+    if ('key' in target) {
+      const stored = await getMeasurement(await this.database(), target.key);
+      if (!stored) throw new EngineError('E_NOT_FOUND', `no backend measurement is stored as "${target.key}"`);
+      ({ config: cfg } = stored);
+      data = { imageSize: stored.imageSize, channels: stored.channels, numClasses: stored.classes };
+    } else {
+      cfg = target;
+      checkConfig(cfg);
+      data = this.inputShape(cfg);
+    }
+    this.refuseProbeWhileTraining();
+    const backend = await this.backend();
+    const work = { strategy: resolveStrategy(cfg, zooEntry(cfg.model)), augment: false, cacheFeatures: false };
+    const candidates = candidatesFor(backend, work);
+    if (backend.requested !== 'auto') throw new EngineError('E_CONFIG', `the ${BACKEND_LABEL[backend.name]} backend was chosen, so every run stays on it: choose auto to measure the backends`);
+    if (candidates.length < 2) throw new EngineError('E_CONFIG', `only ${candidates.map((b) => BACKEND_LABEL[b]).join(', ') || 'no backend'} can train ${cfg.model} here: there is nothing to measure`);
+    let done!: () => void;
+    const probing = new Promise<void>((resolve) => (done = resolve));
+    // One probe at a time, and a run that starts meanwhile waits for it (both switch the active backend).
+    while (this.probing) await this.probing;
+    this.refuseProbeWhileTraining();
+    this.probing = probing;
+    try {
+      const measured = await measureBackends(await this.database(), backend, { cfg, data, work }, candidates, onProgress);
+      if (!measured) throw new EngineError('E_BACKEND', `no backend could run a training step of ${cfg.model} here`);
+      return measured;
+    } catch (err) {
+      throw asEngineError(err);
+    } finally {
+      await useBackend(backend.name);
+      this.probing = null;
+      done();
+    }
+  }
+
+  /** The stored backend measurements, newest first. */
+  async backendMeasurements(): Promise<BackendMeasurement[]> {
+    return listMeasurements(await this.database());
   }
 
   /** Every stored run, newest first; a run marked live that no worker trains any more is stored as `interrupted` first. */

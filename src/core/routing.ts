@@ -1,12 +1,15 @@
 /**
  * Which backend runs a run's work. TF.js has one active backend per thread, and on a software GPU adapter (a CPU
  * emulating a GPU: SwiftShader, llvmpipe) the GPU backends are the slowest way to compute, so in 'auto' mode the
- * engine moves each kind of work to the backend measured fastest for it. Pure: the engine supplies what initialised.
+ * engine moves each kind of work to the backend that the benchmark measured fastest for it on such an adapter. A real
+ * GPU keeps the selected backend, unless a measurement of this model on this adapter (BackendMeasurement, timed in the
+ * worker on the run's first auto training there) found another faster: then the measured fastest runs it all.
+ * Pure: the engine supplies what initialised and what was measured.
  */
-import type { AdapterInfo, BackendName, Routing, Strategy } from './train/types';
+import type { AdapterInfo, BackendMeasurement, BackendName, Routing, Strategy } from './train/types';
 
-// The record of a run's routing is declared with the run record, which holds it.
-export type { Routing } from './train/types';
+// The records of a run's routing and of a measurement are declared with the run record, which holds them.
+export type { BackendMeasurement, MeasuredBackend, Routing } from './train/types';
 
 const SOFTWARE_ADAPTER = /swiftshader|llvmpipe|softpipe|lavapipe|warp|software|basic render/i;
 
@@ -38,7 +41,42 @@ export interface RoutingInput {
    * auto mode no work goes to them, even the selected backend on a real GPU.
    */
   refused?: readonly BackendName[];
+  /** The stored measurement for this adapter, model, strategy, input and batch (measurementKey), if any. */
+  measured?: BackendMeasurement | null;
 }
+
+export interface MeasurementShape {
+  model: string;
+  strategy: Strategy;
+  imageSize: number;
+  channels: number;
+  batchSize: number;
+}
+
+/** The adapter as its fields name it: a measurement holds for this GPU (and driver's description) only. */
+export const adapterKey = (a: AdapterInfo | null): string => (a ? [a.vendor, a.architecture, a.description || a.device].join('/') : 'no GPU adapter');
+
+/** What a measurement is kept under: adapter, model, strategy (what trains), input size and channels, batch. */
+export const measurementKey = (adapter: AdapterInfo | null, s: MeasurementShape): string => `${adapterKey(adapter)}|${s.model}|${s.strategy}|${s.imageSize}x${s.imageSize}x${s.channels}|batch ${s.batchSize}`;
+
+/**
+ * The backends a measurement times for this work: the usable ones that can train it, less the CPU backend, which runs
+ * the same work on the same cores as WASM and was 2.6–12× slower than WASM in every row of bench/backends.ts (and takes
+ * minutes a step on a large model). Fewer than two: nothing to choose between.
+ */
+export function measurementCandidates({ selected, available, convGradients, work, refused = [] }: Omit<RoutingInput, 'requested' | 'adapter' | 'measured'>): BackendName[] {
+  const conv = trainsConvolutions(work.strategy);
+  return (['webgpu', 'webgl', 'wasm'] as const).filter((b) => usable(b, selected, available, refused) && (!conv || convGradients.includes(b)));
+}
+
+/** "WASM 1.20 s/step, WebGL 9.80 s/step → WASM": the figures, then the backend that runs the work. */
+export function describeMeasurement(m: BackendMeasurement, chosen: BackendName = m.fastest): string {
+  const figures = m.figures.map((f) => `${BACKEND_LABEL[f.backend]} ${seconds(f.secondsPerStep)}/step`);
+  const failed = m.failed.map((f) => `${BACKEND_LABEL[f.backend]} failed`);
+  return `${[...figures, ...failed].join(', ')} → ${BACKEND_LABEL[chosen]}`;
+}
+
+const seconds = (s: number) => (s >= 10 ? `${s.toFixed(0)} s` : s >= 0.1 ? `${s.toFixed(2)} s` : `${(s * 1000).toFixed(0)} ms`);
 
 /*
  * Orders for a software adapter (or no GPU backend at all), fastest first, from `npm run bench -- --only backends`
@@ -113,6 +151,13 @@ export function routeWork(input: RoutingInput): Routing {
     // Said only when the refusal changes where the work goes.
     const plain = routeWork({ ...input, refused: [] });
     if (!refused.includes(plain.forward) && !refused.includes(plain.train)) return plain;
+  }
+  const m = input.measured;
+  // The fastest measured backend that can run the work now (one that won the measurement may have failed a run since).
+  const fastest = m?.figures.find((f) => usable(f.backend, selected, available, refused) && canTrain(f.backend))?.backend;
+  if (m && fastest) {
+    const instead = fastest === m.fastest ? '' : ` (${BACKEND_LABEL[m.fastest]} ${refused.includes(m.fastest) ? 'failed a run on this page' : 'did not start here'})`;
+    return { forward: fastest, train: fastest, routed: fastest !== selected, reason: `Measured here: ${describeMeasurement(m, fastest)}: ${describe(work, fastest, fastest)}${instead}`, measured: m };
   }
   if (onRealGpu(selected, adapter, refused)) return { forward: selected, train: selected, routed: false, reason: `GPU: ${describe(work, selected, selected)}` };
 

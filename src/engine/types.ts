@@ -18,7 +18,7 @@ import type { ModelVersion, RegistrationReview } from '../core/registry/registry
 import type { StorageGroupUsage } from '../core/store/usage';
 import type { AuditEntry } from '../core/store/audit';
 import type { PredictResult } from '../core/inference/predictions';
-import type { Routing } from '../core/routing';
+import type { BackendMeasurement, Routing } from '../core/routing';
 import type { RunComparison } from '../core/metrics/compare';
 import type { Recommendation } from '../core/train/recommend';
 
@@ -28,7 +28,7 @@ export type { OptimizerName } from '../core/train/optimizers';
 export type { EvaluatedImage, EvaluationMetrics, EvaluationRecord, Robustness, RobustnessRow } from '../core/metrics/evaluation';
 export type { MedicalThresholds, MedicalValidation } from '../core/metrics/medical';
 export type { MemoryBudget, MemoryEstimate } from '../core/models/memory';
-export type { Routing } from '../core/routing';
+export type { BackendMeasurement, MeasuredBackend, Routing } from '../core/routing';
 export type { DeviceSpeed, Recommendation, RecommendedSettings, StageEstimate } from '../core/train/recommend';
 export type { AugmentConfig } from '../core/image/augment';
 export type { SplitFractions, SplitName } from '../core/dataset/split';
@@ -69,6 +69,8 @@ export interface BackendInfo {
 
 export type TrainEvent =
   | { type: 'start'; runId: string; classes: string[]; split: SplitCounts; totalBatches: number; backend: BackendInfo; /** Where this run's work runs (see RunRecord.routing). */ routing: Routing; /** The checkpoint epoch a resumed run continues from. */ resumedFrom: number | null }
+  /** Auto mode, the model's first run on this adapter: its training steps being timed on `backend`, the index-th of `of` (workers/measure.ts). */
+  | ({ type: 'measure' } & MeasureProgress)
   | { type: 'batch'; epoch: number; batch: number; batchesPerEpoch: number; loss: number }
   /** A frozen backbone's activations being cached before the first epoch of a phase: images done, of total. */
   | { type: 'features'; done: number; total: number }
@@ -203,6 +205,13 @@ export interface DatasetSummary {
   bytesPerPixelChannel: number;
   seconds: number;
   imagesPerSecond: number;
+}
+
+/** A backend measurement under way: `backend`, the index-th (from 1) of `of` being timed. */
+export interface MeasureProgress {
+  backend: BackendName;
+  index: number;
+  of: number;
 }
 
 /** Measured passes (workers/speed.ts): the model cards turn them into an estimated time per epoch. */
@@ -482,6 +491,14 @@ export interface Engine {
   estimateMemory(cfg: TrainConfig): Promise<MemoryEstimate>;
   /** Times a forward pass and a gradient step of a batch of `cfg`'s model on the backend its training would run on (see SpeedProbe). */
   probeSpeed(cfg: TrainConfig): Promise<SpeedProbe>;
+  /**
+   * Auto mode: times a few training steps of `cfg`'s model on each backend that could train it here and keeps the
+   * fastest for this adapter, model, strategy, input and batch (runs go there from then on); `{ key }` re-measures a
+   * stored measurement. `onProgress` hears each backend before it is timed.
+   */
+  measureBackends(target: TrainConfig | { key: string }, onProgress?: (p: MeasureProgress) => void): Promise<BackendMeasurement>;
+  /** The stored backend measurements, newest first. */
+  backendMeasurements(): Promise<BackendMeasurement[]>;
 
   /** Lists a folder and detects its layout and classes; remembers a handle so a returning user can re-grant it. */
   scanFolder(input: FolderInput): Promise<FolderScan>;

@@ -7,6 +7,7 @@ import { eventSink, type EngineProxy } from '../engine/client';
 import { EvaluationState } from './evaluation.svelte';
 import { RunsState } from './runs.svelte';
 import { InferenceState } from './inference.svelte';
+import { MeasurementsState } from './measurements.svelte';
 import { RegistryState } from './registry.svelte';
 import { EVALUATION_IMPORT } from '../engine/types';
 import type { BackendInfo, BackendName, ConfigTemplate, Routing, ZooModel, DatasetSummary, EpochMetrics, FolderInput, FolderScan, ImportEvent, ImportOptions, RunRecord, StudioSettings, TrainConfig, TrainEvent, EvaluateEvent, EvaluateRequest, EvaluationRecord, OnnxBackboneImport, OnnxBackboneRequest, RecommendedRecipe, ValidationSample } from '../engine/types';
@@ -133,6 +134,8 @@ export class Studio {
 
   /** The evaluation panel's state (src/ui/evaluation.svelte.ts). */
   readonly evaluation: EvaluationState;
+  /** The stored backend measurements and the one under way (BackendStatus shows them). */
+  readonly measurements: MeasurementsState;
   /** The runs page's state (src/ui/runs.svelte.ts). */
   readonly runs: RunsState;
   /** The inference panel's state (src/ui/inference.svelte.ts). */
@@ -145,6 +148,7 @@ export class Studio {
     this.runs = new RunsState(engine);
     this.inference = new InferenceState(engine);
     this.registry = new RegistryState(engine);
+    this.measurements = new MeasurementsState(engine);
   }
 
   /** The scan in flight or last finished (null result: it failed, see scanError); automation waits on it. */
@@ -277,6 +281,7 @@ export class Studio {
     await this.loadRememberedFolder();
     this.zoo = await this.engine.zoo();
     this.templates = await this.engine.configTemplates();
+    await this.measurements.refresh();
     this.followOtherTabs();
     await this.refreshRuns();
   }
@@ -355,6 +360,11 @@ export class Studio {
         this.runBackend = e.backend;
         this.runStartedAt = performance.now();
         this.routing = e.routing;
+        this.measurements.progress = null;
+        if (e.routing.measured) void this.measurements.refresh();
+        break;
+      case 'measure':
+        this.measurements.progress = { backend: e.backend, index: e.index, of: e.of };
         break;
       case 'features':
         this.featureProgress = e.done < e.total ? { done: e.done, total: e.total } : null;
@@ -443,6 +453,8 @@ export class Studio {
       this.running = false;
       this.paused = false;
       this.pauseRequested = false;
+      // A run that failed while its backends were being measured.
+      this.measurements.progress = null;
     }
   }
 

@@ -14,7 +14,7 @@ test('an auto run on the software adapter is routed to faster backends, trains, 
   });
   await page.goto('/');
   await expect(page.getByTestId('backend-name')).toHaveText('webgpu', { timeout: 60_000 });
-  await expect(page.getByTestId('software-banner')).toContainText('In auto mode each run goes to the backends measured fastest here');
+  await expect(page.getByTestId('software-banner')).toContainText("In auto mode each run's work goes where the benchmark measured it fastest on a software adapter (WASM), unless the backends were measured here for that model");
   await expect(page.getByTestId('available-backends')).toHaveText('available: webgpu, webgl, wasm, cpu');
   await expect(page.getByTestId('routing')).toHaveCount(0);
 

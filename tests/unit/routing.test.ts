@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { convGradientBackends } from '../../workers/backend';
-import { cachesFeatures, forwardBackend, routeWork, type RoutingInput } from '../../src/core/routing';
+import { cachesFeatures, forwardBackend, measurementCandidates, measurementKey, routeWork, type BackendMeasurement, type RoutingInput } from '../../src/core/routing';
 import type { AdapterInfo, BackendName } from '../../src/core/train/types';
 
 const SWIFTSHADER: AdapterInfo = { vendor: 'google', architecture: 'swiftshader', device: '', description: '', isSoftware: true };
@@ -103,6 +103,87 @@ describe('routing', () => {
     expect(cachesFeatures({ strategy: 'frozen', augment: false, cacheFeatures: false })).toBe(false);
     expect(cachesFeatures({ strategy: 'frozen', augment: true })).toBe(false);
     expect(cachesFeatures({ strategy: 'finetune', augment: false })).toBe(false);
+  });
+
+  describe('a measured choice of backend', () => {
+    const shape = { model: 'mobilenet_v2_0.35_224', strategy: 'finetune' as const, imageSize: 224, channels: 3, batchSize: 16 };
+    const measured = (adapter: AdapterInfo | null, figures: [BackendName, number][]): BackendMeasurement => ({
+      key: measurementKey(adapter, shape),
+      adapter,
+      ...shape,
+      classes: 4,
+      figures: figures.map(([backend, secondsPerStep]) => ({ backend, secondsPerStep, firstStepSeconds: 3 * secondsPerStep })),
+      failed: [],
+      fastest: figures[0][0],
+      measuredAt: '2026-12-03T19:00:00.000Z',
+      seconds: 40,
+      config: { dataset: { kind: 'demo', seed: 1, imageSize: 224, perClass: 4, split: { train: 0.7, val: 0.15, test: 0.15 } }, model: shape.model, strategy: 'finetune', epochs: 1, batchSize: 16, learningRate: 1e-3, seed: 1 },
+    });
+    const finetune = { strategy: 'finetune' as const, augment: false };
+
+    it('routes a real GPU by the stored fastest, the figures in its reason', () => {
+      // WebGL measured faster than WebGPU on this GPU: training and validation leave the selected WebGPU.
+      const m = measured(HARDWARE, [['webgl', 0.42], ['webgpu', 0.9], ['wasm', 6.1]]);
+      expect(routeWork(input({ adapter: HARDWARE, work: finetune, measured: m }))).toEqual({
+        forward: 'webgl',
+        train: 'webgl',
+        routed: true,
+        reason: 'Measured here: WebGL 0.42 s/step, WebGPU 0.90 s/step, WASM 6.10 s/step → WebGL: training and validation on WebGL',
+        measured: m,
+      });
+      // WebGPU fastest: it stays where it was, still said with the figures.
+      const stays = routeWork(input({ adapter: HARDWARE, work: finetune, measured: measured(HARDWARE, [['webgpu', 0.05], ['webgl', 0.2], ['wasm', 12]]) }));
+      expect(stays).toMatchObject({ forward: 'webgpu', train: 'webgpu', routed: false, reason: 'Measured here: WebGPU 50 ms/step, WebGL 0.20 s/step, WASM 12 s/step → WebGPU: training and validation on WebGPU' });
+      // Without a measurement, a real GPU keeps everything (the fixed order).
+      expect(routeWork(input({ adapter: HARDWARE, work: finetune }))).toMatchObject({ forward: 'webgpu', train: 'webgpu', reason: 'GPU: training and validation on WebGPU' });
+    });
+
+    it('routes a software adapter by a stored measurement too, over the fixed order', () => {
+      const m = measured(SWIFTSHADER, [['webgl', 2], ['wasm', 3]]);
+      expect(routeWork(input({ work: finetune, measured: m }))).toMatchObject({ forward: 'webgl', train: 'webgl', routed: true, reason: 'Measured here: WebGL 2.00 s/step, WASM 3.00 s/step → WebGL: training and validation on WebGL' });
+    });
+
+    it('honours a forced backend whatever was measured', () => {
+      const m = measured(HARDWARE, [['wasm', 0.1], ['webgpu', 9]]);
+      expect(routeWork(input({ requested: 'webgpu', adapter: HARDWARE, work: finetune, measured: m }))).toEqual({ forward: 'webgpu', train: 'webgpu', routed: false, reason: 'training and validation on WebGPU, as chosen' });
+    });
+
+    it('takes the next fastest when the fastest failed a run on this page or did not start, and says so', () => {
+      const m = measured(HARDWARE, [['webgl', 0.4], ['webgpu', 0.9], ['wasm', 6]]);
+      expect(routeWork(input({ adapter: HARDWARE, work: finetune, measured: m, refused: ['webgl'] }))).toMatchObject({
+        forward: 'webgpu',
+        train: 'webgpu',
+        reason: 'Measured here: WebGL 0.40 s/step, WebGPU 0.90 s/step, WASM 6.00 s/step → WebGPU: training and validation on WebGPU (WebGL failed a run on this page)',
+      });
+      expect(routeWork(input({ adapter: HARDWARE, available: ['webgpu', 'wasm', 'cpu'], work: finetune, measured: m })).reason).toMatch(/→ WebGPU: training and validation on WebGPU \(WebGL did not start here\)$/);
+      // None of the measured backends can run it now: the fixed order.
+      expect(routeWork(input({ adapter: HARDWARE, available: ['webgpu', 'cpu'], work: finetune, measured: measured(HARDWARE, [['webgl', 1], ['wasm', 2]]) }))).toMatchObject({ train: 'webgpu', reason: 'GPU: training and validation on WebGPU' });
+    });
+
+    it('keys a measurement by adapter, model, strategy, input size and channels, and batch', () => {
+      const key = measurementKey(HARDWARE, shape);
+      expect(key).toBe('nvidia/ampere/|mobilenet_v2_0.35_224|finetune|224x224x3|batch 16');
+      const others = [
+        measurementKey({ ...HARDWARE, architecture: 'ada' }, shape),
+        measurementKey({ ...HARDWARE, description: 'NVIDIA GeForce RTX 3060' }, shape),
+        measurementKey(null, shape),
+        measurementKey(HARDWARE, { ...shape, model: 'mobilenet_v2_1.0_224' }),
+        measurementKey(HARDWARE, { ...shape, strategy: 'frozen' }),
+        measurementKey(HARDWARE, { ...shape, imageSize: 128 }),
+        measurementKey(HARDWARE, { ...shape, channels: 1 }),
+        measurementKey(HARDWARE, { ...shape, batchSize: 32 }),
+      ];
+      expect(new Set([key, ...others]).size).toBe(others.length + 1);
+    });
+
+    it('measures the GPU backends and WASM that can run the work, never the CPU backend', () => {
+      const args = { selected: 'webgpu' as const, available: ALL, convGradients: CONV, work: finetune };
+      expect(measurementCandidates(args)).toEqual(['webgpu', 'webgl', 'wasm']);
+      expect(measurementCandidates({ ...args, convGradients: WITHOUT_WASM })).toEqual(['webgpu', 'webgl']);
+      expect(measurementCandidates({ ...args, convGradients: WITHOUT_WASM, work: { strategy: 'medical', augment: false } })).toEqual(['webgpu', 'webgl', 'wasm']);
+      expect(measurementCandidates({ ...args, refused: ['webgl'] })).toEqual(['webgpu', 'wasm']);
+      expect(measurementCandidates({ ...args, selected: 'wasm', available: ['wasm', 'cpu'] })).toEqual(['wasm']);
+    });
   });
 
   it("reads the convolution gradients from TF.js's kernel registry: every backend has them once ours for WASM are loaded", () => {

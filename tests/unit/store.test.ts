@@ -3,6 +3,8 @@ import { openDB } from 'idb';
 import { describe, expect, it } from 'vitest';
 import { getEvaluation, getRun, getSplit, getStats, openStudioDB, saveEvaluation, saveRun, saveSplit, saveStats } from '../../src/core/store/db';
 import { appendAudit, clearAudit, listAudit } from '../../src/core/store/audit';
+import { getMeasurement, listMeasurements, saveMeasurement } from '../../src/core/store/measurements';
+import type { BackendMeasurement } from '../../src/core/routing';
 import type { EvaluationRecord } from '../../src/core/metrics/evaluation';
 import type { RunRecord } from '../../src/core/train/types';
 
@@ -71,6 +73,32 @@ describe('studio database', () => {
     expect((await listAudit(db)).map((e) => [e.id, e.top, e.file])).toEqual([[1, 'glioma', undefined], [2, 'glioma', 'scan.png'], [3, 'pituitary', undefined]]);
     await clearAudit(db);
     expect(await listAudit(db)).toEqual([]);
+    db.close();
+  });
+
+  it('adds the backend measurements store to a version-6 database, keeping its runs and audit log', async () => {
+    const name = 'upgrade-v6-test';
+    const v6 = await openDB(name, 6, {
+      upgrade(db) {
+        db.createObjectStore('runs', { keyPath: 'runId' }).createIndex('startedAt', 'startedAt');
+        db.createObjectStore('predictionAudit', { keyPath: 'id', autoIncrement: true });
+      },
+    });
+    await v6.put('runs', { runId: 'r1', startedAt: '2026-01-01T00:00:00Z' });
+    await v6.add('predictionAudit', { at: 'now', ref: 'm@1.0.0', model: 'm@1.0.0', sha256: 'ab', top: 'glioma', probability: 0.9 });
+    v6.close();
+    const db = await openStudioDB(name);
+    expect(db.version).toBe(7);
+    expect((await getRun(db, 'r1'))?.runId).toBe('r1');
+    expect((await listAudit(db)).map((e) => [e.id, e.top])).toEqual([[1, 'glioma']]);
+    const measurement = (key: string, measuredAt: string) => ({ key, measuredAt, fastest: 'wasm', figures: [{ backend: 'wasm', firstStepSeconds: 2, secondsPerStep: 1 }] }) as unknown as BackendMeasurement;
+    await saveMeasurement(db, measurement('a', '2026-12-01T00:00:00Z'));
+    await saveMeasurement(db, measurement('b', '2026-12-02T00:00:00Z'));
+    // A re-measurement replaces the stored one under its key.
+    await saveMeasurement(db, { ...measurement('a', '2026-12-03T00:00:00Z'), fastest: 'webgl' });
+    expect((await listMeasurements(db)).map((m) => [m.key, m.fastest])).toEqual([['a', 'webgl'], ['b', 'wasm']]);
+    expect((await getMeasurement(db, 'b'))?.measuredAt).toBe('2026-12-02T00:00:00Z');
+    expect(await getMeasurement(db, 'c')).toBeNull();
     db.close();
   });
 });

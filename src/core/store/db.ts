@@ -8,7 +8,7 @@ import type { SplitManifest } from '../dataset/split';
 import type { ChannelStats } from '../dataset/stats';
 import type { EvaluationRecord } from '../metrics/evaluation';
 import type { ZooEntry } from '../models/zoo';
-import type { RunRecord } from '../train/types';
+import type { BackendMeasurement, RunRecord } from '../train/types';
 import type { AuditEntry, ModelVersion, StoredCheckpoint, StoredChunk, StoredModelFile } from './records';
 
 export interface StoredStats extends ChannelStats {
@@ -18,7 +18,7 @@ export interface StoredStats extends ChannelStats {
 }
 
 export const DB_NAME = 'mri-studio';
-export const DB_VERSION = 6;
+export const DB_VERSION = 7;
 
 export interface StoredSplit {
   splitId: string;
@@ -67,6 +67,8 @@ export interface StudioSchema extends DBSchema {
   evaluations: { key: string; value: EvaluationRecord };
   /** The opt-in log of predictions made with registered models (see audit.ts), keyed by an increasing number. */
   predictionAudit: { key: number; value: AuditEntry };
+  /** Timed backend choices (see measurements.ts), keyed by adapter, model, strategy, input and batch (measurementKey). */
+  backendMeasurements: { key: string; value: BackendMeasurement };
 }
 
 export type StudioDB = IDBPDatabase<StudioSchema>;
@@ -101,6 +103,9 @@ export function openStudioDB(name = DB_NAME): Promise<StudioDB> {
       }
       if (oldVersion < 6) {
         db.createObjectStore('predictionAudit', { keyPath: 'id', autoIncrement: true });
+      }
+      if (oldVersion < 7) {
+        db.createObjectStore('backendMeasurements', { keyPath: 'key' });
       }
     },
   });

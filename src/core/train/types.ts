@@ -75,6 +75,13 @@ export interface TrainConfig {
    * epoch runs only the trainable part; `off` runs the frozen layers every epoch (less memory; the benchmark's baseline).
    */
   featureCache?: 'auto' | 'off';
+  /**
+   * Auto backend mode, a model's first run on this adapter (model, strategy, input and batch): `auto` (default) times
+   * a few training steps on each backend that could run it when the adapter is a real GPU, keeps the fastest and runs
+   * there (workers/measure.ts); `on` measures on a software adapter or without a GPU too; `off` keeps the fixed order
+   * of src/core/routing.ts and leaves stored measurements aside. A forced backend is never measured.
+   */
+  measureBackends?: 'auto' | 'on' | 'off';
   /** `auto`: inverse-frequency weights when the training split is imbalanced (largest > 1.5 × smallest); off by default. */
   classWeights?: 'auto' | 'off';
   /** Cross-entropy label smoothing ε (0 by default). */
@@ -184,6 +191,39 @@ export interface Routing {
   routed: boolean;
   /** What runs where and why, for the UI and the CLI. */
   reason: string;
+  /** The measurement the route follows, when one decided it. */
+  measured?: BackendMeasurement;
+}
+
+/** What one backend did in a measurement: its first training step (kernels compiled then) and the mean of the next. */
+export interface MeasuredBackend {
+  backend: BackendName;
+  firstStepSeconds: number;
+  secondsPerStep: number;
+}
+
+/**
+ * A timed choice of backend for one kind of training on one adapter (workers/measure.ts times it; src/core/store
+ * keeps it): each candidate's steps on a synthetic batch of the run's shape, fastest first.
+ */
+export interface BackendMeasurement {
+  key: string;
+  adapter: AdapterInfo | null;
+  model: string;
+  strategy: Strategy;
+  imageSize: number;
+  channels: number;
+  classes: number;
+  batchSize: number;
+  /** Fastest first; backends whose steps failed are in `failed`. */
+  figures: MeasuredBackend[];
+  failed: { backend: BackendName; reason: string }[];
+  fastest: BackendName;
+  measuredAt: string;
+  /** The measurement's own wall time, model builds and disposal included. */
+  seconds: number;
+  /** The run's settings that build the model (its dataset may be gone): "Re-measure" builds it from them. */
+  config: TrainConfig;
 }
 
 export interface RunRecord {
