@@ -7,7 +7,7 @@
 import type {} from '../src/engine/automation';
 import type { TrainConfig } from '../src/engine/types';
 import { MODELS_DIR } from './options';
-import type { BenchRow } from './run';
+import type { BenchRow } from './row';
 import { hasMobilenet, MOBILENET, pageError, withStudioPage } from './studio-page';
 
 export async function measureBenchmark(size: number, batchSize: number): Promise<BenchRow[]> {
