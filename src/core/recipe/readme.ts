@@ -154,6 +154,17 @@ the studio, then either
 The studio registers the model as a new version linked to run \`${c.runId}\`, evaluates it on the same test split and
 shows the browser run and the cluster run side by side.
 
+## When something goes wrong
+
+- \`train.py: the folder … does not match split.csv\` (exit code 2): the folder is not the one the studio trained on. The
+  message lists the files; copy the folder again, or pass \`--allow-extra\` if it only has images the split does not list.
+- \`AttributeError: 'NoneType' object has no attribute 'get'\` from \`torchrun\` itself: PyTorch 1.13's launcher on
+  Python 3.11 cannot read its own default \`--redirects 0\`; add \`--redirects 2 --tee 2\` after \`torchrun\` (or use
+  PyTorch 2).
+- Out of GPU memory: a smaller \`--batch-size\` (per process), or more GPUs.
+- A job stopped (time limit, pre-emption): run the same command with \`--resume\`; it continues after the last finished
+  epoch in \`OUT/checkpoints/last.pth\`.
+
 ## How this differs from the browser
 
 The script follows the studio step by step (the same architecture, head, normalisation, augmentation draws, optimiser,
