@@ -1,9 +1,11 @@
 import { expect, test } from '@playwright/test';
-import { copyFileSync, cpSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { unzipSync } from 'fflate';
+import { demoImage } from '../../src/core/dataset/demo';
 import type { DatasetSummary } from '../../src/engine/types';
+import { rgbPng } from '../fixtures/png';
 import { gotoStep } from '../fixtures/studio-ui';
 import { exportAndTrain, exportRecipeCli, pngFolder, runTrainPy, torchMissing, torchvisionPth, type TrainedRecipe } from './harness/recipe';
 
@@ -73,12 +75,14 @@ test.describe('exported and trained by train.py (needs PyTorch)', () => {
     const changed = join(mkdtempSync(join(tmpdir(), 'studio-recipe-changed-')), 'scans');
     cpSync(t.data, changed, { recursive: true });
     rmSync(join(changed, 'pituitary', 'case 5.png'));
-    copyFileSync(join(t.data, 'glioma', 'case 1.png'), join(changed, 'pituitary', 'case 5 (copy).png'));
+    writeFileSync(join(changed, 'pituitary', 'case 9.png'), rgbPng(demoImage(2, 999, 7, SIZE), SIZE, SIZE));
+    // A copy of a listed image's bytes adds nothing (the studio drops such copies): left out, not refused.
+    copyFileSync(join(t.data, 'glioma', 'case 1.png'), join(changed, 'pituitary', 'case 1 (copy).png'));
     const refused = runTrainPy(t.recipe, changed, join(changed, '..', 'out'), { nproc: 0 });
     expect(refused.status).toBe(2);
     expect(refused.stderr).toMatch(/1 images of split\.csv have no file with the same content in the folder \(removed or changed\): sha256:[0-9a-f]{64} \(pituitary, (train|val|test)\)/);
-    // The copy's content is in split.csv once, for glioma/case 1.png (paired first, in path order): the copy is extra.
-    expect(refused.stderr).toMatch(/1 image files in the folder are not in split\.csv \(added, or changed since the export\): pituitary\/case 5 \(copy\)\.png/);
+    expect(refused.stderr).toContain('1 image files in the folder are not in split.csv (added, or changed since the export): pituitary/case 9.png');
+    expect(refused.stdout).toContain('1 image files left out, as the studio left them out (duplicates): pituitary/case 1 (copy).png');
 
     // (A model without a torchvision twin is refused by name in tests/unit/recipe.test.ts.) An unknown run, with the CLI's words:
     const unknown = exportRecipeCli('run-none', join(t.recipe, '..', 'none'), t.profile, false);

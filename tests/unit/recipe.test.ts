@@ -62,7 +62,7 @@ describe('engine.exportRecipe', () => {
       keepEpoch: 'best',
       seed: 3,
       augment: { flip: true, rotationDeg: 15, brightness: 0.2, contrast: 0.2, randomResizedCrop: false },
-      dataset: { name: 'scans', keys: 'paths', images: 24, counts: run.split },
+      dataset: { name: 'scans', keys: 'paths', images: 24, counts: run.split, leftOut: [] },
     });
     const rows = csvRows(file(files, 'split.csv'));
     expect(rows[0]).toEqual(['key', 'class', 'split', 'group']);
@@ -90,6 +90,20 @@ describe('engine.exportRecipe', () => {
     expect([...new Set(rows.map((r) => r[3]).filter(Boolean))].sort()).toEqual(['g1', 'g2']);
     expect(JSON.parse(file(files, 'config.json')).dataset).toMatchObject({ name: null, keys: 'sha256' });
     for (const f of files) expect(f.text).not.toMatch(/patient \d+\.png|scans\//);
+  });
+
+  it('lists the duplicates a dedupe dropped as left out (with file names), so train.py does not take them for added files', async () => {
+    const summary = await engine.importDataset({ imageSize: SIZE, channels: 3, split: { train: 0.5, val: 0.25, test: 0.25 }, seed: 1, dedupe: 'drop' }, () => {});
+    const deduped = await engine.train({ dataset: { kind: 'folder', fingerprint: summary.fingerprint }, model: 'simple_cnn', epochs: 1, batchSize: 4, learningRate: 0.003, seed: 3 }, () => {});
+    const files = await engine.exportRecipe(deduped.runId, { fileNames: true });
+    const keys = csvRows(file(files, 'split.csv')).slice(1).map((r) => r[0]);
+    const { leftOut } = JSON.parse(file(files, 'config.json')).dataset;
+    expect(keys).toHaveLength(22);
+    expect(leftOut).toHaveLength(2);
+    for (const path of leftOut) expect(keys).not.toContain(path);
+    expect(leftOut.every((p: string) => /^(glioma|healthy)\/patient 1[01]\.png$/.test(p))).toBe(true);
+    // Without consent no path is exported: train.py recognises such copies by their content.
+    expect(JSON.parse(file(await engine.exportRecipe(deduped.runId, { fileNames: false }), 'config.json')).dataset.leftOut).toEqual([]);
   });
 
   it('exports from the stored split after a reload, and refuses a model without a torchvision twin by name', async () => {

@@ -120,12 +120,27 @@ export function recipeConfig(input: RecipeInput) {
     tta: cfg.tta ?? 'none',
     mirrorTraining: cfg.mirrorTraining ?? false,
     seed: cfg.seed,
-    dataset: { name: fileNames ? (dataset.name ?? null) : null, fingerprint: dataset.fingerprint, keys: fileNames ? 'paths' : 'sha256', images: manifest.entries.length, counts: splitCounts(manifest) },
+    dataset: {
+      name: fileNames ? (dataset.name ?? null) : null,
+      fingerprint: dataset.fingerprint,
+      keys: fileNames ? 'paths' : 'sha256',
+      images: manifest.entries.length,
+      counts: splitCounts(manifest),
+      // Duplicates the import dropped (dedupe, label conflicts): in the folder, not in split.csv, and not "added".
+      // By hash, train.py recognises them by content instead.
+      leftOut: fileNames ? leftOut(run, manifest) : [],
+    },
     exportedAt: input.exportedAt ?? new Date().toISOString(),
   };
 }
 
 export type RecipeConfig = ReturnType<typeof recipeConfig>;
+
+function leftOut(run: RunRecord, manifest: SplitManifest): string[] {
+  const kept = new Set(manifest.entries.map((e) => e.path));
+  const d = run.dataset!.duplicates;
+  return [...new Set([...d.exactGroups, ...d.nearGroups].flat())].filter((p) => !kept.has(p)).sort();
+}
 
 function splitCounts(manifest: SplitManifest): Record<'train' | 'val' | 'test', number> {
   const counts = { train: 0, val: 0, test: 0 };

@@ -21,6 +21,7 @@ import math
 import os
 import sys
 import time
+import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -101,14 +102,18 @@ def read_split(path):
 
 
 def image_files(root):
-    """Every image file under root, as a path relative to it with / separators (hidden and system files left out)."""
-    found = []
+    """
+    Every image file under root: {key: path}, the key relative to root with / separators in Unicode NFC (as the studio
+    keys files, whichever system listed them), the path as this system names it. Hidden and system files left out.
+    """
+    found = {}
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d.lower() not in SYSTEM_FILES)
         for name in sorted(filenames):
             if name.startswith(".") or name.lower() in SYSTEM_FILES or Path(name).suffix.lower() not in IMAGE_EXTENSIONS:
                 continue
-            found.append(Path(dirpath, name).relative_to(root).as_posix())
+            rel = Path(dirpath, name).relative_to(root).as_posix()
+            found[unicodedata.normalize("NFC", rel)] = rel
     return found
 
 
@@ -125,39 +130,49 @@ def listed(items, limit=20):
     return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
 
 
-def match_folder(root, rows, allow_extra):
-    """The file of each row of split.csv, or a RecipeError naming every missing, added or changed file."""
+def match_folder(root, rows, allow_extra, left_out):
+    """
+    The file of each row of split.csv, or a RecipeError naming every missing, added or changed file. Files the studio
+    left out on purpose (`left_out`: duplicates it dropped, by path; or any copy of a listed image's content) are not
+    "added".
+    """
     root = Path(root)
     if not root.is_dir():
         raise RecipeError(f"--data-root {root} is not a folder")
     files = image_files(root)
     by_hash = all(r["key"].startswith("sha256:") for r in rows)
+    ignored = []
     if by_hash:
         # The manifest names files by content: hash every image and pair each row with a file of its hash.
         pool = {}
-        for k, rel in enumerate(files):
-            pool.setdefault("sha256:" + sha256_of(root / rel), []).append(rel)
+        for k, (key, rel) in enumerate(files.items()):
+            pool.setdefault("sha256:" + sha256_of(root / rel), []).append(key)
             if (k + 1) % 5000 == 0:
                 print(f"hashed {k + 1} of {len(files)} images", flush=True)
         paths, missing = [], []
         for r in rows:
             candidates = pool.get(r["key"])
             if candidates:
-                paths.append(candidates.pop(0))
+                paths.append(files[candidates.pop(0)])
             else:
                 paths.append(None)
                 missing.append(f"{r['key']} ({r['class']}, {r['split']})")
-        extra = sorted(p for left in pool.values() for p in left)
+        listed_hashes = {r["key"] for r in rows}
+        # A further copy of a listed image's bytes adds nothing: the studio drops such copies (dedupe, label conflicts).
+        ignored = sorted(k for h, left in pool.items() if h in listed_hashes for k in left)
+        extra = sorted(k for h, left in pool.items() if h not in listed_hashes for k in left)
         what_missing = "images of split.csv have no file with the same content in the folder (removed or changed)"
         what_extra = "image files in the folder are not in split.csv (added, or changed since the export)"
     else:
-        present = set(files)
-        paths = [r["key"] for r in rows]
-        missing = [f"{r['key']} ({r['class']}, {r['split']})" for r in rows if r["key"] not in present]
+        paths = [files.get(r["key"]) for r in rows]
+        missing = [f"{r['key']} ({r['class']}, {r['split']})" for r in rows if r["key"] not in files]
         keys = {r["key"] for r in rows}
-        extra = [p for p in files if p not in keys]
+        ignored = [k for k in files if k not in keys and k in left_out]
+        extra = [k for k in files if k not in keys and k not in left_out]
         what_missing = "images of split.csv are not in the folder (removed or renamed)"
         what_extra = "image files in the folder are not in split.csv (added)"
+    if ignored:
+        print(f"{len(ignored)} image files left out, as the studio left them out (duplicates): {listed(ignored, 5)}", flush=True)
     problems = []
     if missing:
         problems.append(f"{len(missing)} {what_missing}: {listed(missing)}")
@@ -639,7 +654,7 @@ def run(args, rank, world, device):
     found = [None]
     if rank == 0:
         try:
-            found[0] = [str(p) for p in match_folder(args.data_root, rows, args.allow_extra)]
+            found[0] = [str(p) for p in match_folder(args.data_root, rows, args.allow_extra, set(cfg["dataset"].get("leftOut") or []))]
         except RecipeError as err:
             found[0] = err
     if world > 1:
