@@ -13,7 +13,7 @@ function trainingLine(c: RecipeConfig): string {
   const parts = [
     `${c.optimizer} at learning rate ${c.learningRate}${c.weightDecay ? ` (weight decay ${c.weightDecay})` : ''}`,
     `batch ${c.batchSize}`,
-    `${c.epochs} epochs`,
+    `${c.epochs} epoch${c.epochs === 1 ? '' : 's'}`,
     `schedule ${c.lrSchedule.kind}`,
     c.clipNorm > 0 ? `gradients clipped to norm ${c.clipNorm}` : 'no gradient clipping',
     c.labelSmoothing > 0 ? `label smoothing ${c.labelSmoothing}` : 'no label smoothing',
