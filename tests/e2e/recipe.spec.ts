@@ -7,7 +7,7 @@ import { demoImage } from '../../src/core/dataset/demo';
 import type { DatasetSummary } from '../../src/engine/types';
 import { rgbPng } from '../fixtures/png';
 import { gotoStep } from '../fixtures/studio-ui';
-import { exportAndTrain, exportRecipeCli, pngFolder, runTrainPy, torchMissing, torchvisionPth, type TrainedRecipe } from './harness/recipe';
+import { exportAndTrain, exportRecipeCli, pngFolder, runTrainPy, studioProbabilities, torchMissing, torchvisionPth, type TrainedRecipe } from './harness/recipe';
 
 // "Train at scale" through the CLI: a studio run exported as a PyTorch recipe, trained by the exported train.py under
 // torchrun with 2 processes on the CPU (gloo), and what it writes checked against the contract the import reads.
@@ -17,8 +17,11 @@ if (skipWhy) console.log(skipWhy);
 const SIZE = 32;
 const CLASSES = ['glioma', 'meningioma', 'pituitary'];
 
-/** metrics.json and predictions.json as the contract says, predictions in split.csv's test order. */
-function expectOutputs(t: TrainedRecipe, architecture: string) {
+/**
+ * metrics.json and predictions.json as the contract says, predictions in split.csv's test order; model.pth in the
+ * studio's TF.js graph answers the test images as predictions.json does (same argmax, |Δp| ≤ 1e-4).
+ */
+async function expectOutputs(t: TrainedRecipe, architecture: string) {
   expect(t.metrics).toMatchObject({ format: 'mri-studio-cluster-run', version: 1, runId: t.runId, architecture, classes: CLASSES, imageSize: SIZE, channels: 3, worldSize: 2, device: 'cpu', amp: false, best: { epoch: 1 } });
   expect(t.metrics.epochs).toHaveLength(1);
   expect(Object.keys(t.metrics.epochs[0]).sort()).toEqual(['accuracy', 'epoch', 'loss', 'lr', 'seconds', 'valAccuracy', 'valLoss']);
@@ -36,6 +39,12 @@ function expectOutputs(t: TrainedRecipe, architecture: string) {
   expect(csv[0]).toBe('epoch,phase,loss,accuracy,valLoss,valAccuracy,lr,seconds');
   expect(csv).toHaveLength(2);
   for (const f of ['best.pth', 'last.pth']) expect(statSync(join(t.out, 'checkpoints', f)).size).toBeGreaterThan(0);
+  const studio = await studioProbabilities(t);
+  const argmax = (p: number[]) => p.indexOf(Math.max(...p));
+  const worst = Math.max(...t.predictions.items.flatMap((p, k) => p.probs.map((v, j) => Math.abs(v - studio[k][j]))));
+  console.log(`${architecture}: model.pth in the studio's graph vs predictions.json on ${studio.length} test images: max |Δp| ${worst.toExponential(2)}`);
+  expect(t.predictions.items.map((p) => argmax(p.probs))).toEqual(studio.map(argmax));
+  expect(worst).toBeLessThanOrEqual(1e-4);
 }
 
 test.describe('exported and trained by train.py (needs PyTorch)', () => {
@@ -46,7 +55,7 @@ test.describe('exported and trained by train.py (needs PyTorch)', () => {
     expect(t.split.map((r) => r[0])).toContain('glioma/case 0.png');
     // The studio's layer names, torch layouts; logits reads the NHWC flatten of 32 × 4 × 4.
     expect(t.state).toMatchObject({ 'conv1.weight': [8, 3, 3, 3], 'conv3.bias': [32], 'bn2.running_var': [16], 'logits.weight': [3, 512], 'logits.bias': [3] });
-    expectOutputs(t, 'simple_cnn');
+    await expectOutputs(t, 'simple_cnn');
 
     // One image removed and one added: train.py stops before training and names both.
     const changed = join(mkdtempSync(join(tmpdir(), 'studio-recipe-changed-')), 'scans');
@@ -69,7 +78,7 @@ test.describe('exported and trained by train.py (needs PyTorch)', () => {
     // torchvision's names for the backbone, without its fc; the studio's head in nn.Linear layout.
     expect(t.state).toMatchObject({ 'conv1.weight': [64, 3, 7, 7], 'layer4.1.bn2.running_mean': [512], 'studio_head.head_dense.weight': [128, 512], 'studio_head.logits.weight': [3, 128], 'studio_head.logits.bias': [3] });
     expect(Object.keys(t.state).filter((k) => k.startsWith('fc.'))).toEqual([]);
-    expectOutputs(t, 'resnet18');
+    await expectOutputs(t, 'resnet18');
 
     // By hash, a removed image is named by its hash and class, an added one by its path.
     const changed = join(mkdtempSync(join(tmpdir(), 'studio-recipe-changed-')), 'scans');
@@ -95,7 +104,7 @@ test('the runs page saves a run as a recipe: a zip with hashes by default, paths
   await page.goto('/');
   await expect(page.getByTestId('backend-name')).not.toBeEmpty({ timeout: 60_000 });
   await gotoStep(page, 'data');
-  await page.getByTestId('folder-input').setInputFiles(pngFolder(CLASSES, 6, SIZE));
+  await page.getByTestId('folder-input').setInputFiles(pngFolder(CLASSES, 6, SIZE).root);
   const summary: DatasetSummary = await page.evaluate((size) => window.studio!.importFolder({ imageSize: size, channels: 3, split: { train: 0.6, val: 0.2, test: 0.2 }, seed: 1, dedupe: 'keep-together' }), SIZE);
   const run = await page.evaluate((fingerprint) => window.studio!.train({ dataset: { kind: 'folder', fingerprint }, model: 'simple_cnn', epochs: 1, batchSize: 8, learningRate: 0.003, seed: 1 }), summary.fingerprint);
   // A folder picker that answers with the page's private file system, as a user picking a folder would.

@@ -3,12 +3,21 @@
  * export its recipe (`studio export-recipe`), run the exported train.py under torchrun with Debian's PyTorch on the
  * CPU (gloo), and read what it wrote. Reusable: the round-trip test (import-cluster) starts from exportAndTrain.
  */
+import * as tf from '@tensorflow/tfjs';
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { demoImage } from '../../../src/core/dataset/demo';
+import type { HeadKind } from '../../../src/core/models/heads';
+import { buildSimpleCnn } from '../../../src/core/models/simple_cnn';
+import { buildClassifier } from '../../../src/core/models/strategies';
+import { torchvisionBackbone } from '../../../src/core/models/torch/backbone';
+import { readCheckpoint, type StateDict } from '../../../src/core/models/torch/checkpoint';
+import { getZooEntry } from '../../../src/core/models/zoo';
+import { normalizeWith } from '../../../src/core/train/trainer';
 import { rgbPng } from '../../fixtures/png';
 
 export const PYTHON = '/usr/bin/python3';
@@ -19,14 +28,26 @@ export function torchMissing(): string | null {
   return probe.status === 0 ? null : `recipe e2e skipped: ${PYTHON} cannot import torch and torchvision (apt-get install python3-torch python3-torchvision)`;
 }
 
+/** A folder of PNGs, with each file's pixels by split.csv key: its path, and `sha256:` of its bytes. */
+export interface PngFolder {
+  root: string;
+  pixels: Map<string, Uint8Array>;
+}
+
 /** `perClass` demo phantoms per class as PNGs of exactly `size` px (so no resampling differs between the two sides). */
-export function pngFolder(classes: string[], perClass: number, size: number, seed = 1): string {
+export function pngFolder(classes: string[], perClass: number, size: number, seed = 1): PngFolder {
   const root = join(mkdtempSync(join(tmpdir(), 'studio-recipe-data-')), 'scans');
+  const pixels = new Map<string, Uint8Array>();
   classes.forEach((c, k) => {
     mkdirSync(join(root, c), { recursive: true });
-    for (let i = 0; i < perClass; i++) writeFileSync(join(root, c, `case ${i}.png`), rgbPng(demoImage(k % 3, i + 100 * k, seed, size), size, size));
+    for (let i = 0; i < perClass; i++) {
+      const image = demoImage(k % 3, i + 100 * k, seed, size);
+      const png = rgbPng(image, size, size);
+      writeFileSync(join(root, c, `case ${i}.png`), png);
+      pixels.set(`${c}/case ${i}.png`, image).set(`sha256:${createHash('sha256').update(png).digest('hex')}`, image);
+    }
   });
-  return root;
+  return { root, pixels };
 }
 
 /** A random-init torchvision state_dict (tests never download ImageNet weights), as tests/fixtures/torchvision_parity.py writes it. */
@@ -84,6 +105,8 @@ export interface TrainedRecipe {
   runId: string;
   profile: string;
   data: string;
+  /** Each image's pixels by split.csv key. */
+  pixels: Map<string, Uint8Array>;
   recipe: string;
   out: string;
   /** model.pth's keys and shapes. */
@@ -108,7 +131,7 @@ export function stateDictShapes(file: string): Record<string, number[]> {
 export function exportAndTrain(o: Omit<StudioRunOptions, 'data' | 'profile'> & { classes: string[]; perClass: number; fileNames: boolean }): TrainedRecipe {
   const dir = mkdtempSync(join(tmpdir(), 'studio-recipe-'));
   const profile = join(dir, 'profile');
-  const data = pngFolder(o.classes, o.perClass, o.size);
+  const { root: data, pixels } = pngFolder(o.classes, o.perClass, o.size);
   const runId = trainStudioRun({ ...o, data, profile });
   const recipe = join(dir, 'recipe');
   const exported = exportRecipeCli(runId, recipe, profile, o.fileNames);
@@ -120,6 +143,7 @@ export function exportAndTrain(o: Omit<StudioRunOptions, 'data' | 'profile'> & {
     runId,
     profile,
     data,
+    pixels,
     recipe,
     out,
     state: stateDictShapes(join(out, 'model.pth')),
@@ -127,4 +151,50 @@ export function exportAndTrain(o: Omit<StudioRunOptions, 'data' | 'profile'> & {
     predictions: JSON.parse(readFileSync(join(out, 'predictions.json'), 'utf8')),
     split: readFileSync(join(recipe, 'split.csv'), 'utf8').trimEnd().split(/\r?\n/).slice(1).map((l) => l.split(',')),
   };
+}
+
+/**
+ * What the studio's own TF.js graph for the run (the simple CNN, or the torchvision backbone with the studio's head,
+ * as models/ builds them) answers on the test images with model.pth's weights: class probabilities per
+ * predictions.json item. The contract's semantics, checked without the import (CPU backend, in this process).
+ */
+export async function studioProbabilities(t: TrainedRecipe): Promise<number[][]> {
+  await tf.setBackend('cpu');
+  const config = JSON.parse(readFileSync(join(t.recipe, 'config.json'), 'utf8'));
+  const { imageSize: size, channels, classes } = config;
+  const state = readCheckpoint(new Uint8Array(readFileSync(join(t.out, 'model.pth'))));
+  const tensor = (key: string, perm?: number[]) => {
+    const v = state.get(key);
+    if (!v?.data) throw new Error(`model.pth has no float tensor ${key}`);
+    const x = tf.tensor(v.data, v.shape);
+    return perm ? x.transpose(perm) : x;
+  };
+  let model: tf.LayersModel;
+  let head: string;
+  if (config.architecture === 'simple_cnn') {
+    model = buildSimpleCnn({ imageSize: size, channels, numClasses: classes.length, seed: 1 });
+    for (let i = 1; i <= 3; i++) {
+      model.getLayer(`conv${i}`).setWeights([tensor(`conv${i}.weight`, [2, 3, 1, 0]), tensor(`conv${i}.bias`)]);
+      model.getLayer(`bn${i}`).setWeights(['weight', 'bias', 'running_mean', 'running_var'].map((n) => tensor(`bn${i}.${n}`)));
+    }
+    head = '';
+  } else {
+    const backbone: StateDict = new Map([...state].filter(([k]) => !k.startsWith('studio_head.')));
+    const kind = config.head as HeadKind;
+    model = buildClassifier(torchvisionBackbone(getZooEntry(config.model), backbone, size), { strategy: kind === 'linear' ? 'frozen' : kind, numClasses: classes.length, seed: 1 }).model;
+    if (kind !== 'linear') model.getLayer('head_dense').setWeights([tensor('studio_head.head_dense.weight', [1, 0]), tensor('studio_head.head_dense.bias')]);
+    head = 'studio_head.';
+  }
+  model.getLayer('logits').setWeights([tensor(`${head}logits.weight`, [1, 0]), tensor(`${head}logits.bias`)]);
+  const items = t.predictions.items;
+  const x = tf.tensor4d(
+    items.flatMap((p) => Array.from(t.pixels.get(p.key)!)),
+    [items.length, size, size, channels],
+  );
+  const input = normalizeWith(config.normalization)(x as tf.Tensor4D) as tf.Tensor4D;
+  const logits = model.predict(input) as tf.Tensor2D;
+  const answered = config.tta === 'flip' ? logits.add(model.predict(tf.reverse(input, 2)) as tf.Tensor2D).div(2) : logits;
+  const probs = (await tf.softmax(answered).array()) as number[][];
+  model.dispose();
+  return probs;
 }
