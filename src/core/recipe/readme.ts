@@ -137,7 +137,7 @@ run's by passing a smaller \`--batch-size\`.
 ## 4. What it writes (into \`--out\`)
 
 - \`metrics.csv\`: one row per epoch as it trains (loss, accuracy, validation loss and accuracy, learning rate, seconds).
-- \`checkpoints/last.pth\` and \`checkpoints/best.pth\`: weights, optimiser state and progress (\`--resume\` reads \`last.pth\`).
+- \`checkpoints/last.pth\` and \`checkpoints/best.pth\`: weights, optimiser state and progress (\`--resume\` reads \`last.pth\`)${c.saveEveryEpochs ? `, and \`checkpoints/epoch-N.pth\` every ${c.saveEveryEpochs} epochs` : ''}.
 - At the end: \`model.pth\` (the kept epoch's weights: a plain \`state_dict\`, torchvision's names for the backbone and
   \`studio_head.*\` for the head), \`metrics.json\` (every epoch, the kept epoch, PyTorch version, number of processes,
   device, AMP) and \`predictions.json\` (the kept model's class probabilities for every test image, keyed as in

@@ -117,6 +117,7 @@ export function recipeConfig(input: RecipeInput) {
     classWeightValues: run.classWeights ?? null,
     earlyStopping: cfg.earlyStopping === null ? null : { monitor: 'valAccuracy', patience: cfg.earlyStopping?.patience ?? 15, minDelta: cfg.earlyStopping?.minDelta ?? 0.0005 },
     keepEpoch: cfg.keepEpoch ?? 'best',
+    saveEveryEpochs: cfg.saveEveryEpochs ?? 0,
     tta: cfg.tta ?? 'none',
     mirrorTraining: cfg.mirrorTraining ?? false,
     seed: cfg.seed,

@@ -462,15 +462,14 @@ def make_optimizer(name, params, lr):
 
 def plan_phases(cfg, epochs):
     """Linear probe, then fine-tune (a tenth of the rate) for finetune runs with probe epochs; one phase otherwise."""
-    t = cfg
-    lr = t["learningRate"]
+    lr = cfg["learningRate"]
     if cfg["strategy"] == "finetune":
-        probe = min(t["probeEpochs"], epochs)
+        probe = min(cfg["probeEpochs"], epochs)
         phases = []
         if probe > 0:
             phases.append({"name": "probe", "from": 1, "to": probe, "blocks": 0, "lr": lr})
         if epochs > probe:
-            phases.append({"name": "finetune", "from": probe + 1, "to": epochs, "blocks": t["trainableBlocks"], "lr": lr * 0.1 if probe > 0 else lr})
+            phases.append({"name": "finetune", "from": probe + 1, "to": epochs, "blocks": cfg["trainableBlocks"], "lr": lr * 0.1 if probe > 0 else lr})
         return phases
     blocks = "all" if cfg["strategy"] == "scratch" else 0
     return [{"name": None, "from": 1, "to": epochs, "blocks": blocks, "lr": lr}]
@@ -529,12 +528,12 @@ def loss_fn(logits, labels, classes, smoothing, weights):
     return (per_sample * w).sum() / w.sum()
 
 
-def class_weights(t, train_labels, classes):
+def class_weights(cfg, train_labels, classes):
     """The run's recorded weights; else the studio's rule: inverse frequency when the largest class > 1.5 × the smallest."""
-    if t["classWeights"] != "auto":
+    if cfg["classWeights"] != "auto":
         return None
-    if t.get("classWeightValues"):
-        return t["classWeightValues"]
+    if cfg.get("classWeightValues"):
+        return cfg["classWeightValues"]
     counts = [train_labels.count(k) for k in range(classes)]
     present = [n for n in counts if n > 0]
     if not (len(present) > 1 and max(present) > 1.5 * min(present)):
@@ -636,10 +635,9 @@ def run(args, rank, world, device):
     cfg = json.loads(Path(args.config).read_text(encoding="utf-8"))
     if cfg.get("format") != "mri-studio-recipe" or cfg.get("version") != 1:
         raise RecipeError(f"{args.config} is not an MRI Studio recipe (format mri-studio-recipe, version 1)")
-    t = cfg  # the run's training settings sit at the top level of config.json
     classes, size, channels = cfg["classes"], cfg["imageSize"], cfg["channels"]
-    epochs = args.epochs or t["epochs"]
-    batch = args.batch_size or t["batchSize"]
+    epochs = args.epochs or cfg["epochs"]
+    batch = args.batch_size or cfg["batchSize"]
     amp = device.type == "cuda" if args.amp is None else args.amp
     if amp and device.type != "cuda":
         raise RecipeError("--amp needs CUDA; this process has no GPU")
@@ -668,7 +666,7 @@ def run(args, rank, world, device):
     if not parts["train"] or not parts["val"]:
         raise RecipeError("split.csv needs training and validation images")
 
-    torch.manual_seed(t["seed"])
+    torch.manual_seed(cfg["seed"])
     # The first process downloads the ImageNet weights (once, into torch's cache) before the others read them.
     if world > 1 and rank != 0:
         dist.barrier()
@@ -679,15 +677,15 @@ def run(args, rank, world, device):
     norm = cfg["normalization"]
     mean = torch.tensor(norm["mean"], device=device).view(1, -1, 1, 1) * 255
     std = torch.tensor(norm["std"], device=device).view(1, -1, 1, 1) * 255
-    aug = t["augment"]
-    tta = t["tta"]
+    aug = cfg["augment"]
+    tta = cfg["tta"]
     train_labels = [lab for _, lab, _ in parts["train"]]
-    weights = class_weights(t, train_labels, len(classes))
+    weights = class_weights(cfg, train_labels, len(classes))
     weights = torch.tensor(weights, dtype=torch.float32, device=device) if weights else None
-    clip = t["clipNorm"]
+    clip = cfg["clipNorm"]
 
-    train_set = Images([p for p, _, _ in parts["train"]], train_labels, size, channels, mirrored=t["mirrorTraining"])
-    sampler = StudioOrderSampler(train_set, t["seed"], world, rank)
+    train_set = Images([p for p, _, _ in parts["train"]], train_labels, size, channels, mirrored=cfg["mirrorTraining"])
+    sampler = StudioOrderSampler(train_set, cfg["seed"], world, rank)
     loader_opts = {"num_workers": args.workers, "pin_memory": device.type == "cuda", "persistent_workers": args.workers > 0}
     train_loader = DataLoader(train_set, batch_size=batch, sampler=sampler, **loader_opts)
     val = parts["val"]
@@ -696,7 +694,7 @@ def run(args, rank, world, device):
     steps_per_epoch = len(train_loader)
 
     phases = plan_phases(cfg, epochs)
-    es_cfg = t["earlyStopping"]
+    es_cfg = cfg["earlyStopping"]
     history, start = [], 1
     best = None  # {"epoch", "valAccuracy", "valLoss"}
     es_state = {"best": -math.inf, "wait": 0}
@@ -725,7 +723,7 @@ def run(args, rank, world, device):
         inside = resumed is not None and phase["from"] < start
         if inside:
             optimizer.load_state_dict(resumed["optimizer"])
-        schedule = Schedule(t["lrSchedule"], phase["lr"], phase["to"] - phase["from"] + 1, steps_per_epoch, resumed.get("schedule") if inside else None)
+        schedule = Schedule(cfg["lrSchedule"], phase["lr"], phase["to"] - phase["from"] + 1, steps_per_epoch, resumed.get("schedule") if inside else None)
         last_phase = phase is phases[-1]
         for epoch in range(max(start, phase["from"]), phase["to"] + 1):
             began = time.time()
@@ -739,11 +737,11 @@ def run(args, rank, world, device):
                     g["lr"] = lr
                 labels = labels.to(device, non_blocking=True)
                 # The studio's augmentation seed per (epoch, batch); each process its own stream beyond the first.
-                seed = derive_seed(t["seed"], "augment", epoch, step) if world == 1 else derive_seed(t["seed"], "augment", epoch, step, rank)
+                seed = derive_seed(cfg["seed"], "augment", epoch, step) if world == 1 else derive_seed(cfg["seed"], "augment", epoch, step, rank)
                 x = to_input(images, device, mean, std, aug, seed)
                 with torch.autocast(device_type="cuda", dtype=torch.float16) if amp else contextlib.nullcontext():
                     logits = ddp(x)
-                loss = loss_fn(logits, labels, len(classes), t["labelSmoothing"], weights)
+                loss = loss_fn(logits, labels, len(classes), cfg["labelSmoothing"], weights)
                 optimizer.zero_grad(set_to_none=True)
                 scaler.scale(loss).backward()
                 if clip > 0:
@@ -760,7 +758,7 @@ def run(args, rank, world, device):
             history.append(metrics)
             schedule.end_epoch({"valAccuracy": val_acc, "valLoss": val_loss, "trainAccuracy": metrics["accuracy"], "trainLoss": metrics["loss"]})
             # The kept epoch (src/core/train/callbacks.ts): best validation accuracy, ties to the lower loss; or the last.
-            is_best = t["keepEpoch"] == "last" or best is None or val_acc > best["valAccuracy"] or (val_acc == best["valAccuracy"] and val_loss < best["valLoss"])
+            is_best = cfg["keepEpoch"] == "last" or best is None or val_acc > best["valAccuracy"] or (val_acc == best["valAccuracy"] and val_loss < best["valLoss"])
             if is_best:
                 best = {"epoch": epoch, "valAccuracy": val_acc, "valLoss": val_loss}
             # Early stopping watches the last phase only (a linear probe runs its epochs in full).
@@ -776,6 +774,8 @@ def run(args, rank, world, device):
                 state = {"epoch": epoch, "history": history, "best": best, "earlyStopping": es_state, "optimizer": optimizer.state_dict(), "schedule": schedule.state, "config": cfg}
                 if is_best:
                     save_checkpoint(out / "checkpoints" / "best.pth", model, state)
+                if cfg["saveEveryEpochs"] and epoch % cfg["saveEveryEpochs"] == 0:
+                    save_checkpoint(out / "checkpoints" / f"epoch-{epoch}.pth", model, state)
                 save_checkpoint(out / "checkpoints" / "last.pth", model, state)
                 print(f"epoch {epoch}/{epochs}: loss {metrics['loss']:.4f} acc {metrics['accuracy']:.4f} val loss {val_loss:.4f} val acc {val_acc:.4f} lr {lr:.3g} ({metrics['seconds']:.1f} s)", flush=True)
             if stop:
