@@ -179,6 +179,8 @@ things cannot be the same:
   TensorFlow.js's \`transform\`.
 - With several processes each takes every N-th image of the studio's epoch order and draws its own augmentation; each
   GPU computes BatchNorm statistics on its own batch (no SyncBatchNorm), and PyTorch's running variance is unbiased.
+- With mirrored training, a batch keeps the epoch's order of plain and mirrored images (the studio puts the plain ones
+  first), so an augmentation draw may fall on another image of the batch.
 - AMP computes in float16 on the GPU (\`--no-amp\` for float32 throughout).
 - Adamax adds its epsilon inside the maximum, as PyTorch's does; the studio adds it after.
 `;
