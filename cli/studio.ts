@@ -73,6 +73,10 @@ const USAGE = `usage: npm run studio -- <command> [options]
         [--override-reason TEXT]  the run's best model into the registry; below 85 % validation accuracy only with a reason
   export --model NAME@VERSION|NAME@ALIAS --format tfjs|onnx --out DIR
         the model's files, its metadata and model card; ONNX is checked against the studio in onnxruntime-web
+  export-recipe --run ID --out DIR [--file-names]
+        "train at scale": the run as a PyTorch DDP project (train.py, config.json, split.csv, requirements.txt,
+        README.md, slurm.sh) for torchrun on GPUs; split.csv names images by SHA-256 of their bytes unless
+        --file-names (your consent to their paths leaving the browser); see the folder's README.md
   predict --model NAME@VERSION|NAME@ALIAS --images DIR --out predictions.csv
         every file under DIR: a CSV row each (file, top class, the operating point's class when the model has one,
         probability per class, latency ms, error)
@@ -1002,6 +1006,19 @@ async function main(argv: string[]): Promise<number> {
       const p = exported.parity;
       if (p) console.log(`ONNX parity: largest probability difference ${p.maxDifference.toExponential(2)} on ${p.images} ${p.source} images (${p.runtime}), tolerance ${p.tolerance}: ${p.passed ? 'passed' : 'FAILED'}`);
       return p && !p.passed ? 1 : 0;
+    }
+    if (command === 'export-recipe') {
+      const v = parse(rest, { ...COMMON_OPTIONS, run: { type: 'string' }, 'file-names': { type: 'boolean' } });
+      if (!v.run) throw new UsageError('export-recipe needs --run ID (see "runs")');
+      if (!v.out) throw new UsageError('export-recipe needs --out DIR, the folder the recipe goes to');
+      const out = resolve(v.out);
+      const req = { runId: v.run, fileNames: v['file-names'] ?? false };
+      const files = await withStudio(sessionArgs(v), (page) => page.evaluate(({ runId, fileNames }) => window.studio!.exportRecipe(runId, { fileNames }), req));
+      mkdirSync(out, { recursive: true });
+      // The scripts are run directly (./slurm.sh, ./train.py) as well as through python and sbatch.
+      for (const f of files) writeFileSync(join(out, f.name), f.text, { mode: f.name.endsWith('.py') || f.name.endsWith('.sh') ? 0o755 : 0o644 });
+      console.log(`wrote ${files.map((f) => f.name).join(', ')} to ${out} (split.csv keys: ${req.fileNames ? 'file paths' : 'SHA-256 of each file'}); next: see ${join(out, 'README.md')}`);
+      return 0;
     }
     if (command === 'predict') {
       const args = parsePredictArgs(rest);

@@ -40,6 +40,7 @@ export function exposeAutomation(studio: Studio, engine: EngineProxy): void {
     crossValidate: (req) => studio.runs.crossValidate(req.config, req.folds ?? 5, (e) => window.onStudioEvent?.(e)),
     register: (req) => engine.register(req),
     exportModel: (ref, format, opts) => engine.exportModel(ref, format, opts),
+    exportRecipe: (runId, opts) => engine.exportRecipe(runId, opts),
     async predictPicked(ref) {
       if (studio.inference.images.length === 0) throw new Error('E_NOT_FOUND: no images were given to the inference panel');
       // choose() classifies the picked images with the ref (it throws the engine's error when it cannot).

@@ -18,6 +18,8 @@ import { augmentDefault, isAugmentIdentity } from '../src/core/image/augment';
 import { checkpointToStore, loadCheckpoint, type Checkpoint } from '../src/core/store/checkpoints';
 import { storageUsage } from '../src/core/store/usage';
 import { paritySample } from '../src/core/export/parity';
+import type { RecipeFile } from '../src/core/recipe/recipe';
+import { exportRecipe } from './recipe';
 import { browserEstimate, StorageFullError } from '../src/core/registry/quota';
 import { inverseFrequencyClassWeights, isImbalanced } from '../src/core/train/losses';
 import { checkLrSchedule, checkPhaseConfig, planPhases } from '../src/core/train/phases';
@@ -305,7 +307,7 @@ export class StudioEngine implements Engine {
       const db = await this.database();
       const savedAt = new Date().toISOString();
       await saveStats(db, { splitId: summary.splitId, fingerprint: data.fingerprint, ...data.normalization, computedAt: savedAt });
-      await saveSplit(db, { splitId: summary.splitId, fingerprint: data.fingerprint, name: summary.name, manifest: data.manifest, savedAt });
+      await saveSplit(db, { splitId: summary.splitId, fingerprint: data.fingerprint, name: summary.name, manifest: data.manifest, contentHashes: Object.fromEntries(data.keys.map((k, i) => [k, data.contentHashes[i]])), savedAt });
       return summary;
     } catch (err) {
       throw asEngineError(err);
@@ -345,6 +347,10 @@ export class StudioEngine implements Engine {
       if (i !== undefined) out.push(thumbnailOf(data.images, data.imageSize, data.channels, i, key, size));
     }
     return out;
+  }
+
+  exportRecipe(runId: string, opts: { fileNames: boolean }): Promise<RecipeFile[]> {
+    return this.database().then((db) => exportRecipe(db, runId, opts, this.dataset?.data));
   }
 
   async exportManifest(format: 'csv' | 'json'): Promise<string> {

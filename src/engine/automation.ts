@@ -2,7 +2,7 @@
  * What the page exposes to a headless driver (the CLI, tests, benchmarks): `window.studio`. It is the same `Studio`
  * object the buttons use, so an automated run goes through the same worker and engine as a click.
  */
-import type { BackboneImport, BackendInfo, BackendMeasurement, BackendName, StudioSettings, CrossValidationEvent, CrossValidationRequest, CrossValidationResult, DatasetSummary, EvaluateEvent, EvaluateRequest, EvaluationRecord, FolderInput, ReportFile, FolderScan, ImportEvent, ZooModel, ImportOptions, RunRecord, TrainConfig, TrainEvent, ModelExport, ModelVersion, PredictResult, RegisterModelRequest, ModelEvaluateRequest, ReportOptions, OnnxBackboneImport, OnnxBackboneRequest, RecommendedRecipe } from './types';
+import type { BackboneImport, BackendInfo, BackendMeasurement, BackendName, StudioSettings, CrossValidationEvent, CrossValidationRequest, CrossValidationResult, DatasetSummary, EvaluateEvent, EvaluateRequest, EvaluationRecord, FolderInput, ReportFile, FolderScan, ImportEvent, ZooModel, ImportOptions, RunRecord, TrainConfig, TrainEvent, ModelExport, ModelVersion, PredictResult, RegisterModelRequest, ModelEvaluateRequest, ReportOptions, OnnxBackboneImport, OnnxBackboneRequest, RecipeFile, RecommendedRecipe } from './types';
 
 export interface StudioAutomation {
   ready(): Promise<BackendInfo>;
@@ -37,6 +37,8 @@ export interface StudioAutomation {
   register(req: RegisterModelRequest): Promise<ModelVersion>;
   /** A registered version's files as TF.js or ONNX; ONNX with its onnxruntime-web parity check (see Engine.exportModel). */
   exportModel(ref: string, format: 'tfjs' | 'onnx', opts?: { zip?: boolean; parityImages?: number }): Promise<ModelExport>;
+  /** A run as a PyTorch DDP recipe folder's files (see Engine.exportRecipe). */
+  exportRecipe(runId: string, opts: { fileNames: boolean }): Promise<RecipeFile[]>;
   /** Classifies the images last handed to the inference panel's file or folder input with `ref`, and their CSV. */
   predictPicked(ref: string): Promise<{ result: PredictResult; csv: string }>;
   /** Imports an ONNX backbone (see Engine.importOnnxBackbone) and lists it in the zoo. */

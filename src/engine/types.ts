@@ -21,6 +21,7 @@ import type { PredictResult } from '../core/inference/predictions';
 import type { BackendMeasurement, Routing } from '../core/routing';
 import type { RunComparison } from '../core/metrics/compare';
 import type { Recommendation } from '../core/train/recommend';
+import type { RecipeFile } from '../core/recipe/recipe';
 
 export type { AdapterInfo, BackendName, CrossValidationFold, DatasetConfig, DemoDatasetConfig, EpochMetrics, FeatureCacheInfo, FolderDatasetConfig, PhaseName, RunPhase, RunRecord, RunStatus, SplitCounts, Strategy, TrainConfig } from '../core/train/types';
 export type { LrScheduleConfig } from '../core/train/schedules';
@@ -43,6 +44,7 @@ export type { ModelMetadata } from '../core/export/metadata';
 export type { AuditEntry } from '../core/store/audit';
 export type { ImagePrediction, PredictResult } from '../core/inference/predictions';
 export type { ConfigTemplate, DatasetSettings, ModelDefaults, StudioConfig, StudioSettings } from '../core/config';
+export type { RecipeFile } from '../core/recipe/recipe';
 
 import type { NetworkRequest } from './network';
 
@@ -514,6 +516,13 @@ export interface Engine {
   thumbnails(keys: string[], size: number): Promise<Thumbnail[]>;
   /** The split manifest (file → split) of the imported dataset. */
   exportManifest(format: 'csv' | 'json'): Promise<string>;
+  /**
+   * "Train at scale": the run as a PyTorch DDP recipe folder (train.py, config.json, split.csv, requirements.txt,
+   * README.md, slurm.sh; src/core/recipe). split.csv names images by path only with `fileNames` (the user's consent),
+   * else by SHA-256. E_CONFIG for a model without a torchvision twin (named, with the ones that have one), a demo run
+   * or a cross-validation fold.
+   */
+  exportRecipe(runId: string, opts: { fileNames: boolean }): Promise<RecipeFile[]>;
   /** Recomputes the training split's statistics and compares them with the stored ones. */
   verifyStats(): Promise<StatsVerification>;
   recomputeStats(): Promise<ChannelStats>;

@@ -1,6 +1,6 @@
 /** The runs page's state: the stored runs and what can be done with them, through the Engine interface only. */
 import { eventSink, type EngineProxy } from '../engine/client';
-import type { CrossValidationEvent, CrossValidationResult, ExportedFile, RunComparison, RunRecord, TrainConfig } from '../engine/types';
+import type { CrossValidationEvent, CrossValidationResult, ExportedFile, RecipeFile, RunComparison, RunRecord, TrainConfig } from '../engine/types';
 import { describeError, type ShownError } from './shown-error';
 
 export class RunsState {
@@ -40,6 +40,11 @@ export class RunsState {
 
   exportRun(runId: string): Promise<ExportedFile | undefined> {
     return this.attempt(() => this.engine.exportRun(runId));
+  }
+
+  /** "Train at scale": the run's PyTorch recipe files; split.csv by path only with `fileNames` (the user's consent). */
+  exportRecipe(runId: string, fileNames: boolean): Promise<RecipeFile[] | undefined> {
+    return this.attempt(() => this.engine.exportRecipe(runId, { fileNames }));
   }
 
   /** Imports a run file; an id clash keeps the file for "import as a copy". */

@@ -163,6 +163,8 @@ export interface ImportedDataset {
   images: Uint8Array;
   labels: Int32Array;
   keys: string[];
+  /** SHA-256 (hex) of each key's file, in `keys` order. */
+  contentHashes: string[];
   split: SplitIndices;
   manifest: SplitManifest;
   counts: SplitCountsByClass;
@@ -359,6 +361,7 @@ export async function importDataset(
     images: finalImages,
     labels,
     keys,
+    contentHashes: keep.map((i) => hashes[i]),
     split,
     manifest: buildSplitManifest(keys.map((key, k) => ({ path: key, className: layout.classes[labels[k]], group: groupIds[k] })), split, opts.seed, opts.split),
     counts,

@@ -25,6 +25,8 @@ export interface StoredSplit {
   fingerprint: string;
   name: string;
   manifest: SplitManifest;
+  /** SHA-256 (hex) of each manifest path's file (absent from splits stored before it was kept), for recipes (src/core/recipe). */
+  contentHashes?: Record<string, string>;
   savedAt: string;
 }
 
