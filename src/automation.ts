@@ -25,6 +25,11 @@ export function exposeAutomation(studio: Studio, engine: EngineProxy): void {
       return studio.resume(run, (e) => window.onStudioEvent?.(e));
     },
     runs: () => engine.runs(),
+    async importClusterRun(sourceRunId, files) {
+      const run = await engine.importClusterRun(sourceRunId, files);
+      await studio.runs.refresh();
+      return run;
+    },
     evaluate: (req) => studio.evaluation.evaluate(req, (e) => window.onStudioEvent?.(e)),
     async evaluateExternal(runId, req) {
       const run = (await engine.runs()).find((r) => r.runId === runId);
