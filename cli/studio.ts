@@ -490,6 +490,8 @@ function progressLine(e: StudioEvent, epochs: number): string | null {
 
 interface SessionOptions extends SessionArgs {
   modelsDir?: string;
+  /** More folders served with the app (URL prefix → folder), for files the page reads itself. */
+  mounts?: Record<string, string>;
   onEvent?: (e: StudioEvent) => void;
 }
 
@@ -500,7 +502,7 @@ interface SessionOptions extends SessionArgs {
 async function withStudio<T>(opts: SessionOptions, work: (page: Page, backend: BackendInfo) => Promise<T>): Promise<T> {
   const dist = await ensureBuilt();
   // --models-dir stands in for the app's public/models/: the worker looks there before any official URL.
-  const mounts: Record<string, string> = opts.modelsDir ? { '/models/': opts.modelsDir } : {};
+  const mounts: Record<string, string> = { ...opts.mounts, ...(opts.modelsDir ? { '/models/': opts.modelsDir } : {}) };
   const server = await serveStatic(dist, opts.port, '127.0.0.1', mounts);
   mkdirSync(opts.profile, { recursive: true });
   try {
@@ -894,16 +896,22 @@ export function parseImportClusterArgs(argv: string[]): ImportClusterArgs {
  * Each step's result is handed to `onStep` as it comes, so an import that a later step cannot finish is still shown.
  */
 export function importCluster(args: ImportClusterArgs, onStep: (step: { run: RunRecord } | { evaluation: EvaluationRecord } | { version: ModelVersion }) => void): Promise<void> {
-  const metrics = readFileSync(join(args.dir, 'metrics.json'), 'utf8');
-  // Base64 through the page boundary: the driver's arguments are JSON.
-  const model = readFileSync(join(args.dir, 'model.pth')).toString('base64');
-  return withStudio({ ...args, onEvent: (e) => printProgress(e, Number.NaN) }, async (page) => {
+  // The page fetches the two files from the CLI's own server: a state_dict of hundreds of MB (ViT-B/16) would not
+  // pass as a JSON argument.
+  return withStudio({ ...args, mounts: { '/cluster-run/': args.dir }, onEvent: (e) => printProgress(e, Number.NaN) }, async (page) => {
     const source = (await page.evaluate(() => window.studio!.runs())).find((r) => r.runId === args.sourceRunId);
     if (!source) throw new UsageError(`there is no run ${args.sourceRunId} in profile ${args.profile} on port ${args.port} (IndexedDB belongs to the port: use the one the run was trained with)`);
-    const run = await page.evaluate(
-      ({ id, model, metrics }) => window.studio!.importClusterRun(id, { model: Uint8Array.from(atob(model), (c) => c.charCodeAt(0)), metrics }),
-      { id: source.runId, model, metrics },
-    );
+    const run = await page.evaluate(async (id) => {
+      // No named helper here: tsx would wrap it in a __name() call the page does not have.
+      const [model, metrics] = await Promise.all(
+        ['model.pth', 'metrics.json'].map(async (name) => {
+          const res = await fetch(`/cluster-run/${name}`);
+          if (!res.ok) throw new Error(`E_NOT_FOUND: ${name} could not be read (HTTP ${res.status})`);
+          return res.blob();
+        }),
+      );
+      return window.studio!.importClusterRun(id, { model, metrics });
+    }, source.runId);
     onStep({ run });
     if (source.config.dataset.kind === 'folder') recordDataFolder(args.profile, run.runId, await importRunFolder(page, args, source));
     onStep({ evaluation: await page.evaluate((req) => window.studio!.evaluate(req), { runId: run.runId, latencySamples: args.latencySamples }) });
