@@ -109,9 +109,23 @@ test('runs page: "Bring back a cluster run" on a run adds the cluster run and co
   await expect(compare).toContainText(source.runId);
   await expect(compare).toContainText(id);
 
-  // Evaluated and registered through the same calls the evaluation and registry pages make.
-  const evaluation = await page.evaluate((runId) => window.studio!.evaluate({ runId, latencySamples: 2 }), id);
-  expect(evaluation.data.images).toBe(source.split.test);
-  const version = await page.evaluate((runId) => window.studio!.register({ runId, name: 'cluster-ui', version: '1.0.0', threshold: 0 }), id);
-  expect(version.card).toContain(`from run ${source.runId}`);
+  // Evaluated and registered on the evaluation and registry pages, like any run.
+  await gotoStep(page, 'evaluate');
+  await page.getByTestId('evaluate-run-select').selectOption(id);
+  await page.getByTestId('evaluate-run').click();
+  await expect(page.getByTestId('verdict')).toBeVisible({ timeout: 2 * 60_000 });
+  await expect(page.getByTestId('confusion-cell')).toHaveCount(9);
+  await gotoStep(page, 'use');
+  const form = page.getByTestId('register-form');
+  await form.getByTestId('register-run').selectOption(id);
+  await form.getByTestId('register-name').fill('cluster-ui');
+  await form.getByTestId('register-version').fill('1.0.0');
+  await form.getByTestId('register-threshold').fill('0');
+  await form.getByTestId('register-submit').click();
+  const version = page.locator('[data-testid="model-version"][data-id="cluster-ui@1.0.0"]');
+  await expect(version).toBeVisible({ timeout: 2 * 60_000 });
+  // The only version: its actions row follows it.
+  await page.getByTestId('registry-panel').getByTestId('show-card').click();
+  await expect(page.getByTestId('model-card')).toContainText(`trained with PyTorch DDP on 2 × cpu`);
+  await expect(page.getByTestId('model-card')).toContainText(`from run ${source.runId}`);
 });
