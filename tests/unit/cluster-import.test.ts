@@ -14,6 +14,8 @@ import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkMetricsAgainstRun, ClusterImportError, clusterArchitecture, parseClusterMetrics } from '../../src/core/models/torch/cluster';
+import { getZooEntry } from '../../src/core/models/zoo';
 import { loadCheckpoint } from '../../src/core/store/checkpoints';
 import { openStudioDB, type StudioDB } from '../../src/core/store/db';
 import { EngineError } from '../../src/engine/errors';
@@ -134,6 +136,7 @@ describe.skipIf(!hasTorch).each([
       // The fixture spreads its answers: a constant output would not test much.
       expect(new Set(parity.probs.map(argmax)).size).toBeGreaterThan(1);
       const diff = Math.max(...probs.flatMap((row, i) => row.map((p, j) => Math.abs(p - parity.probs[i][j]))));
+      console.log(`${model} (${strategy}) brought back: max |Δp| ${diff.toExponential(2)} against PyTorch on ${probs.length} inputs`);
       expect(diff).toBeLessThanOrEqual(1e-4);
     } finally {
       built.model.dispose();
@@ -207,4 +210,31 @@ describe.skipIf(!hasTorch)('a cluster run that does not fit its browser run is r
     expect((await refusal(engine.importClusterRun(source.runId, { model: new TextEncoder().encode('not a zip'), metrics: JSON.stringify(other) }))).message).toContain('model.pth is not a PyTorch state_dict');
     expect((await engine.runs()).length).toBe(runsBefore);
   }, 600_000);
+});
+
+describe('metrics.json and the model, checked before any weight is read', () => {
+  const metrics = { format: 'mri-studio-cluster-run', version: 1, runId: 'run-a', architecture: 'mobilenet_v2', classes: ['a', 'b'], imageSize: 32, channels: 3, epochs: [{ epoch: 1, loss: 1, accuracy: 0.5, valLoss: 1, valAccuracy: 0.5, seconds: 1 }], best: { epoch: 1, valAccuracy: 0.5 }, torch: '2.3.0', worldSize: 8, device: 'cuda', amp: true, startedAt: '', endedAt: '' };
+
+  it('names every unusable field of metrics.json', () => {
+    const err = (() => {
+      try {
+        parseClusterMetrics({ ...metrics, classes: ['a'], worldSize: 0, epochs: [{ epoch: 1, loss: 'x' }], best: { epoch: 3, valAccuracy: 1 } });
+      } catch (e) {
+        return e as ClusterImportError;
+      }
+    })();
+    expect(err).toBeInstanceOf(ClusterImportError);
+    expect(err!.problems).toEqual(['classes must list at least 2 class names', 'worldSize must be a whole number of processes ≥ 1', 'epochs[0] lacks a number for loss, accuracy, valLoss, valAccuracy, seconds', 'best.epoch 3 is not among the epochs']);
+    expect(() => parseClusterMetrics('{')).toThrow(/metrics.json is not JSON/);
+    expect(() => parseClusterMetrics({ ...metrics, version: 2 })).toThrow('metrics.json is version 2; this studio reads version 1');
+  });
+
+  it('refuses a model with no PyTorch twin by name, and accepts torchvision\'s spelling of a builder', () => {
+    expect(() => clusterArchitecture(getZooEntry('mobilenet_v2_0.35_224'))).toThrow(/mobilenet_v2_0\.35_224\) has no PyTorch twin, so it cannot come back from a cluster; these can: simple_cnn, resnet18/);
+    expect(() => clusterArchitecture(getZooEntry('vit_s16'))).toThrow(/vit_s16\) has no PyTorch twin/);
+    expect(clusterArchitecture(getZooEntry('vit_b16_imagenet'))).toBe('vit_b16');
+    const run = { runId: 'run-a', model: 'vit_b16_imagenet', classes: ['a', 'b'], input: { imageSize: 224, channels: 3 } } as unknown as RunRecord;
+    expect(() => checkMetricsAgainstRun(parseClusterMetrics({ ...metrics, architecture: 'vit_b_16', imageSize: 224 }), run)).not.toThrow();
+    expect(() => checkMetricsAgainstRun(parseClusterMetrics({ ...metrics, architecture: 'vit_b_16' }), run)).toThrow('metrics.json does not match run run-a: image size 32 px, the run\'s is 224 px');
+  });
 });
