@@ -17,7 +17,7 @@ import { DEFAULT_LABEL_CONFLICTS, LABEL_CONFLICT_MODES } from '../src/core/datas
 import { EVALUATION_IMPORT } from '../src/engine/types';
 import { TTA_KINDS } from '../src/core/train/types';
 import { operatingPointSummary } from '../src/core/metrics/files';
-import type { BackendInfo, CrossValidationEvent, CrossValidationResult, DatasetSummary, EvaluateEvent, EvaluateRequest, EvaluationRecord, ImportEvent, ImportOptions, LrScheduleConfig, RunRecord, SplitFractions, StudioSettings, TrainConfig, TrainEvent, ZooModel, RegisterModelRequest, ExportedFile, ReportFile, ReportOptions, RecommendedRecipe } from '../src/engine/types';
+import type { BackendInfo, ModelVersion, CrossValidationEvent, CrossValidationResult, DatasetSummary, EvaluateEvent, EvaluateRequest, EvaluationRecord, ImportEvent, ImportOptions, LrScheduleConfig, RunRecord, SplitFractions, StudioSettings, TrainConfig, TrainEvent, ZooModel, RegisterModelRequest, ExportedFile, ReportFile, ReportOptions, RecommendedRecipe } from '../src/engine/types';
 import type { Page } from 'playwright';
 import { launchStudioBrowser } from './browser';
 import { checkDataFolder } from './folder-check';
@@ -71,6 +71,10 @@ const USAGE = `usage: npm run studio -- <command> [options]
         backend for a model, strategy, input and batch on an adapter, and the backend its runs go to
   register --run ID --name NAME --version X.Y.Z [--alias A ...] [--description TEXT] [--tag KEY=VALUE ...]
         [--override-reason TEXT]  the run's best model into the registry; below 85 % validation accuracy only with a reason
+  import-cluster --run ID --dir DIR (--name NAME --version X.Y.Z [register's options] | --no-register) [--data DIR] [--out FILE.json]
+        bring back the model that run ID's exported recipe trained with PyTorch: DIR is train.py's --out (model.pth,
+        metrics.json); it becomes a new run (tag cluster) beside run ID, is evaluated on the run's test split and
+        registered as NAME@X.Y.Z with its provenance in the model card; --out writes the new run id, test metrics, version
   export --model NAME@VERSION|NAME@ALIAS --format tfjs|onnx --out DIR
         the model's files, its metadata and model card; ONNX is checked against the studio in onnxruntime-web
   export-recipe --run ID --out DIR [--file-names]
@@ -499,6 +503,8 @@ function progressLine(e: StudioEvent, epochs: number): string | null {
 
 interface SessionOptions extends SessionArgs {
   modelsDir?: string;
+  /** More folders served with the app (URL prefix → folder), for files the page reads itself. */
+  mounts?: Record<string, string>;
   onEvent?: (e: StudioEvent) => void;
 }
 
@@ -509,7 +515,7 @@ interface SessionOptions extends SessionArgs {
 async function withStudio<T>(opts: SessionOptions, work: (page: Page, backend: BackendInfo) => Promise<T>): Promise<T> {
   const dist = await ensureBuilt();
   // --models-dir stands in for the app's public/models/: the worker looks there before any official URL.
-  const mounts: Record<string, string> = opts.modelsDir ? { '/models/': opts.modelsDir } : {};
+  const mounts: Record<string, string> = { ...opts.mounts, ...(opts.modelsDir ? { '/models/': opts.modelsDir } : {}) };
   const server = await serveStatic(dist, opts.port, '127.0.0.1', mounts);
   mkdirSync(opts.profile, { recursive: true });
   try {
@@ -798,6 +804,23 @@ function evaluateModelFolder(args: EvaluateArgs & { model: string; data: string 
   });
 }
 
+/** A folder run's dataset imported again with its recorded settings (its split rebuilt), checked to be the same files; returns the folder. */
+async function importRunFolder(page: Page, args: SessionArgs & { data?: string }, run: RunRecord): Promise<string> {
+  const dir = args.data ?? recordedDataFolder(args.profile, run.runId);
+  if (!dir) throw new UsageError(`run ${run.runId} was trained on a folder this profile has no path for: pass --data DIR, the folder it was trained on`);
+  if (!existsSync(dir)) throw new UsageError(`run ${run.runId} was trained on ${dir}, which is gone: pass --data DIR`);
+  // A run recorded before the label-conflict check kept every copy: its split is rebuilt as it was trained.
+  const recorded = run.dataset?.importOptions;
+  const options = recorded && { labelConflicts: 'keep-all' as const, ...recorded };
+  if (!run.dataset || !options) throw new UsageError(`run ${run.runId} predates recorded import settings, so its split cannot be rebuilt; train it again`);
+  await page.setInputFiles('[data-testid="folder-input"]', dir);
+  const dataset = await page.evaluate((opts) => window.studio!.importFolder(opts), options);
+  if (dataset.fingerprint !== run.dataset.fingerprint) {
+    throw new UsageError(`${dir} is not the dataset run ${run.runId} was trained on (fingerprint ${dataset.fingerprint.slice(0, 12)}… instead of ${run.dataset.fingerprint.slice(0, 12)}…): files were added, removed or changed`);
+  }
+  return dir;
+}
+
 export function evaluateRun(args: EvaluateArgs): Promise<{ evaluation: EvaluationRecord; files: ReportFile[] }> {
   if (args.model) return evaluateModelFolder({ ...args, model: args.model, data: args.data! });
   return withStudio({ ...args, onEvent: (e) => printProgress(e, Number.NaN) }, async (page) => {
@@ -807,18 +830,7 @@ export function evaluateRun(args: EvaluateArgs): Promise<{ evaluation: Evaluatio
       // The same path as a user's pick of another folder: the page's folder input, then the run's input settings.
       await page.setInputFiles('[data-testid="folder-input"]', args.external);
     } else if (run.config.dataset.kind === 'folder') {
-      const dir = args.data ?? recordedDataFolder(args.profile, run.runId);
-      if (!dir) throw new UsageError(`run ${run.runId} was trained on a folder this profile has no path for: pass --data DIR, the folder it was trained on`);
-      if (!existsSync(dir)) throw new UsageError(`run ${run.runId} was trained on ${dir}, which is gone: pass --data DIR`);
-      // A run recorded before the label-conflict check kept every copy: its split is rebuilt as it was trained.
-      const recorded = run.dataset?.importOptions;
-      const options = recorded && { labelConflicts: 'keep-all' as const, ...recorded };
-      if (!run.dataset || !options) throw new UsageError(`run ${run.runId} predates recorded import settings, so its split cannot be rebuilt; train it again`);
-      await page.setInputFiles('[data-testid="folder-input"]', dir);
-      const dataset = await page.evaluate((opts) => window.studio!.importFolder(opts), options);
-      if (dataset.fingerprint !== run.dataset.fingerprint) {
-        throw new UsageError(`${dir} is not the dataset run ${run.runId} was trained on (fingerprint ${dataset.fingerprint.slice(0, 12)}… instead of ${run.dataset.fingerprint.slice(0, 12)}…): files were added, removed or changed`);
-      }
+      await importRunFolder(page, args, run);
     }
     const evaluation = args.external
       ? await page.evaluate(([id, req]) => window.studio!.evaluateExternal(id, req), [run.runId, args.request] as const)
@@ -828,37 +840,96 @@ export function evaluateRun(args: EvaluateArgs): Promise<{ evaluation: Evaluatio
   });
 }
 
+const REGISTER_OPTIONS = {
+  name: { type: 'string' },
+  version: { type: 'string' },
+  alias: { type: 'string', multiple: true },
+  description: { type: 'string' },
+  tag: { type: 'string', multiple: true },
+  'override-reason': { type: 'string' },
+} as const;
+
 export function parseRegisterArgs(argv: string[]): SessionArgs & { request: RegisterModelRequest } {
-  const v = parse(argv, {
-    ...COMMON_OPTIONS,
-    run: { type: 'string' },
-    name: { type: 'string' },
-    version: { type: 'string' },
-    alias: { type: 'string', multiple: true },
-    description: { type: 'string' },
-    tag: { type: 'string', multiple: true },
-    'override-reason': { type: 'string' },
-  });
+  const v = parse(argv, { ...COMMON_OPTIONS, run: { type: 'string' }, ...REGISTER_OPTIONS });
   if (!v.run) throw new UsageError('register needs --run ID (see "runs")');
-  if (!v.name) throw new UsageError('register needs --name NAME');
-  if (!v.version) throw new UsageError('register needs --version X.Y.Z');
+  return { ...sessionArgs(v), request: registerRequest(v, v.run, 'register') };
+}
+
+/** --name, --version, --alias, --tag, --description and --override-reason as a registration of run `runId`. */
+function registerRequest(v: Values<typeof REGISTER_OPTIONS>, runId: string, command: string): RegisterModelRequest {
+  if (!v.name) throw new UsageError(`${command} needs --name NAME`);
+  if (!v.version) throw new UsageError(`${command} needs --version X.Y.Z`);
   const reason = v['override-reason']?.trim();
   if (v['override-reason'] !== undefined && !reason) throw new UsageError('--override-reason needs a reason, in words');
   // The name, version, aliases and tags are checked here, as the registry will check them; the gate needs the run.
   const form = reviewRegistration({ name: v.name, version: v.version, tags: v.tag, aliases: v.alias }, {}).problems.find((p) => p.field !== 'gate');
   if (form) throw new UsageError(`--${{ name: 'name', version: 'version', aliases: 'alias', tags: 'tag' }[form.field as string] ?? form.field}: ${form.message}`);
   return {
-    ...sessionArgs(v),
-    request: {
-      runId: v.run,
-      name: v.name,
-      version: v.version,
-      ...(v.description === undefined ? {} : { description: v.description }),
-      ...(v.tag ? { tags: v.tag } : {}),
-      ...(v.alias ? { aliases: v.alias } : {}),
-      ...(reason ? { overrideReason: reason } : {}),
-    },
+    runId,
+    name: v.name,
+    version: v.version,
+    ...(v.description === undefined ? {} : { description: v.description }),
+    ...(v.tag ? { tags: v.tag } : {}),
+    ...(v.alias ? { aliases: v.alias } : {}),
+    ...(reason ? { overrideReason: reason } : {}),
   };
+}
+
+export interface ImportClusterArgs extends SessionArgs {
+  sourceRunId: string;
+  /** train.py's --out folder: model.pth and metrics.json. */
+  dir: string;
+  data?: string;
+  /** The registration of the new run (its runId filled in once imported); null with --no-register. */
+  register: RegisterModelRequest | null;
+  latencySamples: number;
+}
+
+export function parseImportClusterArgs(argv: string[]): ImportClusterArgs {
+  const v = parse(argv, { ...COMMON_OPTIONS, run: { type: 'string' }, dir: { type: 'string' }, data: { type: 'string' }, 'no-register': { type: 'boolean' }, 'latency-samples': { type: 'string' }, ...REGISTER_OPTIONS });
+  if (!v.run) throw new UsageError('import-cluster needs --run ID, the browser run whose recipe trained on the cluster (see "runs")');
+  if (!v.dir) throw new UsageError('import-cluster needs --dir DIR, the folder train.py wrote (its --out)');
+  const dir = resolve(v.dir);
+  const lacking = ['model.pth', 'metrics.json'].filter((f) => !existsSync(join(dir, f)));
+  if (lacking.length) throw new UsageError(`--dir ${dir}: ${lacking.join(' and ')} ${lacking.length > 1 ? 'are' : 'is'} missing (train.py writes both into its --out folder when it finishes)`);
+  if (v['no-register'] && (v.name || v.version)) throw new UsageError('pass --name and --version to register the imported run, or --no-register, not both');
+  return {
+    ...sessionArgs(v),
+    sourceRunId: v.run,
+    dir,
+    ...(v.data === undefined ? {} : { data: resolve(v.data) }),
+    register: v['no-register'] ? null : registerRequest(v, '', 'import-cluster (or --no-register)'),
+    latencySamples: int('latency-samples', v['latency-samples'], 100, 1, 10000),
+  };
+}
+
+/**
+ * import-cluster: model.pth and metrics.json become a new run beside the browser run (Engine.importClusterRun), which
+ * is then evaluated on the run's test split and, unless --no-register, registered; one studio session for all three.
+ * Each step's result is handed to `onStep` as it comes, so an import that a later step cannot finish is still shown.
+ */
+export function importCluster(args: ImportClusterArgs, onStep: (step: { run: RunRecord } | { evaluation: EvaluationRecord } | { version: ModelVersion }) => void): Promise<void> {
+  // The page fetches the two files from the CLI's own server: a state_dict of hundreds of MB (ViT-B/16) would not
+  // pass as a JSON argument.
+  return withStudio({ ...args, mounts: { '/cluster-run/': args.dir }, onEvent: (e) => printProgress(e, Number.NaN) }, async (page) => {
+    const source = (await page.evaluate(() => window.studio!.runs())).find((r) => r.runId === args.sourceRunId);
+    if (!source) throw new UsageError(`there is no run ${args.sourceRunId} in profile ${args.profile} on port ${args.port} (IndexedDB belongs to the port: use the one the run was trained with)`);
+    const run = await page.evaluate(async (id) => {
+      // No named helper here: tsx would wrap it in a __name() call the page does not have.
+      const [model, metrics] = await Promise.all(
+        ['model.pth', 'metrics.json'].map(async (name) => {
+          const res = await fetch(`/cluster-run/${name}`);
+          if (!res.ok) throw new Error(`E_NOT_FOUND: ${name} could not be read (HTTP ${res.status})`);
+          return res.blob();
+        }),
+      );
+      return window.studio!.importClusterRun(id, { model, metrics });
+    }, source.runId);
+    onStep({ run });
+    if (source.config.dataset.kind === 'folder') recordDataFolder(args.profile, run.runId, await importRunFolder(page, args, source));
+    onStep({ evaluation: await page.evaluate((req) => window.studio!.evaluate(req), { runId: run.runId, latencySamples: args.latencySamples }) });
+    if (args.register) onStep({ version: await page.evaluate((req) => window.studio!.register(req), { ...args.register, runId: run.runId }) });
+  });
 }
 
 export function parseExportArgs(argv: string[]): SessionArgs & { model: string; format: 'tfjs' | 'onnx'; out: string } {
@@ -972,6 +1043,31 @@ async function main(argv: string[]): Promise<number> {
       console.log(`parity with ${p.runtime} (${p.backend}, ${p.images} images): ${p.outputDifference === null ? '' : `largest logit difference ${p.outputDifference.toExponential(2)}, `}largest feature difference ${p.featureDifference.toExponential(2)} (≤ ${p.tolerance})`);
       if (done.classifier) console.log(`the classifier after the pool was left out: ${done.classifier}`);
       if (args.out) writeJson(args.out, done);
+      return 0;
+    }
+    if (command === 'import-cluster') {
+      const args = parseImportClusterArgs(rest);
+      const result: { runId?: string; sourceRunId: string; cluster?: RunRecord['cluster']; best?: RunRecord['best']; epochs?: number; test?: object; version?: string | null } = { sourceRunId: args.sourceRunId, version: null };
+      try {
+        await importCluster(args, (step) => {
+          if ('run' in step) {
+            const { run } = step;
+            const c = run.cluster!;
+            Object.assign(result, { runId: run.runId, cluster: c, best: run.best, epochs: run.epochs.length });
+            console.log(`imported run ${run.runId} from run ${args.sourceRunId}'s cluster training (PyTorch DDP on ${c.worldSize} × ${c.device}, torch ${c.torch}, AMP ${c.amp ? 'on' : 'off'}): ${run.epochs.length} epochs, best val accuracy ${run.best ? pct(run.best.valAccuracy) : 'n/a'} at epoch ${run.best?.epoch ?? '-'}`);
+          } else if ('evaluation' in step) {
+            const m = step.evaluation.metrics;
+            result.test = { images: step.evaluation.data.images, accuracy: m.report.accuracy, macroF1: m.report.macro.f1, macroAuc: m.roc.macroAuc, ece: m.calibration.ece, verdict: step.evaluation.medical.verdict };
+            console.log(`test split (${step.evaluation.data.images} images): accuracy ${pct(m.report.accuracy)}, macro F1 ${m.report.macro.f1.toFixed(3)}, macro AUC ${m.roc.macroAuc?.toFixed(3) ?? 'n/a'}; ${step.evaluation.medical.verdict}`);
+          } else {
+            result.version = step.version.id;
+            console.log(`registered ${step.version.id}${step.version.aliases.length ? ` (${step.version.aliases.join(', ')})` : ''} from run ${step.version.runId}; gate ${pct(step.version.gate.threshold)} ${step.version.gate.passed ? 'passed' : `overridden: ${step.version.gate.override?.reason}`}`);
+          }
+        });
+      } finally {
+        // What was done is written even when a later step failed (the run stays imported).
+        if (args.out && result.runId) writeJson(args.out, result);
+      }
       return 0;
     }
     if (command === 'runs') {

@@ -27,6 +27,11 @@ export function exposeAutomation(studio: Studio, engine: EngineProxy): void {
     runs: () => engine.runs(),
     measureBackends: (target) => studio.measurements.measure(target),
     backendMeasurements: () => engine.backendMeasurements(),
+    async importClusterRun(sourceRunId, files) {
+      const run = await engine.importClusterRun(sourceRunId, files);
+      await studio.runs.refresh();
+      return run;
+    },
     evaluate: (req) => studio.evaluation.evaluate(req, (e) => window.onStudioEvent?.(e)),
     async evaluateExternal(runId, req) {
       const run = (await engine.runs()).find((r) => r.runId === runId);

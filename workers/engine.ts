@@ -26,13 +26,14 @@ import { checkLrSchedule, checkPhaseConfig, planPhases } from '../src/core/train
 import type { TensorDataset } from '../src/core/train/trainer';
 import type { RunRecord, Strategy, TrainConfig } from '../src/core/train/types';
 import { EngineError, isOutOfMemory } from '../src/engine/errors';
-import type { CrossValidationEvent, CrossValidationRequest, CrossValidationResult, MeasureProgress, RunComparison, SpeedProbe } from '../src/engine/types';
+import type { ClusterRunFiles, CrossValidationEvent, CrossValidationRequest, CrossValidationResult, MeasureProgress, RunComparison, SpeedProbe } from '../src/engine/types';
 import type { AugmentPreview, AugmentPreviewRequest, BackboneImport, BackendInfo, BackendName, DatasetSummary, Engine, EvaluateEvent, EvaluateRequest, EvaluationRecord, ExportedFile, ModelExport, ModelVersion, NetworkRequest, RegisterModelRequest, ReportFile, ZooModel, FolderInput, FolderScan, ImportEvent, StatsVerification, Thumbnail, TrainEvent, PredictImage, PredictOptions, PredictProgress, PredictResult, RegistrationReview, StorageGroupUsage, ModelEvaluateRequest, ReportOptions, GradCam, GradCamRequest, OnnxBackboneImport, OnnxBackboneRequest, WeightsFileImport, RecommendedRecipe } from '../src/engine/types';
 import { ConfigError, configFromSettings, configTemplates, checkSettings, parseConfigText, readConfig, recommendedConfig, settingsFromConfig, type ConfigTemplate, type StudioConfig, type StudioSettings } from '../src/core/config';
 import { importedBackbones } from '../src/core/store/backbones';
 import { importBackboneFolder } from './backbone-import';
 import { importTorchWeightsFile, loadTorchvisionState } from './torch-weights';
 import { importOnnxBackbone } from './onnx-import';
+import { importClusterRun } from './cluster-import';
 import { importWeightsFile } from './weights-file';
 import { augmentPreviews } from './preview';
 import { resourceRequests } from '../src/engine/network';
@@ -909,6 +910,13 @@ export class StudioEngine implements Engine {
     } catch (err) {
       throw asEngineError(err);
     }
+  }
+
+  async importClusterRun(sourceRunId: string, files: ClusterRunFiles): Promise<RunRecord> {
+    this.refuseDuringCrossValidation(false);
+    // The weights are set through tensors, on whichever backend the engine uses.
+    await this.backend();
+    return importClusterRun(await this.database(), sourceRunId, files);
   }
 
   async compareRuns(runIds: string[]): Promise<RunComparison[]> {

@@ -2,7 +2,7 @@
  * What the page exposes to a headless driver (the CLI, tests, benchmarks): `window.studio`. It is the same `Studio`
  * object the buttons use, so an automated run goes through the same worker and engine as a click.
  */
-import type { BackboneImport, BackendInfo, BackendMeasurement, BackendName, StudioSettings, CrossValidationEvent, CrossValidationRequest, CrossValidationResult, DatasetSummary, EvaluateEvent, EvaluateRequest, EvaluationRecord, FolderInput, ReportFile, FolderScan, ImportEvent, ZooModel, ImportOptions, RunRecord, TrainConfig, TrainEvent, ModelExport, ModelVersion, PredictResult, RegisterModelRequest, ModelEvaluateRequest, ReportOptions, OnnxBackboneImport, OnnxBackboneRequest, RecipeFile, RecommendedRecipe } from './types';
+import type { BackboneImport, ClusterRunFiles, BackendInfo, BackendMeasurement, BackendName, StudioSettings, CrossValidationEvent, CrossValidationRequest, CrossValidationResult, DatasetSummary, EvaluateEvent, EvaluateRequest, EvaluationRecord, FolderInput, ReportFile, FolderScan, ImportEvent, ZooModel, ImportOptions, RunRecord, TrainConfig, TrainEvent, ModelExport, ModelVersion, PredictResult, RegisterModelRequest, ModelEvaluateRequest, ReportOptions, OnnxBackboneImport, OnnxBackboneRequest, RecipeFile, RecommendedRecipe } from './types';
 
 export interface StudioAutomation {
   ready(): Promise<BackendInfo>;
@@ -20,6 +20,8 @@ export interface StudioAutomation {
   /** Times the backends for a config, or re-measures a stored measurement (see Engine.measureBackends), shown in the settings. */
   measureBackends(target: TrainConfig | { key: string }): Promise<BackendMeasurement>;
   backendMeasurements(): Promise<BackendMeasurement[]>;
+  /** Brings back a cluster run of `sourceRunId` (see Engine.importClusterRun) and lists it in the runs page. */
+  importClusterRun(sourceRunId: string, files: ClusterRunFiles): Promise<RunRecord>;
   /** Evaluates a run on its test split (see Engine.evaluate); a folder run needs its folder imported first. */
   evaluate(req: EvaluateRequest): Promise<EvaluationRecord>;
   /** Evaluates a run on the folder last handed to the page's folder input, as an external test set (see Studio.evaluateExternal). */

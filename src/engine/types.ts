@@ -23,7 +23,7 @@ import type { RunComparison } from '../core/metrics/compare';
 import type { Recommendation } from '../core/train/recommend';
 import type { RecipeFile } from '../core/recipe/recipe';
 
-export type { AdapterInfo, BackendName, CrossValidationFold, DatasetConfig, DemoDatasetConfig, EpochMetrics, FeatureCacheInfo, FolderDatasetConfig, PhaseName, RunPhase, RunRecord, RunStatus, SplitCounts, Strategy, TrainConfig } from '../core/train/types';
+export type { AdapterInfo, BackendName, ClusterProvenance, CrossValidationFold, DatasetConfig, DemoDatasetConfig, EpochMetrics, FeatureCacheInfo, FolderDatasetConfig, PhaseName, RunPhase, RunRecord, RunStatus, SplitCounts, Strategy, TrainConfig } from '../core/train/types';
 export type { LrScheduleConfig } from '../core/train/schedules';
 export type { OptimizerName } from '../core/train/optimizers';
 export type { EvaluatedImage, EvaluationMetrics, EvaluationRecord, Robustness, RobustnessRow } from '../core/metrics/evaluation';
@@ -438,6 +438,12 @@ export interface OnnxBackboneImport {
   parity: { images: number; featureDifference: number; outputDifference: number | null; tolerance: number; runtime: string; backend: string };
 }
 
+/** What a cluster run sends back (RECIPE-CONTRACT.md): its `model.pth` and its `metrics.json`. */
+export interface ClusterRunFiles {
+  model: Uint8Array | Blob;
+  metrics: Uint8Array | Blob | string;
+}
+
 /** A recommended recipe with the form settings that apply it (the studio's defaults for everything it leaves). */
 export interface RecommendedRecipe extends Recommendation {
   form: StudioSettings;
@@ -465,6 +471,14 @@ export interface Engine {
   exportRun(runId: string): Promise<ExportedFile>;
   /** Imports a run file; a run with the same id is refused (E_CONFIG, detail E_EXISTS) unless `onClash: 'rename'`. */
   importRun(bytes: Uint8Array, opts?: { onClash?: 'refuse' | 'rename'; name?: string }): Promise<RunRecord>;
+  /**
+   * Brings back a model trained on a cluster by run `sourceRunId`'s exported recipe: a new completed run (tag
+   * `cluster`, field `cluster`) with the source run's config, classes, split and input, the cluster's epochs, and
+   * model.pth's weights as its best checkpoint, so evaluate, compareRuns and register take it as any run. Refused
+   * (E_CONFIG, every problem named) when the files do not fit the run: another run's metrics, another architecture or
+   * head, other classes, missing, extra or misshapen keys.
+   */
+  importClusterRun(sourceRunId: string, files: ClusterRunFiles): Promise<RunRecord>;
   /** Per run: best val accuracy, epochs, parameters and size, and its stored evaluation's figures. */
   compareRuns(runIds: string[]): Promise<RunComparison[]>;
   /** Trains and evaluates one run per fold (tagged `cv:<id>`); `cancel(id)` stops after the batch in flight. */

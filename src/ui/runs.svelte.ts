@@ -1,6 +1,6 @@
 /** The runs page's state: the stored runs and what can be done with them, through the Engine interface only. */
 import { eventSink, type EngineProxy } from '../engine/client';
-import type { CrossValidationEvent, CrossValidationResult, ExportedFile, RecipeFile, RunComparison, RunRecord, TrainConfig } from '../engine/types';
+import type { ClusterRunFiles, CrossValidationEvent, CrossValidationResult, ExportedFile, RecipeFile, RunComparison, RunRecord, TrainConfig } from '../engine/types';
 import { describeError, type ShownError } from './shown-error';
 
 export class RunsState {
@@ -57,6 +57,22 @@ export class RunsState {
       const original = run.imported?.originalRunId;
       this.notice = original && original !== run.runId ? `Imported ${name} as ${run.runId} (run ${original} was already here).` : `Imported ${name} as ${run.runId}.`;
       await this.refresh();
+    }
+    return run;
+  }
+
+  /**
+   * Brings back a model trained on a cluster from run `sourceRunId`'s exported recipe (see Engine.importClusterRun):
+   * the new run is listed, and compared with its browser run at once.
+   */
+  async importCluster(sourceRunId: string, files: ClusterRunFiles): Promise<RunRecord | undefined> {
+    this.notice = null;
+    const run = await this.attempt(() => this.engine.importClusterRun(sourceRunId, files));
+    if (run) {
+      const c = run.cluster!;
+      this.notice = `Brought back ${run.runId}: trained with PyTorch DDP on ${c.worldSize} × ${c.device} (torch ${c.torch}), ${run.epochs.length} epochs, best validation accuracy ${run.best ? `${(run.best.valAccuracy * 100).toFixed(1)} %` : 'n/a'}. Compared with run ${sourceRunId} below; open it to evaluate it on the test split or register it.`;
+      await this.refresh();
+      await this.compare([sourceRunId, run.runId]);
     }
     return run;
   }

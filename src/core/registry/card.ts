@@ -5,7 +5,7 @@
  */
 import type { ModelMetadata } from '../export/metadata';
 import { mdText } from '../markdown';
-import type { RunRecord } from '../train/types';
+import type { ClusterProvenance, RunRecord } from '../train/types';
 import type { ModelVersion } from '../store/records';
 
 /** A held-out evaluation of the model (e.g. the test split), as the evaluation step reports it. */
@@ -41,6 +41,10 @@ const ci = ([lo, hi]: [number, number]) => `${pct(lo)} – ${pct(hi)}`;
 /** Every cell is text (see mdText): what the studio writes there and what users typed alike. */
 const table = (head: string[], rows: string[][]) => [`| ${head.map(mdText).join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.map(mdText).join(' | ')} |`)].join('\n');
 
+/** Where a cluster run trained, in the card's words. */
+export const clusterProvenance = (c: ClusterProvenance): string =>
+  `trained with PyTorch DDP on ${c.worldSize} × ${c.device}, torch ${c.torch}, AMP ${c.amp ? 'on' : 'off'}, from run ${c.sourceRunId}'s exported recipe (model.pth SHA-256 ${c.modelSha256.slice(0, 16)}…)`;
+
 export interface CardInput {
   version: ModelVersion;
   metadata: ModelMetadata;
@@ -61,6 +65,7 @@ export function modelCard({ version: v, metadata: m, run, evaluation, verdict }:
       [
         ['registered', v.createdAt],
         ['source run', v.runId ? `${v.runId}${v.epoch != null ? `, best epoch ${v.epoch}` : ''}` : 'imported from files (no run in this studio)'],
+        ...(run?.cluster ? [['trained on a cluster', clusterProvenance(run.cluster)]] : []),
         ['architecture', `${m.modelId} (${m.strategy})`],
         ['aliases', v.aliases.join(', ') || 'none'],
         ['tags', Object.entries(v.tags).map(([k, val]) => `${k}=${val}`).join(', ') || 'none'],
@@ -120,7 +125,7 @@ export function modelCard({ version: v, metadata: m, run, evaluation, verdict }:
           ['gradient clipping', c.clipNorm === 0 ? 'off' : `global norm ${c.clipNorm ?? 1}`],
           ['early stopping', es],
           ['seed', String(c.seed)],
-          ['backend', `${run.backend}${run.adapter ? ` (${run.adapter.description || run.adapter.vendor}${run.adapter.isSoftware ? ', software adapter' : ''})` : ''}`],
+          run.cluster ? ['training', clusterProvenance(run.cluster)] : ['backend', `${run.backend}${run.adapter ? ` (${run.adapter.description || run.adapter.vendor}${run.adapter.isSoftware ? ', software adapter' : ''})` : ''}`],
         ],
       ),
     );

@@ -273,6 +273,23 @@ export interface RunRecord {
   tags?: string[];
   /** Set on a run that came from a run file (see src/core/store/run-file.ts). */
   imported?: { at: string; from: string; originalRunId: string };
+  /**
+   * Set on a run trained on a cluster by the recipe exported from run `sourceRunId` and brought back (its model.pth and
+   * metrics.json, see src/core/models/torch/cluster.ts): config, classes, split and input are the source run's.
+   */
+  cluster?: ClusterProvenance;
+}
+
+export interface ClusterProvenance {
+  sourceRunId: string;
+  /** PyTorch's version, the DDP processes (world size), their device (`cuda`, `cpu`) and whether AMP was on. */
+  torch: string;
+  worldSize: number;
+  device: string;
+  amp: boolean;
+  importedAt: string;
+  /** SHA-256 of the model.pth that was imported. */
+  modelSha256: string;
 }
 
 export interface RunDatasetInfo {
