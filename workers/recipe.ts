@@ -1,6 +1,7 @@
 /** "Train at scale": a run's PyTorch recipe folder (src/core/recipe), from the run and its folder's stored split. */
 import type { ImportedDataset } from '../src/core/dataset/importer';
-import { buildRecipe, checkExportable, RecipeRefusal, type RecipeFile } from '../src/core/recipe/recipe';
+import { buildRecipe } from '../src/core/recipe/build';
+import { checkExportable, RecipeRefusal, type RecipeFile } from '../src/core/recipe/recipe';
 import { getRun, getSplit, type StudioDB } from '../src/core/store/db';
 import { EngineError } from '../src/engine/errors';
 

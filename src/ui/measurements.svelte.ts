@@ -2,7 +2,7 @@
 import type { EngineProxy } from '../engine/client';
 import { eventSink } from '../engine/client';
 import type { BackendMeasurement, MeasureProgress, TrainConfig } from '../engine/types';
-import { describeError, type ShownError } from './studio.svelte';
+import { describeError, type ShownError } from './shown-error';
 
 export class MeasurementsState {
   list = $state.raw<BackendMeasurement[]>([]);

@@ -10,8 +10,6 @@ import type { SplitManifest } from '../dataset/split';
 import { getZooEntry, normalizationFor, zooEntries, type ZooEntry } from '../models/zoo';
 import type { HeadKind } from '../models/heads';
 import type { RunRecord } from '../train/types';
-import { readmeText, slurmText } from './readme';
-import trainPy from './train.py?raw';
 
 export interface RecipeFile {
   name: string;
@@ -147,28 +145,6 @@ function splitCounts(manifest: SplitManifest): Record<'train' | 'val' | 'test', 
   const counts = { train: 0, val: 0, test: 0 };
   for (const e of manifest.entries) counts[e.split]++;
   return counts;
-}
-
-/** The exported folder's files, in the order a person reads them. */
-export function buildRecipe(input: RecipeInput): RecipeFile[] {
-  const config = recipeConfig(input);
-  const split = splitCsv(input.manifest, input.fileNames ? null : requireHashes(input.manifest, input.contentHashes));
-  return [
-    { name: 'README.md', text: readmeText(config) },
-    { name: 'train.py', text: trainPy },
-    { name: 'config.json', text: JSON.stringify(config, null, 2) + '\n' },
-    { name: 'split.csv', text: split },
-    { name: 'requirements.txt', text: 'torch>=1.13\ntorchvision>=0.14\nnumpy\npillow\n' },
-    { name: 'slurm.sh', text: slurmText(config) },
-  ];
-}
-
-function requireHashes(manifest: SplitManifest, hashes: RecipeInput['contentHashes']): Readonly<Record<string, string>> {
-  const missing = manifest.entries.filter((e) => !hashes?.[e.path]);
-  if (missing.length) {
-    throw new RecipeRefusal(`the stored split has no content hash for ${missing.length} of its ${manifest.entries.length} images (it was imported before the studio kept them); import the folder again, or export with file names`);
-  }
-  return hashes!;
 }
 
 /**
