@@ -148,11 +148,13 @@ run's by passing a smaller \`--batch-size\`.
 Copy the output folder (at least \`model.pth\` and \`metrics.json\`, plus \`predictions.json\`) back to the computer with
 the studio, then either
 
-- in the studio, on the runs page, pick run \`${c.runId}\` and press **Bring back a cluster run**, then choose the folder; or
-- from the command line: \`npm run studio -- import-cluster --run ${c.runId} --dir OUT\`.
-
-The studio registers the model as a new version linked to run \`${c.runId}\`, evaluates it on the same test split and
-shows the browser run and the cluster run side by side.
+- in the studio: on the runs page, run \`${c.runId}\`'s **Bring back a cluster run…**, then choose the folder. The
+  cluster run appears beside run \`${c.runId}\`, compared side by side; evaluate it on the Evaluate page and register it
+  on the Use page as any run; or
+- from the command line, where the run was trained (the same \`--profile\` and \`--port\`, if you gave them):
+  \`npm run studio -- import-cluster --run ${c.runId} --dir OUT --name NAME --version 1.0.0\` imports it, evaluates it
+  on the same test split and registers it as NAME@1.0.0, a new version linked to run \`${c.runId}\`
+  (\`--no-register\` to import and evaluate only).
 
 ## When something goes wrong
 
