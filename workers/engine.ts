@@ -812,13 +812,7 @@ export class StudioEngine implements Engine {
     const backend = await this.backend();
     const data = this.inputShape(cfg);
     const routing = routeRun(backend, { strategy: resolveStrategy(cfg, entry), augment: false, cacheFeatures: false });
-    let done!: () => void;
-    const probing = new Promise<void>((resolve) => (done = resolve));
-    // One probe at a time, and a run that starts meanwhile waits for it (both switch the active backend).
-    while (this.probing) await this.probing;
-    this.refuseProbeWhileTraining();
-    this.probing = probing;
-    try {
+    return this.probe(backend, async () => {
       await useBackend(routing.train);
       const built = await buildModel(cfg, data, { mean: [0, 0, 0], std: [1, 1, 1] }, browserBackboneLoader(await this.database()));
       try {
@@ -826,6 +820,21 @@ export class StudioEngine implements Engine {
       } finally {
         built.model.dispose();
       }
+    });
+  }
+
+  /**
+   * Runs a timing probe alone: one probe at a time, and a run that starts meanwhile waits for it (both switch the
+   * active backend); `backend` is active again afterwards.
+   */
+  private async probe<T>(backend: BackendInfo, work: () => Promise<T>): Promise<T> {
+    let done!: () => void;
+    const probing = new Promise<void>((resolve) => (done = resolve));
+    while (this.probing) await this.probing;
+    this.refuseProbeWhileTraining();
+    this.probing = probing;
+    try {
+      return await work();
     } catch (err) {
       throw asEngineError(err);
     } finally {
@@ -859,23 +868,11 @@ export class StudioEngine implements Engine {
     const candidates = candidatesFor(backend, work);
     if (backend.requested !== 'auto') throw new EngineError('E_CONFIG', `the ${BACKEND_LABEL[backend.name]} backend was chosen, so every run stays on it: choose auto to measure the backends`);
     if (candidates.length < 2) throw new EngineError('E_CONFIG', `only ${candidates.map((b) => BACKEND_LABEL[b]).join(', ') || 'no backend'} can train ${cfg.model} here: there is nothing to measure`);
-    let done!: () => void;
-    const probing = new Promise<void>((resolve) => (done = resolve));
-    // One probe at a time, and a run that starts meanwhile waits for it (both switch the active backend).
-    while (this.probing) await this.probing;
-    this.refuseProbeWhileTraining();
-    this.probing = probing;
-    try {
+    return this.probe(backend, async () => {
       const measured = await measureBackends(await this.database(), backend, { cfg, data, work }, candidates, onProgress);
       if (!measured) throw new EngineError('E_BACKEND', `no backend could run a training step of ${cfg.model} here`);
       return measured;
-    } catch (err) {
-      throw asEngineError(err);
-    } finally {
-      await useBackend(backend.name);
-      this.probing = null;
-      done();
-    }
+    });
   }
 
   /** The stored backend measurements, newest first. */
