@@ -12,7 +12,7 @@ import {
   settingsFromConfig,
   trainConfigOf,
 } from '../../src/core/config';
-import { augmentDefault } from '../../src/core/image/augment';
+import { augmentDefault } from '../../src/core/settings/augment';
 import { MODEL_ZOO } from '../../src/core/models/zoo';
 
 /** The problems a config raises (none: it was accepted). */
