@@ -161,23 +161,3 @@ export function flagProblem(f: SettingFlag, text: string, r: Range = BOUNDS[f.bo
   if (inRange(r, Number(text))) return null;
   return `--${f.flag} must be ${f.phrase ?? describeRange(r)} (got "${text}")`;
 }
-
-function rangeText(r: Range): string {
-  const lo = r.min !== undefined ? `${r.min}` : r.above !== undefined ? `(${r.above}` : '';
-  const hi = r.max !== undefined ? `${r.max}` : r.below !== undefined ? `${r.below})` : '∞';
-  return `${lo}–${hi}`;
-}
-
-/** The usage lines of the settings flags (the CLI prints them under train). */
-export function settingsUsage(indent = '        '): string {
-  return SETTING_FLAGS.map((f) => {
-    const r: Range = BOUNDS[f.bound];
-    return `${indent}--${`${f.flag} ${r.integer ? 'N' : 'X'}`.padEnd(21)} ${rangeText(r).padEnd(13)} (${f.fallback})${f.only ? ` [${f.only}]` : ''}  ${f.doc}`;
-  }).join('\n');
-}
-
-/** The settings table of docs/cli.md. */
-export function settingsMarkdown(): string {
-  const rows = SETTING_FLAGS.map((f) => `| \`--${f.flag}\` | ${f.only ?? 'any'} | ${describeRange(BOUNDS[f.bound])} | ${f.fallback} | ${f.doc} |`);
-  return ['| flag | applies to | value | default | meaning |', '| --- | --- | --- | --- | --- |', ...rows].join('\n');
-}
