@@ -596,7 +596,7 @@ export function configTemplates(): ConfigTemplate[] {
   const large = defaultConfig();
   // Thousands of images: enough data to move every weight. A short linear probe first, so the new head does not
   // send large random gradients into the pretrained features; bigger batches; cosine decay after a warm-up epoch.
-  large.train = { ...large.train, model: TRANSFER_MODEL, strategy: 'finetune', trainableBlocks: 'all', probeEpochs: 2, optimizer: 'adamax', epochs: 30, batchSize: 64, lrSchedule: { kind: 'cosine', warmup: 1, unit: 'epoch' }, earlyStopping: { patience: 8, minDelta: 0.0005 } };
+  large.train = { ...large.train, model: TRANSFER_MODEL, strategy: 'finetune', trainableBlocks: 'all', probeEpochs: 2, optimizer: 'adamax', epochs: 30, batchSize: 64, lrSchedule: { kind: 'cosine', warmup: 1, unit: 'epoch' }, earlyStopping: { patience: 8, minDelta: DEFAULT_EARLY_STOPPING.minDelta } };
   large.dataset = { ...large.dataset, imageSize: 224, split: { train: 0.8, val: 0.1, test: 0.1 } };
   large.transform = { ...large.transform, augment: { ...augmentDefault, enabled: true } };
   const multi = defaultConfig();

@@ -47,5 +47,5 @@ export function validateAugmentConfig(config: AugmentConfig): void {
   if (!inRange(BOUNDS.brightness, config.brightness)) throw new RangeError('brightness jitter must lie in [0, 1)');
   if (!inRange(BOUNDS.contrast, config.contrast)) throw new RangeError('contrast jitter must lie in [0, 1)');
   const scale = cropScale(config);
-  if (scale && !(scale[0] > 0 && scale[0] <= scale[1] && scale[1] <= 1)) throw new RangeError('the crop scale must satisfy 0 < min ≤ max ≤ 1');
+  if (scale && !(inRange(BOUNDS.cropScale, scale[0]) && inRange(BOUNDS.cropScale, scale[1]) && scale[0] <= scale[1])) throw new RangeError('the crop scale must satisfy 0 < min ≤ max ≤ 1');
 }

@@ -43,6 +43,8 @@ export const BOUNDS = {
   rotationDeg: { min: 0, max: 180 },
   brightness: { min: 0, below: 1 },
   contrast: { min: 0, below: 1 },
+  /** Random resized crop: the fraction of the image's area kept, each end of [min, max]. */
+  cropScale: { above: 0, max: 1 },
   stepEveryEpochs: { min: 1, max: 10000, integer: true },
   stepGamma: { above: 0, max: 1 },
   warmup: { min: 0, integer: true },
