@@ -19,7 +19,7 @@ import { TTA_KINDS } from '../src/core/train/types';
 import { operatingPointSummary } from '../src/core/metrics/files';
 import { ConfigError, parseConfigText, settingsFromConfig } from '../src/core/config';
 import { MODEL_ZOO } from '../src/core/models/zoo';
-import { BOUNDS, DEFAULTS, DEFAULT_EARLY_STOPPING, flagProblem, settingFlag, type Range, type SettingFlag } from '../src/core/settings/schema';
+import { BOUNDS, CHOICES, DEFAULTS, SCHEDULE_DEFAULTS, DEFAULT_EARLY_STOPPING, flagProblem, inRange, settingFlag, type Range, type SettingFlag } from '../src/core/settings/schema';
 import { settingsUsage } from '../src/core/settings/docs';
 import type { BackendInfo, ModelVersion, CrossValidationEvent, CrossValidationResult, DatasetSummary, EvaluateEvent, EvaluateRequest, EvaluationRecord, ImportEvent, ImportOptions, LrScheduleConfig, RunRecord, SplitFractions, StudioSettings, TrainConfig, TrainEvent, ZooModel, RegisterModelRequest, ExportedFile, ReportFile, ReportOptions, RecommendedRecipe } from '../src/engine/types';
 import type { Page } from 'playwright';
@@ -28,7 +28,8 @@ import { checkDataFolder } from './folder-check';
 import { serveStatic } from './serve';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const BACKENDS = ['webgpu', 'webgl', 'wasm', 'cpu'] as const;
+/** A forced backend: 'auto' is what leaving --backend out means. */
+const BACKENDS = CHOICES.backend.filter((b): b is Exclude<typeof b, 'auto'> => b !== 'auto');
 
 const USAGE = `usage: npm run studio -- <command> [options]
   train (--demo | --data DIR) --epochs N [--backend webgpu|webgl|wasm|cpu] [--seed N] --out FILE.json
@@ -214,9 +215,8 @@ export interface TrainArgs extends SessionArgs {
 /** Flags that set what --recommended decides. */
 const RECIPE_FLAGS = ['demo', 'epochs', 'image-size', 'channels', 'per-class', 'batch-size', 'lr', 'model', 'strategy', 'trainable-blocks', 'probe-epochs', 'schedule', 'optimizer', 'augment', 'patience', 'no-early-stopping', 'save-every', 'keep-epoch', 'tta', 'mirror-training', 'class-weights', 'label-smoothing', 'config', 'split'] as const;
 
-const DEDUPE = ['keep-together', 'drop', 'off'] as const;
-const STRATEGIES = ['frozen', 'medical', 'mlp', 'finetune'] as const;
-const OPTIMIZERS = ['adamw', 'adam', 'adamax', 'sgd'] as const;
+/** 'scratch' is the simple CNN's own strategy, never asked for. */
+const STRATEGIES = CHOICES.strategy.filter((s): s is Exclude<typeof s, 'scratch'> => s !== 'scratch');
 
 function oneOf<T extends string>(name: string, v: string | undefined, allowed: readonly T[]): T | undefined {
   if (v === undefined) return undefined;
@@ -232,19 +232,19 @@ function parseSchedule(v: string | undefined, epochs: number): LrScheduleConfig 
   const [kind, ...args] = v.split(':');
   const arity: Record<string, number> = { constant: 0, step: 2, cosine: 1, plateau: 2 };
   if (!Object.hasOwn(arity, kind) || args.length > arity[kind] || (kind === 'step' && args.length < 2)) throw new UsageError(`--schedule must be ${SCHEDULE_FORMS} (got "${v}")`);
-  /** A factor in (0, 1], or (0, 1) when `belowOne`. */
-  const factor = (what: string, s: string | undefined, fallback: number, belowOne: boolean): number => {
+  /** A factor in the schema's range: (0, 1] for step's GAMMA, (0, 1) for plateau's FACTOR. */
+  const factor = (what: string, s: string | undefined, fallback: number, r: Range): number => {
     const x = s === undefined ? fallback : Number(s);
-    if (!(x > 0 && (belowOne ? x < 1 : x <= 1))) throw new UsageError(`--schedule ${kind}: ${what} must be above 0 and ${belowOne ? 'below' : 'at most'} 1 (got "${s}")`);
+    if (!inRange(r, x)) throw new UsageError(`--schedule ${kind}: ${what} must be above ${r.above} and ${r.below !== undefined ? `below ${r.below}` : `at most ${r.max}`} (got "${s}")`);
     return x;
   };
   switch (kind) {
     case 'step':
-      return { kind, everyEpochs: int('schedule step EVERY', args[0], 0, BOUNDS.stepEveryEpochs.min, BOUNDS.stepEveryEpochs.max), gamma: factor('GAMMA', args[1], 0, false) };
+      return { kind, everyEpochs: int('schedule step EVERY', args[0], 0, BOUNDS.stepEveryEpochs.min, BOUNDS.stepEveryEpochs.max), gamma: factor('GAMMA', args[1], 0, BOUNDS.stepGamma) };
     case 'cosine':
-      return { kind, warmup: int('schedule cosine WARMUP', args[0], 0, 0, epochs - 1), unit: 'epoch' };
+      return { kind, warmup: int('schedule cosine WARMUP', args[0], SCHEDULE_DEFAULTS.warmup, BOUNDS.warmup.min, epochs - 1), unit: 'epoch' };
     case 'plateau':
-      return { kind, patience: int('schedule plateau PATIENCE', args[0], 5, BOUNDS.schedulePatience.min, BOUNDS.schedulePatience.max), factor: factor('FACTOR', args[1], 0.1, true) };
+      return { kind, patience: int('schedule plateau PATIENCE', args[0], SCHEDULE_DEFAULTS.patience, BOUNDS.schedulePatience.min, BOUNDS.schedulePatience.max), factor: factor('FACTOR', args[1], SCHEDULE_DEFAULTS.factor, BOUNDS.plateauFactor) };
     default:
       return { kind: 'constant' };
   }
@@ -344,16 +344,16 @@ export async function parseTrainArgs(argv: string[], command = 'train'): Promise
     model,
     ...(strategy === undefined ? {} : { strategy }),
     ...(blocks === undefined ? (finetuneFile ? { trainableBlocks: finetuneFile.trainableBlocks } : {}) : { trainableBlocks: blocks === 'all' ? ('all' as const) : setting('trainable-blocks', blocks, 0) }),
-    ...(v.optimizer === undefined ? (fileTrain?.optimizer ? { optimizer: fileTrain.optimizer } : {}) : { optimizer: oneOf('optimizer', v.optimizer, OPTIMIZERS) }),
+    ...(v.optimizer === undefined ? (fileTrain?.optimizer ? { optimizer: fileTrain.optimizer } : {}) : { optimizer: oneOf('optimizer', v.optimizer, CHOICES.optimizer) }),
     ...(augment === 'on' ? { augment: file ? (fileAugment as Exclude<TrainConfig['augment'], undefined>) : ('default' as const) } : {}),
-    ...(v['class-weights'] === undefined ? (file ? { classWeights: file.train.classWeights } : {}) : { classWeights: oneOf('class-weights', v['class-weights'], ['auto', 'off'] as const) }),
+    ...(v['class-weights'] === undefined ? (file ? { classWeights: file.train.classWeights } : {}) : { classWeights: oneOf('class-weights', v['class-weights'], CHOICES.classWeights) }),
     ...(v['label-smoothing'] === undefined ? (file ? { labelSmoothing: file.train.labelSmoothing } : {}) : { labelSmoothing: smoothing }),
     earlyStopping: v['no-early-stopping'] || (v.patience === undefined && fileStopping === null) ? null : { patience: setting('patience', v.patience, (fileStopping ?? DEFAULT_EARLY_STOPPING).patience), minDelta: (fileStopping ?? DEFAULT_EARLY_STOPPING).minDelta },
     saveEveryEpochs: setting('save-every', v['save-every'], file?.train.saveEveryEpochs ?? DEFAULTS.saveEveryEpochs),
-    ...(v['keep-epoch'] === undefined ? (file ? { keepEpoch: file.train.keepEpoch } : {}) : { keepEpoch: oneOf('keep-epoch', v['keep-epoch'], ['best', 'last'] as const) }),
+    ...(v['keep-epoch'] === undefined ? (file ? { keepEpoch: file.train.keepEpoch } : {}) : { keepEpoch: oneOf('keep-epoch', v['keep-epoch'], CHOICES.keepEpoch) }),
     ...(v.tta === undefined ? (file ? { tta: file.train.tta } : {}) : { tta: oneOf('tta', v.tta, TTA_KINDS) }),
     ...(v['mirror-training'] === undefined ? (file ? { mirrorTraining: file.train.mirrorTraining } : {}) : { mirrorTraining: oneOf('mirror-training', v['mirror-training'], ['on', 'off'] as const) === 'on' }),
-    ...(v['measure-backends'] === undefined ? {} : { measureBackends: oneOf('measure-backends', v['measure-backends'], ['auto', 'on', 'off'] as const) }),
+    ...(v['measure-backends'] === undefined ? {} : { measureBackends: oneOf('measure-backends', v['measure-backends'], CHOICES.measureBackends) }),
     epochs,
     batchSize: v['batch-size'] === undefined ? (fileTrain?.batchSize ?? file?.models[model]?.batchSize ?? Number.NaN) : setting('batch-size', v['batch-size'], Number.NaN),
     learningRate: lr,
@@ -381,7 +381,7 @@ export async function parseTrainArgs(argv: string[], command = 'train'): Promise
   const layout = dataFolderWarnings('data', dir);
   const labelConflicts = oneOf('label-conflicts', v['label-conflicts'], LABEL_CONFLICT_MODES) ?? DEFAULT_LABEL_CONFLICTS;
   const dedupe = v.dedupe ?? d?.dedupe ?? 'keep-together';
-  if (!(DEDUPE as readonly string[]).includes(dedupe)) throw new UsageError(`--dedupe must be one of ${DEDUPE.join(', ')} (got "${dedupe}")`);
+  if (!(CHOICES.dedupe as readonly string[]).includes(dedupe)) throw new UsageError(`--dedupe must be one of ${CHOICES.dedupe.join(', ')} (got "${dedupe}")`);
   const channels = int('channels', v.channels, d?.channels ?? 3, 1, 3);
   if (channels === 2) throw new UsageError('--channels must be 1 or 3 (got "2")');
   const classes = v.classes?.split(',').map((c) => c.trim()).filter(Boolean) ?? d?.classes ?? undefined;

@@ -8,7 +8,7 @@ import { GroupPatternError, manifestToCsv, manifestToJson, stratifiedSplit, vali
 import { channelStats, IMAGENET_STATS, verifyStats, type ChannelStats } from '../src/core/dataset/stats';
 import { addImportedEntry, getZooEntry, zooEntries, type ZooEntry } from '../src/core/models/zoo';
 import { deriveSeed, mulberry32, shuffle } from '../src/core/random';
-import { BOUNDS, rangeProblem, type Range } from '../src/core/settings/schema';
+import { BOUNDS, CHOICES, rangeProblem, type Range } from '../src/core/settings/schema';
 import { resolveTrainConfig } from '../src/core/settings/resolve';
 import { deleteRun, getEvaluation, getRun, getStats, lastFolder, listRuns, openStudioDB, rememberFolder, saveRun, saveSplit, saveStats, type StudioDB } from '../src/core/store/db';
 import { exportRunFile, importRunFile, RunFileError, runFileName } from '../src/core/store/run-file';
@@ -87,7 +87,7 @@ function checkConfig(cfg: TrainConfig): void {
   checkRange('seed', BOUNDS.seed, cfg.seed);
   if (cfg.labelSmoothing !== undefined) checkRange('label smoothing', BOUNDS.labelSmoothing, cfg.labelSmoothing);
   if (cfg.dataset.kind === 'demo') checkFractions(cfg.dataset.split);
-  if (cfg.measureBackends !== undefined && !['auto', 'on', 'off'].includes(cfg.measureBackends)) bad(`measureBackends must be auto, on or off (got ${String(cfg.measureBackends)})`);
+  if (cfg.measureBackends !== undefined && !(CHOICES.measureBackends as readonly string[]).includes(cfg.measureBackends)) bad(`measureBackends must be auto, on or off (got ${String(cfg.measureBackends)})`);
   const cv = cfg.crossValidation;
   if (cv && !(Number.isInteger(cv.folds) && cv.folds >= 2 && cv.folds <= MAX_FOLDS && Number.isInteger(cv.fold) && cv.fold >= 1 && cv.fold <= cv.folds)) bad(`cross-validation needs 2 to ${MAX_FOLDS} folds and a fold among them (got fold ${cv.fold} of ${cv.folds})`);
 }

@@ -10,7 +10,7 @@
 import { validateFractions, compileGroupPattern, type SplitFractions } from './dataset/split';
 import type { DedupeMode, ImportOptions } from './dataset/importer';
 import { augmentDefault, validateAugmentConfig, type AugmentConfig } from './settings/augment';
-import { BOUNDS, DEFAULTS, DEFAULT_EARLY_STOPPING, describeRange, inRange, type Range } from './settings/schema';
+import { BOUNDS, CHOICES, DEFAULTS, SCHEDULE_DEFAULTS, DEFAULT_EARLY_STOPPING, describeRange, inRange, type Range } from './settings/schema';
 import { MODEL_ZOO, getZooEntry, zooEntries } from './models/zoo';
 import type { OptimizerName } from './train/optimizers';
 import type { LrScheduleConfig, MonitoredMetric } from './train/schedules';
@@ -100,11 +100,11 @@ export class ConfigError extends Error {
   }
 }
 
-const OPTIMIZERS: readonly OptimizerName[] = ['adamw', 'adam', 'adamax', 'sgd'];
-const STRATEGIES: readonly Strategy[] = ['scratch', 'frozen', 'medical', 'mlp', 'finetune'];
-const BACKENDS: readonly (BackendName | 'auto')[] = ['auto', 'webgpu', 'webgl', 'wasm', 'cpu'];
-const DEDUPE: readonly DedupeMode[] = ['keep-together', 'drop', 'off'];
-const METRICS: readonly MonitoredMetric[] = ['valAccuracy', 'valLoss', 'trainAccuracy', 'trainLoss'];
+const OPTIMIZERS: readonly OptimizerName[] = CHOICES.optimizer;
+const STRATEGIES: readonly Strategy[] = CHOICES.strategy;
+const BACKENDS: readonly (BackendName | 'auto')[] = CHOICES.backend;
+const DEDUPE: readonly DedupeMode[] = CHOICES.dedupe;
+const METRICS: readonly MonitoredMetric[] = CHOICES.monitor;
 
 const zooDefaults = (): Record<string, ModelDefaults> => Object.fromEntries(MODEL_ZOO.map((e) => [e.id, { ...e.defaults }]));
 
@@ -333,19 +333,19 @@ function readSchedule(r: Reader, o: Rec, path: string, fallback: LrScheduleConfi
       return { kind };
     case 'step':
       r.unknownKeys(v, p, ['kind', 'everyEpochs', 'gamma']);
-      return { kind, everyEpochs: r.number(v, 'everyEpochs', p, 10, BOUNDS.stepEveryEpochs), gamma: r.number(v, 'gamma', p, 0.1, BOUNDS.stepGamma) };
+      return { kind, everyEpochs: r.number(v, 'everyEpochs', p, SCHEDULE_DEFAULTS.everyEpochs, BOUNDS.stepEveryEpochs), gamma: r.number(v, 'gamma', p, SCHEDULE_DEFAULTS.gamma, BOUNDS.stepGamma) };
     case 'cosine': {
       r.unknownKeys(v, p, ['kind', 'warmup', 'unit', 'minLr']);
       const minLr = v.minLr === undefined ? undefined : r.number(v, 'minLr', p, 0, BOUNDS.minLr);
-      return { kind, warmup: r.number(v, 'warmup', p, 0, BOUNDS.warmup), unit: r.oneOf(v, 'unit', p, 'epoch', ['epoch', 'step'] as const), ...(minLr === undefined ? {} : { minLr }) };
+      return { kind, warmup: r.number(v, 'warmup', p, SCHEDULE_DEFAULTS.warmup, BOUNDS.warmup), unit: r.oneOf(v, 'unit', p, 'epoch', ['epoch', 'step'] as const), ...(minLr === undefined ? {} : { minLr }) };
     }
     case 'plateau': {
       r.unknownKeys(v, p, ['kind', 'monitor', 'mode', 'patience', 'factor', 'minLr', 'minDelta']);
       const out: Extract<LrScheduleConfig, { kind: 'plateau' }> = { kind };
       if (v.monitor !== undefined) out.monitor = r.oneOf(v, 'monitor', p, 'valLoss', METRICS);
       if (v.mode !== undefined) out.mode = r.oneOf(v, 'mode', p, 'min', ['min', 'max'] as const);
-      if (v.patience !== undefined) out.patience = r.number(v, 'patience', p, 5, BOUNDS.schedulePatience);
-      if (v.factor !== undefined) out.factor = r.number(v, 'factor', p, 0.1, BOUNDS.plateauFactor);
+      if (v.patience !== undefined) out.patience = r.number(v, 'patience', p, SCHEDULE_DEFAULTS.patience, BOUNDS.schedulePatience);
+      if (v.factor !== undefined) out.factor = r.number(v, 'factor', p, SCHEDULE_DEFAULTS.factor, BOUNDS.plateauFactor);
       if (v.minLr !== undefined) out.minLr = r.number(v, 'minLr', p, 0, BOUNDS.minLr);
       if (v.minDelta !== undefined) out.minDelta = r.number(v, 'minDelta', p, 0, BOUNDS.plateauMinDelta);
       return out;
@@ -399,10 +399,10 @@ function readTrain(r: Reader, root: Rec, d: StudioConfig['train']): StudioConfig
     batchSize: r.nullableNumber(o, 'batchSize', path, d.batchSize, BOUNDS.batchSize),
     earlyStopping,
     labelSmoothing: r.number(o, 'labelSmoothing', path, d.labelSmoothing, BOUNDS.labelSmoothing),
-    classWeights: r.oneOf(o, 'classWeights', path, d.classWeights, ['auto', 'off'] as const),
+    classWeights: r.oneOf(o, 'classWeights', path, d.classWeights, CHOICES.classWeights),
     clipNorm: r.number(o, 'clipNorm', path, d.clipNorm, BOUNDS.clipNorm),
     saveEveryEpochs: r.number(o, 'saveEveryEpochs', path, d.saveEveryEpochs, BOUNDS.saveEveryEpochs),
-    keepEpoch: r.oneOf(o, 'keepEpoch', path, d.keepEpoch, ['best', 'last'] as const),
+    keepEpoch: r.oneOf(o, 'keepEpoch', path, d.keepEpoch, CHOICES.keepEpoch),
     tta: r.oneOf(o, 'tta', path, d.tta, TTA_KINDS),
     mirrorTraining: r.boolean(o, 'mirrorTraining', path, d.mirrorTraining),
     seed: r.number(o, 'seed', path, d.seed, BOUNDS.seed),

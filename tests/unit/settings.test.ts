@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { configFromSettings, defaultConfig, readConfig, settingsFromConfig, trainConfigOf } from '../../src/core/config';
 import { settingsMarkdown, settingsUsage, withSettingsTable } from '../../src/core/settings/docs';
 import { resolveTrainConfig, TRAIN_DEFAULTS } from '../../src/core/settings/resolve';
-import { BOUNDS, DEFAULT_EARLY_STOPPING, DEFAULTS, describeRange, flagProblem, inputBounds, inRange, rangeProblem, settingFlag, SETTING_FLAGS } from '../../src/core/settings/schema';
+import { BOUNDS, DEFAULT_EARLY_STOPPING, DEFAULTS, SCHEDULE_DEFAULTS, describeRange, flagProblem, inputBounds, inRange, rangeProblem, settingFlag, SETTING_FLAGS } from '../../src/core/settings/schema';
 import type { TrainConfig } from '../../src/core/train/types';
 
 const demo: TrainConfig['dataset'] = { kind: 'demo', seed: 1, imageSize: 16, perClass: 6, split: { train: 0.7, val: 0.15, test: 0.15 } };
@@ -53,6 +53,9 @@ describe('settings schema', () => {
     // Every default a file can hold is itself inside its range (readConfig accepts the defaults as a file).
     expect(readConfig(JSON.parse(JSON.stringify(d)))).toEqual(d);
     expect(SETTING_FLAGS.find((f) => f.flag === 'patience')!.fallback).toBe(d.train.earlyStopping!.patience);
+    // A file's schedule that leaves a number out takes the schema's.
+    expect(readConfig({ version: 1, train: { lrSchedule: { kind: 'step' } } }).train.lrSchedule).toEqual({ kind: 'step', everyEpochs: SCHEDULE_DEFAULTS.everyEpochs, gamma: SCHEDULE_DEFAULTS.gamma });
+    expect(readConfig({ version: 1, train: { lrSchedule: { kind: 'cosine' } } }).train.lrSchedule).toEqual({ kind: 'cosine', warmup: SCHEDULE_DEFAULTS.warmup, unit: 'epoch' });
   });
 });
 

@@ -56,6 +56,21 @@ export const BOUNDS = {
 
 export type BoundName = keyof typeof BOUNDS;
 
+/**
+ * The settings that are one of a list of words, and the lists (their types are the core's: src/core/config.ts
+ * assigns each list to its typed constant, so a word the core does not know fails to compile).
+ */
+export const CHOICES = {
+  optimizer: ['adamw', 'adam', 'adamax', 'sgd'],
+  strategy: ['scratch', 'frozen', 'medical', 'mlp', 'finetune'],
+  backend: ['auto', 'webgpu', 'webgl', 'wasm', 'cpu'],
+  dedupe: ['keep-together', 'drop', 'off'],
+  monitor: ['valAccuracy', 'valLoss', 'trainAccuracy', 'trainLoss'],
+  classWeights: ['auto', 'off'],
+  keepEpoch: ['best', 'last'],
+  measureBackends: ['auto', 'on', 'off'],
+} as const;
+
 /** The numbers a setting takes when neither a form, a flag nor a config file gives one (src/core/config.ts#defaultConfig). */
 export const DEFAULTS = {
   epochs: 5,
@@ -70,6 +85,9 @@ export const DEFAULTS = {
   labelSmoothing: 0,
   clipNorm: 1,
 } as const;
+
+/** A learning-rate schedule's numbers where a file, a flag or the form leaves one out. */
+export const SCHEDULE_DEFAULTS = { everyEpochs: 10, gamma: 0.1, warmup: 0, patience: 5, factor: 0.1 } as const;
 
 /** The seed's early stopping: patience 15, min_delta 0.0005 on validation accuracy. */
 export const DEFAULT_EARLY_STOPPING: { readonly patience: number; readonly minDelta: number } = { patience: 15, minDelta: 0.0005 };
