@@ -527,23 +527,6 @@ export function demoDatasetOf(d: DatasetSettings): DemoDatasetConfig {
   return { kind: 'demo', seed: d.seed, imageSize: d.imageSize, perClass: d.perClass, split: { ...d.split } };
 }
 
-/**
- * The TrainConfig these settings give on a dataset (the train form's and the CLI's): augmentation only when enabled;
- * options at their "off" value left out, as TrainConfig defines them (absent: constant rate, no probe), and trainable
- * blocks and probe epochs only for `finetune`, the one strategy they mean something to.
- */
-export function trainConfigOf(s: StudioSettings, dataset: TrainConfig['dataset']): TrainConfig {
-  const { enabled, ...augment } = s.augment;
-  const { lrSchedule, probeEpochs, trainableBlocks, ...train } = structuredClone(s.train);
-  return {
-    ...train,
-    ...(lrSchedule.kind === 'constant' ? {} : { lrSchedule }),
-    ...(train.strategy === 'finetune' ? { trainableBlocks, ...(probeEpochs > 0 ? { probeEpochs } : {}) } : {}),
-    dataset,
-    ...(enabled ? { augment } : {}),
-  };
-}
-
 /** The config of a recommended recipe (src/core/train/recommend.ts): `base` with the recipe's choices. */
 export function recommendedConfig(s: RecommendedSettings, base: StudioConfig = defaultConfig()): StudioConfig {
   const c = structuredClone(base);

@@ -10,8 +10,8 @@ import {
   parseConfigText,
   readConfig,
   settingsFromConfig,
-  trainConfigOf,
 } from '../../src/core/config';
+import { trainConfigOf } from '../../src/core/settings/train-config';
 import { augmentDefault } from '../../src/core/settings/augment';
 import { MODEL_ZOO } from '../../src/core/models/zoo';
 

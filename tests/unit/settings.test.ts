@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { configFromSettings, defaultConfig, readConfig, settingsFromConfig, trainConfigOf } from '../../src/core/config';
+import { configFromSettings, defaultConfig, readConfig, settingsFromConfig } from '../../src/core/config';
+import { trainConfigOf } from '../../src/core/settings/train-config';
 import { settingsMarkdown, settingsUsage, withSettingsTable } from '../../src/core/settings/docs';
 import { resolveTrainConfig, TRAIN_DEFAULTS } from '../../src/core/settings/resolve';
 import { BOUNDS, DEFAULT_EARLY_STOPPING, DEFAULTS, SCHEDULE_DEFAULTS, describeRange, flagProblem, inputBounds, inRange, rangeProblem, settingFlag, SETTING_FLAGS } from '../../src/core/settings/schema';

@@ -8,7 +8,6 @@
  * Pure TypeScript without TF.js: the page and the CLI load it.
  */
 import * as v from 'valibot';
-import { NEAR_THRESHOLD } from '../dataset/duplicates';
 
 /** A number's allowed values: inclusive (min, max) or exclusive (above, below) bounds, whole numbers or not. */
 export interface Range {
@@ -79,7 +78,8 @@ export const DEFAULTS = {
   /** The CLI's demo runs are quick checks: smaller phantoms than a folder's images. */
   demoImageSize: 32,
   perClass: 60,
-  nearThreshold: NEAR_THRESHOLD,
+  /** Of 64 bits: resized or re-encoded copies of one slice link, and neighbouring slices of a scan mostly do not. */
+  nearThreshold: 5,
   probeEpochs: 0,
   saveEveryEpochs: 0,
   labelSmoothing: 0,
