@@ -28,10 +28,7 @@ module.exports = {
       name: 'cli-loads-no-tensor-code',
       severity: 'error',
       comment: 'The CLI drives the page: it may check inputs with pure core modules, never run tensor code itself.',
-      // TODO(issue 18, items 1 and 4): cli/studio.ts loads src/core/config.ts (to check a --config file), and
-      // config.ts reaches TF.js through src/core/image/augment.ts (augmentDefault, validateAugmentConfig). That is its
-      // only path to TF.js today; drop this exception once the settings schema is free of TF.js.
-      from: { path: '^cli/', pathNot: '^cli/studio\\.ts$' },
+      from: { path: '^cli/' },
       to: { path: TFJS, reachable: true },
     },
   ],

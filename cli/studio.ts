@@ -17,6 +17,10 @@ import { DEFAULT_LABEL_CONFLICTS, LABEL_CONFLICT_MODES } from '../src/core/datas
 import { EVALUATION_IMPORT } from '../src/engine/types';
 import { TTA_KINDS } from '../src/core/train/types';
 import { operatingPointSummary } from '../src/core/metrics/files';
+import { ConfigError, parseConfigText, settingsFromConfig } from '../src/core/config';
+import { MODEL_ZOO } from '../src/core/models/zoo';
+import { BOUNDS, CHOICES, DEFAULTS, SCHEDULE_DEFAULTS, DEFAULT_EARLY_STOPPING, flagProblem, inRange, settingFlag, type Range, type SettingFlag } from '../src/core/settings/schema';
+import { settingsUsage } from '../src/core/settings/docs';
 import type { BackendInfo, ModelVersion, CrossValidationEvent, CrossValidationResult, DatasetSummary, EvaluateEvent, EvaluateRequest, EvaluationRecord, ImportEvent, ImportOptions, LrScheduleConfig, RunRecord, SplitFractions, StudioSettings, TrainConfig, TrainEvent, ZooModel, RegisterModelRequest, ExportedFile, ReportFile, ReportOptions, RecommendedRecipe } from '../src/engine/types';
 import type { Page } from 'playwright';
 import { launchStudioBrowser } from './browser';
@@ -24,7 +28,8 @@ import { checkDataFolder } from './folder-check';
 import { serveStatic } from './serve';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const BACKENDS = ['webgpu', 'webgl', 'wasm', 'cpu'] as const;
+/** A forced backend: 'auto' is what leaving --backend out means. */
+const BACKENDS = CHOICES.backend.filter((b): b is Exclude<typeof b, 'auto'> => b !== 'auto');
 
 const USAGE = `usage: npm run studio -- <command> [options]
   train (--demo | --data DIR) --epochs N [--backend webgpu|webgl|wasm|cpu] [--seed N] --out FILE.json
@@ -32,25 +37,26 @@ const USAGE = `usage: npm run studio -- <command> [options]
         split, epochs; see docs/quality.md), printed with its reasons and estimated time; data flags (--classes,
         --group-pattern, --dedupe, --near-threshold) and --seed still apply, training flags are the recipe's
         [--model ID (simple_cnn)] [--strategy frozen|medical|mlp|finetune]
-        finetune: [--trainable-blocks N|all (all)] [--probe-epochs N (0): the head alone first, then the blocks at lr/10]
+        finetune: [--trainable-blocks N|all] [--probe-epochs N: the head alone first, then the blocks at lr/10]
         [--optimizer adamw|adam|adamax|sgd] [--augment on|off (off)] [--lr X] [--batch-size N] (model defaults)
         [--schedule constant|step:EVERY:GAMMA|cosine:WARMUP|plateau:PATIENCE:FACTOR (constant)]
                 (per phase; e.g. step:10:0.5, cosine:2 (epochs of warm-up), plateau:5:0.1 (on val loss))
-        [--patience N (15) | --no-early-stopping] [--save-every N (0)] [--keep-epoch best|last (best: by validation accuracy)]
+        [--patience N | --no-early-stopping] [--save-every N] [--keep-epoch best|last (best: by validation accuracy)]
         [--tta none|flip (none; flip: each image answered with its left–right mirror too, in validation, evaluation, prediction, export)]
         [--mirror-training on|off (off; on: every training image also trains mirrored, each epoch)] [--models-dir DIR]
         [--weights FILE]  the model's pretrained weights from a file (a torchvision model's .pth / .safetensors, Xception's Keras .h5), cached in the profile
-        [--class-weights off|auto (off; auto: inverse frequency when imbalanced)] [--label-smoothing X (0)]
+        [--class-weights off|auto (off; auto: inverse frequency when imbalanced)] [--label-smoothing X]
         [--measure-backends auto|on|off (auto)]  auto backend only: a model's first run on this adapter times a few
                 training steps on WebGPU, WebGL and WASM and trains on the fastest (auto: on a real GPU; on: on a
                 software adapter or without a GPU too; off: the fixed order); later runs follow the stored figures
         [--config FILE.json]  settings from a config file (exported by the studio); flags given here override it
-        demo:   [--image-size N (32)] [--per-class N (60)]
+        demo:   [--image-size N] [--per-class N]
         folder: [--classes a,b,c] [--split 70/15/15] [--group-pattern REGEX] [--dedupe keep-together|drop|off]
                 [--label-conflicts drop-all|keep-first|keep-all (drop-all)]: the same image (identical bytes) under
                 two or more classes: drop every copy, keep the copies in the class of the first by path, or keep all
-                [--near-threshold BITS (5): perceptual-hash distance, of 64 bits, for near duplicates]
-                [--image-size N (64)] [--channels 1|3]
+                [--near-threshold BITS] [--image-size N] [--channels 1|3]
+        the settings' ranges (defaults), from src/core/settings/schema.ts:
+${settingsUsage()}
   resume --run ID [--out FILE.json]  continue a stopped run from its last checkpoint (same --profile and --port)
   evaluate (--run ID [--data DIR | --external DIR] | --model DIR --data DIR) --out DIR [--checkpoint best|last] [--latency-samples N (100)]
         [--min-sensitivity X (0.85)] [--min-accuracy X (0.85)] [--max-p95-ms N (100)] [--tumour-classes a,b]
@@ -97,6 +103,14 @@ function int(name: string, v: string | undefined, fallback: number, min: number,
   const n = Number(v);
   if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name} must be a whole number from ${min} to ${max} (got "${v}")`);
   return n;
+}
+
+/** A settings flag's value, checked against the settings schema (`range` narrows it, e.g. probe epochs ≤ epochs). */
+function setting(flag: string, v: string | undefined, fallback: number, only?: SettingFlag['only'], range?: Range): number {
+  if (v === undefined) return fallback;
+  const problem = flagProblem(settingFlag(flag, only), v, range);
+  if (problem) throw new UsageError(problem);
+  return Number(v);
 }
 
 function defaultProfile(): string {
@@ -201,9 +215,8 @@ export interface TrainArgs extends SessionArgs {
 /** Flags that set what --recommended decides. */
 const RECIPE_FLAGS = ['demo', 'epochs', 'image-size', 'channels', 'per-class', 'batch-size', 'lr', 'model', 'strategy', 'trainable-blocks', 'probe-epochs', 'schedule', 'optimizer', 'augment', 'patience', 'no-early-stopping', 'save-every', 'keep-epoch', 'tta', 'mirror-training', 'class-weights', 'label-smoothing', 'config', 'split'] as const;
 
-const DEDUPE = ['keep-together', 'drop', 'off'] as const;
-const STRATEGIES = ['frozen', 'medical', 'mlp', 'finetune'] as const;
-const OPTIMIZERS = ['adamw', 'adam', 'adamax', 'sgd'] as const;
+/** 'scratch' is the simple CNN's own strategy, never asked for. */
+const STRATEGIES = CHOICES.strategy.filter((s): s is Exclude<typeof s, 'scratch'> => s !== 'scratch');
 
 function oneOf<T extends string>(name: string, v: string | undefined, allowed: readonly T[]): T | undefined {
   if (v === undefined) return undefined;
@@ -219,19 +232,19 @@ function parseSchedule(v: string | undefined, epochs: number): LrScheduleConfig 
   const [kind, ...args] = v.split(':');
   const arity: Record<string, number> = { constant: 0, step: 2, cosine: 1, plateau: 2 };
   if (!Object.hasOwn(arity, kind) || args.length > arity[kind] || (kind === 'step' && args.length < 2)) throw new UsageError(`--schedule must be ${SCHEDULE_FORMS} (got "${v}")`);
-  /** A factor in (0, 1], or (0, 1) when `belowOne`. */
-  const factor = (what: string, s: string | undefined, fallback: number, belowOne: boolean): number => {
+  /** A factor in the schema's range: (0, 1] for step's GAMMA, (0, 1) for plateau's FACTOR. */
+  const factor = (what: string, s: string | undefined, fallback: number, r: Range): number => {
     const x = s === undefined ? fallback : Number(s);
-    if (!(x > 0 && (belowOne ? x < 1 : x <= 1))) throw new UsageError(`--schedule ${kind}: ${what} must be above 0 and ${belowOne ? 'below' : 'at most'} 1 (got "${s}")`);
+    if (!inRange(r, x)) throw new UsageError(`--schedule ${kind}: ${what} must be above ${r.above} and ${r.below !== undefined ? `below ${r.below}` : `at most ${r.max}`} (got "${s}")`);
     return x;
   };
   switch (kind) {
     case 'step':
-      return { kind, everyEpochs: int('schedule step EVERY', args[0], 0, 1, 10000), gamma: factor('GAMMA', args[1], 0, false) };
+      return { kind, everyEpochs: int('schedule step EVERY', args[0], 0, BOUNDS.stepEveryEpochs.min, BOUNDS.stepEveryEpochs.max), gamma: factor('GAMMA', args[1], 0, BOUNDS.stepGamma) };
     case 'cosine':
-      return { kind, warmup: int('schedule cosine WARMUP', args[0], 0, 0, epochs - 1), unit: 'epoch' };
+      return { kind, warmup: int('schedule cosine WARMUP', args[0], SCHEDULE_DEFAULTS.warmup, BOUNDS.warmup.min, epochs - 1), unit: 'epoch' };
     case 'plateau':
-      return { kind, patience: int('schedule plateau PATIENCE', args[0], 5, 1, 10000), factor: factor('FACTOR', args[1], 0.1, true) };
+      return { kind, patience: int('schedule plateau PATIENCE', args[0], SCHEDULE_DEFAULTS.patience, BOUNDS.schedulePatience.min, BOUNDS.schedulePatience.max), factor: factor('FACTOR', args[1], SCHEDULE_DEFAULTS.factor, BOUNDS.plateauFactor) };
     default:
       return { kind: 'constant' };
   }
@@ -266,8 +279,6 @@ function sessionArgs(v: Values<typeof COMMON_OPTIONS>): SessionArgs {
  */
 async function readConfigFile(file: string, session: SessionArgs): Promise<StudioSettings> {
   if (!existsSync(file) || !statSync(file).isFile()) throw new UsageError(`--config ${file}: no such file`);
-  // Loaded only with --config: the config module checks augmentation with augment.ts, which brings TF.js along.
-  const { ConfigError, parseConfigText, settingsFromConfig } = await import('../src/core/config');
   const text = readFileSync(file, 'utf8');
   try {
     return settingsFromConfig(parseConfigText(text));
@@ -284,7 +295,6 @@ async function readConfigFile(file: string, session: SessionArgs): Promise<Studi
 
 /** Whether a config's train.model or its models table names an id that is not a built-in model. */
 async function namesUnknownModel(text: string): Promise<boolean> {
-  const { MODEL_ZOO } = await import('../src/core/models/zoo');
   let value: { train?: { model?: unknown }; models?: unknown };
   try {
     value = JSON.parse(text);
@@ -311,22 +321,20 @@ export async function parseTrainArgs(argv: string[], command = 'train'): Promise
   const model = v.model ?? file?.train.model ?? 'simple_cnn';
   // A --model other than the file's takes its own defaults from the file's models table, not the file's lr and batch.
   const fileTrain = file && model === file.train.model ? file.train : null;
-  const smoothing = v['label-smoothing'] === undefined ? undefined : Number(v['label-smoothing']);
-  if (smoothing !== undefined && !(smoothing >= 0 && smoothing < 1)) throw new UsageError(`--label-smoothing must be a number from 0 up to (not including) 1 (got "${v['label-smoothing']}")`);
-  const lr = v.lr === undefined ? (fileTrain?.learningRate ?? file?.models[model]?.learningRate ?? Number.NaN) : Number(v.lr);
-  if (v.lr !== undefined && !(lr > 0 && lr < 10)) throw new UsageError(`--lr must be a positive number below 10 (got "${v.lr}")`);
-  const seed = int('seed', v.seed, file?.train.seed ?? 42, 0, 2 ** 31 - 1);
+  const smoothing = v['label-smoothing'] === undefined ? undefined : setting('label-smoothing', v['label-smoothing'], 0);
+  const lr = setting('lr', v.lr, fileTrain?.learningRate ?? file?.models[model]?.learningRate ?? Number.NaN);
+  const seed = setting('seed', v.seed, file?.train.seed ?? DEFAULTS.seed);
   const augment = oneOf('augment', v.augment, ['on', 'off'] as const) ?? (file?.augment.enabled ? 'on' : 'off');
   if (v['no-early-stopping'] && v.patience !== undefined) throw new UsageError('pass --patience or --no-early-stopping, not both');
   const blocks = v['trainable-blocks'];
-  const fileStopping = file ? file.train.earlyStopping : { patience: 15, minDelta: 0.0005 };
+  const fileStopping = file ? file.train.earlyStopping : DEFAULT_EARLY_STOPPING;
   const { enabled: _, ...fileAugment } = file?.augment ?? { enabled: false };
-  const epochs = int('epochs', v.epochs, file?.train.epochs ?? 5, 1, 10000);
+  const epochs = setting('epochs', v.epochs, file?.train.epochs ?? DEFAULTS.epochs);
   const strategy = v.strategy === undefined ? fileTrain?.strategy : oneOf('strategy', v.strategy, STRATEGIES);
   for (const flag of ['trainable-blocks', 'probe-epochs'] as const) if (v[flag] !== undefined && strategy !== 'finetune') throw new UsageError(`--${flag} applies to --strategy finetune`);
   // A file's trainable blocks and probe epochs mean something only to finetune (the engine refuses them elsewhere).
   const finetuneFile = strategy === 'finetune' ? fileTrain : null;
-  const probeEpochs = v['probe-epochs'] === undefined ? finetuneFile?.probeEpochs || undefined : int('probe-epochs', v['probe-epochs'], 0, 0, epochs);
+  const probeEpochs = v['probe-epochs'] === undefined ? finetuneFile?.probeEpochs || undefined : setting('probe-epochs', v['probe-epochs'], DEFAULTS.probeEpochs, 'finetune', { ...BOUNDS.probeEpochs, max: epochs });
   // Absent unless a flag or the file sets one, as TrainConfig defines it (absent: constant rate).
   const lrSchedule = v.schedule === undefined ? (fileTrain && fileTrain.lrSchedule.kind !== 'constant' ? fileTrain.lrSchedule : undefined) : parseSchedule(v.schedule, epochs);
   const common = {
@@ -335,19 +343,19 @@ export async function parseTrainArgs(argv: string[], command = 'train'): Promise
     ...(file ? { clipNorm: file.train.clipNorm } : {}),
     model,
     ...(strategy === undefined ? {} : { strategy }),
-    ...(blocks === undefined ? (finetuneFile ? { trainableBlocks: finetuneFile.trainableBlocks } : {}) : { trainableBlocks: blocks === 'all' ? ('all' as const) : int('trainable-blocks', blocks, 0, 0, 1000) }),
-    ...(v.optimizer === undefined ? (fileTrain?.optimizer ? { optimizer: fileTrain.optimizer } : {}) : { optimizer: oneOf('optimizer', v.optimizer, OPTIMIZERS) }),
+    ...(blocks === undefined ? (finetuneFile ? { trainableBlocks: finetuneFile.trainableBlocks } : {}) : { trainableBlocks: blocks === 'all' ? ('all' as const) : setting('trainable-blocks', blocks, 0) }),
+    ...(v.optimizer === undefined ? (fileTrain?.optimizer ? { optimizer: fileTrain.optimizer } : {}) : { optimizer: oneOf('optimizer', v.optimizer, CHOICES.optimizer) }),
     ...(augment === 'on' ? { augment: file ? (fileAugment as Exclude<TrainConfig['augment'], undefined>) : ('default' as const) } : {}),
-    ...(v['class-weights'] === undefined ? (file ? { classWeights: file.train.classWeights } : {}) : { classWeights: oneOf('class-weights', v['class-weights'], ['auto', 'off'] as const) }),
+    ...(v['class-weights'] === undefined ? (file ? { classWeights: file.train.classWeights } : {}) : { classWeights: oneOf('class-weights', v['class-weights'], CHOICES.classWeights) }),
     ...(v['label-smoothing'] === undefined ? (file ? { labelSmoothing: file.train.labelSmoothing } : {}) : { labelSmoothing: smoothing }),
-    earlyStopping: v['no-early-stopping'] || (v.patience === undefined && fileStopping === null) ? null : { patience: int('patience', v.patience, fileStopping?.patience ?? 15, 1, 10000), minDelta: fileStopping?.minDelta ?? 0.0005 },
-    saveEveryEpochs: int('save-every', v['save-every'], file?.train.saveEveryEpochs ?? 0, 0, 10000),
-    ...(v['keep-epoch'] === undefined ? (file ? { keepEpoch: file.train.keepEpoch } : {}) : { keepEpoch: oneOf('keep-epoch', v['keep-epoch'], ['best', 'last'] as const) }),
+    earlyStopping: v['no-early-stopping'] || (v.patience === undefined && fileStopping === null) ? null : { patience: setting('patience', v.patience, (fileStopping ?? DEFAULT_EARLY_STOPPING).patience), minDelta: (fileStopping ?? DEFAULT_EARLY_STOPPING).minDelta },
+    saveEveryEpochs: setting('save-every', v['save-every'], file?.train.saveEveryEpochs ?? DEFAULTS.saveEveryEpochs),
+    ...(v['keep-epoch'] === undefined ? (file ? { keepEpoch: file.train.keepEpoch } : {}) : { keepEpoch: oneOf('keep-epoch', v['keep-epoch'], CHOICES.keepEpoch) }),
     ...(v.tta === undefined ? (file ? { tta: file.train.tta } : {}) : { tta: oneOf('tta', v.tta, TTA_KINDS) }),
     ...(v['mirror-training'] === undefined ? (file ? { mirrorTraining: file.train.mirrorTraining } : {}) : { mirrorTraining: oneOf('mirror-training', v['mirror-training'], ['on', 'off'] as const) === 'on' }),
-    ...(v['measure-backends'] === undefined ? {} : { measureBackends: oneOf('measure-backends', v['measure-backends'], ['auto', 'on', 'off'] as const) }),
+    ...(v['measure-backends'] === undefined ? {} : { measureBackends: oneOf('measure-backends', v['measure-backends'], CHOICES.measureBackends) }),
     epochs,
-    batchSize: v['batch-size'] === undefined ? (fileTrain?.batchSize ?? file?.models[model]?.batchSize ?? Number.NaN) : int('batch-size', v['batch-size'], 8, 1, 4096),
+    batchSize: v['batch-size'] === undefined ? (fileTrain?.batchSize ?? file?.models[model]?.batchSize ?? Number.NaN) : setting('batch-size', v['batch-size'], Number.NaN),
     learningRate: lr,
     seed,
   };
@@ -364,7 +372,7 @@ export async function parseTrainArgs(argv: string[], command = 'train'): Promise
       out: resolve(v.out),
       modelsDir,
       ...weights,
-      cfg: { ...common, dataset: { kind: 'demo', seed: v.seed === undefined ? (d?.seed ?? seed) : seed, imageSize: int('image-size', v['image-size'], d?.imageSize ?? 32, 8, 512), perClass: int('per-class', v['per-class'], d?.perClass ?? 60, 3, 100000), split: parseSplit(v.split, d?.split) } },
+      cfg: { ...common, dataset: { kind: 'demo', seed: v.seed === undefined ? (d?.seed ?? seed) : seed, imageSize: setting('image-size', v['image-size'], d?.imageSize ?? DEFAULTS.demoImageSize, 'demo'), perClass: setting('per-class', v['per-class'], d?.perClass ?? DEFAULTS.perClass), split: parseSplit(v.split, d?.split) } },
     };
   }
   if (v['per-class'] !== undefined) throw new UsageError('--per-class applies to --demo, not --data');
@@ -373,7 +381,7 @@ export async function parseTrainArgs(argv: string[], command = 'train'): Promise
   const layout = dataFolderWarnings('data', dir);
   const labelConflicts = oneOf('label-conflicts', v['label-conflicts'], LABEL_CONFLICT_MODES) ?? DEFAULT_LABEL_CONFLICTS;
   const dedupe = v.dedupe ?? d?.dedupe ?? 'keep-together';
-  if (!(DEDUPE as readonly string[]).includes(dedupe)) throw new UsageError(`--dedupe must be one of ${DEDUPE.join(', ')} (got "${dedupe}")`);
+  if (!(CHOICES.dedupe as readonly string[]).includes(dedupe)) throw new UsageError(`--dedupe must be one of ${CHOICES.dedupe.join(', ')} (got "${dedupe}")`);
   const channels = int('channels', v.channels, d?.channels ?? 3, 1, 3);
   if (channels === 2) throw new UsageError('--channels must be 1 or 3 (got "2")');
   const classes = v.classes?.split(',').map((c) => c.trim()).filter(Boolean) ?? d?.classes ?? undefined;
@@ -401,7 +409,7 @@ export async function parseTrainArgs(argv: string[], command = 'train'): Promise
     folder: {
       dir,
       options: {
-        imageSize: int('image-size', v['image-size'], d?.imageSize ?? 64, 8, 1024),
+        imageSize: setting('image-size', v['image-size'], d?.imageSize ?? DEFAULTS.imageSize, 'folder'),
         channels: channels as 1 | 3,
         classes,
         split: parseSplit(v.split, d?.split),
@@ -410,7 +418,7 @@ export async function parseTrainArgs(argv: string[], command = 'train'): Promise
         dedupe: dedupe as ImportOptions['dedupe'],
         labelConflicts,
         // Left out, the engine's default applies.
-        nearThreshold: v['near-threshold'] === undefined ? d?.nearThreshold : int('near-threshold', v['near-threshold'], 0, 0, 64),
+        nearThreshold: v['near-threshold'] === undefined ? d?.nearThreshold : setting('near-threshold', v['near-threshold'], 0),
       },
     },
   };

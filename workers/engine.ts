@@ -8,13 +8,15 @@ import { GroupPatternError, manifestToCsv, manifestToJson, stratifiedSplit, vali
 import { channelStats, IMAGENET_STATS, verifyStats, type ChannelStats } from '../src/core/dataset/stats';
 import { addImportedEntry, getZooEntry, zooEntries, type ZooEntry } from '../src/core/models/zoo';
 import { deriveSeed, mulberry32, shuffle } from '../src/core/random';
+import { BOUNDS, CHOICES, rangeProblem, type Range } from '../src/core/settings/schema';
+import { resolveTrainConfig } from '../src/core/settings/resolve';
 import { deleteRun, getEvaluation, getRun, getStats, lastFolder, listRuns, openStudioDB, rememberFolder, saveRun, saveSplit, saveStats, type StudioDB } from '../src/core/store/db';
 import { exportRunFile, importRunFile, RunFileError, runFileName } from '../src/core/store/run-file';
 import { checkpointId } from '../src/core/store/checkpoints';
 import { compareRun } from '../src/core/metrics/compare';
 import { crossValidationSplit } from '../src/core/metrics/kfold';
 import { crossValidate } from './crossval';
-import { augmentDefault, isAugmentIdentity } from '../src/core/image/augment';
+import { augmentDefault, isAugmentIdentity } from '../src/core/settings/augment';
 import { checkpointToStore, loadCheckpoint, type Checkpoint } from '../src/core/store/checkpoints';
 import { storageUsage } from '../src/core/store/usage';
 import { paritySample } from '../src/core/export/parity';
@@ -72,14 +74,20 @@ function checkFractions(f: ImportOptions['split']): void {
   if (f.val <= 0) bad('the validation fraction must be above 0: the studio picks the best epoch on validation');
 }
 
+/** A setting outside the schema's range (src/core/settings/schema.ts) is refused with the schema's words. */
+function checkRange(name: string, range: Range, value: unknown): void {
+  const problem = rangeProblem(name, range, value);
+  if (problem) bad(problem);
+}
+
 function checkConfig(cfg: TrainConfig): void {
-  if (!Number.isInteger(cfg.epochs) || cfg.epochs < 1 || cfg.epochs > 10000) bad(`epochs must be a whole number from 1 to 10000 (got ${cfg.epochs})`);
-  if (!Number.isInteger(cfg.batchSize) || cfg.batchSize < 1 || cfg.batchSize > 4096) bad(`batch size must be a whole number from 1 to 4096 (got ${cfg.batchSize})`);
-  if (!(cfg.learningRate > 0 && cfg.learningRate < 10)) bad(`learning rate must be a positive number below 10 (got ${cfg.learningRate})`);
-  if (!Number.isInteger(cfg.seed)) bad(`seed must be a whole number (got ${cfg.seed})`);
-  if (cfg.labelSmoothing !== undefined && !(cfg.labelSmoothing >= 0 && cfg.labelSmoothing < 1)) bad(`label smoothing must be in [0, 1) (got ${cfg.labelSmoothing})`);
+  checkRange('epochs', BOUNDS.epochs, cfg.epochs);
+  checkRange('batch size', BOUNDS.batchSize, cfg.batchSize);
+  checkRange('learning rate', BOUNDS.learningRate, cfg.learningRate);
+  checkRange('seed', BOUNDS.seed, cfg.seed);
+  if (cfg.labelSmoothing !== undefined) checkRange('label smoothing', BOUNDS.labelSmoothing, cfg.labelSmoothing);
   if (cfg.dataset.kind === 'demo') checkFractions(cfg.dataset.split);
-  if (cfg.measureBackends !== undefined && !['auto', 'on', 'off'].includes(cfg.measureBackends)) bad(`measureBackends must be auto, on or off (got ${String(cfg.measureBackends)})`);
+  if (cfg.measureBackends !== undefined && !(CHOICES.measureBackends as readonly string[]).includes(cfg.measureBackends)) bad(`measureBackends must be auto, on or off (got ${String(cfg.measureBackends)})`);
   const cv = cfg.crossValidation;
   if (cv && !(Number.isInteger(cv.folds) && cv.folds >= 2 && cv.folds <= MAX_FOLDS && Number.isInteger(cv.fold) && cv.fold >= 1 && cv.fold <= cv.folds)) bad(`cross-validation needs 2 to ${MAX_FOLDS} folds and a fold among them (got fold ${cv.fold} of ${cv.folds})`);
 }
@@ -112,11 +120,10 @@ function zooEntry(id: string): ZooEntry {
 }
 
 function checkImport(opts: ImportOptions): void {
-  if (!Number.isInteger(opts.imageSize) || opts.imageSize < 8 || opts.imageSize > 1024) bad(`image size must be a whole number from 8 to 1024 (got ${opts.imageSize})`);
+  checkRange('image size', BOUNDS.imageSize, opts.imageSize);
   if (opts.channels !== 1 && opts.channels !== 3) bad(`channels must be 1 or 3 (got ${opts.channels})`);
-  if (!Number.isInteger(opts.seed)) bad(`seed must be a whole number (got ${opts.seed})`);
-  const near = opts.nearThreshold;
-  if (near !== undefined && (!Number.isInteger(near) || near < 0 || near > 64)) bad(`the near-duplicate threshold must be a whole number of bits from 0 to 64 (got ${near})`);
+  checkRange('seed', BOUNDS.seed, opts.seed);
+  if (opts.nearThreshold !== undefined) checkRange('the near-duplicate threshold', BOUNDS.nearThreshold, opts.nearThreshold);
   // An evaluation import has no split (see ImportOptions.purpose).
   if (opts.purpose !== 'evaluation') checkFractions(opts.split);
 }
@@ -517,11 +524,13 @@ export class StudioEngine implements Engine {
       throw err;
     }
     const cfg = run.config;
+    // Every optional setting resolved once (src/core/settings/resolve.ts); the stored config stays as given.
+    const full = resolveTrainConfig(cfg);
     let db: StudioDB | null = null;
     let model: tf.LayersModel | null = null;
     const requested = cfg.augment === 'default' ? augmentDefault : cfg.augment;
     const augment = requested && !isAugmentIdentity(requested) ? requested : undefined;
-    const work = { strategy: run.strategy, augment: Boolean(augment), cacheFeatures: cfg.featureCache !== 'off' };
+    const work = { strategy: run.strategy, augment: Boolean(augment), cacheFeatures: full.featureCache !== 'off' };
     // Set when WebGL could not build this run's shaders in auto mode and another backend can take the run over.
     let movedBecause: string | null = null;
     try {
@@ -552,7 +561,6 @@ export class StudioEngine implements Engine {
       run.input = { imageSize: data.imageSize, channels: data.channels as 1 | 3, normalization: built.normalization };
       let validated: { epoch: number; predicted: Int32Array; logits: Float32Array } | null = null;
       const samples = validationSampler(data, split.val, (i) => prepared.keys[i]);
-      const es = cfg.earlyStopping === undefined ? {} : cfg.earlyStopping;
       const result = await trainInPhases({
         model,
         classifier: built.classifier,
@@ -561,12 +569,12 @@ export class StudioEngine implements Engine {
         lrSchedule: cfg.lrSchedule,
         data,
         split,
-        earlyStopping: es,
-        saveEveryEpochs: cfg.saveEveryEpochs ?? 0,
-        keepEpoch: cfg.keepEpoch ?? 'best',
+        earlyStopping: full.earlyStopping,
+        saveEveryEpochs: full.saveEveryEpochs,
+        keepEpoch: full.keepEpoch,
         resumeFrom,
         // The frozen part maps each image to the same activations every epoch only without augmentation.
-        cacheFeatures: !augment && cfg.featureCache !== 'off',
+        cacheFeatures: !augment && full.featureCache !== 'off',
         save: (optimizer, best) => {
           const toStore = checkpointToStore(store, built.model, optimizer, { runId: run.runId, config: cfg, best });
           return async (kind, epoch, metrics, state) => {
@@ -594,11 +602,11 @@ export class StudioEngine implements Engine {
           seed: cfg.seed,
           normalization: built.normalization,
           augment,
-          clipNorm: cfg.clipNorm === 0 ? undefined : (cfg.clipNorm ?? 1),
+          clipNorm: full.clipNorm === 0 ? undefined : full.clipNorm,
           classWeights: run.classWeights,
-          labelSmoothing: cfg.labelSmoothing,
-          tta: cfg.tta ?? 'none',
-          mirrorTraining: cfg.mirrorTraining ?? false,
+          labelSmoothing: full.labelSmoothing,
+          tta: full.tta,
+          mirrorTraining: full.mirrorTraining,
           onBatch: (e) => onEvent({ type: 'batch', ...e }),
           onEpoch: async (metrics) => {
             run.epochs.push(metrics);

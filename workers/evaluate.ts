@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ChannelStats } from '../src/core/dataset/stats';
 import { softmax, topClass } from '../src/core/metrics/calibration';
+import { resolveTrainConfig } from '../src/core/settings/resolve';
 import { evaluate, type EvaluatedImage, type EvaluationInput, type EvaluationRecord, type RobustnessRow } from '../src/core/metrics/evaluation';
 import { checkTargetSensitivity, decide, DEFAULT_TARGET_SENSITIVITY, operatingPointOf } from '../src/core/metrics/operating-point';
 import { perturb, PERTURBATIONS } from '../src/core/image/perturb';
@@ -59,7 +60,7 @@ export async function evaluateRun(host: EvaluateHost, req: EvaluateRequest, onEv
         model: built.model,
         modelName: run.model,
         normalization: built.normalization,
-        tta: run.config.tta ?? 'none',
+        tta: resolveTrainConfig(run.config).tta,
         checkpoint: { kind, epoch: ckpt.epoch },
         batchSize: req.batchSize ?? run.config.batchSize,
         seed: run.config.seed,

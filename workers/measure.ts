@@ -12,6 +12,7 @@ import type { BackendInfo, BackendName, MeasureProgress, TrainConfig } from '../
 import { convGradientBackends, onBackend, releaseWebGL, routeRun } from './backend';
 import { browserBackboneLoader, buildModel } from './models';
 import { timeSteps } from './speed';
+import { resolveTrainConfig } from '../src/core/settings/resolve';
 
 export interface MeasureTarget {
   cfg: TrainConfig;
@@ -77,7 +78,7 @@ export async function measureBackends(db: StudioDB, info: BackendInfo, { cfg, da
  * fixed order is a guess; 'on': on any adapter; 'off': the fixed order, stored measurements left aside).
  */
 export async function measuredRouting(db: StudioDB, info: BackendInfo, target: MeasureTarget, onProgress?: (p: MeasureProgress) => void): Promise<Routing> {
-  const policy = target.cfg.measureBackends ?? 'auto';
+  const policy = resolveTrainConfig(target.cfg).measureBackends;
   if (info.requested !== 'auto' || policy === 'off') return routeRun(info, target.work);
   const { cfg, data, work } = target;
   const key = measurementKey(info.adapter, { model: cfg.model, strategy: work.strategy, imageSize: data.imageSize, channels: data.channels, batchSize: cfg.batchSize });

@@ -9,6 +9,7 @@ import { buildClassifier, strategyDefaults, type Classifier } from '../src/core/
 import { torchvisionBackbone } from '../src/core/models/torch/backbone';
 import { WeightMappingError } from '../src/core/models/torch/torchvision';
 import { getZooEntry, normalizationFor, type ZooEntry } from '../src/core/models/zoo';
+import { resolveTrainConfig } from '../src/core/settings/resolve';
 import { idbBackboneCache } from '../src/core/store/backbones';
 import { StorageFullError } from '../src/core/registry/quota';
 import { restoreCheckpoint, type Checkpoint } from '../src/core/store/checkpoints';
@@ -109,7 +110,7 @@ export async function buildModel(
     throw new EngineError(msg.includes('input size') ? 'E_CONFIG' : 'E_BACKBONE', msg.includes('input size') ? msg : `could not load the pretrained weights of ${entry.name}: ${msg}`, 'url' in entry.source ? entry.source.url : undefined);
   }
   try {
-    const classifier = buildClassifier(backbone, { strategy, numClasses: data.numClasses, seed: cfg.seed, ...(strategy === 'finetune' ? { trainableBlocks: cfg.trainableBlocks ?? 'all' } : {}) });
+    const classifier = buildClassifier(backbone, { strategy, numClasses: data.numClasses, seed: cfg.seed, ...(strategy === 'finetune' ? { trainableBlocks: resolveTrainConfig(cfg).trainableBlocks } : {}) });
     return { model: classifier.model, classifier, entry, strategy, optimizer: cfg.optimizer ?? strategyDefaults(entry, strategy).optimizer, normalization: normalizationFor(entry, datasetStats) };
   } finally {
     backbone.model.dispose();

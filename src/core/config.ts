@@ -4,12 +4,13 @@
  * The UI (through the engine) and the CLI (`--config FILE`) read and write it with these functions, so a file
  * exported from one trains the same in the other.
  *
- * Pure TypeScript: the CLI validates a file in Node before it opens a browser.
+ * Pure TypeScript: the CLI validates a file in Node before it opens a browser. The bounds and defaults of the
+ * numbers come from the settings schema (src/core/settings/schema.ts), which the engine and the CLI check with too.
  */
 import { validateFractions, compileGroupPattern, type SplitFractions } from './dataset/split';
 import type { DedupeMode, ImportOptions } from './dataset/importer';
-import { NEAR_THRESHOLD } from './dataset/duplicates';
-import { augmentDefault, validateAugmentConfig, type AugmentConfig } from './image/augment';
+import { augmentDefault, validateAugmentConfig, type AugmentConfig } from './settings/augment';
+import { BOUNDS, CHOICES, DEFAULTS, SCHEDULE_DEFAULTS, DEFAULT_EARLY_STOPPING, describeRange, inRange, type Range } from './settings/schema';
 import { MODEL_ZOO, getZooEntry, zooEntries } from './models/zoo';
 import type { OptimizerName } from './train/optimizers';
 import type { LrScheduleConfig, MonitoredMetric } from './train/schedules';
@@ -99,12 +100,11 @@ export class ConfigError extends Error {
   }
 }
 
-const OPTIMIZERS: readonly OptimizerName[] = ['adamw', 'adam', 'adamax', 'sgd'];
-const STRATEGIES: readonly Strategy[] = ['scratch', 'frozen', 'medical', 'mlp', 'finetune'];
-const BACKENDS: readonly (BackendName | 'auto')[] = ['auto', 'webgpu', 'webgl', 'wasm', 'cpu'];
-const DEDUPE: readonly DedupeMode[] = ['keep-together', 'drop', 'off'];
-const METRICS: readonly MonitoredMetric[] = ['valAccuracy', 'valLoss', 'trainAccuracy', 'trainLoss'];
-const MAX_SEED = 2 ** 31 - 1;
+const OPTIMIZERS: readonly OptimizerName[] = CHOICES.optimizer;
+const STRATEGIES: readonly Strategy[] = CHOICES.strategy;
+const BACKENDS: readonly (BackendName | 'auto')[] = CHOICES.backend;
+const DEDUPE: readonly DedupeMode[] = CHOICES.dedupe;
+const METRICS: readonly MonitoredMetric[] = CHOICES.monitor;
 
 const zooDefaults = (): Record<string, ModelDefaults> => Object.fromEntries(MODEL_ZOO.map((e) => [e.id, { ...e.defaults }]));
 
@@ -113,31 +113,30 @@ export function defaultConfig(): StudioConfig {
   return {
     version: CONFIG_VERSION,
     models: zooDefaults(),
-    dataset: { split: { train: 0.7, val: 0.15, test: 0.15 }, seed: 42, imageSize: 64, channels: 3, classes: null, groupPattern: null, dedupe: 'keep-together', nearThreshold: NEAR_THRESHOLD, perClass: 60 },
+    dataset: { split: { train: 0.7, val: 0.15, test: 0.15 }, seed: DEFAULTS.seed, imageSize: DEFAULTS.imageSize, channels: 3, classes: null, groupPattern: null, dedupe: 'keep-together', nearThreshold: DEFAULTS.nearThreshold, perClass: DEFAULTS.perClass },
     transform: { augment: { enabled: false, ...augmentDefault }, normalization: 'model' },
     train: {
       model: 'simple_cnn',
       strategy: null,
       trainableBlocks: 'all',
-      probeEpochs: 0,
+      probeEpochs: DEFAULTS.probeEpochs,
       optimizer: null,
       learningRate: null,
       lrSchedule: { kind: 'constant' },
-      epochs: 5,
+      epochs: DEFAULTS.epochs,
       batchSize: null,
-      // The seed's early stopping: patience 15, min_delta 0.0005 on validation accuracy.
-      earlyStopping: { patience: 15, minDelta: 0.0005 },
-      labelSmoothing: 0,
+      earlyStopping: { ...DEFAULT_EARLY_STOPPING },
+      labelSmoothing: DEFAULTS.labelSmoothing,
       // Off: on a training set with one class cut to half (k-fold, docs/quality.md) inverse-frequency weights cost
       // 0.46 points of accuracy and 2.2 of the lowest tumour sensitivity, and on an external set made the weighted
       // class's answers wrong almost half the time. 'auto' stays available for a user who wants it.
       classWeights: 'off',
-      clipNorm: 1,
-      saveEveryEpochs: 0,
+      clipNorm: DEFAULTS.clipNorm,
+      saveEveryEpochs: DEFAULTS.saveEveryEpochs,
       keepEpoch: 'best',
       tta: 'none',
       mirrorTraining: false,
-      seed: 42,
+      seed: DEFAULTS.seed,
     },
     performance: { backend: 'auto' },
   };
@@ -147,23 +146,6 @@ type Rec = Record<string, unknown>;
 
 const isRecord = (v: unknown): v is Rec => typeof v === 'object' && v !== null && !Array.isArray(v);
 const shown = (v: unknown) => (typeof v === 'string' ? JSON.stringify(v) : Array.isArray(v) ? 'a list' : v === null ? 'null' : typeof v === 'object' ? 'an object' : String(v));
-
-interface Range {
-  min?: number;
-  max?: number;
-  /** Bounds excluded: (min, …) and (…, max). */
-  above?: number;
-  below?: number;
-  integer?: boolean;
-}
-
-function describeRange(r: Range): string {
-  const kind = r.integer ? 'a whole number' : 'a number';
-  if (r.min !== undefined && r.max !== undefined) return `${kind} from ${r.min} to ${r.max}`;
-  const lo = r.min !== undefined ? `at least ${r.min}` : r.above !== undefined ? `above ${r.above}` : null;
-  const hi = r.max !== undefined ? `at most ${r.max}` : r.below !== undefined ? `below ${r.below}` : null;
-  return [kind, [lo, hi].filter(Boolean).join(' and ')].filter(Boolean).join(' ');
-}
 
 /** Reads one section: every field optional (the default fills it), unknown keys and bad values noted by path. */
 class Reader {
@@ -192,15 +174,7 @@ class Reader {
   number(o: Rec, key: string, path: string, fallback: number, range: Range): number {
     const v = o[key];
     if (v === undefined) return fallback;
-    const ok =
-      typeof v === 'number' &&
-      Number.isFinite(v) &&
-      (!range.integer || Number.isInteger(v)) &&
-      (range.min === undefined || v >= range.min) &&
-      (range.max === undefined || v <= range.max) &&
-      (range.above === undefined || v > range.above) &&
-      (range.below === undefined || v < range.below);
-    if (!ok) {
+    if (!inRange(range, v)) {
       this.note(`${path}.${key}`, `must be ${describeRange(range)} (got ${shown(v)})`);
       return fallback;
     }
@@ -254,8 +228,8 @@ function readModels(r: Reader, root: Rec, fallback: Record<string, ModelDefaults
     r.unknownKeys(v, path, ['learningRate', 'batchSize', 'optimizer']);
     const d = models[id];
     models[id] = {
-      learningRate: r.number(v, 'learningRate', path, d.learningRate, { above: 0, below: 10 }),
-      batchSize: r.number(v, 'batchSize', path, d.batchSize, { min: 1, max: 4096, integer: true }),
+      learningRate: r.number(v, 'learningRate', path, d.learningRate, BOUNDS.learningRate),
+      batchSize: r.number(v, 'batchSize', path, d.batchSize, BOUNDS.batchSize),
       optimizer: r.oneOf(v, 'optimizer', path, d.optimizer, OPTIMIZERS),
     };
   }
@@ -267,9 +241,9 @@ function readDataset(r: Reader, root: Rec, d: DatasetSettings): DatasetSettings 
   const o = r.section(root, 'dataset', path, ['split', 'seed', 'imageSize', 'channels', 'classes', 'groupPattern', 'dedupe', 'nearThreshold', 'perClass']);
   const s = r.section(o, 'split', `${path}.split`, ['train', 'val', 'test']);
   const split = {
-    train: r.number(s, 'train', `${path}.split`, d.split.train, { min: 0, max: 1 }),
-    val: r.number(s, 'val', `${path}.split`, d.split.val, { min: 0, max: 1 }),
-    test: r.number(s, 'test', `${path}.split`, d.split.test, { min: 0, max: 1 }),
+    train: r.number(s, 'train', `${path}.split`, d.split.train, BOUNDS.splitFraction),
+    val: r.number(s, 'val', `${path}.split`, d.split.val, BOUNDS.splitFraction),
+    test: r.number(s, 'test', `${path}.split`, d.split.test, BOUNDS.splitFraction),
   };
   const splitProblem = validateFractions(split) ?? (split.val > 0 ? null : 'the validation fraction must be above 0: the studio picks the best epoch on validation');
   if (splitProblem) r.note(`${path}.split:`, splitProblem);
@@ -298,14 +272,14 @@ function readDataset(r: Reader, root: Rec, d: DatasetSettings): DatasetSettings 
   }
   return {
     split,
-    seed: r.number(o, 'seed', path, d.seed, { min: 0, max: MAX_SEED, integer: true }),
-    imageSize: r.number(o, 'imageSize', path, d.imageSize, { min: 8, max: 1024, integer: true }),
+    seed: r.number(o, 'seed', path, d.seed, BOUNDS.seed),
+    imageSize: r.number(o, 'imageSize', path, d.imageSize, BOUNDS.imageSize),
     channels: r.oneOf(o, 'channels', path, d.channels, [1, 3] as const),
     classes,
     groupPattern,
     dedupe: r.oneOf(o, 'dedupe', path, d.dedupe, DEDUPE),
-    nearThreshold: r.number(o, 'nearThreshold', path, d.nearThreshold, { min: 0, max: 64, integer: true }),
-    perClass: r.number(o, 'perClass', path, d.perClass, { min: 3, max: 100_000, integer: true }),
+    nearThreshold: r.number(o, 'nearThreshold', path, d.nearThreshold, BOUNDS.nearThreshold),
+    perClass: r.number(o, 'perClass', path, d.perClass, BOUNDS.perClass),
   };
 }
 
@@ -359,21 +333,21 @@ function readSchedule(r: Reader, o: Rec, path: string, fallback: LrScheduleConfi
       return { kind };
     case 'step':
       r.unknownKeys(v, p, ['kind', 'everyEpochs', 'gamma']);
-      return { kind, everyEpochs: r.number(v, 'everyEpochs', p, 10, { min: 1, max: 10000, integer: true }), gamma: r.number(v, 'gamma', p, 0.1, { above: 0, max: 1 }) };
+      return { kind, everyEpochs: r.number(v, 'everyEpochs', p, SCHEDULE_DEFAULTS.everyEpochs, BOUNDS.stepEveryEpochs), gamma: r.number(v, 'gamma', p, SCHEDULE_DEFAULTS.gamma, BOUNDS.stepGamma) };
     case 'cosine': {
       r.unknownKeys(v, p, ['kind', 'warmup', 'unit', 'minLr']);
-      const minLr = v.minLr === undefined ? undefined : r.number(v, 'minLr', p, 0, { min: 0, below: 10 });
-      return { kind, warmup: r.number(v, 'warmup', p, 0, { min: 0, integer: true }), unit: r.oneOf(v, 'unit', p, 'epoch', ['epoch', 'step'] as const), ...(minLr === undefined ? {} : { minLr }) };
+      const minLr = v.minLr === undefined ? undefined : r.number(v, 'minLr', p, 0, BOUNDS.minLr);
+      return { kind, warmup: r.number(v, 'warmup', p, SCHEDULE_DEFAULTS.warmup, BOUNDS.warmup), unit: r.oneOf(v, 'unit', p, 'epoch', ['epoch', 'step'] as const), ...(minLr === undefined ? {} : { minLr }) };
     }
     case 'plateau': {
       r.unknownKeys(v, p, ['kind', 'monitor', 'mode', 'patience', 'factor', 'minLr', 'minDelta']);
       const out: Extract<LrScheduleConfig, { kind: 'plateau' }> = { kind };
       if (v.monitor !== undefined) out.monitor = r.oneOf(v, 'monitor', p, 'valLoss', METRICS);
       if (v.mode !== undefined) out.mode = r.oneOf(v, 'mode', p, 'min', ['min', 'max'] as const);
-      if (v.patience !== undefined) out.patience = r.number(v, 'patience', p, 5, { min: 1, max: 10000, integer: true });
-      if (v.factor !== undefined) out.factor = r.number(v, 'factor', p, 0.1, { above: 0, below: 1 });
-      if (v.minLr !== undefined) out.minLr = r.number(v, 'minLr', p, 0, { min: 0, below: 10 });
-      if (v.minDelta !== undefined) out.minDelta = r.number(v, 'minDelta', p, 0, { min: 0 });
+      if (v.patience !== undefined) out.patience = r.number(v, 'patience', p, SCHEDULE_DEFAULTS.patience, BOUNDS.schedulePatience);
+      if (v.factor !== undefined) out.factor = r.number(v, 'factor', p, SCHEDULE_DEFAULTS.factor, BOUNDS.plateauFactor);
+      if (v.minLr !== undefined) out.minLr = r.number(v, 'minLr', p, 0, BOUNDS.minLr);
+      if (v.minDelta !== undefined) out.minDelta = r.number(v, 'minDelta', p, 0, BOUNDS.plateauMinDelta);
       return out;
     }
   }
@@ -397,21 +371,21 @@ function readTrain(r: Reader, root: Rec, d: StudioConfig['train']): StudioConfig
 
   let trainableBlocks = d.trainableBlocks;
   const tb = o.trainableBlocks;
-  if (tb === 'all' || (Number.isInteger(tb) && (tb as number) >= 0 && (tb as number) <= 1000)) trainableBlocks = tb as number | 'all';
-  else if (tb !== undefined) r.note(`${path}.trainableBlocks`, `must be "all" or a whole number of blocks from 0 to 1000 (got ${shown(tb)})`);
+  if (tb === 'all' || inRange(BOUNDS.trainableBlocks, tb)) trainableBlocks = tb;
+  else if (tb !== undefined) r.note(`${path}.trainableBlocks`, `must be "all" or a whole number of blocks from ${BOUNDS.trainableBlocks.min} to ${BOUNDS.trainableBlocks.max} (got ${shown(tb)})`);
 
   let earlyStopping = d.earlyStopping;
   if (o.earlyStopping === null) earlyStopping = null;
   else if (o.earlyStopping !== undefined) {
     const e = r.section(o, 'earlyStopping', `${path}.earlyStopping`, ['patience', 'minDelta']);
-    const base = d.earlyStopping ?? defaultConfig().train.earlyStopping!;
+    const base = d.earlyStopping ?? DEFAULT_EARLY_STOPPING;
     earlyStopping = {
-      patience: r.number(e, 'patience', `${path}.earlyStopping`, base.patience, { min: 1, max: 10000, integer: true }),
-      minDelta: r.number(e, 'minDelta', `${path}.earlyStopping`, base.minDelta, { min: 0, below: 1 }),
+      patience: r.number(e, 'patience', `${path}.earlyStopping`, base.patience, BOUNDS.patience),
+      minDelta: r.number(e, 'minDelta', `${path}.earlyStopping`, base.minDelta, BOUNDS.minDelta),
     };
   }
-  const epochs = r.number(o, 'epochs', path, d.epochs, { min: 1, max: 10000, integer: true });
-  const probeEpochs = r.number(o, 'probeEpochs', path, d.probeEpochs, { min: 0, max: 10000, integer: true });
+  const epochs = r.number(o, 'epochs', path, d.epochs, BOUNDS.epochs);
+  const probeEpochs = r.number(o, 'probeEpochs', path, d.probeEpochs, BOUNDS.probeEpochs);
   if (probeEpochs > epochs) r.note(`${path}.probeEpochs`, `must not exceed train.epochs (${probeEpochs} > ${epochs})`);
   return {
     model,
@@ -419,19 +393,19 @@ function readTrain(r: Reader, root: Rec, d: StudioConfig['train']): StudioConfig
     trainableBlocks,
     probeEpochs,
     optimizer: o.optimizer === null ? null : r.oneOf(o, 'optimizer', path, d.optimizer, OPTIMIZERS),
-    learningRate: r.nullableNumber(o, 'learningRate', path, d.learningRate, { above: 0, below: 10 }),
+    learningRate: r.nullableNumber(o, 'learningRate', path, d.learningRate, BOUNDS.learningRate),
     lrSchedule: readSchedule(r, o, path, d.lrSchedule),
     epochs,
-    batchSize: r.nullableNumber(o, 'batchSize', path, d.batchSize, { min: 1, max: 4096, integer: true }),
+    batchSize: r.nullableNumber(o, 'batchSize', path, d.batchSize, BOUNDS.batchSize),
     earlyStopping,
-    labelSmoothing: r.number(o, 'labelSmoothing', path, d.labelSmoothing, { min: 0, below: 1 }),
-    classWeights: r.oneOf(o, 'classWeights', path, d.classWeights, ['auto', 'off'] as const),
-    clipNorm: r.number(o, 'clipNorm', path, d.clipNorm, { min: 0 }),
-    saveEveryEpochs: r.number(o, 'saveEveryEpochs', path, d.saveEveryEpochs, { min: 0, max: 10000, integer: true }),
-    keepEpoch: r.oneOf(o, 'keepEpoch', path, d.keepEpoch, ['best', 'last'] as const),
+    labelSmoothing: r.number(o, 'labelSmoothing', path, d.labelSmoothing, BOUNDS.labelSmoothing),
+    classWeights: r.oneOf(o, 'classWeights', path, d.classWeights, CHOICES.classWeights),
+    clipNorm: r.number(o, 'clipNorm', path, d.clipNorm, BOUNDS.clipNorm),
+    saveEveryEpochs: r.number(o, 'saveEveryEpochs', path, d.saveEveryEpochs, BOUNDS.saveEveryEpochs),
+    keepEpoch: r.oneOf(o, 'keepEpoch', path, d.keepEpoch, CHOICES.keepEpoch),
     tta: r.oneOf(o, 'tta', path, d.tta, TTA_KINDS),
     mirrorTraining: r.boolean(o, 'mirrorTraining', path, d.mirrorTraining),
-    seed: r.number(o, 'seed', path, d.seed, { min: 0, max: MAX_SEED, integer: true }),
+    seed: r.number(o, 'seed', path, d.seed, BOUNDS.seed),
   };
 }
 
@@ -553,12 +527,6 @@ export function demoDatasetOf(d: DatasetSettings): DemoDatasetConfig {
   return { kind: 'demo', seed: d.seed, imageSize: d.imageSize, perClass: d.perClass, split: { ...d.split } };
 }
 
-/** The TrainConfig these settings give on a dataset: augmentation only when enabled. */
-export function trainConfigOf(s: StudioSettings, dataset: TrainConfig['dataset']): TrainConfig {
-  const { enabled, ...augment } = s.augment;
-  return { ...structuredClone(s.train), dataset, ...(enabled ? { augment } : {}) };
-}
-
 /** The config of a recommended recipe (src/core/train/recommend.ts): `base` with the recipe's choices. */
 export function recommendedConfig(s: RecommendedSettings, base: StudioConfig = defaultConfig()): StudioConfig {
   const c = structuredClone(base);
@@ -605,13 +573,13 @@ export function configTemplates(): ConfigTemplate[] {
   const small = defaultConfig();
   // Few hundred images: keep the pretrained features (the Medical CNN head), augment hard, wait long for progress,
   // and cut the rate when validation loss stalls rather than on a fixed timetable.
-  small.train = { ...small.train, model: TRANSFER_MODEL, strategy: 'medical', epochs: 60, batchSize: 16, lrSchedule: { kind: 'plateau', monitor: 'valLoss', patience: 5, factor: 0.5 }, earlyStopping: { patience: 15, minDelta: 0.0005 } };
+  small.train = { ...small.train, model: TRANSFER_MODEL, strategy: 'medical', epochs: 60, batchSize: 16, lrSchedule: { kind: 'plateau', monitor: 'valLoss', patience: 5, factor: 0.5 }, earlyStopping: { ...DEFAULT_EARLY_STOPPING } };
   small.dataset = { ...small.dataset, imageSize: 224 };
   small.transform = { ...small.transform, augment: { ...augmentDefault, enabled: true, randomResizedCrop: true } };
   const large = defaultConfig();
   // Thousands of images: enough data to move every weight. A short linear probe first, so the new head does not
   // send large random gradients into the pretrained features; bigger batches; cosine decay after a warm-up epoch.
-  large.train = { ...large.train, model: TRANSFER_MODEL, strategy: 'finetune', trainableBlocks: 'all', probeEpochs: 2, optimizer: 'adamax', epochs: 30, batchSize: 64, lrSchedule: { kind: 'cosine', warmup: 1, unit: 'epoch' }, earlyStopping: { patience: 8, minDelta: 0.0005 } };
+  large.train = { ...large.train, model: TRANSFER_MODEL, strategy: 'finetune', trainableBlocks: 'all', probeEpochs: 2, optimizer: 'adamax', epochs: 30, batchSize: 64, lrSchedule: { kind: 'cosine', warmup: 1, unit: 'epoch' }, earlyStopping: { patience: 8, minDelta: DEFAULT_EARLY_STOPPING.minDelta } };
   large.dataset = { ...large.dataset, imageSize: 224, split: { train: 0.8, val: 0.1, test: 0.1 } };
   large.transform = { ...large.transform, augment: { ...augmentDefault, enabled: true } };
   const multi = defaultConfig();

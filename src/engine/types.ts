@@ -10,7 +10,7 @@ import type { ChannelStats, StatsCheck } from '../core/dataset/stats';
 import type { EvaluationRecord } from '../core/metrics/evaluation';
 import type { MedicalThresholds } from '../core/metrics/medical';
 import type { ConfigTemplate, StudioConfig, StudioSettings } from '../core/config';
-import type { AugmentConfig } from '../core/image/augment';
+import type { AugmentConfig } from '../core/settings/augment';
 import type { MemoryEstimate } from '../core/models/memory';
 import type { OptimizerName } from '../core/train/optimizers';
 import type { AdapterInfo, BackendName, EpochMetrics, RunRecord, SplitCounts, TrainConfig } from '../core/train/types';
@@ -31,7 +31,7 @@ export type { MedicalThresholds, MedicalValidation } from '../core/metrics/medic
 export type { MemoryBudget, MemoryEstimate } from '../core/models/memory';
 export type { BackendMeasurement, MeasuredBackend, Routing } from '../core/routing';
 export type { DeviceSpeed, Recommendation, RecommendedSettings, StageEstimate } from '../core/train/recommend';
-export type { AugmentConfig } from '../core/image/augment';
+export type { AugmentConfig } from '../core/settings/augment';
 export type { SplitFractions, SplitName } from '../core/dataset/split';
 export type { DedupeMode, DuplicateSummary, ImportEvent, ImportOptions, SplitCountsByClass } from '../core/dataset/importer';
 export type { DataCheck, LabelConflict, LabelConflictMode } from '../core/dataset/checks';

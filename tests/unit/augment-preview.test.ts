@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { demoImage } from '../../src/core/dataset/demo';
 import { analyzeWith } from '../../src/core/dataset/importer';
-import { augmentDefault, augmentNone } from '../../src/core/image/augment';
+import { augmentDefault, augmentNone } from '../../src/core/settings/augment';
 import { StudioEngine } from '../../workers/engine';
 
 // The real engine on TF.js's CPU backend, with a folder whose "decoder" hands back the demo phantoms' pixels.

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { applyAugmentations, augmentBatch, augmentDefault, augmentNone, drawAugmentations, isAugmentIdentity, previewAugmentations, type AugmentConfig, type ImageAugmentation } from '../../src/core/image/augment';
+import { applyAugmentations, augmentBatch, drawAugmentations, previewAugmentations, type ImageAugmentation } from '../../src/core/image/augment';
+import { augmentDefault, augmentNone, isAugmentIdentity, type AugmentConfig } from '../../src/core/settings/augment';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');

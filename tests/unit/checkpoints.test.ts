@@ -4,7 +4,7 @@ import { openDB } from 'idb';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { generateDemoDataset } from '../../src/core/dataset/demo';
 import { channelStats } from '../../src/core/dataset/stats';
-import { augmentDefault } from '../../src/core/image/augment';
+import { augmentDefault } from '../../src/core/settings/augment';
 import { captureCheckpoint, CHUNK_BYTES, checkpointToStore, deleteCheckpoints, listCheckpoints, loadCheckpoint, restoreCheckpoint, saveCheckpoint, type NamedArray } from '../../src/core/store/checkpoints';
 import { StorageFullError } from '../../src/core/registry/quota';
 import { getRun, openStudioDB, saveRun, type StudioDB } from '../../src/core/store/db';

@@ -10,9 +10,9 @@ import {
   parseConfigText,
   readConfig,
   settingsFromConfig,
-  trainConfigOf,
 } from '../../src/core/config';
-import { augmentDefault } from '../../src/core/image/augment';
+import { trainConfigOf } from '../../src/core/settings/train-config';
+import { augmentDefault } from '../../src/core/settings/augment';
 import { MODEL_ZOO } from '../../src/core/models/zoo';
 
 /** The problems a config raises (none: it was accepted). */

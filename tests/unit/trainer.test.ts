@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { generateDemoDataset } from '../../src/core/dataset/demo';
 import { channelStats } from '../../src/core/dataset/stats';
-import { augmentDefault } from '../../src/core/image/augment';
+import { augmentDefault } from '../../src/core/settings/augment';
 import { buildSimpleCnn } from '../../src/core/models/simple_cnn';
 import { BestCheckpoint, EarlyStopping } from '../../src/core/train/callbacks';
 import { AdamWOptimizer } from '../../src/core/train/optimizers';

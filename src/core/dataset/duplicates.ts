@@ -4,6 +4,7 @@
  */
 import { SPLIT_NAMES, type SplitName } from './split';
 import { UnionFind } from './unionfind';
+import { DEFAULTS } from '../settings/schema';
 
 /** SHA-256 of the file's bytes, lowercase hex. */
 export async function sha256Hex(bytes: Uint8Array): Promise<string> {
@@ -183,8 +184,8 @@ export interface DuplicateGroups {
   clusters: number[][];
 }
 
-/** The default near-duplicate threshold: at 5 of 64 bits, resized or re-encoded copies of one slice link, and neighbouring slices of a scan mostly do not. */
-export const NEAR_THRESHOLD = 5;
+/** The default near-duplicate threshold (the settings schema's; see there why 5). */
+export const NEAR_THRESHOLD: number = DEFAULTS.nearThreshold;
 
 export interface DuplicateOptions {
   /** Largest Hamming distance between dHashes that counts as a near duplicate (of 64 bits). */

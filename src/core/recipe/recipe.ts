@@ -5,7 +5,8 @@
  * README.md and slurm.sh. Pure: the engine hands in the run and its folder's stored split.
  */
 import { csvText } from '../csv';
-import { augmentDefault, isAugmentIdentity } from '../image/augment';
+import { augmentDefault, isAugmentIdentity } from '../settings/augment';
+import { resolveTrainConfig } from '../settings/resolve';
 import type { SplitManifest } from '../dataset/split';
 import { getZooEntry, normalizationFor, zooEntries, type ZooEntry } from '../models/zoo';
 import type { HeadKind } from '../models/heads';
@@ -83,7 +84,7 @@ export function recipeConfig(input: RecipeInput) {
   const channels = run.input?.channels ?? dataset.importOptions?.channels;
   if (!imageSize || !channels) throw new RecipeRefusal(`run ${run.runId} has no record of its image size; train it again on the folder`);
   if (channels !== 3 && architecture !== 'simple_cnn') throw new RecipeRefusal(`${model.name} is exported for RGB images only; import the folder as RGB (3 channels) and train again`);
-  const cfg = run.config;
+  const cfg = resolveTrainConfig(run.config);
   const augment = cfg.augment === 'default' ? augmentDefault : cfg.augment;
   return {
     format: RECIPE_FORMAT,
@@ -103,21 +104,21 @@ export function recipeConfig(input: RecipeInput) {
     optimizer: run.optimizer,
     learningRate: cfg.learningRate,
     weightDecay: run.optimizer === 'adamw' ? 0.01 : 0,
-    lrSchedule: cfg.lrSchedule ?? { kind: 'constant' as const },
+    lrSchedule: cfg.lrSchedule,
     epochs: cfg.epochs,
     batchSize: cfg.batchSize,
-    trainableBlocks: cfg.trainableBlocks ?? 'all',
-    probeEpochs: cfg.probeEpochs ?? 0,
+    trainableBlocks: cfg.trainableBlocks,
+    probeEpochs: cfg.probeEpochs,
     augment: augment && !isAugmentIdentity(augment) ? augment : null,
-    clipNorm: cfg.clipNorm ?? 1,
-    labelSmoothing: cfg.labelSmoothing ?? 0,
-    classWeights: cfg.classWeights ?? 'off',
+    clipNorm: cfg.clipNorm,
+    labelSmoothing: cfg.labelSmoothing,
+    classWeights: cfg.classWeights,
     classWeightValues: run.classWeights ?? null,
-    earlyStopping: cfg.earlyStopping === null ? null : { monitor: 'valAccuracy', patience: cfg.earlyStopping?.patience ?? 15, minDelta: cfg.earlyStopping?.minDelta ?? 0.0005 },
-    keepEpoch: cfg.keepEpoch ?? 'best',
-    saveEveryEpochs: cfg.saveEveryEpochs ?? 0,
-    tta: cfg.tta ?? 'none',
-    mirrorTraining: cfg.mirrorTraining ?? false,
+    earlyStopping: cfg.earlyStopping === null ? null : { monitor: 'valAccuracy', patience: cfg.earlyStopping.patience, minDelta: cfg.earlyStopping.minDelta },
+    keepEpoch: cfg.keepEpoch,
+    saveEveryEpochs: cfg.saveEveryEpochs,
+    tta: cfg.tta,
+    mirrorTraining: cfg.mirrorTraining,
     seed: cfg.seed,
     dataset: {
       name: fileNames ? (dataset.name ?? null) : null,

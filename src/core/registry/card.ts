@@ -5,6 +5,7 @@
  */
 import type { ModelMetadata } from '../export/metadata';
 import { mdText } from '../markdown';
+import { resolveTrainConfig } from '../settings/resolve';
 import type { ClusterProvenance, RunRecord } from '../train/types';
 import type { ModelVersion } from '../store/records';
 
@@ -109,7 +110,8 @@ export function modelCard({ version: v, metadata: m, run, evaluation, verdict }:
     );
 
     const c = run.config;
-    const es = c.earlyStopping === null ? 'off' : `patience ${c.earlyStopping?.patience ?? 15}, min Δ ${c.earlyStopping?.minDelta ?? 0.0005}`;
+    const { earlyStopping } = resolveTrainConfig(c);
+    const es = earlyStopping === null ? 'off' : `patience ${earlyStopping.patience}, min Δ ${earlyStopping.minDelta}`;
     section(
       'Training configuration',
       table(

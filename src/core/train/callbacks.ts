@@ -1,4 +1,5 @@
 import { improves, type MonitoredMetric, type MonitorMode } from './schedules';
+import { DEFAULT_EARLY_STOPPING } from '../settings/schema';
 import type { EpochMetrics } from './types';
 
 export interface EarlyStoppingOptions {
@@ -25,8 +26,8 @@ export class EarlyStopping {
   constructor(opts: EarlyStoppingOptions = {}, state?: EarlyStoppingState) {
     this.monitor = opts.monitor ?? 'valAccuracy';
     this.mode = opts.mode ?? (this.monitor.endsWith('Loss') ? 'min' : 'max');
-    this.patience = opts.patience ?? 15;
-    this.minDelta = opts.minDelta ?? 0.0005;
+    this.patience = opts.patience ?? DEFAULT_EARLY_STOPPING.patience;
+    this.minDelta = opts.minDelta ?? DEFAULT_EARLY_STOPPING.minDelta;
     if (!(this.patience >= 1)) throw new RangeError('early-stopping patience must be at least 1 epoch');
     this.s = state ? { ...state } : { best: this.mode === 'max' ? -Infinity : Infinity, wait: 0 };
   }

@@ -4,6 +4,7 @@
  * rate, the schedule each phase runs, what a configuration may ask for, and where cached activations should live.
  */
 import { probeThenFinetune } from '../models/strategies';
+import { TRAIN_DEFAULTS } from '../settings/resolve';
 import { createLrScheduler, type LrScheduleConfig, type LrScheduler, type MonitoredMetric, type PlateauState } from './schedules';
 import type { PhaseName, Strategy, TrainConfig } from './types';
 
@@ -23,8 +24,8 @@ type PhaseConfig = Pick<TrainConfig, 'epochs' | 'learningRate' | 'trainableBlock
 
 export function planPhases(cfg: PhaseConfig, strategy: Strategy): PlannedPhase[] {
   if (strategy !== 'finetune') return [{ name: null, fromEpoch: 1, toEpoch: cfg.epochs, trainableBlocks: null, learningRate: cfg.learningRate }];
-  const trainableBlocks = cfg.trainableBlocks ?? 'all';
-  const probe = cfg.probeEpochs ?? 0;
+  const trainableBlocks = cfg.trainableBlocks ?? TRAIN_DEFAULTS.trainableBlocks;
+  const probe = cfg.probeEpochs ?? TRAIN_DEFAULTS.probeEpochs;
   // Without a probe the configured rate stands: probeThenFinetune lowers it because the head has already learnt.
   const phases = probe > 0 ? probeThenFinetune({ epochs: cfg.epochs, probeEpochs: probe, trainableBlocks }) : [{ epochs: cfg.epochs, trainableBlocks, learningRateScale: 1 }];
   let from = 1;

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ChannelStats } from '../dataset/stats';
-import { augmentBatch, isAugmentIdentity, validateAugmentConfig, type AugmentConfig } from '../image/augment';
+import { augmentBatch } from '../image/augment';
+import { isAugmentIdentity, validateAugmentConfig, type AugmentConfig } from '../settings/augment';
 import { mirrorLeftRight } from '../inference/tta';
 import { deriveSeed, mulberry32, shuffle } from '../random';
 import type { BestCheckpoint, BestEpoch, EarlyStopping, EarlyStoppingState } from './callbacks';

@@ -1,7 +1,7 @@
 import type { ImportOptions, SplitCountsByClass } from '../dataset/importer';
 import type { SkippedFile } from '../dataset/layout';
 import type { SplitFractions, SplitName } from '../dataset/split';
-import type { AugmentConfig } from '../image/augment';
+import type { AugmentConfig } from '../settings/augment';
 import type { OptimizerName } from './optimizers';
 import type { LrScheduleConfig } from './schedules';
 import type { ChannelStats } from '../dataset/stats';

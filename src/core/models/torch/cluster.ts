@@ -16,6 +16,7 @@ import { buildSimpleCnn } from '../simple_cnn';
 import { buildClassifier, type StrategyName } from '../strategies';
 import { getZooEntry, type ZooEntry } from '../zoo';
 import type { RunRecord } from '../../train/types';
+import { resolveTrainConfig } from '../../settings/resolve';
 import type { StateDict, TorchTensor } from './checkpoint';
 import { torchvisionBackbone } from './backbone';
 import { loadTorchvisionWeights, TORCHVISION_ARCHITECTURES, WeightMappingError } from './torchvision';
@@ -263,7 +264,7 @@ export function clusterClassifier(run: RunRecord, state: StateDict): tf.LayersMo
       problems.push(...mappingProblems(err));
     }
     const strategy = run.strategy as StrategyName;
-    const built = buildClassifier(backbone, { strategy, numClasses, seed, ...(strategy === 'finetune' ? { trainableBlocks: run.config.trainableBlocks ?? 'all' } : {}) });
+    const built = buildClassifier(backbone, { strategy, numClasses, seed, ...(strategy === 'finetune' ? { trainableBlocks: resolveTrainConfig(run.config).trainableBlocks } : {}) });
     return withModel(built.model, () => {
       const check = new KeyCheck(state);
       const plan: [tf.layers.Layer, () => tf.Tensor[]][] = [];
