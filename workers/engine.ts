@@ -11,48 +11,41 @@ import { channelStats, IMAGENET_STATS, verifyStats, type ChannelStats } from '..
 import { addImportedEntry, zooEntries, type ZooEntry } from '../src/core/models/zoo';
 import { deriveSeed, mulberry32, shuffle } from '../src/core/random';
 import { BOUNDS } from '../src/core/settings/schema';
-import { deleteRun, getEvaluation, getRun, getStats, lastFolder, listRuns, openStudioDB, rememberFolder, saveSplit, saveStats, type StudioDB } from '../src/core/store/db';
-import { exportRunFile, importRunFile, runFileName } from '../src/core/store/run-file';
-import { checkpointId } from '../src/core/store/checkpoints';
-import { compareRun } from '../src/core/metrics/compare';
+import { getRun, getStats, lastFolder, openStudioDB, rememberFolder, saveSplit, saveStats, type StudioDB } from '../src/core/store/db';
 import { crossValidationSplit } from '../src/core/metrics/kfold';
 import { storageUsage } from '../src/core/store/usage';
 import { paritySample } from '../src/core/export/parity';
 import type { RecipeFile } from '../src/core/recipe/recipe';
-import { exportRecipe } from './recipe';
-import { browserEstimate } from '../src/core/registry/quota';
-import type { TensorDataset } from '../src/core/train/trainer';
-import type { RunRecord, TrainConfig } from '../src/core/train/types';
-import type { BackendMeasurement } from '../src/core/routing';
+import type { TrainConfig } from '../src/core/train/types';
 import { EngineError } from '../src/engine/errors';
-import type { ClusterRunFiles, RunComparison } from '../src/engine/types';
-import type { BackboneImport, BackendInfo, BackendName, DatasetSummary, Engine, ExportedFile, NetworkRequest, ZooModel, FolderInput, FolderScan, ImportEvent, StatsVerification, Thumbnail, PredictImage, PredictOptions, PredictProgress, PredictResult, StorageGroupUsage, OnnxBackboneImport, OnnxBackboneRequest, WeightsFileImport, RecommendedRecipe, AugmentPreview, AugmentPreviewRequest } from '../src/engine/types';
-import { configFromSettings, configTemplates, checkSettings, parseConfigText, readConfig, recommendedConfig, settingsFromConfig, type ConfigTemplate, type StudioConfig, type StudioSettings } from '../src/core/config';
+import type { BackboneImport, BackendInfo, BackendName, DatasetSummary, Engine, ZooModel, FolderInput, FolderScan, ImportEvent, StatsVerification, Thumbnail, PredictImage, PredictOptions, PredictProgress, PredictResult, OnnxBackboneImport, OnnxBackboneRequest, WeightsFileImport, RecommendedRecipe, AugmentPreview, AugmentPreviewRequest } from '../src/engine/types';
+import { configFromSettings, configTemplates, checkSettings, parseConfigText, readConfig, recommendedConfig, settingsFromConfig } from '../src/core/config';
 import { importedBackbones } from '../src/core/store/backbones';
-import { importBackboneFolder } from './backbone-import';
-import { importTorchWeightsFile } from './torch-weights';
-import { importOnnxBackbone } from './onnx-import';
-import { importClusterRun } from './cluster-import';
-import { importWeightsFile } from './weights-file';
-import { augmentPreviews } from './preview';
+import { listMeasurements } from '../src/core/store/measurements';
+import { auditCsv, predictionsCsv } from '../src/core/inference/predictions';
+import { clearAudit, listAudit } from '../src/core/store/audit';
+import { recommendRecipe } from '../src/core/train/recommend';
 import { resourceRequests } from '../src/engine/network';
+import { importBackboneFolder } from './backbone-import';
 import { onBackend, routeRun } from './backend';
 import { BackendChoice } from './backend-choice';
 import { checkFractions, checkRange, bad, zooEntry } from './checks';
 import { Claims } from './claim';
 import { asEngineError, mapErrors } from './errors';
 import { folderSource } from './folder';
-import { thumbnailOf } from './thumbnail';
-import { listMeasurements } from '../src/core/store/measurements';
+import { decodeImage } from './gradcam';
 import { browserBackboneLoader } from './models';
-import { RegistryService } from './registry';
+import { importOnnxBackbone } from './onnx-import';
 import { Predictor } from './predict';
-import { auditCsv, predictionsCsv } from '../src/core/inference/predictions';
-import { clearAudit, listAudit, type AuditEntry } from '../src/core/store/audit';
-import { RunExecutor } from './run-executor';
-import { markInterrupted } from '../src/core/store/run-status';
+import { augmentPreviews } from './preview';
+import { exportRecipe } from './recipe';
 import { measureDeviceSpeed } from './recommend';
-import { recommendRecipe } from '../src/core/train/recommend';
+import { RegistryService } from './registry';
+import { RunExecutor, type PreparedRun } from './run-executor';
+import { RunRecords } from './run-records';
+import { thumbnailOf } from './thumbnail';
+import { importTorchWeightsFile } from './torch-weights';
+import { importWeightsFile } from './weights-file';
 
 /**
  * A cross-validation fold's split (see crossValidationSplit): the folds are cut from the images the dataset's own
@@ -83,15 +76,8 @@ function samplesPerClass(data: ImportedDataset, seed: number): Record<string, st
   return Object.fromEntries(data.classes.map((c, j) => [c, shuffle(byClass[j], rand).slice(0, SAMPLES_PER_CLASS)]));
 }
 
-interface Prepared {
-  data: TensorDataset;
-  /** Image keys (paths, demo ids), parallel to data.labels. */
-  keys: readonly string[];
-  classes: string[];
-  split: SplitIndices;
-  normalization: ChannelStats;
-  dataset?: RunRecord['dataset'];
-}
+/** A run's images, labels, split and normalisation, prepared from its config. */
+type Prepared = PreparedRun;
 
 /** A zoo entry whose weights come as one file the user may pick ("Choose weights file…"): its types and official URL. */
 function weightsFileOf(e: ZooEntry): ZooModel['weightsFile'] {
@@ -117,6 +103,7 @@ export class StudioEngine implements Engine {
 
   private readonly predictor: Predictor;
   private readonly executor: RunExecutor;
+  private readonly records: RunRecords;
 
   /**
    * @param analyze per-file import work (decode, hashes, sums); the worker passes a pool of browser decoders.
@@ -134,9 +121,10 @@ export class StudioEngine implements Engine {
         const { summary } = this.importedAs(fp);
         return { imageSize: summary.imageSize, channels: summary.channels, numClasses: summary.classes.length };
       },
-      decode: (file, size, channels) => this.decodeOne(file, size, channels),
+      decode: (file, size, channels) => decodeImage(this.analyze, file, size, channels),
       registry: this.registry,
     });
+    this.records = new RunRecords({ database: () => this.database(), backend: () => this.backend(), claims: this.claims, locks: this.executor.locks });
     return mapErrors(this);
   }
 
@@ -371,15 +359,6 @@ export class StudioEngine implements Engine {
     };
   }
 
-  /** One image file through the import's decoder workers, at `size`; E_DATASET with the decoder's reason when it fails. */
-  private async decodeOne(file: Blob, size: number, channels: 1 | 3): Promise<Uint8Array> {
-    if (!this.analyze) throw new EngineError('E_INTERNAL', 'this engine has no image decoder');
-    const { items, pixels } = await this.analyze.analyze([file], size, channels);
-    const item = items[0];
-    if ('error' in item) throw new EngineError('E_DATASET', `the image could not be read: ${item.error.message}`);
-    return pixels.slice(0, size * size * channels);
-  }
-
   // Training and evaluation (run-executor.ts).
   readonly train: Engine['train'] = (cfg, onEvent) => this.executor.train(cfg, onEvent);
   readonly resume: Engine['resume'] = (runId, onEvent) => this.executor.resume(runId, onEvent);
@@ -402,50 +381,13 @@ export class StudioEngine implements Engine {
     return zooEntries().map((e) => ({ id: e.id, name: e.name, family: e.family, inputSize: e.inputSize, params: e.params, pretrained: e.source.kind !== 'builtin', defaults: e.defaults, ...(weightsFileOf(e) ? { weightsFile: weightsFileOf(e) } : {}) }));
   }
 
-  /** The stored backend measurements, newest first. */
-  async backendMeasurements(): Promise<BackendMeasurement[]> {
-    return listMeasurements(await this.database());
-  }
-
-  /** Every stored run, newest first; a run marked live that no worker trains any more is stored as `interrupted` first. */
-  async runs(): Promise<RunRecord[]> {
-    const db = await this.database();
-    return markInterrupted(db, await listRuns(db), () => this.executor.locks.held());
-  }
-
-  async deleteRun(runId: string): Promise<void> {
-    this.claims.check('delete', runId);
-    if ((await this.executor.locks.held()).has(runId)) throw new EngineError('E_LOCKED', `run ${runId} is being trained in another tab or window; delete it when it has stopped`);
-    if (!(await deleteRun(await this.database(), runId))) throw new EngineError('E_NOT_FOUND', `there is no run ${runId}`);
-  }
-
-  async exportRun(runId: string): Promise<ExportedFile> {
-    this.claims.check('export', runId);
-    return { name: runFileName(runId), bytes: await exportRunFile(await this.database(), runId) };
-  }
-
-  async importRun(bytes: Uint8Array, opts: { onClash?: 'refuse' | 'rename'; name?: string } = {}): Promise<RunRecord> {
-    return importRunFile(await this.database(), bytes, { onClash: opts.onClash, source: opts.name, estimate: browserEstimate() });
-  }
-
-  async importClusterRun(sourceRunId: string, files: ClusterRunFiles): Promise<RunRecord> {
-    this.claims.check('cluster');
-    // The weights are set through tensors, on whichever backend the engine uses.
-    await this.backend();
-    return importClusterRun(await this.database(), sourceRunId, files);
-  }
-
-  async compareRuns(runIds: string[]): Promise<RunComparison[]> {
-    const db = await this.database();
-    return Promise.all(
-      runIds.map(async (runId) => {
-        const run = await getRun(db, runId);
-        if (!run) throw new EngineError('E_NOT_FOUND', `there is no run ${runId}`);
-        const kind = run.checkpoint.best != null ? 'best' : 'last';
-        return compareRun(run, await getEvaluation(db, runId), await db.get('checkpoints', checkpointId(runId, kind, 0)));
-      }),
-    );
-  }
+  // The stored runs (run-records.ts).
+  readonly runs: Engine['runs'] = () => this.records.list();
+  readonly deleteRun: Engine['deleteRun'] = (runId) => this.records.delete(runId);
+  readonly exportRun: Engine['exportRun'] = (runId) => this.records.export(runId);
+  readonly importRun: Engine['importRun'] = (bytes, opts) => this.records.import(bytes, opts);
+  readonly importClusterRun: Engine['importClusterRun'] = (sourceRunId, files) => this.records.importCluster(sourceRunId, files);
+  readonly compareRuns: Engine['compareRuns'] = (runIds) => this.records.compare(runIds);
 
   // The model registry (registry.ts).
   readonly register: Engine['register'] = (req) => this.registry.register(req);
@@ -469,29 +411,17 @@ export class StudioEngine implements Engine {
     }
   }
 
-  async auditLog(): Promise<AuditEntry[]> {
-    return listAudit(await this.database());
-  }
-
-  async clearAuditLog(): Promise<void> {
-    await clearAudit(await this.database());
-  }
-
-  async predictionsCsv(result: PredictResult): Promise<string> {
-    return predictionsCsv(result);
-  }
-
-  async auditLogCsv(): Promise<string> {
-    return auditCsv(await this.auditLog());
-  }
-
-
-
-
-
-  async storageUsage(): Promise<StorageGroupUsage[]> {
-    return storageUsage(await this.database());
-  }
+  // Stored records and files, each one call into the core.
+  readonly auditLog: Engine['auditLog'] = async () => listAudit(await this.database());
+  readonly clearAuditLog: Engine['clearAuditLog'] = async () => clearAudit(await this.database());
+  readonly auditLogCsv: Engine['auditLogCsv'] = async () => auditCsv(await this.auditLog());
+  readonly predictionsCsv: Engine['predictionsCsv'] = async (result) => predictionsCsv(result);
+  readonly storageUsage: Engine['storageUsage'] = async () => storageUsage(await this.database());
+  readonly backendMeasurements: Engine['backendMeasurements'] = async () => listMeasurements(await this.database());
+  readonly configTemplates: Engine['configTemplates'] = async () => configTemplates();
+  readonly readConfig: Engine['readConfig'] = async (file) => settingsFromConfig(typeof file === 'string' ? parseConfigText(file) : readConfig(file));
+  readonly writeConfig: Engine['writeConfig'] = async (settings) => configFromSettings(checkSettings(settings));
+  readonly network: Engine['network'] = async () => resourceRequests(performance, 'engine');
 
   /**
    * Held-out images for an export's parity check, when their size fits the model: the imported dataset's, else (a
@@ -506,18 +436,6 @@ export class StudioEngine implements Engine {
     const demo = await this.prepare(run.config);
     if (demo.data.imageSize !== size || demo.data.channels !== channels) return null;
     return paritySample(demo.data.images, stride, demo.split, count);
-  }
-
-  async configTemplates(): Promise<ConfigTemplate[]> {
-    return configTemplates();
-  }
-
-  async readConfig(file: string | object): Promise<StudioSettings> {
-    return settingsFromConfig(typeof file === 'string' ? parseConfigText(file) : readConfig(file));
-  }
-
-  async writeConfig(settings: StudioSettings): Promise<StudioConfig> {
-    return configFromSettings(checkSettings(settings));
   }
 
   async augmentPreview(req: AugmentPreviewRequest): Promise<AugmentPreview[]> {
@@ -547,9 +465,5 @@ export class StudioEngine implements Engine {
     this.claims.check('onnx');
     await this.backend();
     return importOnnxBackbone(req, await this.database());
-  }
-
-  async network(): Promise<NetworkRequest[]> {
-    return resourceRequests(performance, 'engine');
   }
 }
