@@ -1,98 +1,51 @@
-/** The engine behind the `Engine` interface: runs in a dedicated worker and owns every tensor and every image. */
-import * as tf from '@tensorflow/tfjs';
-import { DEMO_CLASSES, generateDemoDataset } from '../src/core/dataset/demo';
+/**
+ * The engine behind the `Engine` interface: runs in a dedicated worker and owns every tensor and every image. A
+ * facade: training and evaluation are the RunExecutor's, the registry's work the RegistryService's; one lock
+ * (claim.ts) keeps apart the work that must not overlap, and errors are mapped once, for every method (errors.ts).
+ */
+import { generateDemoDataset } from '../src/core/dataset/demo';
 import { scanChecks } from '../src/core/dataset/checks';
-import { ImportCancelled, importDataset, scanFolder, splitId, type FolderSource, type ImageAnalyzer, type ImportedDataset, type ImportOptions } from '../src/core/dataset/importer';
-import { DatasetError } from '../src/core/dataset/layout';
-import { GroupPatternError, manifestToCsv, manifestToJson, stratifiedSplit, validateFractions, type SplitIndices } from '../src/core/dataset/split';
+import { importDataset, scanFolder, splitId, type FolderSource, type ImageAnalyzer, type ImportedDataset, type ImportOptions } from '../src/core/dataset/importer';
+import { manifestToCsv, manifestToJson, stratifiedSplit, type SplitIndices } from '../src/core/dataset/split';
 import { channelStats, IMAGENET_STATS, verifyStats, type ChannelStats } from '../src/core/dataset/stats';
-import { addImportedEntry, getZooEntry, zooEntries, type ZooEntry } from '../src/core/models/zoo';
+import { addImportedEntry, zooEntries, type ZooEntry } from '../src/core/models/zoo';
 import { deriveSeed, mulberry32, shuffle } from '../src/core/random';
-import { BOUNDS, CHOICES, rangeProblem, type Range } from '../src/core/settings/schema';
-import { resolveTrainConfig } from '../src/core/settings/resolve';
-import { deleteRun, getEvaluation, getRun, getStats, lastFolder, listRuns, openStudioDB, rememberFolder, saveRun, saveSplit, saveStats, type StudioDB } from '../src/core/store/db';
-import { exportRunFile, importRunFile, RunFileError, runFileName } from '../src/core/store/run-file';
-import { checkpointId } from '../src/core/store/checkpoints';
-import { compareRun } from '../src/core/metrics/compare';
+import { BOUNDS } from '../src/core/settings/schema';
+import { getRun, getStats, lastFolder, openStudioDB, rememberFolder, saveSplit, saveStats, type StudioDB } from '../src/core/store/db';
 import { crossValidationSplit } from '../src/core/metrics/kfold';
-import { crossValidate } from './crossval';
-import { augmentDefault, isAugmentIdentity } from '../src/core/settings/augment';
-import { checkpointToStore, loadCheckpoint, type Checkpoint } from '../src/core/store/checkpoints';
 import { storageUsage } from '../src/core/store/usage';
 import { paritySample } from '../src/core/export/parity';
 import type { RecipeFile } from '../src/core/recipe/recipe';
-import { exportRecipe } from './recipe';
-import { browserEstimate, StorageFullError } from '../src/core/registry/quota';
-import { inverseFrequencyClassWeights, isImbalanced } from '../src/core/train/losses';
-import { checkLrSchedule, checkPhaseConfig, planPhases } from '../src/core/train/phases';
-import type { TensorDataset } from '../src/core/train/trainer';
-import type { RunRecord, Strategy, TrainConfig } from '../src/core/train/types';
-import { EngineError, isOutOfMemory } from '../src/engine/errors';
-import type { ClusterRunFiles, CrossValidationEvent, CrossValidationRequest, CrossValidationResult, MeasureProgress, RunComparison, SpeedProbe } from '../src/engine/types';
-import type { AugmentPreview, AugmentPreviewRequest, BackboneImport, BackendInfo, BackendName, DatasetSummary, Engine, EvaluateEvent, EvaluateRequest, EvaluationRecord, ExportedFile, ModelExport, ModelVersion, NetworkRequest, RegisterModelRequest, ReportFile, ZooModel, FolderInput, FolderScan, ImportEvent, StatsVerification, Thumbnail, TrainEvent, PredictImage, PredictOptions, PredictProgress, PredictResult, RegistrationReview, StorageGroupUsage, ModelEvaluateRequest, ReportOptions, GradCam, GradCamRequest, OnnxBackboneImport, OnnxBackboneRequest, WeightsFileImport, RecommendedRecipe } from '../src/engine/types';
-import { ConfigError, configFromSettings, configTemplates, checkSettings, parseConfigText, readConfig, recommendedConfig, settingsFromConfig, type ConfigTemplate, type StudioConfig, type StudioSettings } from '../src/core/config';
+import type { TrainConfig } from '../src/core/train/types';
+import { EngineError } from '../src/engine/errors';
+import type { BackboneImport, BackendInfo, BackendName, DatasetSummary, Engine, ZooModel, FolderInput, FolderScan, ImportEvent, StatsVerification, Thumbnail, PredictImage, PredictOptions, PredictProgress, PredictResult, OnnxBackboneImport, OnnxBackboneRequest, WeightsFileImport, RecommendedRecipe, AugmentPreview, AugmentPreviewRequest } from '../src/engine/types';
+import { configFromSettings, configTemplates, checkSettings, parseConfigText, readConfig, recommendedConfig, settingsFromConfig } from '../src/core/config';
 import { importedBackbones } from '../src/core/store/backbones';
-import { importBackboneFolder } from './backbone-import';
-import { importTorchWeightsFile, loadTorchvisionState } from './torch-weights';
-import { importOnnxBackbone } from './onnx-import';
-import { importClusterRun } from './cluster-import';
-import { importWeightsFile } from './weights-file';
-import { augmentPreviews } from './preview';
-import { resourceRequests } from '../src/engine/network';
-import { gpuDeviceLoss, isShaderFailure, onBackend, releaseWebGL, routeRun, selectBackend, useBackend, webglContextLost } from './backend';
-import { BACKEND_LABEL, cachesFeatures, forwardBackend, type BackendMeasurement, type RunWork } from '../src/core/routing';
-import { bestValidationRecord } from '../src/core/metrics/operating-point';
-import { folderSource } from './folder';
-import { evaluateModelFolder, evaluateRun, evaluationFiles, evaluationThumbnails, type EvaluateHost } from './evaluate';
-import { explain } from './gradcam';
-import { thumbnailOf } from './thumbnail';
-import { validationSampler } from './val-samples';
-import { probeModel } from './speed';
-import { candidatesFor, measureBackends, measuredRouting } from './measure';
-import { getMeasurement, listMeasurements } from '../src/core/store/measurements';
-import type { MemoryEstimate } from '../src/core/models/memory';
-import { MemoryEstimator } from './memory';
-import { browserBackboneLoader, buildModel, resolveStrategy } from './models';
-import { RegistryService } from './registry';
-import { Predictor } from './predict';
+import { listMeasurements } from '../src/core/store/measurements';
 import { auditCsv, predictionsCsv } from '../src/core/inference/predictions';
-import { clearAudit, listAudit, type AuditEntry } from '../src/core/store/audit';
-import { trainInPhases } from './phases';
-import { RunControl } from './run-control';
-import { RunLocks } from './run-lock';
-import { checkpointMetrics, markInterrupted } from '../src/core/store/run-status';
-import { measureDeviceSpeed } from './recommend';
+import { clearAudit, listAudit } from '../src/core/store/audit';
 import { recommendRecipe } from '../src/core/train/recommend';
-
-const bad = (what: string): never => {
-  throw new EngineError('E_CONFIG', what);
-};
-
-function checkFractions(f: ImportOptions['split']): void {
-  const problem = validateFractions(f);
-  if (problem) bad(problem);
-  if (f.val <= 0) bad('the validation fraction must be above 0: the studio picks the best epoch on validation');
-}
-
-/** A setting outside the schema's range (src/core/settings/schema.ts) is refused with the schema's words. */
-function checkRange(name: string, range: Range, value: unknown): void {
-  const problem = rangeProblem(name, range, value);
-  if (problem) bad(problem);
-}
-
-function checkConfig(cfg: TrainConfig): void {
-  checkRange('epochs', BOUNDS.epochs, cfg.epochs);
-  checkRange('batch size', BOUNDS.batchSize, cfg.batchSize);
-  checkRange('learning rate', BOUNDS.learningRate, cfg.learningRate);
-  checkRange('seed', BOUNDS.seed, cfg.seed);
-  if (cfg.labelSmoothing !== undefined) checkRange('label smoothing', BOUNDS.labelSmoothing, cfg.labelSmoothing);
-  if (cfg.dataset.kind === 'demo') checkFractions(cfg.dataset.split);
-  if (cfg.measureBackends !== undefined && !(CHOICES.measureBackends as readonly string[]).includes(cfg.measureBackends)) bad(`measureBackends must be auto, on or off (got ${String(cfg.measureBackends)})`);
-  const cv = cfg.crossValidation;
-  if (cv && !(Number.isInteger(cv.folds) && cv.folds >= 2 && cv.folds <= MAX_FOLDS && Number.isInteger(cv.fold) && cv.fold >= 1 && cv.fold <= cv.folds)) bad(`cross-validation needs 2 to ${MAX_FOLDS} folds and a fold among them (got fold ${cv.fold} of ${cv.folds})`);
-}
-
-const MAX_FOLDS = 20;
+import { resourceRequests } from '../src/engine/network';
+import { importBackboneFolder } from './backbone-import';
+import { onBackend, routeRun } from './backend';
+import { BackendChoice } from './backend-choice';
+import { checkFractions, checkRange, bad, zooEntry } from './checks';
+import { Claims } from './claim';
+import { asEngineError, mapErrors } from './errors';
+import { folderSource } from './folder';
+import { decodeImage } from './gradcam';
+import { browserBackboneLoader } from './models';
+import { importOnnxBackbone } from './onnx-import';
+import { Predictor } from './predict';
+import { augmentPreviews } from './preview';
+import { exportRecipe } from './recipe';
+import { measureDeviceSpeed } from './recommend';
+import { RegistryService } from './registry';
+import { RunExecutor, type PreparedRun } from './run-executor';
+import { RunRecords } from './run-records';
+import { thumbnailOf } from './thumbnail';
+import { importTorchWeightsFile } from './torch-weights';
+import { importWeightsFile } from './weights-file';
 
 /**
  * A cross-validation fold's split (see crossValidationSplit): the folds are cut from the images the dataset's own
@@ -105,20 +58,6 @@ function foldSplit(cfg: TrainConfig, items: { key: string; label: number; group?
   return crossValidationSplit(items, pool, cv.folds, cv.fold, cfg.seed, fractions.val / (fractions.train + fractions.val));
 }
 
-/** Probe epochs, trainable blocks and the schedule, before anything is built. */
-function checkPhases(cfg: TrainConfig, strategy: Strategy): void {
-  const problem = checkPhaseConfig(cfg, strategy) ?? (cfg.lrSchedule ? checkLrSchedule(cfg.lrSchedule, planPhases(cfg, strategy)) : null);
-  if (problem) bad(problem);
-}
-
-function zooEntry(id: string): ZooEntry {
-  try {
-    return getZooEntry(id);
-  } catch (err) {
-    throw new EngineError('E_CONFIG', (err as Error).message);
-  }
-}
-
 function checkImport(opts: ImportOptions): void {
   checkRange('image size', BOUNDS.imageSize, opts.imageSize);
   if (opts.channels !== 1 && opts.channels !== 3) bad(`channels must be 1 or 3 (got ${opts.channels})`);
@@ -126,18 +65,6 @@ function checkImport(opts: ImportOptions): void {
   if (opts.nearThreshold !== undefined) checkRange('the near-duplicate threshold', BOUNDS.nearThreshold, opts.nearThreshold);
   // An evaluation import has no split (see ImportOptions.purpose).
   if (opts.purpose !== 'evaluation') checkFractions(opts.split);
-}
-
-/** Core errors a person can fix become E_CONFIG/E_DATASET with the core's own words. */
-function asEngineError(err: unknown): unknown {
-  if (err instanceof ConfigError) return new EngineError('E_CONFIG', err.message, err.problems.join('\n'));
-  if (err instanceof DatasetError || err instanceof GroupPatternError) return new EngineError('E_DATASET', err.message);
-  if (err instanceof RangeError) return new EngineError('E_CONFIG', err.message);
-  if (err instanceof ImportCancelled) return new EngineError('E_CANCELLED', 'the import was cancelled; nothing was changed');
-  // The run file's own code (E_FORMAT, E_VERSION, E_EXISTS) travels in `detail`, as the registry's does.
-  if (err instanceof RunFileError) return new EngineError(err.code === 'E_NOT_FOUND' ? 'E_NOT_FOUND' : 'E_CONFIG', err.message, err.code);
-  if (err instanceof StorageFullError) return new EngineError('E_QUOTA', err.message);
-  return err;
 }
 
 const SAMPLES_PER_CLASS = 8;
@@ -149,20 +76,8 @@ function samplesPerClass(data: ImportedDataset, seed: number): Record<string, st
   return Object.fromEntries(data.classes.map((c, j) => [c, shuffle(byClass[j], rand).slice(0, SAMPLES_PER_CLASS)]));
 }
 
-const newRunId = () => `run-${new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14)}-${Math.random().toString(36).slice(2, 8)}`;
-
-/** Lets the worker's event loop deliver messages (a cancel) between batches. */
-const yieldToHost = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
-
-interface Prepared {
-  data: TensorDataset;
-  /** Image keys (paths, demo ids), parallel to data.labels. */
-  keys: readonly string[];
-  classes: string[];
-  split: SplitIndices;
-  normalization: ChannelStats;
-  dataset?: RunRecord['dataset'];
-}
+/** A run's images, labels, split and normalisation, prepared from its config. */
+type Prepared = PreparedRun;
 
 /** A zoo entry whose weights come as one file the user may pick ("Choose weights file…"): its types and official URL. */
 function weightsFileOf(e: ZooEntry): ZooModel['weightsFile'] {
@@ -171,26 +86,15 @@ function weightsFileOf(e: ZooEntry): ZooModel['weightsFile'] {
   return undefined;
 }
 
-/** What a WebGL shader failure means for a run, in the words its error and its move to another backend share. */
-const webglCannotBuild = (cfg: TrainConfig) => `WebGL could not build the shaders that ${cfg.model} needs on this GPU${webglContextLost() ? ' (its context was lost)' : ''}`;
-
 export class StudioEngine implements Engine {
-  private info: BackendInfo | null = null;
-  /** The backend choice in progress (see init and backend). */
-  private selecting: Promise<BackendInfo> | null = null;
   private db: Promise<StudioDB> | null = null;
-  private active: RunControl | null = null;
-  /** A speed probe in flight (see probeSpeed). */
-  private probing: Promise<void> | null = null;
+  private readonly backends = new BackendChoice();
+  /** The one lock: which work may overlap which (see claim.ts). */
+  private readonly claims = new Claims();
   private scanned: { name: string; source: FolderSource } | null = null;
   private importing: { stop: boolean } | null = null;
   /** The one imported dataset held in memory (a new import replaces it: decoded images are large). */
   private dataset: { summary: DatasetSummary; data: ImportedDataset } | null = null;
-  /** The cross-validation in progress: its folds' runs may train and be evaluated, nothing else. */
-  private crossval: { id: string; stop: boolean } | null = null;
-  private readonly memory = new MemoryEstimator();
-  /** Each run's lock, held while this worker trains it, so no other tab trains it meanwhile (see run-lock.ts). */
-  private readonly locks = new RunLocks();
 
   private readonly registry = new RegistryService(
     () => this.database(),
@@ -198,11 +102,30 @@ export class StudioEngine implements Engine {
   );
 
   private readonly predictor: Predictor;
-  private predicting = false;
+  private readonly executor: RunExecutor;
+  private readonly records: RunRecords;
 
-  /** @param analyze per-file import work (decode, hashes, sums); the worker passes a pool of browser decoders. */
+  /**
+   * @param analyze per-file import work (decode, hashes, sums); the worker passes a pool of browser decoders.
+   * Returns the engine with its errors mapped (errors.ts), for the worker and for Node callers alike.
+   */
   constructor(private readonly analyze?: ImageAnalyzer) {
     this.predictor = new Predictor(() => this.database(), analyze);
+    this.executor = new RunExecutor({
+      backends: this.backends,
+      claims: this.claims,
+      database: () => this.database(),
+      prepare: (cfg) => this.prepare(cfg),
+      importedWhole: (fp) => this.importedWhole(fp),
+      importedShape: (fp) => {
+        const { summary } = this.importedAs(fp);
+        return { imageSize: summary.imageSize, channels: summary.channels, numClasses: summary.classes.length };
+      },
+      decode: (file, size, channels) => decodeImage(this.analyze, file, size, channels),
+      registry: this.registry,
+    });
+    this.records = new RunRecords({ database: () => this.database(), backend: () => this.backend(), claims: this.claims, locks: this.executor.locks });
+    return mapErrors(this);
   }
 
   /** The studio DB, once open with the imported ONNX backbones registered in the zoo. */
@@ -214,27 +137,19 @@ export class StudioEngine implements Engine {
     return this.db;
   }
 
+  /** The run training or being evaluated, as the dataset methods ask for it. */
+  private get active(): { runId: string } | null {
+    const held = this.claims.held('train', 'evaluate', 'gradcam');
+    return held ? { runId: held.id } : null;
+  }
+
   async init(backend: BackendName | 'auto'): Promise<BackendInfo> {
-    if (this.active) throw new EngineError('E_BUSY', 'cannot switch backend while a run is training; cancel it first');
-    return this.choose(backend);
+    this.claims.check('init');
+    return this.backends.choose(backend);
   }
 
-  /**
-   * The backend work runs on. A call that comes while one is being chosen (a fresh worker's first init, sent just
-   * before a Resume) waits for that choice: it neither starts a second one nor is refused as busy.
-   */
-  async backend(): Promise<BackendInfo> {
-    return this.selecting ?? this.info ?? this.choose('auto');
-  }
-
-  private async choose(backend: BackendName | 'auto'): Promise<BackendInfo> {
-    const selecting = selectBackend(backend).then((info) => (this.info = info));
-    this.selecting = selecting;
-    try {
-      return await selecting;
-    } finally {
-      if (this.selecting === selecting) this.selecting = null;
-    }
+  backend(): Promise<BackendInfo> {
+    return this.backends.current();
   }
 
   async scanFolder(input: FolderInput): Promise<FolderScan> {
@@ -444,577 +359,69 @@ export class StudioEngine implements Engine {
     };
   }
 
-  /** While a cross-validation runs, only its own folds may train or be evaluated. */
-  private refuseDuringCrossValidation(own: boolean): void {
-    if (this.crossval && !own) throw new EngineError('E_BUSY', `cross-validation ${this.crossval.id} is running; cancel it or wait for it to finish`);
-  }
-
-  async train(cfg: TrainConfig, onEvent: (e: TrainEvent) => void): Promise<RunRecord> {
-    this.refuseDuringCrossValidation(cfg.crossValidation?.id === this.crossval?.id);
-    checkConfig(cfg);
-    const entry = zooEntry(cfg.model);
-    checkPhases(cfg, resolveStrategy(cfg, entry));
-    const runId = newRunId();
-    return this.locks.hold(runId, () => this.execute(runId, this.locks.announce(onEvent), async (backend) => ({
-      run: {
-        runId,
-        status: 'running',
-        startedAt: new Date().toISOString(),
-        endedAt: null,
-        config: cfg,
-        backend: backend.name,
-        adapter: backend.adapter,
-        model: cfg.model,
-        strategy: resolveStrategy(cfg, entry),
-        optimizer: cfg.optimizer ?? 'adam',
-        checkpoint: { best: null, last: null },
-        classes: [],
-        split: { train: 0, val: 0, test: 0 },
-        epochs: [],
-        best: null,
-        ...(cfg.crossValidation ? { tags: [`cv:${cfg.crossValidation.id}`, `fold ${cfg.crossValidation.fold}/${cfg.crossValidation.folds}`] } : {}),
-      },
-      checkpoint: null,
-    })));
-  }
-
-  async resume(runId: string, onEvent: (e: TrainEvent) => void): Promise<RunRecord> {
-    this.refuseDuringCrossValidation(false);
-    // The lock first: while another tab trains the run, its record is not this tab's to read or write.
-    return this.locks.hold(runId, () => this.execute(runId, this.locks.announce(onEvent), (backend) => this.reopen(runId, backend)));
-  }
-
-  /**
-   * A stored run, opened to continue from its last checkpoint. `movedBecause` (a run moved to another backend, see
-   * execute) starts one with no checkpoint again from its first epoch, where Resume refuses it.
-   */
-  private async reopen(runId: string, backend: BackendInfo, movedBecause?: string): Promise<{ run: RunRecord; checkpoint: Checkpoint | null }> {
-    const db = await this.database();
-    const run = await getRun(db, runId);
-    if (!run) throw new EngineError('E_NOT_FOUND', `there is no run ${runId}`);
-    if (run.status === 'completed') throw new EngineError('E_CONFIG', `run ${runId} has completed; there is nothing to resume`);
-    const checkpoint = run.checkpoint?.last ? await loadCheckpoint(db, runId, 'last') : undefined;
-    if (!checkpoint && !movedBecause) throw new EngineError('E_NOT_FOUND', `run ${runId} stopped before its first epoch ended, so it has no checkpoint to resume from; start it again`);
-    // Epochs after the checkpoint would be redone, so they are dropped; the checkpoint's own epoch is missing from a
-    // record cut off between the two writes (see withStoredCheckpoints), and its metrics are in the checkpoint.
-    const epochs = checkpoint ? [...run.epochs.filter((m) => m.epoch < checkpoint.epoch), run.epochs.find((m) => m.epoch === checkpoint.epoch) ?? checkpointMetrics(run, checkpoint.metrics)] : [];
-    const resumed = { at: new Date().toISOString(), fromEpoch: checkpoint?.epoch ?? 0, ...(movedBecause ? { reason: movedBecause } : {}) };
-    return {
-      run: { ...run, status: 'running', endedAt: null, error: undefined, backend: backend.name, adapter: backend.adapter, epochs, resumes: [...(run.resumes ?? []), resumed] },
-      checkpoint: checkpoint ?? null,
-    };
-  }
-
-  /** Runs (or continues) a run; `open` builds its record, and the checkpoint to continue from, once the run is claimed. */
-  private async execute(runId: string, onEvent: (e: TrainEvent) => void, open: (backend: BackendInfo) => Promise<{ run: RunRecord; checkpoint: Checkpoint | null }>): Promise<RunRecord> {
-    if (this.active) throw new EngineError('E_BUSY', `run ${this.active.runId} is still training; cancel it or wait for it to finish`);
-    if (this.predicting) throw new EngineError('E_BUSY', 'a prediction is running; train when it has finished');
-    // Claimed before the first await, so a second call made meanwhile is refused.
-    const control = new RunControl(runId);
-    this.active = control;
-    let run: RunRecord;
-    let resumeFrom: Checkpoint | null;
-    let backend: BackendInfo;
-    try {
-      while (this.probing) await this.probing;
-      backend = await this.backend();
-      ({ run, checkpoint: resumeFrom } = await open(backend));
-    } catch (err) {
-      this.active = null;
-      throw err;
-    }
-    const cfg = run.config;
-    // Every optional setting resolved once (src/core/settings/resolve.ts); the stored config stays as given.
-    const full = resolveTrainConfig(cfg);
-    let db: StudioDB | null = null;
-    let model: tf.LayersModel | null = null;
-    const requested = cfg.augment === 'default' ? augmentDefault : cfg.augment;
-    const augment = requested && !isAugmentIdentity(requested) ? requested : undefined;
-    const work = { strategy: run.strategy, augment: Boolean(augment), cacheFeatures: full.featureCache !== 'off' };
-    // Set when WebGL could not build this run's shaders in auto mode and another backend can take the run over.
-    let movedBecause: string | null = null;
-    try {
-      // Work that no backend here can train is refused before the data is prepared.
-      routeRun(backend, work);
-      // A lost context cannot run anything; a fresh backend gets a new one.
-      if (webglContextLost()) await releaseWebGL();
-      db = await this.database();
-      const store = db;
-      const prepared = await this.prepare(cfg);
-      const { data, split } = prepared;
-      const routing = (run.routing = await measuredRouting(store, backend, { cfg, data, work }, (p) => onEvent({ type: 'measure', ...p })));
-      run.classes = prepared.classes;
-      run.split = { train: split.train.length, val: split.val.length, test: split.test.length };
-      if (prepared.dataset) run.dataset = prepared.dataset;
-      await saveRun(store, run);
-      const batchesPerEpoch = Math.ceil(((cfg.mirrorTraining ? 2 : 1) * split.train.length) / cfg.batchSize);
-      onEvent({ type: 'start', runId: run.runId, classes: run.classes, split: run.split, totalBatches: batchesPerEpoch * (cfg.epochs - (resumeFrom?.epoch ?? 0)), backend, routing, resumedFrom: resumeFrom?.epoch ?? null });
-
-      const trainCounts = Array.from({ length: data.numClasses }, (_, k) => split.train.filter((i) => data.labels[i] === k).length);
-      // The seed balanced classes by default; weights are recorded so a resumed run (and the report) uses the same.
-      if (cfg.classWeights === 'auto' && isImbalanced(trainCounts)) run.classWeights = inverseFrequencyClassWeights(trainCounts);
-      // Weights are created on the backend that uses them first; later work moves them on use.
-      await useBackend(cachesFeatures(work) ? routing.forward : routing.train);
-      const built = await buildModel(cfg, data, prepared.normalization, browserBackboneLoader(store), (entry) => loadTorchvisionState(entry, store, (p) => onEvent({ type: 'weights', ...p })));
-      model = built.model;
-      run.optimizer = built.optimizer;
-      run.input = { imageSize: data.imageSize, channels: data.channels as 1 | 3, normalization: built.normalization };
-      let validated: { epoch: number; predicted: Int32Array; logits: Float32Array } | null = null;
-      const samples = validationSampler(data, split.val, (i) => prepared.keys[i]);
-      const result = await trainInPhases({
-        model,
-        classifier: built.classifier,
-        phases: planPhases(cfg, built.strategy),
-        optimizer: built.optimizer,
-        lrSchedule: cfg.lrSchedule,
-        data,
-        split,
-        earlyStopping: full.earlyStopping,
-        saveEveryEpochs: full.saveEveryEpochs,
-        keepEpoch: full.keepEpoch,
-        resumeFrom,
-        // The frozen part maps each image to the same activations every epoch only without augmentation.
-        cacheFeatures: !augment && full.featureCache !== 'off',
-        save: (optimizer, best) => {
-          const toStore = checkpointToStore(store, built.model, optimizer, { runId: run.runId, config: cfg, best });
-          return async (kind, epoch, metrics, state) => {
-            await toStore.save(kind, epoch, metrics, state);
-            if (kind === 'last') run.checkpoint.last = epoch;
-            if (kind === 'best') {
-              run.checkpoint.best = epoch;
-              run.best = { epoch, valAccuracy: metrics.valAccuracy };
-              if (validated?.epoch === epoch) run.bestValidation = bestValidationRecord(run.classes, epoch, split.val.map((i) => data.labels[i]), validated.predicted, validated.logits);
-            }
-          };
-        },
-        onFeatureProgress: (done, total) => onEvent({ type: 'features', done, total }),
-        onPhase: async (phase, cache) => {
-          if (phase.name === null) {
-            if (cache) run.featureCache = cache;
-            return;
-          }
-          const phases = (run.phases ?? []).filter((p) => p.fromEpoch < phase.fromEpoch);
-          run.phases = [...phases, { name: phase.name, fromEpoch: phase.fromEpoch, toEpoch: phase.toEpoch, trainableBlocks: phase.trainableBlocks ?? 'all', learningRate: phase.learningRate, ...(cache ? { featureCache: cache } : {}) }];
-          await saveRun(store, run);
-        },
-        trainer: {
-          batchSize: cfg.batchSize,
-          seed: cfg.seed,
-          normalization: built.normalization,
-          augment,
-          clipNorm: full.clipNorm === 0 ? undefined : full.clipNorm,
-          classWeights: run.classWeights,
-          labelSmoothing: full.labelSmoothing,
-          tta: full.tta,
-          mirrorTraining: full.mirrorTraining,
-          onBatch: (e) => onEvent({ type: 'batch', ...e }),
-          onEpoch: async (metrics) => {
-            run.epochs.push(metrics);
-            await saveRun(store, run);
-            const predicted = validated?.epoch === metrics.epoch ? validated.predicted : null;
-            onEvent({ type: 'epoch', metrics, numTensors: tf.memory().numTensors, numBytes: tf.memory().numBytes, ...(predicted ? { samples: samples(predicted) } : {}) });
-          },
-          shouldStop: () => control.stop,
-          yieldToHost,
-          waitWhilePaused: (flush) =>
-            control.waitWhilePaused(async (paused) => {
-              run.status = paused ? 'paused' : 'running';
-              await saveRun(store, run);
-              onEvent({ type: 'paused', paused });
-            }, flush),
-          validateOn: (validate) => onBackend(routing.forward, validate),
-          onValidation: (epoch, predicted, logits) => void (validated = { epoch, predicted, logits }),
-        },
-        // A frozen part's activations are forward work; the trainable part trains where convolution gradients run.
-        onForward: (work) => onBackend(routing.forward, work),
-        onTrain: () => useBackend(routing.train),
-      });
-      run.status = result.stopped ? 'cancelled' : 'completed';
-    } catch (thrown) {
-      const loss = await gpuDeviceLoss();
-      if (loss) {
-        // Not the run's failure: its checkpoints stand, and the fresh worker that replaces this one resumes it.
-        run.status = 'interrupted';
-        throw new EngineError('E_WORKER_LOST', `the engine worker stopped: ${loss}`);
-      }
-      movedBecause = isShaderFailure(thrown) ? this.moveOffWebGL(cfg, backend, work, thrown as Error) : null;
-      if (movedBecause) {
-        run.status = 'interrupted';
-      } else {
-        const err = isOutOfMemory(thrown)
-          ? new EngineError('E_MEMORY', `the ${BACKEND_LABEL[tf.getBackend() as BackendName] ?? tf.getBackend()} backend ran out of memory training ${cfg.model} on batches of ${cfg.batchSize}${run.input ? ` at ${run.input.imageSize} px` : ''}; choose a smaller batch size or image size (the browser said: ${(thrown as Error).message})`)
-          : isShaderFailure(thrown)
-            ? this.shaderFailure(cfg, backend, thrown as Error)
-            : thrown;
-        run.status = 'failed';
-        run.error = err instanceof Error ? err.message : String(err);
-        throw asEngineError(err);
-      }
-    } finally {
-      run.endedAt = new Date().toISOString();
-      model?.dispose();
-      await useBackend(backend.name);
-      await releaseWebGL();
-      this.active = null;
-      if (db) await saveRun(db, run);
-    }
-    // The same run, continued from its last checkpoint (or from its start) where routing now sends it.
-    if (movedBecause) return this.execute(runId, onEvent, (b) => this.reopen(runId, b, movedBecause!));
-    onEvent({ type: 'done', run });
-    return run;
-  }
-
-  /**
-   * Auto mode, WebGL could not compile or link a shader of the run: WebGL is refused for the rest of this page (its
-   * backend is reset when the run ends anyway), and the run moves on to where routing then sends it. Returns why, or
-   * null when the run cannot move (a forced backend, or no other backend that can train it).
-   */
-  private moveOffWebGL(cfg: TrainConfig, info: BackendInfo, work: RunWork, err: Error): string | null {
-    if (info.requested !== 'auto' || info.refused?.some((r) => r.name === 'webgl')) return null;
-    const reason = `${webglCannotBuild(cfg)}: ${err.message}`;
-    const refusing = { ...info, refused: [...(info.refused ?? []), { name: 'webgl' as const, reason }] };
-    try {
-      routeRun(refusing, work);
-    } catch {
-      return null;
-    }
-    if (this.info === info) this.info = refusing;
-    return reason;
-  }
-
-  /**
-   * WebGL could not compile or link a shader of the run and the run could not move to another backend. Said as
-   * E_BACKEND with what to do, the driver's words kept for the details.
-   */
-  private shaderFailure(cfg: TrainConfig, info: BackendInfo, err: Error): EngineError {
-    const next = info.requested === 'auto' ? 'no other backend that started here can train it' : 'choose another backend (auto, CPU or WebGPU) in the settings and resume this run or start it again';
-    return new EngineError('E_BACKEND', `${webglCannotBuild(cfg)}; ${next}`, `${err.message} (${info.adapter?.description ?? 'unknown adapter'})`);
-  }
-
-  async cancel(runId: string): Promise<void> {
-    if (this.crossval?.id === runId) {
-      this.crossval.stop = true;
-      this.active?.cancel();
-    }
-    if (this.active?.runId === runId) this.active.cancel();
-  }
-
-  async pause(runId: string): Promise<void> {
-    if (this.active?.runId === runId) this.active.pause();
-  }
-
-  async unpause(runId: string): Promise<void> {
-    if (this.active?.runId === runId) this.active.unpause();
-  }
-
-  async evaluate(req: EvaluateRequest, onEvent: (e: EvaluateEvent) => void): Promise<EvaluationRecord> {
-    this.refuseDuringCrossValidation(Boolean(this.crossval && (await getRun(await this.database(), req.runId))?.config.crossValidation?.id === this.crossval.id));
-    return this.evaluating(req.runId, (host) => evaluateRun(host, req, onEvent));
-  }
-
-  evaluateModel(req: ModelEvaluateRequest, onEvent: (e: EvaluateEvent) => void): Promise<EvaluationRecord> {
-    return this.evaluating('model', (host) => evaluateModelFolder(host, req, onEvent));
-  }
-
-  /** Claims the engine like a run does, so training and evaluation never share the backend, and cancel(id) stops it. */
-  private async evaluating(id: string, work: (host: EvaluateHost) => Promise<EvaluationRecord>): Promise<EvaluationRecord> {
-    if (this.active) throw new EngineError('E_BUSY', `run ${this.active.runId} is training or being evaluated; wait for it to finish`);
-    if (this.predicting) throw new EngineError('E_BUSY', 'a prediction is running; evaluate when it has finished');
-    const control = new RunControl(id);
-    this.active = control;
-    try {
-      const backend = await this.forwardInfo();
-      const host: EvaluateHost = { db: await this.database(), backend, prepare: (cfg: TrainConfig) => this.prepare(cfg), imported: (fp: string) => this.importedWhole(fp), shouldStop: () => control.stop, yieldToHost };
-      return await onBackend(backend.name, () => work(host));
-    } catch (err) {
-      throw asEngineError(err);
-    } finally {
-      await releaseWebGL();
-      this.active = null;
-    }
-  }
-
-  /** The backend that forward-only work (evaluation, prediction) runs on, described as the UI and reports show it. */
-  private async forwardInfo(): Promise<BackendInfo> {
-    const b = await this.backend();
-    const name = forwardBackend({ requested: b.requested, selected: b.name, adapter: b.adapter, available: b.available, refused: b.refused?.map((r) => r.name) });
-    // The adapter describes the GPU backends only; WASM and CPU work on the CPU whatever the adapter is.
-    return name === b.name ? b : { ...b, name, adapter: name === 'webgpu' || name === 'webgl' ? b.adapter : null };
-  }
-
-  async evaluation(runId: string): Promise<EvaluationRecord | null> {
-    return (await getEvaluation(await this.database(), runId)) ?? null;
-  }
-
-  async evaluationThumbnails(runId: string, keys: string[], size: number): Promise<Thumbnail[]> {
-    return evaluationThumbnails({ db: await this.database(), prepare: (cfg) => this.prepare(cfg), imported: (fp) => this.importedWhole(fp) }, runId, keys, size);
-  }
-
-  async gradcam(req: GradCamRequest): Promise<GradCam> {
-    if (this.active) throw new EngineError('E_BUSY', `run ${this.active.runId} is training or being evaluated; wait for it to finish`);
-    // Claimed like a run: Grad-CAM switches the active backend, which a run in flight must not see.
-    this.active = new RunControl('gradcam');
-    try {
-      return await explain({ db: await this.database(), backend: await this.backend(), prepare: (cfg) => this.prepare(cfg), registry: this.registry, decode: (file, size, channels) => this.decodeOne(file, size, channels) }, req);
-    } catch (err) {
-      throw asEngineError(err);
-    } finally {
-      this.active = null;
-    }
-  }
-
-  /** One image file through the import's decoder workers, at `size`; E_DATASET with the decoder's reason when it fails. */
-  private async decodeOne(file: Blob, size: number, channels: 1 | 3): Promise<Uint8Array> {
-    if (!this.analyze) throw new EngineError('E_INTERNAL', 'this engine has no image decoder');
-    const { items, pixels } = await this.analyze.analyze([file], size, channels);
-    const item = items[0];
-    if ('error' in item) throw new EngineError('E_DATASET', `the image could not be read: ${item.error.message}`);
-    return pixels.slice(0, size * size * channels);
-  }
-
-  async evaluationReport(runId: string, opts?: ReportOptions): Promise<ReportFile[]> {
-    const ev = await this.evaluation(runId);
-    if (!ev) throw new EngineError('E_NOT_FOUND', `run ${runId} has not been evaluated yet`);
-    return evaluationFiles(ev, opts);
-  }
+  // Training and evaluation (run-executor.ts).
+  readonly train: Engine['train'] = (cfg, onEvent) => this.executor.train(cfg, onEvent);
+  readonly resume: Engine['resume'] = (runId, onEvent) => this.executor.resume(runId, onEvent);
+  readonly cancel: Engine['cancel'] = (runId) => this.executor.cancel(runId);
+  readonly pause: Engine['pause'] = (runId) => this.executor.pause(runId);
+  readonly unpause: Engine['unpause'] = (runId) => this.executor.unpause(runId);
+  readonly evaluate: Engine['evaluate'] = (req, onEvent) => this.executor.evaluate(req, onEvent);
+  readonly evaluateModel: Engine['evaluateModel'] = (req, onEvent) => this.executor.evaluateModel(req, onEvent);
+  readonly evaluation: Engine['evaluation'] = (runId) => this.executor.evaluation(runId);
+  readonly evaluationThumbnails: Engine['evaluationThumbnails'] = (runId, keys, size) => this.executor.evaluationThumbnails(runId, keys, size);
+  readonly evaluationReport: Engine['evaluationReport'] = (runId, opts) => this.executor.evaluationReport(runId, opts);
+  readonly gradcam: Engine['gradcam'] = (req) => this.executor.gradcam(req);
+  readonly crossValidate: Engine['crossValidate'] = (req, onEvent) => this.executor.crossValidate(req, onEvent);
+  readonly probeSpeed: Engine['probeSpeed'] = (cfg) => this.executor.probeSpeed(cfg);
+  readonly measureBackends: Engine['measureBackends'] = (target, onProgress) => this.executor.measureBackends(target, onProgress);
+  readonly estimateMemory: Engine['estimateMemory'] = (cfg) => this.executor.estimateMemory(cfg);
 
   async zoo(): Promise<ZooModel[]> {
     await this.database();
     return zooEntries().map((e) => ({ id: e.id, name: e.name, family: e.family, inputSize: e.inputSize, params: e.params, pretrained: e.source.kind !== 'builtin', defaults: e.defaults, ...(weightsFileOf(e) ? { weightsFile: weightsFileOf(e) } : {}) }));
   }
 
-  async estimateMemory(cfg: TrainConfig): Promise<MemoryEstimate> {
-    checkConfig(cfg);
-    zooEntry(cfg.model);
-    const backend = await this.backend();
-    let data;
-    if (cfg.dataset.kind === 'demo') {
-      data = { imageSize: cfg.dataset.imageSize, channels: 3, numClasses: DEMO_CLASSES.length };
-    } else {
-      const { summary } = this.importedAs(cfg.dataset.fingerprint);
-      data = { imageSize: summary.imageSize, channels: summary.channels, numClasses: summary.classes.length };
-    }
-    try {
-      return await this.memory.estimate(cfg, data, browserBackboneLoader(await this.database()), backend.name);
-    } catch (err) {
-      throw asEngineError(err);
-    }
-  }
+  // The stored runs (run-records.ts).
+  readonly runs: Engine['runs'] = () => this.records.list();
+  readonly deleteRun: Engine['deleteRun'] = (runId) => this.records.delete(runId);
+  readonly exportRun: Engine['exportRun'] = (runId) => this.records.export(runId);
+  readonly importRun: Engine['importRun'] = (bytes, opts) => this.records.import(bytes, opts);
+  readonly importClusterRun: Engine['importClusterRun'] = (sourceRunId, files) => this.records.importCluster(sourceRunId, files);
+  readonly compareRuns: Engine['compareRuns'] = (runIds) => this.records.compare(runIds);
 
-  /** A probe during a run would slow the run and measure a shared device. */
-  private refuseProbeWhileTraining(): void {
-    if (this.active) throw new EngineError('E_BUSY', `run ${this.active.runId} is training; measure when it has finished`);
-  }
-
-  /** The input and class count a config's model is built for: the demo's, or the imported dataset's. */
-  private inputShape(cfg: TrainConfig): { imageSize: number; channels: number; numClasses: number } {
-    if (cfg.dataset.kind === 'demo') return { imageSize: cfg.dataset.imageSize, channels: 3, numClasses: DEMO_CLASSES.length };
-    const { summary } = this.importedAs(cfg.dataset.fingerprint);
-    return { imageSize: summary.imageSize, channels: summary.channels, numClasses: summary.classes.length };
-  }
-
-  async probeSpeed(cfg: TrainConfig): Promise<SpeedProbe> {
-    checkConfig(cfg);
-    const entry = zooEntry(cfg.model);
-    this.refuseProbeWhileTraining();
-    const backend = await this.backend();
-    const data = this.inputShape(cfg);
-    const routing = routeRun(backend, { strategy: resolveStrategy(cfg, entry), augment: false, cacheFeatures: false });
-    return this.probe(backend, async () => {
-      await useBackend(routing.train);
-      const built = await buildModel(cfg, data, { mean: [0, 0, 0], std: [1, 1, 1] }, browserBackboneLoader(await this.database()));
-      try {
-        return await probeModel(built.model, cfg.batchSize, routing.train);
-      } finally {
-        built.model.dispose();
-      }
-    });
-  }
-
-  /**
-   * Runs a timing probe alone: one probe at a time, and a run that starts meanwhile waits for it (both switch the
-   * active backend); `backend` is active again afterwards.
-   */
-  private async probe<T>(backend: BackendInfo, work: () => Promise<T>): Promise<T> {
-    let done!: () => void;
-    const probing = new Promise<void>((resolve) => (done = resolve));
-    while (this.probing) await this.probing;
-    this.refuseProbeWhileTraining();
-    this.probing = probing;
-    try {
-      return await work();
-    } catch (err) {
-      throw asEngineError(err);
-    } finally {
-      await useBackend(backend.name);
-      this.probing = null;
-      done();
-    }
-  }
-
-  /**
-   * Times a few training steps of the model on each backend that could train it here, keeps the fastest for this
-   * adapter (see workers/measure.ts) and returns the figures: "Re-measure", or a first measurement on demand. `key`
-   * re-measures a stored measurement with the settings it was taken with.
-   */
-  async measureBackends(target: TrainConfig | { key: string }, onProgress?: (p: MeasureProgress) => void): Promise<BackendMeasurement> {
-    let cfg: TrainConfig;
-    let data: { imageSize: number; channels: number; numClasses: number };
-    if ('key' in target) {
-      const stored = await getMeasurement(await this.database(), target.key);
-      if (!stored) throw new EngineError('E_NOT_FOUND', `no backend measurement is stored as "${target.key}"`);
-      ({ config: cfg } = stored);
-      data = { imageSize: stored.imageSize, channels: stored.channels, numClasses: stored.classes };
-    } else {
-      cfg = target;
-      checkConfig(cfg);
-      data = this.inputShape(cfg);
-    }
-    this.refuseProbeWhileTraining();
-    const backend = await this.backend();
-    const work = { strategy: resolveStrategy(cfg, zooEntry(cfg.model)), augment: false, cacheFeatures: false };
-    const candidates = candidatesFor(backend, work);
-    if (backend.requested !== 'auto') throw new EngineError('E_CONFIG', `the ${BACKEND_LABEL[backend.name]} backend was chosen, so every run stays on it: choose auto to measure the backends`);
-    if (candidates.length < 2) throw new EngineError('E_CONFIG', `only ${candidates.map((b) => BACKEND_LABEL[b]).join(', ') || 'no backend'} can train ${cfg.model} here: there is nothing to measure`);
-    return this.probe(backend, async () => {
-      const measured = await measureBackends(await this.database(), backend, { cfg, data, work }, candidates, onProgress);
-      if (!measured) throw new EngineError('E_BACKEND', `no backend could run a training step of ${cfg.model} here`);
-      return measured;
-    });
-  }
-
-  /** The stored backend measurements, newest first. */
-  async backendMeasurements(): Promise<BackendMeasurement[]> {
-    return listMeasurements(await this.database());
-  }
-
-  /** Every stored run, newest first; a run marked live that no worker trains any more is stored as `interrupted` first. */
-  async runs(): Promise<RunRecord[]> {
-    const db = await this.database();
-    return markInterrupted(db, await listRuns(db), () => this.locks.held());
-  }
-
-  async deleteRun(runId: string): Promise<void> {
-    if (this.active?.runId === runId) throw new EngineError('E_BUSY', `run ${runId} is training or being evaluated; cancel it before deleting it`);
-    if ((await this.locks.held()).has(runId)) throw new EngineError('E_LOCKED', `run ${runId} is being trained in another tab or window; delete it when it has stopped`);
-    if (!(await deleteRun(await this.database(), runId))) throw new EngineError('E_NOT_FOUND', `there is no run ${runId}`);
-  }
-
-  async exportRun(runId: string): Promise<ExportedFile> {
-    if (this.active?.runId === runId) throw new EngineError('E_BUSY', `run ${runId} is training; export it when it has stopped`);
-    try {
-      return { name: runFileName(runId), bytes: await exportRunFile(await this.database(), runId) };
-    } catch (err) {
-      throw asEngineError(err);
-    }
-  }
-
-  async importRun(bytes: Uint8Array, opts: { onClash?: 'refuse' | 'rename'; name?: string } = {}): Promise<RunRecord> {
-    try {
-      return await importRunFile(await this.database(), bytes, { onClash: opts.onClash, source: opts.name, estimate: browserEstimate() });
-    } catch (err) {
-      throw asEngineError(err);
-    }
-  }
-
-  async importClusterRun(sourceRunId: string, files: ClusterRunFiles): Promise<RunRecord> {
-    this.refuseDuringCrossValidation(false);
-    // The weights are set through tensors, on whichever backend the engine uses.
-    await this.backend();
-    return importClusterRun(await this.database(), sourceRunId, files);
-  }
-
-  async compareRuns(runIds: string[]): Promise<RunComparison[]> {
-    const db = await this.database();
-    return Promise.all(
-      runIds.map(async (runId) => {
-        const run = await getRun(db, runId);
-        if (!run) throw new EngineError('E_NOT_FOUND', `there is no run ${runId}`);
-        const kind = run.checkpoint.best != null ? 'best' : 'last';
-        return compareRun(run, await getEvaluation(db, runId), await db.get('checkpoints', checkpointId(runId, kind, 0)));
-      }),
-    );
-  }
-
-  async crossValidate(req: CrossValidationRequest, onEvent: (e: CrossValidationEvent) => void): Promise<CrossValidationResult> {
-    const folds = req.folds ?? 5;
-    if (this.active || this.crossval) throw new EngineError('E_BUSY', 'a run, an evaluation or a cross-validation is in progress; wait for it to finish');
-    const id = newRunId().replace(/^run-/, 'cv-');
-    // The whole config (folds included) is checked before the first fold trains.
-    checkConfig({ ...req.config, crossValidation: { id, folds, fold: 1 } });
-    const control = { id, stop: false };
-    this.crossval = control;
-    try {
-      return await crossValidate({ train: (cfg, on) => this.train(cfg, on), evaluate: (r, on) => this.evaluate(r, on), stopped: () => control.stop }, id, req.config, folds, onEvent);
-    } finally {
-      this.crossval = null;
-    }
-  }
-
-  register(req: RegisterModelRequest): Promise<ModelVersion> {
-    return this.registry.register(req);
-  }
-
-  models(): Promise<ModelVersion[]> {
-    return this.registry.models();
-  }
-
-  exportModel(ref: string, format: 'tfjs' | 'onnx', opts?: { zip?: boolean; parityImages?: number }): Promise<ModelExport> {
-    return this.registry.exportModel(ref, format, opts);
-  }
-
-  importModel(files: ExportedFile[], req: Omit<RegisterModelRequest, 'runId'>): Promise<ModelVersion> {
-    return this.registry.importModel(files, req);
-  }
+  // The model registry (registry.ts).
+  readonly register: Engine['register'] = (req) => this.registry.register(req);
+  readonly models: Engine['models'] = () => this.registry.models();
+  readonly exportModel: Engine['exportModel'] = (ref, format, opts) => this.registry.exportModel(ref, format, opts);
+  readonly importModel: Engine['importModel'] = (files, req) => this.registry.importModel(files, req);
+  readonly reviewRegistration: Engine['reviewRegistration'] = (req) => this.registry.reviewRegistration(req);
+  readonly setAlias: Engine['setAlias'] = (ref, alias) => this.registry.setAlias(ref, alias);
+  readonly removeAlias: Engine['removeAlias'] = (name, alias) => this.registry.removeAlias(name, alias);
+  readonly deleteModel: Engine['deleteModel'] = (id) => this.registry.deleteModel(id);
 
   async predict(ref: string, images: PredictImage[], opts: PredictOptions = {}, onProgress?: (p: PredictProgress) => void): Promise<PredictResult> {
     // Training switches backends under its own tensors; predicting in between would run on whichever is current.
-    if (this.active) throw new EngineError('E_BUSY', `run ${this.active.runId} is training or being evaluated; predict when it has finished`);
-    if (this.predicting) throw new EngineError('E_BUSY', 'a prediction is already running');
-    this.predicting = true;
+    const claim = this.claims.claim('predict', 'predict');
     try {
-      const backend = await this.forwardInfo();
+      await claim.ready;
+      const backend = await this.executor.forwardInfo();
       return await onBackend(backend.name, () => this.predictor.predict(ref, images, opts, backend.name, onProgress));
     } finally {
-      this.predicting = false;
+      claim.release();
     }
   }
 
-  async auditLog(): Promise<AuditEntry[]> {
-    return listAudit(await this.database());
-  }
-
-  async clearAuditLog(): Promise<void> {
-    await clearAudit(await this.database());
-  }
-
-  async predictionsCsv(result: PredictResult): Promise<string> {
-    return predictionsCsv(result);
-  }
-
-  async auditLogCsv(): Promise<string> {
-    return auditCsv(await this.auditLog());
-  }
-
-  reviewRegistration(req: RegisterModelRequest): Promise<RegistrationReview> {
-    return this.registry.reviewRegistration(req);
-  }
-
-  setAlias(ref: string, alias: string): Promise<ModelVersion> {
-    return this.registry.setAlias(ref, alias);
-  }
-
-  removeAlias(name: string, alias: string): Promise<void> {
-    return this.registry.removeAlias(name, alias);
-  }
-
-  deleteModel(id: string): Promise<void> {
-    return this.registry.deleteModel(id);
-  }
-
-  async storageUsage(): Promise<StorageGroupUsage[]> {
-    return storageUsage(await this.database());
-  }
+  // Stored records and files, each one call into the core.
+  readonly auditLog: Engine['auditLog'] = async () => listAudit(await this.database());
+  readonly clearAuditLog: Engine['clearAuditLog'] = async () => clearAudit(await this.database());
+  readonly auditLogCsv: Engine['auditLogCsv'] = async () => auditCsv(await this.auditLog());
+  readonly predictionsCsv: Engine['predictionsCsv'] = async (result) => predictionsCsv(result);
+  readonly storageUsage: Engine['storageUsage'] = async () => storageUsage(await this.database());
+  readonly backendMeasurements: Engine['backendMeasurements'] = async () => listMeasurements(await this.database());
+  readonly configTemplates: Engine['configTemplates'] = async () => configTemplates();
+  readonly readConfig: Engine['readConfig'] = async (file) => settingsFromConfig(typeof file === 'string' ? parseConfigText(file) : readConfig(file));
+  readonly writeConfig: Engine['writeConfig'] = async (settings) => configFromSettings(checkSettings(settings));
+  readonly network: Engine['network'] = async () => resourceRequests(performance, 'engine');
 
   /**
    * Held-out images for an export's parity check, when their size fits the model: the imported dataset's, else (a
@@ -1031,68 +438,32 @@ export class StudioEngine implements Engine {
     return paritySample(demo.data.images, stride, demo.split, count);
   }
 
-  async configTemplates(): Promise<ConfigTemplate[]> {
-    return configTemplates();
-  }
-
-  async readConfig(file: string | object): Promise<StudioSettings> {
-    try {
-      return settingsFromConfig(typeof file === 'string' ? parseConfigText(file) : readConfig(file));
-    } catch (err) {
-      throw asEngineError(err);
-    }
-  }
-
-  async writeConfig(settings: StudioSettings): Promise<StudioConfig> {
-    try {
-      return configFromSettings(checkSettings(settings));
-    } catch (err) {
-      throw asEngineError(err);
-    }
-  }
-
   async augmentPreview(req: AugmentPreviewRequest): Promise<AugmentPreview[]> {
     const { data } = this.imported();
     await this.backend();
-    return augmentPreviews(data, req).catch((err) => {
-      throw asEngineError(err);
-    });
+    return augmentPreviews(data, req);
   }
 
   async importBackbone(id: string, input: FolderInput): Promise<BackboneImport> {
     await this.backend();
-    return importBackboneFolder(zooEntry(id), input, await this.database()).catch((err) => {
-      throw asEngineError(err);
-    });
+    return importBackboneFolder(zooEntry(id), input, await this.database());
   }
 
   async importWeightsFile(id: string, file: File): Promise<WeightsFileImport> {
     // Building the network to check the file runs on the active backend, which a run switches.
-    if (this.active) throw new EngineError('E_BUSY', `run ${this.active.runId} is training; pick the weights file when it has finished`);
+    this.claims.check('weights');
     await this.backend();
     const entry = zooEntry(id);
     const db = await this.database();
-    const done =
-      entry.source.kind === 'torchvision'
-        ? importTorchWeightsFile(entry, { kind: 'files', name: file.name, files: [file], paths: [file.name] }, db).then((b) => ({ id: b.id, name: b.name, file: b.folder, bytes: b.bytes, weights: b.params }))
-        : importWeightsFile(entry, file, db);
-    return done.catch((err) => {
-      throw asEngineError(err);
-    });
+    if (entry.source.kind !== 'torchvision') return importWeightsFile(entry, file, db);
+    const b = await importTorchWeightsFile(entry, { kind: 'files', name: file.name, files: [file], paths: [file.name] }, db);
+    return { id: b.id, name: b.name, file: b.folder, bytes: b.bytes, weights: b.params };
   }
 
   async importOnnxBackbone(req: OnnxBackboneRequest): Promise<OnnxBackboneImport> {
     // Its parity check runs on the active backend, which a run switches between its forward and training work.
-    if (this.active) throw new EngineError('E_BUSY', `run ${this.active.runId} is training; import the ONNX backbone when it has finished`);
+    this.claims.check('onnx');
     await this.backend();
-    try {
-      return await importOnnxBackbone(req, await this.database());
-    } catch (err) {
-      throw asEngineError(err);
-    }
-  }
-
-  async network(): Promise<NetworkRequest[]> {
-    return resourceRequests(performance, 'engine');
+    return importOnnxBackbone(req, await this.database());
   }
 }

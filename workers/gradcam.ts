@@ -9,6 +9,7 @@ import { loadCheckpoint } from '../src/core/store/checkpoints';
 import { getEvaluation, getRun } from '../src/core/store/db';
 import { normalizeWith, type Preprocess } from '../src/core/train/trainer';
 import { EngineError } from '../src/engine/errors';
+import type { ImageAnalyzer } from '../src/core/dataset/importer';
 import type { BackendInfo, GradCam, GradCamRequest } from '../src/engine/types';
 import { gradientBackend, onBackend } from './backend';
 import { checkSameSplit, type EvaluateHost } from './evaluate';
@@ -22,6 +23,15 @@ export interface GradCamHost {
   registry: RegistryService;
   /** An image file decoded and resized as an import decodes it (uint8 NHWC), for a registered model's file. */
   decode: (file: Blob, size: number, channels: 1 | 3) => Promise<Uint8Array>;
+}
+
+/** One image file through the import's decoder workers, at `size`; E_DATASET with the decoder's reason when it fails. */
+export async function decodeImage(analyze: ImageAnalyzer | undefined, file: Blob, size: number, channels: 1 | 3): Promise<Uint8Array> {
+  if (!analyze) throw new EngineError('E_INTERNAL', 'this engine has no image decoder');
+  const { items, pixels } = await analyze.analyze([file], size, channels);
+  const item = items[0];
+  if ('error' in item) throw new EngineError('E_DATASET', `the image could not be read: ${item.error.message}`);
+  return pixels.slice(0, size * size * channels);
 }
 
 /** A network, one image for it (uint8 NHWC), what its input expects, and its class names. */

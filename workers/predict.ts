@@ -14,7 +14,6 @@ import { appendAudit, type AuditEntry } from '../src/core/store/audit';
 import type { StudioDB } from '../src/core/store/db';
 import { EngineError } from '../src/engine/errors';
 import type { BackendName, ImagePrediction, PredictImage, PredictOptions, PredictProgress, PredictResult } from '../src/engine/types';
-import { asEngineError } from './registry';
 
 /** Files decoded per analyzer call: the import's batch size, so a large folder never holds all its pixels at once. */
 const DECODE_BATCH = 16;
@@ -39,12 +38,7 @@ export class Predictor {
     if (audit !== 'off' && audit !== 'hashes' && audit !== 'names') throw new EngineError('E_CONFIG', `audit must be off, hashes or names (got ${String(audit)})`);
     if (images.length === 0) throw new EngineError('E_CONFIG', 'no images to classify: pick, drop or paste at least one');
     const db = await this.database();
-    let version: ModelVersion;
-    try {
-      version = await resolveModel(db, ref);
-    } catch (err) {
-      throw asEngineError(err);
-    }
+    const version = await resolveModel(db, ref);
     const { model, metadata } = await this.load(db, version, backend);
     const { inputSize: size, channels, labels } = metadata;
     // The screening operating point, when the version has one: thresholds on the same probabilities (T = 1).

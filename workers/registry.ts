@@ -5,12 +5,12 @@
 import * as tf from '@tensorflow/tfjs';
 import { strToU8 } from 'fflate';
 import { describeModel, runOperatingPoint, type ModelMetadata } from '../src/core/export/metadata';
-import { exportOnnx, ONNX_INPUT, ONNX_OUTPUT, UnsupportedLayerError } from '../src/core/export/onnx';
+import { exportOnnx, ONNX_INPUT, ONNX_OUTPUT } from '../src/core/export/onnx';
 import { maxAbsDifference, PARITY_TOLERANCE, rowsOf, studioProbabilities, syntheticPixels } from '../src/core/export/parity';
 import { exportTfjs, importTfjs, unzipFiles, zipFiles, type ImportedModel, type ModelFiles, modelFilesOf } from '../src/core/export/tfjs';
 import { getZooEntry } from '../src/core/models/zoo';
 import { browserEstimate } from '../src/core/registry/quota';
-import { deleteModelVersion, listModels, loadModelFiles, registerModel, RegistryError, removeAlias, resolveModel, reviewRegistrationIn, setAlias, type ModelVersion, type RegistrationReview } from '../src/core/registry/registry';
+import { deleteModelVersion, listModels, loadModelFiles, registerModel, removeAlias, resolveModel, reviewRegistrationIn, setAlias, type ModelVersion, type RegistrationReview } from '../src/core/registry/registry';
 import { loadCheckpoint, restoreCheckpoint } from '../src/core/store/checkpoints';
 import { getEvaluation, getRun, type StudioDB } from '../src/core/store/db';
 import { EngineError } from '../src/engine/errors';
@@ -25,14 +25,6 @@ import { restoredModel } from './models';
 export type SampleImages = (imageSize: number, channels: number, count: number, runId: string | null) => Promise<{ pixels: Uint8Array; count: number } | null>;
 
 const PARITY_IMAGES = 8;
-
-export function asEngineError(err: unknown): unknown {
-  if (!(err instanceof RegistryError)) return err;
-  // The registry's own code travels in `detail`, so the UI and the CLI can tell a gate refusal from a bad name. A
-  // full disk is E_QUOTA, as every other save reports it: nothing about the request was wrong.
-  const code = err.code === 'E_NOT_FOUND' || err.code === 'E_QUOTA' ? err.code : 'E_CONFIG';
-  return new EngineError(code, err.message, err.code);
-}
 
 const libraries = (): Record<string, string> => ({ studio: studioVersion, tfjs: tf.version.tfjs, backend: tf.getBackend() });
 
@@ -71,8 +63,6 @@ export class RegistryService {
       });
       const files = await exportTfjs(built.model, metadata);
       return await registerModel(db, { files, metadata, run }, req, { estimate: browserEstimate() });
-    } catch (err) {
-      throw asEngineError(err);
     } finally {
       built.model.dispose();
     }
@@ -91,11 +81,7 @@ export class RegistryService {
     const metadata: ModelMetadata = { ...imported.metadata, name: req.name, version: req.version };
     const kept: ModelFiles = { ...files, 'metadata.json': strToU8(JSON.stringify(metadata, null, 2)) };
     delete kept['MODEL_CARD.md'];
-    try {
-      return await registerModel(await this.database(), { files: kept, metadata }, req, { estimate: browserEstimate() });
-    } catch (err) {
-      throw asEngineError(err);
-    }
+    return registerModel(await this.database(), { files: kept, metadata }, req, { estimate: browserEstimate() });
   }
 
   async models(): Promise<ModelVersion[]> {
@@ -110,19 +96,11 @@ export class RegistryService {
   }
 
   async setAlias(ref: string, alias: string): Promise<ModelVersion> {
-    try {
-      return await setAlias(await this.database(), ref, alias);
-    } catch (err) {
-      throw asEngineError(err);
-    }
+    return setAlias(await this.database(), ref, alias);
   }
 
   async removeAlias(name: string, alias: string): Promise<void> {
-    try {
-      await removeAlias(await this.database(), name, alias);
-    } catch (err) {
-      throw asEngineError(err);
-    }
+    await removeAlias(await this.database(), name, alias);
   }
 
   async deleteModel(id: string): Promise<void> {
@@ -145,8 +123,6 @@ export class RegistryService {
         const onnx = await exportOnnx(model, metadata);
         parity = await this.parity(model, metadata, onnx.bytes, opts.parityImages ?? PARITY_IMAGES, version.runId);
         out = { 'model.onnx': onnx.bytes, 'metadata.json': strToU8(JSON.stringify(onnx.metadata, null, 2)), 'MODEL_CARD.md': card };
-      } catch (err) {
-        throw err instanceof UnsupportedLayerError ? new EngineError('E_CONFIG', err.message) : err;
       } finally {
         model.dispose();
       }
@@ -163,12 +139,8 @@ export class RegistryService {
 
   private async versionFiles(ref: string): Promise<{ version: ModelVersion; files: ModelFiles }> {
     const db = await this.database();
-    try {
-      const version = await resolveModel(db, ref);
-      return { version, files: await loadModelFiles(db, version.id) };
-    } catch (err) {
-      throw asEngineError(err);
-    }
+    const version = await resolveModel(db, ref);
+    return { version, files: await loadModelFiles(db, version.id) };
   }
 
   /** The exported file in onnxruntime-web against the studio's probabilities, on the user's images when they fit. */
