@@ -1,20 +1,17 @@
 /** The engine behind the `Engine` interface: runs in a dedicated worker and owns every tensor and every image. */
 import * as tf from '@tensorflow/tfjs';
-import { DEMO_CLASSES, generateDemoDataset } from '../src/core/dataset/demo';
-import { scanChecks } from '../src/core/dataset/checks';
-import { ImportCancelled, importDataset, scanFolder, splitId, type FolderSource, type ImageAnalyzer, type ImportedDataset, type ImportOptions } from '../src/core/dataset/importer';
-import { DatasetError } from '../src/core/dataset/layout';
-import { GroupPatternError, manifestToCsv, manifestToJson, stratifiedSplit, validateFractions, type SplitIndices } from '../src/core/dataset/split';
-import { channelStats, IMAGENET_STATS, verifyStats, type ChannelStats } from '../src/core/dataset/stats';
+import { DEMO_CLASSES } from '../src/core/dataset/demo';
+import type { DecodeOptions, ImageAnalyzer, ImportOptions, SplitOptions } from '../src/core/dataset/importer';
+import type { ChannelStats } from '../src/core/dataset/stats';
+import { asEngineError, bad, checkFractions, checkRange } from './checks';
+import { DatasetSessions } from './datasets';
 import { addImportedEntry, getZooEntry, zooEntries, type ZooEntry } from '../src/core/models/zoo';
-import { deriveSeed, mulberry32, shuffle } from '../src/core/random';
-import { BOUNDS, CHOICES, rangeProblem, type Range } from '../src/core/settings/schema';
+import { BOUNDS, CHOICES } from '../src/core/settings/schema';
 import { resolveTrainConfig } from '../src/core/settings/resolve';
-import { deleteRun, getEvaluation, getRun, getStats, lastFolder, listRuns, openStudioDB, rememberFolder, saveRun, saveSplit, saveStats, type StudioDB } from '../src/core/store/db';
-import { exportRunFile, importRunFile, RunFileError, runFileName } from '../src/core/store/run-file';
+import { deleteRun, getEvaluation, getRun, listRuns, openStudioDB, saveRun, type StudioDB } from '../src/core/store/db';
+import { exportRunFile, importRunFile, runFileName } from '../src/core/store/run-file';
 import { checkpointId } from '../src/core/store/checkpoints';
 import { compareRun } from '../src/core/metrics/compare';
-import { crossValidationSplit } from '../src/core/metrics/kfold';
 import { crossValidate } from './crossval';
 import { augmentDefault, isAugmentIdentity } from '../src/core/settings/augment';
 import { checkpointToStore, loadCheckpoint, type Checkpoint } from '../src/core/store/checkpoints';
@@ -22,15 +19,14 @@ import { storageUsage } from '../src/core/store/usage';
 import { paritySample } from '../src/core/export/parity';
 import type { RecipeFile } from '../src/core/recipe/recipe';
 import { exportRecipe } from './recipe';
-import { browserEstimate, StorageFullError } from '../src/core/registry/quota';
+import { browserEstimate } from '../src/core/registry/quota';
 import { inverseFrequencyClassWeights, isImbalanced } from '../src/core/train/losses';
 import { checkLrSchedule, checkPhaseConfig, planPhases } from '../src/core/train/phases';
-import type { TensorDataset } from '../src/core/train/trainer';
 import type { RunRecord, Strategy, TrainConfig } from '../src/core/train/types';
 import { EngineError, isOutOfMemory } from '../src/engine/errors';
 import type { ClusterRunFiles, CrossValidationEvent, CrossValidationRequest, CrossValidationResult, MeasureProgress, RunComparison, SpeedProbe } from '../src/engine/types';
-import type { AugmentPreview, AugmentPreviewRequest, BackboneImport, BackendInfo, BackendName, DatasetSummary, Engine, EvaluateEvent, EvaluateRequest, EvaluationRecord, ExportedFile, ModelExport, ModelVersion, NetworkRequest, RegisterModelRequest, ReportFile, ZooModel, FolderInput, FolderScan, ImportEvent, StatsVerification, Thumbnail, TrainEvent, PredictImage, PredictOptions, PredictProgress, PredictResult, RegistrationReview, StorageGroupUsage, ModelEvaluateRequest, ReportOptions, GradCam, GradCamRequest, OnnxBackboneImport, OnnxBackboneRequest, WeightsFileImport, RecommendedRecipe } from '../src/engine/types';
-import { ConfigError, configFromSettings, configTemplates, checkSettings, parseConfigText, readConfig, recommendedConfig, settingsFromConfig, type ConfigTemplate, type StudioConfig, type StudioSettings } from '../src/core/config';
+import type { AugmentPreview, AugmentPreviewRequest, BackboneImport, BackendInfo, BackendName, DatasetSummary, Engine, EvaluateEvent, EvaluateRequest, EvaluationRecord, ExportedFile, ModelExport, ModelVersion, NetworkRequest, RegisterModelRequest, ReportFile, ZooModel, DecodedSummary, FolderInput, FolderScan, ImportEvent, StatsVerification, Thumbnail, TrainEvent, PredictImage, PredictOptions, PredictProgress, PredictResult, RegistrationReview, StorageGroupUsage, ModelEvaluateRequest, ReportOptions, GradCam, GradCamRequest, OnnxBackboneImport, OnnxBackboneRequest, WeightsFileImport, RecommendedRecipe } from '../src/engine/types';
+import { configFromSettings, configTemplates, checkSettings, parseConfigText, readConfig, settingsFromConfig, type ConfigTemplate, type StudioConfig, type StudioSettings } from '../src/core/config';
 import { importedBackbones } from '../src/core/store/backbones';
 import { importBackboneFolder } from './backbone-import';
 import { importTorchWeightsFile, loadTorchvisionState } from './torch-weights';
@@ -42,10 +38,8 @@ import { resourceRequests } from '../src/engine/network';
 import { gpuDeviceLoss, isShaderFailure, onBackend, releaseWebGL, routeRun, selectBackend, useBackend, webglContextLost } from './backend';
 import { BACKEND_LABEL, cachesFeatures, forwardBackend, type BackendMeasurement, type RunWork } from '../src/core/routing';
 import { bestValidationRecord } from '../src/core/metrics/operating-point';
-import { folderSource } from './folder';
 import { evaluateModelFolder, evaluateRun, evaluationFiles, evaluationThumbnails, type EvaluateHost } from './evaluate';
 import { explain } from './gradcam';
-import { thumbnailOf } from './thumbnail';
 import { validationSampler } from './val-samples';
 import { probeModel } from './speed';
 import { candidatesFor, measureBackends, measuredRouting } from './measure';
@@ -61,24 +55,6 @@ import { trainInPhases } from './phases';
 import { RunControl } from './run-control';
 import { RunLocks } from './run-lock';
 import { checkpointMetrics, markInterrupted } from '../src/core/store/run-status';
-import { measureDeviceSpeed } from './recommend';
-import { recommendRecipe } from '../src/core/train/recommend';
-
-const bad = (what: string): never => {
-  throw new EngineError('E_CONFIG', what);
-};
-
-function checkFractions(f: ImportOptions['split']): void {
-  const problem = validateFractions(f);
-  if (problem) bad(problem);
-  if (f.val <= 0) bad('the validation fraction must be above 0: the studio picks the best epoch on validation');
-}
-
-/** A setting outside the schema's range (src/core/settings/schema.ts) is refused with the schema's words. */
-function checkRange(name: string, range: Range, value: unknown): void {
-  const problem = rangeProblem(name, range, value);
-  if (problem) bad(problem);
-}
 
 function checkConfig(cfg: TrainConfig): void {
   checkRange('epochs', BOUNDS.epochs, cfg.epochs);
@@ -94,17 +70,6 @@ function checkConfig(cfg: TrainConfig): void {
 
 const MAX_FOLDS = 20;
 
-/**
- * A cross-validation fold's split (see crossValidationSplit): the folds are cut from the images the dataset's own
- * split keeps for training and validation, so its test split stays out of every fold; validation is carved from
- * the training folds with the dataset's own train:val ratio.
- */
-function foldSplit(cfg: TrainConfig, items: { key: string; label: number; group?: string }[], split: SplitIndices, fractions: ImportOptions['split']): SplitIndices {
-  const cv = cfg.crossValidation!;
-  const pool = [...split.train, ...split.val].sort((a, b) => a - b);
-  return crossValidationSplit(items, pool, cv.folds, cv.fold, cfg.seed, fractions.val / (fractions.train + fractions.val));
-}
-
 /** Probe epochs, trainable blocks and the schedule, before anything is built. */
 function checkPhases(cfg: TrainConfig, strategy: Strategy): void {
   const problem = checkPhaseConfig(cfg, strategy) ?? (cfg.lrSchedule ? checkLrSchedule(cfg.lrSchedule, planPhases(cfg, strategy)) : null);
@@ -119,50 +84,10 @@ function zooEntry(id: string): ZooEntry {
   }
 }
 
-function checkImport(opts: ImportOptions): void {
-  checkRange('image size', BOUNDS.imageSize, opts.imageSize);
-  if (opts.channels !== 1 && opts.channels !== 3) bad(`channels must be 1 or 3 (got ${opts.channels})`);
-  checkRange('seed', BOUNDS.seed, opts.seed);
-  if (opts.nearThreshold !== undefined) checkRange('the near-duplicate threshold', BOUNDS.nearThreshold, opts.nearThreshold);
-  // An evaluation import has no split (see ImportOptions.purpose).
-  if (opts.purpose !== 'evaluation') checkFractions(opts.split);
-}
-
-/** Core errors a person can fix become E_CONFIG/E_DATASET with the core's own words. */
-function asEngineError(err: unknown): unknown {
-  if (err instanceof ConfigError) return new EngineError('E_CONFIG', err.message, err.problems.join('\n'));
-  if (err instanceof DatasetError || err instanceof GroupPatternError) return new EngineError('E_DATASET', err.message);
-  if (err instanceof RangeError) return new EngineError('E_CONFIG', err.message);
-  if (err instanceof ImportCancelled) return new EngineError('E_CANCELLED', 'the import was cancelled; nothing was changed');
-  // The run file's own code (E_FORMAT, E_VERSION, E_EXISTS) travels in `detail`, as the registry's does.
-  if (err instanceof RunFileError) return new EngineError(err.code === 'E_NOT_FOUND' ? 'E_NOT_FOUND' : 'E_CONFIG', err.message, err.code);
-  if (err instanceof StorageFullError) return new EngineError('E_QUOTA', err.message);
-  return err;
-}
-
-const SAMPLES_PER_CLASS = 8;
-
-function samplesPerClass(data: ImportedDataset, seed: number): Record<string, string[]> {
-  const byClass = data.classes.map((): string[] => []);
-  data.keys.forEach((k, i) => byClass[data.labels[i]].push(k));
-  const rand = mulberry32(deriveSeed(seed, 'samples'));
-  return Object.fromEntries(data.classes.map((c, j) => [c, shuffle(byClass[j], rand).slice(0, SAMPLES_PER_CLASS)]));
-}
-
 const newRunId = () => `run-${new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14)}-${Math.random().toString(36).slice(2, 8)}`;
 
 /** Lets the worker's event loop deliver messages (a cancel) between batches. */
 const yieldToHost = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
-
-interface Prepared {
-  data: TensorDataset;
-  /** Image keys (paths, demo ids), parallel to data.labels. */
-  keys: readonly string[];
-  classes: string[];
-  split: SplitIndices;
-  normalization: ChannelStats;
-  dataset?: RunRecord['dataset'];
-}
 
 /** A zoo entry whose weights come as one file the user may pick ("Choose weights file…"): its types and official URL. */
 function weightsFileOf(e: ZooEntry): ZooModel['weightsFile'] {
@@ -182,10 +107,6 @@ export class StudioEngine implements Engine {
   private active: RunControl | null = null;
   /** A speed probe in flight (see probeSpeed). */
   private probing: Promise<void> | null = null;
-  private scanned: { name: string; source: FolderSource } | null = null;
-  private importing: { stop: boolean } | null = null;
-  /** The one imported dataset held in memory (a new import replaces it: decoded images are large). */
-  private dataset: { summary: DatasetSummary; data: ImportedDataset } | null = null;
   /** The cross-validation in progress: its folds' runs may train and be evaluated, nothing else. */
   private crossval: { id: string; stop: boolean } | null = null;
   private readonly memory = new MemoryEstimator();
@@ -200,9 +121,13 @@ export class StudioEngine implements Engine {
   private readonly predictor: Predictor;
   private predicting = false;
 
+  /** The dataset session: scan, decode, split (see workers/datasets.ts). */
+  private readonly datasets: DatasetSessions;
+
   /** @param analyze per-file import work (decode, hashes, sums); the worker passes a pool of browser decoders. */
   constructor(private readonly analyze?: ImageAnalyzer) {
     this.predictor = new Predictor(() => this.database(), analyze);
+    this.datasets = new DatasetSessions({ database: () => this.database(), backend: () => this.backend(), busyWith: () => this.active?.runId ?? null }, analyze);
   }
 
   /** The studio DB, once open with the imported ONNX backbones registered in the zoo. */
@@ -237,211 +162,52 @@ export class StudioEngine implements Engine {
     }
   }
 
-  async scanFolder(input: FolderInput): Promise<FolderScan> {
-    // A new pick replaces the last one, whatever it holds: an import must never read the previous folder by mistake.
-    this.scanned = null;
-    const { name, source } = await folderSource(input);
-    const layout = scanFolder(source);
-    const checks = scanChecks(layout, source.entries.map((e) => e.path), name);
-    if (checks.refusal) throw new EngineError('E_DATASET', checks.refusal, `${layout.skipped.length} files skipped`);
-    this.scanned = { name, source };
-    if (input.kind === 'handle') await rememberFolder(await this.database(), name, input.handle);
-    const count = new Map<string, number>();
-    for (const f of layout.files) count.set(f.className, (count.get(f.className) ?? 0) + 1);
-    return {
-      name,
-      layout: layout.kind,
-      classes: layout.classes.map((c) => ({ name: c, count: count.get(c) ?? 0 })),
-      emptyClasses: layout.emptyClasses,
-      files: layout.files.length,
-      skipped: layout.skipped,
-      checks: checks.warnings,
-    };
+  scanFolder(input: FolderInput): Promise<FolderScan> {
+    return this.datasets.scanFolder(input);
   }
 
-  async recommendRecipe(): Promise<RecommendedRecipe> {
-    if (!this.scanned) throw new EngineError('E_NOT_FOUND', 'pick a folder first: the recipe depends on its classes and size');
-    if (this.active) throw new EngineError('E_BUSY', `run ${this.active.runId} is training or being evaluated; the speed probe would measure it too`);
-    const layout = scanFolder(this.scanned.source);
-    const count = new Map<string, number>();
-    for (const f of layout.files) if (f.presetSplit !== 'test') count.set(f.className, (count.get(f.className) ?? 0) + 1);
-    const shape = { classes: layout.classes.map((name) => ({ name, count: count.get(name) ?? 0 })), presetTest: layout.files.some((f) => f.presetSplit === 'test') };
-    const routing = routeRun(await this.backend(), { strategy: 'mlp', augment: false, cacheFeatures: true });
-    const imported = this.dataset?.summary.name === this.scanned.name ? this.dataset.summary.imagesPerSecond : undefined;
-    try {
-      const recommendation = recommendRecipe(shape, await measureDeviceSpeed(browserBackboneLoader(await this.database()), routing, shape.classes.length, imported));
-      return { ...recommendation, form: settingsFromConfig(recommendedConfig(recommendation.settings)) };
-    } catch (err) {
-      throw asEngineError(err);
-    }
+  recommendRecipe(): Promise<RecommendedRecipe> {
+    return this.datasets.recommendRecipe();
   }
 
-  async importDataset(opts: ImportOptions, onEvent: (e: ImportEvent) => void): Promise<DatasetSummary> {
-    if (!this.scanned) throw new EngineError('E_NOT_FOUND', 'pick a folder first');
-    if (!this.analyze) throw new EngineError('E_INTERNAL', 'this engine has no image decoder');
-    if (this.importing) throw new EngineError('E_BUSY', 'an import is already running');
-    checkImport(opts);
-    const control = { stop: false };
-    this.importing = control;
-    const started = performance.now();
-    try {
-      const data = await importDataset(this.scanned.source, opts, this.analyze, onEvent, () => control.stop);
-      const seconds = (performance.now() - started) / 1000;
-      const summary: DatasetSummary = {
-        name: this.scanned.name,
-        fingerprint: data.fingerprint,
-        splitId: splitId(data),
-        layout: data.layout,
-        classes: data.classes,
-        emptyClasses: data.emptyClasses,
-        imageSize: data.imageSize,
-        channels: data.channels,
-        images: data.keys.length,
-        counts: data.counts,
-        samples: samplesPerClass(data, opts.seed),
-        skipped: data.skipped,
-        duplicates: data.duplicates,
-        labelConflicts: data.labelConflicts,
-        checks: data.checks,
-        normalization: data.normalization,
-        imagenet: IMAGENET_STATS,
-        bytesHeld: data.images.buffer.byteLength,
-        bytesPerPixelChannel: data.images.buffer.byteLength / Math.max(1, data.images.byteLength),
-        seconds,
-        imagesPerSecond: (data.keys.length + data.skipped.length) / seconds,
-      };
-      // Only now, with the import complete, is the previous dataset replaced: a failed import loses nothing.
-      this.dataset = { summary, data };
-      const db = await this.database();
-      const savedAt = new Date().toISOString();
-      await saveStats(db, { splitId: summary.splitId, fingerprint: data.fingerprint, ...data.normalization, computedAt: savedAt });
-      await saveSplit(db, { splitId: summary.splitId, fingerprint: data.fingerprint, name: summary.name, manifest: data.manifest, contentHashes: Object.fromEntries(data.keys.map((k, i) => [k, data.contentHashes[i]])), savedAt });
-      return summary;
-    } catch (err) {
-      throw asEngineError(err);
-    } finally {
-      this.importing = null;
-    }
+  importDataset(opts: ImportOptions, onEvent: (e: ImportEvent) => void): Promise<DatasetSummary> {
+    return this.datasets.importDataset(opts, onEvent);
   }
 
-  async cancelImport(): Promise<void> {
-    if (this.importing) this.importing.stop = true;
+  decode(folderId: string, opts: DecodeOptions, onEvent: (e: ImportEvent) => void): Promise<DecodedSummary> {
+    return this.datasets.decode(folderId, opts, onEvent);
   }
 
-  private imported(): { summary: DatasetSummary; data: ImportedDataset } {
-    if (!this.dataset) throw new EngineError('E_NOT_FOUND', 'no dataset is imported in this session: import a folder first');
-    return this.dataset;
+  split(datasetId: string, opts: SplitOptions): Promise<DatasetSummary> {
+    return this.datasets.split(datasetId, opts);
   }
 
-  /** An imported folder's images as one dataset, every split together (an external test set). */
-  private importedWhole(fingerprint: string) {
-    const { summary, data } = this.importedAs(fingerprint);
-    const notEvaluated = data.skipped.filter((f) => f.reason === 'not-evaluated').length;
-    return { data: { images: data.images, labels: data.labels, imageSize: data.imageSize, channels: data.channels, numClasses: data.classes.length }, classes: data.classes, keys: data.keys, name: summary.name, notEvaluated };
+  cancelImport(): Promise<void> {
+    return this.datasets.cancelImport();
   }
 
-  private importedAs(fingerprint: string): { summary: DatasetSummary; data: ImportedDataset } {
-    const imported = this.imported();
-    if (imported.summary.fingerprint !== fingerprint) throw new EngineError('E_NOT_FOUND', `dataset ${fingerprint.slice(0, 12)}… is not the one imported in this session; import its folder again`);
-    return imported;
+  thumbnails(keys: string[], size: number): Promise<Thumbnail[]> {
+    return this.datasets.thumbnails(keys, size);
   }
 
-  async thumbnails(keys: string[], size: number): Promise<Thumbnail[]> {
-    const { data } = this.imported();
-    const index = new Map(data.keys.map((k, i) => [k, i]));
-    const out: Thumbnail[] = [];
-    for (const key of keys.slice(0, 200)) {
-      const i = index.get(key);
-      if (i !== undefined) out.push(thumbnailOf(data.images, data.imageSize, data.channels, i, key, size));
-    }
-    return out;
+  exportManifest(format: 'csv' | 'json'): Promise<string> {
+    return this.datasets.exportManifest(format);
+  }
+
+  verifyStats(): Promise<StatsVerification> {
+    return this.datasets.verifyStats();
+  }
+
+  recomputeStats(): Promise<ChannelStats> {
+    return this.datasets.recomputeStats();
+  }
+
+  rememberedFolder(): Promise<FileSystemDirectoryHandle | null> {
+    return this.datasets.rememberedFolder();
   }
 
   exportRecipe(runId: string, opts: { fileNames: boolean }): Promise<RecipeFile[]> {
-    return this.database().then((db) => exportRecipe(db, runId, opts, this.dataset?.data));
-  }
-
-  async exportManifest(format: 'csv' | 'json'): Promise<string> {
-    const { data } = this.imported();
-    return format === 'csv' ? manifestToCsv(data.manifest) : manifestToJson(data.manifest);
-  }
-
-  private recompute(): ChannelStats {
-    const { data } = this.imported();
-    return channelStats(data.images, data.imageSize * data.imageSize, data.channels, data.split.train);
-  }
-
-  async verifyStats(): Promise<StatsVerification> {
-    const { summary } = this.imported();
-    const stored = await getStats(await this.database(), summary.splitId);
-    if (!stored) throw new EngineError('E_NOT_FOUND', 'no stored statistics for this split; recompute them');
-    const recomputed = this.recompute();
-    const storedStats = { mean: stored.mean, std: stored.std };
-    return { ...verifyStats(storedStats, recomputed), stored: storedStats, recomputed };
-  }
-
-  async recomputeStats(): Promise<ChannelStats> {
-    const { summary, data } = this.imported();
-    const stats = this.recompute();
-    await saveStats(await this.database(), { splitId: summary.splitId, fingerprint: data.fingerprint, ...stats, computedAt: new Date().toISOString() });
-    summary.normalization = stats;
-    return stats;
-  }
-
-  async rememberedFolder(): Promise<FileSystemDirectoryHandle | null> {
-    return (await lastFolder(await this.database())) as FileSystemDirectoryHandle | null;
-  }
-
-  private async prepare(cfg: TrainConfig): Promise<Prepared> {
-    if (cfg.dataset.kind === 'demo') {
-      let demo;
-      try {
-        demo = generateDemoDataset(cfg.dataset);
-      } catch (err) {
-        throw new EngineError('E_CONFIG', err instanceof Error ? err.message : String(err));
-      }
-      const items = demo.keys.map((key, i) => ({ key, label: demo.labels[i] }));
-      const whole = stratifiedSplit(items, cfg.dataset.split, cfg.seed);
-      const split = cfg.crossValidation ? foldSplit(cfg, items, whole, cfg.dataset.split) : whole;
-      return {
-        data: { images: demo.images, labels: demo.labels, imageSize: demo.imageSize, channels: demo.channels, numClasses: demo.classes.length },
-        keys: demo.keys,
-        classes: demo.classes,
-        split,
-        normalization: channelStats(demo.images, demo.imageSize * demo.imageSize, demo.channels, split.train),
-      };
-    }
-    const { summary, data } = this.importedAs(cfg.dataset.fingerprint);
-    if (data.options.purpose === 'evaluation') throw new EngineError('E_DATASET', `"${summary.name}" was imported as a folder to evaluate on, without a split; import it again to train on it or to evaluate on its test split`);
-    let split = data.split;
-    // Training uses the statistics stored for this split (the ones the user can see and verify); a fold's come from
-    // its own training images, so the held-out fold does not leak into the normalisation.
-    const stored = cfg.crossValidation ? undefined : await getStats(await this.database(), summary.splitId);
-    let normalization = stored ? { mean: stored.mean, std: stored.std } : data.normalization;
-    if (cfg.crossValidation) {
-      // The manifest's groups (patients and duplicate clusters) keep each group in one fold.
-      const groups = new Map(data.manifest.entries.map((e) => [e.path, e.group]));
-      split = foldSplit(cfg, data.keys.map((key, i) => ({ key, label: data.labels[i], group: groups.get(key) })), data.split, data.options.split);
-      normalization = channelStats(data.images, data.imageSize * data.imageSize, data.channels, split.train);
-    }
-    return {
-      data: { images: data.images, labels: data.labels, imageSize: data.imageSize, channels: data.channels, numClasses: data.classes.length },
-      keys: data.keys,
-      classes: data.classes,
-      split,
-      normalization,
-      dataset: {
-        fingerprint: data.fingerprint,
-        classes: data.classes,
-        counts: data.counts,
-        skipped: data.skipped,
-        duplicates: { exactGroups: data.duplicates.exactGroups, nearGroups: data.duplicates.nearGroups, crossSplit: data.duplicates.crossSplit },
-        normalization,
-        name: summary.name,
-        splitId: summary.splitId,
-        importOptions: data.options,
-      },
-    };
+    return this.database().then((db) => exportRecipe(db, runId, opts, this.datasets.held()));
   }
 
   /** While a cross-validation runs, only its own folds may train or be evaluated. */
@@ -540,7 +306,7 @@ export class StudioEngine implements Engine {
       if (webglContextLost()) await releaseWebGL();
       db = await this.database();
       const store = db;
-      const prepared = await this.prepare(cfg);
+      const prepared = await this.datasets.prepare(cfg);
       const { data, split } = prepared;
       const routing = (run.routing = await measuredRouting(store, backend, { cfg, data, work }, (p) => onEvent({ type: 'measure', ...p })));
       run.classes = prepared.classes;
@@ -724,7 +490,7 @@ export class StudioEngine implements Engine {
     this.active = control;
     try {
       const backend = await this.forwardInfo();
-      const host: EvaluateHost = { db: await this.database(), backend, prepare: (cfg: TrainConfig) => this.prepare(cfg), imported: (fp: string) => this.importedWhole(fp), shouldStop: () => control.stop, yieldToHost };
+      const host: EvaluateHost = { db: await this.database(), backend, prepare: (cfg: TrainConfig) => this.datasets.prepare(cfg), imported: (fp: string) => this.datasets.importedWhole(fp), shouldStop: () => control.stop, yieldToHost };
       return await onBackend(backend.name, () => work(host));
     } catch (err) {
       throw asEngineError(err);
@@ -747,7 +513,7 @@ export class StudioEngine implements Engine {
   }
 
   async evaluationThumbnails(runId: string, keys: string[], size: number): Promise<Thumbnail[]> {
-    return evaluationThumbnails({ db: await this.database(), prepare: (cfg) => this.prepare(cfg), imported: (fp) => this.importedWhole(fp) }, runId, keys, size);
+    return evaluationThumbnails({ db: await this.database(), prepare: (cfg) => this.datasets.prepare(cfg), imported: (fp) => this.datasets.importedWhole(fp) }, runId, keys, size);
   }
 
   async gradcam(req: GradCamRequest): Promise<GradCam> {
@@ -755,7 +521,7 @@ export class StudioEngine implements Engine {
     // Claimed like a run: Grad-CAM switches the active backend, which a run in flight must not see.
     this.active = new RunControl('gradcam');
     try {
-      return await explain({ db: await this.database(), backend: await this.backend(), prepare: (cfg) => this.prepare(cfg), registry: this.registry, decode: (file, size, channels) => this.decodeOne(file, size, channels) }, req);
+      return await explain({ db: await this.database(), backend: await this.backend(), prepare: (cfg) => this.datasets.prepare(cfg), registry: this.registry, decode: (file, size, channels) => this.decodeOne(file, size, channels) }, req);
     } catch (err) {
       throw asEngineError(err);
     } finally {
@@ -791,7 +557,7 @@ export class StudioEngine implements Engine {
     if (cfg.dataset.kind === 'demo') {
       data = { imageSize: cfg.dataset.imageSize, channels: 3, numClasses: DEMO_CLASSES.length };
     } else {
-      const { summary } = this.importedAs(cfg.dataset.fingerprint);
+      const { summary } = this.datasets.importedAs(cfg.dataset.fingerprint);
       data = { imageSize: summary.imageSize, channels: summary.channels, numClasses: summary.classes.length };
     }
     try {
@@ -806,19 +572,12 @@ export class StudioEngine implements Engine {
     if (this.active) throw new EngineError('E_BUSY', `run ${this.active.runId} is training; measure when it has finished`);
   }
 
-  /** The input and class count a config's model is built for: the demo's, or the imported dataset's. */
-  private inputShape(cfg: TrainConfig): { imageSize: number; channels: number; numClasses: number } {
-    if (cfg.dataset.kind === 'demo') return { imageSize: cfg.dataset.imageSize, channels: 3, numClasses: DEMO_CLASSES.length };
-    const { summary } = this.importedAs(cfg.dataset.fingerprint);
-    return { imageSize: summary.imageSize, channels: summary.channels, numClasses: summary.classes.length };
-  }
-
   async probeSpeed(cfg: TrainConfig): Promise<SpeedProbe> {
     checkConfig(cfg);
     const entry = zooEntry(cfg.model);
     this.refuseProbeWhileTraining();
     const backend = await this.backend();
-    const data = this.inputShape(cfg);
+    const data = this.datasets.inputShape(cfg);
     const routing = routeRun(backend, { strategy: resolveStrategy(cfg, entry), augment: false, cacheFeatures: false });
     return this.probe(backend, async () => {
       await useBackend(routing.train);
@@ -868,7 +627,7 @@ export class StudioEngine implements Engine {
     } else {
       cfg = target;
       checkConfig(cfg);
-      data = this.inputShape(cfg);
+      data = this.datasets.inputShape(cfg);
     }
     this.refuseProbeWhileTraining();
     const backend = await this.backend();
@@ -1022,11 +781,11 @@ export class StudioEngine implements Engine {
    */
   private async sampleImages(size: number, channels: number, count: number, runId: string | null): Promise<{ pixels: Uint8Array; count: number } | null> {
     const stride = size * size * channels;
-    const data = this.dataset?.data;
+    const data = this.datasets.held();
     if (data && data.imageSize === size && data.channels === channels) return paritySample(data.images, stride, data.split, count);
     const run = runId ? await getRun(await this.database(), runId) : undefined;
     if (run?.config.dataset.kind !== 'demo') return null;
-    const demo = await this.prepare(run.config);
+    const demo = await this.datasets.prepare(run.config);
     if (demo.data.imageSize !== size || demo.data.channels !== channels) return null;
     return paritySample(demo.data.images, stride, demo.split, count);
   }
@@ -1052,7 +811,7 @@ export class StudioEngine implements Engine {
   }
 
   async augmentPreview(req: AugmentPreviewRequest): Promise<AugmentPreview[]> {
-    const { data } = this.imported();
+    const { data } = this.datasets.imported();
     await this.backend();
     return augmentPreviews(data, req).catch((err) => {
       throw asEngineError(err);
