@@ -244,6 +244,7 @@ export class DatasetSessions {
     const summary: DatasetSummary = {
       datasetId: decoded.datasetId,
       folderId: decoded.folderId,
+      evaluationOnly: decoded.evaluationOnly,
       name: decoded.name,
       fingerprint: data.fingerprint,
       splitId: splitId(data),

@@ -210,6 +210,8 @@ export interface DatasetSummary {
   /** The decoded images this split was made from (split them again with `Engine.split`), and their scan. */
   datasetId: string;
   folderId: string;
+  /** Decoded to be evaluated on: no split, every image in `counts.test` (an external test folder). */
+  evaluationOnly: boolean;
   name: string;
   fingerprint: string;
   /** Key of this split's statistics in storage: fingerprint plus everything that decides the split. */
