@@ -1,6 +1,5 @@
 /** The engine behind the `Engine` interface: runs in a dedicated worker and owns every tensor and every image. */
 import * as tf from '@tensorflow/tfjs';
-import { DEMO_CLASSES } from '../src/core/dataset/demo';
 import type { DecodeOptions, ImageAnalyzer, ImportOptions, SplitOptions } from '../src/core/dataset/importer';
 import type { ChannelStats } from '../src/core/dataset/stats';
 import { asEngineError, bad, checkFractions, checkRange } from './checks';
@@ -553,13 +552,7 @@ export class StudioEngine implements Engine {
     checkConfig(cfg);
     zooEntry(cfg.model);
     const backend = await this.backend();
-    let data;
-    if (cfg.dataset.kind === 'demo') {
-      data = { imageSize: cfg.dataset.imageSize, channels: 3, numClasses: DEMO_CLASSES.length };
-    } else {
-      const { summary } = this.datasets.importedAs(cfg.dataset.fingerprint);
-      data = { imageSize: summary.imageSize, channels: summary.channels, numClasses: summary.classes.length };
-    }
+    const data = this.datasets.inputShape(cfg);
     try {
       return await this.memory.estimate(cfg, data, browserBackboneLoader(await this.database()), backend.name);
     } catch (err) {
