@@ -1,6 +1,5 @@
 /** The engine's checks of a request before any work: settings outside the schema's ranges are refused as E_CONFIG. */
-import type { ImportOptions } from '../src/core/dataset/importer';
-import { validateFractions } from '../src/core/dataset/split';
+import { validateFractions, type SplitFractions } from '../src/core/dataset/split';
 import { getZooEntry, type ZooEntry } from '../src/core/models/zoo';
 import { BOUNDS, CHOICES, rangeProblem, type Range } from '../src/core/settings/schema';
 import { checkLrSchedule, checkPhaseConfig, planPhases } from '../src/core/train/phases';
@@ -11,7 +10,7 @@ export const bad = (what: string): never => {
   throw new EngineError('E_CONFIG', what);
 };
 
-export function checkFractions(f: ImportOptions['split']): void {
+export function checkFractions(f: SplitFractions): void {
   const problem = validateFractions(f);
   if (problem) bad(problem);
   if (f.val <= 0) bad('the validation fraction must be above 0: the studio picks the best epoch on validation');

@@ -1,83 +1,39 @@
 /**
  * The engine behind the `Engine` interface: runs in a dedicated worker and owns every tensor and every image. A
- * facade: training and evaluation are the RunExecutor's, the registry's work the RegistryService's; one lock
- * (claim.ts) keeps apart the work that must not overlap, and errors are mapped once, for every method (errors.ts).
+ * facade: the dataset session (scan → decode → split) is DatasetSessions', training and evaluation the RunExecutor's,
+ * the registry's work the RegistryService's; one lock (claim.ts) keeps apart the work that must not overlap, and
+ * errors are mapped once, for every method (errors.ts).
  */
-import { generateDemoDataset } from '../src/core/dataset/demo';
-import { scanChecks } from '../src/core/dataset/checks';
-import { importDataset, scanFolder, splitId, type FolderSource, type ImageAnalyzer, type ImportedDataset, type ImportOptions } from '../src/core/dataset/importer';
-import { manifestToCsv, manifestToJson, stratifiedSplit, type SplitIndices } from '../src/core/dataset/split';
-import { channelStats, IMAGENET_STATS, verifyStats, type ChannelStats } from '../src/core/dataset/stats';
+import type { ImageAnalyzer } from '../src/core/dataset/importer';
 import { addImportedEntry, zooEntries, type ZooEntry } from '../src/core/models/zoo';
-import { deriveSeed, mulberry32, shuffle } from '../src/core/random';
-import { BOUNDS } from '../src/core/settings/schema';
-import { getRun, getStats, lastFolder, openStudioDB, rememberFolder, saveSplit, saveStats, type StudioDB } from '../src/core/store/db';
-import { crossValidationSplit } from '../src/core/metrics/kfold';
+import { getRun, openStudioDB, type StudioDB } from '../src/core/store/db';
 import { storageUsage } from '../src/core/store/usage';
 import { paritySample } from '../src/core/export/parity';
-import type { RecipeFile } from '../src/core/recipe/recipe';
-import type { TrainConfig } from '../src/core/train/types';
-import { EngineError } from '../src/engine/errors';
-import type { BackboneImport, BackendInfo, BackendName, DatasetSummary, Engine, ZooModel, FolderInput, FolderScan, ImportEvent, StatsVerification, Thumbnail, PredictImage, PredictOptions, PredictProgress, PredictResult, OnnxBackboneImport, OnnxBackboneRequest, WeightsFileImport, RecommendedRecipe, AugmentPreview, AugmentPreviewRequest } from '../src/engine/types';
-import { configFromSettings, configTemplates, checkSettings, parseConfigText, readConfig, recommendedConfig, settingsFromConfig } from '../src/core/config';
+import type { BackboneImport, BackendInfo, BackendName, Engine, ZooModel, FolderInput, PredictImage, PredictOptions, PredictProgress, PredictResult, OnnxBackboneImport, OnnxBackboneRequest, WeightsFileImport, AugmentPreview, AugmentPreviewRequest } from '../src/engine/types';
+import { configFromSettings, configTemplates, checkSettings, parseConfigText, readConfig, settingsFromConfig } from '../src/core/config';
 import { importedBackbones } from '../src/core/store/backbones';
 import { listMeasurements } from '../src/core/store/measurements';
 import { auditCsv, predictionsCsv } from '../src/core/inference/predictions';
 import { clearAudit, listAudit } from '../src/core/store/audit';
-import { recommendRecipe } from '../src/core/train/recommend';
 import { resourceRequests } from '../src/engine/network';
 import { importBackboneFolder } from './backbone-import';
-import { onBackend, routeRun } from './backend';
+import { onBackend } from './backend';
 import { BackendChoice } from './backend-choice';
-import { checkFractions, checkRange, bad, zooEntry } from './checks';
+import { zooEntry } from './checks';
 import { Claims } from './claim';
-import { asEngineError, mapErrors } from './errors';
-import { folderSource } from './folder';
+import { DatasetSessions } from './datasets';
+import { mapErrors } from './errors';
 import { decodeImage } from './gradcam';
-import { browserBackboneLoader } from './models';
 import { importOnnxBackbone } from './onnx-import';
 import { Predictor } from './predict';
 import { augmentPreviews } from './preview';
 import { exportRecipe } from './recipe';
-import { measureDeviceSpeed } from './recommend';
 import { RegistryService } from './registry';
-import { RunExecutor, type PreparedRun } from './run-executor';
+import { RunExecutor } from './run-executor';
 import { RunRecords } from './run-records';
-import { thumbnailOf } from './thumbnail';
 import { importTorchWeightsFile } from './torch-weights';
 import { importWeightsFile } from './weights-file';
 
-/**
- * A cross-validation fold's split (see crossValidationSplit): the folds are cut from the images the dataset's own
- * split keeps for training and validation, so its test split stays out of every fold; validation is carved from
- * the training folds with the dataset's own train:val ratio.
- */
-function foldSplit(cfg: TrainConfig, items: { key: string; label: number; group?: string }[], split: SplitIndices, fractions: ImportOptions['split']): SplitIndices {
-  const cv = cfg.crossValidation!;
-  const pool = [...split.train, ...split.val].sort((a, b) => a - b);
-  return crossValidationSplit(items, pool, cv.folds, cv.fold, cfg.seed, fractions.val / (fractions.train + fractions.val));
-}
-
-function checkImport(opts: ImportOptions): void {
-  checkRange('image size', BOUNDS.imageSize, opts.imageSize);
-  if (opts.channels !== 1 && opts.channels !== 3) bad(`channels must be 1 or 3 (got ${opts.channels})`);
-  checkRange('seed', BOUNDS.seed, opts.seed);
-  if (opts.nearThreshold !== undefined) checkRange('the near-duplicate threshold', BOUNDS.nearThreshold, opts.nearThreshold);
-  // An evaluation import has no split (see ImportOptions.purpose).
-  if (opts.purpose !== 'evaluation') checkFractions(opts.split);
-}
-
-const SAMPLES_PER_CLASS = 8;
-
-function samplesPerClass(data: ImportedDataset, seed: number): Record<string, string[]> {
-  const byClass = data.classes.map((): string[] => []);
-  data.keys.forEach((k, i) => byClass[data.labels[i]].push(k));
-  const rand = mulberry32(deriveSeed(seed, 'samples'));
-  return Object.fromEntries(data.classes.map((c, j) => [c, shuffle(byClass[j], rand).slice(0, SAMPLES_PER_CLASS)]));
-}
-
-/** A run's images, labels, split and normalisation, prepared from its config. */
-type Prepared = PreparedRun;
 
 /** A zoo entry whose weights come as one file the user may pick ("Choose weights file…"): its types and official URL. */
 function weightsFileOf(e: ZooEntry): ZooModel['weightsFile'] {
@@ -86,15 +42,14 @@ function weightsFileOf(e: ZooEntry): ZooModel['weightsFile'] {
   return undefined;
 }
 
+
 export class StudioEngine implements Engine {
   private db: Promise<StudioDB> | null = null;
   private readonly backends = new BackendChoice();
   /** The one lock: which work may overlap which (see claim.ts). */
   private readonly claims = new Claims();
-  private scanned: { name: string; source: FolderSource } | null = null;
-  private importing: { stop: boolean } | null = null;
-  /** The one imported dataset held in memory (a new import replaces it: decoded images are large). */
-  private dataset: { summary: DatasetSummary; data: ImportedDataset } | null = null;
+  /** The dataset session: scan, decode, split (see datasets.ts). */
+  private readonly datasets: DatasetSessions;
 
   private readonly registry = new RegistryService(
     () => this.database(),
@@ -110,15 +65,16 @@ export class StudioEngine implements Engine {
    * Returns the engine with its errors mapped (errors.ts), for the worker and for Node callers alike.
    */
   constructor(private readonly analyze?: ImageAnalyzer) {
+    this.datasets = new DatasetSessions({ database: () => this.database(), backend: () => this.backend(), claims: this.claims }, analyze);
     this.predictor = new Predictor(() => this.database(), analyze);
     this.executor = new RunExecutor({
       backends: this.backends,
       claims: this.claims,
       database: () => this.database(),
-      prepare: (cfg) => this.prepare(cfg),
-      importedWhole: (fp) => this.importedWhole(fp),
+      prepare: (cfg) => this.datasets.prepare(cfg),
+      importedWhole: (fp) => this.datasets.importedWhole(fp),
       importedShape: (fp) => {
-        const { summary } = this.importedAs(fp);
+        const { summary } = this.datasets.importedAs(fp);
         return { imageSize: summary.imageSize, channels: summary.channels, numClasses: summary.classes.length };
       },
       decode: (file, size, channels) => decodeImage(this.analyze, file, size, channels),
@@ -137,12 +93,6 @@ export class StudioEngine implements Engine {
     return this.db;
   }
 
-  /** The run training or being evaluated, as the dataset methods ask for it. */
-  private get active(): { runId: string } | null {
-    const held = this.claims.held('train', 'evaluate', 'gradcam');
-    return held ? { runId: held.id } : null;
-  }
-
   async init(backend: BackendName | 'auto'): Promise<BackendInfo> {
     this.claims.check('init');
     return this.backends.choose(backend);
@@ -152,212 +102,19 @@ export class StudioEngine implements Engine {
     return this.backends.current();
   }
 
-  async scanFolder(input: FolderInput): Promise<FolderScan> {
-    // A new pick replaces the last one, whatever it holds: an import must never read the previous folder by mistake.
-    this.scanned = null;
-    const { name, source } = await folderSource(input);
-    const layout = scanFolder(source);
-    const checks = scanChecks(layout, source.entries.map((e) => e.path), name);
-    if (checks.refusal) throw new EngineError('E_DATASET', checks.refusal, `${layout.skipped.length} files skipped`);
-    this.scanned = { name, source };
-    if (input.kind === 'handle') await rememberFolder(await this.database(), name, input.handle);
-    const count = new Map<string, number>();
-    for (const f of layout.files) count.set(f.className, (count.get(f.className) ?? 0) + 1);
-    return {
-      name,
-      layout: layout.kind,
-      classes: layout.classes.map((c) => ({ name: c, count: count.get(c) ?? 0 })),
-      emptyClasses: layout.emptyClasses,
-      files: layout.files.length,
-      skipped: layout.skipped,
-      checks: checks.warnings,
-    };
-  }
-
-  async recommendRecipe(): Promise<RecommendedRecipe> {
-    if (!this.scanned) throw new EngineError('E_NOT_FOUND', 'pick a folder first: the recipe depends on its classes and size');
-    if (this.active) throw new EngineError('E_BUSY', `run ${this.active.runId} is training or being evaluated; the speed probe would measure it too`);
-    const layout = scanFolder(this.scanned.source);
-    const count = new Map<string, number>();
-    for (const f of layout.files) if (f.presetSplit !== 'test') count.set(f.className, (count.get(f.className) ?? 0) + 1);
-    const shape = { classes: layout.classes.map((name) => ({ name, count: count.get(name) ?? 0 })), presetTest: layout.files.some((f) => f.presetSplit === 'test') };
-    const routing = routeRun(await this.backend(), { strategy: 'mlp', augment: false, cacheFeatures: true });
-    const imported = this.dataset?.summary.name === this.scanned.name ? this.dataset.summary.imagesPerSecond : undefined;
-    try {
-      const recommendation = recommendRecipe(shape, await measureDeviceSpeed(browserBackboneLoader(await this.database()), routing, shape.classes.length, imported));
-      return { ...recommendation, form: settingsFromConfig(recommendedConfig(recommendation.settings)) };
-    } catch (err) {
-      throw asEngineError(err);
-    }
-  }
-
-  async importDataset(opts: ImportOptions, onEvent: (e: ImportEvent) => void): Promise<DatasetSummary> {
-    if (!this.scanned) throw new EngineError('E_NOT_FOUND', 'pick a folder first');
-    if (!this.analyze) throw new EngineError('E_INTERNAL', 'this engine has no image decoder');
-    if (this.importing) throw new EngineError('E_BUSY', 'an import is already running');
-    checkImport(opts);
-    const control = { stop: false };
-    this.importing = control;
-    const started = performance.now();
-    try {
-      const data = await importDataset(this.scanned.source, opts, this.analyze, onEvent, () => control.stop);
-      const seconds = (performance.now() - started) / 1000;
-      const summary: DatasetSummary = {
-        name: this.scanned.name,
-        fingerprint: data.fingerprint,
-        splitId: splitId(data),
-        layout: data.layout,
-        classes: data.classes,
-        emptyClasses: data.emptyClasses,
-        imageSize: data.imageSize,
-        channels: data.channels,
-        images: data.keys.length,
-        counts: data.counts,
-        samples: samplesPerClass(data, opts.seed),
-        skipped: data.skipped,
-        duplicates: data.duplicates,
-        labelConflicts: data.labelConflicts,
-        checks: data.checks,
-        normalization: data.normalization,
-        imagenet: IMAGENET_STATS,
-        bytesHeld: data.images.buffer.byteLength,
-        bytesPerPixelChannel: data.images.buffer.byteLength / Math.max(1, data.images.byteLength),
-        seconds,
-        imagesPerSecond: (data.keys.length + data.skipped.length) / seconds,
-      };
-      // Only now, with the import complete, is the previous dataset replaced: a failed import loses nothing.
-      this.dataset = { summary, data };
-      const db = await this.database();
-      const savedAt = new Date().toISOString();
-      await saveStats(db, { splitId: summary.splitId, fingerprint: data.fingerprint, ...data.normalization, computedAt: savedAt });
-      await saveSplit(db, { splitId: summary.splitId, fingerprint: data.fingerprint, name: summary.name, manifest: data.manifest, contentHashes: Object.fromEntries(data.keys.map((k, i) => [k, data.contentHashes[i]])), savedAt });
-      return summary;
-    } catch (err) {
-      throw asEngineError(err);
-    } finally {
-      this.importing = null;
-    }
-  }
-
-  async cancelImport(): Promise<void> {
-    if (this.importing) this.importing.stop = true;
-  }
-
-  private imported(): { summary: DatasetSummary; data: ImportedDataset } {
-    if (!this.dataset) throw new EngineError('E_NOT_FOUND', 'no dataset is imported in this session: import a folder first');
-    return this.dataset;
-  }
-
-  /** An imported folder's images as one dataset, every split together (an external test set). */
-  private importedWhole(fingerprint: string) {
-    const { summary, data } = this.importedAs(fingerprint);
-    const notEvaluated = data.skipped.filter((f) => f.reason === 'not-evaluated').length;
-    return { data: { images: data.images, labels: data.labels, imageSize: data.imageSize, channels: data.channels, numClasses: data.classes.length }, classes: data.classes, keys: data.keys, name: summary.name, notEvaluated };
-  }
-
-  private importedAs(fingerprint: string): { summary: DatasetSummary; data: ImportedDataset } {
-    const imported = this.imported();
-    if (imported.summary.fingerprint !== fingerprint) throw new EngineError('E_NOT_FOUND', `dataset ${fingerprint.slice(0, 12)}… is not the one imported in this session; import its folder again`);
-    return imported;
-  }
-
-  async thumbnails(keys: string[], size: number): Promise<Thumbnail[]> {
-    const { data } = this.imported();
-    const index = new Map(data.keys.map((k, i) => [k, i]));
-    const out: Thumbnail[] = [];
-    for (const key of keys.slice(0, 200)) {
-      const i = index.get(key);
-      if (i !== undefined) out.push(thumbnailOf(data.images, data.imageSize, data.channels, i, key, size));
-    }
-    return out;
-  }
-
-  exportRecipe(runId: string, opts: { fileNames: boolean }): Promise<RecipeFile[]> {
-    return this.database().then((db) => exportRecipe(db, runId, opts, this.dataset?.data));
-  }
-
-  async exportManifest(format: 'csv' | 'json'): Promise<string> {
-    const { data } = this.imported();
-    return format === 'csv' ? manifestToCsv(data.manifest) : manifestToJson(data.manifest);
-  }
-
-  private recompute(): ChannelStats {
-    const { data } = this.imported();
-    return channelStats(data.images, data.imageSize * data.imageSize, data.channels, data.split.train);
-  }
-
-  async verifyStats(): Promise<StatsVerification> {
-    const { summary } = this.imported();
-    const stored = await getStats(await this.database(), summary.splitId);
-    if (!stored) throw new EngineError('E_NOT_FOUND', 'no stored statistics for this split; recompute them');
-    const recomputed = this.recompute();
-    const storedStats = { mean: stored.mean, std: stored.std };
-    return { ...verifyStats(storedStats, recomputed), stored: storedStats, recomputed };
-  }
-
-  async recomputeStats(): Promise<ChannelStats> {
-    const { summary, data } = this.imported();
-    const stats = this.recompute();
-    await saveStats(await this.database(), { splitId: summary.splitId, fingerprint: data.fingerprint, ...stats, computedAt: new Date().toISOString() });
-    summary.normalization = stats;
-    return stats;
-  }
-
-  async rememberedFolder(): Promise<FileSystemDirectoryHandle | null> {
-    return (await lastFolder(await this.database())) as FileSystemDirectoryHandle | null;
-  }
-
-  private async prepare(cfg: TrainConfig): Promise<Prepared> {
-    if (cfg.dataset.kind === 'demo') {
-      let demo;
-      try {
-        demo = generateDemoDataset(cfg.dataset);
-      } catch (err) {
-        throw new EngineError('E_CONFIG', err instanceof Error ? err.message : String(err));
-      }
-      const items = demo.keys.map((key, i) => ({ key, label: demo.labels[i] }));
-      const whole = stratifiedSplit(items, cfg.dataset.split, cfg.seed);
-      const split = cfg.crossValidation ? foldSplit(cfg, items, whole, cfg.dataset.split) : whole;
-      return {
-        data: { images: demo.images, labels: demo.labels, imageSize: demo.imageSize, channels: demo.channels, numClasses: demo.classes.length },
-        keys: demo.keys,
-        classes: demo.classes,
-        split,
-        normalization: channelStats(demo.images, demo.imageSize * demo.imageSize, demo.channels, split.train),
-      };
-    }
-    const { summary, data } = this.importedAs(cfg.dataset.fingerprint);
-    if (data.options.purpose === 'evaluation') throw new EngineError('E_DATASET', `"${summary.name}" was imported as a folder to evaluate on, without a split; import it again to train on it or to evaluate on its test split`);
-    let split = data.split;
-    // Training uses the statistics stored for this split (the ones the user can see and verify); a fold's come from
-    // its own training images, so the held-out fold does not leak into the normalisation.
-    const stored = cfg.crossValidation ? undefined : await getStats(await this.database(), summary.splitId);
-    let normalization = stored ? { mean: stored.mean, std: stored.std } : data.normalization;
-    if (cfg.crossValidation) {
-      // The manifest's groups (patients and duplicate clusters) keep each group in one fold.
-      const groups = new Map(data.manifest.entries.map((e) => [e.path, e.group]));
-      split = foldSplit(cfg, data.keys.map((key, i) => ({ key, label: data.labels[i], group: groups.get(key) })), data.split, data.options.split);
-      normalization = channelStats(data.images, data.imageSize * data.imageSize, data.channels, split.train);
-    }
-    return {
-      data: { images: data.images, labels: data.labels, imageSize: data.imageSize, channels: data.channels, numClasses: data.classes.length },
-      keys: data.keys,
-      classes: data.classes,
-      split,
-      normalization,
-      dataset: {
-        fingerprint: data.fingerprint,
-        classes: data.classes,
-        counts: data.counts,
-        skipped: data.skipped,
-        duplicates: { exactGroups: data.duplicates.exactGroups, nearGroups: data.duplicates.nearGroups, crossSplit: data.duplicates.crossSplit },
-        normalization,
-        name: summary.name,
-        splitId: summary.splitId,
-        importOptions: data.options,
-      },
-    };
-  }
+  // The dataset session (datasets.ts): scan → decode → split.
+  readonly scanFolder: Engine['scanFolder'] = (input) => this.datasets.scanFolder(input);
+  readonly recommendRecipe: Engine['recommendRecipe'] = () => this.datasets.recommendRecipe();
+  readonly importDataset: Engine['importDataset'] = (opts, onEvent) => this.datasets.importDataset(opts, onEvent);
+  readonly decode: Engine['decode'] = (folderId, opts, onEvent) => this.datasets.decode(folderId, opts, onEvent);
+  readonly split: Engine['split'] = (datasetId, opts) => this.datasets.split(datasetId, opts);
+  readonly cancelImport: Engine['cancelImport'] = () => this.datasets.cancelImport();
+  readonly thumbnails: Engine['thumbnails'] = (keys, size) => this.datasets.thumbnails(keys, size);
+  readonly exportManifest: Engine['exportManifest'] = (format) => this.datasets.exportManifest(format);
+  readonly verifyStats: Engine['verifyStats'] = () => this.datasets.verifyStats();
+  readonly recomputeStats: Engine['recomputeStats'] = () => this.datasets.recomputeStats();
+  readonly rememberedFolder: Engine['rememberedFolder'] = () => this.datasets.rememberedFolder();
+  readonly exportRecipe: Engine['exportRecipe'] = async (runId, opts) => exportRecipe(await this.database(), runId, opts, this.datasets.held());
 
   // Training and evaluation (run-executor.ts).
   readonly train: Engine['train'] = (cfg, onEvent) => this.executor.train(cfg, onEvent);
@@ -429,17 +186,17 @@ export class StudioEngine implements Engine {
    */
   private async sampleImages(size: number, channels: number, count: number, runId: string | null): Promise<{ pixels: Uint8Array; count: number } | null> {
     const stride = size * size * channels;
-    const data = this.dataset?.data;
+    const data = this.datasets.held();
     if (data && data.imageSize === size && data.channels === channels) return paritySample(data.images, stride, data.split, count);
     const run = runId ? await getRun(await this.database(), runId) : undefined;
     if (run?.config.dataset.kind !== 'demo') return null;
-    const demo = await this.prepare(run.config);
+    const demo = await this.datasets.prepare(run.config);
     if (demo.data.imageSize !== size || demo.data.channels !== channels) return null;
     return paritySample(demo.data.images, stride, demo.split, count);
   }
 
   async augmentPreview(req: AugmentPreviewRequest): Promise<AugmentPreview[]> {
-    const { data } = this.imported();
+    const { data } = this.datasets.imported();
     await this.backend();
     return augmentPreviews(data, req);
   }

@@ -5,8 +5,6 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { DEMO_CLASSES } from '../src/core/dataset/demo';
-import type { SplitIndices } from '../src/core/dataset/split';
-import type { ChannelStats } from '../src/core/dataset/stats';
 import type { MemoryEstimate } from '../src/core/models/memory';
 import { BACKEND_LABEL, cachesFeatures, forwardBackend, type BackendMeasurement, type RunWork } from '../src/core/routing';
 import { resolveTrainConfig } from '../src/core/settings/resolve';
@@ -18,7 +16,6 @@ import { checkpointMetrics } from '../src/core/store/run-status';
 import { bestValidationRecord } from '../src/core/metrics/operating-point';
 import { inverseFrequencyClassWeights, isImbalanced } from '../src/core/train/losses';
 import { planPhases } from '../src/core/train/phases';
-import type { TensorDataset } from '../src/core/train/trainer';
 import type { RunRecord, TrainConfig } from '../src/core/train/types';
 import { EngineError, isOutOfMemory } from '../src/engine/errors';
 import type { BackendInfo, BackendName, CrossValidationEvent, CrossValidationRequest, CrossValidationResult, EvaluateEvent, EvaluateRequest, EvaluationRecord, GradCam, GradCamRequest, MeasureProgress, ModelEvaluateRequest, ReportFile, ReportOptions, SpeedProbe, Thumbnail, TrainEvent } from '../src/engine/types';
@@ -38,24 +35,15 @@ import { RunLocks } from './run-lock';
 import { probeModel } from './speed';
 import { loadTorchvisionState } from './torch-weights';
 import { validationSampler } from './val-samples';
+import type { Prepared } from './datasets';
 
 /** A run's images, labels, split and normalisation, as the engine prepares them from its config (demo or imported). */
-export interface PreparedRun {
-  data: TensorDataset;
-  /** Image keys (paths, demo ids), parallel to data.labels. */
-  keys: readonly string[];
-  classes: string[];
-  split: SplitIndices;
-  normalization: ChannelStats;
-  dataset?: RunRecord['dataset'];
-}
-
 /** What the executor takes from the engine. */
 export interface RunHost {
   backends: BackendChoice;
   claims: Claims;
   database(): Promise<StudioDB>;
-  prepare(cfg: TrainConfig): Promise<PreparedRun>;
+  prepare(cfg: TrainConfig): Promise<Prepared>;
   /** The dataset imported in this session with this fingerprint, whole (an external test set). */
   importedWhole: EvaluateHost['imported'];
   /** The input and class count of the dataset imported with this fingerprint (E_NOT_FOUND when it is not). */

@@ -4,7 +4,7 @@
  */
 
 import type { DataCheck, LabelConflict } from '../core/dataset/checks';
-import type { DuplicateSummary, ImportEvent, ImportOptions, SplitCountsByClass } from '../core/dataset/importer';
+import type { DecodeOptions, DuplicateSummary, ImportEvent, ImportOptions, SplitCountsByClass, SplitOptions } from '../core/dataset/importer';
 import type { SkippedFile } from '../core/dataset/layout';
 import type { ChannelStats, StatsCheck } from '../core/dataset/stats';
 import type { EvaluationRecord } from '../core/metrics/evaluation';
@@ -33,7 +33,7 @@ export type { BackendMeasurement, MeasuredBackend, Routing } from '../core/routi
 export type { DeviceSpeed, Recommendation, RecommendedSettings, StageEstimate } from '../core/train/recommend';
 export type { AugmentConfig } from '../core/settings/augment';
 export type { SplitFractions, SplitName } from '../core/dataset/split';
-export type { DedupeMode, DuplicateSummary, ImportEvent, ImportOptions, SplitCountsByClass } from '../core/dataset/importer';
+export type { DecodeOptions, DedupeMode, DuplicateSummary, ImportEvent, ImportOptions, SplitCountsByClass, SplitOptions } from '../core/dataset/importer';
 export type { DataCheck, LabelConflict, LabelConflictMode } from '../core/dataset/checks';
 export type { SkippedFile } from '../core/dataset/layout';
 export type { ChannelStats, StatsCheck } from '../core/dataset/stats';
@@ -170,6 +170,8 @@ export type FolderInput =
 
 /** What a folder holds, before anything is decoded. */
 export interface FolderScan {
+  /** The scan's id, for `Engine.decode`: the latest scan is the one the engine keeps. */
+  folderId: string;
   name: string;
   layout: 'flat' | 'presplit';
   classes: { name: string; count: number }[];
@@ -180,7 +182,36 @@ export interface FolderScan {
   checks: DataCheck[];
 }
 
+/** A folder decoded at one size and channel count, held to be split (see Engine.decode). */
+export interface DecodedSummary {
+  /** The decoded images' id, for `Engine.split`. */
+  datasetId: string;
+  /** The scan it was decoded from. */
+  folderId: string;
+  name: string;
+  fingerprint: string;
+  layout: 'flat' | 'presplit';
+  classes: string[];
+  emptyClasses: string[];
+  imageSize: number;
+  channels: 1 | 3;
+  /** Images decoded, and the files left out (not images, unreadable, …). */
+  images: number;
+  skipped: SkippedFile[];
+  /** Bytes of decoded pixels held. */
+  bytesHeld: number;
+  /** Without a split: decoded to be evaluated on (an external test folder, see DecodeOptions.purpose). */
+  evaluationOnly: boolean;
+  seconds: number;
+  imagesPerSecond: number;
+}
+
 export interface DatasetSummary {
+  /** The decoded images this split was made from (split them again with `Engine.split`), and their scan. */
+  datasetId: string;
+  folderId: string;
+  /** Decoded to be evaluated on: no split, every image in `counts.test` (an external test folder). */
+  evaluationOnly: boolean;
   name: string;
   fingerprint: string;
   /** Key of this split's statistics in storage: fingerprint plus everything that decides the split. */
@@ -523,8 +554,21 @@ export interface Engine {
    * imbalance and test folder and from a short timed probe of the backbone and head here (src/core/train/recommend.ts).
    */
   recommendRecipe(): Promise<RecommendedRecipe>;
-  /** Decodes the last scanned folder at the model's input size, splits it and computes its statistics. */
+  /** Decodes the last scanned folder at the model's input size, splits it and computes its statistics: `decode` then `split`. */
   importDataset(opts: ImportOptions, onEvent: (e: ImportEvent) => void): Promise<DatasetSummary>;
+  /**
+   * Reads and decodes every image of a scanned folder (its chosen classes) at one size and channel count, the only
+   * pass over the pixels. The engine holds the latest decoded folder only (decoded images are large): decoding
+   * another releases the previous one once nothing split from it is in use.
+   */
+  decode(folderId: string, opts: DecodeOptions, onEvent: (e: ImportEvent) => void): Promise<DecodedSummary>;
+  /**
+   * Splits decoded images (seed, fractions, groups, duplicates, label conflicts) without decoding any again: the
+   * split, the training split's statistics, the duplicates' cross-split report and the manifest, stored like an
+   * import's; it becomes the imported dataset. The same options give the same splitId as a fresh import. Refused
+   * (E_DATASET) for a folder decoded to be evaluated on, which has no split.
+   */
+  split(datasetId: string, opts: SplitOptions): Promise<DatasetSummary>;
   cancelImport(): Promise<void>;
   /** Small previews of imported images (the UI never holds every image). */
   thumbnails(keys: string[], size: number): Promise<Thumbnail[]>;

@@ -10,7 +10,7 @@ import { InferenceState } from './inference.svelte';
 import { MeasurementsState } from './measurements.svelte';
 import { RegistryState } from './registry.svelte';
 import { EVALUATION_IMPORT } from '../engine/types';
-import type { BackendInfo, BackendName, ConfigTemplate, Routing, ZooModel, DatasetSummary, EpochMetrics, FolderInput, FolderScan, ImportEvent, ImportOptions, RunRecord, StudioSettings, TrainConfig, TrainEvent, EvaluateEvent, EvaluateRequest, EvaluationRecord, OnnxBackboneImport, OnnxBackboneRequest, RecommendedRecipe, ValidationSample } from '../engine/types';
+import type { BackendInfo, BackendName, ConfigTemplate, Routing, ZooModel, DatasetSummary, EpochMetrics, FolderInput, FolderScan, ImportEvent, ImportOptions, RunRecord, SplitOptions, StudioSettings, TrainConfig, TrainEvent, EvaluateEvent, EvaluateRequest, EvaluationRecord, OnnxBackboneImport, OnnxBackboneRequest, RecommendedRecipe, ValidationSample } from '../engine/types';
 import { RESOURCE_BUFFER, resourceRequests, summarizeNetwork } from '../engine/network';
 import { runLockName, RUNS_CHANNEL, type RunAnnouncement } from '../engine/live-runs';
 import type { NetworkSummary } from '../engine/network';
@@ -108,6 +108,8 @@ export class Studio {
   importing = $state(false);
   importProgress = $state<{ done: number; total: number; imagesPerSecond: number; etaSeconds: number } | null>(null);
   importError = $state<ShownError | null>(null);
+  /** A re-split of the imported dataset in progress (see resplit). */
+  splitting = $state(false);
   dataset = $state<DatasetSummary | null>(null);
   rememberedFolder = $state<FileSystemDirectoryHandle | null>(null);
   zoo = $state<ZooModel[]>([]);
@@ -225,6 +227,25 @@ export class Studio {
       throw err;
     } finally {
       this.importing = false;
+    }
+  }
+
+  /**
+   * Splits the imported dataset's decoded images again with new split settings (seed, percentages, groups,
+   * duplicates): nothing is decoded again. A refusal shows in the panel and the dataset stays as it was.
+   */
+  async resplit(opts: SplitOptions): Promise<DatasetSummary> {
+    this.splitting = true;
+    this.importError = null;
+    try {
+      if (!this.dataset) throw new EngineError('E_NOT_FOUND', 'import a folder first: a re-split splits its decoded images again');
+      this.dataset = await this.engine.split(this.dataset.datasetId, opts);
+      return this.dataset;
+    } catch (err) {
+      this.importError = describeError(err);
+      throw err;
+    } finally {
+      this.splitting = false;
     }
   }
 

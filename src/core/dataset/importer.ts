@@ -4,7 +4,7 @@
  * The file system and the image decoder are injected: the worker passes browser ones, tests pass Node ones.
  */
 import { deriveSeed } from '../random';
-import { NEAR_THRESHOLD, dHash, dropDuplicates, duplicateReport, duplicateSplitGroups, findDuplicateGroups, sha256Hex, type DuplicateGroups, type DuplicateReport, type PerceptualHash } from './duplicates';
+import { NEAR_THRESHOLD, dHash, dropDuplicates, duplicateReport, duplicateSplitGroups, findDuplicateGroups, sha256Hex, type DuplicateGroups, type DuplicateReport } from './duplicates';
 import { DEFAULT_LABEL_CONFLICTS, importChecks, resolveLabelConflicts, type DataCheck, type LabelConflict, type LabelConflictMode } from './checks';
 import { datasetFingerprint } from './fingerprint';
 import { detectLayout, evaluationLayout, selectClasses, type DatasetLayout, type PathEntry, type SkippedFile } from './layout';
@@ -203,14 +203,46 @@ function countBySplit(classes: string[], labels: Int32Array, split: SplitIndices
 const BATCH_FILES = 16;
 const PROGRESS_EVERY_MS = 250;
 
-export async function importDataset(
+/** What decoding a folder fixes: the files it reads (classes, purpose) and the shape of their pixels. */
+export type DecodeOptions = Pick<ImportOptions, 'imageSize' | 'channels' | 'classes' | 'concurrency' | 'purpose'>;
+
+/** What a split of decoded images decides: none of it needs an image decoded again. */
+export type SplitOptions = Pick<ImportOptions, 'split' | 'seed' | 'groupPattern' | 'dedupe' | 'labelConflicts' | 'nearThreshold'>;
+
+/** One decoded file: what a split needs of it besides its pixels. */
+export interface DecodedFile extends ImageFacts {
+  key: string;
+  className: string;
+  presetSplit?: SplitName;
+  /** Bytes of the file (for the fingerprint). */
+  size: number;
+}
+
+/** A folder decoded at one size and channel count, not yet split: any number of splits are made from it. */
+export interface DecodedFolder {
+  fingerprint: string;
+  layout: DatasetLayout['kind'];
+  classes: string[];
+  emptyClasses: string[];
+  imageSize: number;
+  channels: 1 | 3;
+  /** uint8, image-major, channels-last: files.length × size × size × channels bytes. A split never writes to it. */
+  images: Uint8Array;
+  /** Every decoded file, in listing (key) order, parallel to `images`. */
+  files: DecodedFile[];
+  /** Files left out (not images, unreadable, …), sorted by path. */
+  skipped: SkippedFile[];
+  options: DecodeOptions;
+}
+
+/** Reads and decodes every file of the folder's chosen classes: the one pass over the pixels an import makes. */
+export async function decodeFolder(
   source: FolderSource,
-  opts: ImportOptions,
+  opts: DecodeOptions,
   analyze: ImageAnalyzer,
   onEvent: (e: ImportEvent) => void = () => {},
   shouldStop: () => boolean = () => false,
-): Promise<ImportedDataset> {
-  const pattern = opts.groupPattern ? compileGroupPattern(opts.groupPattern) : undefined;
+): Promise<DecodedFolder> {
   const forEvaluation = opts.purpose === 'evaluation';
   const chosen = selectClasses(scanFolder(source), opts.classes);
   const layout = forEvaluation ? evaluationLayout(chosen) : chosen;
@@ -221,11 +253,7 @@ export async function importDataset(
   const stride = size * size * channels;
   // One buffer for every image, allocated once: images that fail to decode are compacted away in place below.
   const images = new Uint8Array(files.length * stride);
-  const ok = new Array<boolean>(files.length).fill(false);
-  const hashes: string[] = new Array(files.length);
-  const phashes: PerceptualHash[] = new Array(files.length);
-  const sizes: number[] = new Array(files.length);
-  const pixelSums: Float64Array[] = new Array(files.length);
+  const facts: (ImageFacts & { size: number })[] = new Array(files.length);
   const skipped: SkippedFile[] = [...layout.skipped];
 
   const started = performance.now();
@@ -258,13 +286,9 @@ export async function importDataset(
         skip(i, item.error);
         return;
       }
-      sizes[i] = blobs[k].size;
-      hashes[i] = item.contentHash;
       images.set(result.pixels.subarray(k * stride, (k + 1) * stride), i * stride);
-      phashes[i] = item.phash;
-      // Summed per image while decoding: statistics need no second pass over every pixel.
-      pixelSums[i] = item.sums;
-      ok[i] = true;
+      // The sums are taken per image while decoding: statistics of any split need no second pass over every pixel.
+      facts[i] = { contentHash: item.contentHash, phash: item.phash, sums: item.sums, size: blobs[k].size };
     });
   };
   const worker = async () => {
@@ -290,85 +314,106 @@ export async function importDataset(
   onEvent({ type: 'analysing' });
 
   // Compact: keep decoded images in listing (key) order, dropping failures without a second buffer.
-  const kept: number[] = [];
+  const decoded: DecodedFile[] = [];
   for (let i = 0; i < files.length; i++) {
-    if (!ok[i]) continue;
-    if (kept.length !== i) images.copyWithin(kept.length * stride, i * stride, (i + 1) * stride);
-    kept.push(i);
+    if (!facts[i]) continue;
+    if (decoded.length !== i) images.copyWithin(decoded.length * stride, i * stride, (i + 1) * stride);
+    const { key, className, presetSplit } = files[i];
+    decoded.push({ key, className, ...(presetSplit ? { presetSplit } : {}), ...facts[i] });
   }
-  let keep = kept;
-  const keysAll = kept.map((i) => files[i].key);
-  const groups = findDuplicateGroups(
-    kept.map((i) => ({ key: files[i].key, contentHash: hashes[i], phash: phashes[i] })),
-    { threshold: opts.nearThreshold ?? NEAR_THRESHOLD },
-  );
-  const conflictMode = opts.labelConflicts ?? DEFAULT_LABEL_CONFLICTS;
-  const { conflicts, drop: conflicting } = resolveLabelConflicts(groups.exact, keysAll, (j) => files[kept[j]].className, conflictMode);
-  // Dedupe works on what the label-conflict choice left: a dropped copy represents no cluster and joins no group.
-  const remaining = conflicting.size ? withoutItems(groups, conflicting) : groups;
-  const dropped: DuplicateSummary['dropped'] = [];
-  let dupGroupIds: (string | undefined)[] = new Array(kept.length).fill(undefined);
-  let survivors = kept.map((_, j) => j).filter((j) => !conflicting.has(j)); // indices into `kept`
-  if (opts.dedupe === 'drop') {
-    const d = dropDuplicates(remaining, keysAll);
-    for (const x of d.dropped) dropped.push({ path: keysAll[x.index], duplicateOf: keysAll[x.keptAs] });
-    const deduped = new Set(d.keep);
-    survivors = survivors.filter((j) => deduped.has(j));
-  } else if (opts.dedupe === 'keep-together') {
-    dupGroupIds = duplicateSplitGroups(remaining, keysAll);
-  }
-  if (survivors.length !== kept.length) {
-    survivors.forEach((j, n) => {
-      if (j !== n) images.copyWithin(n * stride, j * stride, (j + 1) * stride);
-    });
-    keep = survivors.map((j) => kept[j]);
-  }
-  const n = keep.length;
-  const finalImages = images.subarray(0, n * stride);
-  const keys = keep.map((i) => files[i].key);
-  const classIndex = new Map(layout.classes.map((c, k) => [c, k]));
-  const labels = Int32Array.from(keep, (i) => classIndex.get(files[i].className)!);
-  const patientGroups = keep.map((i) => (pattern ? groupFromPattern(files[i].key, pattern) : undefined));
-  const groupIds = combineGroups(keys, patientGroups, survivors.map((j) => dupGroupIds[j]));
-  const split: SplitIndices = forEvaluation
-    ? { train: [], val: [], test: keys.map((_, k) => k) }
-    : groupedSplit(
-        keep.map((i, k) => ({ key: keys[k], label: labels[k], group: groupIds[k], presetSplit: files[i].presetSplit })),
-        opts.split,
-        opts.seed,
-      );
-  if (forEvaluation && n === 0) throw new RangeError(`none of the ${files.length} images could be read, so there is nothing to evaluate`);
-  for (const [name, idx] of Object.entries(forEvaluation ? {} : { train: split.train, val: split.val })) {
-    if (idx.length === 0) throw new RangeError(`the ${name === 'train' ? 'training' : 'validation'} split is empty: ${n} usable image${n === 1 ? '' : 's'} is too few for a ${Math.round(opts.split.train * 100)}/${Math.round(opts.split.val * 100)}/${Math.round(opts.split.test * 100)} split`);
-  }
-
-  // The leakage report is about the dataset as the user has it, so it covers every decoded file, dropped or not.
-  const splitOfKept: (SplitName | undefined)[] = new Array(kept.length).fill(undefined);
-  const splitOfKeep = splitOfEach(split, n);
-  survivors.forEach((j, k) => (splitOfKept[j] = splitOfKeep[k]));
-  const report: DuplicateReport = duplicateReport(groups, splitOfKept);
-  const named = (members: number[]) => members.map((j) => keysAll[j]);
-
-  const counts = countBySplit(layout.classes, labels, split);
-  const fingerprint = await datasetFingerprint(kept.map((i) => ({ path: files[i].key, size: sizes[i], contentHash: hashes[i] })));
+  if (forEvaluation && decoded.length === 0) throw new RangeError(`none of the ${files.length} images could be read, so there is nothing to evaluate`);
   return {
-    fingerprint,
+    fingerprint: await datasetFingerprint(decoded.map((f) => ({ path: f.key, size: f.size, contentHash: f.contentHash }))),
     layout: layout.kind,
     classes: layout.classes,
     emptyClasses: layout.emptyClasses,
     imageSize: size,
     channels,
-    images: finalImages,
+    images: images.subarray(0, decoded.length * stride),
+    files: decoded,
+    skipped: skipped.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)),
+    options: opts,
+  };
+}
+
+/**
+ * Splits a decoded folder (seeded, stratified, group-aware) and derives everything that depends on the split: the
+ * label-conflict and dedupe choices, the duplicates' cross-split report, the manifest and the training split's
+ * statistics, from the hashes and per-image sums the decoding kept. No image is decoded again. The dataset shares
+ * the decoded pixels when it keeps every image; when it drops some (dedupe 'drop', label conflicts), it holds its own
+ * compacted copy, so `decoded` stays whole for the next split. A folder decoded for evaluation gets no split: every
+ * image is in the test split.
+ */
+export function splitDecoded(decoded: DecodedFolder, opts: SplitOptions): ImportedDataset {
+  const pattern = opts.groupPattern ? compileGroupPattern(opts.groupPattern) : undefined;
+  const forEvaluation = decoded.options.purpose === 'evaluation';
+  const { files, imageSize: size, channels } = decoded;
+  const stride = size * size * channels;
+  const keysAll = files.map((f) => f.key);
+  const groups = findDuplicateGroups(files, { threshold: opts.nearThreshold ?? NEAR_THRESHOLD });
+  const conflictMode = opts.labelConflicts ?? DEFAULT_LABEL_CONFLICTS;
+  const { conflicts, drop: conflicting } = resolveLabelConflicts(groups.exact, keysAll, (j) => files[j].className, conflictMode);
+  // Dedupe works on what the label-conflict choice left: a dropped copy represents no cluster and joins no group.
+  const remaining = conflicting.size ? withoutItems(groups, conflicting) : groups;
+  const dropped: DuplicateSummary['dropped'] = [];
+  let dupGroupIds: (string | undefined)[] = new Array(files.length).fill(undefined);
+  let keep = files.map((_, j) => j).filter((j) => !conflicting.has(j)); // indices into `files`
+  if (opts.dedupe === 'drop') {
+    const d = dropDuplicates(remaining, keysAll);
+    for (const x of d.dropped) dropped.push({ path: keysAll[x.index], duplicateOf: keysAll[x.keptAs] });
+    const deduped = new Set(d.keep);
+    keep = keep.filter((j) => deduped.has(j));
+  } else if (opts.dedupe === 'keep-together') {
+    dupGroupIds = duplicateSplitGroups(remaining, keysAll);
+  }
+  let images = decoded.images;
+  if (keep.length !== files.length) {
+    images = new Uint8Array(keep.length * stride);
+    keep.forEach((j, n) => images.set(decoded.images.subarray(j * stride, (j + 1) * stride), n * stride));
+  }
+  const n = keep.length;
+  const keys = keep.map((j) => keysAll[j]);
+  const classIndex = new Map(decoded.classes.map((c, k) => [c, k]));
+  const labels = Int32Array.from(keep, (j) => classIndex.get(files[j].className)!);
+  const patientGroups = keys.map((key) => (pattern ? groupFromPattern(key, pattern) : undefined));
+  const groupIds = combineGroups(keys, patientGroups, keep.map((j) => dupGroupIds[j]));
+  const split: SplitIndices = forEvaluation
+    ? { train: [], val: [], test: keys.map((_, k) => k) }
+    : groupedSplit(
+        keep.map((j, k) => ({ key: keys[k], label: labels[k], group: groupIds[k], presetSplit: files[j].presetSplit })),
+        opts.split,
+        opts.seed,
+      );
+  for (const [name, idx] of Object.entries(forEvaluation ? {} : { train: split.train, val: split.val })) {
+    if (idx.length === 0) throw new RangeError(`the ${name === 'train' ? 'training' : 'validation'} split is empty: ${n} usable image${n === 1 ? '' : 's'} is too few for a ${Math.round(opts.split.train * 100)}/${Math.round(opts.split.val * 100)}/${Math.round(opts.split.test * 100)} split`);
+  }
+
+  // The leakage report is about the dataset as the user has it, so it covers every decoded file, dropped or not.
+  const splitOfFile: (SplitName | undefined)[] = new Array(files.length).fill(undefined);
+  const splitOfKeep = splitOfEach(split, n);
+  keep.forEach((j, k) => (splitOfFile[j] = splitOfKeep[k]));
+  const report: DuplicateReport = duplicateReport(groups, splitOfFile);
+  const named = (members: number[]) => members.map((j) => keysAll[j]);
+
+  const counts = countBySplit(decoded.classes, labels, split);
+  return {
+    fingerprint: decoded.fingerprint,
+    layout: decoded.layout,
+    classes: decoded.classes,
+    emptyClasses: decoded.emptyClasses,
+    imageSize: size,
+    channels,
+    images,
     labels,
     keys,
-    contentHashes: keep.map((i) => hashes[i]),
+    contentHashes: keep.map((j) => files[j].contentHash),
     split,
-    manifest: buildSplitManifest(keys.map((key, k) => ({ path: key, className: layout.classes[labels[k]], group: groupIds[k] })), split, opts.seed, opts.split),
+    manifest: buildSplitManifest(keys.map((key, k) => ({ path: key, className: decoded.classes[labels[k]], group: groupIds[k] })), split, opts.seed, opts.split),
     counts,
-    skipped: skipped.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)),
+    skipped: decoded.skipped,
     labelConflicts: conflicts,
     // A folder imported to be evaluated has no split: only its label conflicts are worth a warning.
-    checks: importChecks(conflicts, conflictMode, layout.classes, counts, opts.split.test).filter((c) => !forEvaluation || c.id === 'label-conflicts'),
+    checks: importChecks(conflicts, conflictMode, decoded.classes, counts, opts.split.test).filter((c) => !forEvaluation || c.id === 'label-conflicts'),
     duplicates: {
       exactGroups: report.exactGroups.map((g) => named(g.members)),
       nearGroups: report.nearGroups.map((g) => named(g.members)),
@@ -377,10 +422,23 @@ export async function importDataset(
       keptTogether: opts.dedupe === 'keep-together' ? remaining.clusters.length : 0,
     },
     // An evaluation import is never trained on: its statistics (shown, never used) cover every image.
-    normalization: statsFromSums(keep.map((i) => pixelSums[i]), forEvaluation ? split.test : split.train, size * size, channels),
+    normalization: statsFromSums(keep.map((j) => files[j].sums), forEvaluation ? split.test : split.train, size * size, channels),
     // The choice made, default included: a run records it, and rebuilding its split must make the same one.
-    options: { ...opts, labelConflicts: conflictMode },
+    options: { ...decoded.options, ...opts, labelConflicts: conflictMode },
   };
+}
+
+/** Decodes the folder and splits it: one import, as `decodeFolder` then `splitDecoded`. */
+export async function importDataset(
+  source: FolderSource,
+  opts: ImportOptions,
+  analyze: ImageAnalyzer,
+  onEvent: (e: ImportEvent) => void = () => {},
+  shouldStop: () => boolean = () => false,
+): Promise<ImportedDataset> {
+  // A group pattern that does not compile is refused before anything is decoded.
+  if (opts.groupPattern) compileGroupPattern(opts.groupPattern);
+  return splitDecoded(await decodeFolder(source, opts, analyze, onEvent, shouldStop), opts);
 }
 
 /** The duplicate groups without the items in `drop` (groups left with fewer than two members are gone). */

@@ -83,7 +83,7 @@ function padOrCrop(x: tf.Tensor4D, top: number, bottom: number, left: number, ri
 
 /** The input padded as the convolution pads it, plus stride − 1 rows and columns for tap()'s reshape. */
 function paddedInput(x: tf.Tensor4D, info: tf.backend_util.Conv2DInfo): tf.Tensor4D {
-  const { top, bottom, left, right } = info.padInfo;
+  const { top, left } = info.padInfo;
   const { strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw, filterHeight: kh, filterWidth: kw, outHeight: oh, outWidth: ow } = info;
   // The extent tap() reads: the last tap's offset plus outH·strideH (likewise W).
   const needH = (kh - 1) * dh + oh * sh;

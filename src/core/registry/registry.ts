@@ -8,7 +8,7 @@ import type { StudioDB } from '../store/db';
 import type { ModelMetadata } from '../export/metadata';
 import type { ModelFiles } from '../export/tfjs';
 import type { RunRecord } from '../train/types';
-import type { ModelVersion, StoredModelFile } from '../store/records';
+import type { ModelVersion } from '../store/records';
 import { modelCard, pct, wilsonInterval, type CardEvaluation, type MedicalVerdict } from './card';
 import { checkQuota, commitOrAbort, isQuotaError, type EstimateFn } from './quota';
 import { compareSemver, parseSemver, semverProblem } from './semver';
