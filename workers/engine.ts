@@ -6,7 +6,7 @@ import { ImportCancelled, importDataset, scanFolder, splitId, type FolderSource,
 import { DatasetError } from '../src/core/dataset/layout';
 import { GroupPatternError, manifestToCsv, manifestToJson, stratifiedSplit, validateFractions, type SplitIndices } from '../src/core/dataset/split';
 import { channelStats, IMAGENET_STATS, verifyStats, type ChannelStats } from '../src/core/dataset/stats';
-import { addImportedEntry, getZooEntry, zooEntries, type ZooEntry } from '../src/core/models/zoo';
+import { BUILTIN_ZOO, Zoo, type ZooEntry } from '../src/core/models/zoo';
 import { deriveSeed, mulberry32, shuffle } from '../src/core/random';
 import { BOUNDS, CHOICES, rangeProblem, type Range } from '../src/core/settings/schema';
 import { resolveTrainConfig } from '../src/core/settings/resolve';
@@ -30,7 +30,7 @@ import type { RunRecord, Strategy, TrainConfig } from '../src/core/train/types';
 import { EngineError, isOutOfMemory } from '../src/engine/errors';
 import type { ClusterRunFiles, CrossValidationEvent, CrossValidationRequest, CrossValidationResult, MeasureProgress, RunComparison, SpeedProbe } from '../src/engine/types';
 import type { AugmentPreview, AugmentPreviewRequest, BackboneImport, BackendInfo, BackendName, DatasetSummary, Engine, EvaluateEvent, EvaluateRequest, EvaluationRecord, ExportedFile, ModelExport, ModelVersion, NetworkRequest, RegisterModelRequest, ReportFile, ZooModel, FolderInput, FolderScan, ImportEvent, StatsVerification, Thumbnail, TrainEvent, PredictImage, PredictOptions, PredictProgress, PredictResult, RegistrationReview, StorageGroupUsage, ModelEvaluateRequest, ReportOptions, GradCam, GradCamRequest, OnnxBackboneImport, OnnxBackboneRequest, WeightsFileImport, RecommendedRecipe } from '../src/engine/types';
-import { ConfigError, configFromSettings, configTemplates, checkSettings, parseConfigText, readConfig, recommendedConfig, settingsFromConfig, type ConfigTemplate, type StudioConfig, type StudioSettings } from '../src/core/config';
+import { ConfigError, configFromSettings, configTemplates, checkSettings, defaultConfig, parseConfigText, readConfig, recommendedConfig, settingsFromConfig, type ConfigTemplate, type StudioConfig, type StudioSettings } from '../src/core/config';
 import { importedBackbones } from '../src/core/store/backbones';
 import { importBackboneFolder } from './backbone-import';
 import { importTorchWeightsFile, loadTorchvisionState } from './torch-weights';
@@ -111,9 +111,9 @@ function checkPhases(cfg: TrainConfig, strategy: Strategy): void {
   if (problem) bad(problem);
 }
 
-function zooEntry(id: string): ZooEntry {
+function zooEntry(zoo: Zoo, id: string): ZooEntry {
   try {
-    return getZooEntry(id);
+    return zoo.entry(id);
   } catch (err) {
     throw new EngineError('E_CONFIG', (err as Error).message);
   }
@@ -179,6 +179,8 @@ export class StudioEngine implements Engine {
   /** The backend choice in progress (see init and backend). */
   private selecting: Promise<BackendInfo> | null = null;
   private db: Promise<StudioDB> | null = null;
+  /** The built-in models and this profile's imported backbones: read by database(), replaced by importOnnxBackbone. */
+  private modelZoo: Zoo = BUILTIN_ZOO;
   private active: RunControl | null = null;
   /** A speed probe in flight (see probeSpeed). */
   private probing: Promise<void> | null = null;
@@ -195,6 +197,7 @@ export class StudioEngine implements Engine {
   private readonly registry = new RegistryService(
     () => this.database(),
     (size, channels, count, runId) => this.sampleImages(size, channels, count, runId),
+    () => this.modelZoo,
   );
 
   private readonly predictor: Predictor;
@@ -205,13 +208,19 @@ export class StudioEngine implements Engine {
     this.predictor = new Predictor(() => this.database(), analyze);
   }
 
-  /** The studio DB, once open with the imported ONNX backbones registered in the zoo. */
+  /** The studio DB, once open with its imported ONNX backbones in the zoo. */
   private database(): Promise<StudioDB> {
     this.db ??= openStudioDB().then(async (db) => {
-      for (const entry of await importedBackbones(db)) addImportedEntry(entry);
+      this.modelZoo = new Zoo(await importedBackbones(db));
       return db;
     });
     return this.db;
+  }
+
+  /** The zoo, once the database's imported backbones are in it. */
+  private async loadedZoo(): Promise<Zoo> {
+    await this.database();
+    return this.modelZoo;
   }
 
   async init(backend: BackendName | 'auto'): Promise<BackendInfo> {
@@ -270,7 +279,7 @@ export class StudioEngine implements Engine {
     const imported = this.dataset?.summary.name === this.scanned.name ? this.dataset.summary.imagesPerSecond : undefined;
     try {
       const recommendation = recommendRecipe(shape, await measureDeviceSpeed(browserBackboneLoader(await this.database()), routing, shape.classes.length, imported));
-      return { ...recommendation, form: settingsFromConfig(recommendedConfig(recommendation.settings)) };
+      return { ...recommendation, form: settingsFromConfig(recommendedConfig(recommendation.settings, defaultConfig(this.modelZoo)), this.modelZoo) };
     } catch (err) {
       throw asEngineError(err);
     }
@@ -358,7 +367,7 @@ export class StudioEngine implements Engine {
   }
 
   exportRecipe(runId: string, opts: { fileNames: boolean }): Promise<RecipeFile[]> {
-    return this.database().then((db) => exportRecipe(db, runId, opts, this.dataset?.data));
+    return this.database().then((db) => exportRecipe(db, this.modelZoo, runId, opts, this.dataset?.data));
   }
 
   async exportManifest(format: 'csv' | 'json'): Promise<string> {
@@ -452,7 +461,7 @@ export class StudioEngine implements Engine {
   async train(cfg: TrainConfig, onEvent: (e: TrainEvent) => void): Promise<RunRecord> {
     this.refuseDuringCrossValidation(cfg.crossValidation?.id === this.crossval?.id);
     checkConfig(cfg);
-    const entry = zooEntry(cfg.model);
+    const entry = zooEntry(await this.loadedZoo(), cfg.model);
     checkPhases(cfg, resolveStrategy(cfg, entry));
     const runId = newRunId();
     return this.locks.hold(runId, () => this.execute(runId, this.locks.announce(onEvent), async (backend) => ({
@@ -542,7 +551,7 @@ export class StudioEngine implements Engine {
       const store = db;
       const prepared = await this.prepare(cfg);
       const { data, split } = prepared;
-      const routing = (run.routing = await measuredRouting(store, backend, { cfg, data, work }, (p) => onEvent({ type: 'measure', ...p })));
+      const routing = (run.routing = await measuredRouting(store, this.modelZoo, backend, { cfg, data, work }, (p) => onEvent({ type: 'measure', ...p })));
       run.classes = prepared.classes;
       run.split = { train: split.train.length, val: split.val.length, test: split.test.length };
       if (prepared.dataset) run.dataset = prepared.dataset;
@@ -555,7 +564,7 @@ export class StudioEngine implements Engine {
       if (cfg.classWeights === 'auto' && isImbalanced(trainCounts)) run.classWeights = inverseFrequencyClassWeights(trainCounts);
       // Weights are created on the backend that uses them first; later work moves them on use.
       await useBackend(cachesFeatures(work) ? routing.forward : routing.train);
-      const built = await buildModel(cfg, data, prepared.normalization, browserBackboneLoader(store), (entry) => loadTorchvisionState(entry, store, (p) => onEvent({ type: 'weights', ...p })));
+      const built = await buildModel(this.modelZoo, cfg, data, prepared.normalization, browserBackboneLoader(store), (entry) => loadTorchvisionState(entry, store, (p) => onEvent({ type: 'weights', ...p })));
       model = built.model;
       run.optimizer = built.optimizer;
       run.input = { imageSize: data.imageSize, channels: data.channels as 1 | 3, normalization: built.normalization };
@@ -724,7 +733,7 @@ export class StudioEngine implements Engine {
     this.active = control;
     try {
       const backend = await this.forwardInfo();
-      const host: EvaluateHost = { db: await this.database(), backend, prepare: (cfg: TrainConfig) => this.prepare(cfg), imported: (fp: string) => this.importedWhole(fp), shouldStop: () => control.stop, yieldToHost };
+      const host: EvaluateHost = { db: await this.database(), zoo: this.modelZoo, backend, prepare: (cfg: TrainConfig) => this.prepare(cfg), imported: (fp: string) => this.importedWhole(fp), shouldStop: () => control.stop, yieldToHost };
       return await onBackend(backend.name, () => work(host));
     } catch (err) {
       throw asEngineError(err);
@@ -755,7 +764,7 @@ export class StudioEngine implements Engine {
     // Claimed like a run: Grad-CAM switches the active backend, which a run in flight must not see.
     this.active = new RunControl('gradcam');
     try {
-      return await explain({ db: await this.database(), backend: await this.backend(), prepare: (cfg) => this.prepare(cfg), registry: this.registry, decode: (file, size, channels) => this.decodeOne(file, size, channels) }, req);
+      return await explain({ db: await this.database(), zoo: this.modelZoo, backend: await this.backend(), prepare: (cfg) => this.prepare(cfg), registry: this.registry, decode: (file, size, channels) => this.decodeOne(file, size, channels) }, req);
     } catch (err) {
       throw asEngineError(err);
     } finally {
@@ -779,13 +788,13 @@ export class StudioEngine implements Engine {
   }
 
   async zoo(): Promise<ZooModel[]> {
-    await this.database();
-    return zooEntries().map((e) => ({ id: e.id, name: e.name, family: e.family, inputSize: e.inputSize, params: e.params, pretrained: e.source.kind !== 'builtin', defaults: e.defaults, ...(weightsFileOf(e) ? { weightsFile: weightsFileOf(e) } : {}) }));
+    return (await this.loadedZoo()).entries().map((e) => ({ id: e.id, name: e.name, family: e.family, inputSize: e.inputSize, params: e.params, pretrained: e.source.kind !== 'builtin', defaults: e.defaults, ...(weightsFileOf(e) ? { weightsFile: weightsFileOf(e) } : {}) }));
   }
 
   async estimateMemory(cfg: TrainConfig): Promise<MemoryEstimate> {
     checkConfig(cfg);
-    zooEntry(cfg.model);
+    const zoo = await this.loadedZoo();
+    zooEntry(zoo, cfg.model);
     const backend = await this.backend();
     let data;
     if (cfg.dataset.kind === 'demo') {
@@ -795,7 +804,7 @@ export class StudioEngine implements Engine {
       data = { imageSize: summary.imageSize, channels: summary.channels, numClasses: summary.classes.length };
     }
     try {
-      return await this.memory.estimate(cfg, data, browserBackboneLoader(await this.database()), backend.name);
+      return await this.memory.estimate(zoo, cfg, data, browserBackboneLoader(await this.database()), backend.name);
     } catch (err) {
       throw asEngineError(err);
     }
@@ -815,14 +824,15 @@ export class StudioEngine implements Engine {
 
   async probeSpeed(cfg: TrainConfig): Promise<SpeedProbe> {
     checkConfig(cfg);
-    const entry = zooEntry(cfg.model);
+    const zoo = await this.loadedZoo();
+    const entry = zooEntry(zoo, cfg.model);
     this.refuseProbeWhileTraining();
     const backend = await this.backend();
     const data = this.inputShape(cfg);
     const routing = routeRun(backend, { strategy: resolveStrategy(cfg, entry), augment: false, cacheFeatures: false });
     return this.probe(backend, async () => {
       await useBackend(routing.train);
-      const built = await buildModel(cfg, data, { mean: [0, 0, 0], std: [1, 1, 1] }, browserBackboneLoader(await this.database()));
+      const built = await buildModel(zoo, cfg, data, { mean: [0, 0, 0], std: [1, 1, 1] }, browserBackboneLoader(await this.database()));
       try {
         return await probeModel(built.model, cfg.batchSize, routing.train);
       } finally {
@@ -872,12 +882,12 @@ export class StudioEngine implements Engine {
     }
     this.refuseProbeWhileTraining();
     const backend = await this.backend();
-    const work = { strategy: resolveStrategy(cfg, zooEntry(cfg.model)), augment: false, cacheFeatures: false };
+    const work = { strategy: resolveStrategy(cfg, zooEntry(await this.loadedZoo(), cfg.model)), augment: false, cacheFeatures: false };
     const candidates = candidatesFor(backend, work);
     if (backend.requested !== 'auto') throw new EngineError('E_CONFIG', `the ${BACKEND_LABEL[backend.name]} backend was chosen, so every run stays on it: choose auto to measure the backends`);
     if (candidates.length < 2) throw new EngineError('E_CONFIG', `only ${candidates.map((b) => BACKEND_LABEL[b]).join(', ') || 'no backend'} can train ${cfg.model} here: there is nothing to measure`);
     return this.probe(backend, async () => {
-      const measured = await measureBackends(await this.database(), backend, { cfg, data, work }, candidates, onProgress);
+      const measured = await measureBackends(await this.database(), this.modelZoo, backend, { cfg, data, work }, candidates, onProgress);
       if (!measured) throw new EngineError('E_BACKEND', `no backend could run a training step of ${cfg.model} here`);
       return measured;
     });
@@ -921,7 +931,7 @@ export class StudioEngine implements Engine {
     this.refuseDuringCrossValidation(false);
     // The weights are set through tensors, on whichever backend the engine uses.
     await this.backend();
-    return importClusterRun(await this.database(), sourceRunId, files);
+    return importClusterRun(await this.database(), this.modelZoo, sourceRunId, files);
   }
 
   async compareRuns(runIds: string[]): Promise<RunComparison[]> {
@@ -1032,20 +1042,22 @@ export class StudioEngine implements Engine {
   }
 
   async configTemplates(): Promise<ConfigTemplate[]> {
-    return configTemplates();
+    return configTemplates(await this.loadedZoo());
   }
 
   async readConfig(file: string | object): Promise<StudioSettings> {
+    const zoo = await this.loadedZoo();
     try {
-      return settingsFromConfig(typeof file === 'string' ? parseConfigText(file) : readConfig(file));
+      return settingsFromConfig(typeof file === 'string' ? parseConfigText(file, zoo) : readConfig(file, zoo), zoo);
     } catch (err) {
       throw asEngineError(err);
     }
   }
 
   async writeConfig(settings: StudioSettings): Promise<StudioConfig> {
+    const zoo = await this.loadedZoo();
     try {
-      return configFromSettings(checkSettings(settings));
+      return configFromSettings(checkSettings(settings, zoo));
     } catch (err) {
       throw asEngineError(err);
     }
@@ -1061,7 +1073,7 @@ export class StudioEngine implements Engine {
 
   async importBackbone(id: string, input: FolderInput): Promise<BackboneImport> {
     await this.backend();
-    return importBackboneFolder(zooEntry(id), input, await this.database()).catch((err) => {
+    return importBackboneFolder(zooEntry(await this.loadedZoo(), id), input, await this.database()).catch((err) => {
       throw asEngineError(err);
     });
   }
@@ -1070,7 +1082,7 @@ export class StudioEngine implements Engine {
     // Building the network to check the file runs on the active backend, which a run switches.
     if (this.active) throw new EngineError('E_BUSY', `run ${this.active.runId} is training; pick the weights file when it has finished`);
     await this.backend();
-    const entry = zooEntry(id);
+    const entry = zooEntry(await this.loadedZoo(), id);
     const db = await this.database();
     const done =
       entry.source.kind === 'torchvision'
@@ -1086,7 +1098,9 @@ export class StudioEngine implements Engine {
     if (this.active) throw new EngineError('E_BUSY', `run ${this.active.runId} is training; import the ONNX backbone when it has finished`);
     await this.backend();
     try {
-      return await importOnnxBackbone(req, await this.database());
+      const { entry, report } = await importOnnxBackbone(req, await this.database());
+      this.modelZoo = this.modelZoo.withImported(entry);
+      return report;
     } catch (err) {
       throw asEngineError(err);
     }
