@@ -13,7 +13,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import jpeg from 'jpeg-js';
 import { dHash, duplicateSplitGroups, findDuplicateGroups, NEAR_THRESHOLD, type DuplicateCandidate } from '../src/core/dataset/duplicates';
 import { loadBackbone } from '../src/core/models/backbone';
-import { getZooEntry } from '../src/core/models/zoo';
+import { BUILTIN_ZOO } from '../src/core/models/zoo';
 import { folderHandler } from '../tests/fixtures/pretrained';
 
 export interface QualityData {
@@ -159,7 +159,7 @@ export async function features(data: QualityData, backbone: string, view: View, 
     return { gap: read(`${base}.gap.f32`), gmp: read(`${base}.gmp.f32`), dim: meta.dim, seconds: 0, cachedSeconds: meta.seconds };
   }
   await useWasm();
-  const entry = getZooEntry(backbone);
+  const entry = BUILTIN_ZOO.entry(backbone);
   const { model } = await loadBackbone(entry, { load: () => folderHandler(join(modelsDir, backbone)) });
   const dim = model.outputs[0].shape[3] as number;
   const n = data.labels.length;

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { bootstrapIntervals } from '../src/core/metrics/bootstrap';
 import { meanStd } from '../src/core/metrics/kfold';
 import { loadBackbone } from '../src/core/models/backbone';
-import { getZooEntry } from '../src/core/models/zoo';
+import { BUILTIN_ZOO } from '../src/core/models/zoo';
 import { probeBackbone, probeHead } from '../src/core/train/probe';
 import { RECOMMENDED_MODEL, recommendRecipe, type Recommendation } from '../src/core/train/recommend';
 import { folderHandler } from '../tests/fixtures/pretrained';
@@ -45,7 +45,7 @@ export async function qualityBenchmark(dataDir: string, real: boolean): Promise<
   const table: FeatureTable = { dim: cached.dim, views: { id: cached.gap, flip: mirrored.gap } };
 
   // This machine's speed, measured as the studio's worker measures it (here on the WASM backend).
-  const { model: backbone } = await loadBackbone(getZooEntry(RECOMMENDED_MODEL), { load: () => folderHandler(join(MODELS_DIR, RECOMMENDED_MODEL)) });
+  const { model: backbone } = await loadBackbone(BUILTIN_ZOO.entry(RECOMMENDED_MODEL), { load: () => folderHandler(join(MODELS_DIR, RECOMMENDED_MODEL)) });
   const backboneImagesPerSecond = await probeBackbone(backbone, 224);
   backbone.dispose();
   const headStepsPerSecond = await probeHead(cached.dim, data.classes.length);

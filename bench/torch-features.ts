@@ -15,7 +15,7 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { torchvisionBackbone } from '../src/core/models/torch/backbone';
 import { readCheckpoint } from '../src/core/models/torch/checkpoint';
-import { getZooEntry } from '../src/core/models/zoo';
+import { BUILTIN_ZOO } from '../src/core/models/zoo';
 import type { BenchRow } from './row';
 
 const PYTHON = '/usr/bin/python3';
@@ -35,7 +35,7 @@ export async function torchFeaturesBenchmark(images: number, only?: string[]): P
       if (made.status !== 0) throw new Error(`${arch}: ${made.stderr}`);
       const bytes = new Uint8Array(readFileSync(join(dir, `${arch}.pth`)));
       const t0 = performance.now();
-      const backbone = torchvisionBackbone(getZooEntry(`${arch}_imagenet`), readCheckpoint(bytes), SIZE);
+      const backbone = torchvisionBackbone(BUILTIN_ZOO.entry(`${arch}_imagenet`), readCheckpoint(bytes), SIZE);
       const loadSeconds = (performance.now() - t0) / 1000;
       try {
         const x = tf.randomUniform([images, SIZE, SIZE, 3], -2, 2, 'float32', 42);

@@ -18,7 +18,7 @@ import { EVALUATION_IMPORT } from '../src/engine/types';
 import { TTA_KINDS } from '../src/core/train/types';
 import { operatingPointSummary } from '../src/core/metrics/files';
 import { ConfigError, parseConfigText, settingsFromConfig } from '../src/core/config';
-import { MODEL_ZOO } from '../src/core/models/zoo';
+import { BUILTIN_ZOO } from '../src/core/models/zoo';
 import { BOUNDS, CHOICES, DEFAULTS, SCHEDULE_DEFAULTS, DEFAULT_EARLY_STOPPING, flagProblem, inRange, settingFlag, type Range, type SettingFlag } from '../src/core/settings/schema';
 import { settingsUsage } from '../src/core/settings/docs';
 import type { BackendInfo, ModelVersion, CrossValidationEvent, CrossValidationResult, DatasetSummary, EvaluateEvent, EvaluateRequest, EvaluationRecord, ImportEvent, ImportOptions, LrScheduleConfig, RunRecord, SplitFractions, StudioSettings, TrainConfig, TrainEvent, ZooModel, RegisterModelRequest, ExportedFile, ReportFile, ReportOptions, RecommendedRecipe } from '../src/engine/types';
@@ -281,7 +281,8 @@ async function readConfigFile(file: string, session: SessionArgs): Promise<Studi
   if (!existsSync(file) || !statSync(file).isFile()) throw new UsageError(`--config ${file}: no such file`);
   const text = readFileSync(file, 'utf8');
   try {
-    return settingsFromConfig(parseConfigText(text));
+    // Node has no profile, so its zoo is the built-in models; the page's holds the profile's imported backbones.
+    return settingsFromConfig(parseConfigText(text, BUILTIN_ZOO), BUILTIN_ZOO);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     if (!(await namesUnknownModel(text))) throw new UsageError(`--config ${file}: ${err.message}`);
@@ -302,7 +303,7 @@ async function namesUnknownModel(text: string): Promise<boolean> {
     return false;
   }
   const ids = [value?.train?.model, ...Object.keys(typeof value?.models === 'object' && value.models ? value.models : {})];
-  return ids.some((id) => typeof id === 'string' && !MODEL_ZOO.some((e) => e.id === id));
+  return ids.some((id) => typeof id === 'string' && !BUILTIN_ZOO.has(id));
 }
 
 /** Flags win over the config file, which wins over the CLI's defaults. */

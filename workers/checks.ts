@@ -1,6 +1,6 @@
 /** The engine's checks of a request before any work: settings outside the schema's ranges are refused as E_CONFIG. */
 import { validateFractions, type SplitFractions } from '../src/core/dataset/split';
-import { getZooEntry, type ZooEntry } from '../src/core/models/zoo';
+import type { Zoo, ZooEntry } from '../src/core/models/zoo';
 import { BOUNDS, CHOICES, rangeProblem, type Range } from '../src/core/settings/schema';
 import { checkLrSchedule, checkPhaseConfig, planPhases } from '../src/core/train/phases';
 import type { Strategy, TrainConfig } from '../src/core/train/types';
@@ -42,9 +42,9 @@ export function checkPhases(cfg: TrainConfig, strategy: Strategy): void {
   if (problem) bad(problem);
 }
 
-export function zooEntry(id: string): ZooEntry {
+export function zooEntry(zoo: Zoo, id: string): ZooEntry {
   try {
-    return getZooEntry(id);
+    return zoo.entry(id);
   } catch (err) {
     throw new EngineError('E_CONFIG', (err as Error).message);
   }

@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { CheckpointFormatError, readCheckpoint } from '../src/core/models/torch/checkpoint';
 import { checkMetricsAgainstRun, ClusterImportError, clusterClassifier, parseClusterMetrics, type ClusterMetrics } from '../src/core/models/torch/cluster';
 import { sha256Hex } from '../src/core/models/torch/backbone';
+import type { Zoo } from '../src/core/models/zoo';
 import { StorageFullError } from '../src/core/registry/quota';
 import { captureCheckpoint, deleteCheckpoints, saveCheckpoint } from '../src/core/store/checkpoints';
 import { getRun, saveRun, type StudioDB } from '../src/core/store/db';
@@ -40,7 +41,7 @@ async function freeRunId(db: StudioDB, sourceRunId: string): Promise<string> {
   return id;
 }
 
-export async function importClusterRun(db: StudioDB, sourceRunId: string, files: ClusterRunFiles): Promise<RunRecord> {
+export async function importClusterRun(db: StudioDB, zoo: Zoo, sourceRunId: string, files: ClusterRunFiles): Promise<RunRecord> {
   const source = await getRun(db, sourceRunId);
   if (!source) throw new EngineError('E_NOT_FOUND', `there is no run ${sourceRunId}`);
   if (source.cluster) throw new EngineError('E_CONFIG', `run ${sourceRunId} was itself brought back from a cluster; bring the new model back to the browser run it came from, ${source.cluster.sourceRunId}`);
@@ -49,7 +50,7 @@ export async function importClusterRun(db: StudioDB, sourceRunId: string, files:
   let built: tf.LayersModel | undefined;
   try {
     const metrics = parseClusterMetrics(await textOf(files.metrics));
-    checkMetricsAgainstRun(metrics, source);
+    checkMetricsAgainstRun(metrics, source, zoo);
     let state;
     try {
       state = readCheckpoint(modelBytes);
@@ -57,7 +58,7 @@ export async function importClusterRun(db: StudioDB, sourceRunId: string, files:
       if (err instanceof CheckpointFormatError) throw new ClusterImportError(`model.pth is not a PyTorch state_dict the studio can read: ${err.message}`);
       throw err;
     }
-    built = clusterClassifier(source, state);
+    built = clusterClassifier(source, state, zoo);
     const runId = await freeRunId(db, sourceRunId);
     const epochs = epochMetrics(metrics, source.split.train);
     const best = epochs.find((e) => e.epoch === metrics.best.epoch)!;

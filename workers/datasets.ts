@@ -13,10 +13,11 @@ import { crossValidationSplit } from '../src/core/metrics/kfold';
 import { deriveSeed, mulberry32, shuffle } from '../src/core/random';
 import { BOUNDS, CHOICES } from '../src/core/settings/schema';
 import { getStats, lastFolder, rememberFolder, saveSplit, saveStats, type StudioDB } from '../src/core/store/db';
+import type { Zoo } from '../src/core/models/zoo';
 import type { TensorDataset } from '../src/core/train/trainer';
 import type { RunRecord, TrainConfig } from '../src/core/train/types';
 import { recommendRecipe } from '../src/core/train/recommend';
-import { recommendedConfig, settingsFromConfig } from '../src/core/config';
+import { defaultConfig, recommendedConfig, settingsFromConfig } from '../src/core/config';
 import { routeRun } from './backend';
 import { EngineError } from '../src/engine/errors';
 import type { BackendInfo, DatasetSummary, DecodedSummary, FolderInput, FolderScan, ImportEvent, RecommendedRecipe, StatsVerification, Thumbnail } from '../src/engine/types';
@@ -33,6 +34,8 @@ export interface DatasetHost {
   backend(): Promise<BackendInfo>;
   /** The engine's one lock: an import, and the recommendation's speed probe, claim it (see claim.ts). */
   claims: Claims;
+  /** The engine's zoo, imported backbones included. */
+  zoo(): Promise<Zoo>;
 }
 
 /** A run's data, split and statistics (see DatasetSessions.prepare). */
@@ -156,7 +159,8 @@ export class DatasetSessions {
     try {
       await claim.ready;
       const recommendation = recommendRecipe(shape, await measureDeviceSpeed(browserBackboneLoader(await this.host.database()), routing, shape.classes.length, imported));
-      return { ...recommendation, form: settingsFromConfig(recommendedConfig(recommendation.settings)) };
+      const zoo = await this.host.zoo();
+      return { ...recommendation, form: settingsFromConfig(recommendedConfig(recommendation.settings, defaultConfig(zoo)), zoo) };
     } finally {
       claim.release();
     }

@@ -5,7 +5,7 @@
  * errors are mapped once, for every method (errors.ts).
  */
 import type { ImageAnalyzer } from '../src/core/dataset/importer';
-import { addImportedEntry, zooEntries, type ZooEntry } from '../src/core/models/zoo';
+import { BUILTIN_ZOO, Zoo, type ZooEntry } from '../src/core/models/zoo';
 import { getRun, openStudioDB, type StudioDB } from '../src/core/store/db';
 import { storageUsage } from '../src/core/store/usage';
 import { paritySample } from '../src/core/export/parity';
@@ -51,9 +51,13 @@ export class StudioEngine implements Engine {
   /** The dataset session: scan, decode, split (see datasets.ts). */
   private readonly datasets: DatasetSessions;
 
+  /** The built-in models and this profile's imported backbones: read by database(), replaced by importOnnxBackbone. */
+  private modelZoo: Zoo = BUILTIN_ZOO;
+
   private readonly registry = new RegistryService(
     () => this.database(),
     (size, channels, count, runId) => this.sampleImages(size, channels, count, runId),
+    () => this.modelZoo,
   );
 
   private readonly predictor: Predictor;
@@ -65,7 +69,7 @@ export class StudioEngine implements Engine {
    * Returns the engine with its errors mapped (errors.ts), for the worker and for Node callers alike.
    */
   constructor(private readonly analyze?: ImageAnalyzer) {
-    this.datasets = new DatasetSessions({ database: () => this.database(), backend: () => this.backend(), claims: this.claims }, analyze);
+    this.datasets = new DatasetSessions({ database: () => this.database(), backend: () => this.backend(), claims: this.claims, zoo: () => this.loadedZoo() }, analyze);
     this.predictor = new Predictor(() => this.database(), analyze);
     this.executor = new RunExecutor({
       backends: this.backends,
@@ -79,18 +83,25 @@ export class StudioEngine implements Engine {
       },
       decode: (file, size, channels) => decodeImage(this.analyze, file, size, channels),
       registry: this.registry,
+      zoo: () => this.loadedZoo(),
     });
-    this.records = new RunRecords({ database: () => this.database(), backend: () => this.backend(), claims: this.claims, locks: this.executor.locks });
+    this.records = new RunRecords({ database: () => this.database(), backend: () => this.backend(), claims: this.claims, locks: this.executor.locks, zoo: () => this.loadedZoo() });
     return mapErrors(this);
   }
 
   /** The studio DB, once open with the imported ONNX backbones registered in the zoo. */
   private database(): Promise<StudioDB> {
     this.db ??= openStudioDB().then(async (db) => {
-      for (const entry of await importedBackbones(db)) addImportedEntry(entry);
+      this.modelZoo = new Zoo(await importedBackbones(db));
       return db;
     });
     return this.db;
+  }
+
+  /** The zoo, once the database's imported backbones are in it. */
+  private async loadedZoo(): Promise<Zoo> {
+    await this.database();
+    return this.modelZoo;
   }
 
   async init(backend: BackendName | 'auto'): Promise<BackendInfo> {
@@ -114,7 +125,7 @@ export class StudioEngine implements Engine {
   readonly verifyStats: Engine['verifyStats'] = () => this.datasets.verifyStats();
   readonly recomputeStats: Engine['recomputeStats'] = () => this.datasets.recomputeStats();
   readonly rememberedFolder: Engine['rememberedFolder'] = () => this.datasets.rememberedFolder();
-  readonly exportRecipe: Engine['exportRecipe'] = async (runId, opts) => exportRecipe(await this.database(), runId, opts, this.datasets.held());
+  readonly exportRecipe: Engine['exportRecipe'] = async (runId, opts) => exportRecipe(await this.database(), await this.loadedZoo(), runId, opts, this.datasets.held());
 
   // Training and evaluation (run-executor.ts).
   readonly train: Engine['train'] = (cfg, onEvent) => this.executor.train(cfg, onEvent);
@@ -134,8 +145,7 @@ export class StudioEngine implements Engine {
   readonly estimateMemory: Engine['estimateMemory'] = (cfg) => this.executor.estimateMemory(cfg);
 
   async zoo(): Promise<ZooModel[]> {
-    await this.database();
-    return zooEntries().map((e) => ({ id: e.id, name: e.name, family: e.family, inputSize: e.inputSize, params: e.params, pretrained: e.source.kind !== 'builtin', defaults: e.defaults, ...(weightsFileOf(e) ? { weightsFile: weightsFileOf(e) } : {}) }));
+    return (await this.loadedZoo()).entries().map((e) => ({ id: e.id, name: e.name, family: e.family, inputSize: e.inputSize, params: e.params, pretrained: e.source.kind !== 'builtin', defaults: e.defaults, ...(weightsFileOf(e) ? { weightsFile: weightsFileOf(e) } : {}) }));
   }
 
   // The stored runs (run-records.ts).
@@ -175,9 +185,12 @@ export class StudioEngine implements Engine {
   readonly predictionsCsv: Engine['predictionsCsv'] = async (result) => predictionsCsv(result);
   readonly storageUsage: Engine['storageUsage'] = async () => storageUsage(await this.database());
   readonly backendMeasurements: Engine['backendMeasurements'] = async () => listMeasurements(await this.database());
-  readonly configTemplates: Engine['configTemplates'] = async () => configTemplates();
-  readonly readConfig: Engine['readConfig'] = async (file) => settingsFromConfig(typeof file === 'string' ? parseConfigText(file) : readConfig(file));
-  readonly writeConfig: Engine['writeConfig'] = async (settings) => configFromSettings(checkSettings(settings));
+  readonly configTemplates: Engine['configTemplates'] = async () => configTemplates(await this.loadedZoo());
+  readonly readConfig: Engine['readConfig'] = async (file) => {
+    const zoo = await this.loadedZoo();
+    return settingsFromConfig(typeof file === 'string' ? parseConfigText(file, zoo) : readConfig(file, zoo), zoo);
+  };
+  readonly writeConfig: Engine['writeConfig'] = async (settings) => configFromSettings(checkSettings(settings, await this.loadedZoo()));
   readonly network: Engine['network'] = async () => resourceRequests(performance, 'engine');
 
   /**
@@ -203,14 +216,14 @@ export class StudioEngine implements Engine {
 
   async importBackbone(id: string, input: FolderInput): Promise<BackboneImport> {
     await this.backend();
-    return importBackboneFolder(zooEntry(id), input, await this.database());
+    return importBackboneFolder(zooEntry(await this.loadedZoo(), id), input, await this.database());
   }
 
   async importWeightsFile(id: string, file: File): Promise<WeightsFileImport> {
     // Building the network to check the file runs on the active backend, which a run switches.
     this.claims.check('weights');
     await this.backend();
-    const entry = zooEntry(id);
+    const entry = zooEntry(await this.loadedZoo(), id);
     const db = await this.database();
     if (entry.source.kind !== 'torchvision') return importWeightsFile(entry, file, db);
     const b = await importTorchWeightsFile(entry, { kind: 'files', name: file.name, files: [file], paths: [file.name] }, db);
@@ -221,6 +234,8 @@ export class StudioEngine implements Engine {
     // Its parity check runs on the active backend, which a run switches between its forward and training work.
     this.claims.check('onnx');
     await this.backend();
-    return importOnnxBackbone(req, await this.database());
+    const { entry, report } = await importOnnxBackbone(req, await this.database());
+    this.modelZoo = this.modelZoo.withImported(entry);
+    return report;
   }
 }

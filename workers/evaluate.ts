@@ -15,6 +15,7 @@ import { evaluationMetricsJson, evaluationReportMarkdown, medicalValidationJson,
 import { medicalValidation, type MedicalContext } from '../src/core/metrics/medical';
 import { deriveSeed, mulberry32, shuffle } from '../src/core/random';
 import { getEvaluation, saveEvaluation, getRun, type StudioDB } from '../src/core/store/db';
+import type { Zoo } from '../src/core/models/zoo';
 import { loadCheckpoint } from '../src/core/store/checkpoints';
 import { imageBatchSource, normalizeWith, type TensorDataset } from '../src/core/train/trainer';
 import { importTfjs, modelFilesOf } from '../src/core/export/tfjs';
@@ -29,6 +30,8 @@ import { restoredModel } from './models';
 /** What the engine lends an evaluation: its database, backend and the dataset a run was trained on. */
 export interface EvaluateHost {
   db: StudioDB;
+  /** The models a run may name, the profile's imported backbones included. */
+  zoo: Zoo;
   backend: BackendInfo;
   /** The run's images, labels and split, rebuilt as for training (E_NOT_FOUND when its folder is not imported). */
   prepare(cfg: TrainConfig): Promise<{ data: TensorDataset; classes: string[]; split: { val: number[]; test: number[] }; normalization: ChannelStats; keys: readonly string[]; dataset?: { splitId?: string } }>;
@@ -50,7 +53,7 @@ export async function evaluateRun(host: EvaluateHost, req: EvaluateRequest, onEv
   if (!('external' in prepared)) checkSameSplit(run, prepared.dataset?.splitId);
   if (prepared.split.test.length === 0) throw new EngineError('E_DATASET', `run ${run.runId}'s dataset has no test split to evaluate on; import it with a test fraction above 0`);
 
-  const built = await restoredModel(host.db, run, ckpt, prepared.data, run.dataset?.normalization ?? prepared.normalization);
+  const built = await restoredModel(host.db, host.zoo, run, ckpt, prepared.data, run.dataset?.normalization ?? prepared.normalization);
   try {
     return await evaluateSubject(
       host,

@@ -18,6 +18,7 @@ import type { RegistryService } from './registry';
 
 export interface GradCamHost {
   db: EvaluateHost['db'];
+  zoo: EvaluateHost['zoo'];
   backend: BackendInfo;
   prepare: EvaluateHost['prepare'];
   registry: RegistryService;
@@ -83,7 +84,7 @@ async function runImage(host: GradCamHost, runId: string, key: string): Promise<
   if (index < 0) throw new EngineError('E_NOT_FOUND', `run ${run.runId}'s dataset has no image "${key}"`);
   const { data } = prepared;
   const stride = data.imageSize * data.imageSize * data.channels;
-  const built = await restoredModel(host.db, run, ckpt, data, run.dataset?.normalization ?? prepared.normalization);
+  const built = await restoredModel(host.db, host.zoo, run, ckpt, data, run.dataset?.normalization ?? prepared.normalization);
   return {
     model: built.model,
     pixels: data.images.subarray(index * stride, (index + 1) * stride),

@@ -8,6 +8,7 @@
 import { measurementCandidates, measurementKey, type BackendMeasurement, type MeasuredBackend, type Routing, type RunWork } from '../src/core/routing';
 import { getMeasurement, saveMeasurement } from '../src/core/store/measurements';
 import type { StudioDB } from '../src/core/store/db';
+import type { Zoo } from '../src/core/models/zoo';
 import type { BackendInfo, BackendName, MeasureProgress, TrainConfig } from '../src/engine/types';
 import { convGradientBackends, onBackend, releaseWebGL, routeRun } from './backend';
 import { browserBackboneLoader, buildModel } from './models';
@@ -28,7 +29,7 @@ export function candidatesFor(info: BackendInfo, work: RunWork): BackendName[] {
 }
 
 /** Times the candidates in turn and keeps the result; null when every one failed (nothing is stored then). */
-export async function measureBackends(db: StudioDB, info: BackendInfo, { cfg, data, work }: MeasureTarget, candidates: BackendName[], onProgress: (p: MeasureProgress) => void = () => {}): Promise<BackendMeasurement | null> {
+export async function measureBackends(db: StudioDB, zoo: Zoo, info: BackendInfo, { cfg, data, work }: MeasureTarget, candidates: BackendName[], onProgress: (p: MeasureProgress) => void = () => {}): Promise<BackendMeasurement | null> {
   const started = performance.now();
   const figures: MeasuredBackend[] = [];
   const failed: BackendMeasurement['failed'] = [];
@@ -38,7 +39,7 @@ export async function measureBackends(db: StudioDB, info: BackendInfo, { cfg, da
     try {
       const times = await onBackend(backend, async () => {
         // 'shapes': torchvision and Keras weights are not fetched; random ones run at the same speed.
-        const built = await buildModel(cfg, data, normalization, browserBackboneLoader(db), 'shapes');
+        const built = await buildModel(zoo, cfg, data, normalization, browserBackboneLoader(db), 'shapes');
         try {
           return await timeSteps(built.model, cfg.batchSize);
         } finally {
@@ -77,7 +78,7 @@ export async function measureBackends(db: StudioDB, info: BackendInfo, { cfg, da
  * when there is none and `cfg.measureBackends` asks for it ('auto', the default: on a real GPU adapter, where the
  * fixed order is a guess; 'on': on any adapter; 'off': the fixed order, stored measurements left aside).
  */
-export async function measuredRouting(db: StudioDB, info: BackendInfo, target: MeasureTarget, onProgress?: (p: MeasureProgress) => void): Promise<Routing> {
+export async function measuredRouting(db: StudioDB, zoo: Zoo, info: BackendInfo, target: MeasureTarget, onProgress?: (p: MeasureProgress) => void): Promise<Routing> {
   const policy = resolveTrainConfig(target.cfg).measureBackends;
   if (info.requested !== 'auto' || policy === 'off') return routeRun(info, target.work);
   const { cfg, data, work } = target;
@@ -85,6 +86,6 @@ export async function measuredRouting(db: StudioDB, info: BackendInfo, target: M
   let measured = await getMeasurement(db, key);
   const candidates = candidatesFor(info, work);
   const wanted = policy === 'on' || (info.adapter !== null && !info.adapter.isSoftware);
-  if (!measured && wanted && candidates.length > 1) measured = await measureBackends(db, info, target, candidates, onProgress);
+  if (!measured && wanted && candidates.length > 1) measured = await measureBackends(db, zoo, info, target, candidates, onProgress);
   return routeRun(info, work, measured);
 }

@@ -2,6 +2,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ChannelStats } from '../src/core/dataset/stats';
 import type { BackboneLoader } from '../src/core/models/backbone';
+import type { Zoo } from '../src/core/models/zoo';
 import { estimateTrainingMemory, modelFootprint, type MemoryBudget, type MemoryEstimate, type ModelFootprint } from '../src/core/models/memory';
 import type { OptimizerName } from '../src/core/train/optimizers';
 import type { BackendName, TrainConfig } from '../src/core/train/types';
@@ -29,11 +30,11 @@ const NO_STATS: ChannelStats = { mean: [0, 0, 0], std: [1, 1, 1] };
 export class MemoryEstimator {
   private readonly footprints = new Map<string, { footprint: ModelFootprint; optimizer: OptimizerName }>();
 
-  async estimate(cfg: TrainConfig, data: { imageSize: number; channels: number; numClasses: number }, load: BackboneLoader, backend: BackendName): Promise<MemoryEstimate> {
+  async estimate(zoo: Zoo, cfg: TrainConfig, data: { imageSize: number; channels: number; numClasses: number }, load: BackboneLoader, backend: BackendName): Promise<MemoryEstimate> {
     const key = JSON.stringify([cfg.model, cfg.strategy ?? null, cfg.trainableBlocks ?? null, data.imageSize, data.channels, data.numClasses]);
     let known = this.footprints.get(key);
     if (!known) {
-      const built = await buildModel(cfg, data, NO_STATS, load, 'shapes');
+      const built = await buildModel(zoo, cfg, data, NO_STATS, load, 'shapes');
       try {
         known = { footprint: modelFootprint(built.model), optimizer: built.optimizer };
       } finally {

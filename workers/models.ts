@@ -8,7 +8,7 @@ import { buildSimpleCnn } from '../src/core/models/simple_cnn';
 import { buildClassifier, strategyDefaults, type Classifier } from '../src/core/models/strategies';
 import { torchvisionBackbone } from '../src/core/models/torch/backbone';
 import { WeightMappingError } from '../src/core/models/torch/torchvision';
-import { getZooEntry, normalizationFor, type ZooEntry } from '../src/core/models/zoo';
+import { normalizationFor, type Zoo, type ZooEntry } from '../src/core/models/zoo';
 import { resolveTrainConfig } from '../src/core/settings/resolve';
 import { idbBackboneCache } from '../src/core/store/backbones';
 import { StorageFullError } from '../src/core/registry/quota';
@@ -61,6 +61,8 @@ export function resolveStrategy(cfg: TrainConfig, entry: ZooEntry): Strategy {
 }
 
 export async function buildModel(
+  /** Where `cfg.model` is looked up: the engine's zoo holds the profile's imported backbones. */
+  zoo: Zoo,
   cfg: TrainConfig,
   data: { imageSize: number; channels: number; numClasses: number },
   datasetStats: ChannelStats,
@@ -73,7 +75,7 @@ export async function buildModel(
 ): Promise<BuiltModel> {
   let entry: ZooEntry;
   try {
-    entry = getZooEntry(cfg.model);
+    entry = zoo.entry(cfg.model);
   } catch (err) {
     throw new EngineError('E_CONFIG', (err as Error).message);
   }
@@ -121,8 +123,8 @@ export async function buildModel(
  * A run's network holding a checkpoint's weights, for inference (evaluation, registration, Grad-CAM). A checkpoint
  * restores weights and optimiser state together; the optimiser is only its vehicle here. Dispose the model.
  */
-export async function restoredModel(db: StudioDB, run: RunRecord, checkpoint: Checkpoint, data: { imageSize: number; channels: number; numClasses: number }, datasetStats: ChannelStats): Promise<BuiltModel> {
-  const built = await buildModel(run.config, data, datasetStats, browserBackboneLoader(db), (entry) => loadTorchvisionState(entry, db));
+export async function restoredModel(db: StudioDB, zoo: Zoo, run: RunRecord, checkpoint: Checkpoint, data: { imageSize: number; channels: number; numClasses: number }, datasetStats: ChannelStats): Promise<BuiltModel> {
+  const built = await buildModel(zoo, run.config, data, datasetStats, browserBackboneLoader(db), (entry) => loadTorchvisionState(entry, db));
   const optimizer = createOptimizer({ name: run.optimizer, learningRate: run.config.learningRate });
   try {
     await restoreCheckpoint(built.model, optimizer, checkpoint);

@@ -8,7 +8,7 @@ import { IMAGENET_STATS, type ChannelStats } from '../src/core/dataset/stats';
 import { maxAbsDifference } from '../src/core/export/parity';
 import { MIN_INPUT_SIZE } from '../src/core/models/backbone';
 import { importOnnx, OnnxImportError, onnxWithOutput, type OnnxImport } from '../src/core/models/onnx-import';
-import { addImportedEntry, MODEL_ZOO, TRANSFER_DEFAULTS, type ZooEntry } from '../src/core/models/zoo';
+import { MODEL_ZOO, TRANSFER_DEFAULTS, type ZooEntry } from '../src/core/models/zoo';
 import { mulberry32 } from '../src/core/random';
 import { putImportedBackbone } from '../src/core/store/backbones';
 import type { StudioDB } from '../src/core/store/db';
@@ -40,7 +40,8 @@ function toNchw(x: Float32Array, n: number, size: number, c: number): Float32Arr
   return out;
 }
 
-export async function importOnnxBackbone(req: OnnxBackboneRequest, db: StudioDB): Promise<OnnxBackboneImport> {
+/** Imports and stores the backbone; the caller adds the returned `entry` to its zoo (Zoo.withImported). */
+export async function importOnnxBackbone(req: OnnxBackboneRequest, db: StudioDB): Promise<{ entry: ZooEntry; report: OnnxBackboneImport }> {
   const id = req.id.trim();
   if (!ID.test(id)) throw new EngineError('E_CONFIG', `"${req.id}" cannot name a model: use 1 to 64 letters, digits, "_", "-" or "." (starting with a letter or digit)`);
   if (MODEL_ZOO.some((e) => e.id === id)) throw new EngineError('E_CONFIG', `"${id}" is a built-in model's id; choose another`);
@@ -105,9 +106,8 @@ export async function importOnnxBackbone(req: OnnxBackboneRequest, db: StudioDB)
     let artifacts: tf.io.ModelArtifacts | undefined;
     await backbone.model.save(tf.io.withSaveHandler(async (a) => ((artifacts = a), { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } })));
     await putImportedBackbone(db, entry, artifacts!);
-    addImportedEntry(entry);
     const [, fh, fw, fc] = backbone.model.outputs[0].shape as number[];
-    return {
+    const report: OnnxBackboneImport = {
       id,
       name: entry.name,
       file,
@@ -122,6 +122,7 @@ export async function importOnnxBackbone(req: OnnxBackboneRequest, db: StudioDB)
       classifier: classifierProblem,
       parity: { images: count, featureDifference, outputDifference, tolerance: ONNX_IMPORT_TOLERANCE, runtime: ort.runtimeName, backend: tf.getBackend() },
     };
+    return { entry, report };
   } finally {
     backbone.model.dispose();
     full?.model.dispose();

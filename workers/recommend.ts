@@ -4,14 +4,14 @@
  * src/core/train/recommend.ts, a pure function of the dataset's shape and these measurements.
  */
 import { loadBackbone, type BackboneLoader } from '../src/core/models/backbone';
-import { getZooEntry } from '../src/core/models/zoo';
+import { BUILTIN_ZOO } from '../src/core/models/zoo';
 import { probeBackbone, probeHead } from '../src/core/train/probe';
 import { RECOMMENDED_MODEL, type DeviceSpeed } from '../src/core/train/recommend';
 import type { BackendName } from '../src/engine/types';
 import { onBackend } from './backend';
 
 export async function measureDeviceSpeed(load: BackboneLoader, routing: { forward: BackendName; train: BackendName }, numClasses: number, importImagesPerSecond?: number): Promise<DeviceSpeed> {
-  const entry = getZooEntry(RECOMMENDED_MODEL);
+  const entry = BUILTIN_ZOO.entry(RECOMMENDED_MODEL);
   let dim = 0;
   const backboneImagesPerSecond = await onBackend(routing.forward, async () => {
     const { model, outputShape } = await loadBackbone(entry, { load });

@@ -8,7 +8,7 @@ import { describeModel, runOperatingPoint, type ModelMetadata } from '../src/cor
 import { exportOnnx, ONNX_INPUT, ONNX_OUTPUT } from '../src/core/export/onnx';
 import { maxAbsDifference, PARITY_TOLERANCE, rowsOf, studioProbabilities, syntheticPixels } from '../src/core/export/parity';
 import { exportTfjs, importTfjs, zipFiles, type ImportedModel, type ModelFiles, modelFilesOf } from '../src/core/export/tfjs';
-import { getZooEntry } from '../src/core/models/zoo';
+import type { Zoo } from '../src/core/models/zoo';
 import { browserEstimate } from '../src/core/registry/quota';
 import { deleteModelVersion, listModels, loadModelFiles, registerModel, removeAlias, resolveModel, reviewRegistrationIn, setAlias, type ModelVersion, type RegistrationReview } from '../src/core/registry/registry';
 import { loadCheckpoint } from '../src/core/store/checkpoints';
@@ -32,6 +32,8 @@ export class RegistryService {
   constructor(
     private readonly database: () => Promise<StudioDB>,
     private readonly samples: SampleImages,
+    /** The engine's zoo (imported backbones included) as it is now; read after `database()`, which fills it. */
+    private readonly zoo: () => Zoo,
   ) {}
 
   async register(req: RegisterModelRequest): Promise<ModelVersion> {
@@ -43,7 +45,7 @@ export class RegistryService {
     const checkpoint = await loadCheckpoint(db, run.runId, 'best');
     if (!checkpoint) throw new EngineError('E_NOT_FOUND', `run ${run.runId} has no best checkpoint in storage (was it deleted?)`);
     const { imageSize, channels, normalization } = run.input;
-    const built = await restoredModel(db, run, checkpoint, { imageSize, channels, numClasses: run.classes.length }, normalization);
+    const built = await restoredModel(db, this.zoo(), run, checkpoint, { imageSize, channels, numClasses: run.classes.length }, normalization);
     try {
       const metadata = describeModel({
         modelId: run.model,
@@ -52,7 +54,7 @@ export class RegistryService {
         inputSize: imageSize,
         channels,
         normalization,
-        scaling: getZooEntry(run.model).preprocessing.scaling,
+        scaling: built.entry.preprocessing.scaling,
         tta: run.config.tta,
         name: req.name,
         version: req.version,

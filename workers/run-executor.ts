@@ -11,6 +11,7 @@ import { resolveTrainConfig } from '../src/core/settings/resolve';
 import { augmentDefault, isAugmentIdentity } from '../src/core/settings/augment';
 import { checkpointToStore, loadCheckpoint, type Checkpoint } from '../src/core/store/checkpoints';
 import { getEvaluation, getRun, saveRun, type StudioDB } from '../src/core/store/db';
+import type { Zoo } from '../src/core/models/zoo';
 import { getMeasurement } from '../src/core/store/measurements';
 import { checkpointMetrics } from '../src/core/store/run-status';
 import { bestValidationRecord } from '../src/core/metrics/operating-point';
@@ -50,6 +51,8 @@ export interface RunHost {
   importedShape(fingerprint: string): InputShape;
   decode: GradCamHost['decode'];
   registry: GradCamHost['registry'];
+  /** The engine's zoo, imported backbones included, once the database has been read. */
+  zoo(): Promise<Zoo>;
 }
 
 type InputShape = { imageSize: number; channels: number; numClasses: number };
@@ -75,7 +78,7 @@ export class RunExecutor {
 
   async train(cfg: TrainConfig, onEvent: (e: TrainEvent) => void): Promise<RunRecord> {
     checkConfig(cfg);
-    const entry = zooEntry(cfg.model);
+    const entry = zooEntry(await this.host.zoo(), cfg.model);
     checkPhases(cfg, resolveStrategy(cfg, entry));
     const runId = newRunId();
     // A cross-validation's own folds are the runs it lets train (see claim.ts).
@@ -164,7 +167,8 @@ export class RunExecutor {
       const store = db;
       const prepared = await this.host.prepare(cfg);
       const { data, split } = prepared;
-      const routing = (run.routing = await measuredRouting(store, backend, { cfg, data, work }, (p) => onEvent({ type: 'measure', ...p })));
+      const zoo = await this.host.zoo();
+      const routing = (run.routing = await measuredRouting(store, zoo, backend, { cfg, data, work }, (p) => onEvent({ type: 'measure', ...p })));
       run.classes = prepared.classes;
       run.split = { train: split.train.length, val: split.val.length, test: split.test.length };
       if (prepared.dataset) run.dataset = prepared.dataset;
@@ -177,7 +181,7 @@ export class RunExecutor {
       if (cfg.classWeights === 'auto' && isImbalanced(trainCounts)) run.classWeights = inverseFrequencyClassWeights(trainCounts);
       // Weights are created on the backend that uses them first; later work moves them on use.
       await useBackend(cachesFeatures(work) ? routing.forward : routing.train);
-      const built = await buildModel(cfg, data, prepared.normalization, browserBackboneLoader(store), (entry) => loadTorchvisionState(entry, store, (p) => onEvent({ type: 'weights', ...p })));
+      const built = await buildModel(zoo, cfg, data, prepared.normalization, browserBackboneLoader(store), (entry) => loadTorchvisionState(entry, store, (p) => onEvent({ type: 'weights', ...p })));
       model = built.model;
       run.optimizer = built.optimizer;
       run.input = { imageSize: data.imageSize, channels: data.channels as 1 | 3, normalization: built.normalization };
@@ -347,7 +351,7 @@ export class RunExecutor {
     try {
       await claim.ready;
       const backend = await this.forwardInfo();
-      const host: EvaluateHost = { db: await this.host.database(), backend, prepare: (cfg) => this.host.prepare(cfg), imported: (fp) => this.host.importedWhole(fp), shouldStop: () => control.stop, yieldToHost };
+      const host: EvaluateHost = { db: await this.host.database(), zoo: await this.host.zoo(), backend, prepare: (cfg) => this.host.prepare(cfg), imported: (fp) => this.host.importedWhole(fp), shouldStop: () => control.stop, yieldToHost };
       return await onBackend(backend.name, () => work(host));
     } finally {
       await releaseWebGL();
@@ -385,7 +389,7 @@ export class RunExecutor {
     try {
       await claim.ready;
       const { registry, decode } = this.host;
-      return await explain({ db: await this.host.database(), backend: await this.host.backends.current(), prepare: (cfg) => this.host.prepare(cfg), registry, decode }, req);
+      return await explain({ db: await this.host.database(), zoo: await this.host.zoo(), backend: await this.host.backends.current(), prepare: (cfg) => this.host.prepare(cfg), registry, decode }, req);
     } finally {
       this.running = null;
       claim.release();
@@ -411,9 +415,10 @@ export class RunExecutor {
 
   async estimateMemory(cfg: TrainConfig): Promise<MemoryEstimate> {
     checkConfig(cfg);
-    zooEntry(cfg.model);
+    const zoo = await this.host.zoo();
+    zooEntry(zoo, cfg.model);
     const backend = await this.host.backends.current();
-    return this.memory.estimate(cfg, this.inputShape(cfg), browserBackboneLoader(await this.host.database()), backend.name);
+    return this.memory.estimate(zoo, cfg, this.inputShape(cfg), browserBackboneLoader(await this.host.database()), backend.name);
   }
 
   /** The input and class count a config's model is built for: the demo's, or the imported dataset's. */
@@ -424,14 +429,15 @@ export class RunExecutor {
 
   async probeSpeed(cfg: TrainConfig): Promise<SpeedProbe> {
     checkConfig(cfg);
-    const entry = zooEntry(cfg.model);
+    const zoo = await this.host.zoo();
+    const entry = zooEntry(zoo, cfg.model);
     this.host.claims.check('probe');
     const backend = await this.host.backends.current();
     const data = this.inputShape(cfg);
     const routing = routeRun(backend, { strategy: resolveStrategy(cfg, entry), augment: false, cacheFeatures: false });
     return this.probe(backend, async () => {
       await useBackend(routing.train);
-      const built = await buildModel(cfg, data, { mean: [0, 0, 0], std: [1, 1, 1] }, browserBackboneLoader(await this.host.database()));
+      const built = await buildModel(zoo, cfg, data, { mean: [0, 0, 0], std: [1, 1, 1] }, browserBackboneLoader(await this.host.database()));
       try {
         return await probeModel(built.model, cfg.batchSize, routing.train);
       } finally {
@@ -475,12 +481,13 @@ export class RunExecutor {
     }
     this.host.claims.check('probe');
     const backend = await this.host.backends.current();
-    const work = { strategy: resolveStrategy(cfg, zooEntry(cfg.model)), augment: false, cacheFeatures: false };
+    const zoo = await this.host.zoo();
+    const work = { strategy: resolveStrategy(cfg, zooEntry(zoo, cfg.model)), augment: false, cacheFeatures: false };
     const candidates = candidatesFor(backend, work);
     if (backend.requested !== 'auto') throw new EngineError('E_CONFIG', `the ${BACKEND_LABEL[backend.name]} backend was chosen, so every run stays on it: choose auto to measure the backends`);
     if (candidates.length < 2) throw new EngineError('E_CONFIG', `only ${candidates.map((b) => BACKEND_LABEL[b]).join(', ') || 'no backend'} can train ${cfg.model} here: there is nothing to measure`);
     return this.probe(backend, async () => {
-      const measured = await measureBackends(await this.host.database(), backend, { cfg, data, work }, candidates, onProgress);
+      const measured = await measureBackends(await this.host.database(), zoo, backend, { cfg, data, work }, candidates, onProgress);
       if (!measured) throw new EngineError('E_BACKEND', `no backend could run a training step of ${cfg.model} here`);
       return measured;
     });

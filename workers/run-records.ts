@@ -6,6 +6,7 @@ import { compareRun } from '../src/core/metrics/compare';
 import { browserEstimate } from '../src/core/registry/quota';
 import { checkpointId } from '../src/core/store/checkpoints';
 import { deleteRun, getEvaluation, getRun, listRuns, type StudioDB } from '../src/core/store/db';
+import type { Zoo } from '../src/core/models/zoo';
 import { exportRunFile, importRunFile, runFileName } from '../src/core/store/run-file';
 import { markInterrupted } from '../src/core/store/run-status';
 import type { RunRecord } from '../src/core/train/types';
@@ -21,6 +22,7 @@ export interface RunRecordsHost {
   claims: Claims;
   /** The runs' Web Locks: which runs some tab trains now. */
   locks: RunLocks;
+  zoo(): Promise<Zoo>;
 }
 
 export class RunRecords {
@@ -51,7 +53,7 @@ export class RunRecords {
     this.host.claims.check('cluster');
     // The weights are set through tensors, on whichever backend the engine uses.
     await this.host.backend();
-    return importClusterRun(await this.host.database(), sourceRunId, files);
+    return importClusterRun(await this.host.database(), await this.host.zoo(), sourceRunId, files);
   }
 
   async compare(runIds: string[]): Promise<RunComparison[]> {

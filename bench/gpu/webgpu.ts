@@ -16,7 +16,7 @@ import { create, globals } from 'webgpu';
 import { loadBackbone } from '../../src/core/models/backbone';
 import { modelFootprint } from '../../src/core/models/memory';
 import { buildClassifier } from '../../src/core/models/strategies';
-import { getZooEntry } from '../../src/core/models/zoo';
+import { BUILTIN_ZOO } from '../../src/core/models/zoo';
 import { isSoftwareAdapter } from '../../src/core/routing';
 import { softmaxCrossEntropyWithOptions } from '../../src/core/train/losses';
 import { createOptimizer } from '../../src/core/train/optimizers';
@@ -54,7 +54,7 @@ console.error(`webgpu: adapter ${[vendor, architecture, description || device].f
 if (!(await tf.setBackend('webgpu'))) throw new Error('TF.js could not start its WebGPU backend on Dawn');
 await tf.ready();
 
-const backbone = await loadBackbone(getZooEntry(MODEL), { load: (_url, entry) => folderHandler(join(resolve(values.models!), entry.id)) }, { inputSize: size });
+const backbone = await loadBackbone(BUILTIN_ZOO.entry(MODEL), { load: (_url, entry) => folderHandler(join(resolve(values.models!), entry.id)) }, { inputSize: size });
 const { model } = buildClassifier(backbone, { strategy: 'finetune', numClasses: classes, seed: 1 });
 backbone.model.dispose();
 const params = modelFootprint(model).trainableParams;

@@ -11,7 +11,7 @@ import { validateFractions, compileGroupPattern, type SplitFractions } from './d
 import type { DedupeMode, ImportOptions } from './dataset/importer';
 import { augmentDefault, validateAugmentConfig, type AugmentConfig } from './settings/augment';
 import { BOUNDS, CHOICES, DEFAULTS, SCHEDULE_DEFAULTS, DEFAULT_EARLY_STOPPING, describeRange, inRange, type Range } from './settings/schema';
-import { MODEL_ZOO, getZooEntry, zooEntries } from './models/zoo';
+import type { Zoo } from './models/zoo';
 import type { OptimizerName } from './train/optimizers';
 import type { LrScheduleConfig, MonitoredMetric } from './train/schedules';
 import { TTA_KINDS, type BackendName, type DemoDatasetConfig, type Strategy, type TestTimeAugmentation, type TrainConfig } from './train/types';
@@ -106,13 +106,14 @@ const BACKENDS: readonly (BackendName | 'auto')[] = CHOICES.backend;
 const DEDUPE: readonly DedupeMode[] = CHOICES.dedupe;
 const METRICS: readonly MonitoredMetric[] = CHOICES.monitor;
 
-const zooDefaults = (): Record<string, ModelDefaults> => Object.fromEntries(MODEL_ZOO.map((e) => [e.id, { ...e.defaults }]));
-
-/** The studio's defaults: what the UI starts with and what a file's missing fields mean. */
-export function defaultConfig(): StudioConfig {
+/**
+ * The studio's defaults: what the UI starts with and what a file's missing fields mean. The models table holds every
+ * model of `zoo`, imported backbones included, so a file may set their defaults too.
+ */
+export function defaultConfig(zoo: Zoo): StudioConfig {
   return {
     version: CONFIG_VERSION,
-    models: zooDefaults(),
+    models: Object.fromEntries(zoo.entries().map((e) => [e.id, { ...e.defaults }])),
     dataset: { split: { train: 0.7, val: 0.15, test: 0.15 }, seed: DEFAULTS.seed, imageSize: DEFAULTS.imageSize, channels: 3, classes: null, groupPattern: null, dedupe: 'keep-together', nearThreshold: DEFAULTS.nearThreshold, perClass: DEFAULTS.perClass },
     transform: { augment: { enabled: false, ...augmentDefault }, normalization: 'model' },
     train: {
@@ -355,17 +356,17 @@ function readSchedule(r: Reader, o: Rec, path: string, fallback: LrScheduleConfi
 
 const TRAIN_KEYS = ['model', 'strategy', 'trainableBlocks', 'probeEpochs', 'optimizer', 'learningRate', 'lrSchedule', 'epochs', 'batchSize', 'earlyStopping', 'labelSmoothing', 'classWeights', 'clipNorm', 'saveEveryEpochs', 'keepEpoch', 'tta', 'mirrorTraining', 'seed'] as const;
 
-function readTrain(r: Reader, root: Rec, d: StudioConfig['train']): StudioConfig['train'] {
+function readTrain(r: Reader, root: Rec, d: StudioConfig['train'], zoo: Zoo): StudioConfig['train'] {
   const path = 'train';
   const o = r.section(root, 'train', path, TRAIN_KEYS);
   let model = d.model;
   if (o.model !== undefined) {
-    // The zoo as this side knows it: in the engine it includes the backbones imported from ONNX files.
-    if (typeof o.model === 'string' && zooEntries().some((e) => e.id === o.model)) model = o.model;
-    else r.note(`${path}.model`, `must be a model of the studio (got ${shown(o.model)}); known: ${zooEntries().map((e) => e.id).join(', ')}`);
+    // The zoo the caller holds: the engine's includes the backbones imported into its profile.
+    if (typeof o.model === 'string' && zoo.has(o.model)) model = o.model;
+    else r.note(`${path}.model`, `must be a model of the studio (got ${shown(o.model)}); known: ${zoo.entries().map((e) => e.id).join(', ')}`);
   }
   const strategy = o.strategy === null ? null : r.oneOf(o, 'strategy', path, d.strategy, STRATEGIES);
-  const pretrained = getZooEntry(model).source.kind !== 'builtin';
+  const pretrained = zoo.entry(model).source.kind !== 'builtin';
   if (strategy === 'scratch' && pretrained) r.note(`${path}.strategy`, `"scratch" is for the simple CNN; ${model} is a pretrained backbone: choose frozen, medical, mlp or finetune`);
   if (strategy !== null && strategy !== 'scratch' && !pretrained) r.note(`${path}.strategy`, `"${strategy}" needs a pretrained backbone; ${model} trains from scratch`);
 
@@ -411,9 +412,10 @@ function readTrain(r: Reader, root: Rec, d: StudioConfig['train']): StudioConfig
 
 /**
  * Checks a parsed file against the schema and fills what it leaves out from `base` (the studio's defaults). Throws
- * ConfigError listing every unknown key, wrong type and out-of-range value, each by its path (`train.epochs`).
+ * ConfigError listing every unknown key, wrong type and out-of-range value, each by its path (`train.epochs`). The
+ * models it may name are those of `zoo`.
  */
-export function readConfig(value: unknown, base: StudioConfig = defaultConfig()): StudioConfig {
+export function readConfig(value: unknown, zoo: Zoo, base: StudioConfig = defaultConfig(zoo)): StudioConfig {
   if (!isRecord(value)) throw new ConfigError([`a config must be a JSON object with "version": ${CONFIG_VERSION} (got ${shown(value)})`]);
   const r = new Reader();
   r.unknownKeys(value, 'config', ['version', 'models', 'dataset', 'transform', 'train', 'performance']);
@@ -422,7 +424,7 @@ export function readConfig(value: unknown, base: StudioConfig = defaultConfig())
   const models = readModels(r, value, base.models);
   const dataset = readDataset(r, value, base.dataset);
   const transform = readTransform(r, value, base.transform);
-  const train = readTrain(r, value, base.train);
+  const train = readTrain(r, value, base.train, zoo);
   const perf = r.section(value, 'performance', 'performance', ['backend']);
   const performance = { backend: r.oneOf(perf, 'backend', 'performance', base.performance.backend, BACKENDS) };
   if (r.problems.length) throw new ConfigError(r.problems);
@@ -430,7 +432,7 @@ export function readConfig(value: unknown, base: StudioConfig = defaultConfig())
 }
 
 /** readConfig over JSON text; a syntax error is reported as one problem, with where it is. */
-export function parseConfigText(text: string): StudioConfig {
+export function parseConfigText(text: string, zoo: Zoo): StudioConfig {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -441,17 +443,18 @@ export function parseConfigText(text: string): StudioConfig {
     const before = at ? text.slice(0, Number(at[1])).split('\n') : null;
     throw new ConfigError([`the file is not valid JSON: ${message}${before ? ` (line ${before.length}, column ${before.at(-1)!.length + 1})` : ''}`]);
   }
-  return readConfig(value);
+  return readConfig(value, zoo);
 }
 
 /**
  * The settings a config means. Null lr, batch size and optimiser take the `models` table's values; an optimiser is
  * left to the engine (which picks by strategy, e.g. Adamax to fine-tune) unless the table changed the zoo's.
  */
-export function settingsFromConfig(c: StudioConfig): StudioSettings {
+export function settingsFromConfig(c: StudioConfig, zoo: Zoo): StudioSettings {
   const { train: t } = c;
-  const defaults = c.models[t.model] ?? getZooEntry(t.model).defaults;
-  const optimizer = t.optimizer ?? (defaults.optimizer !== getZooEntry(t.model).defaults.optimizer ? defaults.optimizer : undefined);
+  const own = zoo.entry(t.model).defaults;
+  const defaults = c.models[t.model] ?? own;
+  const optimizer = t.optimizer ?? (defaults.optimizer !== own.optimizer ? defaults.optimizer : undefined);
   return {
     models: structuredClone(c.models),
     dataset: structuredClone(c.dataset),
@@ -513,8 +516,8 @@ export function configFromSettings(s: StudioSettings): StudioConfig {
 }
 
 /** Checks settings that came from a form (not a file) the same way, so an export always re-imports. */
-export function checkSettings(s: StudioSettings): StudioSettings {
-  return settingsFromConfig(readConfig(configFromSettings(s)));
+export function checkSettings(s: StudioSettings, zoo: Zoo): StudioSettings {
+  return settingsFromConfig(readConfig(configFromSettings(s), zoo), zoo);
 }
 
 /** The import options a folder is imported with under these settings. */
@@ -527,8 +530,8 @@ export function demoDatasetOf(d: DatasetSettings): DemoDatasetConfig {
   return { kind: 'demo', seed: d.seed, imageSize: d.imageSize, perClass: d.perClass, split: { ...d.split } };
 }
 
-/** The config of a recommended recipe (src/core/train/recommend.ts): `base` with the recipe's choices. */
-export function recommendedConfig(s: RecommendedSettings, base: StudioConfig = defaultConfig()): StudioConfig {
+/** The config of a recommended recipe (src/core/train/recommend.ts): `base` (e.g. defaultConfig) with the recipe's choices. */
+export function recommendedConfig(s: RecommendedSettings, base: StudioConfig): StudioConfig {
   const c = structuredClone(base);
   c.dataset = { ...c.dataset, imageSize: s.imageSize, channels: s.channels, split: { ...s.split } };
   c.transform = { ...c.transform, augment: { ...c.transform.augment, enabled: s.augment } };
@@ -568,33 +571,33 @@ const TRANSFER_MODEL = 'mobilenet_v2_0.35_224';
  * The seed's three recipes, plus the studio's defaults. Each is a complete file (readConfig accepts it as is);
  * batch sizes and rates stay those of the models table unless the recipe is about them.
  */
-export function configTemplates(): ConfigTemplate[] {
-  const base = defaultConfig();
-  const small = defaultConfig();
+export function configTemplates(zoo: Zoo): ConfigTemplate[] {
+  const base = defaultConfig(zoo);
+  const small = defaultConfig(zoo);
   // Few hundred images: keep the pretrained features (the Medical CNN head), augment hard, wait long for progress,
   // and cut the rate when validation loss stalls rather than on a fixed timetable.
   small.train = { ...small.train, model: TRANSFER_MODEL, strategy: 'medical', epochs: 60, batchSize: 16, lrSchedule: { kind: 'plateau', monitor: 'valLoss', patience: 5, factor: 0.5 }, earlyStopping: { ...DEFAULT_EARLY_STOPPING } };
   small.dataset = { ...small.dataset, imageSize: 224 };
   small.transform = { ...small.transform, augment: { ...augmentDefault, enabled: true, randomResizedCrop: true } };
-  const large = defaultConfig();
+  const large = defaultConfig(zoo);
   // Thousands of images: enough data to move every weight. A short linear probe first, so the new head does not
   // send large random gradients into the pretrained features; bigger batches; cosine decay after a warm-up epoch.
   large.train = { ...large.train, model: TRANSFER_MODEL, strategy: 'finetune', trainableBlocks: 'all', probeEpochs: 2, optimizer: 'adamax', epochs: 30, batchSize: 64, lrSchedule: { kind: 'cosine', warmup: 1, unit: 'epoch' }, earlyStopping: { patience: 8, minDelta: DEFAULT_EARLY_STOPPING.minDelta } };
   large.dataset = { ...large.dataset, imageSize: 224, split: { train: 0.8, val: 0.1, test: 0.1 } };
   large.transform = { ...large.transform, augment: { ...augmentDefault, enabled: true } };
-  const multi = defaultConfig();
+  const multi = defaultConfig(zoo);
   // Many classes: label smoothing, which keeps the model from being certain between look-alike classes (the seed's
   // 0.1). No class weights, even for uneven classes: see the default's reason in defaultConfig.
   multi.train = { ...multi.train, model: TRANSFER_MODEL, strategy: 'medical', epochs: 40, classWeights: 'off', labelSmoothing: 0.1, lrSchedule: { kind: 'cosine', warmup: 2, unit: 'epoch' } };
   multi.dataset = { ...multi.dataset, imageSize: 224 };
   multi.transform = { ...multi.transform, augment: { ...augmentDefault, enabled: true } };
-  const xception = defaultConfig();
+  const xception = defaultConfig(zoo);
   // The seed's strongest recipe, Xception-Medical: ImageNet Xception fine-tuned whole at its 299 px, Adamax at lr 1e-3.
   xception.train = { ...xception.train, model: 'xception', strategy: 'finetune', trainableBlocks: 'all', optimizer: 'adamax', learningRate: 1e-3, epochs: 30 };
   xception.dataset = { ...xception.dataset, imageSize: 299 };
   xception.transform = { ...xception.transform, augment: { ...augmentDefault, enabled: true } };
   // The recommended recipe before any device is measured: its full 50 epochs, and a test split carved (no test folder known).
-  const recommended = recommendedConfig({ model: RECOMMENDED_MODEL, ...RECOMMENDED_HEAD, earlyStopping: null, keepEpoch: 'last', tta: 'flip', mirrorTraining: true, classWeights: 'off', clipNorm: 0, labelSmoothing: 0, imageSize: 224, channels: 3, split: { train: 0.7, val: 0.15, test: 0.15 }, augment: false });
+  const recommended = recommendedConfig({ model: RECOMMENDED_MODEL, ...RECOMMENDED_HEAD, earlyStopping: null, keepEpoch: 'last', tta: 'flip', mirrorTraining: true, classWeights: 'off', clipNorm: 0, labelSmoothing: 0, imageSize: 224, channels: 3, split: { train: 0.7, val: 0.15, test: 0.15 }, augment: false }, defaultConfig(zoo));
   return [
     { id: 'defaults', name: 'Studio defaults', description: 'The simple CNN from scratch, no augmentation: a quick first run.', config: base },
     { id: 'recommended', name: 'Recommended', description: 'Frozen MobileNetV2-0.35 features, Dense 100 ReLU head, Adam 1e-3, batch 16, 50 epochs, no class weights, no early stopping, the last epoch kept, every training image also trained mirrored and each image answered with its mirror too, 224 px (issue 14\'s plain recipe; docs/quality.md). The train panel adapts it to your folder and device.', config: recommended },

@@ -4,7 +4,7 @@ import { ARCHITECTURES, getArchitecture, inputSizeProblem } from '../../src/core
 import { buildArchitecture } from '../../src/core/models/architectures/builders';
 import { PatchMerging, WindowAttention } from '../../src/core/models/architectures/layers';
 import { modelFootprint } from '../../src/core/models/memory';
-import { getZooEntry } from '../../src/core/models/zoo';
+import { BUILTIN_ZOO } from '../../src/core/models/zoo';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -33,7 +33,7 @@ describe('architecture parameter counts at 224 px and 1000 classes', () => {
     try {
       const n = trainable(model);
       expect(Math.abs(n - REFERENCE[id]) / REFERENCE[id]).toBeLessThan(0.01);
-      expect(getZooEntry(id).params).toBe(n - (arch.features * 1000 + 1000));
+      expect(BUILTIN_ZOO.entry(id).params).toBe(n - (arch.features * 1000 + 1000));
     } finally {
       model.dispose();
     }
@@ -43,7 +43,7 @@ describe('architecture parameter counts at 224 px and 1000 classes', () => {
 
   it('states the tiny Swin configuration exactly too', () => {
     const model = buildArchitecture('swin_nano', { imageSize: 64, channels: 3, numClasses: 1000, seed: 1 });
-    expect(getZooEntry('swin_nano').params).toBe(trainable(model) - (getArchitecture('swin_nano')!.features * 1000 + 1000));
+    expect(BUILTIN_ZOO.entry('swin_nano').params).toBe(trainable(model) - (getArchitecture('swin_nano')!.features * 1000 + 1000));
     model.dispose();
   });
 });
@@ -150,6 +150,6 @@ describe('custom layers', () => {
 describe('catalog', () => {
   it('lists each architecture once, with its family', () => {
     expect(new Set(ARCHITECTURES.map((a) => a.id)).size).toBe(ARCHITECTURES.length);
-    for (const a of ARCHITECTURES) expect(getZooEntry(a.id)).toMatchObject({ family: a.family, source: { kind: 'builtin' }, preprocessing: { scaling: 'dataset' } });
+    for (const a of ARCHITECTURES) expect(BUILTIN_ZOO.entry(a.id)).toMatchObject({ family: a.family, source: { kind: 'builtin' }, preprocessing: { scaling: 'dataset' } });
   });
 });

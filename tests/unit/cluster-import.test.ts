@@ -15,7 +15,7 @@ import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkMetricsAgainstRun, ClusterImportError, clusterArchitecture, parseClusterMetrics } from '../../src/core/models/torch/cluster';
-import { getZooEntry } from '../../src/core/models/zoo';
+import { BUILTIN_ZOO } from '../../src/core/models/zoo';
 import { loadCheckpoint } from '../../src/core/store/checkpoints';
 import { openStudioDB, type StudioDB } from '../../src/core/store/db';
 import { EngineError } from '../../src/engine/errors';
@@ -128,7 +128,7 @@ describe.skipIf(!hasTorch).each([
     const parity = JSON.parse(readFileSync(join(out, 'parity.json'), 'utf8')) as { shape: number[]; inputs: number[]; probs: number[][] };
     // Rebuilt the way evaluation and registration rebuild a run: its network, then its best checkpoint.
     const checkpoint = (await loadCheckpoint(db, imported.runId, 'best'))!;
-    const built = await restoredModel(db, imported, checkpoint, { imageSize: SIZE, channels: 3, numClasses: imported.classes.length }, imported.input!.normalization);
+    const built = await restoredModel(db, BUILTIN_ZOO, imported, checkpoint, { imageSize: SIZE, channels: 3, numClasses: imported.classes.length }, imported.input!.normalization);
     try {
       const probs = tf.tidy(() => tf.softmax(built.model.predict(tf.tensor4d(parity.inputs, parity.shape as [number, number, number, number])) as tf.Tensor).arraySync() as number[][]);
       const argmax = (row: number[]) => row.indexOf(Math.max(...row));
@@ -230,11 +230,11 @@ describe('metrics.json and the model, checked before any weight is read', () => 
   });
 
   it('refuses a model with no PyTorch twin by name, and accepts torchvision\'s spelling of a builder', () => {
-    expect(() => clusterArchitecture(getZooEntry('mobilenet_v2_0.35_224'))).toThrow(/mobilenet_v2_0\.35_224\) has no PyTorch twin, so it cannot come back from a cluster; these can: simple_cnn, resnet18/);
-    expect(() => clusterArchitecture(getZooEntry('vit_s16'))).toThrow(/vit_s16\) has no PyTorch twin/);
-    expect(clusterArchitecture(getZooEntry('vit_b16_imagenet'))).toBe('vit_b16');
+    expect(() => clusterArchitecture(BUILTIN_ZOO.entry('mobilenet_v2_0.35_224'))).toThrow(/mobilenet_v2_0\.35_224\) has no PyTorch twin, so it cannot come back from a cluster; these can: simple_cnn, resnet18/);
+    expect(() => clusterArchitecture(BUILTIN_ZOO.entry('vit_s16'))).toThrow(/vit_s16\) has no PyTorch twin/);
+    expect(clusterArchitecture(BUILTIN_ZOO.entry('vit_b16_imagenet'))).toBe('vit_b16');
     const run = { runId: 'run-a', model: 'vit_b16_imagenet', classes: ['a', 'b'], input: { imageSize: 224, channels: 3 } } as unknown as RunRecord;
-    expect(() => checkMetricsAgainstRun(parseClusterMetrics({ ...metrics, architecture: 'vit_b_16', imageSize: 224 }), run)).not.toThrow();
-    expect(() => checkMetricsAgainstRun(parseClusterMetrics({ ...metrics, architecture: 'vit_b_16' }), run)).toThrow('metrics.json does not match run run-a: image size 32 px, the run\'s is 224 px');
+    expect(() => checkMetricsAgainstRun(parseClusterMetrics({ ...metrics, architecture: 'vit_b_16', imageSize: 224 }), run, BUILTIN_ZOO)).not.toThrow();
+    expect(() => checkMetricsAgainstRun(parseClusterMetrics({ ...metrics, architecture: 'vit_b_16' }), run, BUILTIN_ZOO)).toThrow('metrics.json does not match run run-a: image size 32 px, the run\'s is 224 px');
   });
 });

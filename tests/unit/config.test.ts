@@ -13,12 +13,15 @@ import {
 } from '../../src/core/config';
 import { trainConfigOf } from '../../src/core/settings/train-config';
 import { augmentDefault } from '../../src/core/settings/augment';
-import { MODEL_ZOO } from '../../src/core/models/zoo';
+import { BUILTIN_ZOO, MODEL_ZOO } from '../../src/core/models/zoo';
+
+/** Node's zoo: the built-in models (the imported backbones' are in zoo-value.test.ts). */
+const zoo = BUILTIN_ZOO;
 
 /** The problems a config raises (none: it was accepted). */
 function problemsOf(value: unknown): string[] {
   try {
-    readConfig(value);
+    readConfig(value, zoo);
     return [];
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
@@ -28,15 +31,15 @@ function problemsOf(value: unknown): string[] {
 
 describe('config file', () => {
   it('fills every missing field with the studio defaults, and the models table with the zoo', () => {
-    const c = readConfig({ version: 1 });
-    expect(c).toEqual(defaultConfig());
+    const c = readConfig({ version: 1 }, zoo);
+    expect(c).toEqual(defaultConfig(zoo));
     expect(Object.keys(c.models)).toEqual(MODEL_ZOO.map((e) => e.id));
     expect(c.models['simple_cnn']).toEqual(MODEL_ZOO[0].defaults);
     expect(c.transform.augment).toEqual({ enabled: false, ...augmentDefault });
   });
 
   it('keeps what a partial file says and defaults the rest', () => {
-    const c = readConfig({ version: 1, train: { epochs: 12, earlyStopping: { patience: 4 } }, dataset: { split: { train: 0.8, val: 0.1, test: 0.1 } } });
+    const c = readConfig({ version: 1, train: { epochs: 12, earlyStopping: { patience: 4 } }, dataset: { split: { train: 0.8, val: 0.1, test: 0.1 } } }, zoo);
     expect(c.train.epochs).toBe(12);
     expect(c.train.earlyStopping).toEqual({ patience: 4, minDelta: 0.0005 });
     expect(c.dataset.split).toEqual({ train: 0.8, val: 0.1, test: 0.1 });
@@ -45,49 +48,50 @@ describe('config file', () => {
   });
 
   it('turns early stopping, class filter and group pattern off with null', () => {
-    const c = readConfig({ version: 1, train: { earlyStopping: null }, dataset: { classes: null, groupPattern: null } });
+    const c = readConfig({ version: 1, train: { earlyStopping: null }, dataset: { classes: null, groupPattern: null } }, zoo);
     expect(c.train.earlyStopping).toBeNull();
     expect(c.dataset.classes).toBeNull();
     expect(c.dataset.groupPattern).toBeNull();
   });
 
   it('survives export → JSON → import unchanged, for every template', () => {
-    for (const t of configTemplates()) {
+    for (const t of configTemplates(zoo)) {
       const text = JSON.stringify(t.config, null, 2);
-      const back = parseConfigText(text);
+      const back = parseConfigText(text, zoo);
       expect(back, t.id).toEqual(t.config);
-      const settings = settingsFromConfig(back);
-      expect(settingsFromConfig(parseConfigText(JSON.stringify(configFromSettings(settings)))), t.id).toEqual(settings);
+      const settings = settingsFromConfig(back, zoo);
+      expect(settingsFromConfig(parseConfigText(JSON.stringify(configFromSettings(settings)), zoo), zoo), t.id).toEqual(settings);
     }
   });
 
   it('resolves null rate and batch size from the models table, and an optimiser only where the table changed it', () => {
-    const plain = settingsFromConfig(readConfig({ version: 1, train: { model: 'mobilenet_v2_0.35_224', strategy: 'finetune' } }));
+    const plain = settingsFromConfig(readConfig({ version: 1, train: { model: 'mobilenet_v2_0.35_224', strategy: 'finetune' } }, zoo), zoo);
     expect(plain.train).toMatchObject({ learningRate: 1e-3, batchSize: 32 });
     // Left to the engine, which picks Adamax for fine-tuning (the seed's Xception-Medical recipe).
     expect(plain.train.optimizer).toBeUndefined();
     const custom = settingsFromConfig(
-      readConfig({ version: 1, models: { 'mobilenet_v2_0.35_224': { learningRate: 5e-4, optimizer: 'sgd' } }, train: { model: 'mobilenet_v2_0.35_224', batchSize: 8 } }),
+      readConfig({ version: 1, models: { 'mobilenet_v2_0.35_224': { learningRate: 5e-4, optimizer: 'sgd' } }, train: { model: 'mobilenet_v2_0.35_224', batchSize: 8 } }, zoo),
+      zoo,
     );
     expect(custom.train).toMatchObject({ learningRate: 5e-4, batchSize: 8, optimizer: 'sgd' });
     expect(custom.models['mobilenet_v2_0.35_224']).toEqual({ learningRate: 5e-4, batchSize: 32, optimizer: 'sgd' });
   });
 
   it('maps to a TrainConfig and import options: augmentation only when enabled, grouping and classes only when set', () => {
-    const on = settingsFromConfig(readConfig({ version: 1, transform: { augment: { enabled: true, rotationDeg: 5 } }, dataset: { classes: ['a', 'b'], groupPattern: '^(P\\d+)_' } }));
+    const on = settingsFromConfig(readConfig({ version: 1, transform: { augment: { enabled: true, rotationDeg: 5 } }, dataset: { classes: ['a', 'b'], groupPattern: '^(P\\d+)_' } }, zoo), zoo);
     const cfg = trainConfigOf(on, demoDatasetOf(on.dataset));
     expect(cfg.augment).toEqual({ ...augmentDefault, rotationDeg: 5 });
     expect(cfg.dataset).toEqual({ kind: 'demo', seed: 42, imageSize: 64, perClass: 60, split: { train: 0.7, val: 0.15, test: 0.15 } });
     expect(cfg).toMatchObject({ model: 'simple_cnn', epochs: 5, learningRate: 3e-3, batchSize: 8, seed: 42, clipNorm: 1, earlyStopping: { patience: 15, minDelta: 0.0005 } });
     expect(importOptionsOf(on.dataset)).toEqual({ imageSize: 64, channels: 3, classes: ['a', 'b'], split: { train: 0.7, val: 0.15, test: 0.15 }, seed: 42, groupPattern: '^(P\\d+)_', dedupe: 'keep-together', nearThreshold: 5 });
-    const off = settingsFromConfig(readConfig({ version: 1 }));
+    const off = settingsFromConfig(readConfig({ version: 1 }, zoo), zoo);
     expect('augment' in trainConfigOf(off, { kind: 'folder', fingerprint: 'f' })).toBe(false);
     expect(importOptionsOf(off.dataset)).not.toHaveProperty('classes');
     expect(importOptionsOf(off.dataset)).not.toHaveProperty('groupPattern');
   });
 
   it('gives templates that fit their data: small, large, multi-class and Xception-Medical', () => {
-    const byId = Object.fromEntries(configTemplates().map((t) => [t.id, t.config]));
+    const byId = Object.fromEntries(configTemplates(zoo).map((t) => [t.id, t.config]));
     const small = byId['small-dataset'];
     expect(['frozen', 'medical']).toContain(small.train.strategy);
     expect(small.transform.augment).toMatchObject({ enabled: true, randomResizedCrop: true });
@@ -105,7 +109,7 @@ describe('config file', () => {
     // keeps the best by validation accuracy and answers with the image alone.
     expect(byId.recommended.train).toMatchObject({ strategy: 'mlp', classWeights: 'off', earlyStopping: null, keepEpoch: 'last', tta: 'flip', mirrorTraining: true });
     expect(byId.defaults.train).toMatchObject({ classWeights: 'off', keepEpoch: 'best', tta: 'none', mirrorTraining: false });
-    for (const t of configTemplates()) expect(checkSettings(settingsFromConfig(t.config)), t.id).toEqual(settingsFromConfig(t.config));
+    for (const t of configTemplates(zoo)) expect(checkSettings(settingsFromConfig(t.config, zoo), zoo), t.id).toEqual(settingsFromConfig(t.config, zoo));
   });
 
   it('names unknown keys by their path and lists the known ones', () => {
@@ -160,7 +164,7 @@ describe('config file', () => {
   });
 
   it('refuses a file that is not a config: no JSON, no object, no or another version', () => {
-    expect(() => parseConfigText('{"version": 1,\n  "train": {\n    "epochs": 3,\n  }\n}')).toThrow(/^the file is not valid JSON: .*line 4,? column 3/);
+    expect(() => parseConfigText('{"version": 1,\n  "train": {\n    "epochs": 3,\n  }\n}', zoo)).toThrow(/^the file is not valid JSON: .*line 4,? column 3/);
     expect(problemsOf([1, 2])).toEqual(['a config must be a JSON object with "version": 1 (got a list)']);
     expect(problemsOf({ train: {} })).toEqual(['version is missing: this studio reads version 1']);
     expect(problemsOf({ version: 2 })).toEqual(['version 2 is not one this studio reads (it reads 1)']);

@@ -13,7 +13,7 @@ import { GroupedConv2D } from '../../src/core/models/architectures/layers';
 import { loadBackbone } from '../../src/core/models/backbone';
 import { buildSimpleCnn } from '../../src/core/models/simple_cnn';
 import { buildClassifier, type StrategyName } from '../../src/core/models/strategies';
-import { getZooEntry, MODEL_ZOO, normalizationFor } from '../../src/core/models/zoo';
+import { BUILTIN_ZOO, MODEL_ZOO, normalizationFor } from '../../src/core/models/zoo';
 import { maxAbsDifference, PARITY_TOLERANCE } from '../../src/core/export/parity';
 import { perturbArchitecture, probabilitiesOf, randomizeWeights, randomPixels } from '../fixtures/export';
 import { hasPretrained, PRETRAINED_DIR, pretrainedLoader } from '../fixtures/pretrained';
@@ -254,7 +254,7 @@ describe.skipIf(available.length === 0)('ONNX export of MobileNet classifiers (p
   if (available.includes('mobilenet_v2_0.35_224')) cases.push(['mobilenet_v2_0.35_224', 'medical', 224]);
 
   it.each(cases)('%s %s at %i px matches TF.js within 1e-4', async (id, strategy, size) => {
-    const entry = getZooEntry(id);
+    const entry = BUILTIN_ZOO.entry(id);
     const backbone = await loadBackbone(entry, { load: pretrainedLoader() }, { inputSize: size });
     const classifier = buildClassifier(backbone, { strategy, numClasses: 4, seed: 7 });
     backbone.model.dispose();

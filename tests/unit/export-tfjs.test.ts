@@ -7,7 +7,7 @@ import { exportTfjs, importTfjs, SHARD_BYTES, unzipFiles, zipFiles } from '../..
 import { loadBackbone } from '../../src/core/models/backbone';
 import { buildSimpleCnn } from '../../src/core/models/simple_cnn';
 import { buildClassifier } from '../../src/core/models/strategies';
-import { getZooEntry, normalizationFor } from '../../src/core/models/zoo';
+import { BUILTIN_ZOO, normalizationFor } from '../../src/core/models/zoo';
 import { probabilitiesOf, randomizeWeights, randomPixels } from '../fixtures/export';
 import { hasPretrained, PRETRAINED_DIR, pretrainedLoader } from '../fixtures/pretrained';
 
@@ -89,7 +89,7 @@ describe('TF.js export and import', () => {
   const v2 = 'mobilenet_v2_0.35_224';
   if (!hasPretrained(v2)) console.warn(`skipping the MobileNet TF.js round trip: ${PRETRAINED_DIR}/${v2} is absent`);
   it.skipIf(!hasPretrained(v2))('round-trips a MobileNet v2 medical classifier with identical predictions', async () => {
-    const entry = getZooEntry(v2);
+    const entry = BUILTIN_ZOO.entry(v2);
     const backbone = await loadBackbone(entry, { load: pretrainedLoader() }, { inputSize: 32 });
     const classifier = buildClassifier(backbone, { strategy: 'medical', numClasses: 4, seed: 5 });
     backbone.model.dispose();

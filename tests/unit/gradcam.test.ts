@@ -5,7 +5,7 @@ import { buildArchitecture } from '../../src/core/models/architectures/builders'
 import { loadBackbone } from '../../src/core/models/backbone';
 import { buildSimpleCnn } from '../../src/core/models/simple_cnn';
 import { buildClassifier } from '../../src/core/models/strategies';
-import { getZooEntry } from '../../src/core/models/zoo';
+import { BUILTIN_ZOO } from '../../src/core/models/zoo';
 import { hasPretrained, pretrainedLoader } from '../fixtures/pretrained';
 
 /**
@@ -110,7 +110,7 @@ describe('Grad-CAM', () => {
   });
 
   it.runIf(hasPretrained('mobilenet_v2_0.35_224'))('reads a MobileNetV2 head (frozen and medical) at its out_relu map', async () => {
-    const entry = getZooEntry('mobilenet_v2_0.35_224');
+    const entry = BUILTIN_ZOO.entry('mobilenet_v2_0.35_224');
     const backbone = await loadBackbone(entry, { load: pretrainedLoader() }, { inputSize: 96 });
     const x = tf.randomUniform([1, 96, 96, 3], -1, 1, 'float32', 3) as tf.Tensor4D;
     for (const strategy of ['frozen', 'medical'] as const) {

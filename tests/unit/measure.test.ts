@@ -4,6 +4,7 @@ import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { BUILTIN_ZOO } from '../../src/core/models/zoo';
 import { measureBackends, measuredRouting } from '../../workers/measure';
 import { selectBackend } from '../../workers/backend';
 import { StudioEngine } from '../../workers/engine';
@@ -41,7 +42,7 @@ describe('backend measurement', () => {
   it('times a training step on each backend, keeps the fastest, restores the backend and leaves no tensor behind', async () => {
     const before = tf.memory().numTensors;
     const progress: MeasureProgress[] = [];
-    const m = await measureBackends(db, info, { cfg: cfg(), data, work }, ['cpu', 'wasm'], (p) => progress.push(p));
+    const m = await measureBackends(db, BUILTIN_ZOO, info, { cfg: cfg(), data, work }, ['cpu', 'wasm'], (p) => progress.push(p));
     expect(progress).toEqual([{ backend: 'cpu', index: 1, of: 2 }, { backend: 'wasm', index: 2, of: 2 }]);
     expect(tf.getBackend()).toBe('wasm');
     expect(tf.memory().numTensors).toBe(before);
@@ -57,14 +58,14 @@ describe('backend measurement', () => {
   it('routes a later run of the same key by the stored measurement without measuring again', async () => {
     const [stored] = await listMeasurements(db);
     const progress: MeasureProgress[] = [];
-    const routing = await measuredRouting(db, info, { cfg: cfg({ measureBackends: 'on' }), data, work }, (p) => progress.push(p));
+    const routing = await measuredRouting(db, BUILTIN_ZOO, info, { cfg: cfg({ measureBackends: 'on' }), data, work }, (p) => progress.push(p));
     expect(progress).toEqual([]);
     expect(routing).toMatchObject({ train: stored.fastest, forward: stored.fastest, measured: stored });
     expect(routing.reason).toMatch(/^Measured here: (CPU|WASM) [\d.]+ (m?s)\/step, (CPU|WASM) [\d.]+ (m?s)\/step → (CPU|WASM): training and validation on (CPU|WASM)$/);
     // 'off': the fixed order, the stored measurement left aside.
-    expect(await measuredRouting(db, info, { cfg: cfg({ measureBackends: 'off' }), data, work })).toMatchObject({ train: 'wasm', reason: 'No GPU backend: training and validation on WASM' });
+    expect(await measuredRouting(db, BUILTIN_ZOO, info, { cfg: cfg({ measureBackends: 'off' }), data, work })).toMatchObject({ train: 'wasm', reason: 'No GPU backend: training and validation on WASM' });
     // Another batch size is another key: nothing stored, and WASM alone is a candidate here (never the CPU backend).
-    const other = await measuredRouting(db, info, { cfg: cfg({ batchSize: 2, measureBackends: 'on' }), data, work }, (p) => progress.push(p));
+    const other = await measuredRouting(db, BUILTIN_ZOO, info, { cfg: cfg({ batchSize: 2, measureBackends: 'on' }), data, work }, (p) => progress.push(p));
     expect(progress).toEqual([]);
     expect(other.measured).toBeUndefined();
   });
@@ -72,7 +73,7 @@ describe('backend measurement', () => {
   it('measures nothing for a forced backend, whatever is stored', async () => {
     const forced: BackendInfo = { ...info, requested: 'wasm', available: ['wasm'] };
     const progress: MeasureProgress[] = [];
-    const routing = await measuredRouting(db, forced, { cfg: cfg({ measureBackends: 'on' }), data, work }, (p) => progress.push(p));
+    const routing = await measuredRouting(db, BUILTIN_ZOO, forced, { cfg: cfg({ measureBackends: 'on' }), data, work }, (p) => progress.push(p));
     expect(progress).toEqual([]);
     expect(routing).toEqual({ forward: 'wasm', train: 'wasm', routed: false, reason: 'training and validation on WASM, as chosen' });
   });

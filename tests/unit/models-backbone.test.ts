@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { existsSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadBackbone, withCache, type BackboneCache } from '../../src/core/models/backbone';
-import { getZooEntry } from '../../src/core/models/zoo';
+import { BUILTIN_ZOO } from '../../src/core/models/zoo';
 import { idbBackboneCache } from '../../src/core/store/backbones';
 import { openStudioDB } from '../../src/core/store/db';
 import { folderHandler, hasPretrained, PRETRAINED_DIR, pretrainedLoader } from '../fixtures/pretrained';
@@ -24,7 +24,7 @@ describe.skipIf(!existsSync(PRETRAINED_DIR))('pretrained backbones from ../share
 
   it.each(AVAILABLE)('%s loads through the injected loader, equal to the file as TF.js loads it', async (id) => {
     const before = tf.memory().numTensors;
-    const entry = getZooEntry(id);
+    const entry = BUILTIN_ZOO.entry(id);
     const urls: string[] = [];
     const backbone = await loadBackbone(entry, { load: (url, e) => (urls.push(url), pretrainedLoader()(url, e)) });
     expect(urls).toEqual([(entry.source as { url: string }).url]);
@@ -44,7 +44,7 @@ describe.skipIf(!existsSync(PRETRAINED_DIR))('pretrained backbones from ../share
 
   it.skipIf(!hasPretrained('mobilenet_v1_0.25_224_imagenet'))('cuts the full v1 ImageNet classifier at conv_pw_13_relu, equal to the no-top backbone', async () => {
     const before = tf.memory().numTensors;
-    const entry = getZooEntry('mobilenet_v1_0.25_224');
+    const entry = BUILTIN_ZOO.entry('mobilenet_v1_0.25_224');
     const full = await loadBackbone(entry, { load: pretrainedLoader('mobilenet_v1_0.25_224_imagenet') });
     const noTop = await loadBackbone(entry, { load: pretrainedLoader() });
     expect(full.model.layers.map((l) => l.name)).toEqual(noTop.model.layers.map((l) => l.name));
@@ -60,7 +60,7 @@ describe.skipIf(!existsSync(PRETRAINED_DIR))('pretrained backbones from ../share
 
   it.each(AVAILABLE)('%s rebuilds at 32 and 299 with the same weights', async (id) => {
     const before = tf.memory().numTensors;
-    const entry = getZooEntry(id);
+    const entry = BUILTIN_ZOO.entry(id);
     const native = await loadBackbone(entry, { load: pretrainedLoader() });
     const tiny = await loadBackbone(entry, { load: pretrainedLoader() }, { inputSize: 32 });
     const large = await loadBackbone(entry, { load: pretrainedLoader() }, { inputSize: 299 });
@@ -82,7 +82,7 @@ describe.skipIf(!existsSync(PRETRAINED_DIR))('pretrained backbones from ../share
   });
 
   it.skipIf(!hasPretrained('mobilenet_v2_0.35_224'))('pads MobileNetV2 as Keras correct_pad does for the new size', async () => {
-    const backbone = await loadBackbone(getZooEntry('mobilenet_v2_0.35_224'), { load: pretrainedLoader() }, { inputSize: 299 });
+    const backbone = await loadBackbone(BUILTIN_ZOO.entry('mobilenet_v2_0.35_224'), { load: pretrainedLoader() }, { inputSize: 299 });
     const padding = (name: string) => backbone.model.getLayer(name).getConfig()['padding'];
     expect(padding('Conv1_pad')).toEqual([[1, 1], [1, 1]]); // 299 is odd
     expect(padding('block_1_pad')).toEqual([[0, 1], [0, 1]]); // 150 is even
@@ -97,7 +97,7 @@ describe.skipIf(!existsSync(PRETRAINED_DIR))('pretrained backbones from ../share
   it('refuses an input size below 32 before loading anything', async () => {
     let loads = 0;
     const load = (url: string, e: { id: string }) => (loads++, pretrainedLoader()(url, e));
-    await expect(loadBackbone(getZooEntry('mobilenet_v2_0.35_224'), { load }, { inputSize: 16 })).rejects.toThrow(/at least 32/);
+    await expect(loadBackbone(BUILTIN_ZOO.entry('mobilenet_v2_0.35_224'), { load }, { inputSize: 16 })).rejects.toThrow(/at least 32/);
     expect(loads).toBe(0);
   });
 
@@ -106,7 +106,7 @@ describe.skipIf(!existsSync(PRETRAINED_DIR))('pretrained backbones from ../share
     const cache: BackboneCache = idbBackboneCache(db, 100_000);
     let fetches = 0;
     const load = withCache((url, e) => (fetches++, pretrainedLoader()(url, e)), cache);
-    const entry = getZooEntry('mobilenet_v1_0.25_224');
+    const entry = BUILTIN_ZOO.entry('mobilenet_v1_0.25_224');
     const first = await loadBackbone(entry, { load }, { inputSize: 32 });
     const second = await loadBackbone(entry, { load }, { inputSize: 32 });
     expect(fetches).toBe(1);
@@ -121,6 +121,6 @@ describe.skipIf(!existsSync(PRETRAINED_DIR))('pretrained backbones from ../share
   });
 
   it('refuses the built-in CNN as a backbone', async () => {
-    await expect(loadBackbone(getZooEntry('simple_cnn'), { load: pretrainedLoader() })).rejects.toThrow(/built in/);
+    await expect(loadBackbone(BUILTIN_ZOO.entry('simple_cnn'), { load: pretrainedLoader() })).rejects.toThrow(/built in/);
   });
 });

@@ -5,7 +5,7 @@ import { loadBackbone, type Backbone } from '../../src/core/models/backbone';
 import { computeFeatures, findFrozenBoundary, splitAtFrozenBoundary } from '../../src/core/models/features';
 import { rebuildModel } from '../../src/core/models/graph';
 import { buildClassifier, listBlocks, probeThenFinetune, setTrainableBlocks, type Classifier, type StrategyOptions } from '../../src/core/models/strategies';
-import { getZooEntry } from '../../src/core/models/zoo';
+import { BUILTIN_ZOO } from '../../src/core/models/zoo';
 import { createOptimizer } from '../../src/core/train/optimizers';
 import { hasPretrained, PRETRAINED_DIR, pretrainedLoader } from '../fixtures/pretrained';
 
@@ -67,7 +67,7 @@ describe.skipIf(!existsSync(PRETRAINED_DIR))('strategies on pretrained backbones
   const v2 = 'mobilenet_v2_0.35_224';
   beforeAll(async () => {
     await tf.setBackend('cpu');
-    for (const id of [v1, v2].filter(hasPretrained)) backbones.set(id, await loadBackbone(getZooEntry(id), { load: pretrainedLoader() }, { inputSize: SIZE }));
+    for (const id of [v1, v2].filter(hasPretrained)) backbones.set(id, await loadBackbone(BUILTIN_ZOO.entry(id), { load: pretrainedLoader() }, { inputSize: SIZE }));
   });
 
   const build = (id: string, opts: Omit<StrategyOptions, 'numClasses' | 'seed'>): Classifier => buildClassifier(backbones.get(id)!, { numClasses: CLASSES, seed: 7, ...opts });

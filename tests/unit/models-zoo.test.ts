@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { strategyDefaults } from '../../src/core/models/strategies';
-import { getZooEntry, MODEL_ZOO, normalizationFor } from '../../src/core/models/zoo';
+import { BUILTIN_ZOO, MODEL_ZOO, normalizationFor } from '../../src/core/models/zoo';
 
 describe('model zoo', () => {
   it('lists the from-scratch CNN, every MobileNet width at 224, Xception, the from-scratch architectures and their ImageNet weights, once each', () => {
@@ -34,19 +34,19 @@ describe('model zoo', () => {
   });
 
   it('lists torchvision ImageNet weights at their official URLs with the SHA-256 prefix of the name, ImageNet mean/std', () => {
-    expect(getZooEntry('vit_b16_imagenet')).toMatchObject({
+    expect(BUILTIN_ZOO.entry('vit_b16_imagenet')).toMatchObject({
       family: 'vit',
       inputSize: 224,
-      params: getZooEntry('vit_b16').params,
+      params: BUILTIN_ZOO.entry('vit_b16').params,
       source: { kind: 'torchvision', architecture: 'vit_b16', url: 'https://download.pytorch.org/models/vit_b_16-c867db91.pth', sha256: 'c867db91' },
       preprocessing: { scaling: 'fixed', mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] },
     });
-    expect(getZooEntry('efficientnet_b0_imagenet').source).toMatchObject({ url: 'https://download.pytorch.org/models/efficientnet_b0_rwightman-7f5810bc.pth', sha256: '7f5810bc' });
-    expect(normalizationFor(getZooEntry('resnet50_imagenet'), { mean: [0, 0, 0], std: [1, 1, 1] })).toEqual({ mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] });
+    expect(BUILTIN_ZOO.entry('efficientnet_b0_imagenet').source).toMatchObject({ url: 'https://download.pytorch.org/models/efficientnet_b0_rwightman-7f5810bc.pth', sha256: '7f5810bc' });
+    expect(normalizationFor(BUILTIN_ZOO.entry('resnet50_imagenet'), { mean: [0, 0, 0], std: [1, 1, 1] })).toEqual({ mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] });
   });
 
   it("takes Xception's weights from Keras's official .h5, [-1, 1]-scaled at 299 px", () => {
-    expect(getZooEntry('xception')).toMatchObject({
+    expect(BUILTIN_ZOO.entry('xception')).toMatchObject({
       family: 'xception',
       inputSize: 299,
       preprocessing: { scaling: '[-1,1]' },
@@ -69,16 +69,16 @@ describe('model zoo', () => {
   });
 
   it('points at the official locations: v1 cut at conv_pw_13_relu, v2 without top', () => {
-    expect(getZooEntry('mobilenet_v1_0.50_224').source).toEqual({
+    expect(BUILTIN_ZOO.entry('mobilenet_v1_0.50_224').source).toEqual({
       kind: 'url',
       url: 'https://storage.googleapis.com/tfjs-models/tfjs/mobilenet_v1_0.50_224/model.json',
       cutLayer: 'conv_pw_13_relu',
     });
-    expect(getZooEntry('mobilenet_v2_1.00_224').source).toEqual({
+    expect(BUILTIN_ZOO.entry('mobilenet_v2_1.00_224').source).toEqual({
       kind: 'url',
       url: 'https://storage.googleapis.com/teachable-machine-models/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.00_224_no_top/model.json',
     });
-    expect(getZooEntry('simple_cnn')).toMatchObject({ source: { kind: 'builtin' }, preprocessing: { scaling: 'dataset' } });
+    expect(BUILTIN_ZOO.entry('simple_cnn')).toMatchObject({ source: { kind: 'builtin' }, preprocessing: { scaling: 'dataset' } });
   });
 
   it('has usable defaults, and the Xception-Medical recipe for fine-tuning', () => {
@@ -87,7 +87,7 @@ describe('model zoo', () => {
       expect(e.defaults.learningRate).toBeGreaterThan(0);
       expect(Number.isInteger(e.defaults.batchSize)).toBe(true);
     }
-    const v2 = getZooEntry('mobilenet_v2_0.35_224');
+    const v2 = BUILTIN_ZOO.entry('mobilenet_v2_0.35_224');
     expect(strategyDefaults(v2, 'frozen')).toEqual({ learningRate: 1e-3, batchSize: 32, optimizer: 'adamw' });
     expect(strategyDefaults(v2, 'finetune')).toEqual({ learningRate: 1e-3, batchSize: 32, optimizer: 'adamax' });
     expect(strategyDefaults(v2, 'mlp')).toEqual({ learningRate: 1e-3, batchSize: 16, optimizer: 'adam' });
@@ -95,14 +95,14 @@ describe('model zoo', () => {
 
   it('scales pretrained inputs to [-1, 1] and normalises the CNN by dataset statistics', () => {
     const stats = { mean: [0.2, 0.2, 0.2], std: [0.1, 0.1, 0.1] };
-    expect(normalizationFor(getZooEntry('simple_cnn'), stats)).toBe(stats);
-    const { mean, std } = normalizationFor(getZooEntry('mobilenet_v1_0.25_224'), stats);
+    expect(normalizationFor(BUILTIN_ZOO.entry('simple_cnn'), stats)).toBe(stats);
+    const { mean, std } = normalizationFor(BUILTIN_ZOO.entry('mobilenet_v1_0.25_224'), stats);
     // The trainer computes (x/255 − mean)/std: 0 → −1 and 255 → 1.
     expect((0 - mean[0]) / std[0]).toBe(-1);
     expect((1 - mean[0]) / std[0]).toBe(1);
   });
 
   it('rejects an unknown id with the list of known ones', () => {
-    expect(() => getZooEntry('resnet152')).toThrow(/mobilenet_v2_0.35_224, .*resnet50/);
+    expect(() => BUILTIN_ZOO.entry('resnet152')).toThrow(/mobilenet_v2_0.35_224, .*resnet50/);
   });
 });

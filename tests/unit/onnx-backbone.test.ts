@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { withCache } from '../../src/core/models/backbone';
 import { importOnnx } from '../../src/core/models/onnx-import';
-import { addImportedEntry, getZooEntry, normalizationFor, TRANSFER_DEFAULTS, zooEntries, type ZooEntry } from '../../src/core/models/zoo';
+import { BUILTIN_ZOO, normalizationFor, TRANSFER_DEFAULTS, Zoo, type ZooEntry } from '../../src/core/models/zoo';
 import { idbBackboneCache, importedBackbones, putImportedBackbone } from '../../src/core/store/backbones';
 import { openStudioDB } from '../../src/core/store/db';
 import { buildModel } from '../../workers/models';
@@ -38,20 +38,20 @@ describe('an ONNX backbone in the zoo and the backbone cache', () => {
     const db = await openStudioDB('onnx-backbone-test');
     await putImportedBackbone(db, entry, artifacts!);
 
-    // A later session: the entry comes back from the store, and only then is the model known.
-    expect(() => getZooEntry('tiny_onnx')).toThrow(/unknown model/);
+    // A later session: the entry comes back from the store, and only the zoo made from it knows the model.
+    expect(() => BUILTIN_ZOO.entry('tiny_onnx')).toThrow(/unknown model/);
     const stored = await importedBackbones(db);
     expect(stored).toEqual([entry]);
-    addImportedEntry(stored[0]);
-    expect(zooEntries().map((e) => e.id)).toContain('tiny_onnx');
-    expect(() => addImportedEntry({ ...entry, id: 'resnet18' })).toThrow(/built-in/);
-    expect(normalizationFor(getZooEntry('tiny_onnx'), { mean: [0, 0, 0], std: [1, 1, 1] })).toEqual(imported.normalization);
+    const zoo = new Zoo(stored);
+    expect(zoo.entries().map((e) => e.id)).toContain('tiny_onnx');
+    expect(() => zoo.withImported({ ...entry, id: 'resnet18' })).toThrow(/built-in/);
+    expect(normalizationFor(zoo.entry('tiny_onnx'), { mean: [0, 0, 0], std: [1, 1, 1] })).toEqual(imported.normalization);
 
     const load = withCache(noDownload, idbBackboneCache(db));
     const before = tf.memory().numTensors;
     for (const strategy of ['frozen', 'medical', 'finetune'] as const) {
       // At 48 px: a backbone is rebuilt for the dataset's size.
-      const built = await buildModel({ model: 'tiny_onnx', strategy, seed: 1 } as never, { imageSize: 48, channels: 3, numClasses: 3 }, { mean: [0, 0, 0], std: [1, 1, 1] }, load);
+      const built = await buildModel(zoo, { model: 'tiny_onnx', strategy, seed: 1 } as never, { imageSize: 48, channels: 3, numClasses: 3 }, { mean: [0, 0, 0], std: [1, 1, 1] }, load);
       expect(built.normalization).toEqual(imported.normalization);
       const stem = built.model.getLayer('stem');
       const kernel = stem.getWeights()[0].dataSync().slice();

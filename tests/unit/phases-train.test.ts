@@ -4,7 +4,7 @@ import { generateDemoDataset } from '../../src/core/dataset/demo';
 import { channelStats } from '../../src/core/dataset/stats';
 import { loadBackbone, type Backbone } from '../../src/core/models/backbone';
 import { buildClassifier, type Classifier } from '../../src/core/models/strategies';
-import { getZooEntry, normalizationFor } from '../../src/core/models/zoo';
+import { BUILTIN_ZOO, normalizationFor } from '../../src/core/models/zoo';
 import { captureCheckpoint, type Checkpoint } from '../../src/core/store/checkpoints';
 import { planPhases, type PlannedPhase } from '../../src/core/train/phases';
 import { cosineWarmupLr } from '../../src/core/train/schedules';
@@ -36,7 +36,7 @@ describe.skipIf(!hasPretrained(ID))('training in phases: MobileNetV2 0.35 at 32 
   let backbone: Backbone;
   beforeAll(async () => {
     await tf.setBackend('cpu');
-    backbone = await loadBackbone(getZooEntry(ID), { load: pretrainedLoader() }, { inputSize: SIZE });
+    backbone = await loadBackbone(BUILTIN_ZOO.entry(ID), { load: pretrainedLoader() }, { inputSize: SIZE });
   });
   afterAll(() => backbone.model.dispose());
 

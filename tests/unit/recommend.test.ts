@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { readConfig, recommendedConfig, settingsFromConfig } from '../../src/core/config';
+import { defaultConfig, readConfig, recommendedConfig, settingsFromConfig } from '../../src/core/config';
+import { BUILTIN_ZOO as zoo } from '../../src/core/models/zoo';
 import { DEFAULT_BUDGET_SECONDS, MIN_EPOCHS, RECOMMENDED_HEAD, RECOMMENDED_MODEL, recommendRecipe, type DatasetShape, type DeviceSpeed } from '../../src/core/train/recommend';
 
 const MRI: DatasetShape = {
@@ -85,9 +86,9 @@ describe('recommended recipe', () => {
 
   it('becomes a config file the studio reads back unchanged', () => {
     const r = recommendRecipe({ ...MRI, presetTest: true }, CPU);
-    const c = recommendedConfig(r.settings);
-    expect(readConfig(JSON.parse(JSON.stringify(c)))).toEqual(c);
-    const s = settingsFromConfig(c);
+    const c = recommendedConfig(r.settings, defaultConfig(zoo));
+    expect(readConfig(JSON.parse(JSON.stringify(c)), zoo)).toEqual(c);
+    const s = settingsFromConfig(c, zoo);
     expect(s.train).toMatchObject({ model: RECOMMENDED_MODEL, strategy: 'mlp', optimizer: 'adam', epochs: 50, batchSize: 16, learningRate: 1e-3, classWeights: 'off', earlyStopping: null, clipNorm: 0 });
     expect(s.dataset).toMatchObject({ imageSize: 224, channels: 3, split: { train: 0.85, val: 0.15, test: 0 } });
     expect(s.augment.enabled).toBe(false);

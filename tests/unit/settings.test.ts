@@ -7,6 +7,7 @@ import { settingsMarkdown, settingsUsage, withSettingsTable } from '../../src/co
 import { resolveTrainConfig, TRAIN_DEFAULTS } from '../../src/core/settings/resolve';
 import { BOUNDS, DEFAULT_EARLY_STOPPING, DEFAULTS, SCHEDULE_DEFAULTS, describeRange, flagProblem, inputBounds, inRange, rangeProblem, settingFlag, SETTING_FLAGS } from '../../src/core/settings/schema';
 import type { TrainConfig } from '../../src/core/train/types';
+import { BUILTIN_ZOO as zoo } from '../../src/core/models/zoo';
 
 const demo: TrainConfig['dataset'] = { kind: 'demo', seed: 1, imageSize: 16, perClass: 6, split: { train: 0.7, val: 0.15, test: 0.15 } };
 
@@ -47,16 +48,16 @@ describe('settings schema', () => {
   });
 
   it('is where the defaults live: the config file, the CLI flags and the trainer agree with it', () => {
-    const d = defaultConfig();
+    const d = defaultConfig(zoo);
     expect(d.train).toMatchObject({ epochs: DEFAULTS.epochs, seed: DEFAULTS.seed, probeEpochs: DEFAULTS.probeEpochs, saveEveryEpochs: DEFAULTS.saveEveryEpochs, labelSmoothing: DEFAULTS.labelSmoothing, clipNorm: DEFAULTS.clipNorm, earlyStopping: DEFAULT_EARLY_STOPPING });
     expect(d.dataset).toMatchObject({ imageSize: DEFAULTS.imageSize, perClass: DEFAULTS.perClass, nearThreshold: DEFAULTS.nearThreshold, seed: DEFAULTS.seed });
     for (const key of ['trainableBlocks', 'lrSchedule', 'classWeights', 'keepEpoch', 'tta', 'mirrorTraining'] as const) expect(TRAIN_DEFAULTS[key], key).toEqual(d.train[key]);
     // Every default a file can hold is itself inside its range (readConfig accepts the defaults as a file).
-    expect(readConfig(JSON.parse(JSON.stringify(d)))).toEqual(d);
+    expect(readConfig(JSON.parse(JSON.stringify(d)), zoo)).toEqual(d);
     expect(SETTING_FLAGS.find((f) => f.flag === 'patience')!.fallback).toBe(d.train.earlyStopping!.patience);
     // A file's schedule that leaves a number out takes the schema's.
-    expect(readConfig({ version: 1, train: { lrSchedule: { kind: 'step' } } }).train.lrSchedule).toEqual({ kind: 'step', everyEpochs: SCHEDULE_DEFAULTS.everyEpochs, gamma: SCHEDULE_DEFAULTS.gamma });
-    expect(readConfig({ version: 1, train: { lrSchedule: { kind: 'cosine' } } }).train.lrSchedule).toEqual({ kind: 'cosine', warmup: SCHEDULE_DEFAULTS.warmup, unit: 'epoch' });
+    expect(readConfig({ version: 1, train: { lrSchedule: { kind: 'step' } } }, zoo).train.lrSchedule).toEqual({ kind: 'step', everyEpochs: SCHEDULE_DEFAULTS.everyEpochs, gamma: SCHEDULE_DEFAULTS.gamma });
+    expect(readConfig({ version: 1, train: { lrSchedule: { kind: 'cosine' } } }, zoo).train.lrSchedule).toEqual({ kind: 'cosine', warmup: SCHEDULE_DEFAULTS.warmup, unit: 'epoch' });
   });
 });
 
@@ -74,14 +75,14 @@ describe('resolveTrainConfig', () => {
 
 describe('trainConfigOf (the train form and the CLI)', () => {
   it('leaves options at their "off" value out, and trainable blocks and probe epochs to finetune', () => {
-    const s = settingsFromConfig(defaultConfig());
+    const s = settingsFromConfig(defaultConfig(zoo), zoo);
     const plain = trainConfigOf(s, demo);
     expect(plain).not.toHaveProperty('lrSchedule');
     expect(plain).not.toHaveProperty('trainableBlocks');
     expect(plain).not.toHaveProperty('probeEpochs');
-    const ft = settingsFromConfig(readConfig({ version: 1, train: { model: 'mobilenet_v2_0.35_224', strategy: 'finetune', trainableBlocks: 3, probeEpochs: 2, epochs: 5, lrSchedule: { kind: 'cosine', warmup: 1 } } }));
+    const ft = settingsFromConfig(readConfig({ version: 1, train: { model: 'mobilenet_v2_0.35_224', strategy: 'finetune', trainableBlocks: 3, probeEpochs: 2, epochs: 5, lrSchedule: { kind: 'cosine', warmup: 1 } } }, zoo), zoo);
     expect(trainConfigOf(ft, demo)).toMatchObject({ strategy: 'finetune', trainableBlocks: 3, probeEpochs: 2, lrSchedule: { kind: 'cosine', warmup: 1, unit: 'epoch' } });
-    const noProbe = settingsFromConfig(configFromSettings({ ...ft, train: { ...ft.train, probeEpochs: 0 } }));
+    const noProbe = settingsFromConfig(configFromSettings({ ...ft, train: { ...ft.train, probeEpochs: 0 } }), zoo);
     expect(trainConfigOf(noProbe, demo)).not.toHaveProperty('probeEpochs');
   });
 });

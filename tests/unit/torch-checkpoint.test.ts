@@ -12,7 +12,7 @@ import { estimateTrainingMemory, modelFootprint } from '../../src/core/models/me
 import { buildClassifier, listBlocks } from '../../src/core/models/strategies';
 import { sha256Hex, stateDictArtifacts, stateDictFromArtifacts, torchvisionBackbone } from '../../src/core/models/torch/backbone';
 import { readCheckpoint } from '../../src/core/models/torch/checkpoint';
-import { getZooEntry } from '../../src/core/models/zoo';
+import { BUILTIN_ZOO } from '../../src/core/models/zoo';
 import { idbBackboneCache } from '../../src/core/store/backbones';
 import { openStudioDB } from '../../src/core/store/db';
 import { loadTorchvisionState, type WeightsProgress } from '../../workers/torch-weights';
@@ -187,7 +187,7 @@ describe('the official URL', () => {
   it('accepts a download whose SHA-256 starts with the prefix in its name, caches it, and loads it from the cache next time with no request', async () => {
     const db = await openStudioDB('torch-download-test');
     const prefix = (await sha256Hex(file)).slice(0, 8);
-    const official = getZooEntry('resnet18_imagenet');
+    const official = BUILTIN_ZOO.entry('resnet18_imagenet');
     // The same architecture at a URL named for this file's hash, as torchvision names each of its files.
     const url = `https://download.pytorch.org/models/resnet18-${prefix}.pth`;
     const entry = { ...official, source: { kind: 'torchvision' as const, architecture: 'resnet18', url, sha256: prefix } };
@@ -209,7 +209,7 @@ describe('the official URL', () => {
 
   it("refuses a download whose SHA-256 is not EfficientNet-B0's 7f5810bc…, and caches nothing", async () => {
     const db = await openStudioDB('torch-download-refused-test');
-    const entry = getZooEntry('efficientnet_b0_imagenet');
+    const entry = BUILTIN_ZOO.entry('efficientnet_b0_imagenet');
     const asked = serve(file);
     await expect(loadTorchvisionState(entry, db)).rejects.toMatchObject({
       code: 'E_BACKBONE',
@@ -228,7 +228,7 @@ describe('blocks for partial fine-tuning, in torchvision module names', () => {
     ['vit_b16_imagenet', 32, ['embedding', ...Array.from({ length: 12 }, (_, i) => `encoder.layers.${i}`)]],
     ['swin_t_imagenet', 224, ['patch embedding', 'stage 1', 'stage 2', 'stage 3', 'stage 4']],
   ] as const)('%s', (id, size, names) => {
-    const entry = getZooEntry(id);
+    const entry = BUILTIN_ZOO.entry(id);
     const model = buildArchitectureFeatures(entry.source.kind === 'torchvision' ? entry.source.architecture : '', { imageSize: size, channels: 3, seed: 1 });
     try {
       const blocks = listBlocks(model, entry.family);
@@ -245,7 +245,7 @@ describe('blocks for partial fine-tuning, in torchvision module names', () => {
 
 describe('memory', () => {
   it("estimates ViT-B/16's 345 MB of ImageNet weights, frozen under a head or fine-tuned in its last block", () => {
-    const backbone = torchvisionBackbone(getZooEntry('vit_b16_imagenet'), null, 224);
+    const backbone = torchvisionBackbone(BUILTIN_ZOO.entry('vit_b16_imagenet'), null, 224);
     const budget = { totalBytes: 8 * 2 ** 30, maxBufferBytes: 2 ** 30, source: 'test' };
     try {
       // Medical head 768→128→4: 98,948 weights; linear head 768→4: 3,076; ViT's last encoder layer 7,087,872 and its final LayerNorm 1,536.

@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listBlocks } from '../../src/core/models/strategies';
 import { torchvisionBackbone } from '../../src/core/models/torch/backbone';
 import { readCheckpoint } from '../../src/core/models/torch/checkpoint';
-import { getZooEntry } from '../../src/core/models/zoo';
+import { BUILTIN_ZOO } from '../../src/core/models/zoo';
 import { loadCheckpoint } from '../../src/core/store/checkpoints';
 import { openStudioDB, type StudioDB } from '../../src/core/store/db';
 import type { StrategyName } from '../../src/core/models/strategies';
@@ -95,11 +95,11 @@ for (const arch of Object.keys(SIZES)) describe.skipIf(!hasTorch || !CASES.inclu
     const bytes = readFileSync(join(dir, `${arch}.pth`));
     // "Choose weights file…": checked against the architecture, then cached where runs read it.
     const picked = await engine.importWeightsFile(id, new File([bytes], `${arch}.pth`));
-    expect(picked).toMatchObject({ id, file: `${arch}.pth`, weights: getZooEntry(id).params });
-    const backbone = torchvisionBackbone(getZooEntry(id), readCheckpoint(new Uint8Array(bytes)), SIZES[arch]);
+    expect(picked).toMatchObject({ id, file: `${arch}.pth`, weights: BUILTIN_ZOO.entry(id).params });
+    const backbone = torchvisionBackbone(BUILTIN_ZOO.entry(id), readCheckpoint(new Uint8Array(bytes)), SIZES[arch]);
     try {
       loaded = new Map(backbone.model.weights.map((w) => [w.originalName, w.read().dataSync() as Float32Array]));
-      lastBlock = new Set(listBlocks(backbone.model, getZooEntry(id).family).at(-1)!.layers);
+      lastBlock = new Set(listBlocks(backbone.model, BUILTIN_ZOO.entry(id).family).at(-1)!.layers);
     } finally {
       backbone.model.dispose();
     }

@@ -11,7 +11,7 @@ import { kerasH5Artifacts } from '../../src/core/models/keras-backbones';
 import { assignKerasWeights, KerasWeightsError, readKerasWeights } from '../../src/core/models/keras-h5';
 import { estimateTrainingMemory, modelFootprint } from '../../src/core/models/memory';
 import { buildClassifier, listBlocks } from '../../src/core/models/strategies';
-import { getZooEntry } from '../../src/core/models/zoo';
+import { BUILTIN_ZOO } from '../../src/core/models/zoo';
 import { StudioEngine } from '../../workers/engine';
 
 beforeAll(async () => {
@@ -108,7 +108,7 @@ describe("Keras's Xception in TF.js", () => {
     expect(modelFootprint(model).trainableParams).toBe(20_806_952);
     expect(model.outputs[0].shape).toEqual([null, 10, 10, 2048]);
     expect(model.layers.at(-1)!.name).toBe(XCEPTION_OUTPUT);
-    expect(getZooEntry('xception').params).toBe(model.countParams());
+    expect(BUILTIN_ZOO.entry('xception').params).toBe(model.countParams());
     model.dispose();
     const top = buildXception({ includeTop: true });
     expect(top.countParams()).toBe(22_910_480);
@@ -137,7 +137,7 @@ describe("Keras's Xception in TF.js", () => {
 
   it('the memory estimate covers Xception-Medical at 299 px: 80 MiB of weights, batch 16 too big for 8 GiB', () => {
     const model = buildXception();
-    const classifier = buildClassifier({ entry: getZooEntry('xception'), model, inputSize: 299, outputShape: [10, 10, 2048] }, { strategy: 'finetune', numClasses: 4, seed: 1 });
+    const classifier = buildClassifier({ entry: BUILTIN_ZOO.entry('xception'), model, inputSize: 299, outputShape: [10, 10, 2048] }, { strategy: 'finetune', numClasses: 4, seed: 1 });
     const fp = modelFootprint(classifier.model);
     expect(fp.params).toBe(20_861_480 + 2048 * 4 + 4);
     expect(fp.trainableParams).toBe(20_806_952 + 2048 * 4 + 4);
@@ -206,10 +206,10 @@ describe.skipIf(skipWhy !== null)("an .h5 in Keras's layout, written by h5py, ag
 
   it('loads: every weight lands in its layer, and the features equal PyTorch\'s within 1e-4 of their range', async () => {
     const before = tf.memory().numTensors;
-    const { artifacts, report } = await kerasH5Artifacts(getZooEntry('xception'), bytes, 'xception.h5');
+    const { artifacts, report } = await kerasH5Artifacts(BUILTIN_ZOO.entry('xception'), bytes, 'xception.h5');
     // 36 convolutions (2 plain, 4 shortcuts, 34 separable with 2 kernels each) and 40 batch norms of 4 weights.
     expect(report).toEqual({ layers: 80, weights: 6 + 34 * 2 + 40 * 4, ignored: [] });
-    const backbone = await loadBackbone(getZooEntry('xception'), { load: () => tf.io.fromMemory(artifacts) }, { inputSize: SIZE });
+    const backbone = await loadBackbone(BUILTIN_ZOO.entry('xception'), { load: () => tf.io.fromMemory(artifacts) }, { inputSize: SIZE });
     expect(backbone.outputShape).toEqual([3, 3, 2048]);
     // A few weights by their Keras path; the file's Keras 2.0 conv2d_1 (block2's shortcut) is the model's conv2d.
     const expected: Record<string, number[]> = JSON.parse(readFileSync(join(dir, 'weights.json'), 'utf8'));

@@ -154,26 +154,48 @@ export const MODEL_ZOO: readonly ZooEntry[] = [
   ...TORCHVISION_ZOO,
 ];
 
-/** Backbones imported from ONNX files, registered by the engine from its backbone cache (see addImportedEntry). */
-const imported = new Map<string, ZooEntry>();
+/**
+ * The models one studio knows: the built-in ones (MODEL_ZOO) and the backbones a profile imported from ONNX files.
+ * A value, never changed in place: whoever holds one (the engine, from its database; a Node script, from what it
+ * was given) passes it to whatever looks a model up, and an import makes a new one (withImported).
+ */
+export class Zoo {
+  private readonly imported: ReadonlyMap<string, ZooEntry>;
 
-/** Makes an imported backbone a zoo model (replacing one of the same id); built-in ids cannot be taken. */
-export function addImportedEntry(entry: ZooEntry): void {
-  if (entry.source.kind !== 'imported') throw new RangeError(`"${entry.id}" is not an imported backbone`);
-  if (MODEL_ZOO.some((e) => e.id === entry.id)) throw new RangeError(`"${entry.id}" is a built-in model's id; choose another`);
-  imported.set(entry.id, entry);
+  /** Throws a RangeError for an entry that is not an imported backbone, or that takes a built-in model's id. */
+  constructor(imported: readonly ZooEntry[] = []) {
+    for (const entry of imported) {
+      if (entry.source.kind !== 'imported') throw new RangeError(`"${entry.id}" is not an imported backbone`);
+      if (MODEL_ZOO.some((e) => e.id === entry.id)) throw new RangeError(`"${entry.id}" is a built-in model's id; choose another`);
+    }
+    // A later entry of the same id wins, as a re-import replaces the stored one.
+    this.imported = new Map(imported.map((e) => [e.id, e]));
+  }
+
+  /** This zoo with `entry` added, replacing an imported backbone of the same id; this one is left as it is. */
+  withImported(entry: ZooEntry): Zoo {
+    return new Zoo([...this.imported.values(), entry]);
+  }
+
+  /** The built-in models, then the imported backbones. */
+  entries(): ZooEntry[] {
+    return [...MODEL_ZOO, ...this.imported.values()];
+  }
+
+  has(id: string): boolean {
+    return MODEL_ZOO.some((e) => e.id === id) || this.imported.has(id);
+  }
+
+  /** The model with this id; a RangeError that lists the known ids when there is none. */
+  entry(id: string): ZooEntry {
+    const entry = MODEL_ZOO.find((e) => e.id === id) ?? this.imported.get(id);
+    if (!entry) throw new RangeError(`unknown model "${id}"; known: ${this.entries().map((e) => e.id).join(', ')}`);
+    return entry;
+  }
 }
 
-/** The built-in models, then the imported backbones. */
-export function zooEntries(): ZooEntry[] {
-  return [...MODEL_ZOO, ...imported.values()];
-}
-
-export function getZooEntry(id: string): ZooEntry {
-  const entry = MODEL_ZOO.find((e) => e.id === id) ?? imported.get(id);
-  if (!entry) throw new RangeError(`unknown model "${id}"; known: ${zooEntries().map((e) => e.id).join(', ')}`);
-  return entry;
-}
+/** The built-in models alone: the zoo of code that has no profile's imported backbones (Node scripts, tests, bench). */
+export const BUILTIN_ZOO = new Zoo();
 
 /**
  * The normalisation the trainer applies to uint8 images for this model: [-1, 1] is mean 0.5, std 0.5 in the

@@ -8,7 +8,7 @@ import { csvText } from '../csv';
 import { augmentDefault, isAugmentIdentity } from '../settings/augment';
 import { resolveTrainConfig } from '../settings/resolve';
 import type { SplitManifest } from '../dataset/split';
-import { getZooEntry, normalizationFor, zooEntries, type ZooEntry } from '../models/zoo';
+import { normalizationFor, type Zoo, type ZooEntry } from '../models/zoo';
 import type { HeadKind } from '../models/heads';
 import type { RunRecord } from '../train/types';
 
@@ -38,14 +38,17 @@ export function recipeArchitecture(entry: ZooEntry): string | null {
 }
 
 /** The zoo models a recipe can train. */
-export function exportableModels(): string[] {
-  return zooEntries()
+export function exportableModels(zoo: Zoo): string[] {
+  return zoo
+    .entries()
     .filter((e) => recipeArchitecture(e) !== null)
     .map((e) => e.id);
 }
 
 export interface RecipeInput {
   run: RunRecord;
+  /** The zoo the run's model is looked up in (the engine's: imported backbones included). */
+  zoo: Zoo;
   /** The run's folder split, as stored at import (paths relative to the folder). */
   manifest: SplitManifest;
   /** SHA-256 (hex) of each manifest path's file; needed unless `fileNames`. */
@@ -58,16 +61,16 @@ export interface RecipeInput {
 const HEAD: Record<string, HeadKind | null> = { scratch: null, frozen: 'linear', medical: 'medical', mlp: 'mlp', finetune: 'linear' };
 
 /** Throws a RecipeRefusal when the run cannot be exported (a model without a torchvision twin, demo images, a fold). */
-export function checkExportable(run: RunRecord): { entry: ZooEntry; architecture: string } {
+export function checkExportable(run: RunRecord, zoo: Zoo): { entry: ZooEntry; architecture: string } {
   let entry: ZooEntry | undefined;
   try {
-    entry = getZooEntry(run.model);
+    entry = zoo.entry(run.model);
   } catch {
     entry = undefined;
   }
   const architecture = entry && recipeArchitecture(entry);
   if (!entry || !architecture) {
-    throw new RecipeRefusal(`${entry?.name ?? run.model} has no torchvision twin, so it cannot be trained as a PyTorch recipe; these models can: ${exportableModels().join(', ')}`);
+    throw new RecipeRefusal(`${entry?.name ?? run.model} has no torchvision twin, so it cannot be trained as a PyTorch recipe; these models can: ${exportableModels(zoo).join(', ')}`);
   }
   if (run.config.dataset.kind !== 'folder') throw new RecipeRefusal(`run ${run.runId} trained on the built-in demo images, which exist only in the browser; export a run trained on a folder`);
   if (run.config.crossValidation) throw new RecipeRefusal(`run ${run.runId} is fold ${run.config.crossValidation.fold} of a cross-validation; export a run trained on the folder's own split`);
@@ -78,7 +81,7 @@ export function checkExportable(run: RunRecord): { entry: ZooEntry; architecture
 /** config.json: what train.py builds and how it trains, read at run time (the run's settings at the top level). */
 export function recipeConfig(input: RecipeInput) {
   const { run, manifest, fileNames } = input;
-  const { entry: model, architecture } = checkExportable(run);
+  const { entry: model, architecture } = checkExportable(run, input.zoo);
   const dataset = run.dataset!;
   const imageSize = run.input?.imageSize ?? dataset.importOptions?.imageSize;
   const channels = run.input?.channels ?? dataset.importOptions?.channels;

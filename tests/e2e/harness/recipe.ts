@@ -16,7 +16,7 @@ import { buildSimpleCnn } from '../../../src/core/models/simple_cnn';
 import { buildClassifier } from '../../../src/core/models/strategies';
 import { torchvisionBackbone } from '../../../src/core/models/torch/backbone';
 import { readCheckpoint, type StateDict } from '../../../src/core/models/torch/checkpoint';
-import { getZooEntry } from '../../../src/core/models/zoo';
+import { BUILTIN_ZOO } from '../../../src/core/models/zoo';
 import { normalizeWith } from '../../../src/core/train/trainer';
 import { rgbPng } from '../../fixtures/png';
 
@@ -181,7 +181,7 @@ export async function studioProbabilities(t: TrainedRecipe): Promise<number[][]>
   } else {
     const backbone: StateDict = new Map([...state].filter(([k]) => !k.startsWith('studio_head.')));
     const kind = config.head as HeadKind;
-    model = buildClassifier(torchvisionBackbone(getZooEntry(config.model), backbone, size), { strategy: kind === 'linear' ? 'frozen' : kind, numClasses: classes.length, seed: 1 }).model;
+    model = buildClassifier(torchvisionBackbone(BUILTIN_ZOO.entry(config.model), backbone, size), { strategy: kind === 'linear' ? 'frozen' : kind, numClasses: classes.length, seed: 1 }).model;
     if (kind !== 'linear') model.getLayer('head_dense').setWeights([tensor('studio_head.head_dense.weight', [1, 0]), tensor('studio_head.head_dense.bias')]);
     head = 'studio_head.';
   }

@@ -14,7 +14,7 @@ import * as tf from '@tensorflow/tfjs';
 import { buildArchitecture } from '../architectures/builders';
 import { buildSimpleCnn } from '../simple_cnn';
 import { buildClassifier, type StrategyName } from '../strategies';
-import { getZooEntry, type ZooEntry } from '../zoo';
+import type { Zoo, ZooEntry } from '../zoo';
 import type { RunRecord } from '../../train/types';
 import { resolveTrainConfig } from '../../settings/resolve';
 import type { StateDict, TorchTensor } from './checkpoint';
@@ -118,10 +118,10 @@ const sameArchitecture = (a: string, b: string) => a.replace(/_/g, '') === b.rep
  * Refuses metrics of another run or another model: a wrong folder is the likely cause, and an import under the
  * wrong run would put one run's figures next to another's in the comparison and the model card.
  */
-export function checkMetricsAgainstRun(metrics: ClusterMetrics, run: RunRecord): void {
+export function checkMetricsAgainstRun(metrics: ClusterMetrics, run: RunRecord, zoo: Zoo): void {
   if (metrics.runId !== run.runId) throw new ClusterImportError(`metrics.json belongs to run ${metrics.runId}, not ${run.runId}: bring it back to run ${metrics.runId}, or pick the folder that run ${run.runId}'s recipe wrote`);
   const problems: string[] = [];
-  const architecture = clusterArchitecture(getZooEntry(run.model));
+  const architecture = clusterArchitecture(zoo.entry(run.model));
   if (!sameArchitecture(metrics.architecture, architecture)) problems.push(`architecture ${metrics.architecture}, the run's is ${architecture}`);
   if (metrics.classes.length !== run.classes.length || metrics.classes.some((c, i) => c !== run.classes[i])) problems.push(`classes [${metrics.classes.join(', ')}], the run's are [${run.classes.join(', ')}] (same names in the same order)`);
   if (run.input && metrics.imageSize !== run.input.imageSize) problems.push(`image size ${metrics.imageSize} px, the run's is ${run.input.imageSize} px`);
@@ -220,9 +220,9 @@ const mappingProblems = (err: WeightMappingError, rename: (k: string) => string 
  * strategy and head), holding model.pth's weights. Every key that is missing, left over or misshapen is named in
  * one ClusterImportError before anything is kept. Dispose the returned model.
  */
-export function clusterClassifier(run: RunRecord, state: StateDict): tf.LayersModel {
+export function clusterClassifier(run: RunRecord, state: StateDict, zoo: Zoo): tf.LayersModel {
   if (!run.input) throw new ClusterImportError(`run ${run.runId} was trained before the studio recorded its model input, so its network cannot be rebuilt; train it again`);
-  const entry = getZooEntry(run.model);
+  const entry = zoo.entry(run.model);
   const architecture = clusterArchitecture(entry);
   const { imageSize, channels } = run.input;
   const numClasses = run.classes.length;
