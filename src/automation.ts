@@ -1,4 +1,4 @@
-import type { SharedFolderListing, StudioAutomation } from './engine/automation';
+import type { SharedFolderListing } from './engine/automation';
 import { eventSink, type EngineProxy } from './engine/client';
 import { EngineError } from './engine/errors';
 import type { BackendInfo } from './engine/types';
