@@ -80,8 +80,8 @@ async function latencies(measured: Measured[], size: number): Promise<void> {
       console.log(`backends: latency of the ${label}…`);
       const { run } = await studio.train(cfg);
       for (const m of measured) {
-        await studio.page.evaluate((b) => window.studio!.selectBackend(b as BackendName), m.backend);
-        const ev = await studio.page.evaluate(([runId, latencySamples]) => window.studio!.evaluate({ runId, latencySamples }), [run.runId, LATENCY_SAMPLES] as const);
+        await studio.page.evaluate((b) => window.studio!.ui.selectBackend(b as BackendName), m.backend);
+        const ev = await studio.page.evaluate(([runId, latencySamples]) => window.studio!.engine.evaluate({ runId, latencySamples }, window.studio!.events), [run.runId, LATENCY_SAMPLES] as const);
         m.latency.push({ label, p50: ev.metrics.latencyMs.p50, p95: ev.metrics.latencyMs.p95, method: ev.latencyMethod });
       }
     }
@@ -99,7 +99,7 @@ export async function backendsBenchmark(mriDir: string, backends: readonly strin
     measured.push(
       await withStudioPage(backend, async (studio) => {
         const m: Measured = { backend, leaks: [], latency: [], notes: [] };
-        const info = await studio.page.evaluate(() => window.studio!.ready());
+        const info = studio.backend;
         if (info.name !== backend) throw new Error(`backend ${backend} did not start (got ${info.name})`);
         await simpleCnn(studio, m);
         if (withMobilenet) await mobilenet(studio, m, dir, size);

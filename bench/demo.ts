@@ -28,7 +28,7 @@ export async function demoBenchmark(settings: Partial<ConferenceSettings>): Prom
             forward?.(e);
           };
           try {
-            const done = await window.studio!.train(cfg);
+            const done = await window.studio!.ui.train(cfg, window.onStudioEvent);
             return { run: done, wall: (performance.now() - t0) / 1000, reached: reachedAt === null ? null : (reachedAt - t0) / 1000 };
           } finally {
             window.onStudioEvent = forward;

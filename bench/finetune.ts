@@ -6,17 +6,12 @@
  * (src/core/kernels/wasm-gradients.ts); `--only backends` times the fine-tuning step on every backend, WASM included.
  */
 import { rmSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import type {} from '../src/engine/automation';
+import { dirname } from 'node:path';
 import type { RunRecord, TrainConfig } from '../src/engine/types';
-import { launchStudioBrowser } from '../cli/browser';
-import { serveStatic } from '../cli/serve';
 import { MODELS_DIR } from './options';
 import type { BenchRow } from './row';
-import { hasMobilenet, MOBILENET, sampleFolder } from './studio-page';
+import { hasMobilenet, MOBILENET, sampleFolder, withStudioPage } from './studio-page';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const BACKEND = 'webgl';
 const EPOCHS = 3;
 
@@ -32,43 +27,36 @@ export async function finetuneBenchmark(dir: string, size: number, perClass: num
     return [];
   }
   const data = sampleFolder(dir, perClass);
-  const server = await serveStatic(join(ROOT, 'dist'), 0, '127.0.0.1', { '/models/': MODELS_DIR });
-  const browser = await launchStudioBrowser({});
   try {
-    const page = await browser.context.newPage();
-    await page.goto(`${server.url}?backend=${BACKEND}`);
-    await page.waitForFunction(() => window.studio !== undefined);
-    const backend = await page.evaluate(() => window.studio!.ready());
-    if (backend.name !== BACKEND) throw new Error(`the finetune benchmark needs ${BACKEND}; the page got ${backend.name}`);
-    await page.setInputFiles('[data-testid="folder-input"]', data);
-    const summary = await page.evaluate((s) => window.studio!.importFolder({ imageSize: s, channels: 3, split: { train: 0.7, val: 0.15, test: 0.15 }, seed: 42, dedupe: 'off' }), size);
-    const cfg = (featureCache: 'off' | 'auto'): TrainConfig => ({
-      dataset: { kind: 'folder', fingerprint: summary.fingerprint },
-      model: MOBILENET,
-      strategy: 'finetune',
-      trainableBlocks: 2,
-      epochs: EPOCHS,
-      batchSize: 16,
-      learningRate: 1e-3,
-      seed: 42,
-      earlyStopping: null,
-      featureCache,
+    return await withStudioPage(BACKEND, async ({ backend, importFolder, train }) => {
+      if (backend.name !== BACKEND) throw new Error(`the finetune benchmark needs ${BACKEND}; the page got ${backend.name}`);
+      const summary = await importFolder(data, { imageSize: size, channels: 3, split: { train: 0.7, val: 0.15, test: 0.15 }, seed: 42, dedupe: 'off' });
+      const cfg = (featureCache: 'off' | 'auto'): TrainConfig => ({
+        dataset: { kind: 'folder', fingerprint: summary.fingerprint },
+        model: MOBILENET,
+        strategy: 'finetune',
+        trainableBlocks: 2,
+        epochs: EPOCHS,
+        batchSize: 16,
+        learningRate: 1e-3,
+        seed: 42,
+        earlyStopping: null,
+        featureCache,
+      });
+      const { run: plain } = await train(cfg('off'));
+      const { run: cached } = await train(cfg('auto'));
+      const cache = cached.phases?.[0]?.featureCache;
+      if (!cache) throw new Error('the cached run recorded no feature cache');
+      const [without, withCache] = [steadyEpochSeconds(plain), steadyEpochSeconds(cached)];
+      const note = `${MOBILENET}, last 2 blocks, ${size} px, ${plain.split.train}+${plain.split.val} train+val images, ${BACKEND} (${backend.adapter?.description || backend.adapter?.vendor || 'no adapter info'}), median of epochs 2–${EPOCHS}`;
+      return [
+        { benchmark: 'finetune', metric: 'epoch without cache', value: without.toFixed(2), unit: 's', note },
+        { benchmark: 'finetune', metric: 'epoch with cache', value: withCache.toFixed(2), unit: 's', note: `activations at ${cache.boundary} ${JSON.stringify(cache.featureShape)}, kept on ${cache.keep}, ${(cache.bytes / 2 ** 20).toFixed(1)} MiB` },
+        { benchmark: 'finetune', metric: 'epoch time, without / with cache', value: (without / withCache).toFixed(1), unit: '×', note: 'same page, same backend, same images' },
+        { benchmark: 'finetune', metric: 'cache build (once per phase)', value: cache.seconds.toFixed(2), unit: 's', note: `${cache.images} images; pays for itself after ${(cache.seconds / Math.max(1e-9, without - withCache)).toFixed(1)} epochs` },
+      ];
     });
-    const plain = await page.evaluate((c) => window.studio!.train(c), cfg('off'));
-    const cached = await page.evaluate((c) => window.studio!.train(c), cfg('auto'));
-    const cache = cached.phases?.[0]?.featureCache;
-    if (!cache) throw new Error('the cached run recorded no feature cache');
-    const [without, withCache] = [steadyEpochSeconds(plain), steadyEpochSeconds(cached)];
-    const note = `${MOBILENET}, last 2 blocks, ${size} px, ${plain.split.train}+${plain.split.val} train+val images, ${BACKEND} (${backend.adapter?.description || backend.adapter?.vendor || 'no adapter info'}), median of epochs 2–${EPOCHS}`;
-    return [
-      { benchmark: 'finetune', metric: 'epoch without cache', value: without.toFixed(2), unit: 's', note },
-      { benchmark: 'finetune', metric: 'epoch with cache', value: withCache.toFixed(2), unit: 's', note: `activations at ${cache.boundary} ${JSON.stringify(cache.featureShape)}, kept on ${cache.keep}, ${(cache.bytes / 2 ** 20).toFixed(1)} MiB` },
-      { benchmark: 'finetune', metric: 'epoch time, without / with cache', value: (without / withCache).toFixed(1), unit: '×', note: 'same page, same backend, same images' },
-      { benchmark: 'finetune', metric: 'cache build (once per phase)', value: cache.seconds.toFixed(2), unit: 's', note: `${cache.images} images; pays for itself after ${(cache.seconds / Math.max(1e-9, without - withCache)).toFixed(1)} epochs` },
-    ];
   } finally {
-    await browser.close();
-    await server.close();
     rmSync(dirname(data), { recursive: true, force: true });
   }
 }

@@ -4,37 +4,21 @@
  * SharedArrayBuffer, which the WASM backend needs to run on several threads.
  */
 import { availableParallelism } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import type {} from '../src/engine/automation';
-import { launchStudioBrowser } from '../cli/browser';
-import { serveStatic } from '../cli/serve';
 import { MODELS_DIR } from './options';
 import type { BenchRow } from './row';
-import { hasMobilenet, MOBILENET as MODEL, sampleFolder } from './studio-page';
+import { hasMobilenet, MOBILENET as MODEL, sampleFolder, withStudioPage } from './studio-page';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-
-async function featurePass(isolated: boolean, folder: string, modelsDir: string): Promise<{ seconds: number; images: number; isolated: boolean }> {
-  const server = await serveStatic(join(ROOT, 'dist'), 0, '127.0.0.1', { '/models/': modelsDir }, { isolated });
-  const browser = await launchStudioBrowser({});
-  try {
-    const page = await browser.context.newPage();
-    await page.goto(`${server.url}?backend=wasm`);
-    await page.waitForFunction(() => window.studio !== undefined);
-    await page.evaluate(() => window.studio!.ready());
-    await page.setInputFiles('[data-testid="folder-input"]', folder);
-    const summary = await page.evaluate(() => window.studio!.importFolder({ imageSize: 224, channels: 3, split: { train: 0.7, val: 0.15, test: 0.15 }, seed: 42, dedupe: 'off' }));
-    const run = await page.evaluate(
-      ({ fingerprint, model }) => window.studio!.train({ dataset: { kind: 'folder', fingerprint }, model, strategy: 'frozen', epochs: 1, batchSize: 32, learningRate: 1e-3, seed: 42 }),
-      { fingerprint: summary.fingerprint, model: MODEL },
-    );
-    if (!run.featureCache) throw new Error(`the ${MODEL} run cached no features (status ${run.status}: ${run.error ?? ''})`);
-    return { ...run.featureCache, isolated: await page.evaluate(() => crossOriginIsolated) };
-  } finally {
-    await browser.close();
-    await server.close();
-  }
+function featurePass(isolated: boolean, folder: string): Promise<{ seconds: number; images: number; isolated: boolean }> {
+  return withStudioPage(
+    'wasm',
+    async ({ page, importFolder, train }) => {
+      const summary = await importFolder(folder, { imageSize: 224, channels: 3, split: { train: 0.7, val: 0.15, test: 0.15 }, seed: 42, dedupe: 'off' });
+      const { run } = await train({ dataset: { kind: 'folder', fingerprint: summary.fingerprint }, model: MODEL, strategy: 'frozen', epochs: 1, batchSize: 32, learningRate: 1e-3, seed: 42 });
+      if (!run.featureCache) throw new Error(`the ${MODEL} run cached no features (status ${run.status}: ${run.error ?? ''})`);
+      return { ...run.featureCache, isolated: await page.evaluate(() => crossOriginIsolated) };
+    },
+    { isolated },
+  );
 }
 
 export async function isolationBenchmark(dataDir: string, perClass = 32): Promise<BenchRow[]> {
@@ -43,8 +27,8 @@ export async function isolationBenchmark(dataDir: string, perClass = 32): Promis
     return [];
   }
   const folder = sampleFolder(dataDir, perClass);
-  const plain = await featurePass(false, folder, MODELS_DIR);
-  const isolated = await featurePass(true, folder, MODELS_DIR);
+  const plain = await featurePass(false, folder);
+  const isolated = await featurePass(true, folder);
   if (!isolated.isolated || plain.isolated) throw new Error('the servers did not give the isolation each pass needs');
   const row = (label: string, r: typeof plain): BenchRow => ({ benchmark: 'isolation', metric: `${MODEL} features, WASM, ${label}`, value: r.seconds.toFixed(2), unit: 's', note: `${(r.images / r.seconds).toFixed(1)} images/s, ${r.images} images at 224 px` });
   return [

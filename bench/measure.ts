@@ -26,7 +26,7 @@ export async function measureBenchmark(size: number, batchSize: number): Promise
     seed: 1,
   };
   return withStudioPage('auto', async ({ page }) => {
-    const m = await page.evaluate((c) => window.studio!.measureBackends(c), cfg).catch((err) => {
+    const m = await page.evaluate((c) => window.studio!.engine.measureBackends(c), cfg).catch((err) => {
       throw new Error(`measure: ${pageError(err)}`);
     });
     const where = `${MOBILENET} fine-tuning (all blocks), ${size} px, batch ${batchSize}, ${m.adapter?.description || m.adapter?.architecture || 'no adapter'}`;

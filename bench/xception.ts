@@ -8,17 +8,11 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, renameSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import type {} from '../src/engine/automation';
-import type { TrainEvent } from '../src/engine/types';
-import { launchStudioBrowser } from '../cli/browser';
-import { serveStatic } from '../cli/serve';
+import { join } from 'node:path';
+import { ROOT } from '../cli/session';
 import { XCEPTION_FILE } from '../src/core/models/zoo';
 import type { BenchRow } from './row';
-import { sampleFolder } from './studio-page';
-
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+import { sampleFolder, withStudioPage } from './studio-page';
 
 export async function xceptionBenchmark(dataDir: string, perClass: number, size = 299): Promise<BenchRow[]> {
   const models = mkdtempSync(join(tmpdir(), 'studio-bench-models-'));
@@ -30,33 +24,20 @@ export async function xceptionBenchmark(dataDir: string, perClass: number, size 
   mkdirSync(join(models, 'xception'));
   renameSync(join(models, 'xception.h5'), join(models, 'xception', XCEPTION_FILE));
   const folder = sampleFolder(dataDir, perClass);
-  const server = await serveStatic(join(ROOT, 'dist'), 0, '127.0.0.1', { '/models/': models });
-  const browser = await launchStudioBrowser({ profile: mkdtempSync(join(tmpdir(), 'studio-bench-profile-')) });
-  try {
-    const page = await browser.context.newPage();
-    let memory = { numBytes: Number.NaN, numTensors: Number.NaN };
-    await page.exposeFunction('onStudioEvent', (e: TrainEvent) => {
-      if (e.type === 'epoch') memory = { numBytes: e.numBytes, numTensors: e.numTensors };
-    });
-    await page.goto(`${server.url}?backend=wasm`);
-    await page.waitForFunction(() => window.studio !== undefined);
-    await page.evaluate(() => window.studio!.ready());
-    await page.setInputFiles('[data-testid="folder-input"]', folder);
-    const summary = await page.evaluate((imageSize) => window.studio!.importFolder({ imageSize, channels: 3, split: { train: 0.7, val: 0.15, test: 0.15 }, seed: 42, dedupe: 'off' }), size);
-    console.log(`xception: frozen feature pass at ${size} px on ${summary.images} images…`);
-    const t0 = Date.now();
-    const run = await page.evaluate(
-      ({ fingerprint }) => window.studio!.train({ dataset: { kind: 'folder', fingerprint }, model: 'xception', strategy: 'frozen', epochs: 1, batchSize: 16, learningRate: 1e-3, seed: 42 }),
-      { fingerprint: summary.fingerprint },
-    );
-    if (!run.featureCache) throw new Error(`the Xception run cached no features (status ${run.status}: ${run.error ?? ''})`);
-    const { seconds, images } = run.featureCache;
-    return [
-      { benchmark: 'xception', metric: `feature pass, WASM, ${size} px`, value: (images / seconds).toFixed(2), unit: 'images/s', note: `${images} images in ${seconds.toFixed(1)} s (.h5 read, cached and the whole run: ${((Date.now() - t0) / 1000).toFixed(0)} s)` },
-      { benchmark: 'xception', metric: 'tensor memory after the epoch', value: (memory.numBytes / 2 ** 20).toFixed(0), unit: 'MiB', note: `${memory.numTensors} tensors (backbone weights ${(20_861_480 * 4 / 2 ** 20).toFixed(0)} MiB)` },
-    ];
-  } finally {
-    await browser.close();
-    await server.close();
-  }
+  return withStudioPage(
+    'wasm',
+    async ({ importFolder, train }) => {
+      const summary = await importFolder(folder, { imageSize: size, channels: 3, split: { train: 0.7, val: 0.15, test: 0.15 }, seed: 42, dedupe: 'off' });
+      console.log(`xception: frozen feature pass at ${size} px on ${summary.images} images…`);
+      const t0 = Date.now();
+      const { run, numTensors, numBytes } = await train({ dataset: { kind: 'folder', fingerprint: summary.fingerprint }, model: 'xception', strategy: 'frozen', epochs: 1, batchSize: 16, learningRate: 1e-3, seed: 42 });
+      if (!run.featureCache) throw new Error(`the Xception run cached no features (status ${run.status}: ${run.error ?? ''})`);
+      const { seconds, images } = run.featureCache;
+      return [
+        { benchmark: 'xception', metric: `feature pass, WASM, ${size} px`, value: (images / seconds).toFixed(2), unit: 'images/s', note: `${images} images in ${seconds.toFixed(1)} s (.h5 read, cached and the whole run: ${((Date.now() - t0) / 1000).toFixed(0)} s)` },
+        { benchmark: 'xception', metric: 'tensor memory after the epoch', value: ((numBytes.at(-1) ?? Number.NaN) / 2 ** 20).toFixed(0), unit: 'MiB', note: `${numTensors.at(-1) ?? Number.NaN} tensors (backbone weights ${(20_861_480 * 4 / 2 ** 20).toFixed(0)} MiB)` },
+      ];
+    },
+    { modelsDir: models },
+  );
 }

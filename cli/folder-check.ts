@@ -8,7 +8,8 @@ import { basename, join, relative, sep } from 'node:path';
 import { scanChecks, type DataCheck } from '../src/core/dataset/checks';
 import { detectLayout, type DatasetLayout, type PathEntry } from '../src/core/dataset/layout';
 
-function listFiles(dir: string, out: string[] = []): string[] {
+/** Every file under `dir` (recursively, not following links), as a folder pick lists them. */
+export function listFiles(dir: string, out: string[] = []): string[] {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
     if (entry.isDirectory()) listFiles(path, out);

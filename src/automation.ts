@@ -1,78 +1,48 @@
-import type { StudioAutomation } from './engine/automation';
+import type { SharedFolderListing } from './engine/automation';
 import { eventSink, type EngineProxy } from './engine/client';
 import { EngineError } from './engine/errors';
-import type { BackendInfo, DatasetSummary, EvaluateEvent, FolderScan, RecommendedRecipe } from './engine/types';
+import type { BackendInfo } from './engine/types';
 import type { Studio } from './ui/studio.svelte';
+
+/** Files fetched at once from a shared folder: enough to keep loopback busy without thousands of requests queued. */
+const FETCH_LANES = 8;
 
 /** Installs `window.studio` (see src/engine/automation.ts) over the page's own Studio and engine. */
 export function exposeAutomation(studio: Studio, engine: EngineProxy): void {
-  const settled = async (): Promise<BackendInfo> => {
-    while (!studio.backend && !studio.backendError) await new Promise((r) => setTimeout(r, 50));
-    if (studio.backendError) throw new Error(`${studio.backendError.code}: ${studio.backendError.message}${studio.backendError.detail ? ` (${studio.backendError.detail})` : ''}`);
-    // A plain copy: the rune state is a proxy, which cannot be sent to the driver.
-    return JSON.parse(JSON.stringify(studio.backend)) as BackendInfo;
+  const fetched = async (url: string): Promise<Blob> => {
+    const res = await fetch(url);
+    if (!res.ok) throw new EngineError('E_NOT_FOUND', `E_NOT_FOUND: ${decodeURIComponent(url)} could not be read (HTTP ${res.status})`);
+    return res.blob();
   };
-  const automation: StudioAutomation = {
-    ready: settled,
-    async selectBackend(choice) {
-      await studio.selectBackend(choice);
-      return settled();
+  window.studio = {
+    engine: withCodesInMessages(engine),
+    ui: withCodesInMessages(studio),
+    async ready(): Promise<BackendInfo> {
+      while (!studio.backend && !studio.backendError) await new Promise((r) => setTimeout(r, 50));
+      if (studio.backendError) throw new Error(`${studio.backendError.code}: ${studio.backendError.message}${studio.backendError.detail ? ` (${studio.backendError.detail})` : ''}`);
+      // A plain copy: the rune state is a proxy, which cannot be sent to the driver.
+      return JSON.parse(JSON.stringify(studio.backend)) as BackendInfo;
     },
-    train: (cfg) => studio.train(cfg, (e) => window.onStudioEvent?.(e)),
-    async resume(runId) {
-      const run = (await engine.runs()).find((r) => r.runId === runId);
-      if (!run) throw new Error(`E_NOT_FOUND: there is no run ${runId} in this profile`);
-      return studio.resume(run, (e) => window.onStudioEvent?.(e));
+    events: eventSink((e) => window.onStudioEvent?.(e)),
+    async folder(url) {
+      const base = url.endsWith('/') ? url : `${url}/`;
+      const { name, paths } = (await (await fetched(base)).text().then(JSON.parse)) as SharedFolderListing;
+      const files: File[] = new Array(paths.length);
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: FETCH_LANES }, async () => {
+          for (let k = next++; k < paths.length; k = next++) {
+            const path = paths[k];
+            files[k] = new File([await fetched(base + path.split('/').map(encodeURIComponent).join('/'))], path.slice(path.lastIndexOf('/') + 1));
+          }
+        }),
+      );
+      return { kind: 'files', name, files, paths: paths.map((p) => `${name}/${p}`) };
     },
-    runs: () => engine.runs(),
-    measureBackends: (target) => studio.measurements.measure(target),
-    backendMeasurements: () => engine.backendMeasurements(),
-    async importClusterRun(sourceRunId, files) {
-      const run = await engine.importClusterRun(sourceRunId, files);
-      await studio.runs.refresh();
-      return run;
-    },
-    evaluate: (req) => studio.evaluation.evaluate(req, (e) => window.onStudioEvent?.(e)),
-    async evaluateExternal(runId, req) {
-      const run = (await engine.runs()).find((r) => r.runId === runId);
-      if (!run) throw new Error(`E_NOT_FOUND: there is no run ${runId} in this profile`);
-      return studio.evaluateExternal(run, req, (e) => window.onStudioEvent?.(e));
-    },
-    evaluateModel: (req) => engine.evaluateModel(req, eventSink((e: EvaluateEvent) => window.onStudioEvent?.(e))),
-    evaluationReport: (runId, opts) => engine.evaluationReport(runId, opts),
-    zoo: () => engine.zoo(),
-    readConfig: (text) => engine.readConfig(text),
-    crossValidate: (req) => studio.runs.crossValidate(req.config, req.folds ?? 5, (e) => window.onStudioEvent?.(e)),
-    register: (req) => engine.register(req),
-    exportModel: (ref, format, opts) => engine.exportModel(ref, format, opts),
-    exportRecipe: (runId, opts) => engine.exportRecipe(runId, opts),
-    async predictPicked(ref) {
-      if (studio.inference.images.length === 0) throw new Error('E_NOT_FOUND: no images were given to the inference panel');
-      // choose() classifies the picked images with the ref (it throws the engine's error when it cannot).
-      const result = (await studio.inference.choose(ref))!;
-      return { result, csv: await studio.inference.predictionsCsv() };
-    },
-    importOnnxBackbone: (req) => studio.importOnnxBackbone(req),
-    importBackbone: (id, input) => studio.engine.importBackbone(id, input),
-    async scanFolder(input) {
-      const scan = await studio.scanFolder(input);
-      if (!scan) throw new Error(`${studio.scanError?.code}: ${studio.scanError?.message}`);
-      return JSON.parse(JSON.stringify(scan)) as FolderScan;
-    },
-    async recommendRecipe() {
-      if (!studio.lastScan) throw new Error('E_DATASET: no folder was given to the page');
-      if (!(await studio.lastScan)) throw new Error(`${studio.scanError?.code}: ${studio.scanError?.message}`);
-      return JSON.parse(JSON.stringify(await studio.recommend())) as RecommendedRecipe;
-    },
-    async importFolder(opts) {
-      if (!studio.lastScan) throw new Error('E_DATASET: no folder was given to the page');
-      const scan = await studio.lastScan;
-      if (!scan) throw new Error(`${studio.scanError?.code}: ${studio.scanError?.message}`);
-      const summary = await studio.importDataset(opts, (e) => window.onStudioEvent?.(e));
-      return JSON.parse(JSON.stringify(summary)) as DatasetSummary;
+    async file(url) {
+      return new File([await fetched(url)], decodeURIComponent(url.slice(url.lastIndexOf('/') + 1)));
     },
   };
-  window.studio = withCodesInMessages(automation);
 }
 
 /**
@@ -80,17 +50,15 @@ export function exposeAutomation(studio: Studio, engine: EngineProxy): void {
  * of the message ("E_WORKER_LOST: the engine worker stopped: …"), as the UI shows it, so the CLI prints the same
  * code. It also stays on the error's `code` for a caller inside the page.
  */
-function withCodesInMessages(api: StudioAutomation): StudioAutomation {
-  const coded = Object.entries(api).map(([name, call]) => [
-    name,
-    async (...args: unknown[]) => {
-      try {
-        return await (call as (...a: unknown[]) => unknown)(...args);
-      } catch (err) {
-        if (err instanceof EngineError && !err.message.startsWith(`${err.code}:`)) throw new EngineError(err.code, `${err.code}: ${err.message}`, err.detail);
-        throw err;
-      }
+function withCodesInMessages<T extends object>(target: T): T {
+  const coded = (err: unknown): never => {
+    if (err instanceof EngineError && !err.message.startsWith(`${err.code}:`)) throw new EngineError(err.code, `${err.code}: ${err.message}`, err.detail);
+    throw err;
+  };
+  return new Proxy(target, {
+    get(t, key) {
+      const value: unknown = Reflect.get(t, key);
+      return typeof value === 'function' ? (...args: unknown[]) => Promise.resolve(value.apply(t, args)).catch(coded) : value;
     },
-  ]);
-  return Object.fromEntries(coded) as StudioAutomation;
+  });
 }

@@ -1,58 +1,59 @@
 /**
- * What the page exposes to a headless driver (the CLI, tests, benchmarks): `window.studio`. It is the same `Studio`
- * object the buttons use, so an automated run goes through the same worker and engine as a click.
+ * What the page exposes to a headless driver (the CLI, tests, benchmarks): `window.studio`. It is the page's own
+ * engine, the one its buttons use (same worker, same runs), plus what a driver cannot do from outside the page: wait
+ * for the engine to start, hear events, and turn files the driver serves into the `File`s the engine reads.
  */
-import type { BackboneImport, ClusterRunFiles, BackendInfo, BackendMeasurement, BackendName, StudioSettings, CrossValidationEvent, CrossValidationRequest, CrossValidationResult, DatasetSummary, EvaluateEvent, EvaluateRequest, EvaluationRecord, FolderInput, ReportFile, FolderScan, ImportEvent, ZooModel, ImportOptions, RunRecord, TrainConfig, TrainEvent, ModelExport, ModelVersion, PredictResult, RegisterModelRequest, ModelEvaluateRequest, ReportOptions, OnnxBackboneImport, OnnxBackboneRequest, RecipeFile, RecommendedRecipe } from './types';
+import type { Remote } from 'comlink';
+import type { BackendInfo, BackendName, CrossValidationEvent, Engine, EvaluateEvent, FolderInput, FolderScan, ImportEvent, PredictOptions, RunRecord, TrainConfig, TrainEvent } from './types';
+
+/** Every event the engine's callbacks carry, as the driver's `onStudioEvent` hears it. */
+export type StudioEvent = TrainEvent | ImportEvent | EvaluateEvent | CrossValidationEvent;
+
+/**
+ * A folder the driver serves read-only (cli/serve.ts: `share`): GET on its URL answers this listing, and each file is
+ * under the URL at its path.
+ */
+export interface SharedFolderListing {
+  /** The folder's own name: the first segment of every path a folder pick gives (`name/class/image.jpg`). */
+  name: string;
+  /** Paths of its files, relative to the folder, with `/` separators. */
+  paths: string[];
+}
+
+/**
+ * The page's UI state (src/ui/studio.svelte.ts) for a driver that checks what the page shows: a run started here is
+ * followed on the dashboard as a click's would be. Only the calls the drivers use are named.
+ */
+export interface StudioUi {
+  train(cfg: TrainConfig, onEvent?: (e: TrainEvent) => void): Promise<RunRecord>;
+  selectBackend(choice: BackendName | 'auto'): Promise<void>;
+  /** Null when the folder cannot be imported: the page shows why. */
+  scanFolder(input: FolderInput): Promise<FolderScan | null>;
+  /** The inference panel's audit setting (remembered in this profile), which the panel's predictions follow. */
+  readonly inference: { readonly audit: NonNullable<PredictOptions['audit']> };
+}
 
 export interface StudioAutomation {
+  /**
+   * The page's engine. A rejection's message starts with its code ("E_NOT_FOUND: there is no run …"), as the UI shows
+   * it, since a driver reads only the message; the code also stays on the error for a caller inside the page.
+   */
+  engine: Remote<Engine>;
+  ui: StudioUi;
+  /** The backend the page started its engine on (`?backend=`), once it has; rejects with the page's error. */
   ready(): Promise<BackendInfo>;
-  selectBackend(choice: BackendName | 'auto'): Promise<BackendInfo>;
-  train(cfg: TrainConfig): Promise<RunRecord>;
-  /** Continues a stopped run from its last checkpoint (see Engine.resume). */
-  resume(runId: string): Promise<RunRecord>;
-  /** Scans a folder given as a directory handle or files, as the folder picker would. */
-  scanFolder(input: FolderInput): Promise<FolderScan>;
-  /** Imports the folder last scanned, or last handed to the page's folder input (the driver sets its files first). */
-  importFolder(opts: ImportOptions): Promise<DatasetSummary>;
-  /** The recommended recipe for the folder last scanned or handed to the page's folder input (see Engine.recommendRecipe). */
-  recommendRecipe(): Promise<RecommendedRecipe>;
-  runs(): Promise<RunRecord[]>;
-  /** Times the backends for a config, or re-measures a stored measurement (see Engine.measureBackends), shown in the settings. */
-  measureBackends(target: TrainConfig | { key: string }): Promise<BackendMeasurement>;
-  backendMeasurements(): Promise<BackendMeasurement[]>;
-  /** Brings back a cluster run of `sourceRunId` (see Engine.importClusterRun) and lists it in the runs page. */
-  importClusterRun(sourceRunId: string, files: ClusterRunFiles): Promise<RunRecord>;
-  /** Evaluates a run on its test split (see Engine.evaluate); a folder run needs its folder imported first. */
-  evaluate(req: EvaluateRequest): Promise<EvaluationRecord>;
-  /** Evaluates a run on the folder last handed to the page's folder input, as an external test set (see Studio.evaluateExternal). */
-  evaluateExternal(runId: string, req?: Omit<EvaluateRequest, 'runId' | 'external'>): Promise<EvaluationRecord>;
-  /** Evaluates an exported TF.js model folder on the folder last imported (see Engine.evaluateModel). */
-  evaluateModel(req: ModelEvaluateRequest): Promise<EvaluationRecord>;
-  /** The report files of a run's stored evaluation (see Engine.evaluationReport). */
-  evaluationReport(runId: string, opts?: ReportOptions): Promise<ReportFile[]>;
-  zoo(): Promise<ZooModel[]>;
-  /** Reads a config file's text as the Config import does (see Engine.readConfig), knowing this profile's imported backbones. */
-  readConfig(text: string): Promise<StudioSettings>;
-  /** k-fold cross-validation of a config (see Engine.crossValidate), shown in the runs panel as it goes. */
-  crossValidate(req: CrossValidationRequest): Promise<CrossValidationResult>;
-  /** Registers a completed run's best model (see Engine.register). */
-  register(req: RegisterModelRequest): Promise<ModelVersion>;
-  /** A registered version's files as TF.js or ONNX; ONNX with its onnxruntime-web parity check (see Engine.exportModel). */
-  exportModel(ref: string, format: 'tfjs' | 'onnx', opts?: { zip?: boolean; parityImages?: number }): Promise<ModelExport>;
-  /** A run as a PyTorch DDP recipe folder's files (see Engine.exportRecipe). */
-  exportRecipe(runId: string, opts: { fileNames: boolean }): Promise<RecipeFile[]>;
-  /** Classifies the images last handed to the inference panel's file or folder input with `ref`, and their CSV. */
-  predictPicked(ref: string): Promise<{ result: PredictResult; csv: string }>;
-  /** Imports an ONNX backbone (see Engine.importOnnxBackbone) and lists it in the zoo. */
-  importOnnxBackbone(req: OnnxBackboneRequest): Promise<OnnxBackboneImport>;
-  /** Puts a zoo backbone's weights in the cache from picked files (see Engine.importBackbone): a folder, or a torchvision .pth / .safetensors. */
-  importBackbone(id: string, input: FolderInput): Promise<BackboneImport>;
+  /** An event callback for any engine call that takes one: it hands each event to `window.onStudioEvent`. */
+  events: (e: StudioEvent) => void;
+  /** A folder the driver shares, read into files as a folder pick gives them (see SharedFolderListing). */
+  folder(url: string): Promise<FolderInput & { kind: 'files' }>;
+  /** One file the driver shares, named as the last segment of its URL. */
+  file(url: string): Promise<File>;
 }
 
 declare global {
   interface Window {
     studio?: StudioAutomation;
     /** Exposed by the driver (Playwright's exposeFunction) to receive progress events. */
-    onStudioEvent?: (e: TrainEvent | ImportEvent | EvaluateEvent | CrossValidationEvent) => void;
+    onStudioEvent?: (e: StudioEvent) => void;
   }
 }

@@ -9,7 +9,7 @@ import { RunsState } from './runs.svelte';
 import { InferenceState } from './inference.svelte';
 import { MeasurementsState } from './measurements.svelte';
 import { RegistryState } from './registry.svelte';
-import { EVALUATION_IMPORT } from '../engine/types';
+import { externalImportOptions } from '../engine/external';
 import type { BackendInfo, BackendName, ConfigTemplate, Routing, ZooModel, DatasetSummary, EpochMetrics, FolderInput, FolderScan, ImportEvent, ImportOptions, RunRecord, SplitOptions, StudioSettings, TrainConfig, TrainEvent, EvaluateEvent, EvaluateRequest, EvaluationRecord, OnnxBackboneImport, OnnxBackboneRequest, RecommendedRecipe, ValidationSample } from '../engine/types';
 import { RESOURCE_BUFFER, resourceRequests, summarizeNetwork } from '../engine/network';
 import { runLockName, RUNS_CHANNEL, type RunAnnouncement } from '../engine/live-runs';
@@ -37,19 +37,6 @@ export function initialBackend(search: string, saved: string | null): BackendCho
 export interface BatchPoint {
   step: number;
   loss: number;
-}
-
-/**
- * How another folder is imported to evaluate a run on it: at the run's input size and channels, with every class
- * folder (the engine reports those the run does not know). The split does not matter: every image is evaluated.
- */
-export function externalImportOptions(run: RunRecord): ImportOptions {
-  const d = run.config.dataset;
-  if (d.kind === 'demo') return { imageSize: d.imageSize, channels: 3, seed: run.config.seed, ...EVALUATION_IMPORT };
-  const own = run.dataset?.importOptions;
-  if (!own) throw new EngineError('E_DATASET', `run ${run.runId} predates recorded import settings, so its input size is unknown; train it again`);
-  // Only the input settings carry over: the run's class choice, patient-id pattern and split describe its own folder.
-  return { imageSize: own.imageSize, channels: own.channels, seed: own.seed, ...EVALUATION_IMPORT };
 }
 
 /**

@@ -57,7 +57,7 @@ test('the train panel lists the architectures, estimates memory, and refuses a s
   await page.getByTestId('epochs').fill('1');
   await page.getByTestId('train-demo').click();
   await expect(page.getByTestId('run-status')).toHaveAttribute('data-status', 'completed', { timeout: 10 * 60_000 });
-  const run = await page.evaluate(async () => (await window.studio!.runs())[0]);
+  const run = await page.evaluate(async () => (await window.studio!.engine.runs())[0]);
   expect(run).toMatchObject({ status: 'completed', model: 'vit_ti16', strategy: 'scratch', optimizer: 'adamw', backend: 'webgpu' });
   expect(Number.isFinite(run.epochs[0].trainLoss)).toBe(true);
 });

@@ -78,7 +78,7 @@ test('runs page: "Bring back a cluster run" on a run adds the cluster run and co
   await page.getByTestId('per-class').fill('10');
   await page.getByTestId('train-demo').click();
   await expect(page.getByTestId('run-status')).toHaveAttribute('data-status', 'completed', { timeout: 5 * 60_000 });
-  const [source] = await page.evaluate(() => window.studio!.runs());
+  const [source] = await page.evaluate(() => window.studio!.engine.runs());
   const folder = clusterFolder(source);
 
   await gotoStep(page, 'runs');

@@ -52,7 +52,7 @@ test('the dashboard shows LR, tensor bytes, ETA, backend and the best epoch duri
   await expect(page.getByTestId('epoch-chart')).toHaveAttribute('data-best-epoch', String(best));
   await expect(page.locator('[data-testid="epoch-row"][data-best="true"]')).toHaveCount(1);
   await expect(page.locator('[data-testid="epoch-row"][data-best="true"] td').first()).toHaveText(`${best} ★`);
-  const run = await page.evaluate(async () => (await window.studio!.runs())[0]);
+  const run = await page.evaluate(async () => (await window.studio!.engine.runs())[0]);
   expect(run.best?.epoch).toBe(best);
 });
 

@@ -133,13 +133,13 @@ test('a class folder named <img src=x onerror=alert(1)> and a hostile descriptio
   await expect(page.getByTestId('scan')).toContainText('2 class folders');
   const { report, card, overridden } = await page.evaluate(async (hostile) => {
     const s = window.studio!;
-    const data = await s.importFolder({ imageSize: 16, channels: 3, split: { train: 0.5, val: 0.25, test: 0.25 }, seed: 1, dedupe: 'keep-together' });
-    const run = await s.train({ dataset: { kind: 'folder', fingerprint: data.fingerprint }, model: 'simple_cnn', epochs: 1, batchSize: 4, learningRate: 0.003, seed: 1 });
-    await s.evaluate({ runId: run.runId, latencySamples: 5 });
-    const files = await s.evaluationReport(run.runId, { includeFileNames: true });
+    const data = await s.engine.importDataset({ imageSize: 16, channels: 3, split: { train: 0.5, val: 0.25, test: 0.25 }, seed: 1, dedupe: 'keep-together' }, s.events);
+    const run = await s.engine.train({ dataset: { kind: 'folder', fingerprint: data.fingerprint }, model: 'simple_cnn', epochs: 1, batchSize: 4, learningRate: 0.003, seed: 1 }, s.events);
+    await s.engine.evaluate({ runId: run.runId, latencySamples: 5 }, s.events);
+    const files = await s.engine.evaluationReport(run.runId, { includeFileNames: true });
     // A 100 % gate: the reason is recorded unless this tiny run happens to score every validation image right.
-    const v = await s.register({ runId: run.runId, name: 'hostile', version: '1.0.0', description: `${hostile} [x](javascript:alert(1))`, tags: [`site=${hostile}`], overrideReason: `${hostile} | ${hostile}`, aliases: ['candidate'], threshold: 1 });
-    const exported = await s.exportModel('hostile@1.0.0', 'tfjs');
+    const v = await s.engine.register({ runId: run.runId, name: 'hostile', version: '1.0.0', description: `${hostile} [x](javascript:alert(1))`, tags: [`site=${hostile}`], overrideReason: `${hostile} | ${hostile}`, aliases: ['candidate'], threshold: 1 });
+    const exported = await s.engine.exportModel('hostile@1.0.0', 'tfjs');
     return { overridden: !v.gate.passed, report: files.find((f) => f.name === 'evaluation_report.md')!.text!, card: new TextDecoder().decode(exported.files.find((f) => f.name === 'MODEL_CARD.md')!.bytes) };
   }, HOSTILE);
   for (const [name, md] of [['evaluation_report.md', report], ['MODEL_CARD.md', card]]) {

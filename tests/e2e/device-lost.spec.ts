@@ -2,13 +2,13 @@ import { expect, test, type Page } from '@playwright/test';
 import type { RunRecord } from '../../src/engine/types';
 import { startLongDemoRun } from '../fixtures/studio-ui';
 
-const runs = (page: Page) => page.evaluate(() => window.studio!.runs()) as Promise<RunRecord[]>;
+const runs = (page: Page) => page.evaluate(() => window.studio!.engine.runs()) as Promise<RunRecord[]>;
 
 test('the WebGPU device is lost mid-run: E_WORKER_LOST names it, a fresh engine takes over and the run resumes', async ({ page }) => {
   await page.goto('/');
   await expect(page.getByTestId('backend-name')).toHaveText('webgpu', { timeout: 60_000 });
   // Forced, WebGPU does all the work (a software adapter would otherwise route this run's training to WASM).
-  expect((await page.evaluate(() => window.studio!.selectBackend('webgpu'))).available).toEqual(['webgpu']);
+  expect((await page.evaluate(() => window.studio!.ui.selectBackend('webgpu').then(() => window.studio!.ready()))).available).toEqual(['webgpu']);
   await startLongDemoRun(page);
   const [cut] = await runs(page);
 
@@ -31,7 +31,7 @@ test('the WebGPU device is lost mid-run: E_WORKER_LOST names it, a fresh engine 
 
   // The fresh worker has a fresh device: the run resumes there and completes (through window.studio; the runs
   // list's Resume button is worker-lost.spec.ts's).
-  expect(await page.evaluate((id) => window.studio!.resume(id).then((r) => r.status), cut.runId)).toBe('completed');
+  expect(await page.evaluate((id) => window.studio!.engine.resume(id, window.studio!.events).then((r) => r.status), cut.runId)).toBe('completed');
   const resumed = (await runs(page)).find((r) => r.runId === cut.runId)!;
   expect(resumed.status).toBe('completed');
   expect(resumed.epochs.map((m) => m.epoch)).toEqual(Array.from({ length: resumed.epochs.length }, (_, i) => i + 1));

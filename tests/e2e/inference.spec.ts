@@ -13,8 +13,8 @@ test('the inference panel classifies picked images, shows a corrupt one\'s error
   await page.goto('/');
   await page.waitForFunction(() => window.studio !== undefined);
   await page.evaluate(() => window.studio!.ready());
-  const run = await page.evaluate((size) => window.studio!.train({ dataset: { kind: 'demo', seed: 2, imageSize: size, perClass: 8, split: { train: 0.5, val: 0.25, test: 0.25 } }, model: 'simple_cnn', epochs: 1, batchSize: 8, learningRate: 0.003, seed: 2 }), SIZE);
-  await page.evaluate((runId) => window.studio!.register({ runId, name: 'tiny', version: '0.1.0', aliases: ['candidate'], overrideReason: 'e2e: one epoch' }), run.runId);
+  const run = await page.evaluate((size) => window.studio!.ui.train({ dataset: { kind: 'demo', seed: 2, imageSize: size, perClass: 8, split: { train: 0.5, val: 0.25, test: 0.25 } }, model: 'simple_cnn', epochs: 1, batchSize: 8, learningRate: 0.003, seed: 2 }), SIZE);
+  await page.evaluate((runId) => window.studio!.engine.register({ runId, name: 'tiny', version: '0.1.0', aliases: ['candidate'], overrideReason: 'e2e: one epoch' }), run.runId);
 
   await gotoStep(page, 'use');
   const panel = page.getByTestId('inference-panel');

@@ -29,7 +29,7 @@ test('the first auto run of a model measures the backends, trains on the fastest
   await expect(page.getByTestId('backend-name')).toHaveText('webgpu', { timeout: 60_000 });
   await expect(page.getByTestId('backend-measurement')).toHaveCount(0);
 
-  const first = await page.evaluate((c) => window.studio!.train(c), cfg());
+  const first = await page.evaluate((c) => window.studio!.ui.train(c, window.onStudioEvent), cfg());
   const measuring = events.filter((e) => e.type === 'measure');
   expect(measuring.map((e) => [e.backend, e.index, e.of])).toEqual([['webgpu', 1, 3], ['webgl', 2, 3], ['wasm', 3, 3]]);
   // Measured before the run started: its start event carries the measured route.
@@ -59,13 +59,13 @@ test('the first auto run of a model measures the backends, trains on the fastest
 
   // A second run of the same model, input and batch: the stored choice, no measuring.
   events.length = 0;
-  const second = await page.evaluate((c) => window.studio!.train(c), cfg({ epochs: 1, seed: 8 }));
+  const second = await page.evaluate((c) => window.studio!.ui.train(c, window.onStudioEvent), cfg({ epochs: 1, seed: 8 }));
   expect(events.filter((e) => e.type === 'measure')).toEqual([]);
   expect(second.routing).toMatchObject({ train: m.fastest, measured: { key: m.key, measuredAt: m.measuredAt } });
 
   // Another batch size is another key; by default (on a software adapter) it is not measured: the fixed order.
   events.length = 0;
-  const other = await page.evaluate((c) => window.studio!.train(c), cfg({ epochs: 1, batchSize: 4, measureBackends: undefined }));
+  const other = await page.evaluate((c) => window.studio!.ui.train(c, window.onStudioEvent), cfg({ epochs: 1, batchSize: 4, measureBackends: undefined }));
   expect(events.filter((e) => e.type === 'measure')).toEqual([]);
   expect(other.routing).toMatchObject({ train: 'wasm', reason: 'Software adapter (SwiftShader): training and validation on WASM — faster here' });
   expect(other.routing!.measured).toBeUndefined();
@@ -73,7 +73,7 @@ test('the first auto run of a model measures the backends, trains on the fastest
   // Re-measure: the figures are taken again and replace the stored ones, in the settings too.
   const shown = await row.getByTestId('measured-at').textContent();
   await row.getByTestId('remeasure').click();
-  await expect.poll(async () => (await page.evaluate(() => window.studio!.backendMeasurements())).map((x) => [x.key, x.measuredAt > m.measuredAt]), { timeout: 5 * 60_000 }).toEqual([[m.key, true]]);
+  await expect.poll(async () => (await page.evaluate(() => window.studio!.engine.backendMeasurements())).map((x) => [x.key, x.measuredAt > m.measuredAt]), { timeout: 5 * 60_000 }).toEqual([[m.key, true]]);
   await expect(page.getByTestId('measure-error')).toHaveCount(0);
   await expect(page.getByTestId('measure-progress')).toHaveCount(0);
   await expect(page.getByTestId('backend-measurement')).toHaveCount(1);
@@ -85,11 +85,11 @@ test('a forced backend is never measured, and a measurement asked for says why',
   await page.exposeFunction('onStudioEvent', (e: TrainEvent) => void events.push(e));
   await page.goto('/?backend=wasm');
   await expect(page.getByTestId('backend-name')).toHaveText('wasm', { timeout: 60_000 });
-  const run = await page.evaluate((c) => window.studio!.train(c), cfg({ epochs: 1 }));
+  const run = await page.evaluate((c) => window.studio!.ui.train(c, window.onStudioEvent), cfg({ epochs: 1 }));
   expect(events.filter((e) => e.type === 'measure')).toEqual([]);
   expect(run.routing).toEqual({ forward: 'wasm', train: 'wasm', routed: false, reason: 'training and validation on WASM, as chosen' });
-  await expect(page.evaluate((c) => window.studio!.measureBackends(c), cfg())).rejects.toThrow('E_CONFIG: the WASM backend was chosen, so every run stays on it: choose auto to measure the backends');
-  expect(await page.evaluate(() => window.studio!.backendMeasurements())).toEqual([]);
+  await expect(page.evaluate((c) => window.studio!.engine.measureBackends(c), cfg())).rejects.toThrow('E_CONFIG: the WASM backend was chosen, so every run stays on it: choose auto to measure the backends');
+  expect(await page.evaluate(() => window.studio!.engine.backendMeasurements())).toEqual([]);
 });
 
 test('the CLI measures with --measure-backends on, prints the figures in its routing line, and lists the measurements', async () => {

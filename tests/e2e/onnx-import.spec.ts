@@ -45,7 +45,7 @@ test('an ONNX CNN imports as a backbone with its parity shown, and trains frozen
   await page.getByTestId('image-size').fill('32');
   await page.getByTestId('train-demo').click();
   await expect(page.getByTestId('run-status')).toHaveAttribute('data-status', 'completed', { timeout: 5 * 60_000 });
-  const run = await page.evaluate(async () => (await window.studio!.runs())[0]);
+  const run = await page.evaluate(async () => (await window.studio!.engine.runs())[0]);
   expect(run).toMatchObject({ status: 'completed', model: 'tiny_onnx', strategy: 'frozen', checkpoint: { best: 1, last: 1 } });
   expect(Number.isFinite(run.epochs[0].trainLoss)).toBe(true);
 

@@ -7,7 +7,7 @@ import { hasPretrained, servePretrained } from '../fixtures/pretrained';
 const MODEL = 'mobilenet_v2_0.35_224';
 const skipWhy = `probe-then-fine-tune tests skipped: ../shared/pretrained/${MODEL} is absent (tests never download weights)`;
 
-const latestRun = (page: Page): Promise<RunRecord> => page.evaluate(async () => (await window.studio!.runs())[0]);
+const latestRun = (page: Page): Promise<RunRecord> => page.evaluate(async () => (await window.studio!.engine.runs())[0]);
 
 
 /** The form set for "probe 1 epoch, then the last 2 blocks for 2 at a tenth of the rate", cosine without warm-up. */
@@ -68,7 +68,7 @@ test.describe('probe, then fine-tune on WebGPU', () => {
     await expect(page.getByTestId('run-status')).toHaveAttribute('data-status', 'paused', { timeout: 8 * 60_000 });
     // The probe epoch is done and the fine-tune phase has begun (its cache is recorded before its first epoch).
     // Polled from the click on: the run record may not be stored yet (a thrown error would end the poll at once).
-    await expect.poll(async () => (await page.evaluate(async () => (await window.studio!.runs())[0]?.phases?.length)) ?? 0, { timeout: 8 * 60_000 }).toBe(2);
+    await expect.poll(async () => (await page.evaluate(async () => (await window.studio!.engine.runs())[0]?.phases?.length)) ?? 0, { timeout: 8 * 60_000 }).toBe(2);
     await page.reload();
     await expect(page.getByTestId('resumable')).toContainText('when the page closed', { timeout: 60_000 });
     const before = await latestRun(page);

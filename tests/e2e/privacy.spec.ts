@@ -69,12 +69,12 @@ test('import → train → evaluate → register → export sends no request to 
     // The rest of the model's life, through the page's own engine (the registry has no panel yet).
     const after = await page.evaluate(async () => {
       const s = window.studio!;
-      const [run] = await s.runs();
-      const evaluation = await s.evaluate({ runId: run.runId, latencySamples: 3 });
+      const [run] = await s.engine.runs();
+      const evaluation = await s.engine.evaluate({ runId: run.runId, latencySamples: 3 }, s.events);
       // One epoch on 17 phantoms is under the registry's accuracy bar: the override is recorded, as a user's would be.
-      const version = await s.register({ runId: run.runId, name: 'privacy-check', version: '1.0.0', overrideReason: 'end-to-end privacy test' });
-      const tfjs = await s.exportModel('privacy-check@1.0.0', 'tfjs');
-      const onnx = await s.exportModel('privacy-check@1.0.0', 'onnx', { parityImages: 2 });
+      const version = await s.engine.register({ runId: run.runId, name: 'privacy-check', version: '1.0.0', overrideReason: 'end-to-end privacy test' });
+      const tfjs = await s.engine.exportModel('privacy-check@1.0.0', 'tfjs');
+      const onnx = await s.engine.exportModel('privacy-check@1.0.0', 'onnx', { parityImages: 2 });
       return { tested: evaluation.data.images, version: `${version.name}@${version.version}`, tfjs: tfjs.files.map((f) => f.name), onnx: onnx.files.map((f) => f.name), parity: onnx.parity };
     });
     expect(after.tested).toBeGreaterThan(0);

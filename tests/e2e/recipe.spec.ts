@@ -105,8 +105,10 @@ test('the runs page saves a run as a recipe: a zip with hashes by default, paths
   await expect(page.getByTestId('backend-name')).not.toBeEmpty({ timeout: 60_000 });
   await gotoStep(page, 'data');
   await page.getByTestId('folder-input').setInputFiles(pngFolder(CLASSES, 6, SIZE).root);
-  const summary: DatasetSummary = await page.evaluate((size) => window.studio!.importFolder({ imageSize: size, channels: 3, split: { train: 0.6, val: 0.2, test: 0.2 }, seed: 1, dedupe: 'keep-together' }), SIZE);
-  const run = await page.evaluate((fingerprint) => window.studio!.train({ dataset: { kind: 'folder', fingerprint }, model: 'simple_cnn', epochs: 1, batchSize: 8, learningRate: 0.003, seed: 1 }), summary.fingerprint);
+  // The page's engine imports the folder it scanned once the scan is shown.
+  await expect(page.getByTestId('scan')).toContainText(`${CLASSES.length} class folders`);
+  const summary: DatasetSummary = await page.evaluate((size) => window.studio!.engine.importDataset({ imageSize: size, channels: 3, split: { train: 0.6, val: 0.2, test: 0.2 }, seed: 1, dedupe: 'keep-together' }, window.studio!.events), SIZE);
+  const run = await page.evaluate((fingerprint) => window.studio!.ui.train({ dataset: { kind: 'folder', fingerprint }, model: 'simple_cnn', epochs: 1, batchSize: 8, learningRate: 0.003, seed: 1 }), summary.fingerprint);
   // A folder picker that answers with the page's private file system, as a user picking a folder would.
   await page.evaluate(() => Object.assign(window, { showDirectoryPicker: () => navigator.storage.getDirectory() }));
 

@@ -112,7 +112,7 @@ test('register demo@1.0.0 as champion through the UI, download TF.js and ONNX, i
   expect(readOnnxMetadata(onnxBytes)).toMatchObject({ name: 'demo', version: '1.0.0', inputSize: 32 });
   const session = await ort.InferenceSession.create(onnxBytes);
   // The same images, regenerated here from the run's recorded demo settings as the engine does.
-  const [run] = await page.evaluate(() => window.studio!.runs());
+  const [run] = await page.evaluate(() => window.studio!.engine.runs());
   if (run.config.dataset.kind !== 'demo') throw new Error('the run is not a demo run');
   const demo = generateDemoDataset(run.config.dataset);
   const split = stratifiedSplit(demo.keys.map((key, i) => ({ key, label: demo.labels[i] })), run.config.dataset.split, run.config.seed);

@@ -17,7 +17,7 @@ test('after a page reload mid-run, the run resumes from its last checkpoint and 
   await gotoStep(page, 'train');
   const banner = page.getByTestId('resumable');
   await expect(banner).toContainText('when the page closed', { timeout: 60_000 });
-  const before = await page.evaluate(async () => (await window.studio!.runs())[0]);
+  const before = await page.evaluate(async () => (await window.studio!.engine.runs())[0]);
   // Nobody holds its lock any more: the listing stores it as interrupted.
   expect(before.status).toBe('interrupted');
   expect(before.checkpoint.last).toBeGreaterThanOrEqual(1); // at most one finished epoch lost
@@ -25,7 +25,7 @@ test('after a page reload mid-run, the run resumes from its last checkpoint and 
   await expect(page.getByTestId('run-status')).toHaveAttribute('data-status', 'completed', { timeout: 5 * 60_000 });
   await expect(page.getByTestId('epoch-row')).toHaveCount(4);
 
-  const after = await page.evaluate(async () => (await window.studio!.runs())[0]);
+  const after = await page.evaluate(async () => (await window.studio!.engine.runs())[0]);
   expect(after.runId).toBe(before.runId);
   expect(after.epochs.map((m) => m.epoch)).toEqual([1, 2, 3, 4]);
   expect(after.resumes).toEqual([{ at: expect.any(String), fromEpoch: before.checkpoint.last }]);

@@ -19,15 +19,18 @@ test('an auto run on the software adapter is routed to faster backends, trains, 
   await expect(page.getByTestId('routing')).toHaveCount(0);
 
   const run = await page.evaluate(() =>
-    window.studio!.train({
-      dataset: { kind: 'demo', seed: 7, imageSize: 16, perClass: 20, split: { train: 0.7, val: 0.15, test: 0.15 } },
-      model: 'simple_cnn',
-      epochs: 3,
-      batchSize: 8,
-      learningRate: 3e-3,
-      seed: 7,
-      earlyStopping: null,
-    }),
+    window.studio!.ui.train(
+      {
+        dataset: { kind: 'demo', seed: 7, imageSize: 16, perClass: 20, split: { train: 0.7, val: 0.15, test: 0.15 } },
+        model: 'simple_cnn',
+        epochs: 3,
+        batchSize: 8,
+        learningRate: 3e-3,
+        seed: 7,
+        earlyStopping: null,
+      },
+      window.onStudioEvent,
+    ),
   );
   expect(run).toMatchObject({ status: 'completed', backend: 'webgpu', routing: { forward: 'wasm', train: 'wasm', routed: true } });
   await expect(page.getByTestId('routing')).toHaveText('Software adapter (SwiftShader): training and validation on WASM — faster here.');
@@ -50,7 +53,7 @@ test('a forced WASM run trains convolutions from scratch', async ({ page }) => {
   await page.getByTestId('image-size').fill('16');
   await page.getByTestId('train-demo').click();
   await expect(page.getByTestId('run-status')).toHaveAttribute('data-status', 'completed', { timeout: 5 * 60_000 });
-  const run = await page.evaluate(async () => (await window.studio!.runs())[0]);
+  const run = await page.evaluate(async () => (await window.studio!.engine.runs())[0]);
   expect(run).toMatchObject({ strategy: 'scratch', routing: { forward: 'wasm', train: 'wasm', routed: false } });
 });
 
@@ -70,7 +73,7 @@ test('a medical run computes its features and trains its head on WASM', async ({
   await page.getByTestId('train-demo').click();
   await expect(page.getByTestId('run-status')).toHaveAttribute('data-status', 'completed', { timeout: 5 * 60_000 });
   await expect(page.getByTestId('routing')).toHaveText('Software adapter (SwiftShader): features, head training and validation on WASM — faster here.');
-  const run = await page.evaluate(async () => (await window.studio!.runs())[0]);
+  const run = await page.evaluate(async () => (await window.studio!.engine.runs())[0]);
   expect(run).toMatchObject({ strategy: 'medical', routing: { forward: 'wasm', train: 'wasm' } });
   // Features are cached for the training and validation images only; the test split is never touched in training.
   expect(run.featureCache?.images).toBe(run.split.train + run.split.val);
@@ -92,7 +95,7 @@ test('a forced-WASM fine-tune of MobileNetV2-0.35 at 64 px completes and its tra
   await page.getByTestId('epochs').fill('3');
   await page.getByTestId('train-demo').click();
   await expect(page.getByTestId('run-status')).toHaveAttribute('data-status', 'completed', { timeout: 8 * 60_000 });
-  const run = await page.evaluate(async () => (await window.studio!.runs())[0]);
+  const run = await page.evaluate(async () => (await window.studio!.engine.runs())[0]);
   expect(run).toMatchObject({ strategy: 'finetune', backend: 'wasm', routing: { train: 'wasm' } });
   const losses = run.epochs.map((e) => e.trainLoss);
   expect(losses).toHaveLength(3);

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunRecord } from '../../src/engine/types';
 
-const runs = (page: import('@playwright/test').Page) => page.evaluate(() => window.studio!.runs()) as Promise<RunRecord[]>;
+const runs = (page: import('@playwright/test').Page) => page.evaluate(() => window.studio!.engine.runs()) as Promise<RunRecord[]>;
 
 test('runs page: a demo run is exported (download), deleted, imported back with the same metrics, compared and cross-validated', async ({ page }) => {
   await page.goto('/');

@@ -31,7 +31,7 @@ test('each strategy trains a pretrained MobileNetV2 on WebGPU, with weights serv
     await expect(page.getByTestId('run-status')).toHaveAttribute('data-status', 'training');
     await expect(page.getByTestId('run-status')).toHaveAttribute('data-status', 'completed', { timeout: 5 * 60_000 });
     await expect(page.getByTestId('epoch-row')).toHaveCount(1);
-    const run = await page.evaluate(async () => (await window.studio!.runs())[0]);
+    const run = await page.evaluate(async () => (await window.studio!.engine.runs())[0]);
     expect(run).toMatchObject({ status: 'completed', model: MODEL, strategy, backend: 'webgpu', routing: { forward: 'webgpu', train: 'webgpu', routed: false }, checkpoint: { best: 1, last: 1 } });
     expect(run.optimizer).toBe(strategy === 'finetune' ? 'adamax' : 'adamw');
     // Augmentation is off, so a frozen backbone's features were computed once and cached.

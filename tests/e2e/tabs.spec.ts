@@ -6,7 +6,7 @@ import { CHROMIUM_FLAGS, resolveBrowser } from '../../cli/browser';
 import type { RunRecord } from '../../src/engine/types';
 import { gotoStep, pauseAfterFirstEpoch } from '../fixtures/studio-ui';
 
-const runs = (page: Page) => page.evaluate(() => window.studio!.runs()) as Promise<RunRecord[]>;
+const runs = (page: Page) => page.evaluate(() => window.studio!.engine.runs()) as Promise<RunRecord[]>;
 
 test('two tabs, one run: the second shows the first tab’s live run as running and offers no Resume; once the first closes it resumes it, and the record holds one trainer’s epochs', async ({ baseURL }) => {
   // Two pages of one persistent profile: one origin's IndexedDB and Web Locks, as two tabs of a user's browser.
@@ -43,7 +43,7 @@ test('two tabs, one run: the second shows the first tab’s live run as running 
     await expect(row.getByTestId('run-delete')).toBeDisabled();
     // Listing the runs in the second tab does not mark the live run interrupted, and Resume is refused.
     expect((await runs(second)).find((r) => r.runId === live.runId)!.status).toBe('paused');
-    expect(await second.evaluate((id) => window.studio!.resume(id).then(() => 'resumed', (e: { code?: string }) => e.code), live.runId)).toBe('E_LOCKED');
+    expect(await second.evaluate((id) => window.studio!.engine.resume(id, window.studio!.events).then(() => 'resumed', (e: { code?: string }) => e.code), live.runId)).toBe('E_LOCKED');
 
     // The first tab closes mid-run: its worker, and the run's lock, go with it.
     await first.close();

@@ -47,7 +47,7 @@ test('a .pth picked in the train panel trains resnet18_imagenet with the Medical
   await page.getByTestId('epochs').fill('1');
   await page.getByTestId('train-demo').click();
   await expect(page.getByTestId('run-status')).toHaveAttribute('data-status', 'completed', { timeout: 5 * 60_000 });
-  const run = await page.evaluate(async () => (await window.studio!.runs())[0]);
+  const run = await page.evaluate(async () => (await window.studio!.engine.runs())[0]);
   expect(run).toMatchObject({ status: 'completed', model: 'resnet18_imagenet', strategy: 'medical', checkpoint: { best: 1, last: 1 } });
   expect(run.input?.normalization).toEqual({ mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] });
   // Augmentation off: the frozen ResNet's pooled features were computed once.
@@ -144,7 +144,7 @@ test("the page takes resnet18_imagenet's weights from its own /models/<id>/weigh
   try {
     await trainFrozenResnet(page, `${server.url}?backend=webgpu`);
     await expect(page.getByTestId('run-status')).toHaveAttribute('data-status', 'completed', { timeout: 5 * 60_000 });
-    const run = await page.evaluate(async () => (await window.studio!.runs())[0]);
+    const run = await page.evaluate(async () => (await window.studio!.engine.runs())[0]);
     expect(run).toMatchObject({ status: 'completed', model: 'resnet18_imagenet', strategy: 'frozen' });
     expect(run.featureCache).toBeTruthy();
     // The official file's name first (a folder may hold it under that name), then weights.pth; never the official host.

@@ -32,7 +32,7 @@ test('auto mode: a run whose shaders WebGL cannot build moves to another backend
   await expect(page.getByTestId('train-error')).toHaveCount(0);
   await expect(page.getByTestId('refused-backends')).toContainText('Left out until you choose a backend again: webgl. WebGL could not build the shaders that simple_cnn needs');
 
-  const [run] = (await page.evaluate(() => window.studio!.runs())) as RunRecord[];
+  const [run] = (await page.evaluate(() => window.studio!.engine.runs())) as RunRecord[];
   expect(run.status).toBe('completed');
   expect(run.routing).toMatchObject({ forward: 'cpu', train: 'cpu' });
   // It failed before its first checkpoint, so it started again from its first epoch, once, on the CPU backend.

@@ -60,9 +60,9 @@ async function trainEachStrategyInUI(page: Page, url: string, model: string, arc
     }
     await gotoStep(page, 'train');
     await page.getByTestId('epochs').fill('1');
-    const known = new Set(await page.evaluate(async () => (await window.studio!.runs()).map((r) => r.runId)));
+    const known = new Set(await page.evaluate(async () => (await window.studio!.engine.runs()).map((r) => r.runId)));
     await page.getByTestId('train-demo').click();
-    const newRun = async () => ((await page.evaluate(() => window.studio!.runs())) as RunRecord[]).find((r) => !known.has(r.runId));
+    const newRun = async () => ((await page.evaluate(() => window.studio!.engine.runs())) as RunRecord[]).find((r) => !known.has(r.runId));
     // Until the run has ended, whichever way: a failed run fails here with its error.
     await expect.poll(async () => ['completed', 'failed', 'cancelled'].includes((await newRun())?.status ?? ''), { timeout: 20 * 60_000, intervals: [2_000] }).toBe(true);
     const run = (await newRun())!;

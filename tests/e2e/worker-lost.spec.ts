@@ -2,7 +2,7 @@ import { expect, test, type Page } from '@playwright/test';
 import type { RunRecord } from '../../src/engine/types';
 import { gotoStep, startLongDemoRun } from '../fixtures/studio-ui';
 
-const runs = (page: Page) => page.evaluate(() => window.studio!.runs()) as Promise<RunRecord[]>;
+const runs = (page: Page) => page.evaluate(() => window.studio!.engine.runs()) as Promise<RunRecord[]>;
 
 test('the engine worker dies mid-run: E_WORKER_LOST shows within seconds, a new run starts without a reload, and the interrupted run resumes', async ({ page }) => {
   await page.goto('/');

@@ -58,10 +58,10 @@ test('Xception: a blocked official URL says how to get the file; a picked .h5 tr
     await page.getByTestId('strategy').selectOption(strategy);
     if (strategy === 'finetune') await page.getByTestId('trainable-blocks').fill('2');
     await gotoStep(page, 'train');
-    const known = new Set(await page.evaluate(async () => (await window.studio!.runs()).map((r) => r.runId)));
+    const known = new Set(await page.evaluate(async () => (await window.studio!.engine.runs()).map((r) => r.runId)));
     await page.getByTestId('train-demo').click();
     // A frozen epoch on eight images at 71 px can end before a status check would see it training: find the new run.
-    const newRun = async () => (await page.evaluate(async () => window.studio!.runs())).find((r) => !known.has(r.runId));
+    const newRun = async () => (await page.evaluate(async () => window.studio!.engine.runs())).find((r) => !known.has(r.runId));
     await expect.poll(async () => (await newRun())?.status ?? 'not started', { timeout: 5 * 60_000 }).toBe('completed');
     const run = (await newRun())!;
     expect(run).toMatchObject({ status: 'completed', model: 'xception', strategy, checkpoint: { best: 1, last: 1 } });

@@ -1,5 +1,5 @@
 import 'fake-indexeddb/auto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BackboneFolderError, readBackboneFolder } from '../../src/core/models/backbone-folder';
