@@ -121,6 +121,13 @@ export class RunExecutor {
     if (run.status === 'completed') throw new EngineError('E_CONFIG', `run ${runId} has completed; there is nothing to resume`);
     const checkpoint = run.checkpoint?.last ? await loadCheckpoint(db, runId, 'last') : undefined;
     if (!checkpoint && !movedBecause) throw new EngineError('E_NOT_FOUND', `run ${runId} stopped before its first epoch ended, so it has no checkpoint to resume from; start it again`);
+    if (!movedBecause && run.config.dataset.kind === 'folder') {
+      // Checked before the run is touched, so a refusal leaves it resumable: a run continued on another split (a
+      // Re-split, another seed) would validate on images it trained on.
+      const held = (await this.host.prepare(run.config)).dataset?.splitId;
+      const want = run.dataset?.splitId;
+      if (want && held && want !== held) throw new EngineError('E_DATASET', `the imported folder is split differently from run ${runId}'s (other seed, fractions, classes or grouping); import it with the run's settings to resume it`);
+    }
     // Epochs after the checkpoint would be redone, so they are dropped; the checkpoint's own epoch is missing from a
     // record cut off between the two writes (see withStoredCheckpoints), and its metrics are in the checkpoint.
     const epochs = checkpoint ? [...run.epochs.filter((m) => m.epoch < checkpoint.epoch), run.epochs.find((m) => m.epoch === checkpoint.epoch) ?? checkpointMetrics(run, checkpoint.metrics)] : [];

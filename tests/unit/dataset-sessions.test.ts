@@ -115,6 +115,27 @@ describe('dataset session: scan → decode → split', () => {
     await expect(engine.split(decoded.datasetId, splitOf(opts()))).rejects.toMatchObject({ code: 'E_DATASET', message: expect.stringMatching(/without a split/) });
   });
 
+  it('a run cancelled on one split is not resumed on another, and stays resumable', async () => {
+    const engine = await engineWith(counting());
+    const scan = await engine.scanFolder(folder());
+    const decoded = await engine.decode(scan.folderId, { imageSize: SIZE, channels: 3 }, () => {});
+    const first = await engine.split(decoded.datasetId, splitOf(opts()));
+    let runId = '';
+    const cancelled = await engine.train({ dataset: { kind: 'folder', fingerprint: first.fingerprint }, model: 'simple_cnn', epochs: 3, batchSize: 4, learningRate: 0.003, seed: 1, earlyStopping: null }, (e) => {
+      if (e.type === 'start') runId = e.runId;
+      if (e.type === 'batch' && e.epoch === 2) void engine.cancel(runId);
+    });
+    expect(cancelled).toMatchObject({ status: 'cancelled', checkpoint: { last: 1 } });
+
+    await engine.split(decoded.datasetId, splitOf(opts({ seed: 2 })));
+    await expect(engine.resume(runId, () => {})).rejects.toMatchObject({ code: 'E_DATASET', message: expect.stringMatching(/split differently/) });
+    expect((await engine.runs()).find((r) => r.runId === runId)).toMatchObject({ status: 'cancelled', checkpoint: { last: 1 } });
+
+    // Split back as the run was: it resumes from its checkpoint.
+    await engine.split(decoded.datasetId, splitOf(opts()));
+    expect(await engine.resume(runId, () => {})).toMatchObject({ runId, status: 'completed', resumes: [{ fromEpoch: 1 }] });
+  });
+
   it('a split reads the decoded pixels and never writes them', async () => {
     const f = folder();
     const source = { entries: f.paths.map((path, i) => ({ path, size: f.files[i].size })), read: async (path: string) => f.files[f.paths.indexOf(path)] };
