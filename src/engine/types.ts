@@ -206,26 +206,15 @@ export interface DecodedSummary {
   imagesPerSecond: number;
 }
 
-export interface DatasetSummary {
-  /** The decoded images this split was made from (split them again with `Engine.split`), and their scan. */
-  datasetId: string;
-  folderId: string;
-  /** Decoded to be evaluated on: no split, every image in `counts.test` (an external test folder). */
-  evaluationOnly: boolean;
-  name: string;
-  fingerprint: string;
+/** A decoded folder split: the decoding's figures (its datasetId, images, skipped files, timing) and the split's. */
+export interface DatasetSummary extends DecodedSummary {
   /** Key of this split's statistics in storage: fingerprint plus everything that decides the split. */
   splitId: string;
-  layout: 'flat' | 'presplit';
-  classes: string[];
-  emptyClasses: string[];
-  imageSize: number;
-  channels: 1 | 3;
+  /** Images in the split: those a dedupe or a label conflict dropped are not counted. */
   images: number;
   counts: SplitCountsByClass;
   /** A few image keys per class, seeded, for previews. */
   samples: Record<string, string[]>;
-  skipped: SkippedFile[];
   duplicates: DuplicateSummary;
   /** Identical files under two or more classes, and what the import did with them. */
   labelConflicts: LabelConflict[];
@@ -233,11 +222,8 @@ export interface DatasetSummary {
   checks: DataCheck[];
   normalization: ChannelStats;
   imagenet: ChannelStats;
-  /** Bytes of decoded pixels the engine holds, and per pixel-channel (1.0 means plain uint8, no overhead). */
-  bytesHeld: number;
+  /** Bytes per pixel-channel held (1.0 means plain uint8, no overhead; a split that dropped images holds a copy). */
   bytesPerPixelChannel: number;
-  seconds: number;
-  imagesPerSecond: number;
 }
 
 /** A backend measurement under way: `backend`, the index-th (from 1) of `of` being timed. */

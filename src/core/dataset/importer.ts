@@ -152,14 +152,20 @@ export interface DuplicateSummary {
   keptTogether: number;
 }
 
-export interface ImportedDataset {
+/** What a decoded folder and each split of it share: the folder's identity, input shape and pixels. */
+interface FolderPixels {
   fingerprint: string;
   layout: DatasetLayout['kind'];
   classes: string[];
   emptyClasses: string[];
   imageSize: number;
   channels: 1 | 3;
-  /** uint8, image-major, channels-last: exactly keys.length × size × size × channels bytes. */
+  /** uint8, image-major, channels-last: one size × size × channels block per image. */
+  images: Uint8Array;
+}
+
+export interface ImportedDataset extends FolderPixels {
+  /** One block per entry of `keys`. */
   images: Uint8Array;
   labels: Int32Array;
   keys: string[];
@@ -219,14 +225,8 @@ export interface DecodedFile extends ImageFacts {
 }
 
 /** A folder decoded at one size and channel count, not yet split: any number of splits are made from it. */
-export interface DecodedFolder {
-  fingerprint: string;
-  layout: DatasetLayout['kind'];
-  classes: string[];
-  emptyClasses: string[];
-  imageSize: number;
-  channels: 1 | 3;
-  /** uint8, image-major, channels-last: files.length × size × size × channels bytes. A split never writes to it. */
+export interface DecodedFolder extends FolderPixels {
+  /** One block per entry of `files`. A split never writes to it. */
   images: Uint8Array;
   /** Every decoded file, in listing (key) order, parallel to `images`. */
   files: DecodedFile[];
