@@ -5,8 +5,7 @@
  * Type-only imports are erased by the compiler, so the UI may still name a tensor module's types (through src/engine).
  */
 const base = require('./.dependency-cruiser.cjs');
-
-const TFJS = '(^|/)node_modules/@tensorflow/';
+const { UI, TFJS } = require('./.dependency-cruiser-paths.cjs');
 
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
@@ -15,7 +14,7 @@ module.exports = {
       name: 'ui-loads-no-tensor-code',
       severity: 'error',
       comment: 'The page bundle never contains TF.js: the UI may import the engine interface and pure core modules, not a core module that reaches @tensorflow.',
-      from: { path: '^src/(ui/|main\\.ts$|automation\\.ts$)' },
+      from: { path: UI },
       to: { path: TFJS, reachable: true },
     },
     {

@@ -8,9 +8,7 @@
  * without type-only imports.
  */
 
-/** The page: the Svelte UI and the two entry modules beside it. */
-const UI = '^src/(ui/|main\\.ts$|automation\\.ts$)';
-const TFJS = '(^|/)node_modules/@tensorflow/';
+const { UI, TFJS } = require('./.dependency-cruiser-paths.cjs');
 
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {

@@ -14,20 +14,12 @@ import {
 import { trainConfigOf } from '../../src/core/settings/train-config';
 import { augmentDefault } from '../../src/core/settings/augment';
 import { BUILTIN_ZOO, MODEL_ZOO } from '../../src/core/models/zoo';
+import { problemsOf } from './config-problems';
 
 /** Node's zoo: the built-in models (the imported backbones' are in zoo-value.test.ts). */
 const zoo = BUILTIN_ZOO;
+const problemsOfNode = (value: unknown) => problemsOf(value, zoo);
 
-/** The problems a config raises (none: it was accepted). */
-function problemsOf(value: unknown): string[] {
-  try {
-    readConfig(value, zoo);
-    return [];
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    return err.problems;
-  }
-}
 
 describe('config file', () => {
   it('fills every missing field with the studio defaults, and the models table with the zoo', () => {
@@ -113,7 +105,7 @@ describe('config file', () => {
   });
 
   it('names unknown keys by their path and lists the known ones', () => {
-    const p = problemsOf({ version: 1, train: { optimzer: 'adam' }, extra: 1, transform: { augment: { flipp: true } } });
+    const p = problemsOfNode({ version: 1, train: { optimzer: 'adam' }, extra: 1, transform: { augment: { flipp: true } } });
     expect(p).toHaveLength(3);
     expect(p[0]).toMatch(/^config\.extra is not a setting here; known: version, models, dataset/);
     expect(p.find((x) => x.startsWith('train.optimzer'))).toMatch(/known: .*optimizer/);
@@ -121,7 +113,7 @@ describe('config file', () => {
   });
 
   it('names wrong types and out-of-range values in words, all at once', () => {
-    const p = problemsOf({
+    const p = problemsOfNode({
       version: 1,
       train: { epochs: '10', batchSize: 0, learningRate: -1, labelSmoothing: 1, optimizer: 'rmsprop', seed: 1.5, keepEpoch: 'first', tta: 'rotate', mirrorTraining: 'yes' },
       dataset: { split: { train: 0.7, val: 0.2, test: 0.2 }, channels: 2, classes: ['a'], nearThreshold: 65 },
@@ -149,26 +141,26 @@ describe('config file', () => {
   });
 
   it('checks augmentation with the trainer’s own ranges, schedules, models and strategies', () => {
-    expect(problemsOf({ version: 1, transform: { augment: { rotationDeg: 200 } } })).toEqual(['transform.augment: rotation must lie in [0, 180] degrees']);
-    expect(problemsOf({ version: 1, transform: { augment: { randomResizedCrop: { scale: [0.9, 0.5] } } } })).toEqual(['transform.augment: the crop scale must satisfy 0 < min ≤ max ≤ 1']);
-    expect(problemsOf({ version: 1, train: { lrSchedule: { kind: 'cosine', warmup: -1 } } })).toEqual(['train.lrSchedule.warmup must be a whole number at least 0 (got -1)']);
-    expect(problemsOf({ version: 1, train: { lrSchedule: { kind: 'exponential' } } })).toEqual([expect.stringMatching(/^train\.lrSchedule\.kind must be one of "constant", "step", "cosine", "plateau"/)]);
-    expect(problemsOf({ version: 1, train: { lrSchedule: { kind: 'plateau', factor: 2 } } })).toEqual(['train.lrSchedule.factor must be a number above 0 and below 1 (got 2)']);
-    expect(problemsOf({ version: 1, train: { model: 'alexnet' } })[0]).toMatch(/^train\.model must be a model of the studio \(got "alexnet"\); known: simple_cnn, mobilenet_v1_0\.25_224/);
-    expect(problemsOf({ version: 1, train: { model: 'simple_cnn', strategy: 'frozen' } })).toEqual(['train.strategy "frozen" needs a pretrained backbone; simple_cnn trains from scratch']);
-    expect(problemsOf({ version: 1, train: { epochs: 3, probeEpochs: 5 } })).toEqual(['train.probeEpochs must not exceed train.epochs (5 > 3)']);
-    expect(problemsOf({ version: 1, train: { trainableBlocks: 'some' } })).toEqual(['train.trainableBlocks must be "all" or a whole number of blocks from 0 to 1000 (got "some")']);
-    expect(problemsOf({ version: 1, models: { alexnet: {} } })[0]).toMatch(/^models\.alexnet is not a model of the studio/);
-    expect(problemsOf({ version: 1, dataset: { groupPattern: 'P\\d+' } })).toEqual([expect.stringMatching(/^dataset\.groupPattern: group pattern "P\\\\d\+" has no capture group/)]);
-    expect(problemsOf({ version: 1, transform: { normalization: 'imagenet' } })).toEqual(['transform.normalization must be one of "model" (got "imagenet")']);
+    expect(problemsOfNode({ version: 1, transform: { augment: { rotationDeg: 200 } } })).toEqual(['transform.augment: rotation must lie in [0, 180] degrees']);
+    expect(problemsOfNode({ version: 1, transform: { augment: { randomResizedCrop: { scale: [0.9, 0.5] } } } })).toEqual(['transform.augment: the crop scale must satisfy 0 < min ≤ max ≤ 1']);
+    expect(problemsOfNode({ version: 1, train: { lrSchedule: { kind: 'cosine', warmup: -1 } } })).toEqual(['train.lrSchedule.warmup must be a whole number at least 0 (got -1)']);
+    expect(problemsOfNode({ version: 1, train: { lrSchedule: { kind: 'exponential' } } })).toEqual([expect.stringMatching(/^train\.lrSchedule\.kind must be one of "constant", "step", "cosine", "plateau"/)]);
+    expect(problemsOfNode({ version: 1, train: { lrSchedule: { kind: 'plateau', factor: 2 } } })).toEqual(['train.lrSchedule.factor must be a number above 0 and below 1 (got 2)']);
+    expect(problemsOfNode({ version: 1, train: { model: 'alexnet' } })[0]).toMatch(/^train\.model must be a model of the studio \(got "alexnet"\); known: simple_cnn, mobilenet_v1_0\.25_224/);
+    expect(problemsOfNode({ version: 1, train: { model: 'simple_cnn', strategy: 'frozen' } })).toEqual(['train.strategy "frozen" needs a pretrained backbone; simple_cnn trains from scratch']);
+    expect(problemsOfNode({ version: 1, train: { epochs: 3, probeEpochs: 5 } })).toEqual(['train.probeEpochs must not exceed train.epochs (5 > 3)']);
+    expect(problemsOfNode({ version: 1, train: { trainableBlocks: 'some' } })).toEqual(['train.trainableBlocks must be "all" or a whole number of blocks from 0 to 1000 (got "some")']);
+    expect(problemsOfNode({ version: 1, models: { alexnet: {} } })[0]).toMatch(/^models\.alexnet is not a model of the studio/);
+    expect(problemsOfNode({ version: 1, dataset: { groupPattern: 'P\\d+' } })).toEqual([expect.stringMatching(/^dataset\.groupPattern: group pattern "P\\\\d\+" has no capture group/)]);
+    expect(problemsOfNode({ version: 1, transform: { normalization: 'imagenet' } })).toEqual(['transform.normalization must be one of "model" (got "imagenet")']);
   });
 
   it('refuses a file that is not a config: no JSON, no object, no or another version', () => {
     expect(() => parseConfigText('{"version": 1,\n  "train": {\n    "epochs": 3,\n  }\n}', zoo)).toThrow(/^the file is not valid JSON: .*line 4,? column 3/);
-    expect(problemsOf([1, 2])).toEqual(['a config must be a JSON object with "version": 1 (got a list)']);
-    expect(problemsOf({ train: {} })).toEqual(['version is missing: this studio reads version 1']);
-    expect(problemsOf({ version: 2 })).toEqual(['version 2 is not one this studio reads (it reads 1)']);
-    expect(problemsOf({ version: 1, train: 5 })).toEqual(['train must be an object of settings (got 5)']);
+    expect(problemsOfNode([1, 2])).toEqual(['a config must be a JSON object with "version": 1 (got a list)']);
+    expect(problemsOfNode({ train: {} })).toEqual(['version is missing: this studio reads version 1']);
+    expect(problemsOfNode({ version: 2 })).toEqual(['version 2 is not one this studio reads (it reads 1)']);
+    expect(problemsOfNode({ version: 1, train: 5 })).toEqual(['train must be an object of settings (got 5)']);
   });
 
   it('one problem is the message; several are counted and joined', () => {

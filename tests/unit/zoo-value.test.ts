@@ -1,12 +1,13 @@
 import 'fake-indexeddb/auto';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { checkSettings, ConfigError, configFromSettings, defaultConfig, parseConfigText, readConfig, settingsFromConfig } from '../../src/core/config';
+import { checkSettings, configFromSettings, defaultConfig, parseConfigText, readConfig, settingsFromConfig } from '../../src/core/config';
 import { BUILTIN_ZOO, MODEL_ZOO, TRANSFER_DEFAULTS, Zoo, type ZooEntry } from '../../src/core/models/zoo';
 import { trainConfigOf } from '../../src/core/settings/train-config';
 import { importedBackbones, putImportedBackbone } from '../../src/core/store/backbones';
 import { openStudioDB } from '../../src/core/store/db';
 import { StudioEngine } from '../../workers/engine';
+import { problemsOf } from './config-problems';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -27,17 +28,6 @@ const tiny: ZooEntry = {
 
 const demo = { kind: 'demo', seed: 1, imageSize: 32, perClass: 4, split: { train: 0.7, val: 0.15, test: 0.15 } } as const;
 const naming = (model: string) => ({ version: 1, train: { model, strategy: 'medical', epochs: 2 } });
-
-/** The problems readConfig finds in `value` with `zoo` (none: accepted). */
-function problemsOf(value: unknown, zoo: Zoo): string[] {
-  try {
-    readConfig(value, zoo);
-    return [];
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    return err.problems;
-  }
-}
 
 describe('the zoo as a value', () => {
   it('two zoos, with and without an imported backbone, answer each for itself', () => {
