@@ -51,6 +51,11 @@ export interface BuiltModel {
   normalization: ChannelStats;
 }
 
+/** The optimiser a run trains with: the config's, else its strategy's default (the model's own from scratch). */
+export function resolveOptimizer(cfg: TrainConfig, entry: ZooEntry, strategy: Strategy): OptimizerName {
+  return cfg.optimizer ?? (strategy === 'scratch' ? entry.defaults : strategyDefaults(entry, strategy)).optimizer;
+}
+
 export function resolveStrategy(cfg: TrainConfig, entry: ZooEntry): Strategy {
   // A pretrained backbone's default head is the MLP: 1.4 points of k-fold accuracy and 3.6 of the lowest tumour
   // sensitivity ahead of the linear head on the MRI folder, all else equal (docs/quality.md).
@@ -90,7 +95,7 @@ export async function buildModel(
       if (err instanceof RangeError) throw new EngineError('E_CONFIG', err.message);
       throw err;
     }
-    return { model, classifier: null, entry, strategy, optimizer: cfg.optimizer ?? entry.defaults.optimizer, normalization: datasetStats };
+    return { model, classifier: null, entry, strategy, optimizer: resolveOptimizer(cfg, entry, strategy), normalization: datasetStats };
   }
   if (data.channels !== entry.channels) throw new EngineError('E_CONFIG', `${entry.name} takes ${entry.channels}-channel images; import the dataset as RGB (not single-channel)`);
   let backbone;
@@ -113,7 +118,7 @@ export async function buildModel(
   }
   try {
     const classifier = buildClassifier(backbone, { strategy, numClasses: data.numClasses, seed: cfg.seed, ...(strategy === 'finetune' ? { trainableBlocks: resolveTrainConfig(cfg).trainableBlocks } : {}) });
-    return { model: classifier.model, classifier, entry, strategy, optimizer: cfg.optimizer ?? strategyDefaults(entry, strategy).optimizer, normalization: normalizationFor(entry, datasetStats) };
+    return { model: classifier.model, classifier, entry, strategy, optimizer: resolveOptimizer(cfg, entry, strategy), normalization: normalizationFor(entry, datasetStats) };
   } finally {
     backbone.model.dispose();
   }

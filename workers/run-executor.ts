@@ -29,7 +29,7 @@ import { evaluateModelFolder, evaluateRun, evaluationFiles, evaluationThumbnails
 import { explain, type GradCamHost } from './gradcam';
 import { candidatesFor, measureBackends, measuredRouting } from './measure';
 import { MemoryEstimator } from './memory';
-import { browserBackboneLoader, buildModel, resolveStrategy } from './models';
+import { browserBackboneLoader, buildModel, resolveOptimizer, resolveStrategy } from './models';
 import { trainInPhases } from './phases';
 import { RunControl } from './run-control';
 import { RunLocks } from './run-lock';
@@ -93,7 +93,8 @@ export class RunExecutor {
         adapter: backend.adapter,
         model: cfg.model,
         strategy: resolveStrategy(cfg, entry),
-        optimizer: cfg.optimizer ?? 'adam',
+        // The optimiser the build will choose (it replaces this once built), not a placeholder a failed build leaves.
+        optimizer: resolveOptimizer(cfg, entry, resolveStrategy(cfg, entry)),
         checkpoint: { best: null, last: null },
         classes: [],
         split: { train: 0, val: 0, test: 0 },
