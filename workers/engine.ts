@@ -42,7 +42,6 @@ function weightsFileOf(e: ZooEntry): ZooModel['weightsFile'] {
   return undefined;
 }
 
-
 export class StudioEngine implements Engine {
   private db: Promise<StudioDB> | null = null;
   private readonly backends = new BackendChoice();
@@ -89,7 +88,7 @@ export class StudioEngine implements Engine {
     return mapErrors(this);
   }
 
-  /** The studio DB, once open with the imported ONNX backbones registered in the zoo. */
+  /** The studio DB, once open, with its imported ONNX backbones in the engine's zoo. */
   private database(): Promise<StudioDB> {
     this.db ??= openStudioDB().then(async (db) => {
       this.modelZoo = new Zoo(await importedBackbones(db));
