@@ -76,10 +76,7 @@ export class StudioEngine implements Engine {
       database: () => this.database(),
       prepare: (cfg) => this.datasets.prepare(cfg),
       importedWhole: (fp) => this.datasets.importedWhole(fp),
-      importedShape: (fp) => {
-        const { summary } = this.datasets.importedAs(fp);
-        return { imageSize: summary.imageSize, channels: summary.channels, numClasses: summary.classes.length };
-      },
+      inputShape: (cfg) => this.datasets.inputShape(cfg),
       decode: (file, size, channels) => decodeImage(this.analyze, file, size, channels),
       registry: this.registry,
       zoo: () => this.loadedZoo(),

@@ -4,7 +4,6 @@
  * delegates to it; each piece of work claims the engine (claim.ts) for as long as it uses the backend.
  */
 import * as tf from '@tensorflow/tfjs';
-import { DEMO_CLASSES } from '../src/core/dataset/demo';
 import type { MemoryEstimate } from '../src/core/models/memory';
 import { BACKEND_LABEL, cachesFeatures, forwardBackend, type BackendMeasurement, type RunWork } from '../src/core/routing';
 import { resolveTrainConfig } from '../src/core/settings/resolve';
@@ -47,8 +46,8 @@ export interface RunHost {
   prepare(cfg: TrainConfig): Promise<Prepared>;
   /** The dataset imported in this session with this fingerprint, whole (an external test set). */
   importedWhole: EvaluateHost['imported'];
-  /** The input and class count of the dataset imported with this fingerprint (E_NOT_FOUND when it is not). */
-  importedShape(fingerprint: string): InputShape;
+  /** The input and class count a config's model is built for: the demo's, or the imported dataset's (E_NOT_FOUND when it is not). */
+  inputShape(cfg: TrainConfig): InputShape;
   decode: GradCamHost['decode'];
   registry: GradCamHost['registry'];
   /** The engine's zoo, imported backbones included, once the database has been read. */
@@ -426,13 +425,7 @@ export class RunExecutor {
     const zoo = await this.host.zoo();
     zooEntry(zoo, cfg.model);
     const backend = await this.host.backends.current();
-    return this.memory.estimate(zoo, cfg, this.inputShape(cfg), browserBackboneLoader(await this.host.database()), backend.name);
-  }
-
-  /** The input and class count a config's model is built for: the demo's, or the imported dataset's. */
-  private inputShape(cfg: TrainConfig): InputShape {
-    if (cfg.dataset.kind === 'demo') return { imageSize: cfg.dataset.imageSize, channels: 3, numClasses: DEMO_CLASSES.length };
-    return this.host.importedShape(cfg.dataset.fingerprint);
+    return this.memory.estimate(zoo, cfg, this.host.inputShape(cfg), browserBackboneLoader(await this.host.database()), backend.name);
   }
 
   async probeSpeed(cfg: TrainConfig): Promise<SpeedProbe> {
@@ -441,7 +434,7 @@ export class RunExecutor {
     const entry = zooEntry(zoo, cfg.model);
     this.host.claims.check('probe');
     const backend = await this.host.backends.current();
-    const data = this.inputShape(cfg);
+    const data = this.host.inputShape(cfg);
     const routing = routeRun(backend, { strategy: resolveStrategy(cfg, entry), augment: false, cacheFeatures: false });
     return this.probe(backend, async () => {
       await useBackend(routing.train);
@@ -485,7 +478,7 @@ export class RunExecutor {
     } else {
       cfg = target;
       checkConfig(cfg);
-      data = this.inputShape(cfg);
+      data = this.host.inputShape(cfg);
     }
     this.host.claims.check('probe');
     const backend = await this.host.backends.current();
