@@ -115,7 +115,7 @@ export function evaluateRun(args: EvaluateArgs): Promise<{ evaluation: Evaluatio
   return openStudio({ ...args, onEvent: progressPrinter(() => Number.NaN) }, async (session) => {
     const { page } = session;
     const run = await findRun(session, args, args.runId!);
-    let evaluation: EvaluationRecord;
+    let external: EvaluateRequest['external'];
     if (args.external) {
       // As a user's pick of another folder in the evaluation panel: the run's input settings, every image evaluated.
       let options: ImportOptions;
@@ -124,20 +124,11 @@ export function evaluateRun(args: EvaluateArgs): Promise<{ evaluation: Evaluatio
       } catch (err) {
         throw new UsageError(oneLine(err));
       }
-      evaluation = await page.evaluate(
-        async ({ url, runId, options, req }) => {
-          const s = window.studio!;
-          const { engine, events } = s;
-          await engine.scanFolder(await s.folder(url));
-          const { fingerprint } = await engine.importDataset(options, events);
-          return engine.evaluate({ ...req, runId, external: { fingerprint } }, events);
-        },
-        { url: session.share(args.external), runId: run.runId, options, req: args.request },
-      );
-    } else {
-      if (run.config.dataset.kind === 'folder') await importRunFolder(session, args, run);
-      evaluation = await page.evaluate((req) => window.studio!.engine.evaluate(req, window.studio!.events), { runId: run.runId, ...args.request });
+      external = { fingerprint: (await importFolder(session, args.external, options)).fingerprint };
+    } else if (run.config.dataset.kind === 'folder') {
+      await importRunFolder(session, args, run);
     }
+    const evaluation = await page.evaluate((req) => window.studio!.engine.evaluate(req, window.studio!.events), { ...args.request, runId: run.runId, ...(external ? { external } : {}) });
     const files = await page.evaluate(([id, report]) => window.studio!.engine.evaluationReport(id, report), [run.runId, args.report] as const);
     return { evaluation, files };
   });
