@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { UnsupportedGradientError, WASM_GRADIENT_KERNELS } from '../../src/core/kernels/wasm-gradients';
+import { UnsupportedGradientError, WASM_GRADIENT_KERNELS, WASM_REPLACED_KERNELS } from '../../src/core/kernels/wasm-gradients';
 import { mulberry32 } from '../../src/core/random';
 
 /*
@@ -70,8 +70,10 @@ afterAll(async () => {
 });
 
 describe('WASM convolution gradients match the CPU backend', () => {
-  it('registers every kernel for WASM', () => {
+  it('registers every kernel for WASM, in place of the backend\'s own where it has a slow one', () => {
     for (const k of WASM_GRADIENT_KERNELS) expect(tf.getKernel(k, 'wasm'), k).toBeDefined();
+    // The backend's kernels bind their WASM function in a setupFunc; ours call other kernels and have none.
+    for (const k of WASM_REPLACED_KERNELS) expect(tf.getKernel(k, 'wasm')?.setupFunc, k).toBeUndefined();
   });
 
   // [batch, height, width, in], [kh, kw, in, out], stride, padding: odd sizes, batch 1 and 7, both paddings and explicit.
@@ -81,6 +83,8 @@ describe('WASM convolution gradients match the CPU backend', () => {
     [[7, 13, 13, 2], [5, 3, 2, 3], 2, 'valid'],
     [[1, 10, 8, 3], [3, 3, 3, 4], 2, 'valid'],
     [[7, 6, 5, 8], [1, 1, 8, 5], 1, 'valid'],
+    [[7, 6, 5, 8], [1, 1, 8, 5], 1, 'same'],
+    [[7, 9, 8, 4], [1, 1, 4, 3], 2, 'same'],
     [[1, 9, 9, 3], [3, 3, 3, 2], 2, EXPLICIT],
   ];
   it.each(convCases)('conv2d x%j filter %j stride %i padding %j', async (xShape, fShape, stride, pad) => {
@@ -156,5 +160,58 @@ describe('WASM convolution gradients: memory and refusals', () => {
       /DepthwiseConv2dNativeBackpropInput on the WASM backend does not support strides 2×2 together with dilations 2×2/,
     );
     tf.dispose([x, dy, f, dy5]);
+  });
+});
+
+/*
+ * What training on WASM also relies on (src/core/kernels/wasm-reductions.ts, clip-gradient.ts): sums and means over
+ * leading axes through average pooling, and ClipByValue's gradient from steps. Same values as the CPU backend.
+ */
+describe('WASM reductions over leading axes and the ClipByValue gradient', () => {
+  // Leading axes (pooled), with and without keepDims; a row too wide to pool, inner axes and int32 (the backend's own).
+  const cases: [number[], number[], 'float32' | 'int32'][] = [
+    [[7, 9, 5, 3], [0, 1, 2], 'float32'],
+    [[7, 9, 5, 3], [0], 'float32'],
+    [[16, 1280], [0], 'float32'],
+    [[3, 9000], [0], 'float32'],
+    [[7, 9, 5, 3], [1, 2], 'float32'],
+    [[7, 9, 5, 3], [-1], 'float32'],
+    [[5, 6], [0], 'int32'],
+  ];
+  it.each(cases)('sum and mean of %j over %j (%s), keepDims or not', async (shape, axis, dtype) => {
+    const compute = () => {
+      const x = tf.tensor(randomData(shape, shape[0] + axis.length), shape).mul(dtype === 'int32' ? 100 : 1).cast(dtype);
+      const out = [false, true].flatMap((keepDims) => [tf.sum(x, axis, keepDims), tf.mean(x, axis, keepDims)]);
+      x.dispose();
+      return out;
+    };
+    await tf.setBackend('cpu');
+    const cpu = compute();
+    const expectedShapes = cpu.map((t) => t.shape);
+    tf.dispose(cpu);
+    await tf.setBackend('wasm');
+    const wasm = compute();
+    expect(wasm.map((t) => t.shape)).toEqual(expectedShapes);
+    tf.dispose(wasm);
+    expectClose(await on('wasm', () => compute().map((t) => t.cast('float32'))), await on('cpu', () => compute().map((t) => t.cast('float32'))));
+  });
+
+  it('ClipByValue passes dy where min ≤ x ≤ max, the bounds included, as TF.js did', async () => {
+    const x = [-1, 0, 0.5, 5.999, 6, 6.001, 7];
+    const compute = () => [tf.grad((a: tf.Tensor) => tf.clipByValue(a, 0, 6).mul(tf.range(1, 8)))(tf.tensor(x))];
+    const values = await on('wasm', compute);
+    expect(Array.from(values[0])).toEqual([0, 2, 3, 4, 5, 0, 0]);
+    expectClose(values, await on('cpu', compute));
+  });
+
+  it('leaves no tensor behind', async () => {
+    await tf.setBackend('wasm');
+    const x = tf.tensor(randomData([4, 6, 6, 3], 3), [4, 6, 6, 3]);
+    const run = () => tf.dispose([tf.sum(x, [0, 1, 2]), tf.mean(x, [0], true), tf.grad((a: tf.Tensor) => tf.clipByValue(a, 0, 0.5))(x)]);
+    run();
+    const before = tf.memory().numTensors;
+    run();
+    expect(tf.memory().numTensors).toBe(before);
+    x.dispose();
   });
 });

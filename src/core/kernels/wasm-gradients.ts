@@ -9,11 +9,15 @@
  * Importing this module registers the kernels; it does not load the WASM backend itself.
  */
 import * as tf from '@tensorflow/tfjs';
-// Training on WASM also needs a batch-norm gradient that does not tile (see there).
+// Training on WASM also needs gradients and reductions that avoid its slow kernels (see each).
 import './batchnorm-gradient';
+import './clip-gradient';
+import './wasm-reductions';
 
 export const WASM_GRADIENT_KERNELS = ['Conv2DBackpropFilter', 'DepthwiseConv2dNativeBackpropFilter', 'DepthwiseConv2dNativeBackpropInput'] as const;
-type KernelName = (typeof WASM_GRADIENT_KERNELS)[number];
+/** Gradient kernels the WASM backend has as plain loops, which ours replace with calls into XNNPACK. */
+export const WASM_REPLACED_KERNELS = ['Conv2DBackpropInput'] as const;
+type KernelName = (typeof WASM_GRADIENT_KERNELS)[number] | (typeof WASM_REPLACED_KERNELS)[number];
 
 /** A case one of our WASM gradient kernels does not compute, named with the kernel and the attribute at fault. */
 export class UnsupportedGradientError extends Error {
@@ -57,20 +61,6 @@ function refuse(kernel: KernelName, attrs: ConvAttrs, inputs: tf.TensorInfo[]): 
   }
 }
 
-/**
- * The padded input's windows at one filter tap (kh, kw): xp[b, oh·sh + kh·dh, ow·sw + kw·dw, c] for every output
- * position, as a [batch, outH, outW, channels] tensor. A stride is taken as a reshape and a second slice rather than
- * a StridedSlice, which WASM runs element by element and which cost more than the rest of a backward pass.
- * `xp` must extend stride − 1 past the last window (see paddedInput).
- */
-function tap(xp: tf.Tensor4D, info: tf.backend_util.Conv2DInfo, kh: number, kw: number): tf.Tensor4D {
-  const [b, , , c] = xp.shape;
-  const { outHeight: oh, outWidth: ow, strideHeight: sh, strideWidth: sw } = info;
-  const taps = tf.slice(xp, [0, kh * info.dilationHeight, kw * info.dilationWidth, 0], [b, oh * sh, ow * sw, c]);
-  if (sh === 1 && sw === 1) return taps;
-  return tf.slice(taps.reshape([b * oh, sh, ow, sw * c]), [0, 0, 0, 0], [b * oh, 1, ow, c]).reshape([b, oh, ow, c]);
-}
-
 /** Pads (or, for a negative amount, crops) H and W of an NHWC tensor. */
 function padOrCrop(x: tf.Tensor4D, top: number, bottom: number, left: number, right: number): tf.Tensor4D {
   const padded = top > 0 || bottom > 0 || left > 0 || right > 0 ? tf.pad(x, [[0, 0], [Math.max(top, 0), Math.max(bottom, 0)], [Math.max(left, 0), Math.max(right, 0)], [0, 0]]) : x;
@@ -81,14 +71,27 @@ function padOrCrop(x: tf.Tensor4D, top: number, bottom: number, left: number, ri
   return tf.slice(padded, [0, t, l, 0], [b, h - t - Math.max(-bottom, 0), w - l - Math.max(-right, 0), c]);
 }
 
-/** The input padded as the convolution pads it, plus stride − 1 rows and columns for tap()'s reshape. */
-function paddedInput(x: tf.Tensor4D, info: tf.backend_util.Conv2DInfo): tf.Tensor4D {
+/** A 1×1 filter at stride 1 without padding: its convolution is a matrix product over the pixels. */
+function isPointwise(info: tf.backend_util.Conv2DInfo): boolean {
+  const { top, bottom, left, right } = info.padInfo;
+  return info.filterHeight === 1 && info.filterWidth === 1 && info.strideHeight === 1 && info.strideWidth === 1 && top === 0 && bottom === 0 && left === 0 && right === 0;
+}
+
+/**
+ * The input gradient of a convolution is a stride-1 convolution, under the spatially flipped filter, of dy with
+ * stride − 1 zeros inserted between its rows and columns, padded so that every input position sees each tap that read
+ * it. This lays dy out so; the caller convolves it 'valid' with the forward pass's dilation.
+ */
+function spreadForInputGradient(dy: tf.Tensor4D, info: tf.backend_util.Conv2DInfo): tf.Tensor4D {
+  const { strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw, outHeight: oh, outWidth: ow, inHeight: h, inWidth: w } = info;
+  const [b, , , c] = dy.shape;
+  // [b, oh, 1, ow, 1, c] padded to [b, oh, sh, ow, sw, c]: each value followed by stride − 1 zeros. Those after the
+  // last row and column stand for the same amount of padding below and to the right.
+  const spread = sh > 1 || sw > 1 ? (tf.pad(dy.reshape([b, oh, 1, ow, 1, c]), [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]]).reshape([b, oh * sh, ow * sw, c]) as tf.Tensor4D) : dy;
   const { top, left } = info.padInfo;
-  const { strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw, filterHeight: kh, filterWidth: kw, outHeight: oh, outWidth: ow } = info;
-  // The extent tap() reads: the last tap's offset plus outH·strideH (likewise W).
-  const needH = (kh - 1) * dh + oh * sh;
-  const needW = (kw - 1) * dw + ow * sw;
-  return padOrCrop(x, top, needH - x.shape[1] - top, left, needW - x.shape[2] - left);
+  const before = [(info.filterHeight - 1) * dh - top, (info.filterWidth - 1) * dw - left];
+  const after = [h - 1 + top - (oh - 1) * sh - (sh - 1), w - 1 + left - (ow - 1) * sw - (sw - 1)];
+  return padOrCrop(spread, before[0], after[0], before[1], after[1]);
 }
 
 /** The two filter gradients' common start: their inputs, the refusal of what they do not compute, the conv geometry. */
@@ -103,31 +106,32 @@ function filterGradientInputs(name: KernelName, args: KernelArgs, depthwise: boo
 
 /**
  * dW[kh, kw, ci, co] = Σ over images and output positions of x-window(kh, kw)[ci] · dy[co]: the im2col matrix
- * (every tap's window side by side, [positions, kh·kw·ci], in the filter's own layout) transposed times dy, one
- * matrix product; a 1×1 stride-1 unpadded filter needs no im2col at all.
+ * ([positions, ci·kh·kw]) transposed times dy, one matrix product. The im2col matrix is itself one depthwise
+ * convolution of x under a one-hot filter per tap, with the forward pass's stride and padding (XNNPACK's kernel; 4D
+ * slices per tap ran element by element and cost most of a MobileNet step). A pointwise filter needs no im2col.
  */
 function conv2DBackpropFilter(args: KernelArgs): tf.Tensor {
   const { xInfo, dyInfo, filterShape, info } = filterGradientInputs('Conv2DBackpropFilter', args, false);
   if (info.dilationHeight !== 1 || info.dilationWidth !== 1) throw new UnsupportedGradientError('Conv2DBackpropFilter', `dilations ${info.dilationHeight}×${info.dilationWidth}`);
+  const attrs = args.attrs as ConvAttrs;
   return tf.tidy(() => {
     const x = asTensor<tf.Rank.R4>(xInfo, args.backend);
     const dy = asTensor<tf.Rank.R4>(dyInfo, args.backend);
     const [kh, kw, ci, co] = filterShape;
+    // XNNPACK's fast path is the untransposed product; transposing the (smaller) left operand first is cheaper than
+    // the backend's generic transposed matmul.
+    if (isPointwise(info)) return tf.matMul(x.reshape([-1, ci]).transpose(), dy.reshape([-1, co])).reshape(filterShape);
+    const taps = kh * kw;
+    const oneHot = tf.eye(taps).reshape([kh, kw, 1, taps]).tile([1, 1, ci, 1]) as tf.Tensor4D;
     const batch = x.shape[0];
-    const perImage = info.outHeight * info.outWidth * kh * kw * ci;
-    const chunk = Math.max(1, Math.floor(IM2COL_MAX_ELEMENTS / perImage));
+    const chunk = Math.max(1, Math.floor(IM2COL_MAX_ELEMENTS / (info.outHeight * info.outWidth * taps * ci)));
     let sum: tf.Tensor2D | null = null;
     for (let b0 = 0; b0 < batch; b0 += chunk) {
       const n = Math.min(chunk, batch - b0);
       const part = tf.tidy(() => {
         const xs = n === batch ? x : tf.slice(x, [b0, 0, 0, 0], [n, -1, -1, -1]);
         const dys = (n === batch ? dy : tf.slice(dy, [b0, 0, 0, 0], [n, -1, -1, -1])).reshape([-1, co]);
-        const xp = paddedInput(xs, info);
-        const taps: tf.Tensor4D[] = [];
-        for (let i = 0; i < kh; i++) for (let j = 0; j < kw; j++) taps.push(tap(xp, info, i, j));
-        const cols = (taps.length === 1 ? taps[0] : tf.concat(taps, 3)).reshape([-1, kh * kw * ci]);
-        // XNNPACK's fast path is the untransposed product; transposing the (smaller) im2col first is cheaper than the
-        // backend's generic transposed matmul.
+        const cols = tf.depthwiseConv2d(xs, oneHot, [info.strideHeight, info.strideWidth], attrs.pad, 'NHWC', 1, attrs.dimRoundingMode).reshape([-1, ci * taps]);
         return tf.matMul(cols.transpose(), dys) as tf.Tensor2D;
       });
       if (sum === null) sum = part;
@@ -138,7 +142,32 @@ function conv2DBackpropFilter(args: KernelArgs): tf.Tensor {
         sum = next;
       }
     }
-    return (sum as tf.Tensor2D).reshape(filterShape);
+    // Rows are (ci, tap); the filter is [kh, kw, ci, co].
+    return (sum as tf.Tensor2D).reshape([ci, kh, kw, co]).transpose([1, 2, 0, 3]);
+  });
+}
+
+/**
+ * The WASM backend's own Conv2DBackpropInput is a plain loop. dx is a pointwise filter's transpose times dy, one
+ * matrix product; otherwise a stride-1 convolution (XNNPACK's) of the spread dy under the flipped filter with its
+ * input and output channels swapped.
+ */
+function conv2DBackpropInput(args: KernelArgs): tf.Tensor {
+  const attrs = args.attrs as ConvAttrs & { inputShape: [number, number, number, number] };
+  const { dy: dyInfo, filter: filterInfo } = args.inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
+  refuse('Conv2DBackpropInput', attrs, [dyInfo, filterInfo]);
+  const filterShape = filterInfo.shape as [number, number, number, number];
+  const info = tf.backend_util.computeConv2DInfo(attrs.inputShape, filterShape, attrs.strides, attrs.dilations ?? 1, attrs.pad, attrs.dimRoundingMode);
+  if ((info.strideHeight > 1 || info.strideWidth > 1) && (info.dilationHeight > 1 || info.dilationWidth > 1)) {
+    throw new UnsupportedGradientError('Conv2DBackpropInput', `strides ${info.strideHeight}×${info.strideWidth} together with dilations ${info.dilationHeight}×${info.dilationWidth}`);
+  }
+  return tf.tidy(() => {
+    const dy = asTensor<tf.Rank.R4>(dyInfo, args.backend);
+    const filter = asTensor<tf.Rank.R4>(filterInfo, args.backend);
+    const [, , ci, co] = filterShape;
+    if (isPointwise(info)) return tf.matMul(dy.reshape([-1, co]), filter.reshape([ci, co]).transpose()).reshape(attrs.inputShape);
+    const flipped = tf.reverse(filter, [0, 1]).transpose([0, 1, 3, 2]) as tf.Tensor4D;
+    return tf.conv2d(spreadForInputGradient(dy, info), flipped, 1, 'valid', 'NHWC', [info.dilationHeight, info.dilationWidth]);
   });
 }
 
@@ -169,9 +198,8 @@ function depthwiseBackpropFilter(args: KernelArgs): tf.Tensor {
 }
 
 /**
- * dx = a stride-1 depthwise convolution (the backend's own kernel, with the forward pass's dilation) of dy with zeros
- * inserted between its rows and columns for the stride, padded so that every input position sees each tap that read it,
- * under the spatially flipped filter. A channel multiplier M > 1 convolves each of the C·M output channels with its own
+ * dx = a stride-1 depthwise convolution (the backend's own kernel, with the forward pass's dilation) of the spread dy
+ * (spreadForInputGradient) under the spatially flipped filter. A channel multiplier M > 1 convolves each of the C·M output channels with its own
  * filter and sums each input channel's M results.
  */
 function depthwiseBackpropInput(args: KernelArgs): tf.Tensor {
@@ -181,26 +209,13 @@ function depthwiseBackpropInput(args: KernelArgs): tf.Tensor {
   const { inputShape } = attrs;
   const [kh, kw, c, m] = filterInfo.shape as [number, number, number, number];
   const info = tf.backend_util.computeConv2DInfo(inputShape, [kh, kw, c, m], attrs.strides, attrs.dilations ?? 1, attrs.pad, attrs.dimRoundingMode, true);
-  const { strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw, outHeight: oh, outWidth: ow } = info;
+  const { strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = info;
   if ((sh > 1 || sw > 1) && (dh > 1 || dw > 1)) throw new UnsupportedGradientError('DepthwiseConv2dNativeBackpropInput', `strides ${sh}×${sw} together with dilations ${dh}×${dw}`);
   return tf.tidy(() => {
     const dy = asTensor<tf.Rank.R4>(dyInfo, args.backend);
     const filter = asTensor<tf.Rank.R4>(filterInfo, args.backend);
     const [b, h, w] = inputShape;
-    let spread: tf.Tensor4D = dy;
-    if (sh > 1 || sw > 1) {
-      // [b, oh, 1, ow, 1, cm] padded to [b, oh, sh, ow, sw, cm]: each value followed by stride−1 zeros, then the
-      // trailing zeros of the last row and column cut.
-      const cm = c * m;
-      const grid = tf.pad(dy.reshape([b, oh, 1, ow, 1, cm]), [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]]).reshape([b, oh * sh, ow * sw, cm]) as tf.Tensor4D;
-      spread = tf.slice(grid, [0, 0, 0, 0], [b, (oh - 1) * sh + 1, (ow - 1) * sw + 1, cm]);
-    }
-    const { top, left } = info.padInfo;
-    const reachH = (kh - 1) * dh;
-    const reachW = (kw - 1) * dw;
-    const before = [reachH - top, reachW - left];
-    const after = [h - 1 + top - (oh - 1) * sh, w - 1 + left - (ow - 1) * sw];
-    const padded = padOrCrop(spread, before[0], after[0], before[1], after[1]);
+    const padded = spreadForInputGradient(dy, info);
     const flipped = tf.reverse(filter, [0, 1]).reshape([kh, kw, c * m, 1]) as tf.Tensor4D;
     const dx = tf.depthwiseConv2d(padded, flipped, 1, 'valid', 'NHWC', [dh, dw]);
     return m === 1 ? dx : dx.reshape([b, h, w, c, m]).sum(4);
@@ -211,9 +226,14 @@ const KERNELS: Record<KernelName, (args: KernelArgs) => tf.Tensor> = {
   Conv2DBackpropFilter: conv2DBackpropFilter,
   DepthwiseConv2dNativeBackpropFilter: depthwiseBackpropFilter,
   DepthwiseConv2dNativeBackpropInput: depthwiseBackpropInput,
+  Conv2DBackpropInput: conv2DBackpropInput,
 };
 
 for (const kernelName of WASM_GRADIENT_KERNELS) {
   // A later TF.js that ships its own kernel keeps it: ours exist only because 4.22 has none.
   if (!tf.getKernel(kernelName, 'wasm')) tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc: KERNELS[kernelName] as unknown as tf.KernelFunc });
+}
+for (const kernelName of WASM_REPLACED_KERNELS) {
+  if (tf.getKernel(kernelName, 'wasm')) tf.unregisterKernel(kernelName, 'wasm');
+  tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc: KERNELS[kernelName] as unknown as tf.KernelFunc });
 }
