@@ -3,11 +3,23 @@
  * objects (to share weights, as the split at the frozen boundary does) or fresh copies (to resize or cut a model).
  */
 import * as tf from '@tensorflow/tfjs';
+import { batchNormTraining } from './batchnorm-training';
 
 type Layer = tf.layers.Layer;
 type Kwargs = Parameters<Layer['call']>[1];
 type BatchNormArgs = NonNullable<Parameters<typeof tf.layers.batchNormalization>[0]>;
 type BatchNorm = ReturnType<typeof tf.layers.batchNormalization>;
+
+/** What TF.js's BatchNormalization keeps in fields its typings declare private. */
+interface BatchNormFields {
+  axis: number;
+  momentum: number;
+  epsilon: number;
+  gamma: tf.LayerVariable | null;
+  beta: tf.LayerVariable | null;
+  movingMean: tf.LayerVariable;
+  movingVariance: tf.LayerVariable;
+}
 
 // TF.js's public API exports the factory, not the class; one throwaway instance (never built) gives the class.
 const BatchNormalization = Object.getPrototypeOf(tf.layers.batchNormalization()).constructor as new (args: BatchNormArgs) => BatchNorm;
@@ -20,7 +32,27 @@ const BatchNormalization = Object.getPrototypeOf(tf.layers.batchNormalization())
  */
 export class FreezableBatchNormalization extends BatchNormalization {
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor | tf.Tensor[] {
-    return super.call(inputs, { ...kwargs, training: kwargs['training'] === true && this.trainable });
+    const training = kwargs['training'] === true && this.trainable;
+    // TF.js declares these fields private; they are plain properties of the layer.
+    const bn = this as unknown as BatchNormFields;
+    const input = Array.isArray(inputs) ? inputs[0] : inputs;
+    const channelsLast = bn.axis === -1 || bn.axis === input.rank - 1;
+    if (!training || !channelsLast || !bn.gamma || !bn.beta) return super.call(inputs, { ...kwargs, training });
+    // Training mode as TF.js's layer computes it, through one op with an analytic gradient (batchnorm-training.ts).
+    return tf.tidy(() => {
+      const { normed, mean, variance } = batchNormTraining(input, bn.gamma!.read() as tf.Tensor1D, bn.beta!.read() as tf.Tensor1D, bn.epsilon);
+      try {
+        for (const [moving, value] of [[bn.movingMean, mean], [bn.movingVariance, variance]] as const) {
+          tf.tidy(() => {
+            const previous = moving.read();
+            moving.write(tf.sub(previous, tf.mul(tf.sub(previous, value), 1 - bn.momentum)));
+          });
+        }
+      } finally {
+        tf.dispose([mean, variance]);
+      }
+      return normed;
+    });
   }
 }
 
