@@ -7,7 +7,9 @@
  * quality or --full) · demo [--epochs N] [--per-class N]
  * [--size N] (the conference recipe's defaults otherwise) · measure [--size 224] (the measured backend choice, batch 16:
  * each backend's time to its first training step, and the measurement's own time; about 13 minutes here, so, like
- * quality, run only with --only measure or --full).
+ * quality, run only with --only measure or --full) · finetune-step (one MobileNetV2-0.35 fine-tuning step at 224 px on
+ * WASM with threads and with one thread, WebGL and CPU) · finetune-epoch (a whole fine-tuning epoch over the folder's
+ * training split on WASM; only with --only finetune-epoch or --full).
  * Without --only the whole suite runs (about 15 minutes on a 2-core machine); --full runs the heavy ones at full size
  * (224 px, the whole folder, 50 epochs; hours on a CPU). --data defaults to ../shared's MRI Training folder; when it
  * is absent the suite runs on synthetic phantoms (the demo's images as PNG files), and what needs a pretrained
@@ -23,6 +25,7 @@ import { BENCH_BACKENDS, backendsBenchmark } from './backends';
 import { demoBenchmark } from './demo';
 import { featureCacheBenchmark } from './feature-cache';
 import { finetuneBenchmark } from './finetune';
+import { finetuneEpochBenchmark, finetuneStepBenchmark } from './finetune-speed';
 import { importBenchmark } from './import';
 import { isolationBenchmark } from './isolation';
 import { measureBenchmark } from './measure';
@@ -48,6 +51,8 @@ const BENCHMARKS: Record<string, (data: string) => Promise<BenchRow[]>> = {
   demo: () => demoBenchmark({ ...(options.epochs ? { epochs: numberOption('epochs', { full: 0, quick: 0 }) } : {}), ...(options['per-class'] ? { perClass: numberOption('per-class', { full: 0, quick: 0 }) } : {}), ...(options.size ? { imageSize: numberOption('size', { full: 0, quick: 0 }) } : {}) }),
   architectures: (data) => architecturesBenchmark(data, numberOption('per-class', { full: 30, quick: 30 }), options.architectures?.split(','), options.backends?.split(',')[0]),
   measure: () => measureBenchmark(numberOption('size', { full: 224, quick: 224 }), 16),
+  'finetune-step': (data) => finetuneStepBenchmark(data),
+  'finetune-epoch': (data) => finetuneEpochBenchmark(data),
   'torch-features': () => torchFeaturesBenchmark(numberOption('images', { full: 16, quick: 4 }), options.architectures?.split(',')),
 };
 if (options.only && !(options.only in BENCHMARKS)) {
@@ -65,9 +70,9 @@ const rows: BenchRow[] = [
 const started = Date.now();
 for (const [name, run] of Object.entries(BENCHMARKS)) {
   if (options.only && options.only !== name) continue;
-  // Twenty-odd minutes of k-fold training, and 13 of timing MobileNet fine-tuning steps on every backend, on a 2-core
-  // machine: only when asked for, or with --full.
-  if ((name === 'quality' || name === 'measure') && !options.only && !FULL) continue;
+  // Twenty-odd minutes of k-fold training, 13 of timing MobileNet fine-tuning steps on every backend, and a whole
+  // fine-tuning epoch, on a 2-core machine: only when asked for, or with --full.
+  if ((name === 'quality' || name === 'measure' || name === 'finetune-epoch') && !options.only && !FULL) continue;
   const t0 = Date.now();
   rows.push(...(await run(data)));
   console.log(`${name}: ${((Date.now() - t0) / 1000).toFixed(0)} s`);

@@ -1,0 +1,80 @@
+/**
+ * Issue 16's speed rows for fine-tuning MobileNetV2-0.35 (all blocks, 224 px, batch 16, real MRI images) without a
+ * GPU, each backend forced in its own page, from one run:
+ * - `finetune-step`: one training step on WASM with threads (the studio as served: cross-origin isolated), on WASM
+ *   with one thread (the same page served without COOP/COEP, so no SharedArrayBuffer), on WebGL and on the CPU
+ *   backend; timed on the second epoch, the first compiling kernels. Ratios are against threaded WASM.
+ * - `finetune-epoch`: one whole epoch over the training split of the folder (70 %, about 4,000 images here), with its
+ *   validation pass, on WASM with threads. Half an hour or more on a 2-core machine: only with --only.
+ */
+import type { TrainConfig } from '../src/engine/types';
+import { finetuneSteps } from './backends';
+import { MODELS_DIR } from './options';
+import type { BenchRow } from './row';
+import { hasMobilenet, MOBILENET, sampleFolder, withStudioPage } from './studio-page';
+
+const SIZE = 224;
+const BATCH = 16;
+const WHAT = `${MOBILENET} fine-tuning (all blocks), ${SIZE} px, batch ${BATCH}`;
+
+const PAGES: { label: string; backend: string; isolated: boolean }[] = [
+  { label: 'WASM, threads', backend: 'wasm', isolated: true },
+  { label: 'WASM, one thread', backend: 'wasm', isolated: false },
+  { label: 'WebGL', backend: 'webgl', isolated: true },
+  { label: 'CPU', backend: 'cpu', isolated: true },
+];
+
+function skipped(name: string): BenchRow[] | null {
+  if (hasMobilenet()) return null;
+  console.log(`${name}: skipped, ${MODELS_DIR}/${MOBILENET} is absent`);
+  return [];
+}
+
+export async function finetuneStepBenchmark(dir: string): Promise<BenchRow[]> {
+  const skip = skipped('finetune-step');
+  if (skip) return skip;
+  // 5 images per class, 80/20: exactly one batch of 16 to train on.
+  const sample = sampleFolder(dir, 5);
+  const measured: { label: string; first: number; step: number; threads: string }[] = [];
+  for (const { label, backend, isolated } of PAGES) {
+    console.log(`finetune-step: ${label}…`);
+    measured.push(
+      await withStudioPage(
+        backend,
+        async (studio) => {
+          if (studio.backend.name !== backend) throw new Error(`backend ${backend} did not start (got ${studio.backend.name})`);
+          const crossOriginIsolated = await studio.page.evaluate(() => globalThis.crossOriginIsolated);
+          if (crossOriginIsolated !== isolated) throw new Error(`the ${label} page is ${crossOriginIsolated ? '' : 'not '}cross-origin isolated`);
+          const { first, step } = await finetuneSteps(studio, sample, SIZE);
+          return { label, first, step, threads: crossOriginIsolated ? 'cross-origin isolated' : 'not isolated' };
+        },
+        { isolated },
+      ),
+    );
+  }
+  const threaded = measured[0].step;
+  return measured.map((m) => ({
+    benchmark: 'finetune-step',
+    metric: `training step, ${m.label}`,
+    value: m.step.toFixed(2),
+    unit: 's',
+    note: `${(m.step / threaded).toFixed(1)}× threaded WASM; first step (kernels compiled) ${m.first.toFixed(1)} s; ${m.threads}; ${WHAT}`,
+  }));
+}
+
+export async function finetuneEpochBenchmark(dir: string): Promise<BenchRow[]> {
+  const skip = skipped('finetune-epoch');
+  if (skip) return skip;
+  return withStudioPage('wasm', async (studio) => {
+    const data = await studio.importFolder(dir, { imageSize: SIZE, channels: 3, split: { train: 0.7, val: 0.15, test: 0.15 }, seed: 42, dedupe: 'off' });
+    const cfg: TrainConfig = { dataset: { kind: 'folder', fingerprint: data.fingerprint }, model: MOBILENET, strategy: 'finetune', epochs: 1, batchSize: BATCH, learningRate: 1e-3, seed: 42, earlyStopping: null };
+    const { run } = await studio.train(cfg);
+    if (run.status !== 'completed') throw new Error(`the epoch ended ${run.status}: ${run.error ?? ''}`);
+    const [epoch] = run.epochs;
+    const training = run.split.train / epoch.imagesPerSecond;
+    return [
+      { benchmark: 'finetune-epoch', metric: 'one fine-tuning epoch, WASM with threads', value: (epoch.seconds / 60).toFixed(1), unit: 'min', note: `${run.split.train} training + ${run.split.val} validation images; ${WHAT}; target ≤ 10 min` },
+      { benchmark: 'finetune-epoch', metric: 'of which training', value: (training / 60).toFixed(1), unit: 'min', note: `${(training / Math.ceil(run.split.train / BATCH)).toFixed(2)} s a step, ${epoch.imagesPerSecond.toFixed(1)} images/s` },
+    ];
+  });
+}
