@@ -89,9 +89,10 @@ const seconds = (s: number) => (s >= 10 ? `${s.toFixed(0)} s` : s >= 0.1 ? `${s.
  * (2.1×) for fine-tuning; the steady run decides, and WASM first for forward and dense work held in both.
  * With our WASM convolution gradients (src/core/kernels/wasm-gradients.ts) the same step on WASM took 16–19 s in Node
  * under a load of 3–6 (2026-12-03), about 4× faster than WebGL's 72 s, so WASM leads convolution training too; WebGL
- * stays next for a build where the WASM backend did not start. After the kernels moved onto XNNPACK throughout
- * (`npm run bench -- --only finetune-step`, 2026-12-04, each backend forced in its own page, nothing else running):
- *   fine-tuning step, batch 16   wasm 3.46 s · webgl 17.0× · cpu 35.7×   (WASM on one thread: 3.20 s)
+ * stays next for a build where the WASM backend did not start. With the kernels on XNNPACK throughout and batch norm
+ * trained as one op (`npm run bench -- --only finetune-step`, 2026-12-04 06:38, each backend forced in its own page,
+ * nothing else running):
+ *   fine-tuning step, batch 16   wasm 1.91 s · webgl 20.6× · cpu 39.4×   (WASM on one thread: 2.01 s)
  */
 const FORWARD_ORDER: readonly BackendName[] = ['wasm', 'webgl', 'cpu', 'webgpu'];
 const CONV_TRAINING_ORDER: readonly BackendName[] = ['wasm', 'webgl', 'cpu', 'webgpu'];
