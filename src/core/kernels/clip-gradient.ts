@@ -3,7 +3,7 @@
  * two comparisons with a scalar, a logical and and a select. On WASM each of those runs a slow broadcasting loop:
  * 165 ms for one [16, 112, 112, 48] activation, where the same mask from steps and scalar arithmetic takes 26 ms
  * (`relu6` layers, as in the MobileNets, are ClipByValue). Same values, the bounds included as before:
- * (1 − step(min − x)) · (1 − step(x − max)).
+ * (1 − step(min − x)) · (1 − step(x − max)); gradients are registered for every backend, so the others get it too.
  */
 import * as tf from '@tensorflow/tfjs';
 

@@ -1,12 +1,13 @@
 /**
  * The convolution-gradient kernels TF.js 4.22's WASM backend lacks (Conv2DBackpropFilter and the two depthwise
- * backprops), so that training from scratch, fine-tuning and Grad-CAM can run on WASM, which computes a convolution
- * several times faster than WebGL on a software adapter. Each kernel is written as a few calls to the WASM backend's
- * own fast kernels (XNNPACK matrix products and depthwise convolutions, strided slices, pads), never as a JS loop over
- * elements. Shapes these formulations do not cover are refused by name (UnsupportedGradientError), never computed some
- * slower way behind the caller's back.
+ * backprops), and the one it has only as a plain loop (Conv2DBackpropInput), so that training from scratch,
+ * fine-tuning and Grad-CAM can run on WASM, which computes a convolution many times faster than WebGL on a software
+ * adapter. Each kernel is written as a few calls to the WASM backend's own fast kernels (XNNPACK matrix products,
+ * convolutions and depthwise convolutions, pads), never as a JS loop over elements. Shapes these formulations do not
+ * cover are refused by name (UnsupportedGradientError), never computed some slower way behind the caller's back.
  *
- * Importing this module registers the kernels; it does not load the WASM backend itself.
+ * Importing this module registers the kernels (and the WASM backend's package, whose kernels some of them wrap); it
+ * does not start the backend.
  */
 import * as tf from '@tensorflow/tfjs';
 // Training on WASM also needs gradients and reductions that avoid its slow kernels (see each).
