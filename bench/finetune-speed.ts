@@ -5,7 +5,8 @@
  *   with one thread (the same page served without COOP/COEP, so no SharedArrayBuffer), on WebGL and on the CPU
  *   backend; timed on the second epoch, the first compiling kernels. Ratios are against threaded WASM.
  * - `finetune-epoch`: one whole epoch over the training split of the folder (70 %, about 4,000 images here), with its
- *   validation pass, on WASM with threads. Half an hour or more on a 2-core machine: only with --only.
+ *   validation pass, on WASM with threads. About ten minutes on a 2-core machine (the import included): only with
+ *   --only or --full.
  */
 import type { TrainConfig } from '../src/engine/types';
 import { finetuneSteps } from './backends';
