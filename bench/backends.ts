@@ -53,17 +53,18 @@ async function simpleCnn(studio: StudioPage, m: Measured): Promise<void> {
 }
 
 /** The MobileNetV2 runs' common settings, on `dir` (5 images per class: one batch of 16 to train on) imported at `size`. */
-async function mobilenetConfig(studio: StudioPage, dir: string, size: number): Promise<TrainConfig> {
+export async function mobilenetConfig(studio: StudioPage, dir: string, size: number): Promise<TrainConfig> {
   const data = await studio.importFolder(dir, { imageSize: size, channels: 3, split: { train: 0.8, val: 0.2, test: 0 }, seed: 1, dedupe: 'off' });
   return { dataset: { kind: 'folder', fingerprint: data.fingerprint }, model: MOBILENET, epochs: 2, batchSize: BATCH, learningRate: 1e-3, seed: 1, earlyStopping: null, classWeights: 'off' };
 }
 
 /**
- * Two epochs of one MobileNetV2-0.35 fine-tuning step each (all blocks, batch 16) on the page's backend: the first
- * step's time (kernels compiled in it) and the second's, with the live tensors after each epoch.
+ * Two epochs of one MobileNetV2-0.35 fine-tuning step each (all blocks, batch 16, `base` from mobilenetConfig) on the
+ * page's backend: the first step's time (kernels compiled in it) and the second's, with the live tensors after each
+ * epoch.
  */
-export async function finetuneSteps(studio: StudioPage, dir: string, size: number, base?: TrainConfig): Promise<{ first: number; step: number; numTensors: number[] }> {
-  const { run, numTensors } = await studio.train({ ...(base ?? (await mobilenetConfig(studio, dir, size))), strategy: 'finetune' });
+export async function finetuneSteps(studio: StudioPage, base: TrainConfig): Promise<{ first: number; step: number; numTensors: number[] }> {
+  const { run, numTensors } = await studio.train({ ...base, strategy: 'finetune' });
   if (run.status !== 'completed') throw new Error(`the fine-tuning run ended ${run.status}: ${run.error ?? ''}`);
   if (run.split.train !== BATCH) throw new Error(`the sample has ${run.split.train} training images, not one batch of ${BATCH}`);
   return { first: stepSeconds(run, 0), step: stepSeconds(run, 1), numTensors };
@@ -72,7 +73,7 @@ export async function finetuneSteps(studio: StudioPage, dir: string, size: numbe
 async function mobilenet(studio: StudioPage, m: Measured, dir: string, size: number): Promise<void> {
   const base = await mobilenetConfig(studio, dir, size);
   try {
-    const { first, step, numTensors } = await finetuneSteps(studio, dir, size, base);
+    const { first, step, numTensors } = await finetuneSteps(studio, base);
     m.firstStepSeconds = first;
     m.stepSeconds = step;
     m.leaks.push({ label: 'MobileNetV2 fine-tuning', numTensors });

@@ -9,7 +9,7 @@
  *   --only or --full.
  */
 import type { TrainConfig } from '../src/engine/types';
-import { finetuneSteps } from './backends';
+import { finetuneSteps, mobilenetConfig } from './backends';
 import { MODELS_DIR } from './options';
 import type { BenchRow } from './row';
 import { hasMobilenet, MOBILENET, sampleFolder, withStudioPage } from './studio-page';
@@ -46,7 +46,7 @@ export async function finetuneStepBenchmark(dir: string): Promise<BenchRow[]> {
           if (studio.backend.name !== backend) throw new Error(`backend ${backend} did not start (got ${studio.backend.name})`);
           const crossOriginIsolated = await studio.page.evaluate(() => globalThis.crossOriginIsolated);
           if (crossOriginIsolated !== isolated) throw new Error(`the ${label} page is ${crossOriginIsolated ? '' : 'not '}cross-origin isolated`);
-          const { first, step } = await finetuneSteps(studio, sample, SIZE);
+          const { first, step } = await finetuneSteps(studio, await mobilenetConfig(studio, sample, SIZE));
           return { label, first, step, threads: crossOriginIsolated ? 'cross-origin isolated' : 'not isolated' };
         },
         { isolated },

@@ -72,6 +72,12 @@ function padOrCrop(x: tf.Tensor4D, top: number, bottom: number, left: number, ri
   return tf.slice(padded, [0, t, l, 0], [b, h - t - Math.max(-bottom, 0), w - l - Math.max(-right, 0), c]);
 }
 
+/** A stride and a dilation together: the spread and depthwise formulations below cover one or the other. */
+function refuseStridedDilation(kernel: KernelName, info: tf.backend_util.Conv2DInfo): void {
+  const { strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = info;
+  if ((sh > 1 || sw > 1) && (dh > 1 || dw > 1)) throw new UnsupportedGradientError(kernel, `strides ${sh}×${sw} together with dilations ${dh}×${dw}`);
+}
+
 /** A 1×1 filter at stride 1 without padding: its convolution is a matrix product over the pixels. */
 function isPointwise(info: tf.backend_util.Conv2DInfo): boolean {
   const { top, bottom, left, right } = info.padInfo;
@@ -159,9 +165,7 @@ function conv2DBackpropInput(args: KernelArgs): tf.Tensor {
   refuse('Conv2DBackpropInput', attrs, [dyInfo, filterInfo]);
   const filterShape = filterInfo.shape as [number, number, number, number];
   const info = tf.backend_util.computeConv2DInfo(attrs.inputShape, filterShape, attrs.strides, attrs.dilations ?? 1, attrs.pad, attrs.dimRoundingMode);
-  if ((info.strideHeight > 1 || info.strideWidth > 1) && (info.dilationHeight > 1 || info.dilationWidth > 1)) {
-    throw new UnsupportedGradientError('Conv2DBackpropInput', `strides ${info.strideHeight}×${info.strideWidth} together with dilations ${info.dilationHeight}×${info.dilationWidth}`);
-  }
+  refuseStridedDilation('Conv2DBackpropInput', info);
   return tf.tidy(() => {
     const dy = asTensor<tf.Rank.R4>(dyInfo, args.backend);
     const filter = asTensor<tf.Rank.R4>(filterInfo, args.backend);
@@ -182,7 +186,7 @@ function conv2DBackpropInput(args: KernelArgs): tf.Tensor {
 function depthwiseBackpropFilter(args: KernelArgs): tf.Tensor {
   const { xInfo, dyInfo, filterShape, info } = filterGradientInputs('DepthwiseConv2dNativeBackpropFilter', args, true);
   const { strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw, outHeight: oh, outWidth: ow } = info;
-  if ((sh > 1 || sw > 1) && (dh > 1 || dw > 1)) throw new UnsupportedGradientError('DepthwiseConv2dNativeBackpropFilter', `strides ${sh}×${sw} together with dilations ${dh}×${dw}`);
+  refuseStridedDilation('DepthwiseConv2dNativeBackpropFilter', info);
   return tf.tidy(() => {
     const x = asTensor<tf.Rank.R4>(xInfo, args.backend);
     const dy = asTensor<tf.Rank.R4>(dyInfo, args.backend);
@@ -210,8 +214,8 @@ function depthwiseBackpropInput(args: KernelArgs): tf.Tensor {
   const { inputShape } = attrs;
   const [kh, kw, c, m] = filterInfo.shape as [number, number, number, number];
   const info = tf.backend_util.computeConv2DInfo(inputShape, [kh, kw, c, m], attrs.strides, attrs.dilations ?? 1, attrs.pad, attrs.dimRoundingMode, true);
-  const { strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = info;
-  if ((sh > 1 || sw > 1) && (dh > 1 || dw > 1)) throw new UnsupportedGradientError('DepthwiseConv2dNativeBackpropInput', `strides ${sh}×${sw} together with dilations ${dh}×${dw}`);
+  refuseStridedDilation('DepthwiseConv2dNativeBackpropInput', info);
+  const { dilationHeight: dh, dilationWidth: dw } = info;
   return tf.tidy(() => {
     const dy = asTensor<tf.Rank.R4>(dyInfo, args.backend);
     const filter = asTensor<tf.Rank.R4>(filterInfo, args.backend);
