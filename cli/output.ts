@@ -32,6 +32,7 @@ export function runSummary(run: RunRecord) {
     ...(run.classWeights ? { classWeights: run.classWeights } : {}),
     ...(run.phases ? { phases: run.phases } : {}),
     ...(run.featureCache ? { featureCache: run.featureCache } : {}),
+    ...(run.compiledAhead ? { compiledAhead: run.compiledAhead } : {}),
     classes: run.classes,
     split: run.split,
     epochs: run.epochs,

@@ -57,6 +57,8 @@ function progressLine(e: StudioEvent, epochs: number, deciles: Deciles): string 
       deciles.features = e.done === e.total ? -1 : decile;
       return `  caching the frozen backbone's features: ${e.done}/${e.total} images`;
     }
+    case 'compile':
+      return e.compiled ? `  ${e.compiled.programs} WebGPU shaders compiled in parallel in ${e.compiled.seconds.toFixed(1)} s` : `  compiling the first step's WebGPU shaders in parallel`;
     case 'epoch': {
       const m = e.metrics;
       return `epoch ${m.epoch}${Number.isNaN(epochs) ? '' : `/${epochs}`}${m.phase ? ` [${m.phase}, lr ${m.learningRate?.toPrecision(3)}]` : ''}: train loss ${m.trainLoss.toFixed(4)} acc ${pct(m.trainAccuracy)} · val loss ${m.valLoss.toFixed(4)} acc ${pct(m.valAccuracy)} · ${m.seconds.toFixed(1)} s, ${m.imagesPerSecond.toFixed(1)} img/s · tensors ${e.numTensors}`;

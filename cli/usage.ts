@@ -19,6 +19,8 @@ export const USAGE = `usage: npm run studio -- <command> [options]
         [--measure-backends auto|on|off (auto)]  auto backend only: a model's first run on this adapter times a few
                 training steps on WebGPU, WebGL and WASM and trains on the fastest (auto: on a real GPU; on: on a
                 software adapter or without a GPU too; off: the fixed order); later runs follow the stored figures
+        [--compile-ahead auto|on|off (auto)]  WebGPU only: each phase's first step has its shaders compiled in parallel
+                before it runs (auto: on a real GPU; on: on a software adapter too; off: as each kernel first runs)
         [--config FILE.json]  settings from a config file (exported by the studio); flags given here override it
         demo:   [--image-size N] [--per-class N]
         folder: [--classes a,b,c] [--split 70/15/15] [--group-pattern REGEX] [--dedupe keep-together|drop|off]

@@ -32,6 +32,7 @@ export function checkConfig(cfg: TrainConfig): void {
   if (cfg.labelSmoothing !== undefined) checkRange('label smoothing', BOUNDS.labelSmoothing, cfg.labelSmoothing);
   if (cfg.dataset.kind === 'demo') checkFractions(cfg.dataset.split);
   if (cfg.measureBackends !== undefined && !(CHOICES.measureBackends as readonly string[]).includes(cfg.measureBackends)) bad(`measureBackends must be auto, on or off (got ${String(cfg.measureBackends)})`);
+  if (cfg.compileAhead !== undefined && !(CHOICES.compileAhead as readonly string[]).includes(cfg.compileAhead)) bad(`compileAhead must be auto, on or off (got ${String(cfg.compileAhead)})`);
   const cv = cfg.crossValidation;
   if (cv && !(Number.isInteger(cv.folds) && cv.folds >= 2 && cv.folds <= MAX_FOLDS && Number.isInteger(cv.fold) && cv.fold >= 1 && cv.fold <= cv.folds)) bad(`cross-validation needs 2 to ${MAX_FOLDS} folds and a fold among them (got fold ${cv.fold} of ${cv.folds})`);
 }

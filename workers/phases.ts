@@ -12,7 +12,7 @@ import { BestCheckpoint, EarlyStopping, type EarlyStoppingOptions } from '../src
 import { createOptimizer, type OptimizerName } from '../src/core/train/optimizers';
 import { featureCachePlacement, phaseOf, phaseScheduler, type PlannedPhase } from '../src/core/train/phases';
 import type { LrScheduleConfig } from '../src/core/train/schedules';
-import { featureBatchSource, imageBatchSource, normalizeWith, trainClassifier, type BatchSource, type TensorDataset, type TrainerOptions, type TrainerState, type TrainResult } from '../src/core/train/trainer';
+import { featureBatchSource, imageBatchSource, normalizeWith, trainClassifier, type BatchSource, type TensorDataset, type TrainerOptions, type TrainerState, type TrainResult, type CompileAhead } from '../src/core/train/trainer';
 import type { FeatureCacheInfo } from '../src/core/train/types';
 
 type Save = NonNullable<TrainerOptions['checkpoint']>['save'];
@@ -29,7 +29,9 @@ export interface PhasedTraining {
   data: TensorDataset;
   split: Split;
   /** What every phase shares; epochs, schedule, early stopping and checkpoints are set per phase. */
-  trainer: Omit<TrainerOptions, 'epochs' | 'startEpoch' | 'lrScheduler' | 'earlyStopping' | 'checkpoint'>;
+  trainer: Omit<TrainerOptions, 'epochs' | 'startEpoch' | 'lrScheduler' | 'earlyStopping' | 'checkpoint' | 'compileAhead'>;
+  /** Compiles each phase's first step ahead (its scratch optimiser is the phase's kind); absent: kernels compile as they run. */
+  compileAhead?: Omit<CompileAhead, 'scratchOptimizer'>;
   /** null: no early stopping. */
   earlyStopping: EarlyStoppingOptions | null;
   saveEveryEpochs: number;
@@ -181,6 +183,7 @@ export async function trainInPhases(t: PhasedTraining): Promise<TrainResult> {
           earlyStopping: phase === last && t.earlyStopping ? new EarlyStopping(t.earlyStopping, (inside && restored?.earlyStopping) || undefined) : undefined,
           checkpoint: t.save ? { best, save: t.save(optimizer, best) } : undefined,
           onEpoch: name === null ? t.trainer.onEpoch : (m) => t.trainer.onEpoch?.({ ...m, phase: name }),
+          ...(t.compileAhead ? { compileAhead: { ...t.compileAhead, scratchOptimizer: () => optimizerFor(phase) } } : {}),
         };
         const result = cache ? await trainClassifier(cache.trainable, optimizer, cache.source, cache.split, options) : await trainClassifier(model, optimizer, t.data, t.split, options);
         total.epochs.push(...result.epochs);

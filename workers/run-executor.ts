@@ -15,6 +15,7 @@ import { getMeasurement } from '../src/core/store/measurements';
 import { checkpointMetrics } from '../src/core/store/run-status';
 import { bestValidationRecord } from '../src/core/metrics/operating-point';
 import { inverseFrequencyClassWeights, isImbalanced } from '../src/core/train/losses';
+import { compileOnWebGPU, compilesAhead } from '../src/core/train/compile-ahead';
 import { planPhases } from '../src/core/train/phases';
 import type { RunRecord, TrainConfig } from '../src/core/train/types';
 import { EngineError, isOutOfMemory } from '../src/engine/errors';
@@ -261,6 +262,19 @@ export class RunExecutor {
         // A frozen part's activations are forward work; the trainable part trains where convolution gradients run.
         onForward: (work) => onBackend(routing.forward, work),
         onTrain: () => useBackend(routing.train),
+        ...(compilesAhead(full.compileAhead, routing.train, backend.adapter)
+          ? {
+              compileAhead: {
+                compile: compileOnWebGPU,
+                onStart: () => onEvent({ type: 'compile', compiled: null }),
+                onCompiled: (c) => {
+                  // Summed over the phases: an unfrozen phase compiles the gradients of the blocks it adds.
+                  run.compiledAhead = { programs: (run.compiledAhead?.programs ?? 0) + c.programs, seconds: (run.compiledAhead?.seconds ?? 0) + c.seconds };
+                  onEvent({ type: 'compile', compiled: c });
+                },
+              },
+            }
+          : {}),
       });
       run.status = result.stopped ? 'cancelled' : 'completed';
     } catch (thrown) {

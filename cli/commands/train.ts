@@ -50,6 +50,7 @@ export const TRAIN_OPTIONS = {
   'label-smoothing': { type: 'string' },
   'label-conflicts': { type: 'string' },
   'measure-backends': { type: 'string' },
+  'compile-ahead': { type: 'string' },
   config: { type: 'string' },
   recommended: { type: 'boolean' },
 } as const;
@@ -194,6 +195,7 @@ export async function parseTrainArgs(argv: string[], command = 'train'): Promise
     ...(v.tta === undefined ? (file ? { tta: file.train.tta } : {}) : { tta: oneOf('tta', v.tta, TTA_KINDS) }),
     ...(v['mirror-training'] === undefined ? (file ? { mirrorTraining: file.train.mirrorTraining } : {}) : { mirrorTraining: oneOf('mirror-training', v['mirror-training'], ['on', 'off'] as const) === 'on' }),
     ...(v['measure-backends'] === undefined ? {} : { measureBackends: oneOf('measure-backends', v['measure-backends'], CHOICES.measureBackends) }),
+    ...(v['compile-ahead'] === undefined ? {} : { compileAhead: oneOf('compile-ahead', v['compile-ahead'], CHOICES.compileAhead) }),
     epochs,
     batchSize: v['batch-size'] === undefined ? (fileTrain?.batchSize ?? file?.models[model]?.batchSize ?? Number.NaN) : setting('batch-size', v['batch-size'], Number.NaN),
     learningRate: lr,

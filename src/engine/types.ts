@@ -13,7 +13,7 @@ import type { ConfigTemplate, StudioConfig, StudioSettings } from '../core/confi
 import type { AugmentConfig } from '../core/settings/augment';
 import type { MemoryEstimate } from '../core/models/memory';
 import type { OptimizerName } from '../core/train/optimizers';
-import type { AdapterInfo, BackendName, EpochMetrics, RunRecord, SplitCounts, TrainConfig } from '../core/train/types';
+import type { AdapterInfo, BackendName, CompiledAhead, EpochMetrics, RunRecord, SplitCounts, TrainConfig } from '../core/train/types';
 import type { ModelVersion, RegistrationReview } from '../core/registry/registry';
 import type { StorageGroupUsage } from '../core/store/usage';
 import type { AuditEntry } from '../core/store/audit';
@@ -23,7 +23,7 @@ import type { RunComparison } from '../core/metrics/compare';
 import type { Recommendation } from '../core/train/recommend';
 import type { RecipeFile } from '../core/recipe/recipe';
 
-export type { AdapterInfo, BackendName, ClusterProvenance, CrossValidationFold, DatasetConfig, DemoDatasetConfig, EpochMetrics, FeatureCacheInfo, FolderDatasetConfig, PhaseName, RunPhase, RunRecord, RunStatus, SplitCounts, Strategy, TrainConfig } from '../core/train/types';
+export type { AdapterInfo, BackendName, ClusterProvenance, CompiledAhead, CrossValidationFold, DatasetConfig, DemoDatasetConfig, EpochMetrics, FeatureCacheInfo, FolderDatasetConfig, PhaseName, RunPhase, RunRecord, RunStatus, SplitCounts, Strategy, TrainConfig } from '../core/train/types';
 export type { LrScheduleConfig } from '../core/train/schedules';
 export type { OptimizerName } from '../core/train/optimizers';
 export type { EvaluatedImage, EvaluationMetrics, EvaluationRecord, Robustness, RobustnessRow } from '../core/metrics/evaluation';
@@ -79,6 +79,11 @@ export type TrainEvent =
   | { type: 'epoch'; metrics: EpochMetrics; numTensors: number; /** tf.memory().numBytes: bytes the backend holds in tensors. */ numBytes: number; /** A few validation images with this epoch's predictions (class indices). */ samples?: ValidationSample[] }
   /** The loop stopped between batches on `pause` (true), or went on after `unpause` or a cancel (false). */
   | { type: 'paused'; paused: boolean }
+  /**
+   * WebGPU compiling a phase's first step ahead (TrainConfig.compileAhead): `compiled` null while it compiles, then the
+   * shaders it compiled and the seconds.
+   */
+  | { type: 'compile'; compiled: CompiledAhead | null }
   /** Pretrained weights being downloaded before the first epoch: bytes so far, and in all when the server says. */
   | { type: 'weights'; model: string; loaded: number; total: number | null }
   | { type: 'done'; run: RunRecord };

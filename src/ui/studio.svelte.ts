@@ -10,7 +10,7 @@ import { InferenceState } from './inference.svelte';
 import { MeasurementsState } from './measurements.svelte';
 import { RegistryState } from './registry.svelte';
 import { externalImportOptions } from '../engine/external';
-import type { BackendInfo, BackendName, ConfigTemplate, Routing, ZooModel, DatasetSummary, EpochMetrics, FolderInput, FolderScan, ImportEvent, ImportOptions, RunRecord, SplitOptions, StudioSettings, TrainConfig, TrainEvent, EvaluateEvent, EvaluateRequest, EvaluationRecord, OnnxBackboneImport, OnnxBackboneRequest, RecommendedRecipe, ValidationSample } from '../engine/types';
+import type { BackendInfo, BackendName, CompiledAhead, ConfigTemplate, Routing, ZooModel, DatasetSummary, EpochMetrics, FolderInput, FolderScan, ImportEvent, ImportOptions, RunRecord, SplitOptions, StudioSettings, TrainConfig, TrainEvent, EvaluateEvent, EvaluateRequest, EvaluationRecord, OnnxBackboneImport, OnnxBackboneRequest, RecommendedRecipe, ValidationSample } from '../engine/types';
 import { RESOURCE_BUFFER, resourceRequests, summarizeNetwork } from '../engine/network';
 import { runLockName, RUNS_CHANNEL, type RunAnnouncement } from '../engine/live-runs';
 import type { NetworkSummary } from '../engine/network';
@@ -79,6 +79,9 @@ export class Studio {
   numTensors = $state<number | null>(null);
   /** A frozen backbone's features being cached before epoch 1 (images done, of total); null otherwise. */
   featureProgress = $state<{ done: number; total: number } | null>(null);
+  /** The run's WebGPU shaders being compiled ahead of its first step (true), and what that compiled, over its phases. */
+  compiling = $state(false);
+  compiledAhead = $state<CompiledAhead | null>(null);
   /** A few validation images with the last epoch's predictions. */
   samples = $state.raw<ValidationSample[]>([]);
   numBytes = $state<number | null>(null);
@@ -377,6 +380,10 @@ export class Studio {
       case 'features':
         this.featureProgress = e.done < e.total ? { done: e.done, total: e.total } : null;
         break;
+      case 'compile':
+        this.compiling = e.compiled === null;
+        if (e.compiled) this.compiledAhead = { programs: (this.compiledAhead?.programs ?? 0) + e.compiled.programs, seconds: (this.compiledAhead?.seconds ?? 0) + e.compiled.seconds };
+        break;
       case 'batch':
         this.weightsDownload = null;
         this.featureProgress = null;
@@ -440,6 +447,8 @@ export class Studio {
     this.batches = [];
     this.samples = [];
     this.featureProgress = null;
+    this.compiling = false;
+    this.compiledAhead = null;
     this.epochs = [...epochs];
     this.batchesDone = 0;
     this.totalBatches = 0;

@@ -13,6 +13,7 @@ export const TRAIN_DEFAULTS = {
   lrSchedule: { kind: 'constant' },
   featureCache: 'auto',
   measureBackends: 'auto',
+  compileAhead: 'auto',
   classWeights: 'off',
   labelSmoothing: DEFAULTS.labelSmoothing,
   clipNorm: DEFAULTS.clipNorm,

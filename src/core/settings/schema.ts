@@ -68,6 +68,7 @@ export const CHOICES = {
   classWeights: ['auto', 'off'],
   keepEpoch: ['best', 'last'],
   measureBackends: ['auto', 'on', 'off'],
+  compileAhead: ['auto', 'on', 'off'],
 } as const;
 
 /** The numbers a setting takes when neither a form, a flag nor a config file gives one (src/core/config.ts#defaultConfig). */

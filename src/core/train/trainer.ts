@@ -9,7 +9,7 @@ import { clipByGlobalNorm } from './gradients';
 import { softmaxCrossEntropyWithOptions, type CrossEntropyOptions } from './losses';
 import { getLearningRate, setLearningRate } from './optimizers';
 import type { LrScheduler, PlateauState } from './schedules';
-import type { EpochMetrics, TestTimeAugmentation } from './types';
+import type { CompiledAhead, EpochMetrics, TestTimeAugmentation } from './types';
 
 /** Images held as uint8 on the CPU; batches are uploaded and normalised on the backend, one at a time. */
 export interface TensorDataset {
@@ -193,6 +193,22 @@ export interface TrainerOptions {
    * checkpoints.
    */
   onValidation?: (epoch: number, predicted: Int32Array, logits: Float32Array) => void;
+  /** Compiles the first step's kernels together before it runs (see CompileAhead); absent: as each first runs. */
+  compileAhead?: CompileAhead;
+}
+
+/**
+ * A backend's way to compile a step's kernels in parallel (the engine's for WebGPU: TF.js's compile-only pass). The
+ * trainer traces its first step once through `compile`, with a scratch optimiser, then puts the weights back: the
+ * trace's kernels are issued but never run, so what it writes (weights, moving statistics, optimiser state) is junk.
+ */
+export interface CompileAhead {
+  /** Issues `trace`'s kernels without running them; settles once every one is compiled, with how many were new. */
+  compile(trace: () => void): Promise<number>;
+  /** A fresh optimiser of the run's kind, so the trace compiles its update; thrown away after the trace. */
+  scratchOptimizer(): tf.Optimizer;
+  onStart?(): void;
+  onCompiled?(compiled: CompiledAhead): void;
 }
 
 export interface TrainResult {
@@ -298,6 +314,28 @@ function trainStep(model: tf.LayersModel, optimizer: tf.Optimizer, x: tf.Tensor,
 }
 
 /**
+ * Compiles a step ahead (see CompileAhead): `trace` runs the step with the given optimiser and returns the tensors it
+ * leaves (kept ones included), which are disposed. The weights are copied first and written back after, whatever
+ * happens, since the trace's updates point them at buffers no kernel filled.
+ */
+async function compileStepAhead(ahead: CompileAhead, model: tf.LayersModel, trace: (optimizer: tf.Optimizer) => tf.Tensor[]): Promise<void> {
+  const started = performance.now();
+  ahead.onStart?.();
+  // A clone shares the weight's buffer and keeps it alive when the trace's update points the weight elsewhere.
+  const saved = model.weights.map((w) => w.read().clone());
+  const optimizer = ahead.scratchOptimizer();
+  let programs: number;
+  try {
+    programs = await ahead.compile(() => tf.tidy(() => void tf.dispose(trace(optimizer))));
+  } finally {
+    model.weights.forEach((w, k) => w.write(saved[k]));
+    tf.dispose(saved);
+    optimizer.dispose();
+  }
+  ahead.onCompiled?.({ programs, seconds: (performance.now() - started) / 1000 });
+}
+
+/**
  * What an epoch draws its batches from: the training images, or with mirrored training every image twice, as it is
  * (sample k for image k of `train`) and mirrored (sample n + k), shuffled together.
  */
@@ -351,7 +389,15 @@ export async function trainClassifier(model: tf.LayersModel, optimizer: tf.Optim
       if (opts.shouldStop?.()) break;
       if (opts.lrScheduler) setLearningRate(optimizer, opts.lrScheduler.lrAt(epoch - 1, bi));
       const batch = fetch.batch(list[bi]);
-      const x = input(batch.x, deriveSeed(opts.seed, 'augment', epoch, bi));
+      const augmentSeed = deriveSeed(opts.seed, 'augment', epoch, bi);
+      // Inside the epoch's time: the first step takes what compiling ahead costs, as it took the compiling before.
+      if (opts.compileAhead && epoch === startEpoch && bi === 0) {
+        await compileStepAhead(opts.compileAhead, model, (optimizer) => {
+          const traced = trainStep(model, optimizer, input(batch.x, augmentSeed), batch.y, lossOpts, opts.clipNorm);
+          return [traced.loss, traced.logits, lossSum.add(traced.loss.mul(list[bi].length)), traced.logits.argMax(1).equal(batch.y.argMax(1)).sum()];
+        });
+      }
+      const x = input(batch.x, augmentSeed);
       batch.x.dispose();
       const { loss, logits } = trainStep(model, optimizer, x, batch.y, lossOpts, opts.clipNorm);
       const [nextLoss, nextCorrect] = tf.tidy(() => [lossSum.add(loss.mul(list[bi].length)), correct.add(logits.argMax(1).equal(batch.y.argMax(1)).sum())]);

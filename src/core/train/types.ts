@@ -82,6 +82,13 @@ export interface TrainConfig {
    * of src/core/routing.ts and leaves stored measurements aside. A forced backend is never measured.
    */
   measureBackends?: 'auto' | 'on' | 'off';
+  /**
+   * WebGPU only: before a phase's first step, that step's shaders are compiled in parallel (TF.js's
+   * WEBGPU_ENGINE_COMPILE_ONLY pass, then one wait for every pipeline) instead of one by one as its kernels first run.
+   * `auto` (default): on a real GPU adapter; `on`: on a software adapter too (measured no faster on SwiftShader, see
+   * docs/benchmarks.md); `off`: never. Other backends ignore it.
+   */
+  compileAhead?: 'auto' | 'on' | 'off';
   /** `auto`: inverse-frequency weights when the training split is imbalanced (largest > 1.5 × smallest); off by default. */
   classWeights?: 'auto' | 'off';
   /** Cross-entropy label smoothing ε (0 by default). */
@@ -143,6 +150,12 @@ export interface EpochMetrics {
 export type PhaseName = 'probe' | 'finetune';
 
 /** Where a phase kept the frozen part's activations, and what computing them cost. */
+/** Shaders compiled in parallel before a first training step, and the seconds that took (the trace included). */
+export interface CompiledAhead {
+  programs: number;
+  seconds: number;
+}
+
 export interface FeatureCacheInfo {
   /** Rows cached: the training and validation images, and with test-time mirroring the validation images mirrored. */
   images: number;
@@ -248,6 +261,8 @@ export interface RunRecord {
   resumes?: { at: string; fromEpoch: number; reason?: string }[];
   /** Set when a frozen backbone's features were computed once and cached (augmentation off). */
   featureCache?: FeatureCacheInfo;
+  /** Set when shaders were compiled ahead of the first step (TrainConfig.compileAhead): over every phase. */
+  compiledAhead?: CompiledAhead;
   /** `finetune` runs: the phases, each with its blocks, base rate and feature cache. */
   phases?: RunPhase[];
   /** Which backend ran the forward work and which the training, and why (auto mode routes around a software GPU). */

@@ -1,0 +1,115 @@
+/**
+ * Compiling a first step ahead on WebGPU (src/core/train/compile-ahead.ts, the trainer's CompileAhead): run on Dawn's
+ * WebGPU (the `webgpu` package) over SwiftShader's Vulkan driver, which Debian's chromium package ships. Where
+ * there is none, the WebGPU cases skip, saying so.
+ */
+import { existsSync } from 'node:fs';
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateDemoDataset } from '../../src/core/dataset/demo';
+import { channelStats } from '../../src/core/dataset/stats';
+import { buildSimpleCnn } from '../../src/core/models/simple_cnn';
+import { augmentDefault } from '../../src/core/settings/augment';
+import { compileOnWebGPU, compilesAhead } from '../../src/core/train/compile-ahead';
+import { createOptimizer } from '../../src/core/train/optimizers';
+import { trainClassifier, type CompileAhead, type TensorDataset, type TrainerOptions } from '../../src/core/train/trainer';
+import type { CompiledAhead } from '../../src/core/train/types';
+
+const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
+
+describe('when a run compiles ahead', () => {
+  const real = { vendor: 'nvidia', architecture: 'hopper', device: '', description: '', isSoftware: false };
+  const software = { ...real, vendor: 'google', architecture: 'swiftshader', isSoftware: true };
+  it('auto does on a real GPU adapter only, on on any, off never, and only WebGPU can', () => {
+    expect(compilesAhead('auto', 'webgpu', real)).toBe(true);
+    expect(compilesAhead('auto', 'webgpu', software)).toBe(false);
+    expect(compilesAhead('auto', 'webgpu', null)).toBe(false);
+    expect(compilesAhead('on', 'webgpu', software)).toBe(true);
+    expect(compilesAhead('off', 'webgpu', real)).toBe(false);
+    for (const backend of ['webgl', 'wasm', 'cpu'] as const) expect(compilesAhead('on', backend, real)).toBe(false);
+  });
+
+  it('refuses a backend other than WebGPU by name', async () => {
+    await tf.setBackend('cpu');
+    await expect(compileOnWebGPU(() => {})).rejects.toThrow(/needs the WebGPU backend \(the active one is cpu\)/);
+  });
+});
+
+// Loading Dawn and TF.js's WebGPU backend is done once, here, and only where the Vulkan driver exists.
+let webgpu = false;
+beforeAll(async () => {
+  if (!existsSync(SWIFTSHADER_ICD)) {
+    console.warn(`compile-ahead: ${SWIFTSHADER_ICD} is absent (install chromium), so the WebGPU cases are skipped`);
+    return;
+  }
+  process.env.VK_ICD_FILENAMES ??= SWIFTSHADER_ICD;
+  process.env.XDG_RUNTIME_DIR ??= '/tmp';
+  const { create, globals } = await import('webgpu');
+  Object.assign(globalThis, globals);
+  Object.defineProperty(globalThis, 'navigator', { value: { gpu: create([]) }, configurable: true });
+  // TF.js's WebGPU backend registers itself only if navigator.gpu exists when its module loads.
+  await import('@tensorflow/tfjs-backend-webgpu');
+  webgpu = (await navigator.gpu.requestAdapter()) !== null && (await tf.setBackend('webgpu'));
+  if (!webgpu) console.warn('compile-ahead: Dawn found no WebGPU adapter, so the WebGPU cases are skipped');
+});
+
+afterAll(async () => {
+  await tf.setBackend('cpu');
+});
+
+// 3 classes × 6 images of 16×16: 15 to train (batches of 5), 3 to validate.
+const demo = generateDemoDataset({ seed: 5, imageSize: 16, perClass: 6 });
+const data: TensorDataset = { images: demo.images, labels: demo.labels, imageSize: 16, channels: 3, numClasses: 3 };
+const split = { train: [0, 1, 2, 3, 4, 6, 7, 8, 9, 10, 12, 13, 14, 15, 16], val: [5, 11, 17] };
+const options = (): TrainerOptions => ({ epochs: 2, batchSize: 5, seed: 3, normalization: channelStats(demo.images, 256, 3, split.train), augment: augmentDefault, clipNorm: 1 });
+
+/** Two epochs of the simple CNN (batch norm included) from the same initial weights, with or without `ahead`. */
+async function train(ahead?: CompileAhead) {
+  const model = buildSimpleCnn({ imageSize: 16, channels: 3, numClasses: 3, seed: 1 });
+  const optimizer = createOptimizer({ name: 'adam', learningRate: 3e-3 });
+  const tensors: number[] = [];
+  try {
+    const result = await trainClassifier(model, optimizer, data, split, { ...options(), compileAhead: ahead, onEpoch: () => void tensors.push(tf.memory().numTensors) });
+    const weights = await Promise.all(model.weights.map((w) => w.read().data()));
+    return { epochs: result.epochs, weights, tensors };
+  } finally {
+    model.dispose();
+    optimizer.dispose();
+  }
+}
+
+describe.runIf(existsSync(SWIFTSHADER_ICD))('compiling the first step ahead on WebGPU', () => {
+  it('compiles the step before it runs, and the run then trains exactly as without it', async ({ skip }) => {
+    if (!webgpu) skip();
+    await tf.setBackend('webgpu');
+    const before = tf.memory().numTensors;
+    const compiled: CompiledAhead[] = [];
+    let started = 0;
+    const ahead: CompileAhead = {
+      compile: compileOnWebGPU,
+      scratchOptimizer: () => createOptimizer({ name: 'adam', learningRate: 3e-3 }),
+      onStart: () => void (started += 1),
+      onCompiled: (c) => void compiled.push(c),
+    };
+    // First with the warm-up, in a backend that has compiled nothing for this model: every kernel is new to it.
+    const warm = await train(ahead);
+    expect(started).toBe(1);
+    expect(compiled).toHaveLength(1);
+    expect(compiled[0].programs).toBeGreaterThan(20);
+    expect(compiled[0].seconds).toBeGreaterThan(0);
+    // The trace's updates wrote junk into the weights and moving statistics; they were put back, so the same run
+    // without it (its kernels now cached) computes the same losses and ends with the same weights.
+    const plain = await train();
+    expect(warm.epochs.map((m) => m.trainLoss)).toEqual(plain.epochs.map((m) => m.trainLoss));
+    expect(warm.epochs.map((m) => m.valLoss)).toEqual(plain.epochs.map((m) => m.valLoss));
+    expect(warm.weights).toEqual(plain.weights);
+    expect(warm.epochs[1].trainLoss).toBeLessThan(warm.epochs[0].trainLoss + 0.5);
+    // Nothing stays behind: not the trace's tensors, the copy of the weights, nor the scratch optimiser's state.
+    expect(new Set(warm.tensors).size).toBe(1);
+    expect(warm.tensors).toEqual(plain.tensors);
+    expect(tf.memory().numTensors).toBe(before);
+    // A second run of the same shapes finds every pipeline compiled already.
+    await train(ahead);
+    expect(compiled[1].programs).toBe(0);
+  });
+});
