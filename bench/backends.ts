@@ -63,11 +63,11 @@ export async function mobilenetConfig(studio: StudioPage, dir: string, size: num
  * page's backend: the first step's time (kernels compiled in it) and the second's, with the live tensors after each
  * epoch.
  */
-export async function finetuneSteps(studio: StudioPage, base: TrainConfig): Promise<{ first: number; step: number; numTensors: number[] }> {
+export async function finetuneSteps(studio: StudioPage, base: TrainConfig): Promise<{ first: number; step: number; numTensors: number[]; run: RunRecord }> {
   const { run, numTensors } = await studio.train({ ...base, strategy: 'finetune' });
   if (run.status !== 'completed') throw new Error(`the fine-tuning run ended ${run.status}: ${run.error ?? ''}`);
   if (run.split.train !== BATCH) throw new Error(`the sample has ${run.split.train} training images, not one batch of ${BATCH}`);
-  return { first: stepSeconds(run, 0), step: stepSeconds(run, 1), numTensors };
+  return { first: stepSeconds(run, 0), step: stepSeconds(run, 1), numTensors, run };
 }
 
 async function mobilenet(studio: StudioPage, m: Measured, dir: string, size: number): Promise<void> {

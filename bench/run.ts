@@ -9,7 +9,8 @@
  * each backend's time to its first training step, and the measurement's own time; about 13 minutes here, so, like
  * quality, run only with --only measure or --full) · finetune-step (one MobileNetV2-0.35 fine-tuning step at 224 px on
  * WASM with threads and with one thread, WebGL and CPU) · finetune-epoch (a whole fine-tuning epoch over the folder's
- * training split on WASM; only with --only finetune-epoch or --full).
+ * training split on WASM; only with --only finetune-epoch or --full) · compile-ahead (the time to the first WebGPU
+ * fine-tuning step at 64 px, with and without compiling its shaders ahead in parallel).
  * Without --only the whole suite runs (about 15 minutes on a 2-core machine); --full runs the heavy ones at full size
  * (224 px, the whole folder, 50 epochs; hours on a CPU). --data defaults to ../shared's MRI Training folder; when it
  * is absent the suite runs on synthetic phantoms (the demo's images as PNG files), and what needs a pretrained
@@ -25,7 +26,7 @@ import { BENCH_BACKENDS, backendsBenchmark } from './backends';
 import { demoBenchmark } from './demo';
 import { featureCacheBenchmark } from './feature-cache';
 import { finetuneBenchmark } from './finetune';
-import { finetuneEpochBenchmark, finetuneStepBenchmark } from './finetune-speed';
+import { compileAheadBenchmark, finetuneEpochBenchmark, finetuneStepBenchmark } from './finetune-speed';
 import { importBenchmark } from './import';
 import { isolationBenchmark } from './isolation';
 import { measureBenchmark } from './measure';
@@ -53,6 +54,7 @@ const BENCHMARKS: Record<string, (data: string) => Promise<BenchRow[]>> = {
   measure: () => measureBenchmark(numberOption('size', { full: 224, quick: 224 }), 16),
   'finetune-step': (data) => finetuneStepBenchmark(data),
   'finetune-epoch': (data) => finetuneEpochBenchmark(data),
+  'compile-ahead': (data) => compileAheadBenchmark(data),
   'torch-features': () => torchFeaturesBenchmark(numberOption('images', { full: 16, quick: 4 }), options.architectures?.split(',')),
 };
 if (options.only && !(options.only in BENCHMARKS)) {

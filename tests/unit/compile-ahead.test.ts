@@ -8,10 +8,11 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateDemoDataset } from '../../src/core/dataset/demo';
 import { channelStats } from '../../src/core/dataset/stats';
+import { buildArchitecture } from '../../src/core/models/architectures/builders';
 import { buildSimpleCnn } from '../../src/core/models/simple_cnn';
 import { augmentDefault } from '../../src/core/settings/augment';
 import { compileOnWebGPU, compilesAhead } from '../../src/core/train/compile-ahead';
-import { createOptimizer } from '../../src/core/train/optimizers';
+import { createOptimizer, type OptimizerName } from '../../src/core/train/optimizers';
 import { trainClassifier, type CompileAhead, type TensorDataset, type TrainerOptions } from '../../src/core/train/trainer';
 import type { CompiledAhead } from '../../src/core/train/types';
 
@@ -57,19 +58,24 @@ afterAll(async () => {
   await tf.setBackend('cpu');
 });
 
-// 3 classes × 6 images of 16×16: 15 to train (batches of 5), 3 to validate.
-const demo = generateDemoDataset({ seed: 5, imageSize: 16, perClass: 6 });
-const data: TensorDataset = { images: demo.images, labels: demo.labels, imageSize: 16, channels: 3, numClasses: 3 };
+// 3 classes × 6 images: 15 to train (batches of 5), 3 to validate.
 const split = { train: [0, 1, 2, 3, 4, 6, 7, 8, 9, 10, 12, 13, 14, 15, 16], val: [5, 11, 17] };
-const options = (): TrainerOptions => ({ epochs: 2, batchSize: 5, seed: 3, normalization: channelStats(demo.images, 256, 3, split.train), augment: augmentDefault, clipNorm: 1 });
+function demo(size: number): { data: TensorDataset; options: TrainerOptions } {
+  const { images, labels } = generateDemoDataset({ seed: 5, imageSize: size, perClass: 6 });
+  const data = { images, labels, imageSize: size, channels: 3, numClasses: 3 };
+  return { data, options: { epochs: 2, batchSize: 5, seed: 3, normalization: channelStats(images, size * size, 3, split.train), augment: augmentDefault, clipNorm: 1 } };
+}
+const SIMPLE = demo(16);
 
-/** Two epochs of the simple CNN (batch norm included) from the same initial weights, with or without `ahead`. */
-async function train(ahead?: CompileAhead) {
-  const model = buildSimpleCnn({ imageSize: 16, channels: 3, numClasses: 3, seed: 1 });
-  const optimizer = createOptimizer({ name: 'adam', learningRate: 3e-3 });
+const scratch = (name: OptimizerName) => () => createOptimizer({ name, learningRate: 3e-3 });
+
+/** Two epochs of a model (the simple CNN, batch norm included, by default) from the same initial weights, with or without `ahead`. */
+async function train(ahead?: CompileAhead, build = () => buildSimpleCnn({ imageSize: 16, channels: 3, numClasses: 3, seed: 1 }), optimizerName: OptimizerName = 'adam', { data, options } = SIMPLE) {
+  const model = build();
+  const optimizer = scratch(optimizerName)();
   const tensors: number[] = [];
   try {
-    const result = await trainClassifier(model, optimizer, data, split, { ...options(), compileAhead: ahead, onEpoch: () => void tensors.push(tf.memory().numTensors) });
+    const result = await trainClassifier(model, optimizer, data, split, { ...options, compileAhead: ahead, onEpoch: () => void tensors.push(tf.memory().numTensors) });
     const weights = await Promise.all(model.weights.map((w) => w.read().data()));
     return { epochs: result.epochs, weights, tensors };
   } finally {
@@ -87,7 +93,7 @@ describe.runIf(existsSync(SWIFTSHADER_ICD))('compiling the first step ahead on W
     let started = 0;
     const ahead: CompileAhead = {
       compile: compileOnWebGPU,
-      scratchOptimizer: () => createOptimizer({ name: 'adam', learningRate: 3e-3 }),
+      scratchOptimizer: scratch('adam'),
       onStart: () => void (started += 1),
       onCompiled: (c) => void compiled.push(c),
     };
@@ -111,5 +117,22 @@ describe.runIf(existsSync(SWIFTSHADER_ICD))('compiling the first step ahead on W
     // A second run of the same shapes finds every pipeline compiled already.
     await train(ahead);
     expect(compiled[1].programs).toBe(0);
+  });
+
+  it('traces a transformer (ViT-Ti/16: attention, layer norm, GELU) with AdamW just as well', async ({ skip }) => {
+    if (!webgpu) skip();
+    await tf.setBackend('webgpu');
+    const before = tf.memory().numTensors;
+    const vit = () => buildArchitecture('vit_ti16', { imageSize: 32, channels: 3, numClasses: 3, seed: 1 });
+    // One step of one epoch: a ViT step takes seconds on an emulated GPU.
+    const small = demo(32);
+    const images = { data: small.data, options: { ...small.options, epochs: 1, batchSize: 15 } };
+    let programs = 0;
+    const warm = await train({ compile: compileOnWebGPU, scratchOptimizer: scratch('adamw'), onCompiled: (c) => void (programs = c.programs) }, vit, 'adamw', images);
+    const plain = await train(undefined, vit, 'adamw', images);
+    expect(programs).toBeGreaterThan(20);
+    expect(warm.epochs.map((m) => [m.trainLoss, m.valLoss])).toEqual(plain.epochs.map((m) => [m.trainLoss, m.valLoss]));
+    expect(warm.weights).toEqual(plain.weights);
+    expect(tf.memory().numTensors).toBe(before);
   });
 });

@@ -231,8 +231,10 @@ describe('createOptimizer and setLearningRate', () => {
     return g.map((gi, i) => (name === 'sgd' ? lr * gi : lr * Math.sign(gi) + (name === 'adamw' ? lr * 0.01 * w[i] : 0)));
   }
 
-  it.each(names)('%s takes its learning rate from setLearningRate, between steps', (name) => {
-    const w = tf.variable(tf.tensor1d(W0));
+  it.each(names)('%s takes its learning rate from setLearningRate, between steps, and leaves no tensor once disposed', (name) => {
+    const before = tf.memory().numTensors;
+    // A tidy frees the initial value; the variable, which tidy never frees, holds its own copy.
+    const w = tf.tidy(() => tf.variable(tf.tensor1d(W0)));
     const g = tf.tensor1d(GRADS[0]);
     const opt = createOptimizer({ name, learningRate: 1 });
     setLearningRate(opt, 0.2);
@@ -249,6 +251,8 @@ describe('createOptimizer and setLearningRate', () => {
     expectClose(w.dataSync(), after);
     tf.dispose([w, g]);
     opt.dispose();
+    // TF.js's own momentum optimiser kept its learning-rate scalar (createOptimizer's disposes it).
+    expect(tf.memory().numTensors).toBe(before);
   });
 
   it('refuses weight decay for an optimiser that has none', () => {

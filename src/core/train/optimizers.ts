@@ -184,6 +184,17 @@ export interface OptimizerOptions {
   beta2?: number;
 }
 
+/**
+ * TF.js 4.22's momentum optimiser, whose dispose() frees the momentum and the accumulators but not the learning-rate
+ * scalar it inherits from SGD: one tensor left behind per optimiser, so per phase (and per compile-ahead trace).
+ */
+class DisposingMomentum extends tf.MomentumOptimizer {
+  override dispose(): void {
+    super.dispose();
+    this.c.dispose();
+  }
+}
+
 export function createOptimizer(opts: OptimizerOptions): tf.Optimizer {
   const { name, learningRate: lr, beta1 = 0.9, beta2 = 0.999 } = opts;
   if (name !== 'adamw' && (opts.weightDecay ?? 0) > 0) throw new RangeError(`weight decay needs AdamW, not ${name}`);
@@ -195,7 +206,7 @@ export function createOptimizer(opts: OptimizerOptions): tf.Optimizer {
     case 'adamax':
       return new CheckpointableAdamax(lr, beta1, beta2);
     case 'sgd':
-      return tf.train.momentum(lr, opts.momentum ?? 0.9);
+      return new DisposingMomentum(lr, opts.momentum ?? 0.9);
   }
 }
 
