@@ -71,6 +71,17 @@ else
   [ $rc -ne 0 ] && [ $rc -ne 124 ] && echo "failed (exit $rc, see above)" > "$OUT/webgpu.skipped"
 fi
 
+echo "== WebGPU time to the first step with its shaders compiled ahead (Node + Dawn), at most ${LIMIT} s"
+if [ -n "$node_missing" ]; then
+  echo "$node_missing" > "$OUT/webgpu-ahead.skipped"
+else
+  # A fresh process, so no pipeline of the run above is cached; one warm-up step is the first step.
+  timeout "$LIMIT" node_modules/.bin/tsx bench/gpu/webgpu.ts --batch "$BATCH" --size "$SIZE" --warmup 1 --steps 1 --seconds 1 --compile-ahead --models "$MODELS" --out "$OUT/webgpu-ahead.json"
+  rc=$?
+  [ $rc -eq 124 ] && echo "timed out after ${LIMIT} s" > "$OUT/webgpu-ahead.skipped"
+  [ $rc -ne 0 ] && [ $rc -ne 124 ] && echo "failed (exit $rc, see above)" > "$OUT/webgpu-ahead.skipped"
+fi
+
 echo "== PyTorch, at most ${LIMIT} s"
 if [ -n "$torch_missing" ]; then
   echo "$torch_missing" > "$OUT/pytorch.skipped"

@@ -1,7 +1,8 @@
 """Prints the GPU comparison as one table and writes it as one JSON file: the two sides' results, a side that did
-not run named with its reason, and the PyTorch / WebGPU throughput ratio when both ran.
+not run named with its reason, the PyTorch / WebGPU throughput ratio when both ran, and WebGPU's time to its first
+step without and with its shaders compiled ahead.
 
-    python3 bench/gpu/table.py OUT_DIR   (reads webgpu.json, pytorch.json and *.skipped from OUT_DIR)
+    python3 bench/gpu/table.py OUT_DIR   (reads webgpu.json, webgpu-ahead.json, pytorch.json and *.skipped from OUT_DIR)
 """
 import json
 import os
@@ -37,6 +38,14 @@ w, t = sides["webgpu"], sides["pytorch"]
 if "imagesPerSecond" in w and "imagesPerSecond" in t:
     summary["pytorchOverWebgpu"] = t["imagesPerSecond"] / w["imagesPerSecond"]
     print(f"PyTorch / WebGPU training throughput: {summary['pytorchOverWebgpu']:.2f}x (same batch and input size, one run)")
+ahead_path = os.path.join(out, "webgpu-ahead.json")
+if os.path.exists(ahead_path) and "firstStepSeconds" in w:
+    with open(ahead_path) as f:
+        a = json.load(f)
+    summary["compileAhead"] = {"firstStepSeconds": w["firstStepSeconds"], "firstStepSecondsCompiledAhead": a["firstStepSeconds"], "programs": a["programsCompiledAhead"], "ratio": w["firstStepSeconds"] / a["firstStepSeconds"]}
+    print(f"WebGPU time to the first step: {w['firstStepSeconds']:.1f} s as each kernel first runs, {a['firstStepSeconds']:.1f} s with {a['programsCompiledAhead']} shaders compiled ahead: {summary['compileAhead']['ratio']:.2f}x shorter (target >= 3x)")
+elif os.path.exists(os.path.join(out, "webgpu-ahead.skipped")):
+    print("WebGPU compiled ahead: not run: " + open(os.path.join(out, "webgpu-ahead.skipped")).read().strip())
 for r in sides.values():
     if r.get("software"):
         print(f"note: the {r['side']} side ran on {r['device']}, not an NVIDIA GPU: a smoke test, not a comparison")

@@ -5,8 +5,11 @@
  * images/s after warm-up steps (the first compiles the shaders). Each step reads its loss back, so a step is timed
  * to the end of its GPU work, as PyTorch's loss.item() does on the other side.
  *
+ * With --compile-ahead the first step's shaders are compiled in parallel before it, as the studio's compileAhead does
+ * (src/core/train/trainer.ts#compileStepAhead); `firstStepSeconds` includes that.
+ *
  *   tsx bench/gpu/webgpu.ts [--batch 32] [--size 224] [--warmup 3] [--steps 50] [--seconds 180] [--classes 4]
- *                           [--models DIR] [--out FILE.json]
+ *                           [--compile-ahead] [--models DIR] [--out FILE.json]
  */
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -19,7 +22,9 @@ import { buildClassifier } from '../../src/core/models/strategies';
 import { BUILTIN_ZOO } from '../../src/core/models/zoo';
 import { isSoftwareAdapter } from '../../src/core/routing';
 import { softmaxCrossEntropyWithOptions } from '../../src/core/train/losses';
+import { compileOnWebGPU } from '../../src/core/train/compile-ahead';
 import { createOptimizer } from '../../src/core/train/optimizers';
+import { compileStepAhead } from '../../src/core/train/trainer';
 import { folderHandler, PRETRAINED_DIR } from '../../tests/fixtures/pretrained';
 
 const MODEL = 'mobilenet_v2_0.35_224';
@@ -33,6 +38,7 @@ const { values } = parseArgs({
     classes: { type: 'string', default: '4' },
     models: { type: 'string', default: PRETRAINED_DIR },
     out: { type: 'string' },
+    'compile-ahead': { type: 'boolean', default: false },
   },
 });
 const [batch, size, warmup, steps, seconds, classes] = (['batch', 'size', 'warmup', 'steps', 'seconds', 'classes'] as const).map((k) => {
@@ -63,8 +69,10 @@ const optimizer = createOptimizer({ name: 'adam', learningRate: 1e-3 });
 const x = tf.randomUniform([batch, size, size, 3], -1, 1, 'float32', 1) as tf.Tensor4D;
 const y = tf.oneHot(tf.tensor1d(Array.from({ length: batch }, (_, i) => i % classes), 'int32'), classes) as tf.Tensor2D;
 
+const lossOf = (opt: tf.Optimizer) => opt.minimize(() => softmaxCrossEntropyWithOptions(y, model.apply(x, { training: true }) as tf.Tensor2D), true)!;
+
 async function step(): Promise<number> {
-  const loss = optimizer.minimize(() => softmaxCrossEntropyWithOptions(y, model.apply(x, { training: true }) as tf.Tensor2D), true)!;
+  const loss = lossOf(optimizer);
   const [v] = await loss.data();
   loss.dispose();
   return v;
@@ -72,8 +80,16 @@ async function step(): Promise<number> {
 
 console.error(`webgpu: ${MODEL} built at ${size} px, ${params} trainable parameters; warming up`);
 const t0 = performance.now();
+let programsCompiledAhead: number | null = null;
+if (values['compile-ahead']) {
+  const ahead = { compile: compileOnWebGPU, scratchOptimizer: () => createOptimizer({ name: 'adam', learningRate: 1e-3 }), onCompiled: (c: { programs: number }) => void (programsCompiledAhead = c.programs) };
+  await compileStepAhead(ahead, model, (opt) => [lossOf(opt)]);
+  console.error(`webgpu: ${programsCompiledAhead} shaders compiled ahead in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+}
+let firstStepSeconds = NaN;
 for (let i = 0; i < warmup; i++) {
   await step();
+  if (i === 0) firstStepSeconds = (performance.now() - t0) / 1000;
   console.error(`webgpu: warm-up step ${i + 1}/${warmup} done at ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 }
 const warmupSeconds = (performance.now() - t0) / 1000;
@@ -99,6 +115,9 @@ const result = {
   optimizer: 'adam',
   warmupSteps: warmup,
   warmupSeconds,
+  compileAhead: values['compile-ahead'],
+  programsCompiledAhead,
+  firstStepSeconds,
   steps: timed,
   seconds: elapsed,
   imagesPerSecond: (timed * batch) / elapsed,

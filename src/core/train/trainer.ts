@@ -318,7 +318,7 @@ function trainStep(model: tf.LayersModel, optimizer: tf.Optimizer, x: tf.Tensor,
  * leaves (kept ones included), which are disposed. The weights are copied first and written back after, whatever
  * happens, since the trace's updates point them at buffers no kernel filled.
  */
-async function compileStepAhead(ahead: CompileAhead, model: tf.LayersModel, trace: (optimizer: tf.Optimizer) => tf.Tensor[]): Promise<void> {
+export async function compileStepAhead(ahead: CompileAhead, model: tf.LayersModel, trace: (optimizer: tf.Optimizer) => tf.Tensor[]): Promise<void> {
   const started = performance.now();
   ahead.onStart?.();
   // A clone shares the weight's buffer and keeps it alive when the trace's update points the weight elsewhere.
