@@ -265,7 +265,11 @@ export class RunExecutor {
         ...(compilesAhead(full.compileAhead, routing.train, backend.adapter)
           ? {
               compileAhead: {
-                compile: compileOnWebGPU,
+                // Fatal, by name: a failed trace leaves pipelines pending in TF.js's cache, which the step would then refuse.
+                compile: (trace) =>
+                  compileOnWebGPU(trace).catch((err: unknown) => {
+                    throw new EngineError('E_BACKEND', `compiling the first step's WebGPU shaders ahead failed (${err instanceof Error ? err.message : String(err)}); train with compileAhead 'off' (the CLI's --compile-ahead off) to compile them as they run`);
+                  }),
                 onStart: () => onEvent({ type: 'compile', compiled: null }),
                 onCompiled: (c) => {
                   // Summed over the phases: an unfrozen phase compiles the gradients of the blocks it adds.

@@ -13,10 +13,11 @@ import { buildSimpleCnn } from '../../src/core/models/simple_cnn';
 import { augmentDefault } from '../../src/core/settings/augment';
 import { compileOnWebGPU, compilesAhead } from '../../src/core/train/compile-ahead';
 import { createOptimizer, type OptimizerName } from '../../src/core/train/optimizers';
-import { trainClassifier, type CompileAhead, type TensorDataset, type TrainerOptions } from '../../src/core/train/trainer';
+import { compileStepAhead, trainClassifier, type CompileAhead, type TensorDataset, type TrainerOptions } from '../../src/core/train/trainer';
 import type { CompiledAhead } from '../../src/core/train/types';
 
 const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
+const scratch = (name: OptimizerName) => () => createOptimizer({ name, learningRate: 3e-3 });
 
 describe('when a run compiles ahead', () => {
   const real = { vendor: 'nvidia', architecture: 'hopper', device: '', description: '', isSoftware: false };
@@ -28,6 +29,30 @@ describe('when a run compiles ahead', () => {
     expect(compilesAhead('on', 'webgpu', software)).toBe(true);
     expect(compilesAhead('off', 'webgpu', real)).toBe(false);
     for (const backend of ['webgl', 'wasm', 'cpu'] as const) expect(compilesAhead('on', backend, real)).toBe(false);
+  });
+
+  it('puts the weights back and frees the scratch optimiser when compiling fails', async () => {
+    // On the CPU backend the trace really runs, so its update really moves the weights: they must come back.
+    await tf.setBackend('cpu');
+    const model = buildSimpleCnn({ imageSize: 16, channels: 3, numClasses: 3, seed: 1 });
+    const x = tf.randomUniform([2, 16, 16, 3], 0, 1, 'float32', 1);
+    const y = tf.oneHot(tf.tensor1d([0, 2], 'int32'), 3);
+    const weights = () => Promise.all(model.weights.map((w) => w.read().data()));
+    const before = await weights();
+    const tensors = tf.memory().numTensors;
+    const failing: CompileAhead = {
+      compile: async (trace) => {
+        trace();
+        throw new Error('no pipeline for you');
+      },
+      scratchOptimizer: scratch('adam'),
+    };
+    const step = (optimizer: tf.Optimizer) => [optimizer.minimize(() => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar, true)!];
+    await expect(compileStepAhead(failing, model, step)).rejects.toThrow('no pipeline for you');
+    expect(await weights()).toEqual(before);
+    expect(tf.memory().numTensors).toBe(tensors);
+    tf.dispose([x, y]);
+    model.dispose();
   });
 
   it('refuses a backend other than WebGPU by name', async () => {
@@ -66,8 +91,6 @@ function demo(size: number): { data: TensorDataset; options: TrainerOptions } {
   return { data, options: { epochs: 2, batchSize: 5, seed: 3, normalization: channelStats(images, size * size, 3, split.train), augment: augmentDefault, clipNorm: 1 } };
 }
 const SIMPLE = demo(16);
-
-const scratch = (name: OptimizerName) => () => createOptimizer({ name, learningRate: 3e-3 });
 
 /** Two epochs of a model (the simple CNN, batch norm included, by default) from the same initial weights, with or without `ahead`. */
 async function train(ahead?: CompileAhead, build = () => buildSimpleCnn({ imageSize: 16, channels: 3, numClasses: 3, seed: 1 }), optimizerName: OptimizerName = 'adam', { data, options } = SIMPLE) {
@@ -134,5 +157,6 @@ describe.runIf(existsSync(SWIFTSHADER_ICD))('compiling the first step ahead on W
     expect(warm.epochs.map((m) => [m.trainLoss, m.valLoss])).toEqual(plain.epochs.map((m) => [m.trainLoss, m.valLoss]));
     expect(warm.weights).toEqual(plain.weights);
     expect(tf.memory().numTensors).toBe(before);
-  });
+    // SwiftShader compiles ViT's shaders in about a minute alone, and up to twice that beside another suite.
+  }, 300_000);
 });

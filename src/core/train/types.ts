@@ -149,13 +149,13 @@ export interface EpochMetrics {
 /** `probe`: the head alone ("linear probe, then fine-tune"); `finetune`: the configured blocks and the head. */
 export type PhaseName = 'probe' | 'finetune';
 
-/** Where a phase kept the frozen part's activations, and what computing them cost. */
 /** Shaders compiled in parallel before a first training step, and the seconds that took (the trace included). */
 export interface CompiledAhead {
   programs: number;
   seconds: number;
 }
 
+/** Where a phase kept the frozen part's activations, and what computing them cost. */
 export interface FeatureCacheInfo {
   /** Rows cached: the training and validation images, and with test-time mirroring the validation images mirrored. */
   images: number;
