@@ -101,6 +101,8 @@ describe('engine progress protocol', () => {
 
   it('refuses bad settings with a typed error, and a second run while one trains', async () => {
     await expect(engine.train(cfg({ epochs: 0 }), () => {})).rejects.toMatchObject({ code: 'E_CONFIG', message: expect.stringMatching(/epochs/) });
+    // A setting the page or a script could send that no form offers: refused by name, not ignored.
+    await expect(engine.train(cfg({ compileAhead: 'always' as 'on' }), () => {})).rejects.toMatchObject({ code: 'E_CONFIG', message: 'compileAhead must be auto, on or off (got always)' });
     await expect(engine.train(cfg({ dataset: { kind: 'demo', seed: 1, imageSize: 8, perClass: 10, split: { train: 0.5, val: 0.2, test: 0.2 } } }), () => {})).rejects.toBeInstanceOf(EngineError);
     const first = engine.train(cfg({ epochs: 1 }), () => {});
     await expect(engine.train(cfg(), () => {})).rejects.toMatchObject({ code: 'E_BUSY' });
