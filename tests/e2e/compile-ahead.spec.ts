@@ -3,21 +3,12 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { studio } from '../fixtures/cli';
-import type { TrainConfig, TrainEvent } from '../../src/engine/types';
+import type { TrainEvent } from '../../src/engine/types';
+import { smallCnnConfig } from '../fixtures/demo-config';
 
 // Compiling a run's first step ahead on WebGPU (TrainConfig.compileAhead, src/core/train/compile-ahead.ts). Chromium
 // here has a SwiftShader adapter, where `auto` leaves it off (it measured no faster there); `on` asks for it.
 
-const cfg = (over: Partial<TrainConfig> = {}): TrainConfig => ({
-  dataset: { kind: 'demo', seed: 7, imageSize: 16, perClass: 12, split: { train: 0.7, val: 0.15, test: 0.15 } },
-  model: 'simple_cnn',
-  epochs: 2,
-  batchSize: 8,
-  learningRate: 3e-3,
-  seed: 7,
-  earlyStopping: null,
-  ...over,
-});
 
 test('a WebGPU run compiles its first step ahead when asked, shows it, and trains exactly as a run that does not', async ({ page }) => {
   const events: TrainEvent[] = [];
@@ -25,7 +16,7 @@ test('a WebGPU run compiles its first step ahead when asked, shows it, and train
   await page.goto('/?backend=webgpu');
   await expect(page.getByTestId('backend-name')).toHaveText('webgpu', { timeout: 60_000 });
 
-  const ahead = await page.evaluate((c) => window.studio!.ui.train(c, window.onStudioEvent), cfg({ compileAhead: 'on' }));
+  const ahead = await page.evaluate((c) => window.studio!.ui.train(c, window.onStudioEvent), smallCnnConfig({ compileAhead: 'on' }));
   expect(ahead.status).toBe('completed');
   const compile = events.filter((e) => e.type === 'compile');
   expect(compile).toHaveLength(2);
@@ -41,7 +32,7 @@ test('a WebGPU run compiles its first step ahead when asked, shows it, and train
   // The default on this software adapter: no compiling ahead. The same run gives the same losses, to the last bit:
   // the trace's updates were thrown away and the weights put back.
   events.length = 0;
-  const plain = await page.evaluate((c) => window.studio!.ui.train(c, window.onStudioEvent), cfg());
+  const plain = await page.evaluate((c) => window.studio!.ui.train(c, window.onStudioEvent), smallCnnConfig());
   expect(events.filter((e) => e.type === 'compile')).toEqual([]);
   expect(plain.compiledAhead).toBeUndefined();
   await expect(page.getByTestId('compiled-ahead')).toHaveCount(0);

@@ -5,22 +5,13 @@ import { join } from 'node:path';
 import { studio } from '../fixtures/cli';
 import type { TrainConfig, TrainEvent } from '../../src/engine/types';
 import { gotoStep } from '../fixtures/studio-ui';
+import { smallCnnConfig } from '../fixtures/demo-config';
 
 // Chromium here has a SwiftShader WebGPU adapter, where auto mode measures nothing by default (the fixed order of
 // src/core/routing.ts holds there); `measureBackends: 'on'` asks for the measurement a real GPU gets on a model's
 // first run: WebGPU, WebGL and WASM each time a few training steps (workers/measure.ts).
 
-const cfg = (over: Partial<TrainConfig> = {}): TrainConfig => ({
-  dataset: { kind: 'demo', seed: 7, imageSize: 16, perClass: 12, split: { train: 0.7, val: 0.15, test: 0.15 } },
-  model: 'simple_cnn',
-  epochs: 2,
-  batchSize: 8,
-  learningRate: 3e-3,
-  seed: 7,
-  earlyStopping: null,
-  measureBackends: 'on',
-  ...over,
-});
+const cfg = (over: Partial<TrainConfig> = {}): TrainConfig => smallCnnConfig({ measureBackends: 'on', ...over });
 
 test('the first auto run of a model measures the backends, trains on the fastest and shows the figures; a second run uses them; Re-measure replaces them', async ({ page }) => {
   const events: TrainEvent[] = [];
