@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-webgpu';
 import { MathBackendWebGL } from '@tensorflow/tfjs-backend-webgl';
-import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { getThreadsCount, setThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
 import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
 import wasmThreaded from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
@@ -40,6 +40,31 @@ function webglAdapter(): AdapterInfo | null {
   return { vendor, architecture: '', device: renderer, description: renderer, isSoftware: isSoftwareAdapter([vendor, renderer]) };
 }
 
+/**
+ * TF.js 4.22's WASM build gives XNNPACK's thread pool at most half of navigator.hardwareConcurrency threads (its
+ * backend.cc assumes two hardware threads per core), whatever setThreadsCount asks: a 2-core machine trained on one
+ * thread though cross-origin isolated, and a CPU without SMT (Apple silicon, most ARM) on half its cores. That half
+ * is taken once, as the module instantiates; for that moment the worker reports twice its logical cores, and asks for
+ * one thread per logical core (TF.js's own ceiling of 8 stays). Without isolation there are no threads to give.
+ */
+async function startWasm(): Promise<boolean> {
+  const cores = globalThis.navigator?.hardwareConcurrency;
+  if (!globalThis.crossOriginIsolated || !cores) return tf.setBackend('wasm');
+  setThreadsCount(cores);
+  Object.defineProperty(navigator, 'hardwareConcurrency', { value: 2 * cores, configurable: true });
+  try {
+    return await tf.setBackend('wasm');
+  } finally {
+    // The own property shadowed the prototype's getter; removing it reports the real count again.
+    delete (navigator as { hardwareConcurrency?: number }).hardwareConcurrency;
+  }
+}
+
+/** XNNPACK's threads on the WASM backend, once it started (1 without cross-origin isolation). */
+export function wasmThreads(): number | null {
+  return tf.findBackend('wasm') ? getThreadsCount() : null;
+}
+
 async function tryBackend(name: BackendName): Promise<void> {
   if (name === 'webgpu' && !(globalThis.navigator as Navigator | undefined)?.gpu) {
     throw new EngineError('E_NO_WEBGPU', 'this browser exposes no WebGPU (navigator.gpu is missing)');
@@ -47,7 +72,7 @@ async function tryBackend(name: BackendName): Promise<void> {
   if (name === 'webgpu' && !(await globalThis.navigator.gpu.requestAdapter())) {
     throw new EngineError('E_NO_WEBGPU', 'WebGPU is present but no GPU adapter is available');
   }
-  const ok = await tf.setBackend(name);
+  const ok = name === 'wasm' ? await startWasm() : await tf.setBackend(name);
   if (!ok) throw new EngineError('E_BACKEND', `TF.js could not initialise the ${name} backend`);
   await tf.ready();
   // A backend can initialise and still fail on its first kernel (e.g. a lost WebGL context): prove it works.
@@ -103,7 +128,8 @@ export async function selectBackend(requested: BackendName | 'auto'): Promise<Ba
       const adapter = name === 'webgpu' ? await webgpuAdapter() : name === 'webgl' ? webglAdapter() : null;
       // A forced backend starts alone: forcing one is how a user steps around a backend that misbehaves.
       const available = requested === 'auto' ? await availableBesides(name, failed) : [name];
-      return { name, requested, failed, adapter, available, tfjsVersion: tf.version.tfjs };
+      const threads = available.includes('wasm') ? wasmThreads() : null;
+      return { name, requested, failed, adapter, available, tfjsVersion: tf.version.tfjs, ...(threads === null ? {} : { wasmThreads: threads }) };
     } catch (err) {
       failed.push({ name, reason: err instanceof Error ? err.message : String(err) });
     }

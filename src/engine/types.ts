@@ -67,6 +67,8 @@ export interface BackendInfo {
    */
   refused?: { name: BackendName; reason: string }[];
   tfjsVersion: string;
+  /** Where WASM started: the threads its convolutions and products run on (1 unless the page is cross-origin isolated). */
+  wasmThreads?: number;
 }
 
 export type TrainEvent =

@@ -16,6 +16,11 @@ test('an auto run on the software adapter is routed to faster backends, trains, 
   await expect(page.getByTestId('backend-name')).toHaveText('webgpu', { timeout: 60_000 });
   await expect(page.getByTestId('software-banner')).toContainText("In auto mode each run's work goes where the benchmark measured it fastest on a software adapter (WASM), unless the backends were measured here for that model");
   await expect(page.getByTestId('available-backends')).toHaveText('available: webgpu, webgl, wasm, cpu');
+  // One XNNPACK thread per logical core (TF.js alone would give half: one on this 2-core machine), up to its 8.
+  const cores = await page.evaluate(() => navigator.hardwareConcurrency);
+  const threads = Math.min(cores, 8);
+  await expect(page.getByTestId('wasm-threads')).toHaveText(`WASM on ${threads} ${threads === 1 ? 'thread' : 'threads'}`);
+  expect((await page.evaluate(() => window.studio!.engine.backend())).wasmThreads).toBe(threads);
   await expect(page.getByTestId('routing')).toHaveCount(0);
 
   const run = await page.evaluate(() =>
