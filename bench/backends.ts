@@ -59,14 +59,14 @@ export async function mobilenetConfig(studio: StudioPage, dir: string, size: num
 }
 
 /**
- * Two epochs of one MobileNetV2-0.35 fine-tuning step each (all blocks, batch 16, `base` from mobilenetConfig) on the
- * page's backend: the first step's time (kernels compiled in it) and the second's, with the live tensors after each
- * epoch.
+ * Two epochs of MobileNetV2-0.35 fine-tuning (all blocks, batch 16, `base` from mobilenetConfig) on the page's backend,
+ * `steps` steps each (the sample must hold that many batches): the first epoch's time per step (kernels compiled in its
+ * first) and the second's, with the live tensors after each epoch.
  */
-export async function finetuneSteps(studio: StudioPage, base: TrainConfig): Promise<{ first: number; step: number; numTensors: number[]; run: RunRecord }> {
+export async function finetuneSteps(studio: StudioPage, base: TrainConfig, steps = 1): Promise<{ first: number; step: number; numTensors: number[]; run: RunRecord }> {
   const { run, numTensors } = await studio.train({ ...base, strategy: 'finetune' });
   if (run.status !== 'completed') throw new Error(`the fine-tuning run ended ${run.status}: ${run.error ?? ''}`);
-  if (run.split.train !== BATCH) throw new Error(`the sample has ${run.split.train} training images, not one batch of ${BATCH}`);
+  if (run.split.train !== steps * BATCH) throw new Error(`the sample has ${run.split.train} training images, not ${steps} batches of ${BATCH}`);
   return { first: stepSeconds(run, 0), step: stepSeconds(run, 1), numTensors, run };
 }
 
