@@ -61,7 +61,7 @@ async function startWasm(): Promise<boolean> {
 }
 
 /** XNNPACK's threads on the WASM backend, once it started (1 without cross-origin isolation). */
-export function wasmThreads(): number | null {
+function wasmThreads(): number | null {
   return tf.findBackend('wasm') ? getThreadsCount() : null;
 }
 
