@@ -313,6 +313,11 @@ function trainStep(model: tf.LayersModel, optimizer: tf.Optimizer, x: tf.Tensor,
   return { loss, logits: logits as unknown as tf.Tensor2D };
 }
 
+/** The epoch's summed loss and correct count after a step of `n` images (the step's trace compiles the same kernels). */
+function epochTotals(lossSum: tf.Scalar, correct: tf.Scalar, step: { loss: tf.Scalar; logits: tf.Tensor2D }, y: tf.Tensor2D, n: number): [tf.Scalar, tf.Scalar] {
+  return [lossSum.add(step.loss.mul(n)), correct.add(step.logits.argMax(1).equal(y.argMax(1)).sum())];
+}
+
 /**
  * Compiles a step ahead (see CompileAhead): `trace` runs the step with the given optimiser and returns the tensors it
  * leaves (kept ones included), which are disposed. The weights are copied first and written back after, whatever
@@ -394,13 +399,13 @@ export async function trainClassifier(model: tf.LayersModel, optimizer: tf.Optim
       if (opts.compileAhead && epoch === startEpoch && bi === 0) {
         await compileStepAhead(opts.compileAhead, model, (optimizer) => {
           const traced = trainStep(model, optimizer, input(batch.x, augmentSeed), batch.y, lossOpts, opts.clipNorm);
-          return [traced.loss, traced.logits, lossSum.add(traced.loss.mul(list[bi].length)), traced.logits.argMax(1).equal(batch.y.argMax(1)).sum()];
+          return [traced.loss, traced.logits, ...epochTotals(lossSum, correct, traced, batch.y, list[bi].length)];
         });
       }
       const x = input(batch.x, augmentSeed);
       batch.x.dispose();
       const { loss, logits } = trainStep(model, optimizer, x, batch.y, lossOpts, opts.clipNorm);
-      const [nextLoss, nextCorrect] = tf.tidy(() => [lossSum.add(loss.mul(list[bi].length)), correct.add(logits.argMax(1).equal(batch.y.argMax(1)).sum())]);
+      const [nextLoss, nextCorrect] = tf.tidy(() => epochTotals(lossSum, correct, { loss, logits }, batch.y, list[bi].length));
       tf.dispose([x, batch.y, logits, lossSum, correct]);
       lossSum = nextLoss;
       correct = nextCorrect;
